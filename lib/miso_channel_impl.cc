@@ -7,48 +7,150 @@
 
 #include "miso_channel_impl.h"
 #include <gnuradio/io_signature.h>
+#include <gnuradio/semdacom/allocation_schedule.h>
 
 namespace gr {
 namespace semdacom {
 
-#pragma message("set the following appropriately and remove this warning")
-using input_type = float;
-#pragma message("set the following appropriately and remove this warning")
-using output_type = float;
-miso_channel::sptr miso_channel::make(int k, int n_t)
+miso_channel::sptr miso_channel::make(int k,
+                                      int n_t,
+                                      const std::vector<gr_complex>& h,
+                                      const std::vector<double>& noise_var,
+                                      int seed,
+                                      int fading_frames,
+                                      int frame_len)
 {
-    return gnuradio::make_block_sptr<miso_channel_impl>(k, n_t);
+    return gnuradio::make_block_sptr<miso_channel_impl>(
+        k, n_t, h, noise_var, seed, fading_frames, frame_len);
 }
 
-
-/*
- * The private constructor
- */
-miso_channel_impl::miso_channel_impl(int k, int n_t)
+miso_channel_impl::miso_channel_impl(int k,
+                                     int n_t,
+                                     const std::vector<gr_complex>& h,
+                                     const std::vector<double>& noise_var,
+                                     int seed,
+                                     int fading_frames,
+                                     int frame_len)
     : gr::sync_block("miso_channel",
-                     gr::io_signature::make(
-                         1 /* min inputs */, 1 /* max inputs */, sizeof(input_type)),
-                     gr::io_signature::make(
-                         1 /* min outputs */, 1 /*max outputs */, sizeof(output_type)))
+                     gr::io_signature::make(n_t, n_t, sizeof(gr_complex)),
+                     gr::io_signature::make(k, k, sizeof(gr_complex))),
+      d_k(k),
+      d_n_t(n_t),
+      d_fading_frames(fading_frames),
+      d_frame_len(frame_len),
+      d_kernel(k, n_t, static_cast<uint64_t>(seed)),
+      d_in(n_t),
+      d_out(k)
 {
+    if (fading_frames < 0 || frame_len < 0) {
+        throw std::invalid_argument("miso_channel: fading_frames and frame_len must be >= 0");
+    }
+    d_kernel.set_channel(h);
+    d_kernel.set_noise_var(noise_var);
+    if (d_fading_frames > 0) {
+        d_kernel.redraw_rayleigh();
+    }
+    set_tag_propagation_policy(TPP_DONT);
+    message_port_register_out(pmt::mp("csi"));
 }
 
-/*
- * Our virtual destructor.
- */
-miso_channel_impl::~miso_channel_impl() {}
+void miso_channel_impl::publish_csi()
+{
+    d_seq++;
+    message_port_pub(
+        pmt::mp("csi"),
+        make_csi_message(d_kernel.h(), d_kernel.noise_var(), d_k, d_n_t, d_seq));
+}
+
+bool miso_channel_impl::start()
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    publish_csi();
+    return gr::sync_block::start();
+}
+
+void miso_channel_impl::set_h(const std::vector<gr_complex>& h)
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    d_kernel.set_channel(h);
+    if (d_fading_frames > 0) {
+        d_kernel.redraw_rayleigh();
+    }
+    publish_csi();
+}
+
+void miso_channel_impl::set_noise_var(const std::vector<double>& noise_var)
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    d_kernel.set_noise_var(noise_var);
+    publish_csi();
+}
+
+std::vector<gr_complex> miso_channel_impl::h() const
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    return d_kernel.h();
+}
+
+std::vector<double> miso_channel_impl::noise_var() const
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    return d_kernel.noise_var();
+}
+
+uint64_t miso_channel_impl::csi_seq() const
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    return d_seq;
+}
 
 int miso_channel_impl::work(int noutput_items,
                             gr_vector_const_void_star& input_items,
                             gr_vector_void_star& output_items)
 {
-    auto in = static_cast<const input_type*>(input_items[0]);
-    auto out = static_cast<output_type*>(output_items[0]);
+    std::lock_guard<std::mutex> lock(d_mutex);
+    if (d_fading_frames > 0) {
+        static const pmt::pmt_t frame_key = pmt::intern("frame");
+    const uint64_t nread = nitems_read(0);
+    if (d_frame_len == 0) {
+        get_tags_in_range(d_tags, 0, nread, nread + noutput_items, frame_key);
+    }
+    find_frame_boundaries(d_tags, nread, d_frame_len, noutput_items, d_bounds);
+    } else {
+        d_bounds.clear();
+    }
+    int start = 0;
+    auto run = [&](int stop) {
+        if (stop <= start) {
+            return;
+        }
+        for (int a = 0; a < d_n_t; a++) {
+            d_in[a] = static_cast<const gr_complex*>(input_items[a]) + start;
+        }
+        for (int i = 0; i < d_k; i++) {
+            d_out[i] = static_cast<gr_complex*>(output_items[i]) + start;
+        }
+        d_kernel.process(d_in.data(), d_out.data(), static_cast<size_t>(stop - start));
+        start = stop;
+    };
+    for (const auto& b : d_bounds) {
+        const uint64_t epoch = b.frame / static_cast<uint64_t>(d_fading_frames);
+        if (epoch != d_epoch) {
+            run(b.offset);
+            d_epoch = epoch;
+            d_kernel.redraw_rayleigh();
+            publish_csi();
+        }
+    }
+    run(noutput_items);
 
-#pragma message("Implement the signal processing in your block and remove this warning")
-    // Do <+signal processing+>
-
-    // Tell runtime system how many output items we produced.
+    // tags of input 0 go to every output (TPP_DONT: K copies would duplicate them)
+    get_tags_in_range(d_tags, 0, nitems_read(0), nitems_read(0) + noutput_items);
+    for (const auto& t : d_tags) {
+        for (int o = 0; o < d_k; o++) {
+            add_item_tag(o, t);
+        }
+    }
     return noutput_items;
 }
 

@@ -8,7 +8,10 @@
 #ifndef INCLUDED_SEMDACOM_MISO_CHANNEL_IMPL_H
 #define INCLUDED_SEMDACOM_MISO_CHANNEL_IMPL_H
 
+#include "frame_boundaries.h"
 #include <gnuradio/semdacom/miso_channel.h>
+#include <gnuradio/semdacom/miso_channel_kernel.h>
+#include <mutex>
 
 namespace gr {
 namespace semdacom {
@@ -16,16 +19,40 @@ namespace semdacom {
 class miso_channel_impl : public miso_channel
 {
 private:
-    // Nothing to declare in this block.
+    const int d_k;
+    const int d_n_t;
+    const int d_fading_frames;
+    const int d_frame_len;
+    miso_channel_kernel d_kernel;
+    mutable std::mutex d_mutex;
+    uint64_t d_seq = 0;
+    uint64_t d_epoch = 0; // frame / fading_frames of the current draw
+    std::vector<gr::tag_t> d_tags;
+    std::vector<frame_boundary> d_bounds;
+    std::vector<const gr_complex*> d_in;
+    std::vector<gr_complex*> d_out;
+
+    void publish_csi(); // d_mutex held
 
 public:
-    miso_channel_impl(int k, int n_t);
-    ~miso_channel_impl();
+    miso_channel_impl(int k,
+                      int n_t,
+                      const std::vector<gr_complex>& h,
+                      const std::vector<double>& noise_var,
+                      int seed,
+                      int fading_frames,
+                      int frame_len);
 
-    // Where all the action really happens
+    bool start() override;
+    void set_h(const std::vector<gr_complex>& h) override;
+    void set_noise_var(const std::vector<double>& noise_var) override;
+    std::vector<gr_complex> h() const override;
+    std::vector<double> noise_var() const override;
+    uint64_t csi_seq() const override;
+
     int work(int noutput_items,
              gr_vector_const_void_star& input_items,
-             gr_vector_void_star& output_items);
+             gr_vector_void_star& output_items) override;
 };
 
 } // namespace semdacom

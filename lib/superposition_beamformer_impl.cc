@@ -11,44 +11,155 @@
 namespace gr {
 namespace semdacom {
 
-#pragma message("set the following appropriately and remove this warning")
-using input_type = float;
-#pragma message("set the following appropriately and remove this warning")
-using output_type = float;
-superposition_beamformer::sptr superposition_beamformer::make(int k, int n_t)
+superposition_beamformer::sptr superposition_beamformer::make(int k,
+                                                              int n_t,
+                                                              const std::vector<double>& power,
+                                                              const std::vector<gr_complex>& w,
+                                                              int frame_len)
 {
-    return gnuradio::make_block_sptr<superposition_beamformer_impl>(k, n_t);
+    return gnuradio::make_block_sptr<superposition_beamformer_impl>(
+        k, n_t, power, w, frame_len);
 }
 
-
-/*
- * The private constructor
- */
-superposition_beamformer_impl::superposition_beamformer_impl(int k, int n_t)
+superposition_beamformer_impl::superposition_beamformer_impl(int k,
+                                                             int n_t,
+                                                             const std::vector<double>& power,
+                                                             const std::vector<gr_complex>& w,
+                                                             int frame_len)
     : gr::sync_block("superposition_beamformer",
-                     gr::io_signature::make(
-                         1 /* min inputs */, 1 /* max inputs */, sizeof(input_type)),
-                     gr::io_signature::make(
-                         1 /* min outputs */, 1 /*max outputs */, sizeof(output_type)))
+                     gr::io_signature::make(k, k, sizeof(gr_complex)),
+                     gr::io_signature::make(n_t, n_t, sizeof(gr_complex))),
+      d_k(k),
+      d_n_t(n_t),
+      d_frame_len(frame_len),
+      d_kernel(k, n_t),
+      d_schedule(d_kernel.power(), d_kernel.w()),
+      d_in(k),
+      d_out(n_t)
 {
+    if (frame_len < 0) {
+        throw std::invalid_argument("superposition_beamformer: frame_len must be >= 0");
+    }
+    // validate the initial allocation with the same rules as the cmd port
+    pmt::pmt_t d = pmt::make_dict();
+    d = pmt::dict_add(d, pmt::intern("seq"), pmt::from_uint64(0));
+    d = pmt::dict_add(d, pmt::intern("power"), pmt::init_f64vector(power.size(), power));
+    d = pmt::dict_add(d, pmt::intern("w"), pmt::init_c32vector(w.size(), w));
+    beam_allocation a;
+    std::string reason;
+    if (!parse_beam_allocation(d, k, n_t, a, reason)) {
+        throw std::invalid_argument("superposition_beamformer: initial allocation: " + reason);
+    }
+    d_kernel.set_allocation(a.power, a.w);
+    d_schedule = allocation_schedule(a.power, a.w);
+
+    set_tag_propagation_policy(TPP_DONT);
+    message_port_register_in(pmt::mp("cmd"));
+    set_msg_handler(pmt::mp("cmd"), [this](const pmt::pmt_t& msg) { handle_cmd(msg); });
 }
 
-/*
- * Our virtual destructor.
- */
-superposition_beamformer_impl::~superposition_beamformer_impl() {}
+void superposition_beamformer_impl::handle_cmd(const pmt::pmt_t& msg)
+{
+    beam_allocation a;
+    std::string reason;
+    if (!parse_beam_allocation(msg, d_k, d_n_t, a, reason)) {
+        std::lock_guard<std::mutex> lock(d_mutex);
+        d_rejected++;
+        d_logger->warn("dropped malformed allocation: {}", reason);
+        return;
+    }
+    if (!a.has_power && !a.has_w) {
+        return; // nothing for this block
+    }
+    std::lock_guard<std::mutex> lock(d_mutex);
+    d_schedule.push(a);
+}
+
+void superposition_beamformer_impl::set_allocation(const std::vector<double>& power,
+                                                   const std::vector<gr_complex>& w)
+{
+    beam_allocation a;
+    a.power = power;
+    a.w = w;
+    a.has_power = a.has_w = true;
+    superposition_kernel check(d_k, d_n_t);
+    check.set_allocation(power, w); // throws on bad sizes / values
+    std::lock_guard<std::mutex> lock(d_mutex);
+    a.seq = d_next_seq++;
+    d_schedule.push(a);
+}
+
+std::vector<double> superposition_beamformer_impl::power() const
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    return d_kernel.power();
+}
+
+std::vector<gr_complex> superposition_beamformer_impl::w() const
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    return d_kernel.w();
+}
+
+uint64_t superposition_beamformer_impl::applied_seq() const
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    return d_schedule.applied_seq();
+}
+
+size_t superposition_beamformer_impl::pending() const
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    return d_schedule.pending();
+}
+
+uint64_t superposition_beamformer_impl::rejected() const
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    return d_rejected;
+}
 
 int superposition_beamformer_impl::work(int noutput_items,
                                         gr_vector_const_void_star& input_items,
                                         gr_vector_void_star& output_items)
 {
-    auto in = static_cast<const input_type*>(input_items[0]);
-    auto out = static_cast<output_type*>(output_items[0]);
+    std::lock_guard<std::mutex> lock(d_mutex);
+    static const pmt::pmt_t frame_key = pmt::intern("frame");
+    const uint64_t nread = nitems_read(0);
+    if (d_frame_len == 0) {
+        get_tags_in_range(d_tags, 0, nread, nread + noutput_items, frame_key);
+    }
+    find_frame_boundaries(d_tags, nread, d_frame_len, noutput_items, d_bounds);
 
-#pragma message("Implement the signal processing in your block and remove this warning")
-    // Do <+signal processing+>
+    int start = 0;
+    auto run = [&](int stop) {
+        if (stop <= start) {
+            return;
+        }
+        for (int i = 0; i < d_k; i++) {
+            d_in[i] = static_cast<const gr_complex*>(input_items[i]) + start;
+        }
+        for (int a = 0; a < d_n_t; a++) {
+            d_out[a] = static_cast<gr_complex*>(output_items[a]) + start;
+        }
+        d_kernel.process(d_in.data(), d_out.data(), static_cast<size_t>(stop - start));
+        start = stop;
+    };
+    for (const auto& b : d_bounds) {
+        run(b.offset);
+        if (d_schedule.on_frame(b.frame)) {
+            d_kernel.set_allocation(d_schedule.power(), d_schedule.w());
+        }
+    }
+    run(noutput_items);
 
-    // Tell runtime system how many output items we produced.
+    // tags of input 0 go to every output (TPP_DONT: K copies would duplicate them)
+    get_tags_in_range(d_tags, 0, nitems_read(0), nitems_read(0) + noutput_items);
+    for (const auto& t : d_tags) {
+        for (int o = 0; o < d_n_t; o++) {
+            add_item_tag(o, t);
+        }
+    }
     return noutput_items;
 }
 

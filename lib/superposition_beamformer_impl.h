@@ -8,7 +8,11 @@
 #ifndef INCLUDED_SEMDACOM_SUPERPOSITION_BEAMFORMER_IMPL_H
 #define INCLUDED_SEMDACOM_SUPERPOSITION_BEAMFORMER_IMPL_H
 
+#include "frame_boundaries.h"
+#include <gnuradio/semdacom/allocation_schedule.h>
 #include <gnuradio/semdacom/superposition_beamformer.h>
+#include <gnuradio/semdacom/superposition_kernel.h>
+#include <mutex>
 
 namespace gr {
 namespace semdacom {
@@ -16,16 +20,39 @@ namespace semdacom {
 class superposition_beamformer_impl : public superposition_beamformer
 {
 private:
-    // Nothing to declare in this block.
+    const int d_k;
+    const int d_n_t;
+    const int d_frame_len;
+    superposition_kernel d_kernel;
+    allocation_schedule d_schedule;
+    mutable std::mutex d_mutex;
+    uint64_t d_rejected = 0;
+    uint64_t d_next_seq = 1ULL << 62; // seq for set_allocation() calls from code
+    std::vector<gr::tag_t> d_tags;
+    std::vector<frame_boundary> d_bounds;
+    std::vector<const gr_complex*> d_in;
+    std::vector<gr_complex*> d_out;
+
+    void handle_cmd(const pmt::pmt_t& msg);
 
 public:
-    superposition_beamformer_impl(int k, int n_t);
-    ~superposition_beamformer_impl();
+    superposition_beamformer_impl(int k,
+                                  int n_t,
+                                  const std::vector<double>& power,
+                                  const std::vector<gr_complex>& w,
+                                  int frame_len);
 
-    // Where all the action really happens
+    void set_allocation(const std::vector<double>& power,
+                        const std::vector<gr_complex>& w) override;
+    std::vector<double> power() const override;
+    std::vector<gr_complex> w() const override;
+    uint64_t applied_seq() const override;
+    size_t pending() const override;
+    uint64_t rejected() const override;
+
     int work(int noutput_items,
              gr_vector_const_void_star& input_items,
-             gr_vector_void_star& output_items);
+             gr_vector_void_star& output_items) override;
 };
 
 } // namespace semdacom

@@ -1,23 +1,23 @@
 #
-# Copyright 2008,2009 Free Software Foundation, Inc.
+# Copyright 2026 gr-semdacom authors.
 #
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
+"""gr-semdacom: multi-user semantic and data communications for GNU Radio.
 
-# The presence of this file turns this directory into a Python package
+Blocks (C++): superposition_beamformer, miso_channel.
+Blocks (Python): frame_tagger, phy_probe, fbl_link.
+Algorithms without GNU Radio live in the subpackages core, codec, coding,
+optimize and sfma; PMT schemas in messages.
+"""
 
-'''
-This is the GNU Radio SEMDACOM module. Place your Python package
-description here (python/__init__.py).
-'''
-import os
-
-# import pybind11 generated symbols into the semdacom namespace
+# pybind11 bindings of the C++ blocks and kernels. A checkout that has not been
+# built yet (pure-Python development of the algorithm layers) has none.
 try:
-    # this might fail if the module is python-only
-    from .semdacom_python import *
+    from .semdacom_python import *  # noqa: F403
 except ModuleNotFoundError:
     pass
 
-# import any pure python here
-#
+from .fbl_link import fbl_link  # noqa: E402
+from .frame_tagger import frame_tagger  # noqa: E402
+from .phy_probe import phy_probe  # noqa: E402

@@ -8,16 +8,27 @@
 #ifndef INCLUDED_SEMDACOM_SUPERPOSITION_BEAMFORMER_H
 #define INCLUDED_SEMDACOM_SUPERPOSITION_BEAMFORMER_H
 
+#include <gnuradio/gr_complex.h>
 #include <gnuradio/semdacom/api.h>
 #include <gnuradio/sync_block.h>
+#include <cstdint>
+#include <vector>
 
 namespace gr {
 namespace semdacom {
 
 /*!
- * \brief <+description of block+>
+ * \brief Superposition beamformer, eq. (5) of MU-ASCC: x = sum_i sqrt(p_i) w_i g_i.
  * \ingroup semdacom
  *
+ * K complex inputs (one per user, unit average symbol energy), N_t complex
+ * outputs (one per antenna). The `cmd` message port takes allocation dicts
+ * (design §3; keys seq, apply_frame, power, w); an allocation is applied at
+ * the first frame boundary whose frame number is >= apply_frame, never
+ * mid-frame. Frame boundaries are the `frame` tags (u64) on input 0, or, if
+ * frame_len > 0, every frame_len samples (frame number = sample / frame_len).
+ * Tags of input 0 are copied to every output. Malformed messages are logged
+ * and dropped; the block keeps its previous allocation.
  */
 class SEMDACOM_API superposition_beamformer : virtual public gr::sync_block
 {
@@ -25,14 +36,29 @@ public:
     typedef std::shared_ptr<superposition_beamformer> sptr;
 
     /*!
-     * \brief Return a shared_ptr to a new instance of semdacom::superposition_beamformer.
-     *
-     * To avoid accidental use of raw pointers, semdacom::superposition_beamformer's
-     * constructor is in a private implementation
-     * class. semdacom::superposition_beamformer::make is the public interface for
-     * creating new instances.
+     * \param k number of users (inputs)
+     * \param n_t number of transmit antennas (outputs)
+     * \param power initial powers (K values, watts)
+     * \param w initial unit-norm beams, K*N_t values user-major
+     * \param frame_len 0: frame boundaries from `frame` tags; > 0: fixed frame length
      */
-    static sptr make(int k, int n_t);
+    static sptr make(int k,
+                     int n_t,
+                     const std::vector<double>& power,
+                     const std::vector<gr_complex>& w,
+                     int frame_len = 0);
+
+    /*! Queue an allocation for the next frame boundary (thread-safe). */
+    virtual void set_allocation(const std::vector<double>& power,
+                                const std::vector<gr_complex>& w) = 0;
+    virtual std::vector<double> power() const = 0;
+    virtual std::vector<gr_complex> w() const = 0;
+    /*! seq of the last applied allocation (0 before any). */
+    virtual uint64_t applied_seq() const = 0;
+    /*! Allocations received but not yet applied. */
+    virtual size_t pending() const = 0;
+    /*! Messages dropped as malformed. */
+    virtual uint64_t rejected() const = 0;
 };
 
 } // namespace semdacom

@@ -23,6 +23,7 @@ namespace py = pybind11;
 // BINDING_FUNCTION_PROTOTYPES(
     void bind_superposition_beamformer(py::module& m);
     void bind_miso_channel(py::module& m);
+    void bind_kernels(py::module& m);
 // ) END BINDING_FUNCTION_PROTOTYPES
 
 
@@ -53,5 +54,6 @@ PYBIND11_MODULE(semdacom_python, m)
     // BINDING_FUNCTION_CALLS(
     bind_superposition_beamformer(m);
     bind_miso_channel(m);
+    bind_kernels(m);
     // ) END BINDING_FUNCTION_CALLS
 }

@@ -1,0 +1,59 @@
+# gr-semdacom — the README's commands. `make setup` is idempotent and run by the others.
+SHELL := /bin/bash
+ROOT := $(CURDIR)
+VENV := $(ROOT)/.venv
+PY := $(VENV)/bin/python
+PREFIX := $(ROOT)/prefix
+BUILD := $(ROOT)/build
+JOBS ?= 2
+
+.PHONY: setup demo test lint format bench clean apt venv build
+
+setup: apt venv build
+	@$(PY) scripts/wire_venv.py $(VENV) $(PREFIX)
+	@$(PY) -c "from gnuradio import semdacom; semdacom.superposition_beamformer" \
+	  && echo "setup: ok (gnuradio.semdacom importable; .venv/bin/semdacom ready)"
+
+apt:
+	@bash scripts/setup_apt.sh
+
+$(VENV)/bin/python:
+	/usr/bin/python3 -m venv --system-site-packages $(VENV)
+
+$(VENV)/.deps-stamp: requirements.txt constraints.txt | $(VENV)/bin/python
+	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -r requirements.txt
+	@touch $@
+
+venv: $(VENV)/.deps-stamp
+
+build: | $(VENV)/bin/python
+	@cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) -DENABLE_DOXYGEN=OFF \
+	  -DCMAKE_BUILD_TYPE=Release -DPYTHON_EXECUTABLE=/usr/bin/python3 > $(BUILD).log 2>&1 \
+	  || { cat $(BUILD).log; exit 1; }
+	@cmake --build $(BUILD) -j $(JOBS) >> $(BUILD).log 2>&1 || { tail -50 $(BUILD).log; exit 1; }
+	@cmake --install $(BUILD) >> $(BUILD).log 2>&1 || { tail -50 $(BUILD).log; exit 1; }
+
+demo: setup
+	$(VENV)/bin/semdacom demo
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	clang-format --dry-run --Werror lib/*.cc lib/*.h include/gnuradio/semdacom/*.h \
+	  python/semdacom/bindings/*_python.cc
+
+format: setup
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+	clang-format -i lib/*.cc lib/*.h include/gnuradio/semdacom/*.h \
+	  python/semdacom/bindings/*_python.cc
+
+test: setup lint
+	cd $(BUILD) && ctest --output-on-failure
+	$(PY) -m pytest tests -q -p no:cacheprovider
+
+bench: setup
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(BUILD) $(BUILD).log $(PREFIX)

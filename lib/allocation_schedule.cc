@@ -1,0 +1,198 @@
+/* -*- c++ -*- */
+/*
+ * Copyright 2026 gr-semdacom authors.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include <gnuradio/semdacom/allocation_schedule.h>
+#include <algorithm>
+#include <cmath>
+#include <complex>
+
+namespace gr {
+namespace semdacom {
+
+namespace {
+
+bool get_index(const pmt::pmt_t& v, uint64_t& out)
+{
+    if (pmt::is_uint64(v)) {
+        out = pmt::to_uint64(v);
+        return true;
+    }
+    if (pmt::is_integer(v)) {
+        const long x = pmt::to_long(v);
+        if (x < 0) {
+            return false;
+        }
+        out = static_cast<uint64_t>(x);
+        return true;
+    }
+    return false;
+}
+
+} // namespace
+
+namespace {
+bool parse_beam_allocation_unchecked(const pmt::pmt_t& msg,
+                                     int k,
+                                     int n_t,
+                                     beam_allocation& out,
+                                     std::string& reason)
+{
+    beam_allocation a;
+    if (!pmt::is_dict(msg)) {
+        reason = "allocation is not a PMT dict";
+        return false;
+    }
+    const pmt::pmt_t nf = pmt::get_PMT_NIL();
+    const pmt::pmt_t seq = pmt::dict_ref(msg, pmt::intern("seq"), nf);
+    if (pmt::eq(seq, nf) || !get_index(seq, a.seq)) {
+        reason = "seq missing or not a non-negative integer";
+        return false;
+    }
+    const pmt::pmt_t af = pmt::dict_ref(msg, pmt::intern("apply_frame"), nf);
+    if (!pmt::eq(af, nf) && !get_index(af, a.apply_frame)) {
+        reason = "apply_frame is not a non-negative integer";
+        return false;
+    }
+    const pmt::pmt_t p = pmt::dict_ref(msg, pmt::intern("power"), nf);
+    if (!pmt::eq(p, nf)) {
+        if (pmt::is_f64vector(p)) {
+            a.power = pmt::f64vector_elements(p);
+        } else if (pmt::is_f32vector(p)) {
+            const auto f = pmt::f32vector_elements(p);
+            a.power.assign(f.begin(), f.end());
+        } else {
+            reason = "power is not an f64vector";
+            return false;
+        }
+        if (a.power.size() != static_cast<size_t>(k)) {
+            reason = "power has " + std::to_string(a.power.size()) + " entries, expected K=" +
+                     std::to_string(k);
+            return false;
+        }
+        for (double x : a.power) {
+            if (!std::isfinite(x) || x < 0.0) {
+                reason = "power must be finite and non-negative";
+                return false;
+            }
+        }
+        a.has_power = true;
+    }
+    const pmt::pmt_t w = pmt::dict_ref(msg, pmt::intern("w"), nf);
+    if (!pmt::eq(w, nf)) {
+        double tol = 1e-6;
+        if (pmt::is_c64vector(w)) {
+            const auto c = pmt::c64vector_elements(w);
+            a.w.resize(c.size());
+            for (size_t j = 0; j < c.size(); j++) {
+                a.w[j] = gr_complex(static_cast<float>(c[j].real()),
+                                    static_cast<float>(c[j].imag()));
+                if (!std::isfinite(c[j].real()) || !std::isfinite(c[j].imag())) {
+                    reason = "w must be finite";
+                    return false;
+                }
+            }
+        } else if (pmt::is_c32vector(w)) {
+            a.w = pmt::c32vector_elements(w);
+            tol = 1e-4;
+        } else {
+            reason = "w is not a c64vector";
+            return false;
+        }
+        if (a.w.size() != static_cast<size_t>(k) * n_t) {
+            reason = "w has " + std::to_string(a.w.size()) + " entries, expected K*N_t=" +
+                     std::to_string(k * n_t);
+            return false;
+        }
+        for (int i = 0; i < k; i++) {
+            double nrm2 = 0.0;
+            for (int t = 0; t < n_t; t++) {
+                const auto c = a.w[static_cast<size_t>(i) * n_t + t];
+                if (!std::isfinite(c.real()) || !std::isfinite(c.imag())) {
+                    reason = "w must be finite";
+                    return false;
+                }
+                nrm2 += std::norm(std::complex<double>(c.real(), c.imag()));
+            }
+            if (std::abs(std::sqrt(nrm2) - 1.0) > tol) {
+                reason = "beam of user " + std::to_string(i) + " is not unit-norm";
+                return false;
+            }
+        }
+        a.has_w = true;
+    }
+    out = a;
+    return true;
+}
+} // namespace
+
+bool parse_beam_allocation(const pmt::pmt_t& msg,
+                           int k,
+                           int n_t,
+                           beam_allocation& out,
+                           std::string& reason)
+{
+    try {
+        return parse_beam_allocation_unchecked(msg, k, n_t, out, reason);
+    } catch (const std::exception& e) {
+        // a pair that is not an association list (e.g. a PDU) throws in dict_ref
+        reason = std::string("allocation is not a well-formed PMT dict: ") + e.what();
+        return false;
+    }
+}
+
+allocation_schedule::allocation_schedule(const std::vector<double>& power,
+                                         const std::vector<gr_complex>& w)
+    : d_power(power), d_w(w)
+{
+}
+
+void allocation_schedule::push(const beam_allocation& a)
+{
+    const auto pos = std::upper_bound(
+        d_pending.begin(),
+        d_pending.end(),
+        a.apply_frame,
+        [](uint64_t f, const beam_allocation& b) { return f < b.apply_frame; });
+    d_pending.insert(pos, a);
+}
+
+bool allocation_schedule::on_frame(uint64_t frame)
+{
+    size_t n = 0;
+    while (n < d_pending.size() && d_pending[n].apply_frame <= frame) {
+        const auto& a = d_pending[n];
+        if (a.has_power) {
+            d_power = a.power;
+        }
+        if (a.has_w) {
+            d_w = a.w;
+        }
+        d_applied_seq = a.seq;
+        n++;
+    }
+    d_pending.erase(d_pending.begin(), d_pending.begin() + n);
+    return n > 0;
+}
+
+pmt::pmt_t make_csi_message(const std::vector<gr_complex>& h,
+                            const std::vector<double>& noise_var,
+                            int k,
+                            int n_t,
+                            uint64_t seq)
+{
+    std::vector<std::complex<double>> hd(h.begin(), h.end());
+    pmt::pmt_t d = pmt::make_dict();
+    d = pmt::dict_add(d, pmt::intern("h"), pmt::init_c64vector(hd.size(), hd));
+    d = pmt::dict_add(d, pmt::intern("noise_var"), pmt::init_f64vector(noise_var.size(), noise_var));
+    d = pmt::dict_add(d, pmt::intern("n_t"), pmt::from_long(n_t));
+    d = pmt::dict_add(d, pmt::intern("k"), pmt::from_long(k));
+    d = pmt::dict_add(d, pmt::intern("seq"), pmt::from_uint64(seq));
+    return d;
+}
+
+} // namespace semdacom
+} // namespace gr

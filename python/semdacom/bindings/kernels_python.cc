@@ -1,0 +1,151 @@
+/*
+ * Copyright 2026 gr-semdacom authors.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * Bindings of the plain C++ kernels (no GNU Radio block), used by tests and
+ * benchmarks: numpy arrays of shape (streams, samples), complex64, C order.
+ */
+
+#include <pybind11/complex.h>
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+namespace py = pybind11;
+
+#include <gnuradio/semdacom/allocation_schedule.h>
+#include <gnuradio/semdacom/gaussian_rng.h>
+#include <gnuradio/semdacom/matrix_mixer.h>
+#include <gnuradio/semdacom/miso_channel_kernel.h>
+#include <gnuradio/semdacom/superposition_kernel.h>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+using carray = py::array_t<gr_complex, py::array::c_style>;
+
+namespace {
+// Row pointers of a (rows, n) complex64 array; checks the shape.
+template <typename T>
+std::vector<T> rows_of(carray& a, int rows, const char* what, size_t& n)
+{
+    if (a.ndim() != 2 || a.shape(0) != rows) {
+        throw std::invalid_argument(std::string(what) + " must have shape (" +
+                                    std::to_string(rows) + ", n)");
+    }
+    n = static_cast<size_t>(a.shape(1));
+    std::vector<T> p(rows);
+    for (int r = 0; r < rows; r++) {
+        p[r] = const_cast<T>(static_cast<const gr_complex*>(a.data(r, 0)));
+    }
+    return p;
+}
+
+template <typename K>
+void process_arrays(K& k, int rows_in, int rows_out, carray in, carray out)
+{
+    size_t n_in = 0, n_out = 0;
+    auto pi = rows_of<const gr_complex*>(in, rows_in, "in", n_in);
+    if (!out.writeable()) {
+        throw std::invalid_argument("out must be writeable");
+    }
+    auto po = rows_of<gr_complex*>(out, rows_out, "out", n_out);
+    if (n_in != n_out) {
+        throw std::invalid_argument("in and out must have the same number of samples");
+    }
+    py::gil_scoped_release release;
+    k.process(pi.data(), po.data(), n_in);
+}
+} // namespace
+
+void bind_kernels(py::module& m)
+{
+    using namespace gr::semdacom;
+
+    py::class_<matrix_mixer>(m, "matrix_mixer", "out[r] = sum_s M[r, s] in[s]")
+        .def(py::init<int, int>(), py::arg("rows"), py::arg("cols"))
+        .def("set_matrix", &matrix_mixer::set_matrix, py::arg("m"))
+        .def("at", &matrix_mixer::at)
+        .def(
+            "process",
+            [](matrix_mixer& k, carray in, carray out) {
+                process_arrays(k, k.cols(), k.rows(), in, out);
+            },
+            py::arg("inp"),
+            py::arg("out"));
+
+    py::class_<superposition_kernel>(
+        m, "superposition_kernel", "Eq. (5) kernel: in (K, n) -> out (N_t, n)")
+        .def(py::init<int, int>(), py::arg("k"), py::arg("n_t"))
+        .def("set_allocation",
+             &superposition_kernel::set_allocation,
+             py::arg("power"),
+             py::arg("w"))
+        .def("power", &superposition_kernel::power)
+        .def("w", &superposition_kernel::w)
+        .def("coeff", &superposition_kernel::coeff)
+        .def(
+            "process",
+            [](superposition_kernel& k, carray in, carray out) {
+                process_arrays(k, k.k(), k.n_t(), in, out);
+            },
+            py::arg("inp"),
+            py::arg("out"));
+
+    py::class_<miso_channel_kernel>(
+        m, "miso_channel_kernel", "Eq. (6) kernel: in (N_t, n) -> out (K, n), adds noise")
+        .def(py::init<int, int, uint64_t>(), py::arg("k"), py::arg("n_t"), py::arg("seed") = 0)
+        .def("set_channel", &miso_channel_kernel::set_channel, py::arg("h"))
+        .def("set_noise_var", &miso_channel_kernel::set_noise_var, py::arg("noise_var"))
+        .def("set_seed", &miso_channel_kernel::set_seed, py::arg("seed"))
+        .def("redraw_rayleigh", &miso_channel_kernel::redraw_rayleigh)
+        .def("h", &miso_channel_kernel::h)
+        .def("nominal_h", &miso_channel_kernel::nominal_h)
+        .def("noise_var", &miso_channel_kernel::noise_var)
+        .def(
+            "process",
+            [](miso_channel_kernel& k, carray in, carray out) {
+                process_arrays(k, k.n_t(), k.k(), in, out);
+            },
+            py::arg("inp"),
+            py::arg("out"));
+
+    py::class_<gaussian_rng>(m, "gaussian_rng", "Seeded CN(0, var) generator")
+        .def(py::init<uint64_t>(), py::arg("seed") = 0)
+        .def("uniform", &gaussian_rng::uniform)
+        .def("cn", &gaussian_rng::cn, py::arg("variance"))
+        .def(
+            "add_cn",
+            [](gaussian_rng& g, carray out, float variance) {
+                if (out.ndim() != 1 || !out.writeable()) {
+                    throw std::invalid_argument("out must be a writeable 1-D complex64 array");
+                }
+                g.add_cn(out.mutable_data(0), static_cast<size_t>(out.shape(0)), variance);
+            },
+            py::arg("out"),
+            py::arg("variance"));
+
+    m.def(
+        "parse_beam_allocation",
+        [](py::object msg, int k, int n_t) -> py::object {
+            // msg: a pmt object from the `pmt` Python module
+            auto p = msg.cast<pmt::pmt_t>();
+            beam_allocation a;
+            std::string reason;
+            if (!parse_beam_allocation(p, k, n_t, a, reason)) {
+                return py::str(reason);
+            }
+            py::dict d;
+            d["seq"] = a.seq;
+            d["apply_frame"] = a.apply_frame;
+            d["power"] = a.has_power ? py::cast(a.power) : py::none();
+            d["w"] = a.has_w ? py::cast(a.w) : py::none();
+            return std::move(d);
+        },
+        py::arg("msg"),
+        py::arg("k"),
+        py::arg("n_t"),
+        "C++ allocation parser used by the C++ blocks: a dict on success, the "
+        "rejection reason (str) otherwise.");
+}

@@ -1,0 +1,934 @@
+#
+# Copyright 2025 gr-semdacom authors.
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+"""PMT message schemas of gr-semdacom: conversion and validation, both ways.
+
+Every block builds and parses its control and data messages through this module; no block
+handles these PMT dictionaries by hand. Every reader validates what it gets and raises
+:class:`MessageError` (a :class:`ValueError`) with the reason; the calling block logs the reason,
+drops the message and keeps its previous state.
+
+Allocation (one dictionary for the whole system, broadcast on ``alloc``/``cmd`` ports; readers
+ignore keys they do not know):
+
+============== ===================== =========================================================
+key            PMT type              meaning
+============== ===================== =========================================================
+seq            u64 (or long >= 0)    increasing allocation number (required)
+apply_frame    u64 (or long >= 0)    first frame it applies to (default 0: at once)
+rate_index     s32vector[K]          source operating point per user (index >= 0)
+rs_bits        f64vector[K]          expected source bits per image (>= 0)
+rc             f64vector[K]          channel coding rate, bits per complex channel use (> 0)
+mcs            s32vector[K]          practical code/modulation index (>= 0)
+power          f64vector[K]          transmit power per user, watts (>= 0)
+w              c64vector[K*N_t]      unit-norm beamformers, user-major (w_1 then w_2 ...)
+objective      f64                   optimiser objective (diagnostic)
+solve_ms       f64                   solve time in milliseconds (diagnostic, >= 0)
+solver         symbol                solver name (diagnostic)
+pairs          s32vector[2M]         SFMA user pairs (u_0, v_0, u_1, v_1, ...); -1 = no partner
+nu             f64vector[M]          SFMA compression ratio per group (> 0)
+group_power    f64vector[M]          SFMA transmit power per group, watts (>= 0)
+group_bw       f64vector[M]          SFMA bandwidth per group (>= 0)
+============== ===================== =========================================================
+
+Readers accept s32vector or s64vector for integer vectors, f32vector or f64vector for real
+vectors and c32vector or c64vector for complex vectors; writers always use the types above.
+All numbers must be finite.
+
+CSI (``csi`` ports):
+
+============== ===================== =========================================================
+key            PMT type              meaning
+============== ===================== =========================================================
+h              c64vector[K*N_t]      channel rows h_i, user-major; user i receives h_i^H x
+noise_var      f64vector[K]          noise variance per user (> 0)
+n_t            long                  transmit antennas N_t
+k              long                  users K
+seq            u64 (or long >= 0)    CSI number
+============== ===================== =========================================================
+
+Bits PDU (``pdus`` ports carrying bits): a pair ``(meta, payload)`` with ``meta`` a dictionary
+and ``payload`` a u8vector of the bits packed MSB first. ``meta["n_bits"]`` (long) is the exact
+bit count; without it the count is ``8 * len(payload)``. The payload holds exactly
+``ceil(n_bits / 8)`` bytes; the pad bits of the last byte are ignored.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pmt
+
+__all__ = [
+    "ALLOC_KEYS",
+    "ALLOC_K_KEYS",
+    "ALLOC_M_KEYS",
+    "Allocation",
+    "Csi",
+    "MessageError",
+    "alloc_from_pmt",
+    "alloc_to_pmt",
+    "bits_pdu",
+    "csi_from_pmt",
+    "csi_to_pmt",
+    "meta_from_pmt",
+    "meta_to_pmt",
+    "unpack_bits_pdu",
+]
+
+_BEAM_NORM_TOL = 1e-6
+_BUDGET_REL_TOL = 1e-9
+
+#: Allocation keys holding one entry per user.
+ALLOC_K_KEYS: tuple[str, ...] = ("rate_index", "rs_bits", "rc", "mcs", "power")
+#: Allocation keys holding one entry per SFMA group (``pairs`` holds two).
+ALLOC_M_KEYS: tuple[str, ...] = ("nu", "group_power", "group_bw")
+#: Every allocation key this module knows.
+ALLOC_KEYS: tuple[str, ...] = (
+    ("seq", "apply_frame")
+    + ALLOC_K_KEYS
+    + ("w", "objective", "solve_ms", "solver", "pairs")
+    + ALLOC_M_KEYS
+)
+
+
+class MessageError(ValueError):
+    """A message does not follow its schema; the text says why."""
+
+
+# --------------------------------------------------------------------------------------------
+# Low-level PMT readers and writers
+# --------------------------------------------------------------------------------------------
+
+_INT_VEC_READERS: tuple[tuple[Callable[[Any], bool], Callable[[Any], Any]], ...] = (
+    (pmt.is_s32vector, pmt.s32vector_elements),
+    (pmt.is_s64vector, pmt.s64vector_elements),
+)
+_REAL_VEC_READERS: tuple[tuple[Callable[[Any], bool], Callable[[Any], Any]], ...] = (
+    (pmt.is_f64vector, pmt.f64vector_elements),
+    (pmt.is_f32vector, pmt.f32vector_elements),
+)
+_COMPLEX_VEC_READERS: tuple[tuple[Callable[[Any], bool], Callable[[Any], Any]], ...] = (
+    (pmt.is_c64vector, pmt.c64vector_elements),
+    (pmt.is_c32vector, pmt.c32vector_elements),
+)
+
+
+def _require_dict(msg: Any, what: str) -> None:
+    if not isinstance(msg, pmt.pmt_base) or not pmt.is_dict(msg):
+        raise MessageError(f"{what} must be a PMT dictionary, got {_describe(msg)}")
+
+
+def _describe(obj: Any) -> str:
+    if isinstance(obj, pmt.pmt_base):
+        text = pmt.write_string(obj)
+        return text if len(text) <= 60 else text[:57] + "..."
+    return type(obj).__name__
+
+
+def _get(msg: Any, key: str) -> Any | None:
+    """Value of ``key`` in a PMT dictionary, or None when absent."""
+    k = pmt.intern(key)
+    if not pmt.dict_has_key(msg, k):
+        return None
+    return pmt.dict_ref(msg, k, pmt.PMT_NIL)
+
+
+def _read_vec(value: Any, key: str, readers: tuple, dtype: Any, kind: str) -> np.ndarray:
+    for check, elements in readers:
+        if check(value):
+            return np.asarray(elements(value), dtype=dtype).reshape(-1)
+    raise MessageError(f"'{key}' must be a {kind}, got {_describe(value)}")
+
+
+def _read_int_vec(value: Any, key: str) -> np.ndarray:
+    out = _read_vec(value, key, _INT_VEC_READERS, np.int64, "s32vector or s64vector")
+    if out.size and (out.min() < np.iinfo(np.int32).min or out.max() > np.iinfo(np.int32).max):
+        raise MessageError(f"'{key}' has entries outside the int32 range")
+    return out.astype(np.int32)
+
+
+def _read_real_vec(value: Any, key: str) -> np.ndarray:
+    return _read_vec(value, key, _REAL_VEC_READERS, np.float64, "f64vector or f32vector")
+
+
+def _read_complex_vec(value: Any, key: str) -> np.ndarray:
+    return _read_vec(value, key, _COMPLEX_VEC_READERS, np.complex128, "c64vector or c32vector")
+
+
+def _read_count(value: Any, key: str) -> int:
+    """A u64 or a non-negative long."""
+    if pmt.is_uint64(value):
+        return int(pmt.to_uint64(value))
+    if pmt.is_integer(value):
+        out = int(pmt.to_long(value))
+        if out < 0:
+            raise MessageError(f"'{key}' must be non-negative, got {out}")
+        return out
+    raise MessageError(f"'{key}' must be a u64 or a non-negative long, got {_describe(value)}")
+
+
+def _read_long(value: Any, key: str) -> int:
+    if pmt.is_integer(value):
+        return int(pmt.to_long(value))
+    if pmt.is_uint64(value):
+        return int(pmt.to_uint64(value))
+    raise MessageError(f"'{key}' must be a long, got {_describe(value)}")
+
+
+def _read_real(value: Any, key: str) -> float:
+    if pmt.is_real(value) or pmt.is_integer(value):
+        out = float(pmt.to_double(value))
+    elif pmt.is_uint64(value):
+        out = float(pmt.to_uint64(value))
+    else:
+        raise MessageError(f"'{key}' must be a real number, got {_describe(value)}")
+    if not math.isfinite(out):
+        raise MessageError(f"'{key}' must be finite, got {out}")
+    return out
+
+
+def _read_symbol(value: Any, key: str) -> str:
+    if not pmt.is_symbol(value) or pmt.is_bool(value):
+        raise MessageError(f"'{key}' must be a symbol, got {_describe(value)}")
+    return pmt.symbol_to_string(value)
+
+
+def _from_count(value: int) -> Any:
+    return pmt.from_uint64(int(value))
+
+
+def _vec_to_pmt(arr: np.ndarray) -> Any:
+    arr = np.ascontiguousarray(arr).reshape(-1)
+    if arr.dtype == np.int32:
+        return pmt.init_s32vector(arr.size, arr.tolist())
+    if arr.dtype == np.int64:
+        return pmt.init_s64vector(arr.size, arr.tolist())
+    if arr.dtype == np.float64:
+        return pmt.init_f64vector(arr.size, arr.tolist())
+    if arr.dtype == np.float32:
+        return pmt.init_f32vector(arr.size, arr.tolist())
+    if arr.dtype == np.complex128:
+        return pmt.init_c64vector(arr.size, arr.tolist())
+    if arr.dtype == np.complex64:
+        return pmt.init_c32vector(arr.size, arr.tolist())
+    if arr.dtype == np.uint8:
+        return pmt.init_u8vector(arr.size, arr.tolist())
+    if arr.dtype == np.int8:
+        return pmt.init_s8vector(arr.size, arr.tolist())
+    if arr.dtype == np.int16:
+        return pmt.init_s16vector(arr.size, arr.tolist())
+    if arr.dtype == np.uint16:
+        return pmt.init_u16vector(arr.size, arr.tolist())
+    if arr.dtype == np.uint32:
+        return pmt.init_u32vector(arr.size, arr.tolist())
+    if arr.dtype == np.uint64:
+        return pmt.init_u64vector(arr.size, arr.tolist())
+    if arr.dtype == np.bool_:
+        return pmt.init_u8vector(arr.size, arr.astype(np.uint8).tolist())
+    raise MessageError(f"arrays of dtype {arr.dtype} have no PMT vector type")
+
+
+# --------------------------------------------------------------------------------------------
+# Array checks shared by both directions
+# --------------------------------------------------------------------------------------------
+
+
+def _as_1d(value: Any, key: str, dtype: Any) -> np.ndarray:
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError) as exc:
+        raise MessageError(f"'{key}' cannot be read as an array: {exc}") from exc
+    if arr.ndim != 1:
+        raise MessageError(f"'{key}' must be one-dimensional, got shape {arr.shape}")
+    if np.issubdtype(dtype, np.integer):
+        if arr.size and not np.issubdtype(arr.dtype, np.integer):
+            raise MessageError(f"'{key}' must hold integers, got dtype {arr.dtype}")
+        info = np.iinfo(dtype)
+        if arr.size and (arr.min() < info.min or arr.max() > info.max):
+            raise MessageError(f"'{key}' has entries outside the {np.dtype(dtype)} range")
+        return arr.astype(dtype)
+    if np.iscomplexobj(arr) and not np.issubdtype(dtype, np.complexfloating):
+        raise MessageError(f"'{key}' must be real, got dtype {arr.dtype}")
+    if arr.size and not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
+        raise MessageError(f"'{key}' must be numeric, got dtype {arr.dtype}")
+    out = arr.astype(dtype)
+    if not np.all(np.isfinite(out)):
+        raise MessageError(f"'{key}' has non-finite entries")
+    return out
+
+
+def _check_len(arr: np.ndarray, key: str, n: int, what: str) -> None:
+    if arr.size != n:
+        raise MessageError(f"'{key}' has {arr.size} entries, expected {n} ({what})")
+
+
+# --------------------------------------------------------------------------------------------
+# Allocation
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class Allocation:
+    """One system allocation (see the module docstring for the keys).
+
+    Optional fields are None when the allocation does not carry them. ``w`` has shape
+    ``(K, N_t)``; row ``i`` is the unit-norm beamformer of user ``i``.
+    """
+
+    seq: int
+    apply_frame: int = 0
+    rate_index: np.ndarray | None = None
+    rs_bits: np.ndarray | None = None
+    rc: np.ndarray | None = None
+    mcs: np.ndarray | None = None
+    power: np.ndarray | None = None
+    w: np.ndarray | None = None
+    objective: float | None = None
+    solve_ms: float | None = None
+    solver: str | None = None
+    pairs: np.ndarray | None = None
+    nu: np.ndarray | None = None
+    group_power: np.ndarray | None = None
+    group_bw: np.ndarray | None = None
+
+    @property
+    def k(self) -> int | None:
+        """Number of users K, from whichever per-user field is present (None if none is)."""
+        for key in ALLOC_K_KEYS:
+            value = getattr(self, key)
+            if value is not None:
+                return int(np.asarray(value).size)
+        if self.w is not None and np.ndim(self.w) == 2:
+            return int(np.shape(self.w)[0])
+        return None
+
+    @property
+    def n_t(self) -> int | None:
+        """Number of transmit antennas N_t (from ``w``; None without beams)."""
+        if self.w is not None and np.ndim(self.w) == 2:
+            return int(np.shape(self.w)[1])
+        return None
+
+    @property
+    def m(self) -> int | None:
+        """Number of SFMA groups M (None when no SFMA field is present)."""
+        for key in ALLOC_M_KEYS:
+            value = getattr(self, key)
+            if value is not None:
+                return int(np.asarray(value).size)
+        if self.pairs is not None:
+            return int(np.asarray(self.pairs).size) // 2
+        return None
+
+    def present(self) -> tuple[str, ...]:
+        """Names of the fields this allocation carries."""
+        return tuple(key for key in ALLOC_KEYS if getattr(self, key) is not None)
+
+
+_ALLOC_INT_FIELDS = ("rate_index", "mcs", "pairs")
+
+
+def _validate_alloc(
+    a: Allocation,
+    *,
+    k: int | None,
+    n_t: int | None,
+    p_max: float | None,
+    require: tuple[str, ...],
+    w_flat: bool,
+) -> Allocation:
+    """Check and normalise an allocation; ``w_flat`` says ``a.w`` is still the flat PMT vector."""
+    for key in require:
+        if key not in ALLOC_KEYS:
+            raise MessageError(f"unknown required allocation key '{key}'")
+        if getattr(a, key) is None:
+            raise MessageError(f"allocation lacks required key '{key}'")
+    for name, value in (("seq", a.seq), ("apply_frame", a.apply_frame)):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+            raise MessageError(f"'{name}' must be an integer, got {type(value).__name__}")
+        if value < 0 or value >= 2**64:
+            raise MessageError(f"'{name}' must fit a u64, got {value}")
+    out = Allocation(seq=int(a.seq), apply_frame=int(a.apply_frame))
+
+    # Per-user vectors: dtype, finiteness, one common K.
+    k_found: int | None = None if k is None else int(k)
+    k_from = "the k argument"
+    for key in ALLOC_K_KEYS:
+        value = getattr(a, key)
+        if value is None:
+            continue
+        arr = _as_1d(value, key, np.int32 if key in _ALLOC_INT_FIELDS else np.float64)
+        if k_found is None:
+            k_found, k_from = arr.size, f"'{key}'"
+        else:
+            _check_len(arr, key, k_found, f"K from {k_from}")
+        setattr(out, key, arr)
+    if k_found is not None and k_found < 1:
+        raise MessageError(f"K must be at least 1, got {k_found}")
+    if out.rate_index is not None and np.any(out.rate_index < 0):
+        raise MessageError("'rate_index' has negative entries")
+    if out.mcs is not None and np.any(out.mcs < 0):
+        raise MessageError("'mcs' has negative entries")
+    if out.rs_bits is not None and np.any(out.rs_bits < 0):
+        raise MessageError("'rs_bits' has negative entries")
+    if out.rc is not None and np.any(out.rc <= 0):
+        raise MessageError("'rc' must be positive")
+    if out.power is not None:
+        if np.any(out.power < 0):
+            raise MessageError("'power' has negative entries")
+        if p_max is not None:
+            total = float(out.power.sum())
+            if total > float(p_max) * (1.0 + _BUDGET_REL_TOL):
+                raise MessageError(f"sum of 'power' {total:.6g} W exceeds the budget {p_max:.6g} W")
+
+    # Beams.
+    if a.w is not None:
+        if w_flat:
+            flat = np.asarray(a.w, dtype=np.complex128).reshape(-1)
+            if not np.all(np.isfinite(flat)):
+                raise MessageError("'w' has non-finite entries")
+            if n_t is not None:
+                if n_t < 1 or flat.size % n_t:
+                    raise MessageError(f"'w' has {flat.size} entries, not a multiple of N_t={n_t}")
+                rows = flat.size // n_t
+            elif k_found is not None:
+                if flat.size % k_found:
+                    raise MessageError(
+                        f"'w' has {flat.size} entries, not a multiple of K={k_found}"
+                    )
+                rows = k_found
+            else:
+                raise MessageError("cannot shape 'w': no per-user key and neither k nor n_t given")
+            if rows < 1 or flat.size == 0:
+                raise MessageError("'w' is empty")
+            w = flat.reshape(rows, flat.size // rows)
+        else:
+            try:
+                w = np.asarray(a.w, dtype=np.complex128)
+            except (TypeError, ValueError) as exc:
+                raise MessageError(f"'w' cannot be read as a complex array: {exc}") from exc
+            if w.ndim != 2 or w.size == 0:
+                raise MessageError(f"'w' must have shape (K, N_t), got {w.shape}")
+            if not np.all(np.isfinite(w)):
+                raise MessageError("'w' has non-finite entries")
+            if n_t is not None and w.shape[1] != n_t:
+                raise MessageError(f"'w' has {w.shape[1]} columns, expected N_t={n_t}")
+        if k_found is not None and w.shape[0] != k_found:
+            raise MessageError(
+                f"'w' has {w.size} entries, expected K*N_t={k_found}*{w.shape[1]} (K from {k_from})"
+            )
+        norms = np.linalg.norm(w, axis=1)
+        bad = np.flatnonzero(np.abs(norms - 1.0) > _BEAM_NORM_TOL)
+        if bad.size:
+            raise MessageError(
+                f"beam of user {int(bad[0])} has norm {norms[bad[0]]:.9g}, expected 1"
+            )
+        out.w = w
+
+    # Diagnostics.
+    for key in ("objective", "solve_ms"):
+        value = getattr(a, key)
+        if value is None:
+            continue
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+            raise MessageError(f"'{key}' must be a real number, got {type(value).__name__}")
+        if isinstance(value, (complex, np.complexfloating)) or not math.isfinite(float(value)):
+            raise MessageError(f"'{key}' must be a finite real number, got {value}")
+        setattr(out, key, float(value))
+    if out.solve_ms is not None and out.solve_ms < 0:
+        raise MessageError(f"'solve_ms' must be non-negative, got {out.solve_ms}")
+    if a.solver is not None:
+        if not isinstance(a.solver, str):
+            raise MessageError(f"'solver' must be a string, got {type(a.solver).__name__}")
+        out.solver = a.solver
+
+    # SFMA groups: one common M.
+    m_found: int | None = None
+    m_from = ""
+    if a.pairs is not None:
+        pairs = _as_1d(a.pairs, "pairs", np.int32)
+        if pairs.size % 2:
+            raise MessageError(f"'pairs' has {pairs.size} entries, expected an even count 2M")
+        if np.any(pairs < -1):
+            raise MessageError("'pairs' entries must be user indices or -1")
+        if k_found is not None and np.any(pairs >= k_found):
+            raise MessageError(f"'pairs' names a user >= K={k_found}")
+        m_found, m_from = pairs.size // 2, "'pairs'"
+        out.pairs = pairs
+    for key in ALLOC_M_KEYS:
+        value = getattr(a, key)
+        if value is None:
+            continue
+        arr = _as_1d(value, key, np.float64)
+        if m_found is None:
+            m_found, m_from = arr.size, f"'{key}'"
+        else:
+            _check_len(arr, key, m_found, f"M from {m_from}")
+        setattr(out, key, arr)
+    if out.nu is not None and np.any(out.nu <= 0):
+        raise MessageError("'nu' must be positive")
+    for key in ("group_power", "group_bw"):
+        arr = getattr(out, key)
+        if arr is not None and np.any(arr < 0):
+            raise MessageError(f"'{key}' has negative entries")
+    return out
+
+
+def alloc_to_pmt(a: Allocation) -> Any:
+    """Validate an allocation and turn it into its PMT dictionary.
+
+    Parameters
+    ----------
+    a : Allocation
+        The allocation; absent (None) fields are left out of the dictionary.
+
+    Returns
+    -------
+    pmt.pmt_base
+        The allocation dictionary (types as in the module docstring).
+
+    Raises
+    ------
+    MessageError
+        When the allocation breaks the schema.
+    """
+    if not isinstance(a, Allocation):
+        raise MessageError(f"expected an Allocation, got {type(a).__name__}")
+    v = _validate_alloc(a, k=None, n_t=None, p_max=None, require=(), w_flat=False)
+    d = pmt.make_dict()
+    d = pmt.dict_add(d, pmt.intern("seq"), _from_count(v.seq))
+    d = pmt.dict_add(d, pmt.intern("apply_frame"), _from_count(v.apply_frame))
+    for key in ALLOC_K_KEYS + ("pairs",) + ALLOC_M_KEYS:
+        arr = getattr(v, key)
+        if arr is not None:
+            d = pmt.dict_add(d, pmt.intern(key), _vec_to_pmt(arr))
+    if v.w is not None:
+        d = pmt.dict_add(d, pmt.intern("w"), _vec_to_pmt(v.w.reshape(-1)))
+    for key in ("objective", "solve_ms"):
+        value = getattr(v, key)
+        if value is not None:
+            d = pmt.dict_add(d, pmt.intern(key), pmt.from_double(value))
+    if v.solver is not None:
+        d = pmt.dict_add(d, pmt.intern("solver"), pmt.intern(v.solver))
+    return d
+
+
+def alloc_from_pmt(
+    msg: Any,
+    *,
+    k: int | None = None,
+    n_t: int | None = None,
+    p_max: float | None = None,
+    require: tuple[str, ...] = (),
+) -> Allocation:
+    """Read and validate an allocation dictionary.
+
+    Parameters
+    ----------
+    msg : pmt.pmt_base
+        The message.
+    k : int, optional
+        Expected number of users; every per-user vector must have this length.
+    n_t : int, optional
+        Expected number of transmit antennas; ``w`` must have ``K * n_t`` entries.
+    p_max : float, optional
+        Power budget in watts; ``sum(power)`` may exceed it by a relative 1e-9 at most.
+    require : tuple of str
+        Keys that must be present.
+
+    Returns
+    -------
+    Allocation
+        Arrays as numpy arrays (``w`` of shape ``(K, N_t)``), absent keys as None.
+
+    Raises
+    ------
+    MessageError
+        When the message breaks the schema; the text gives the reason.
+    """
+    _require_dict(msg, "allocation")
+    seq_pmt = _get(msg, "seq")
+    if seq_pmt is None:
+        raise MessageError("allocation lacks 'seq'")
+    af_pmt = _get(msg, "apply_frame")
+    raw = Allocation(
+        seq=_read_count(seq_pmt, "seq"),
+        apply_frame=0 if af_pmt is None else _read_count(af_pmt, "apply_frame"),
+    )
+    for key in ALLOC_K_KEYS + ("pairs",) + ALLOC_M_KEYS:
+        value = _get(msg, key)
+        if value is None:
+            continue
+        if key in _ALLOC_INT_FIELDS:
+            setattr(raw, key, _read_int_vec(value, key))
+        else:
+            setattr(raw, key, _read_real_vec(value, key))
+    w_pmt = _get(msg, "w")
+    if w_pmt is not None:
+        raw.w = _read_complex_vec(w_pmt, "w")
+    for key in ("objective", "solve_ms"):
+        value = _get(msg, key)
+        if value is not None:
+            setattr(raw, key, _read_real(value, key))
+    solver = _get(msg, "solver")
+    if solver is not None:
+        raw.solver = _read_symbol(solver, "solver")
+    return _validate_alloc(raw, k=k, n_t=n_t, p_max=p_max, require=tuple(require), w_flat=True)
+
+
+# --------------------------------------------------------------------------------------------
+# CSI
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class Csi:
+    """Channel state: ``h`` of shape ``(K, N_t)`` (row i is h_i; user i receives h_i^H x)."""
+
+    h: np.ndarray
+    noise_var: np.ndarray
+    seq: int = 0
+
+    @property
+    def k(self) -> int:
+        """Number of users K."""
+        return int(np.shape(self.h)[0])
+
+    @property
+    def n_t(self) -> int:
+        """Number of transmit antennas N_t."""
+        return int(np.shape(self.h)[1])
+
+
+def _validate_csi(h: Any, noise_var: Any, seq: Any) -> Csi:
+    try:
+        h_arr = np.asarray(h, dtype=np.complex128)
+    except (TypeError, ValueError) as exc:
+        raise MessageError(f"'h' cannot be read as a complex array: {exc}") from exc
+    if h_arr.ndim != 2 or h_arr.shape[0] < 1 or h_arr.shape[1] < 1:
+        raise MessageError(f"'h' must have shape (K, N_t) with K, N_t >= 1, got {h_arr.shape}")
+    if not np.all(np.isfinite(h_arr)):
+        raise MessageError("'h' has non-finite entries")
+    nv = _as_1d(noise_var, "noise_var", np.float64)
+    _check_len(nv, "noise_var", h_arr.shape[0], "K")
+    if np.any(nv <= 0):
+        raise MessageError("'noise_var' must be positive")
+    if isinstance(seq, (bool, np.bool_)) or not isinstance(seq, (int, np.integer)):
+        raise MessageError(f"'seq' must be an integer, got {type(seq).__name__}")
+    if seq < 0 or seq >= 2**64:
+        raise MessageError(f"'seq' must fit a u64, got {seq}")
+    return Csi(h=h_arr, noise_var=nv, seq=int(seq))
+
+
+def csi_to_pmt(c: Csi) -> Any:
+    """Validate CSI and turn it into its PMT dictionary.
+
+    Parameters
+    ----------
+    c : Csi
+        The channel state.
+
+    Returns
+    -------
+    pmt.pmt_base
+        ``{"h", "noise_var", "n_t", "k", "seq"}`` as in the module docstring.
+
+    Raises
+    ------
+    MessageError
+        When the CSI breaks the schema.
+    """
+    if not isinstance(c, Csi):
+        raise MessageError(f"expected a Csi, got {type(c).__name__}")
+    v = _validate_csi(c.h, c.noise_var, c.seq)
+    d = pmt.make_dict()
+    d = pmt.dict_add(d, pmt.intern("h"), _vec_to_pmt(v.h.reshape(-1)))
+    d = pmt.dict_add(d, pmt.intern("noise_var"), _vec_to_pmt(v.noise_var))
+    d = pmt.dict_add(d, pmt.intern("n_t"), pmt.from_long(v.n_t))
+    d = pmt.dict_add(d, pmt.intern("k"), pmt.from_long(v.k))
+    d = pmt.dict_add(d, pmt.intern("seq"), _from_count(v.seq))
+    return d
+
+
+def csi_from_pmt(msg: Any, *, k: int | None = None, n_t: int | None = None) -> Csi:
+    """Read and validate a CSI dictionary.
+
+    Parameters
+    ----------
+    msg : pmt.pmt_base
+        The message.
+    k, n_t : int, optional
+        Expected number of users and of transmit antennas.
+
+    Returns
+    -------
+    Csi
+        ``h`` as complex128 of shape ``(K, N_t)``, ``noise_var`` as float64 of length K.
+
+    Raises
+    ------
+    MessageError
+        When the message breaks the schema; the text gives the reason.
+    """
+    _require_dict(msg, "CSI")
+    fields = {}
+    for key in ("h", "noise_var", "n_t", "k", "seq"):
+        value = _get(msg, key)
+        if value is None:
+            raise MessageError(f"CSI lacks '{key}'")
+        fields[key] = value
+    msg_k = _read_long(fields["k"], "k")
+    msg_n_t = _read_long(fields["n_t"], "n_t")
+    if msg_k < 1 or msg_n_t < 1:
+        raise MessageError(f"CSI needs k >= 1 and n_t >= 1, got k={msg_k}, n_t={msg_n_t}")
+    if k is not None and msg_k != k:
+        raise MessageError(f"CSI has k={msg_k}, expected {k}")
+    if n_t is not None and msg_n_t != n_t:
+        raise MessageError(f"CSI has n_t={msg_n_t}, expected {n_t}")
+    h = _read_complex_vec(fields["h"], "h")
+    _check_len(h, "h", msg_k * msg_n_t, f"k*n_t={msg_k}*{msg_n_t}")
+    noise_var = _read_real_vec(fields["noise_var"], "noise_var")
+    seq = _read_count(fields["seq"], "seq")
+    return _validate_csi(h.reshape(msg_k, msg_n_t), noise_var, seq)
+
+
+# --------------------------------------------------------------------------------------------
+# Metadata dictionaries
+# --------------------------------------------------------------------------------------------
+
+
+def _py_to_pmt(value: Any, key: str) -> Any:
+    if isinstance(value, pmt.pmt_base):
+        return value
+    if value is None:
+        return pmt.PMT_NIL
+    if isinstance(value, (bool, np.bool_)):
+        return pmt.from_bool(bool(value))
+    if isinstance(value, (int, np.integer)):
+        ivalue = int(value)
+        if -(2**63) <= ivalue < 2**63:
+            return pmt.from_long(ivalue)
+        if 0 <= ivalue < 2**64:
+            return pmt.from_uint64(ivalue)
+        raise MessageError(f"meta '{key}': integer {ivalue} does not fit 64 bits")
+    if isinstance(value, (float, np.floating)):
+        return pmt.from_double(float(value))
+    if isinstance(value, (complex, np.complexfloating)):
+        return pmt.from_complex(complex(value))
+    if isinstance(value, str):
+        return pmt.intern(value)
+    if isinstance(value, (bytes, bytearray)):
+        return pmt.init_u8vector(len(value), list(value))
+    if isinstance(value, np.ndarray):
+        return _vec_to_pmt(value)
+    if isinstance(value, dict):
+        return meta_to_pmt(value)
+    if isinstance(value, (list, tuple)):
+        vec = pmt.make_vector(len(value), pmt.PMT_NIL)
+        for i, item in enumerate(value):
+            pmt.vector_set(vec, i, _py_to_pmt(item, key))
+        return pmt.to_tuple(vec)
+    raise MessageError(f"meta '{key}': values of type {type(value).__name__} have no PMT form")
+
+
+_UVEC_TO_NUMPY: tuple[tuple[Callable[[Any], bool], Callable[[Any], Any], Any], ...] = (
+    (pmt.is_u8vector, pmt.u8vector_elements, np.uint8),
+    (pmt.is_s8vector, pmt.s8vector_elements, np.int8),
+    (pmt.is_u16vector, pmt.u16vector_elements, np.uint16),
+    (pmt.is_s16vector, pmt.s16vector_elements, np.int16),
+    (pmt.is_u32vector, pmt.u32vector_elements, np.uint32),
+    (pmt.is_s32vector, pmt.s32vector_elements, np.int32),
+    (pmt.is_u64vector, pmt.u64vector_elements, np.uint64),
+    (pmt.is_s64vector, pmt.s64vector_elements, np.int64),
+    (pmt.is_f32vector, pmt.f32vector_elements, np.float32),
+    (pmt.is_f64vector, pmt.f64vector_elements, np.float64),
+    (pmt.is_c32vector, pmt.c32vector_elements, np.complex64),
+    (pmt.is_c64vector, pmt.c64vector_elements, np.complex128),
+)
+
+
+def _pmt_to_py(value: Any) -> Any:
+    if pmt.is_bool(value):
+        return pmt.to_bool(value)
+    if pmt.is_symbol(value):
+        return pmt.symbol_to_string(value)
+    if pmt.is_uint64(value):
+        return int(pmt.to_uint64(value))
+    if pmt.is_integer(value):
+        return int(pmt.to_long(value))
+    if pmt.is_real(value):
+        return float(pmt.to_double(value))
+    if pmt.is_complex(value):
+        return complex(pmt.to_complex(value))
+    if pmt.is_uniform_vector(value):
+        for check, elements, dtype in _UVEC_TO_NUMPY:
+            if check(value):
+                return np.asarray(elements(value), dtype=dtype)
+    if pmt.is_dict(value) and not pmt.is_null(value):
+        return meta_from_pmt(value)
+    if pmt.is_null(value):
+        return None
+    if pmt.is_tuple(value):
+        return tuple(_pmt_to_py(pmt.tuple_ref(value, i)) for i in range(pmt.length(value)))
+    if pmt.is_vector(value):
+        return [_pmt_to_py(pmt.vector_ref(value, i)) for i in range(pmt.length(value))]
+    if pmt.is_pair(value):
+        return (_pmt_to_py(pmt.car(value)), _pmt_to_py(pmt.cdr(value)))
+    return value
+
+
+def meta_to_pmt(meta: dict) -> Any:
+    """Turn a python metadata dictionary into a PMT dictionary.
+
+    Parameters
+    ----------
+    meta : dict
+        String keys; values may be None, bool, int, float, complex, str (becomes a symbol),
+        bytes, numpy arrays (the matching uniform vector), nested dicts, lists/tuples (PMT
+        tuples) or PMT objects (kept as they are).
+
+    Returns
+    -------
+    pmt.pmt_base
+        The dictionary.
+
+    Raises
+    ------
+    MessageError
+        For a non-string key or a value with no PMT form.
+    """
+    if not isinstance(meta, dict):
+        raise MessageError(f"meta must be a dict, got {type(meta).__name__}")
+    d = pmt.make_dict()
+    for key, value in meta.items():
+        if not isinstance(key, str):
+            raise MessageError(f"meta keys must be strings, got {key!r}")
+        d = pmt.dict_add(d, pmt.intern(key), _py_to_pmt(value, key))
+    return d
+
+
+def meta_from_pmt(msg: Any) -> dict:
+    """Turn a PMT metadata dictionary into a python dictionary.
+
+    Parameters
+    ----------
+    msg : pmt.pmt_base
+        A dictionary with symbol keys.
+
+    Returns
+    -------
+    dict
+        Symbols become str, longs and u64 int, reals float, uniform vectors numpy arrays,
+        nested dictionaries dicts, tuples tuples; other PMTs are kept as PMT objects.
+
+    Raises
+    ------
+    MessageError
+        When ``msg`` is not a dictionary or has a non-symbol key.
+    """
+    _require_dict(msg, "meta")
+    out: dict = {}
+    items = pmt.dict_items(msg)
+    for i in range(pmt.length(items)):
+        item = pmt.nth(i, items)
+        key = pmt.car(item)
+        if not pmt.is_symbol(key) or pmt.is_bool(key):
+            raise MessageError(f"meta keys must be symbols, got {_describe(key)}")
+        out[pmt.symbol_to_string(key)] = _pmt_to_py(pmt.cdr(item))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Bits PDUs
+# --------------------------------------------------------------------------------------------
+
+
+def bits_pdu(meta: dict | None, bits: Any) -> Any:
+    """Pack bits into a bits PDU.
+
+    Parameters
+    ----------
+    meta : dict or None
+        Metadata (see :func:`meta_to_pmt`); ``n_bits`` is set to ``len(bits)`` whatever it held.
+    bits : array_like of {0, 1}
+        One-dimensional bit array.
+
+    Returns
+    -------
+    pmt.pmt_base
+        ``(meta, u8vector)`` with the bits packed MSB first.
+
+    Raises
+    ------
+    MessageError
+        When ``bits`` is not a one-dimensional 0/1 array or ``meta`` cannot be converted.
+    """
+    arr = np.asarray(bits)
+    if arr.ndim != 1:
+        raise MessageError(f"bits must be one-dimensional, got shape {arr.shape}")
+    if arr.size and not (np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.bool_):
+        raise MessageError(f"bits must be integers 0/1, got dtype {arr.dtype}")
+    if arr.size and (arr.min() < 0 or arr.max() > 1):
+        raise MessageError("bits must be 0 or 1")
+    meta_d = dict(meta) if meta is not None else {}
+    meta_d["n_bits"] = int(arr.size)
+    packed = np.packbits(arr.astype(np.uint8))
+    return pmt.cons(meta_to_pmt(meta_d), pmt.init_u8vector(packed.size, packed.tolist()))
+
+
+def unpack_bits_pdu(pdu: Any) -> tuple[dict, np.ndarray]:
+    """Read a bits PDU.
+
+    Parameters
+    ----------
+    pdu : pmt.pmt_base
+        ``(meta dict, u8vector)``.
+
+    Returns
+    -------
+    meta : dict
+        The metadata as python values (``n_bits`` included when the PDU carries it).
+    bits : numpy.ndarray of uint8
+        The ``n_bits`` bits, each 0 or 1.
+
+    Raises
+    ------
+    MessageError
+        When the PDU is not a pair, its car is not a dictionary, its cdr is not a u8vector,
+        ``n_bits`` is not a non-negative long, or the payload length is not ``ceil(n_bits/8)``.
+    """
+    if not isinstance(pdu, pmt.pmt_base) or not pmt.is_pair(pdu) or pmt.is_dict(pdu):
+        raise MessageError(f"a PDU must be a pair (meta, u8vector), got {_describe(pdu)}")
+    car, cdr = pmt.car(pdu), pmt.cdr(pdu)
+    if not pmt.is_dict(car):
+        raise MessageError(f"PDU meta must be a dictionary, got {_describe(car)}")
+    if not pmt.is_u8vector(cdr):
+        raise MessageError(f"PDU payload must be a u8vector, got {_describe(cdr)}")
+    meta = meta_from_pmt(car)
+    payload = np.asarray(pmt.u8vector_elements(cdr), dtype=np.uint8)
+    n_bits_pmt = _get(car, "n_bits")
+    if n_bits_pmt is None:
+        n_bits = 8 * payload.size
+    else:
+        if not pmt.is_integer(n_bits_pmt):
+            raise MessageError(f"PDU 'n_bits' must be a long, got {_describe(n_bits_pmt)}")
+        n_bits = int(pmt.to_long(n_bits_pmt))
+        if n_bits < 0:
+            raise MessageError(f"PDU 'n_bits' must be non-negative, got {n_bits}")
+        if n_bits > 8 * payload.size:
+            raise MessageError(
+                f"PDU 'n_bits'={n_bits} exceeds the {8 * payload.size} bits of its payload"
+            )
+        if payload.size != (n_bits + 7) // 8:
+            raise MessageError(
+                f"PDU payload has {payload.size} bytes, 'n_bits'={n_bits} needs {(n_bits + 7) // 8}"
+            )
+    bits = np.unpackbits(payload)[:n_bits] if payload.size else np.zeros(0, dtype=np.uint8)
+    return meta, bits.astype(np.uint8)

@@ -1,0 +1,71 @@
+"""Wire the locally installed module into .venv and GRC (run by `make setup`).
+
+- a .pth file in the venv's site-packages, and one in the system python3's user
+  site-packages, point at the prefix's site-packages (GNU Radio's package uses
+  pkgutil.extend_path, so gnuradio.semdacom is found);
+- .venv/bin/semdacom runs the command-line interface;
+- ~/.gnuradio/config.conf gets the prefix's GRC blocks folder in
+  [grc] local_blocks_path, so grcc and gnuradio-companion find the blocks.
+Idempotent: running it twice changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def main() -> int:
+    venv, prefix = Path(sys.argv[1]).resolve(), Path(sys.argv[2]).resolve()
+    pyver = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    site = venv / "lib" / pyver / "site-packages"
+    candidates = [
+        prefix / "lib" / pyver / "site-packages",
+        prefix / "lib" / "python3" / "dist-packages",
+        prefix / "local" / "lib" / pyver / "dist-packages",
+    ]
+    target = next((c for c in candidates if (c / "gnuradio" / "semdacom").is_dir()), None)
+    if target is None:
+        print(f"wire_venv: gnuradio/semdacom not found under {prefix}", file=sys.stderr)
+        return 1
+    (site / "gr-semdacom.pth").write_text(f"{target}\n")
+    # The system python3 runs grcc and gnuradio-companion (and the flowgraphs GRC
+    # starts): its user site gets the same .pth, so plain `grcc` works after setup.
+    user_site = subprocess.run(
+        ["/usr/bin/python3", "-m", "site", "--user-site"], capture_output=True, text=True
+    ).stdout.strip()
+    if user_site:
+        Path(user_site).mkdir(parents=True, exist_ok=True)
+        (Path(user_site) / "gr-semdacom.pth").write_text(f"{target}\n")
+
+    script = venv / "bin" / "semdacom"
+    script.write_text(
+        f"#!{venv / 'bin' / 'python'}\n"
+        "import sys\n"
+        "from gnuradio.semdacom.cli import main\n"
+        "sys.exit(main())\n"
+    )
+    script.chmod(0o755)
+
+    blocks = str(prefix / "share" / "gnuradio" / "grc" / "blocks")
+    conf_path = Path(os.path.expanduser("~/.gnuradio/config.conf"))
+    conf_path.parent.mkdir(parents=True, exist_ok=True)
+    conf = configparser.ConfigParser()
+    conf.optionxform = str  # keep key case
+    if conf_path.exists():
+        conf.read(conf_path)
+    if not conf.has_section("grc"):
+        conf.add_section("grc")
+    paths = [p for p in conf.get("grc", "local_blocks_path", fallback="").split(":") if p]
+    if blocks not in paths:
+        conf.set("grc", "local_blocks_path", ":".join(paths + [blocks]))
+        with conf_path.open("w") as f:
+            conf.write(f)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
