@@ -39,13 +39,13 @@ demo: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	clang-format --dry-run --Werror lib/*.cc lib/*.h include/gnuradio/semdacom/*.h \
+	clang-format --dry-run --Werror lib/*.cc lib/*.c lib/*.h include/gnuradio/semdacom/*.h \
 	  python/semdacom/bindings/*_python.cc
 
 format: setup
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
-	clang-format -i lib/*.cc lib/*.h include/gnuradio/semdacom/*.h \
+	clang-format -i lib/*.cc lib/*.c lib/*.h include/gnuradio/semdacom/*.h \
 	  python/semdacom/bindings/*_python.cc
 
 test: setup lint

@@ -35,11 +35,8 @@ bool get_index(const pmt::pmt_t& v, uint64_t& out)
 } // namespace
 
 namespace {
-bool parse_beam_allocation_unchecked(const pmt::pmt_t& msg,
-                                     int k,
-                                     int n_t,
-                                     beam_allocation& out,
-                                     std::string& reason)
+bool parse_beam_allocation_unchecked(
+    const pmt::pmt_t& msg, int k, int n_t, beam_allocation& out, std::string& reason)
 {
     beam_allocation a;
     if (!pmt::is_dict(msg)) {
@@ -69,8 +66,8 @@ bool parse_beam_allocation_unchecked(const pmt::pmt_t& msg,
             return false;
         }
         if (a.power.size() != static_cast<size_t>(k)) {
-            reason = "power has " + std::to_string(a.power.size()) + " entries, expected K=" +
-                     std::to_string(k);
+            reason = "power has " + std::to_string(a.power.size()) +
+                     " entries, expected K=" + std::to_string(k);
             return false;
         }
         for (double x : a.power) {
@@ -103,8 +100,8 @@ bool parse_beam_allocation_unchecked(const pmt::pmt_t& msg,
             return false;
         }
         if (a.w.size() != static_cast<size_t>(k) * n_t) {
-            reason = "w has " + std::to_string(a.w.size()) + " entries, expected K*N_t=" +
-                     std::to_string(k * n_t);
+            reason = "w has " + std::to_string(a.w.size()) +
+                     " entries, expected K*N_t=" + std::to_string(k * n_t);
             return false;
         }
         for (int i = 0; i < k; i++) {
@@ -129,11 +126,8 @@ bool parse_beam_allocation_unchecked(const pmt::pmt_t& msg,
 }
 } // namespace
 
-bool parse_beam_allocation(const pmt::pmt_t& msg,
-                           int k,
-                           int n_t,
-                           beam_allocation& out,
-                           std::string& reason)
+bool parse_beam_allocation(
+    const pmt::pmt_t& msg, int k, int n_t, beam_allocation& out, std::string& reason)
 {
     try {
         return parse_beam_allocation_unchecked(msg, k, n_t, out, reason);
@@ -187,7 +181,8 @@ pmt::pmt_t make_csi_message(const std::vector<gr_complex>& h,
     std::vector<std::complex<double>> hd(h.begin(), h.end());
     pmt::pmt_t d = pmt::make_dict();
     d = pmt::dict_add(d, pmt::intern("h"), pmt::init_c64vector(hd.size(), hd));
-    d = pmt::dict_add(d, pmt::intern("noise_var"), pmt::init_f64vector(noise_var.size(), noise_var));
+    d = pmt::dict_add(
+        d, pmt::intern("noise_var"), pmt::init_f64vector(noise_var.size(), noise_var));
     d = pmt::dict_add(d, pmt::intern("n_t"), pmt::from_long(n_t));
     d = pmt::dict_add(d, pmt::intern("k"), pmt::from_long(k));
     d = pmt::dict_add(d, pmt::intern("seq"), pmt::from_uint64(seq));

@@ -9,7 +9,6 @@
 #define INCLUDED_SEMDACOM_FRAME_BOUNDARIES_H
 
 #include <gnuradio/tags.h>
-#include <gnuradio/tags.h>
 #include <pmt/pmt.h>
 #include <cstdint>
 #include <vector>

@@ -5,6 +5,7 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
+#include "box_muller.h"
 #include <gnuradio/semdacom/gaussian_rng.h>
 #include <cmath>
 
@@ -20,7 +21,6 @@ inline uint64_t splitmix64(uint64_t& x)
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);
 }
-constexpr float two_pi = 6.28318530717958647692f;
 } // namespace
 
 gaussian_rng::gaussian_rng(uint64_t s) { seed(s); }
@@ -56,12 +56,13 @@ gr_complex gaussian_rng::cn(double variance)
 {
     const double r = std::sqrt(-variance * std::log(uniform()));
     const double th = 2.0 * M_PI * uniform();
-    return gr_complex(static_cast<float>(r * std::cos(th)), static_cast<float>(r * std::sin(th)));
+    return gr_complex(static_cast<float>(r * std::cos(th)),
+                      static_cast<float>(r * std::sin(th)));
 }
 
 void gaussian_rng::add_cn(gr_complex* out, size_t n, float variance)
 {
-    // Box-Muller in blocks: fill uniforms first (serial), then transform (vectorisable).
+    // Box-Muller in blocks: fill uniforms first (serial), then transform (vectorised C).
     constexpr size_t block = 256;
     float u1[block], u2[block];
     float* o = reinterpret_cast<float*>(out);
@@ -70,14 +71,14 @@ void gaussian_rng::add_cn(gr_complex* out, size_t n, float variance)
         for (size_t j = 0; j < m; j++) {
             const uint64_t r = next();
             // two 24-bit uniforms from one 64-bit draw; u1 in (0, 1]
-            u1[j] = (static_cast<float>((r >> 40) & 0xFFFFFF) + 1.0f) * (1.0f / 16777216.0f);
+            u1[j] =
+                (static_cast<float>((r >> 40) & 0xFFFFFF) + 1.0f) * (1.0f / 16777216.0f);
             u2[j] = static_cast<float>((r >> 8) & 0xFFFFFF) * (1.0f / 16777216.0f);
         }
+        semdacom_box_muller(u1, u2, m, variance);
         for (size_t j = 0; j < m; j++) {
-            const float rad = std::sqrt(-variance * std::log(u1[j]));
-            const float th = two_pi * u2[j];
-            o[2 * (t0 + j)] += rad * std::cos(th);
-            o[2 * (t0 + j) + 1] += rad * std::sin(th);
+            o[2 * (t0 + j)] += u1[j];
+            o[2 * (t0 + j) + 1] += u2[j];
         }
     }
 }

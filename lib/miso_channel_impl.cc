@@ -43,7 +43,8 @@ miso_channel_impl::miso_channel_impl(int k,
       d_out(k)
 {
     if (fading_frames < 0 || frame_len < 0) {
-        throw std::invalid_argument("miso_channel: fading_frames and frame_len must be >= 0");
+        throw std::invalid_argument(
+            "miso_channel: fading_frames and frame_len must be >= 0");
     }
     d_kernel.set_channel(h);
     d_kernel.set_noise_var(noise_var);
@@ -111,11 +112,11 @@ int miso_channel_impl::work(int noutput_items,
     std::lock_guard<std::mutex> lock(d_mutex);
     if (d_fading_frames > 0) {
         static const pmt::pmt_t frame_key = pmt::intern("frame");
-    const uint64_t nread = nitems_read(0);
-    if (d_frame_len == 0) {
-        get_tags_in_range(d_tags, 0, nread, nread + noutput_items, frame_key);
-    }
-    find_frame_boundaries(d_tags, nread, d_frame_len, noutput_items, d_bounds);
+        const uint64_t nread = nitems_read(0);
+        if (d_frame_len == 0) {
+            get_tags_in_range(d_tags, 0, nread, nread + noutput_items, frame_key);
+        }
+        find_frame_boundaries(d_tags, nread, d_frame_len, noutput_items, d_bounds);
     } else {
         d_bounds.clear();
     }

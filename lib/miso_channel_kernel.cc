@@ -36,9 +36,9 @@ void miso_channel_kernel::apply_h(const std::vector<gr_complex>& h)
 void miso_channel_kernel::set_channel(const std::vector<gr_complex>& h)
 {
     if (h.size() != static_cast<size_t>(d_k) * d_n_t) {
-        throw std::invalid_argument("miso_channel_kernel: h has " + std::to_string(h.size()) +
-                                    " entries, expected K*N_t=" +
-                                    std::to_string(d_k * d_n_t));
+        throw std::invalid_argument(
+            "miso_channel_kernel: h has " + std::to_string(h.size()) +
+            " entries, expected K*N_t=" + std::to_string(d_k * d_n_t));
     }
     apply_h(h); // validates finiteness
     d_h0 = h;
@@ -76,7 +76,9 @@ void miso_channel_kernel::redraw_rayleigh()
     apply_h(h);
 }
 
-void miso_channel_kernel::process(const gr_complex* const* in, gr_complex* const* out, size_t n)
+void miso_channel_kernel::process(const gr_complex* const* in,
+                                  gr_complex* const* out,
+                                  size_t n)
 {
     d_mix.process(in, out, n);
     for (int i = 0; i < d_k; i++) {

@@ -57,7 +57,8 @@ BOOST_AUTO_TEST_CASE(superposition_matches_eq5)
             }
             auto w = unit_beams(g, k, n_t);
             sk.set_allocation(p, w);
-            std::vector<std::vector<gr_complex>> in(k), out(n_t, std::vector<gr_complex>(n));
+            std::vector<std::vector<gr_complex>> in(k),
+                out(n_t, std::vector<gr_complex>(n));
             std::vector<const gr_complex*> pi(k);
             std::vector<gr_complex*> po(n_t);
             for (int i = 0; i < k; i++) {
@@ -75,7 +76,8 @@ BOOST_AUTO_TEST_CASE(superposition_matches_eq5)
                         ref += std::sqrt(p[i]) * std::complex<double>(w[i * n_t + a]) *
                                std::complex<double>(in[i][t]);
                     }
-                    BOOST_CHECK_SMALL(std::abs(ref - std::complex<double>(out[a][t])), 1e-4);
+                    BOOST_CHECK_SMALL(std::abs(ref - std::complex<double>(out[a][t])),
+                                      1e-4);
                 }
             }
         }
@@ -183,10 +185,12 @@ BOOST_AUTO_TEST_CASE(parser_rejects_malformed)
     BOOST_CHECK(!parse_beam_allocation(pmt::make_dict(), 2, 2, out, why)); // no seq
     auto pdu = pmt::cons(pmt::make_dict(), pmt::make_u8vector(3, 0));
     BOOST_CHECK(!parse_beam_allocation(pdu, 2, 2, out, why));
-    pmt::pmt_t d = pmt::dict_add(pmt::make_dict(), pmt::intern("seq"), pmt::from_uint64(4));
+    pmt::pmt_t d =
+        pmt::dict_add(pmt::make_dict(), pmt::intern("seq"), pmt::from_uint64(4));
     BOOST_CHECK(parse_beam_allocation(d, 2, 2, out, why));
     BOOST_CHECK(!out.has_power && !out.has_w);
-    auto bad = pmt::dict_add(d, pmt::intern("power"), pmt::init_f64vector(3, { 1, 1, 1 }));
+    auto bad =
+        pmt::dict_add(d, pmt::intern("power"), pmt::init_f64vector(3, { 1, 1, 1 }));
     BOOST_CHECK(!parse_beam_allocation(bad, 2, 2, out, why));
     std::vector<std::complex<double>> w = { 1, 0, 0, 2.0 };
     bad = pmt::dict_add(d, pmt::intern("w"), pmt::init_c64vector(4, w));

@@ -11,21 +11,23 @@
 namespace gr {
 namespace semdacom {
 
-superposition_beamformer::sptr superposition_beamformer::make(int k,
-                                                              int n_t,
-                                                              const std::vector<double>& power,
-                                                              const std::vector<gr_complex>& w,
-                                                              int frame_len)
+superposition_beamformer::sptr
+superposition_beamformer::make(int k,
+                               int n_t,
+                               const std::vector<double>& power,
+                               const std::vector<gr_complex>& w,
+                               int frame_len)
 {
     return gnuradio::make_block_sptr<superposition_beamformer_impl>(
         k, n_t, power, w, frame_len);
 }
 
-superposition_beamformer_impl::superposition_beamformer_impl(int k,
-                                                             int n_t,
-                                                             const std::vector<double>& power,
-                                                             const std::vector<gr_complex>& w,
-                                                             int frame_len)
+superposition_beamformer_impl::superposition_beamformer_impl(
+    int k,
+    int n_t,
+    const std::vector<double>& power,
+    const std::vector<gr_complex>& w,
+    int frame_len)
     : gr::sync_block("superposition_beamformer",
                      gr::io_signature::make(k, k, sizeof(gr_complex)),
                      gr::io_signature::make(n_t, n_t, sizeof(gr_complex))),
@@ -48,7 +50,8 @@ superposition_beamformer_impl::superposition_beamformer_impl(int k,
     beam_allocation a;
     std::string reason;
     if (!parse_beam_allocation(d, k, n_t, a, reason)) {
-        throw std::invalid_argument("superposition_beamformer: initial allocation: " + reason);
+        throw std::invalid_argument("superposition_beamformer: initial allocation: " +
+                                    reason);
     }
     d_kernel.set_allocation(a.power, a.w);
     d_schedule = allocation_schedule(a.power, a.w);

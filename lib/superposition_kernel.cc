@@ -30,13 +30,13 @@ void superposition_kernel::set_allocation(const std::vector<double>& power,
 {
     if (power.size() != static_cast<size_t>(d_k)) {
         throw std::invalid_argument("superposition_kernel: power has " +
-                                    std::to_string(power.size()) + " entries, expected K=" +
-                                    std::to_string(d_k));
+                                    std::to_string(power.size()) +
+                                    " entries, expected K=" + std::to_string(d_k));
     }
     if (w.size() != static_cast<size_t>(d_k) * d_n_t) {
-        throw std::invalid_argument("superposition_kernel: w has " +
-                                    std::to_string(w.size()) + " entries, expected K*N_t=" +
-                                    std::to_string(d_k * d_n_t));
+        throw std::invalid_argument(
+            "superposition_kernel: w has " + std::to_string(w.size()) +
+            " entries, expected K*N_t=" + std::to_string(d_k * d_n_t));
     }
     for (double p : power) {
         if (!std::isfinite(p) || p < 0.0) {
@@ -54,8 +54,8 @@ void superposition_kernel::set_allocation(const std::vector<double>& power,
         for (int i = 0; i < d_k; i++) {
             const double s = std::sqrt(power[i]);
             const gr_complex c = w[static_cast<size_t>(i) * d_n_t + a];
-            m[static_cast<size_t>(a) * d_k + i] =
-                gr_complex(static_cast<float>(s * c.real()), static_cast<float>(s * c.imag()));
+            m[static_cast<size_t>(a) * d_k + i] = gr_complex(
+                static_cast<float>(s * c.real()), static_cast<float>(s * c.imag()));
         }
     }
     d_mix.set_matrix(m);

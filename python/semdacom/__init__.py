@@ -18,6 +18,6 @@ try:
 except ModuleNotFoundError:
     pass
 
-from .fbl_link import fbl_link  # noqa: E402
-from .frame_tagger import frame_tagger  # noqa: E402
-from .phy_probe import phy_probe  # noqa: E402
+from .fbl_link import fbl_link  # noqa: E402, F401
+from .frame_tagger import frame_tagger  # noqa: E402, F401
+from .phy_probe import phy_probe  # noqa: E402, F401

@@ -24,7 +24,7 @@ struct SEMDACOM_API beam_allocation {
     uint64_t apply_frame = 0;
     bool has_power = false;
     bool has_w = false;
-    std::vector<double> power;  // K, watts
+    std::vector<double> power; // K, watts
     std::vector<gr_complex> w; // K*N_t, user-major, unit-norm rows
 };
 
@@ -38,11 +38,8 @@ struct SEMDACOM_API beam_allocation {
  * with unit-norm beams (|‖w_i‖ - 1| <= 1e-6 for c64, 1e-4 for c32 vectors).
  * Other keys are ignored (each block reads only its keys).
  */
-SEMDACOM_API bool parse_beam_allocation(const pmt::pmt_t& msg,
-                                        int k,
-                                        int n_t,
-                                        beam_allocation& out,
-                                        std::string& reason);
+SEMDACOM_API bool parse_beam_allocation(
+    const pmt::pmt_t& msg, int k, int n_t, beam_allocation& out, std::string& reason);
 
 /*!
  * \brief Pending allocations applied at frame boundaries, never mid-frame.
@@ -54,7 +51,8 @@ SEMDACOM_API bool parse_beam_allocation(const pmt::pmt_t& msg,
 class SEMDACOM_API allocation_schedule
 {
 public:
-    allocation_schedule(const std::vector<double>& power, const std::vector<gr_complex>& w);
+    allocation_schedule(const std::vector<double>& power,
+                        const std::vector<gr_complex>& w);
 
     void push(const beam_allocation& a);
     bool on_frame(uint64_t frame);

@@ -17,11 +17,12 @@ namespace gr {
 namespace semdacom {
 
 /*!
- * \brief out[r][t] = sum_s M[r][s] * in[s][t]: a complex matrix applied to parallel streams.
+ * \brief out[r][t] = sum_s M[r][s] * in[s][t]: a complex matrix applied to parallel
+ * streams.
  *
  * The shared inner loop of the superposition beamformer (eq. 5) and the MISO
  * channel (eq. 6). Coefficients are stored as split real/imaginary floats so
- * the accumulate loop vectorises; time is processed in L1-sized chunks.
+ * the accumulate loop vectorises; time is processed in register tiles.
  */
 class SEMDACOM_API matrix_mixer
 {

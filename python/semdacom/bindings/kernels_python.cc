@@ -95,7 +95,10 @@ void bind_kernels(py::module& m)
 
     py::class_<miso_channel_kernel>(
         m, "miso_channel_kernel", "Eq. (6) kernel: in (N_t, n) -> out (K, n), adds noise")
-        .def(py::init<int, int, uint64_t>(), py::arg("k"), py::arg("n_t"), py::arg("seed") = 0)
+        .def(py::init<int, int, uint64_t>(),
+             py::arg("k"),
+             py::arg("n_t"),
+             py::arg("seed") = 0)
         .def("set_channel", &miso_channel_kernel::set_channel, py::arg("h"))
         .def("set_noise_var", &miso_channel_kernel::set_noise_var, py::arg("noise_var"))
         .def("set_seed", &miso_channel_kernel::set_seed, py::arg("seed"))
@@ -119,9 +122,11 @@ void bind_kernels(py::module& m)
             "add_cn",
             [](gaussian_rng& g, carray out, float variance) {
                 if (out.ndim() != 1 || !out.writeable()) {
-                    throw std::invalid_argument("out must be a writeable 1-D complex64 array");
+                    throw std::invalid_argument(
+                        "out must be a writeable 1-D complex64 array");
                 }
-                g.add_cn(out.mutable_data(0), static_cast<size_t>(out.shape(0)), variance);
+                g.add_cn(
+                    out.mutable_data(0), static_cast<size_t>(out.shape(0)), variance);
             },
             py::arg("out"),
             py::arg("variance"));

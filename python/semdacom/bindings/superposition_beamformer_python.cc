@@ -26,7 +26,8 @@ void bind_superposition_beamformer(py::module& m)
         m,
         "superposition_beamformer",
         "Superposition beamformer x = sum_i sqrt(p_i) w_i g_i (MU-ASCC eq. 5); "
-        "K inputs, N_t outputs, `cmd` port for allocation dicts applied at frame boundaries.")
+        "K inputs, N_t outputs, `cmd` port for allocation dicts applied at frame "
+        "boundaries.")
         .def(py::init(&superposition_beamformer::make),
              py::arg("k"),
              py::arg("n_t"),

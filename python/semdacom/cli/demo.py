@@ -48,10 +48,14 @@ def run(args: argparse.Namespace) -> int:
     py = compile_example(grc, args.out / "flowgraphs")
     mod = load_flowgraph_module(py)
     rows = []
-    print(f"phy_loopback ({grc}): paper channel, noise variance 1, {args.beams} beams, "
-          f"{args.symbols} QPSK symbols per user per run")
-    hdr = (f"{'p1 W':>6} {'p2 W':>6} {'user':>4} {'SINR meas dB':>13} {'eq.(7) dB':>10} "
-           f"{'diff dB':>8} {'BER meas':>10} {'Q(sqrt(SINR))':>13}")
+    print(
+        f"phy_loopback ({grc}): paper channel, noise variance 1, {args.beams} beams, "
+        f"{args.symbols} QPSK symbols per user per run"
+    )
+    hdr = (
+        f"{'p1 W':>6} {'p2 W':>6} {'user':>4} {'SINR meas dB':>13} {'eq.(7) dB':>10} "
+        f"{'diff dB':>8} {'BER meas':>10} {'Q(sqrt(SINR))':>13}"
+    )
     print(hdr)
     print("-" * len(hdr))
     worst = 0.0
@@ -68,13 +72,25 @@ def run(args: argparse.Namespace) -> int:
             diff = r["sinr_db"] - th_db
             worst = max(worst, abs(diff))
             th_ber = float(qpsk_ber(theory[u]))
-            rows.append({"p1": powers[0], "p2": powers[1], **r, "sinr_eq7_db": th_db,
-                         "diff_db": diff, "ber_gaussian": th_ber})
-            print(f"{powers[0]:6.2f} {powers[1]:6.2f} {u + 1:4d} {r['sinr_db']:13.3f} "
-                  f"{th_db:10.3f} {diff:8.3f} {r['ber']:10.2e} {th_ber:13.2e}")
+            rows.append(
+                {
+                    "p1": powers[0],
+                    "p2": powers[1],
+                    **r,
+                    "sinr_eq7_db": th_db,
+                    "diff_db": diff,
+                    "ber_gaussian": th_ber,
+                }
+            )
+            print(
+                f"{powers[0]:6.2f} {powers[1]:6.2f} {u + 1:4d} {r['sinr_db']:13.3f} "
+                f"{th_db:10.3f} {diff:8.3f} {r['ber']:10.2e} {th_ber:13.2e}"
+            )
     ok = worst <= TOLERANCE_DB
-    print(f"largest |measured - eq.(7)| = {worst:.3f} dB "
-          f"({'within' if ok else 'OUTSIDE'} {TOLERANCE_DB} dB)")
+    print(
+        f"largest |measured - eq.(7)| = {worst:.3f} dB "
+        f"({'within' if ok else 'OUTSIDE'} {TOLERANCE_DB} dB)"
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "demo_phy.json").write_text(json.dumps(rows, indent=1))
     _plot(rows, args.out / "demo_phy.png")
@@ -91,8 +107,12 @@ def _plot(rows: list[dict], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(5, 4))
     for u, marker in ((0, "o"), (1, "s")):
         rr = [r for r in rows if r["user"] == u]
-        ax.plot([r["sinr_eq7_db"] for r in rr], [r["sinr_db"] for r in rr], marker,
-                label=f"user {u + 1}")
+        ax.plot(
+            [r["sinr_eq7_db"] for r in rr],
+            [r["sinr_db"] for r in rr],
+            marker,
+            label=f"user {u + 1}",
+        )
     lo = min(r["sinr_eq7_db"] for r in rows) - 1
     hi = max(r["sinr_eq7_db"] for r in rows) + 1
     ax.plot([lo, hi], [lo, hi], "k--", lw=0.8, label="measured = eq. (7)")
