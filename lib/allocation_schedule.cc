@@ -43,7 +43,9 @@ bool parse_beam_allocation_unchecked(
         reason = "allocation is not a PMT dict";
         return false;
     }
-    const pmt::pmt_t nf = pmt::get_PMT_NIL();
+    // a sentinel no message can carry, so that a key present with a nil value is
+    // rejected as the wrong type (as messages.py does), not taken as absent
+    static const pmt::pmt_t nf = pmt::intern("__semdacom_key_absent__");
     const pmt::pmt_t seq = pmt::dict_ref(msg, pmt::intern("seq"), nf);
     if (pmt::eq(seq, nf) || !get_index(seq, a.seq)) {
         reason = "seq missing or not a non-negative integer";

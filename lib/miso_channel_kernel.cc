@@ -14,13 +14,27 @@ namespace gr {
 namespace semdacom {
 
 miso_channel_kernel::miso_channel_kernel(int k, int n_t, uint64_t seed)
-    : d_k(k), d_n_t(n_t), d_noise_var(k > 0 ? k : 1, 1.0), d_mix(k, n_t), d_rng(seed)
+    : d_k(k),
+      d_n_t(n_t),
+      d_noise_var(k > 0 ? k : 1, 1.0),
+      d_mix(k, n_t),
+      d_noise_rng(k > 0 ? k : 1)
 {
+    set_seed(seed);
     std::vector<gr_complex> h(static_cast<size_t>(k) * n_t, gr_complex(0, 0));
     for (int i = 0; i < k; i++) {
         h[static_cast<size_t>(i) * n_t + (i % n_t)] = gr_complex(1, 0);
     }
     set_channel(h);
+}
+
+void miso_channel_kernel::set_seed(uint64_t seed)
+{
+    // distinct, well-mixed streams: gaussian_rng seeds xoshiro through splitmix64
+    for (size_t i = 0; i < d_noise_rng.size(); i++) {
+        d_noise_rng[i].seed(seed * 0x100000001b3ULL + 2 * i + 1);
+    }
+    d_fading_rng.seed(seed * 0x100000001b3ULL);
 }
 
 void miso_channel_kernel::apply_h(const std::vector<gr_complex>& h)
@@ -70,7 +84,7 @@ void miso_channel_kernel::redraw_rayleigh()
         }
         const double var = g / d_n_t;
         for (int a = 0; a < d_n_t; a++) {
-            h[static_cast<size_t>(i) * d_n_t + a] = d_rng.cn(var);
+            h[static_cast<size_t>(i) * d_n_t + a] = d_fading_rng.cn(var);
         }
     }
     apply_h(h);
@@ -83,7 +97,7 @@ void miso_channel_kernel::process(const gr_complex* const* in,
     d_mix.process(in, out, n);
     for (int i = 0; i < d_k; i++) {
         if (d_noise_var[i] > 0.0) {
-            d_rng.add_cn(out[i], n, static_cast<float>(d_noise_var[i]));
+            d_noise_rng[i].add_cn(out[i], n, static_cast<float>(d_noise_var[i]));
         }
     }
 }

@@ -42,17 +42,7 @@ superposition_beamformer_impl::superposition_beamformer_impl(
     if (frame_len < 0) {
         throw std::invalid_argument("superposition_beamformer: frame_len must be >= 0");
     }
-    // validate the initial allocation with the same rules as the cmd port
-    pmt::pmt_t d = pmt::make_dict();
-    d = pmt::dict_add(d, pmt::intern("seq"), pmt::from_uint64(0));
-    d = pmt::dict_add(d, pmt::intern("power"), pmt::init_f64vector(power.size(), power));
-    d = pmt::dict_add(d, pmt::intern("w"), pmt::init_c32vector(w.size(), w));
-    beam_allocation a;
-    std::string reason;
-    if (!parse_beam_allocation(d, k, n_t, a, reason)) {
-        throw std::invalid_argument("superposition_beamformer: initial allocation: " +
-                                    reason);
-    }
+    const beam_allocation a = checked_allocation(power, w, "initial allocation");
     d_kernel.set_allocation(a.power, a.w);
     d_schedule = allocation_schedule(a.power, a.w);
 
@@ -78,15 +68,29 @@ void superposition_beamformer_impl::handle_cmd(const pmt::pmt_t& msg)
     d_schedule.push(a);
 }
 
+beam_allocation
+superposition_beamformer_impl::checked_allocation(const std::vector<double>& power,
+                                                  const std::vector<gr_complex>& w,
+                                                  const char* what) const
+{
+    // the same rules as the cmd port: one parser for every way in
+    pmt::pmt_t d = pmt::make_dict();
+    d = pmt::dict_add(d, pmt::intern("seq"), pmt::from_uint64(0));
+    d = pmt::dict_add(d, pmt::intern("power"), pmt::init_f64vector(power.size(), power));
+    d = pmt::dict_add(d, pmt::intern("w"), pmt::init_c32vector(w.size(), w));
+    beam_allocation a;
+    std::string reason;
+    if (!parse_beam_allocation(d, d_k, d_n_t, a, reason)) {
+        throw std::invalid_argument(std::string("superposition_beamformer: ") + what +
+                                    ": " + reason);
+    }
+    return a;
+}
+
 void superposition_beamformer_impl::set_allocation(const std::vector<double>& power,
                                                    const std::vector<gr_complex>& w)
 {
-    beam_allocation a;
-    a.power = power;
-    a.w = w;
-    a.has_power = a.has_w = true;
-    superposition_kernel check(d_k, d_n_t);
-    check.set_allocation(power, w); // throws on bad sizes / values
+    beam_allocation a = checked_allocation(power, w, "set_allocation");
     std::lock_guard<std::mutex> lock(d_mutex);
     a.seq = d_next_seq++;
     d_schedule.push(a);

@@ -34,6 +34,10 @@ private:
     std::vector<gr_complex*> d_out;
 
     void handle_cmd(const pmt::pmt_t& msg);
+    /*! Validates power and w like the cmd port; throws std::invalid_argument. */
+    beam_allocation checked_allocation(const std::vector<double>& power,
+                                       const std::vector<gr_complex>& w,
+                                       const char* what) const;
 
 public:
     superposition_beamformer_impl(int k,

@@ -328,8 +328,7 @@ _H = np.array([[1 + 1j, 0.5], [0.2j, 1.0]])
         (csi_dict(_H, [1, 1]), {"k": 3}, "CSI has k=2, expected 3"),
         (csi_dict(_H, [1, 1]), {"n_t": 4}, "CSI has n_t=2, expected 4"),
         (csi_dict(_H, [1, 1], h=c64([1, math.nan, 0, 1])), {}, "'h' has non-finite"),
-        (csi_dict(_H, [1, 0]), {}, "'noise_var' must be positive"),
-        (csi_dict(_H, [1, -1]), {}, "'noise_var' must be positive"),
+        (csi_dict(_H, [1, -1]), {}, "'noise_var' must be non-negative"),
         (csi_dict(_H, [1, math.inf]), {}, "'noise_var' has non-finite"),
         (csi_dict(_H, [1]), {}, "'noise_var' has 1 entries, expected 2"),
         (csi_dict(_H, [1, 1], seq=pmt.from_long(-3)), {}, "'seq' must be non-negative"),
@@ -343,8 +342,13 @@ def test_csi_from_pmt_rejects(msg: object, kwargs: dict, reason: str) -> None:
 def test_csi_to_pmt_validates() -> None:
     with pytest.raises(MessageError, match="shape \\(K, N_t\\)"):
         messages.csi_to_pmt(Csi(h=np.ones(3), noise_var=np.ones(1)))
-    with pytest.raises(MessageError, match="'noise_var' must be positive"):
-        messages.csi_to_pmt(Csi(h=np.ones((1, 2)), noise_var=np.zeros(1)))
+    with pytest.raises(MessageError, match="'noise_var' must be non-negative"):
+        messages.csi_to_pmt(Csi(h=np.ones((1, 2)), noise_var=-np.ones(1)))
+
+
+def test_csi_noiseless_channel_is_valid() -> None:
+    c = messages.csi_from_pmt(messages.csi_to_pmt(Csi(h=np.ones((1, 2)), noise_var=np.zeros(1))))
+    assert c.noise_var[0] == 0.0
 
 
 # ---------------------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ CSI (``csi`` ports):
 key            PMT type              meaning
 ============== ===================== =========================================================
 h              c64vector[K*N_t]      channel rows h_i, user-major; user i receives h_i^H x
-noise_var      f64vector[K]          noise variance per user (> 0)
+noise_var      f64vector[K]          noise variance per user (>= 0; 0 = noiseless simulation)
 n_t            long                  transmit antennas N_t
 k              long                  users K
 seq            u64 (or long >= 0)    CSI number
@@ -618,8 +618,9 @@ def _validate_csi(h: Any, noise_var: Any, seq: Any) -> Csi:
         raise MessageError("'h' has non-finite entries")
     nv = _as_1d(noise_var, "noise_var", np.float64)
     _check_len(nv, "noise_var", h_arr.shape[0], "K")
-    if np.any(nv <= 0):
-        raise MessageError("'noise_var' must be positive")
+    if np.any(nv < 0):
+        # 0 is a noiseless simulated channel (miso_channel accepts it)
+        raise MessageError("'noise_var' must be non-negative")
     if isinstance(seq, (bool, np.bool_)) or not isinstance(seq, (int, np.integer)):
         raise MessageError(f"'seq' must be an integer, got {type(seq).__name__}")
     if seq < 0 or seq >= 2**64:

@@ -8,6 +8,7 @@ import numpy as np
 import pmt
 from gnuradio import gr
 
+from . import messages
 from .core.phy_metrics import SinrBerMeter
 
 
@@ -17,8 +18,10 @@ class phy_probe(gr.sync_block):
 
     It equalises by the least-squares effective gain, counts QPSK bit errors and
     measures SINR = |g|^2 E|s|^2 / E|y - g s|^2 (converges to eq. (7)). Results:
-    ``results()`` (dict), the ``stats`` message port (a PMT dict published every
-    ``report_every`` samples and at stop), and a JSON file when ``json_path`` is set.
+    ``results()`` (dict) and a JSON file written at stop when ``json_path`` is set (the
+    final figures), and the ``stats`` message port (a PMT dict published every
+    ``report_every`` samples; a last one is sent at stop, but GNU Radio may already
+    have stopped the blocks downstream, so read final figures from results()/JSON).
     """
 
     def __init__(self, user: int = 0, report_every: int = 0, json_path: str = "") -> None:
@@ -47,12 +50,7 @@ class phy_probe(gr.sync_block):
         return {"user": self.user, **self.meter.summary()}
 
     def _publish(self) -> None:
-        r = self.results()
-        d = pmt.make_dict()
-        for key, val in r.items():
-            v = pmt.from_long(val) if isinstance(val, int) else pmt.from_double(float(val))
-            d = pmt.dict_add(d, pmt.intern(key), v)
-        self.message_port_pub(pmt.intern("stats"), d)
+        self.message_port_pub(pmt.intern("stats"), messages.meta_to_pmt(self.results()))
 
     def stop(self) -> bool:
         self._publish()

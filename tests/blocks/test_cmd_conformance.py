@@ -355,12 +355,6 @@ def test_parsers_agree_on_sizes_of_other_systems(k: int, n_t: int) -> None:
 
 
 @pytest.mark.parametrize("key", ["apply_frame", "power", "w"])
-@pytest.mark.xfail(
-    strict=True,
-    reason="C++ parse_beam_allocation treats a key whose value is PMT_NIL (also the empty "
-    "dict) as absent and accepts the message; messages.alloc_from_pmt rejects the wrong type "
-    "(lib/allocation_schedule.cc: dict_ref with PMT_NIL as the not-found value)",
-)
 def test_parsers_agree_on_nil_values(key: str) -> None:
     w = np.eye(2, dtype=complex)
     msg = messages.alloc_to_pmt(messages.Allocation(seq=1, power=np.ones(2), w=w))

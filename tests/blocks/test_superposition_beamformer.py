@@ -328,16 +328,7 @@ def test_set_allocation_from_python_applies_at_next_boundary() -> None:
         ([1.0, math.inf], list(W1.reshape(-1))),
         (P1, list(W1.reshape(-1))[:3]),
         (P1, [complex(math.nan, 0.0)] + list(W1.reshape(-1))[1:]),
-        pytest.param(
-            P1,
-            list(2 * W1.reshape(-1)),
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="set_allocation() does not check unit-norm beams, unlike the "
-                "constructor and the cmd port (superposition_beamformer_impl.cc)",
-            ),
-            id="non-unit-beam",
-        ),
+        pytest.param(P1, list(2 * W1.reshape(-1)), id="non-unit-beam"),
     ],
 )
 def test_set_allocation_rejects_bad_values(power: list, w: list) -> None:

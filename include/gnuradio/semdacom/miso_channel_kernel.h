@@ -26,6 +26,10 @@ namespace semdacom {
  * redraw_rayleigh() replaces every h_i by sqrt(||h0_i||^2 / N_t) * CN(0, I),
  * where h0 is the nominal channel given to set_channel(): i.i.d. Rayleigh
  * block fading that keeps each user's mean channel gain.
+ *
+ * Each user's noise comes from its own generator (seeded from seed and the user
+ * index) and the fading from another, so a realisation depends on the seed only,
+ * never on how a stream is split into process() calls.
  */
 class SEMDACOM_API miso_channel_kernel
 {
@@ -39,7 +43,7 @@ public:
     void set_channel(const std::vector<gr_complex>& h);
     /*! K finite, non-negative noise variances. */
     void set_noise_var(const std::vector<double>& noise_var);
-    void set_seed(uint64_t seed) { d_rng.seed(seed); }
+    void set_seed(uint64_t seed);
 
     /*! Draw a new Rayleigh realisation around the nominal per-user gains. */
     void redraw_rayleigh();
@@ -58,8 +62,9 @@ private:
     std::vector<gr_complex> d_h0;
     std::vector<gr_complex> d_h;
     std::vector<double> d_noise_var;
-    matrix_mixer d_mix; // K x N_t, entries conj(h_i[a])
-    gaussian_rng d_rng;
+    matrix_mixer d_mix;                    // K x N_t, entries conj(h_i[a])
+    std::vector<gaussian_rng> d_noise_rng; // one per user
+    gaussian_rng d_fading_rng;
 };
 
 } // namespace semdacom
