@@ -31,7 +31,9 @@ def main() -> int:
     if target is None:
         print(f"wire_venv: gnuradio/semdacom not found under {prefix}", file=sys.stderr)
         return 1
-    (site / "gr-semdacom.pth").write_text(f"{target}\n")
+    # put this checkout's prefix first: the user-site .pth below may point at another
+    # checkout (the last one set up), and user site-packages come before the venv's
+    (site / "gr-semdacom.pth").write_text(f"import sys; sys.path.insert(0, {str(target)!r})\n")
     # The system python3 runs grcc and gnuradio-companion (and the flowgraphs GRC
     # starts): its user site gets the same .pth, so plain `grcc` works after setup.
     user_site = subprocess.run(
