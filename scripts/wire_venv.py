@@ -61,9 +61,13 @@ def main() -> int:
         conf.read(conf_path)
     if not conf.has_section("grc"):
         conf.add_section("grc")
-    paths = [p for p in conf.get("grc", "local_blocks_path", fallback="").split(":") if p]
+    old = [p for p in conf.get("grc", "local_blocks_path", fallback="").split(":") if p]
+    # one copy of the blocks: drop other checkouts' installs of this module
+    paths = [p for p in old if p == blocks or not list(Path(p).glob("semdacom_*.block.yml"))]
     if blocks not in paths:
-        conf.set("grc", "local_blocks_path", ":".join(paths + [blocks]))
+        paths.append(blocks)
+    if paths != old:
+        conf.set("grc", "local_blocks_path", ":".join(paths))
         with conf_path.open("w") as f:
             conf.write(f)
     return 0
