@@ -53,7 +53,7 @@ test: setup lint
 	$(PY) -m pytest tests -q -p no:cacheprovider
 
 bench: setup
-	$(PY) bench/run.py
+	$(PY) bench/run.py $(ARGS)
 
 clean:
 	rm -rf $(BUILD) $(BUILD).log $(PREFIX)

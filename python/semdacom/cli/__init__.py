@@ -1,8 +1,16 @@
-"""The ``semdacom`` command (installed as .venv/bin/semdacom by ``make setup``)."""
+"""The ``semdacom`` command (installed as .venv/bin/semdacom by ``make setup``).
+
+Every module of this package that defines ``add_parser(subparsers)`` adds its
+subcommand(s); ``add_parser`` registers each with ``set_defaults(func=...)``.
+Subcommand modules import heavy dependencies (torch, cvxpy) inside their
+functions, so ``semdacom --help`` stays fast.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import pkgutil
 import sys
 
 
@@ -12,10 +20,10 @@ def main(argv: list[str] | None = None) -> int:
         prog="semdacom", description="gr-semdacom: multi-user semantic and data communications"
     )
     sub = parser.add_subparsers(dest="command", required=True)
-
-    from . import demo
-
-    demo.add_parser(sub)
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        mod = importlib.import_module(f"{__name__}.{info.name}")
+        if hasattr(mod, "add_parser"):
+            mod.add_parser(sub)
     args = parser.parse_args(argv)
     return int(args.func(args) or 0)
 
