@@ -18,6 +18,14 @@ try:
 except ModuleNotFoundError:
     pass
 
+from .channel_decoder import channel_decoder  # noqa: E402, F401
+from .channel_encoder import channel_encoder  # noqa: E402, F401
 from .fbl_link import fbl_link  # noqa: E402, F401
 from .frame_tagger import frame_tagger  # noqa: E402, F401
+from .image_source import image_source  # noqa: E402, F401
+from .metrics_sink import metrics_sink  # noqa: E402, F401
+from .mu_ascc_optimizer import mu_ascc_optimizer  # noqa: E402, F401
 from .phy_probe import phy_probe  # noqa: E402, F401
+from .semantic_decoder import semantic_decoder  # noqa: E402, F401
+from .source_decoder import source_decoder  # noqa: E402, F401
+from .source_encoder import source_encoder  # noqa: E402, F401

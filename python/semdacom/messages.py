@@ -933,3 +933,99 @@ def unpack_bits_pdu(pdu: Any) -> tuple[dict, np.ndarray]:
             )
     bits = np.unpackbits(payload)[:n_bits] if payload.size else np.zeros(0, dtype=np.uint8)
     return meta, bits.astype(np.uint8)
+
+
+# --------------------------------------------------------------------------------------------
+# Image and label PDUs (learned source coding: image_source, source_decoder, semantic_decoder)
+# --------------------------------------------------------------------------------------------
+#
+# Image PDU: ``(meta, u8vector)``; ``meta["shape"]`` (s32vector ``[C, H, W]``) is required and
+# the payload holds the ``C*H*W`` pixels (0..255) in C, H, W order. Optional meta: ``label``
+# (long), ``image_id`` (long), ``user`` (long), ``frame`` (u64), ``erased`` (bool) with
+# ``erasure_reason`` (symbol) when the image is an erasure fill.
+#
+# Label PDU: ``(meta, empty u8vector)`` with ``meta["pred"]`` (long; -1 = erasure) and the same
+# optional keys.
+
+#: Largest image accepted (pixels); larger ones are malformed.
+MAX_IMAGE_PIXELS = 1 << 22
+
+__all__ += ["MAX_IMAGE_PIXELS", "image_pdu", "label_pdu", "unpack_image_pdu", "unpack_label_pdu"]
+
+
+def _pdu_parts(pdu: Any) -> tuple[Any, Any]:
+    if not isinstance(pdu, pmt.pmt_base) or not pmt.is_pair(pdu) or pmt.is_dict(pdu):
+        raise MessageError(f"a PDU must be a pair (meta, u8vector), got {_describe(pdu)}")
+    car, cdr = pmt.car(pdu), pmt.cdr(pdu)
+    if not pmt.is_dict(car):
+        raise MessageError(f"PDU meta must be a dictionary, got {_describe(car)}")
+    if not pmt.is_u8vector(cdr):
+        raise MessageError(f"PDU payload must be a u8vector, got {_describe(cdr)}")
+    return car, cdr
+
+
+def image_pdu(meta: dict | None, image: Any) -> Any:
+    """Pack a uint8 image ``(H, W)`` or ``(C, H, W)`` into an image PDU (``shape`` set)."""
+    arr = np.asarray(image)
+    if arr.ndim == 2:
+        arr = arr[None]
+    if arr.ndim != 3 or arr.size == 0:
+        raise MessageError(f"image must be (H, W) or (C, H, W), got shape {arr.shape}")
+    if arr.dtype != np.uint8:
+        raise MessageError(f"image must be uint8, got dtype {arr.dtype}")
+    if arr.size > MAX_IMAGE_PIXELS:
+        raise MessageError(f"image of {arr.size} pixels exceeds {MAX_IMAGE_PIXELS}")
+    meta_d = dict(meta) if meta is not None else {}
+    meta_d["shape"] = np.asarray(arr.shape, dtype=np.int32)
+    flat = np.ascontiguousarray(arr).reshape(-1)
+    return pmt.cons(meta_to_pmt(meta_d), pmt.init_u8vector(flat.size, flat.tolist()))
+
+
+def unpack_image_pdu(pdu: Any) -> tuple[dict, np.ndarray]:
+    """Read an image PDU; returns ``(meta, image uint8 (C, H, W))``.
+
+    Raises
+    ------
+    MessageError
+        Not a (dict, u8vector) pair, no valid ``shape`` (2 or 3 positive entries), too many
+        pixels, or a payload whose size is not the product of ``shape``.
+    """
+    car, cdr = _pdu_parts(pdu)
+    meta = meta_from_pmt(car)
+    shape_pmt = _get(car, "shape")
+    if shape_pmt is None:
+        raise MessageError("image PDU lacks 'shape'")
+    shape = _read_int_vec(shape_pmt, "shape")
+    if shape.size not in (2, 3) or np.any(shape <= 0):
+        raise MessageError(f"image 'shape' must hold 2 or 3 positive sizes, got {shape.tolist()}")
+    if shape.size == 2:
+        shape = np.concatenate([[1], shape])
+    n = int(np.prod(shape.astype(np.int64)))
+    if n > MAX_IMAGE_PIXELS:
+        raise MessageError(f"image of {n} pixels exceeds {MAX_IMAGE_PIXELS}")
+    if pmt.length(cdr) != n:
+        raise MessageError(f"image payload has {pmt.length(cdr)} bytes, 'shape' needs {n}")
+    img = np.asarray(pmt.u8vector_elements(cdr), dtype=np.uint8).reshape(tuple(shape))
+    meta["shape"] = shape.astype(np.int32)
+    return meta, img
+
+
+def label_pdu(meta: dict | None, pred: int) -> Any:
+    """A label PDU: ``meta["pred"] = pred`` (-1 = erasure) and an empty payload."""
+    if isinstance(pred, bool) or int(pred) != pred or pred < -1:
+        raise MessageError(f"pred must be an integer >= -1, got {pred!r}")
+    meta_d = dict(meta) if meta is not None else {}
+    meta_d["pred"] = int(pred)
+    return pmt.cons(meta_to_pmt(meta_d), pmt.init_u8vector(0, []))
+
+
+def unpack_label_pdu(pdu: Any) -> tuple[dict, int]:
+    """Read a label PDU; returns ``(meta, pred)`` (``pred`` -1 for an erasure)."""
+    car, _ = _pdu_parts(pdu)
+    pred_pmt = _get(car, "pred")
+    if pred_pmt is None:
+        raise MessageError("label PDU lacks 'pred'")
+    pred = _read_long(pred_pmt, "pred")
+    if pred < -1:
+        raise MessageError(f"'pred' must be >= -1, got {pred}")
+    return meta_from_pmt(car), pred

@@ -24,6 +24,7 @@ namespace py = pybind11;
     void bind_superposition_beamformer(py::module& m);
     void bind_miso_channel(py::module& m);
     void bind_kernels(py::module& m);
+    void bind_ldpc(py::module& m);
 // ) END BINDING_FUNCTION_PROTOTYPES
 
 
@@ -55,5 +56,6 @@ PYBIND11_MODULE(semdacom_python, m)
     bind_superposition_beamformer(m);
     bind_miso_channel(m);
     bind_kernels(m);
+    bind_ldpc(m);
     // ) END BINDING_FUNCTION_CALLS
 }

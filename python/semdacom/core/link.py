@@ -19,7 +19,7 @@ from numpy.typing import ArrayLike
 from . import fbl
 from .fbl import FloatOrArray
 
-__all__ = ["LinkModel", "RandomCodingLink"]
+__all__ = ["LinkModel", "RandomCodingLink", "TabulatedLink"]
 
 
 def _ret(a: np.ndarray) -> FloatOrArray:
@@ -210,3 +210,168 @@ class RandomCodingLink(LinkModel):
     def log_packet_error_prob(self, sinr: ArrayLike, rc: ArrayLike, L: ArrayLike) -> FloatOrArray:
         """Natural log of eq. (8); see :func:`semdacom.core.fbl.log_packet_error_prob`."""
         return fbl.log_packet_error_prob(sinr, rc, L, paper_form=self.paper_form)
+
+
+class TabulatedLink(LinkModel):
+    """Measured link of the practical LDPC + QAM codes (MU-ASCC Remark 3.2; design.md §5).
+
+    Built from the ``link_L<L>.json`` tables (docs/tables.md) that ``semdacom fit-link``
+    measures: per MCS and blocklength, BER against SNR in dB. Eq. (14)'s role — ``log10 BER``
+    as a function of ``(sinr, R_c, L)`` — is played by interpolation:
+
+    * in SNR: a monotone cubic (PCHIP) through ``log10 BER`` of each MCS (points made
+      non-increasing first; the first error-free point enters as ``BER = 0.5 / bits tested``,
+      later ones are dropped), continued beyond the last
+      point with the slope of the last segment (at least ``min_slope`` decades per dB) and
+      held flat below the first point;
+    * in ``R_c``: linear between the two MCS of neighbouring effective rate (payload bits per
+      channel use), held at the end MCS outside the table's range;
+    * in ``L``: linear in ``log L`` between the tabulated blocklengths, held outside.
+
+    ``log10_ber`` is non-increasing in ``sinr`` (a convex combination of non-increasing
+    curves), as the optimisers require; its derivatives are exact derivatives of this
+    interpolant.
+
+    Parameters
+    ----------
+    tables : list of dict or paths
+        Link tables (parsed JSON or files).
+    min_slope : float, optional
+        Smallest steepness of the extrapolation beyond the last measured point, decades/dB.
+    """
+
+    name = "tabulated"
+
+    def __init__(self, tables, min_slope: float = 1.0) -> None:
+        import json
+        from pathlib import Path
+
+        from scipy.interpolate import PchipInterpolator
+
+        parsed = []
+        for t in tables:
+            if not isinstance(t, dict):
+                t = json.loads(Path(t).read_text())
+            if t.get("format") != "semdacom-link-table/1":
+                raise ValueError(f"not a link table: format {t.get('format')!r}")
+            parsed.append(t)
+        if not parsed:
+            raise ValueError("need at least one link table")
+        parsed.sort(key=lambda t: t["L"])
+        self.min_slope = float(min_slope)
+        self.blocklengths = np.array([float(t["L"]) for t in parsed])
+        self._curves = []  # per L: (rc array ascending, list of curve tuples)
+        for t in parsed:
+            entries = sorted(t["mcs"], key=lambda m: m["rc_effective"])
+            rcs, curves = [], []
+            for m in entries:
+                x = np.asarray(m["snr_db"], dtype=np.float64)
+                y = np.asarray(m["ber"], dtype=np.float64)
+                if "bits" in m:
+                    # An error-free point enters at half a bit error (BER = 0.5 / bits tested):
+                    # a proxy below the 1-error resolution that keeps the waterfall's slope.
+                    bits = np.asarray(m["bits"], dtype=np.float64)
+                    zero = np.flatnonzero(y <= 0)
+                    if zero.size:
+                        y = y.copy()
+                        y[zero[0]] = 0.5 / bits[zero[0]]
+                keep = y > 0
+                if keep.sum() < 2:
+                    continue
+                x, ly = x[keep], np.log10(y[keep])
+                ly = np.minimum.accumulate(ly)  # non-increasing
+                ly = ly - 1e-9 * np.arange(ly.size)  # strictly, for PCHIP
+                f = PchipInterpolator(x, ly, extrapolate=False)
+                slope = min((ly[-1] - ly[-2]) / (x[-1] - x[-2]), -self.min_slope)
+                curves.append((x[0], x[-1], ly[0], ly[-1], slope, f, f.derivative()))
+                rcs.append(float(m["rc_effective"]))
+            if not curves:
+                raise ValueError(f"link table L={t['L']} has no usable MCS curve")
+            self._curves.append((np.array(rcs), curves))
+        self.name = "tabulated_L" + "_".join(str(int(v)) for v in self.blocklengths)
+
+    def __repr__(self) -> str:
+        return f"TabulatedLink(L={self.blocklengths.tolist()})"
+
+    @staticmethod
+    def _eval_curve(c, xdb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        x0, x1, y0, y1, slope, f, df = c
+        inside = (xdb >= x0) & (xdb <= x1)
+        xi = np.clip(xdb, x0, x1)
+        v = np.where(inside, f(xi), np.where(xdb < x0, y0, y1 + slope * (xdb - x1)))
+        d = np.where(inside, df(xi), np.where(xdb < x0, 0.0, slope))
+        return v, d
+
+    def _per_L(self, li: int, xdb: np.ndarray, rc: np.ndarray):
+        """value, d/dxdb, d/drc for one tabulated blocklength."""
+        rcs, curves = self._curves[li]
+        if rcs.size == 1:
+            v, d = self._eval_curve(curves[0], xdb)
+            return v, d, np.zeros_like(v)
+        r = np.clip(rc, rcs[0], rcs[-1])
+        j = np.clip(np.searchsorted(rcs, r, side="right") - 1, 0, rcs.size - 2)
+        val = np.empty_like(xdb)
+        dx = np.empty_like(xdb)
+        drc = np.empty_like(xdb)
+        for jj in np.unique(j):
+            sel = j == jj
+            va, da = self._eval_curve(curves[jj], xdb[sel])
+            vb, db = self._eval_curve(curves[jj + 1], xdb[sel])
+            w = (r[sel] - rcs[jj]) / (rcs[jj + 1] - rcs[jj])
+            val[sel] = (1 - w) * va + w * vb
+            dx[sel] = (1 - w) * da + w * db
+            inside = (rc[sel] >= rcs[0]) & (rc[sel] <= rcs[-1])
+            drc[sel] = np.where(inside, (vb - va) / (rcs[jj + 1] - rcs[jj]), 0.0)
+        return val, dx, drc
+
+    def log10_ber_and_grad(
+        self, sinr: ArrayLike, rc: ArrayLike, L: ArrayLike
+    ) -> tuple[FloatOrArray, FloatOrArray, FloatOrArray]:
+        """Interpolated measured ``log10 BER`` and its derivatives in ``sinr`` and ``rc``."""
+        g, r, n = np.broadcast_arrays(
+            np.asarray(sinr, dtype=np.float64),
+            np.asarray(rc, dtype=np.float64),
+            np.asarray(L, dtype=np.float64),
+        )
+        if not np.all(g >= 0.0):
+            raise ValueError("sinr must be linear, non-negative and not NaN")
+        if not (np.all(r > 0) and np.all(n > 0)):
+            raise ValueError("rc and L must be positive")
+        shape = g.shape
+        g, r, n = g.reshape(-1), r.reshape(-1), n.reshape(-1)
+        with np.errstate(divide="ignore"):
+            xdb = np.where(g > 0, 10.0 * np.log10(np.where(g > 0, g, 1.0)), -np.inf)
+        xdb = np.maximum(xdb, -100.0)
+        ls = np.log(self.blocklengths)
+        if ls.size == 1:
+            v, dx, drc = self._per_L(0, xdb, r)
+        else:
+            ln = np.clip(np.log(n), ls[0], ls[-1])
+            i = np.clip(np.searchsorted(ls, ln, side="right") - 1, 0, ls.size - 2)
+            v, dx, drc = np.empty_like(xdb), np.empty_like(xdb), np.empty_like(xdb)
+            for ii in np.unique(i):
+                sel = i == ii
+                va, dxa, dra = self._per_L(ii, xdb[sel], r[sel])
+                vb, dxb, drb = self._per_L(ii + 1, xdb[sel], r[sel])
+                w = (ln[sel] - ls[ii]) / (ls[ii + 1] - ls[ii])
+                v[sel] = (1 - w) * va + w * vb
+                dx[sel] = (1 - w) * dxa + w * dxb
+                drc[sel] = (1 - w) * dra + w * drb
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dsinr = np.where(g > 0, dx * 10.0 / (np.log(10.0) * np.where(g > 0, g, 1.0)), 0.0)
+        return _ret(v.reshape(shape)), _ret(dsinr.reshape(shape)), _ret(drc.reshape(shape))
+
+    def log10_ber(self, sinr: ArrayLike, rc: ArrayLike, L: ArrayLike) -> FloatOrArray:
+        """Interpolated measured ``log10 BER`` (see the class docstring)."""
+        return self.log10_ber_and_grad(sinr, rc, L)[0]
+
+    @classmethod
+    def shipped(cls, min_slope: float = 1.0) -> TabulatedLink:
+        """The link tables shipped in python/semdacom/data/tables (``link_L*.json``)."""
+        from pathlib import Path
+
+        folder = Path(__file__).resolve().parent.parent / "data" / "tables"
+        files = sorted(folder.glob("link_L*.json"))
+        if not files:
+            raise FileNotFoundError(f"no link_L*.json in {folder}")
+        return cls(files, min_slope=min_slope)

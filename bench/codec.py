@@ -1,0 +1,91 @@
+"""Learned-codec benchmark (MU-ASCC seed 000, Sec. II-B): speed, rate span, memory, BD-rate.
+
+* ``images_per_s_batch1`` / ``images_per_s_batch256``: real encode + decode to and from bytes
+  (analysis, entropy coding, guarded decoding, synthesis) of 28x28 Fashion-MNIST images per
+  second, middle operating point, on this machine's CPU (torch threads as set by
+  ``SEMDACOM_THREADS``, default 1: on a shared 2-core machine one thread is far faster).
+* ``bits_span_ratio``: highest / lowest mean bits per image of the VBR model.
+* ``bd_rate_vbr_vs_separate_pct``: Bjontegaard delta rate (PSNR) of the one variable-rate model
+  against the fixed-rate models trained separately at four of its lambdas (positive = the VBR
+  model needs that many percent more bits for the same PSNR), on the first ``N_EVAL`` test
+  images, over the PSNR range both cover.
+* ``vbr_model_bytes`` / ``separate_models_bytes``: weight files of the one VBR model and of the
+  separately trained models (the four trained here, and scaled to one per VBR point).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+from common import best_time, write
+from gnuradio.semdacom.codec.codec import WEIGHTS_DIR, LearnedCodec, load_codec
+from gnuradio.semdacom.codec.data import load_fashion_mnist
+from gnuradio.semdacom.codec.evaluate import bd_rate, evaluate
+
+N_EVAL = 1000
+
+
+def main() -> dict:
+    torch.set_num_threads(int(os.environ.get("SEMDACOM_THREADS", "1")))
+    images, labels = load_fashion_mnist("test")
+    vbr_path = WEIGHTS_DIR / "hyperprior_vbr.pt"
+    codec = LearnedCodec.load(vbr_path, semantic=False)
+    mid = codec.levels // 2
+
+    def run(batch):
+        x = images[:batch]
+        return lambda: codec.decode(codec.encode(x, mid), mid)
+
+    t1 = best_time(run(1), repeats=5, min_time=0.3)
+    t256 = best_time(run(256), repeats=3, min_time=0.5)
+
+    rows = evaluate(codec, images[:N_EVAL], progress=False)
+    vbr_bits = np.array([r["rs_bits"] for r in rows])
+    vbr_psnr = np.array([r["psnr_db"] for r in rows])
+    fixed_paths = sorted(WEIGHTS_DIR.glob("hyperprior_fixed_*.pt"))
+    fixed = []
+    for p in fixed_paths:
+        c = LearnedCodec(load_codec(p))
+        r = evaluate(c, images[:N_EVAL], progress=False)[0]
+        fixed.append({"file": p.name, "lambda": load_codec(p).lambdas[0], **r})
+    res = {
+        "images": N_EVAL,
+        "operating_point_for_speed": mid,
+        "threads": torch.get_num_threads(),
+        "images_per_s_batch1": 1.0 / t1,
+        "images_per_s_batch256": 256.0 / t256,
+        "bits_span_ratio": float(vbr_bits.max() / vbr_bits.min()),
+        "vbr_points": rows,
+        "fixed_points": fixed,
+        "vbr_model_bytes": vbr_path.stat().st_size,
+        "separate_models_bytes": int(sum(p.stat().st_size for p in fixed_paths)),
+        "separate_models_count": len(fixed_paths),
+        "separate_models_bytes_for_all_points": int(
+            np.mean([p.stat().st_size for p in fixed_paths]) * codec.levels
+        )
+        if fixed_paths
+        else None,
+        "bd_rate_vbr_vs_separate_pct": None,
+    }
+    if len(fixed) >= 2:
+        res["bd_rate_vbr_vs_separate_pct"] = bd_rate(
+            [f["rs_bits"] for f in fixed], [f["psnr_db"] for f in fixed], vbr_bits, vbr_psnr
+        )
+    path = write("codec", res)
+    print(
+        f"encode+decode: {res['images_per_s_batch1']:.0f} images/s (batch 1), "
+        f"{res['images_per_s_batch256']:.0f} images/s (batch 256)"
+    )
+    print(
+        f"bits span {res['bits_span_ratio']:.2f}x; VBR model {res['vbr_model_bytes']} B vs "
+        f"{res['separate_models_count']} separate models {res['separate_models_bytes']} B; "
+        f"BD-rate VBR vs separate: {res['bd_rate_vbr_vs_separate_pct']}"
+    )
+    print(f"wrote {path}")
+    return res
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+#
+# Copyright 2026 gr-semdacom authors.
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+"""Shared plumbing of the learned-codec message blocks (not a block itself).
+
+Guarded handlers (no exception reaches the scheduler thread), counters, and the ``cmd``
+allocation queue applied at frame boundaries (``apply_frame``), as in ``fbl_link``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pmt
+
+from . import messages
+
+
+def describe(msg: Any) -> str:
+    """Short text of a message for the log."""
+    try:
+        text = pmt.write_string(msg) if isinstance(msg, pmt.pmt_base) else type(msg).__name__
+    except Exception:  # a description must never fail
+        text = type(msg).__name__
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def salvage_meta(msg: Any) -> dict:
+    """Whatever metadata a malformed PDU still carries (empty dict when none)."""
+    try:
+        if isinstance(msg, pmt.pmt_base) and pmt.is_pair(msg) and not pmt.is_dict(msg):
+            car = pmt.car(msg)
+            if pmt.is_dict(car):
+                meta = messages.meta_from_pmt(car)
+                return {k: v for k, v in meta.items() if isinstance(k, str)}
+    except Exception:  # salvage is best effort
+        pass
+    return {}
+
+
+def frame_of(meta: dict) -> int | None:
+    frame = meta.get("frame")
+    if isinstance(frame, (int, np.integer)) and not isinstance(frame, bool) and frame >= 0:
+        return int(frame)
+    return None
+
+
+class RateCommands:
+    """``rate_index[user]`` from allocations, applied from their ``apply_frame`` on."""
+
+    def __init__(self, user: int, levels: int, rate_index: int) -> None:
+        self.user = user
+        self.levels = levels
+        self.rate_index = rate_index
+        self._pending: list[tuple[int, int]] = []  # (apply_frame, rate_index)
+        self._seq = -1
+
+    def accept(self, msg: Any) -> bool:
+        """Validate an allocation; queue its rate for this user. False when it has none."""
+        alloc = messages.alloc_from_pmt(msg)
+        if alloc.rate_index is None:
+            return False
+        if self.user >= alloc.rate_index.size:
+            raise messages.MessageError(
+                f"allocation has K={alloc.rate_index.size}, this block is user {self.user}"
+            )
+        r = int(alloc.rate_index[self.user])
+        if not 0 <= r < self.levels:
+            raise messages.MessageError(
+                f"rate_index[{self.user}]={r} outside the codec's 0..{self.levels - 1}"
+            )
+        self._pending.append((alloc.apply_frame, r))
+        self._pending.sort(key=lambda p: p[0])
+        self.apply(0)
+        return True
+
+    def apply(self, frame: int | None) -> None:
+        """Apply every queued rate due at ``frame`` (all of them when ``frame`` is None)."""
+        while self._pending and (frame is None or self._pending[0][0] <= frame):
+            self.rate_index = self._pending.pop(0)[1]
+
+
+def guarded(logger, counts: dict, counter: str, handler: Callable[[Any], None], msg: Any) -> None:
+    """Run a handler so that no exception escapes into the scheduler thread."""
+    try:
+        handler(msg)
+    except messages.MessageError as exc:
+        counts[counter] += 1
+        logger.error(f"dropped message: {exc}")
+    except Exception as exc:  # a handler must never kill the thread
+        counts[counter] += 1
+        logger.error(f"dropped message after {type(exc).__name__}: {exc}")

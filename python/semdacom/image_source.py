@@ -1,0 +1,164 @@
+#
+# Copyright 2026 gr-semdacom authors.
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+"""GNU Radio block ``image_source``: a dataset split as image PDUs, one per frame."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+import pmt
+from gnuradio import gr
+
+from . import messages
+from ._codec_block import describe
+from .codec.data import load_fashion_mnist
+
+__all__ = ["image_source"]
+
+_PORT_TRIGGER = pmt.intern("trigger")
+_PORT_PDUS = pmt.intern("pdus")
+
+
+class image_source(gr.basic_block):
+    """Fashion-MNIST images as image PDUs (MU-ASCC seed 000, Fig. 2: the source x_i).
+
+    Each PDU is ``(meta, u8vector)`` (see :mod:`messages`, image PDUs) with meta ``label``,
+    ``image_id`` (index in the split), ``user``, ``frame``, ``shape``, ``dataset``, ``split``.
+
+    With ``period_ms > 0`` a thread emits one image every ``period_ms`` milliseconds; with
+    ``period_ms == 0`` every message on ``trigger`` emits one (a trigger that is a dictionary
+    with a non-negative integer ``frame`` sets the frame number; otherwise frames count 0, 1, ...).
+    ``count`` images are emitted (0 = the whole split from ``start``); with ``loop`` the
+    sequence restarts and never ends. Once finished, triggers are counted and ignored.
+
+    Parameters
+    ----------
+    split : {"train", "test"}
+    user : int
+        User index written into the metadata.
+    count : int
+        Images to emit (0 = all from ``start`` to the end of the split).
+    start : int
+        First image index.
+    loop : bool
+        Restart after ``count`` images.
+    shuffle : bool
+        Visit the images in a seeded random order.
+    seed : int
+    period_ms : float
+        Emission period of the free-running mode; 0 = driven by ``trigger``.
+    """
+
+    def __init__(
+        self,
+        split: str = "test",
+        user: int = 0,
+        count: int = 0,
+        start: int = 0,
+        loop: bool = False,
+        shuffle: bool = False,
+        seed: int = 0,
+        period_ms: float = 0.0,
+    ) -> None:
+        gr.basic_block.__init__(self, name="image_source", in_sig=None, out_sig=None)
+        if isinstance(user, bool) or int(user) != user or user < 0:
+            raise ValueError(f"user must be a non-negative integer, got {user!r}")
+        images, labels = load_fashion_mnist(split)
+        if not 0 <= int(start) < len(images):
+            raise ValueError(f"start must be in [0, {len(images) - 1}], got {start!r}")
+        if int(count) < 0:
+            raise ValueError(f"count must be >= 0, got {count!r}")
+        if not np.isfinite(float(period_ms)) or float(period_ms) < 0:
+            raise ValueError(f"period_ms must be finite and >= 0, got {period_ms!r}")
+        order = np.arange(len(images))
+        if shuffle:
+            order = np.random.default_rng(int(seed)).permutation(len(images))
+        order = order[int(start) :]
+        if int(count):
+            order = order[: int(count)]
+        self._images, self._labels = images, labels
+        self._order = order
+        self._split = split
+        self._user = int(user)
+        self._loop = bool(loop)
+        self._period = float(period_ms) / 1000.0
+        self._next = 0
+        self._frame = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._counts = {"pdus_out": 0, "triggers": 0, "triggers_ignored": 0}
+        self.message_port_register_in(_PORT_TRIGGER)
+        self.message_port_register_out(_PORT_PDUS)
+        self.set_msg_handler(_PORT_TRIGGER, self._on_trigger)
+
+    def counters(self) -> dict[str, int]:
+        """Images emitted, triggers received and ignored (after the end)."""
+        return dict(self._counts)
+
+    def finished(self) -> bool:
+        """True once a finite source has emitted all its images."""
+        return not self._loop and self._next >= len(self._order)
+
+    def _emit(self, frame: int | None = None) -> bool:
+        with self._lock:
+            if self.finished():
+                return False
+            if self._next >= len(self._order):
+                self._next = 0
+            idx = int(self._order[self._next])
+            self._next += 1
+            f = self._frame if frame is None else frame
+            self._frame = f + 1
+            meta = {
+                "label": int(self._labels[idx]),
+                "image_id": idx,
+                "user": self._user,
+                "frame": np.uint64(f),
+                "dataset": "fashion-mnist",
+                "split": self._split,
+            }
+            pdu = messages.image_pdu(meta, self._images[idx])
+            self._counts["pdus_out"] += 1
+        self.message_port_pub(_PORT_PDUS, pdu)
+        return True
+
+    def _on_trigger(self, msg: Any) -> None:
+        try:
+            self._counts["triggers"] += 1
+            frame = None
+            if isinstance(msg, pmt.pmt_base) and pmt.is_dict(msg):
+                meta = messages.meta_from_pmt(msg)
+                f = meta.get("frame")
+                if isinstance(f, (int, np.integer)) and not isinstance(f, bool) and f >= 0:
+                    frame = int(f)
+            if not self._emit(frame):
+                self._counts["triggers_ignored"] += 1
+        except Exception as exc:  # never kill the scheduler thread
+            self._counts["triggers_ignored"] += 1
+            self.logger.error(f"ignored trigger {describe(msg)}: {type(exc).__name__}: {exc}")
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            if not self._emit():
+                return
+            self._stop.wait(self._period)
+
+    def start(self) -> bool:
+        if self._period > 0:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="image_source", daemon=True)
+            self._thread.start()
+        return True
+
+    def stop(self) -> bool:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5.0)
+            self._thread = None
+        return True

@@ -1,0 +1,214 @@
+#
+# Copyright 2026 gr-semdacom authors.
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+"""GNU Radio block ``mu_ascc_optimizer``: CSI in, MU-ASCC allocation (JRPB) out."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pmt
+from gnuradio import gr
+
+from . import messages
+from .core.distortion import load_table
+from .optimize import baselines, fast, mu_ascc
+from .optimize.problem import Problem, link_from_spec
+
+__all__ = ["mu_ascc_optimizer"]
+
+_PORT_CSI = pmt.intern("csi")
+_PORT_ALLOC = pmt.intern("alloc")
+SOLVERS = ("fast", "faithful", "mrt_ep")
+#: Largest number of transmit antennas accepted (a larger CSI is treated as malformed: the
+#: solvers hold batches of N_t x N_t matrices).
+MAX_N_T = 64
+
+
+class mu_ascc_optimizer(gr.basic_block):
+    """Joint rate, power and beamforming optimiser of MU-ASCC (seed 000, Sec. IV).
+
+    Every valid CSI message (``csi`` port) that differs from the last one solved sets up
+    problem (P1) for that channel and publishes one allocation dictionary on ``alloc``
+    (design.md §3: ``seq``, ``apply_frame``, ``rate_index``, ``rs_bits``, ``rc``, ``power``,
+    ``w``, ``objective``, ``solve_ms``, ``solver``). A CSI equal to the last one solved
+    re-publishes the allocation in force without solving again.
+
+    A malformed CSI message (wrong type or size, NaN, a zero noise variance, K different from
+    the number of users configured), or a solve that fails or produces an allocation that does
+    not validate, is logged with the reason and the last valid allocation is re-published (if
+    there is one), so every CSI message that enters yields at most one allocation and the
+    flowgraph always has the last good one.
+
+    Parameters
+    ----------
+    tables : sequence of str
+        One distortion table per user: a path, a table name in ``data/tables`` or
+        ``synthetic:du`` / ``synthetic:su`` (clearly synthetic numbers).
+    weights : sequence of float
+        Distortion weights ``beta_i`` (eq. (15)).
+    p_max : float
+        Power budget in watts (eq. (18)).
+    delay : float or sequence of float
+        Delay budgets ``T_i`` in channel uses per image (eq. (19)).
+    blocklength : int
+        Blocklength ``L``.
+    link : str
+        ``random_coding``, ``random_coding_paper``, ``tabulated`` (shipped measured tables) or
+        comma-separated paths of link tables.
+    solver : {"fast", "faithful", "mrt_ep"}
+        The fast solver, the faithful JRPB (cvxpy) or MRT with equal power.
+    time_limit_s : float
+        Time budget of the faithful solver.
+    apply_lead : int
+        ``apply_frame`` is the CSI ``seq`` plus this lead (0 with ``apply_lead < 0``: at once).
+    """
+
+    def __init__(
+        self,
+        tables: Sequence[str] = ("synthetic:du", "synthetic:su"),
+        weights: Sequence[float] = (0.8, 0.2),
+        p_max: float = 3.0,
+        delay: float | Sequence[float] = 470.4,
+        blocklength: int = 256,
+        link: str = "random_coding",
+        solver: str = "fast",
+        time_limit_s: float = 10.0,
+        apply_lead: int = -1,
+    ) -> None:
+        gr.basic_block.__init__(self, name="mu_ascc_optimizer", in_sig=None, out_sig=None)
+        if isinstance(tables, str):
+            tables = [tables]
+        self._tables = [load_table(str(t)) for t in tables]
+        K = len(self._tables)
+        if K < 1:
+            raise ValueError("need at least one user (one table)")
+        w = np.asarray(weights, dtype=np.float64).reshape(-1)
+        if w.size != K or not np.all((w > 0) & np.isfinite(w)):
+            raise ValueError(f"weights must be {K} positive numbers, got {weights!r}")
+        d = np.broadcast_to(np.asarray(delay, dtype=np.float64).reshape(-1), (K,))
+        if not np.all((d > 0) & np.isfinite(d)):
+            raise ValueError(f"delay must be positive (channel uses per image), got {delay!r}")
+        if not (float(p_max) > 0 and math.isfinite(float(p_max))):
+            raise ValueError(f"p_max must be positive and finite, got {p_max!r}")
+        if isinstance(blocklength, bool) or int(blocklength) != blocklength or blocklength < 1:
+            raise ValueError(f"blocklength must be a positive integer, got {blocklength!r}")
+        if solver not in SOLVERS:
+            raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
+        self._K = K
+        self._weights = w
+        self._delay = np.array(d)
+        self._p_max = float(p_max)
+        self._L = int(blocklength)
+        self._link = link_from_spec(link)
+        self._solver = solver
+        self._time_limit = float(time_limit_s)
+        self._apply_lead = int(apply_lead)
+        if solver == "faithful" and not isinstance(self._link, mu_ascc.RandomCodingLink):
+            raise ValueError("the faithful solver needs the random-coding link")  # fail early
+
+        self._seq = 0
+        self._last_msg: Any | None = None
+        self._last_alloc: messages.Allocation | None = None
+        self._last_key: tuple | None = None
+        self._last_reason = ""
+        self._counts = {
+            "csi_in": 0,
+            "csi_rejected": 0,
+            "solves": 0,
+            "solve_failed": 0,
+            "alloc_out": 0,
+            "republished": 0,
+        }
+        self.message_port_register_in(_PORT_CSI)
+        self.message_port_register_out(_PORT_ALLOC)
+        self.set_msg_handler(_PORT_CSI, self._on_csi)
+
+    # ----------------------------------------------------------------------------------------
+
+    def counters(self) -> dict[str, int]:
+        """Counters: CSI in/rejected, solves, failed solves, allocations out, re-publications."""
+        return dict(self._counts)
+
+    def last_allocation(self) -> messages.Allocation | None:
+        """The allocation in force (None before the first successful solve)."""
+        return self._last_alloc
+
+    def last_reason(self) -> str:
+        """Why the last CSI message did not produce a new allocation ("" if it did)."""
+        return self._last_reason
+
+    # ----------------------------------------------------------------------------------------
+
+    def _on_csi(self, msg: Any) -> None:
+        try:
+            self._handle(msg)
+            self._last_reason = ""
+        except messages.MessageError as exc:
+            self._counts["csi_rejected"] += 1
+            self._fail(f"dropped CSI: {exc}")
+        except Exception as exc:  # a failed solve must never kill the scheduler thread
+            self._counts["solve_failed"] += 1
+            self._fail(f"solve failed ({type(exc).__name__}: {exc})")
+        finally:
+            self._counts["csi_in"] += 1  # counted once the message has been dealt with
+
+    def _fail(self, reason: str) -> None:
+        self._last_reason = reason
+        if self._last_msg is None:
+            self.logger.error(f"{reason}; no valid allocation yet, nothing published")
+            return
+        self.logger.error(f"{reason}; re-publishing allocation seq={self._last_alloc.seq}")
+        self._publish(self._last_msg, republished=True)
+
+    def _publish(self, msg: Any, republished: bool) -> None:
+        self.message_port_pub(_PORT_ALLOC, msg)
+        self._counts["alloc_out"] += 1
+        if republished:
+            self._counts["republished"] += 1
+
+    def _handle(self, msg: Any) -> None:
+        csi = messages.csi_from_pmt(msg, k=self._K)
+        if csi.n_t > MAX_N_T:
+            raise messages.MessageError(f"CSI has n_t={csi.n_t} > {MAX_N_T} antennas")
+        if np.any(csi.noise_var <= 0):
+            raise messages.MessageError("'noise_var' must be positive for the optimiser")
+        key = (csi.h.tobytes(), csi.noise_var.tobytes())
+        if key == self._last_key and self._last_msg is not None:
+            self._publish(self._last_msg, republished=True)
+            return
+        problem = Problem(
+            csi.h,
+            csi.noise_var,
+            self._tables,
+            self._weights,
+            self._p_max,
+            self._delay,
+            self._L,
+            self._link,
+        )
+        t0 = time.perf_counter()
+        self._counts["solves"] += 1
+        if self._solver == "fast":
+            sol = fast.solve_fast(problem)
+        elif self._solver == "faithful":
+            sol = mu_ascc.solve_faithful(problem, time_limit_s=self._time_limit)
+        else:
+            sol = baselines.mrt_equal_power(problem)
+        sol.solve_ms = (time.perf_counter() - t0) * 1e3
+        if not math.isfinite(sol.objective):
+            raise ValueError("the objective is not finite")
+        apply_frame = 0 if self._apply_lead < 0 else csi.seq + self._apply_lead
+        alloc = messages.Allocation(**sol.allocation_fields(self._seq + 1, apply_frame))
+        out = messages.alloc_to_pmt(alloc)
+        # self-check against the schema, the budget and the shapes before anything leaves
+        checked = messages.alloc_from_pmt(out, k=self._K, n_t=csi.n_t, p_max=self._p_max)
+        self._seq += 1
+        self._last_msg, self._last_alloc, self._last_key = out, checked, key
+        self._publish(out, republished=False)

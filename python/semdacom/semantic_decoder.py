@@ -1,0 +1,127 @@
+#
+# Copyright 2026 gr-semdacom authors.
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+"""GNU Radio block ``semantic_decoder``: bits PDU -> label PDU (the SU's Q = E o G)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pmt
+from gnuradio import gr
+
+from . import messages
+from ._codec_block import RateCommands, frame_of, guarded, salvage_meta
+from .codec.codec import shared_codec
+from .source_decoder import stream_from_bits
+
+__all__ = ["semantic_decoder"]
+
+_PORT_PDUS = pmt.intern("pdus")
+_PORT_CMD = pmt.intern("cmd")
+
+
+class semantic_decoder(gr.basic_block):
+    """Semantic decoder of a semantic user (MU-ASCC seed 000, Sec. II-B-2, Fig. 3(c), eq. 4).
+
+    Each bits PDU on ``pdus`` leaves as exactly one label PDU: meta ``pred`` is the class that
+    Q = E o G (fine-tuned with eq. (4), conditioned on the operating point) reads from the
+    decoded latent, with the input meta (so the true ``label`` of ``image_source`` rides along).
+    The operating point is the meta ``rate_index`` of ``source_encoder``; without it, the last
+    ``rate_index[user]`` from ``cmd`` (or the ``rate_index`` parameter).
+
+    Unreadable streams, malformed PDUs and bad ``rate_index`` leave as erasures: ``pred`` = -1,
+    ``erased`` true and ``erasure_reason``. Decoding never crashes or hangs.
+
+    Parameters
+    ----------
+    user : int
+    rate_index : int
+        Operating point used when a PDU carries none and no command has set one.
+    weights : str
+        Codec weights file ("" = the shipped model with its shipped semantic decoder).
+    """
+
+    def __init__(self, user: int = 0, rate_index: int = 0, weights: str = "") -> None:
+        gr.basic_block.__init__(self, name="semantic_decoder", in_sig=None, out_sig=None)
+        if isinstance(user, bool) or int(user) != user or user < 0:
+            raise ValueError(f"user must be a non-negative integer, got {user!r}")
+        self._codec = shared_codec(weights or None, semantic=True)
+        if self._codec.semantic is None:
+            raise ValueError("no semantic decoder weights were found for this codec")
+        if not 0 <= int(rate_index) < self._codec.levels:
+            raise ValueError(f"rate_index must be in [0, {self._codec.levels - 1}]")
+        self._user = int(user)
+        self._rates = RateCommands(self._user, self._codec.levels, int(rate_index))
+        self._counts = {
+            "pdus_in": 0,
+            "pdus_out": 0,
+            "erasures": 0,
+            "cmd_accepted": 0,
+            "cmd_rejected": 0,
+        }
+        self.message_port_register_in(_PORT_PDUS)
+        self.message_port_register_in(_PORT_CMD)
+        self.message_port_register_out(_PORT_PDUS)
+        self.set_msg_handler(_PORT_PDUS, self._on_pdus)
+        self.set_msg_handler(_PORT_CMD, self._on_cmd)
+
+    def counters(self) -> dict[str, int]:
+        """PDUs in/out (erasures included), erasures, commands accepted/rejected."""
+        return dict(self._counts)
+
+    def _on_cmd(self, msg: Any) -> None:
+        guarded(self.logger, self._counts, "cmd_rejected", self._handle_cmd, msg)
+
+    def _handle_cmd(self, msg: Any) -> None:
+        if self._rates.accept(msg):
+            self._counts["cmd_accepted"] += 1
+
+    def _rate_of(self, meta: dict) -> int:
+        self._rates.apply(frame_of(meta))
+        r = meta.get("rate_index", self._rates.rate_index)
+        if isinstance(r, bool) or not isinstance(r, (int, np.integer)):
+            raise messages.MessageError(f"meta 'rate_index' must be an integer, got {r!r}")
+        if not 0 <= int(r) < self._codec.levels:
+            raise messages.MessageError(
+                f"meta 'rate_index'={r} outside 0..{self._codec.levels - 1}"
+            )
+        return int(r)
+
+    def _on_pdus(self, msg: Any) -> None:
+        self._counts["pdus_in"] += 1
+        try:
+            meta, bits = messages.unpack_bits_pdu(msg)
+            if meta.get("erased") is True:
+                raise messages.MessageError(f"erased upstream ({meta.get('erasure_reason', '?')})")
+            r = self._rate_of(meta)
+            labels, erased = self._codec.classify([stream_from_bits(bits)], r)
+            meta.pop("n_bits", None)
+            if erased[0]:
+                out = self._erasure(meta, "unreadable stream")
+            else:
+                meta.update({"erased": False, "user": meta.get("user", self._user)})
+                out = messages.label_pdu(meta, int(labels[0]))
+        except Exception as exc:  # log, and let an explicit erasure leave instead
+            self.logger.error(f"input PDU is an erasure: {type(exc).__name__}: {exc}")
+            meta = salvage_meta(msg)
+            meta.pop("n_bits", None)
+            out = self._erasure(meta, f"{type(exc).__name__}: {exc}")
+        self._counts["pdus_out"] += 1
+        self.message_port_pub(_PORT_PDUS, out)
+
+    def _erasure(self, meta: dict, reason: str) -> Any:
+        self._counts["erasures"] += 1
+        meta = dict(meta)
+        meta.pop("pred", None)
+        meta.update(
+            {"erased": True, "erasure_reason": reason[:200], "user": meta.get("user", self._user)}
+        )
+        try:
+            return messages.label_pdu(meta, -1)
+        except Exception:  # meta itself cannot be written: send the bare erasure
+            bare = {"erased": True, "erasure_reason": reason[:200], "user": self._user}
+            return messages.label_pdu(bare, -1)

@@ -1,0 +1,125 @@
+#
+# Copyright 2026 gr-semdacom authors.
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+"""GNU Radio block ``source_encoder``: image PDU -> bits PDU with the learned VBR codec."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pmt
+from gnuradio import gr
+
+from . import messages
+from ._codec_block import RateCommands, frame_of, guarded, salvage_meta
+from .codec.codec import shared_codec
+
+__all__ = ["source_encoder"]
+
+_PORT_PDUS = pmt.intern("pdus")
+_PORT_CMD = pmt.intern("cmd")
+
+
+class source_encoder(gr.basic_block):
+    """DNN source encoder F of one user (MU-ASCC seed 000, Sec. II-B, Fig. 3(a)).
+
+    Each image PDU on ``pdus`` leaves as one bits PDU: the packetised stream of the learned
+    variable-rate hyperprior (:mod:`gnuradio.semdacom.codec`) at the operating point in force,
+    with the input meta plus ``rate_index``, ``n_bits`` and ``codec``. The operating point is
+    ``rate_index`` until an allocation on ``cmd`` carries ``rate_index[user]``; an allocation
+    with ``apply_frame`` waits for the first PDU whose meta ``frame`` reaches it.
+
+    Malformed input (not an image PDU, wrong shape, huge) is logged and leaves as an explicit
+    erasure: an empty bits PDU with ``erased`` true and ``erasure_reason`` (plus whatever meta
+    could be read), so every PDU that enters leaves exactly once. Malformed commands are logged
+    and dropped; the rate in force stays.
+
+    Parameters
+    ----------
+    user : int
+        Index of this user in the allocation.
+    rate_index : int
+        Initial operating point.
+    weights : str
+        Codec weights file ("" = the shipped model).
+    """
+
+    def __init__(self, user: int = 0, rate_index: int = 0, weights: str = "") -> None:
+        gr.basic_block.__init__(self, name="source_encoder", in_sig=None, out_sig=None)
+        if isinstance(user, bool) or int(user) != user or user < 0:
+            raise ValueError(f"user must be a non-negative integer, got {user!r}")
+        self._codec = shared_codec(weights or None, semantic=False)
+        if not 0 <= int(rate_index) < self._codec.levels:
+            raise ValueError(f"rate_index must be in [0, {self._codec.levels - 1}]")
+        self._user = int(user)
+        self._rates = RateCommands(self._user, self._codec.levels, int(rate_index))
+        self._counts = {
+            "pdus_in": 0,
+            "pdus_out": 0,
+            "erasures": 0,
+            "cmd_accepted": 0,
+            "cmd_rejected": 0,
+        }
+        self.message_port_register_in(_PORT_PDUS)
+        self.message_port_register_in(_PORT_CMD)
+        self.message_port_register_out(_PORT_PDUS)
+        self.set_msg_handler(_PORT_PDUS, self._on_pdus)
+        self.set_msg_handler(_PORT_CMD, self._on_cmd)
+
+    def counters(self) -> dict[str, int]:
+        """PDUs in/out (erasures included), erasures, commands accepted/rejected."""
+        return dict(self._counts)
+
+    def current_rate_index(self) -> int:
+        """Operating point in force."""
+        return self._rates.rate_index
+
+    def _on_cmd(self, msg: Any) -> None:
+        guarded(self.logger, self._counts, "cmd_rejected", self._handle_cmd, msg)
+
+    def _handle_cmd(self, msg: Any) -> None:
+        if self._rates.accept(msg):
+            self._counts["cmd_accepted"] += 1
+
+    def _on_pdus(self, msg: Any) -> None:
+        self._counts["pdus_in"] += 1
+        try:
+            meta, image = messages.unpack_image_pdu(msg)
+            self._rates.apply(frame_of(meta))
+            if tuple(image.shape) != self._codec.image_shape:
+                raise messages.MessageError(
+                    f"image shape {image.shape} differs from the codec's {self._codec.image_shape}"
+                )
+            r = self._rates.rate_index
+            stream = self._codec.encode(image[None], r)[0]
+            meta.pop("shape", None)
+            meta.update(
+                {"rate_index": r, "codec": "hyperprior_vbr", "user": meta.get("user", self._user)}
+            )
+            bits = np.unpackbits(np.frombuffer(stream, dtype=np.uint8))
+            out = messages.bits_pdu(meta, bits)
+        except Exception as exc:  # log, and let an explicit erasure leave instead
+            self.logger.error(f"input PDU is an erasure: {type(exc).__name__}: {exc}")
+            out = self._erasure(msg, f"{type(exc).__name__}: {exc}")
+            if out is None:
+                return
+        self._counts["pdus_out"] += 1
+        self.message_port_pub(_PORT_PDUS, out)
+
+    def _erasure(self, msg: Any, reason: str) -> Any:
+        meta = salvage_meta(msg)
+        meta.pop("shape", None)
+        meta.update(
+            {"erased": True, "erasure_reason": reason[:200], "user": meta.get("user", self._user)}
+        )
+        self._counts["erasures"] += 1
+        try:
+            return messages.bits_pdu(meta, np.zeros(0, dtype=np.uint8))
+        except Exception:  # meta itself cannot be written: send the bare erasure
+            return messages.bits_pdu(
+                {"erased": True, "erasure_reason": reason[:200], "user": self._user},
+                np.zeros(0, dtype=np.uint8),
+            )

@@ -1,0 +1,143 @@
+"""QA of ``channel_encoder``: frame length and tags per mode, allocation timing (``mcs``/``rc``
+from ``cmd`` at ``apply_frame``), padding, and bad input (malformed PDUs and allocations are
+logged and dropped, the block keeps its state and keeps sending)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pmt
+import pytest
+from gnuradio import blocks, gr
+from gnuradio.semdacom import messages
+from gnuradio.semdacom.channel_encoder import CHAN_TAG, channel_encoder
+from gnuradio.semdacom.coding import block_layout, encode_bits, n_blocks
+from gnuradio.semdacom.messages import Allocation
+
+TIMEOUT_S = 20.0
+
+
+class Harness:
+    """channel_encoder -> vector sink (with tags), running; post messages and wait."""
+
+    def __init__(self, **kw) -> None:
+        self.tb = gr.top_block()
+        self.enc = channel_encoder(**kw)
+        self.sink = blocks.vector_sink_c()
+        self.tb.connect(self.enc, self.sink)
+        self.tb.start()
+
+    def post(self, port: str, msg) -> None:
+        self.enc._post(pmt.intern(port), msg)
+
+    def wait_frames(self, n: int) -> None:
+        t0 = time.time()
+        while self.enc.counters()["frames_out"] < n and time.time() - t0 < TIMEOUT_S:
+            time.sleep(0.01)
+        time.sleep(0.05)
+
+    def close(self) -> tuple[np.ndarray, list]:
+        self.tb.stop()
+        self.tb.wait()
+        tags = [(t.offset, pmt.symbol_to_string(t.key), t.value) for t in self.sink.tags()]
+        return np.array(self.sink.data(), dtype=np.complex64), tags
+
+
+def _frames(tags):
+    starts = [(o, int(pmt.to_uint64(v))) for o, k, v in tags if k == "frame"]
+    lens = {o: pmt.to_long(v) for o, k, v in tags if k == "packet_len"}
+    chans = {o: messages.meta_from_pmt(v) for o, k, v in tags if k == CHAN_TAG}
+    return [(o, f, lens[o], chans[o]) for o, f in starts]
+
+
+def test_ldpc_frames_match_the_coding_api() -> None:
+    h = Harness(mcs=5, blocklength=256, first_frame=7)
+    rng = np.random.default_rng(0)
+    pays = [rng.integers(0, 2, n, dtype=np.uint8) for n in (1, 1000, 5000)]
+    for i, p in enumerate(pays):
+        h.post("pdus", messages.bits_pdu({"seq": i, "image_id": 40 + i}, p))
+    h.wait_frames(3)
+    data, tags = h.close()
+    fr = _frames(tags)
+    assert [f for _, f, _, _ in fr] == [7, 8, 9]
+    off = 0
+    for (o, _, n, chan), p in zip(fr, pays, strict=True):
+        assert o == off
+        lay = block_layout(5, 256)
+        assert n == n_blocks(p.size, lay) * 256
+        assert np.array_equal(data[o : o + n], encode_bits(p, 5, 256))
+        assert chan["user"] == 0 and chan["mcs"] == 5 and chan["n_bits"] == p.size
+        off += n
+    assert fr[2][3]["pdu_image_id"] == 42
+    assert data.size == off  # nothing between frames
+
+
+def test_allocation_applies_at_its_frame_and_padding() -> None:
+    h = Harness(user=1, mcs=3, blocklength=256, frame_len=1000)
+    h.post("cmd", messages.alloc_to_pmt(Allocation(seq=1, apply_frame=1, mcs=np.array([0, 9]))))
+    bits = np.ones(300, np.uint8)
+    for _ in range(3):
+        h.post("pdus", messages.bits_pdu({}, bits))
+    h.wait_frames(3)
+    data, tags = h.close()
+    fr = _frames(tags)
+    assert [c["mcs"] for _, _, _, c in fr] == [3, 9, 9]
+    assert all(n % 1000 == 0 for _, _, n, _ in fr)
+    used = n_blocks(300, block_layout(3, 256)) * 256
+    assert used < 1000 and np.all(data[fr[0][0] + used : fr[0][0] + fr[0][2]] == 0)  # padding
+    assert h.enc.current_mcs() == 9
+
+
+def test_fbl_mode_frames_carry_the_bits() -> None:
+    h = Harness(mode="fbl", rc=1.5, blocklength=100)
+    bits = np.random.default_rng(1).integers(0, 2, 401, dtype=np.uint8)
+    h.post("pdus", messages.bits_pdu({}, bits))
+    h.wait_frames(1)
+    data, tags = h.close()
+    (o, f, n, chan) = _frames(tags)[0]
+    assert n == 3 * 100  # ceil(401 / 150) packets of L = 100 uses
+    assert np.allclose(np.abs(data[:n]), 1.0, atol=1e-6)
+    assert np.array_equal(np.unpackbits(np.asarray(chan["bits"], np.uint8))[:401], bits)
+    assert chan["rc"] == 1.5 and chan["mode"] == "fbl"
+
+
+def test_bad_input_is_dropped_and_state_kept() -> None:
+    h = Harness(mcs=3, blocklength=256)
+    bad_pdus = [
+        pmt.intern("bits"),
+        pmt.make_dict(),
+        pmt.cons(pmt.from_long(1), pmt.init_u8vector(2, [1, 2])),
+        pmt.cons(pmt.make_dict(), pmt.init_f32vector(2, [1.0, float("nan")])),
+        pmt.cons(pmt.dict_add(pmt.make_dict(), pmt.intern("n_bits"), pmt.from_long(10**9)),
+                 pmt.init_u8vector(1, [255])),
+    ]  # fmt: skip
+    bad_cmds = [
+        pmt.intern("x"),
+        messages.alloc_to_pmt(Allocation(seq=1, mcs=np.array([42]))),
+        messages.alloc_to_pmt(Allocation(seq=2, rc=np.array([1e-6]))),
+        pmt.dict_add(pmt.make_dict(), pmt.intern("seq"), pmt.from_double(float("nan"))),
+    ]
+    for m in bad_pdus:
+        h.post("pdus", m)
+    for m in bad_cmds:
+        h.post("cmd", m)
+    h.post("pdus", messages.bits_pdu({}, np.zeros(0, np.uint8)))  # empty PDU: one block
+    h.post("pdus", messages.bits_pdu({}, np.ones(10, np.uint8)))
+    h.wait_frames(2)
+    data, tags = h.close()
+    c = h.enc.counters()
+    assert c["pdus_dropped"] == len(bad_pdus) and c["cmd_rejected"] == len(bad_cmds)
+    assert c["frames_out"] == 2 and h.enc.current_mcs() == 3
+    assert [ch["n_bits"] for _, _, _, ch in _frames(tags)] == [0, 10]
+
+
+def test_constructor_rejects_bad_parameters() -> None:
+    with pytest.raises(ValueError):
+        channel_encoder(mode="x")
+    with pytest.raises(ValueError):
+        channel_encoder(mcs=-1)
+    with pytest.raises(ValueError):
+        channel_encoder(mode="fbl", rc=0.001, blocklength=10)
+    with pytest.raises(ValueError):
+        channel_encoder(frame_len=-1)

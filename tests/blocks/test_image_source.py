@@ -1,0 +1,132 @@
+"""QA of ``image_source``: dataset images as image PDUs, trigger-driven and free-running."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pmt
+import pytest
+from gnuradio import blocks, gr
+from gnuradio.semdacom import messages
+from gnuradio.semdacom.codec.data import load_fashion_mnist
+from gnuradio.semdacom.image_source import image_source
+
+TIMEOUT_S = 10.0
+
+
+class Harness:
+    def __init__(self, **kwargs) -> None:
+        self.tb = gr.top_block()
+        self.blk = image_source(**kwargs)
+        self.dbg = blocks.message_debug()
+        self.tb.msg_connect(self.blk, "pdus", self.dbg, "store")
+        self.tb.start()
+
+    def trigger(self, msg=pmt.PMT_T) -> None:
+        n = self.blk.counters()["triggers"]
+        self.blk.to_basic_block()._post(pmt.intern("trigger"), msg)
+        self.wait_for(lambda: self.blk.counters()["triggers"] > n)
+
+    def wait_for(self, cond) -> None:
+        t0 = time.monotonic()
+        while not cond():
+            assert time.monotonic() - t0 < TIMEOUT_S, self.blk.counters()
+            time.sleep(0.002)
+
+    def out(self) -> list[tuple[dict, np.ndarray]]:
+        return [
+            messages.unpack_image_pdu(self.dbg.get_message(i))
+            for i in range(self.dbg.num_messages())
+        ]
+
+    def stop(self) -> None:
+        self.tb.stop()
+        self.tb.wait()
+
+
+@pytest.fixture
+def harness():
+    made = []
+
+    def make(**kwargs):
+        h = Harness(**kwargs)
+        made.append(h)
+        return h
+
+    yield make
+    for h in made:
+        h.stop()
+
+
+def test_trigger_emits_images_with_meta(harness) -> None:
+    images, labels = load_fashion_mnist("test")
+    h = harness(split="test", user=2, count=3, start=10)
+    for _ in range(3):
+        h.trigger()
+    h.wait_for(lambda: h.dbg.num_messages() == 3)
+    out = h.out()
+    for k, (meta, img) in enumerate(out):
+        assert meta["image_id"] == 10 + k and meta["label"] == labels[10 + k]
+        assert meta["user"] == 2 and meta["frame"] == k and meta["split"] == "test"
+        np.testing.assert_array_equal(img[0], images[10 + k])
+
+
+def test_finite_source_ignores_extra_triggers(harness) -> None:
+    h = harness(count=2)
+    for _ in range(5):
+        h.trigger()
+    h.wait_for(lambda: h.blk.counters()["triggers"] == 5)
+    assert h.dbg.num_messages() == 2
+    assert h.blk.counters()["triggers_ignored"] == 3 and h.blk.finished()
+
+
+def test_trigger_frame_numbers_and_loop(harness) -> None:
+    h = harness(count=2, loop=True)
+    h.trigger(messages.meta_to_pmt({"frame": 40}))
+    h.trigger()
+    h.trigger()
+    h.wait_for(lambda: h.dbg.num_messages() == 3)
+    out = h.out()
+    assert [m["frame"] for m, _ in out] == [40, 41, 42]
+    assert [m["image_id"] for m, _ in out] == [0, 1, 0]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        pmt.intern("junk"),
+        pmt.make_dict(),
+        messages.meta_to_pmt({"frame": -3}),
+        messages.meta_to_pmt({"frame": "x"}),
+        pmt.init_u8vector(10**6, [0] * 10**6),
+        pmt.from_double(float("nan")),
+    ],
+)
+def test_malformed_triggers_still_count_once(harness, bad) -> None:
+    """Any trigger emits exactly one image (frame taken only from a valid dict)."""
+    h = harness(count=5)
+    h.trigger(bad)
+    h.wait_for(lambda: h.dbg.num_messages() == 1)
+    assert h.out()[0][0]["frame"] == 0
+
+
+def test_free_running_shuffled(harness) -> None:
+    h = harness(count=20, period_ms=1.0, shuffle=True, seed=3)
+    h.wait_for(lambda: h.dbg.num_messages() == 20)
+    time.sleep(0.05)
+    assert h.dbg.num_messages() == 20
+    ids = [m["image_id"] for m, _ in h.out()]
+    assert len(set(ids)) == 20 and ids != list(range(20))
+
+
+def test_bad_parameters() -> None:
+    for kwargs in (
+        {"split": "val"},
+        {"user": -1},
+        {"start": 10**6},
+        {"count": -1},
+        {"period_ms": float("nan")},
+    ):
+        with pytest.raises(ValueError):
+            image_source(**kwargs)

@@ -1,0 +1,150 @@
+"""QA of ``metrics_sink``: per-user MS-SSIM/PSNR and accuracy, counts, malformed input, JSON."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pmt
+import pytest
+from gnuradio import gr
+from gnuradio.semdacom import messages
+from gnuradio.semdacom.codec import metrics
+from gnuradio.semdacom.image_source import image_source
+from gnuradio.semdacom.metrics_sink import metrics_sink
+
+TIMEOUT_S = 10.0
+
+
+class Harness:
+    def __init__(self, **kwargs) -> None:
+        self.tb = gr.top_block()
+        self.blk = metrics_sink(**kwargs)
+        # A flowgraph needs a connection: an idle trigger-driven image_source feeds ref.
+        self.src = image_source(count=1)
+        self.tb.msg_connect(self.src, "pdus", self.blk, "ref")
+        self.tb.start()
+
+    def post(self, port: str, msg) -> None:
+        s = self.blk.summary()["counts"]
+        before = s["refs"] + s["results"] + s["malformed"]
+        self.blk.to_basic_block()._post(pmt.intern(port), msg)
+
+        def done():
+            c = self.blk.summary()["counts"]
+            return c["refs"] + c["results"] + c["malformed"] > before
+
+        self.wait_for(done)
+
+    def wait_for(self, cond) -> None:
+        t0 = time.monotonic()
+        while not cond():
+            assert time.monotonic() - t0 < TIMEOUT_S, self.blk.summary()
+            time.sleep(0.002)
+
+    def stop(self) -> None:
+        self.tb.stop()
+        self.tb.wait()
+
+
+@pytest.fixture
+def harness():
+    made = []
+
+    def make(**kwargs):
+        h = Harness(**kwargs)
+        made.append(h)
+        return h
+
+    yield make
+    for h in made:
+        h.stop()
+
+
+def _img(seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (1, 28, 28), dtype=np.uint8)
+
+
+def test_du_and_su_metrics_and_json(harness, tmp_path) -> None:
+    path = tmp_path / "m.json"
+    h = harness(json_path=str(path))
+    refs = [_img(i) for i in range(3)]
+    noisy = [np.clip(r.astype(int) + 20, 0, 255).astype(np.uint8) for r in refs]
+    for i, r in enumerate(refs):
+        h.post("ref", messages.image_pdu({"user": 0, "image_id": i}, r))
+    for i, x in enumerate(noisy):
+        h.post("pdus", messages.image_pdu({"user": 0, "image_id": i, "erased": False}, x))
+    for i, pred in enumerate([3, 4, -1, 7]):
+        h.post("pdus", messages.label_pdu({"user": 1, "label": 3 if i < 2 else 7}, pred))
+    s = h.blk.summary()
+    du, su = s["users"]["0"], s["users"]["1"]
+    ref = np.stack(refs).astype(np.float32) / 255
+    x = np.stack(noisy).astype(np.float32) / 255
+    assert du["task"] == "du" and du["received"] == du["evaluated"] == 3
+    assert du["msssim"] == pytest.approx(metrics.msssim(x, ref).mean(), abs=1e-6)
+    assert du["psnr_db"] == pytest.approx(metrics.psnr_from_mse(metrics.mse(x, ref).mean()))
+    assert su["task"] == "su" and su["received"] == 4 and su["erased"] == 1
+    assert su["accuracy"] == pytest.approx(0.5)
+    h.stop()
+    doc = json.loads(path.read_text())
+    assert doc["users"]["1"]["accuracy"] == pytest.approx(0.5)
+
+
+def test_result_before_reference_waits_then_unmatched(harness) -> None:
+    h = harness()
+    h.post("pdus", messages.image_pdu({"user": 0, "image_id": 5}, _img(5)))
+    h.post("pdus", messages.image_pdu({"user": 0, "image_id": 6}, _img(6)))
+    assert h.blk.summary()["counts"]["pending"] == 2
+    h.post("ref", messages.image_pdu({"user": 0, "image_id": 5}, _img(5)))
+    s = h.blk.summary()
+    assert s["users"]["0"]["evaluated"] == 1 and s["users"]["0"]["msssim"] == pytest.approx(1.0)
+    h.stop()
+    assert h.blk.summary()["counts"]["unmatched"] == 1
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        pmt.intern("junk"),
+        pmt.cons(pmt.make_dict(), pmt.init_u8vector(0, [])),  # empty: neither image nor label
+        pmt.cons(pmt.PMT_NIL, pmt.init_u8vector(3, [1, 2, 3])),
+        pmt.cons(
+            messages.meta_to_pmt({"shape": np.array([28, 28], np.int32)}),
+            pmt.init_f32vector(784, [0.0] * 784),
+        ),
+        messages.image_pdu({"image_id": 1}, _img(1)),  # no user
+        messages.label_pdu({"user": 0, "label": 1}, 0).__class__(),  # an empty PMT
+        pmt.cons(
+            messages.meta_to_pmt({"shape": np.array([2000, 2000, 3], np.int32)}),
+            pmt.init_u8vector(10, [0] * 10),
+        ),  # huge shape
+        pmt.cons(messages.meta_to_pmt({"user": 0, "pred": float("nan")}), pmt.init_u8vector(0, [])),
+    ],
+)
+def test_malformed_results_logged_and_counted(harness, bad) -> None:
+    h = harness()
+    before = h.blk.summary()["counts"]["malformed"]
+    h.post("pdus", bad)
+    s = h.blk.summary()
+    assert s["counts"]["malformed"] == before + 1
+    assert s["users"] == {}
+    # the block keeps working
+    h.post("pdus", messages.label_pdu({"user": 0, "label": 2}, 2))
+    assert h.blk.summary()["users"]["0"]["accuracy"] == 1.0
+
+
+def test_malformed_reference_and_shape_mismatch(harness) -> None:
+    h = harness()
+    h.post("ref", pmt.intern("junk"))
+    h.post("ref", messages.image_pdu({"image_id": 0}, _img(0)))  # no user
+    h.post("ref", messages.image_pdu({"user": 0, "image_id": 0}, _img(0)))
+    h.post("pdus", messages.image_pdu({"user": 0, "image_id": 0}, np.zeros((1, 14, 14), np.uint8)))
+    s = h.blk.summary()
+    assert s["counts"]["refs"] == 1 and s["counts"]["malformed"] == 3
+    assert s["users"]["0"]["evaluated"] == 0
+
+
+def test_bad_parameters() -> None:
+    with pytest.raises(ValueError):
+        metrics_sink(max_refs=0)

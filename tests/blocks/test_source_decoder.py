@@ -1,0 +1,145 @@
+"""QA of ``source_decoder``: bits PDU -> image PDU; corrupted streams; explicit erasures."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pmt
+import pytest
+from gnuradio import blocks, gr
+from gnuradio.semdacom import messages
+from gnuradio.semdacom.codec.codec import shared_codec
+from gnuradio.semdacom.codec.data import load_fashion_mnist
+from gnuradio.semdacom.messages import Allocation
+from gnuradio.semdacom.source_decoder import source_decoder
+
+TIMEOUT_S = 20.0
+
+
+class Harness:
+    def __init__(self, **kwargs) -> None:
+        self.tb = gr.top_block()
+        self.blk = source_decoder(**kwargs)
+        self.dbg = blocks.message_debug()
+        self.tb.msg_connect(self.blk, "pdus", self.dbg, "store")
+        self.tb.start()
+
+    def wait_for(self, cond) -> None:
+        t0 = time.monotonic()
+        while not cond():
+            assert time.monotonic() - t0 < TIMEOUT_S, self.blk.counters()
+            time.sleep(0.002)
+
+    def send(self, msg, port: str = "pdus"):
+        n = self.dbg.num_messages()
+        self.blk.to_basic_block()._post(pmt.intern(port), msg)
+        self.wait_for(lambda: self.dbg.num_messages() > n)
+        return messages.unpack_image_pdu(self.dbg.get_message(n))
+
+    def stop(self) -> None:
+        self.tb.stop()
+        self.tb.wait()
+
+
+@pytest.fixture
+def harness():
+    made = []
+
+    def make(**kwargs):
+        h = Harness(**kwargs)
+        made.append(h)
+        return h
+
+    yield make
+    for h in made:
+        h.stop()
+
+
+@pytest.fixture(scope="module")
+def codec():
+    return shared_codec(None, semantic=False)
+
+
+@pytest.fixture(scope="module")
+def streams(codec):
+    x = load_fashion_mnist("test")[0][:4]
+    return x, {r: codec.encode(x, r) for r in (0, 7, codec.levels - 1)}
+
+
+def _pdu(stream: bytes, **meta):
+    return messages.bits_pdu(meta, np.unpackbits(np.frombuffer(stream, np.uint8)))
+
+
+def test_clean_stream_decodes_like_the_codec(harness, codec, streams) -> None:
+    h = harness()
+    x, s = streams
+    for r, ss in s.items():
+        meta, img = h.send(_pdu(ss[1], rate_index=r, image_id=1, label=3))
+        ref = codec.decode([ss[1]], r).images[0]
+        np.testing.assert_array_equal(img, np.round(ref * 255).astype(np.uint8))
+        assert meta["erased"] is False and meta["image_id"] == 1 and meta["label"] == 3
+        assert img.shape == (1, 28, 28) and "n_bits" not in meta
+
+
+def test_rate_from_cmd_when_meta_has_none(harness, codec, streams) -> None:
+    h = harness(rate_index=0)
+    _, s = streams
+    h.blk.to_basic_block()._post(
+        pmt.intern("cmd"), messages.alloc_to_pmt(Allocation(seq=1, rate_index=np.array([7])))
+    )
+    h.wait_for(lambda: h.blk.counters()["cmd_accepted"] == 1)
+    _, img = h.send(_pdu(s[7][0]))
+    np.testing.assert_array_equal(img, np.round(codec.decode([s[7][0]], 7).images[0] * 255))
+
+
+def test_bit_errors_give_degraded_images(harness, streams) -> None:
+    h = harness()
+    _, s = streams
+    rng = np.random.default_rng(0)
+    for r, ss in s.items():
+        bits = np.unpackbits(np.frombuffer(ss[0], np.uint8))
+        for ber in (1e-3, 1e-2, 0.1, 0.5):
+            noisy = bits ^ (rng.random(bits.size) < ber).astype(np.uint8)
+            meta, img = h.send(messages.bits_pdu({"rate_index": r}, noisy))
+            assert img.shape == (1, 28, 28)
+    c = h.blk.counters()
+    assert c["pdus_in"] == c["pdus_out"] == 12
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        pmt.intern("junk"),
+        messages.bits_pdu({"rate_index": 0}, np.zeros(0, np.uint8)),  # empty stream
+        messages.bits_pdu({"rate_index": 0, "erased": True}, np.zeros(0, np.uint8)),
+        messages.bits_pdu({"rate_index": 999}, np.ones(64, np.uint8)),
+        messages.bits_pdu({"rate_index": "x"}, np.ones(64, np.uint8)),
+        pmt.cons(pmt.from_long(3), pmt.init_u8vector(4, [1, 2, 3, 4])),
+        pmt.cons(pmt.make_dict(), pmt.init_f32vector(4, [np.nan] * 4)),
+        messages.bits_pdu({"rate_index": 0}, np.ones(8 * 70000, np.uint8)),  # huge
+    ],
+)
+def test_unreadable_input_is_an_explicit_erasure(harness, codec, streams, bad) -> None:
+    h = harness()
+    meta, img = h.send(bad)
+    assert meta["erased"] is True and meta["erasure_reason"]
+    np.testing.assert_array_equal(img, np.round(codec.erasure_fill * 255).astype(np.uint8))
+    c = h.blk.counters()
+    assert c["pdus_in"] == c["pdus_out"] == 1 and c["erasures"] == 1
+    _, s = streams
+    meta, _ = h.send(_pdu(s[7][0], rate_index=7))  # keeps working
+    assert meta["erased"] is False
+
+
+def test_malformed_cmd_is_dropped(harness) -> None:
+    h = harness(rate_index=3)
+    h.blk.to_basic_block()._post(pmt.intern("cmd"), pmt.intern("junk"))
+    h.wait_for(lambda: h.blk.counters()["cmd_rejected"] == 1)
+
+
+def test_bad_parameters() -> None:
+    with pytest.raises(ValueError):
+        source_decoder(user=-2)
+    with pytest.raises(ValueError):
+        source_decoder(rate_index=-1)

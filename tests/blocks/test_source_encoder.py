@@ -1,0 +1,161 @@
+"""QA of ``source_encoder``: image PDU -> bits PDU of the learned VBR codec; cmd; bad input."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pmt
+import pytest
+from gnuradio import blocks, gr
+from gnuradio.semdacom import messages
+from gnuradio.semdacom.codec.codec import shared_codec
+from gnuradio.semdacom.codec.data import load_fashion_mnist
+from gnuradio.semdacom.messages import Allocation
+from gnuradio.semdacom.source_encoder import source_encoder
+
+TIMEOUT_S = 20.0
+
+
+class Harness:
+    def __init__(self, **kwargs) -> None:
+        self.tb = gr.top_block()
+        self.blk = source_encoder(**kwargs)
+        self.dbg = blocks.message_debug()
+        self.tb.msg_connect(self.blk, "pdus", self.dbg, "store")
+        self.tb.start()
+
+    def wait_for(self, cond) -> None:
+        t0 = time.monotonic()
+        while not cond():
+            assert time.monotonic() - t0 < TIMEOUT_S, self.blk.counters()
+            time.sleep(0.002)
+
+    def cmd(self, msg) -> None:
+        c = self.blk.counters()
+        before = c["cmd_accepted"] + c["cmd_rejected"]
+        self.blk.to_basic_block()._post(pmt.intern("cmd"), msg)
+        self.wait_for(
+            lambda: sum(self.blk.counters()[k] for k in ("cmd_accepted", "cmd_rejected")) > before
+        )
+
+    def send(self, msg) -> tuple[dict, np.ndarray]:
+        n = self.dbg.num_messages()
+        self.blk.to_basic_block()._post(pmt.intern("pdus"), msg)
+        self.wait_for(lambda: self.dbg.num_messages() > n)
+        return messages.unpack_bits_pdu(self.dbg.get_message(n))
+
+    def stop(self) -> None:
+        self.tb.stop()
+        self.tb.wait()
+
+
+@pytest.fixture
+def harness():
+    made = []
+
+    def make(**kwargs):
+        h = Harness(**kwargs)
+        made.append(h)
+        return h
+
+    yield make
+    for h in made:
+        h.stop()
+
+
+@pytest.fixture(scope="module")
+def images():
+    return load_fashion_mnist("test")
+
+
+def _image_pdu(images, i: int, **meta):
+    x, y = images
+    return messages.image_pdu({"label": int(y[i]), "image_id": i, "user": 0, **meta}, x[i])
+
+
+def test_encodes_like_the_codec(harness, images) -> None:
+    h = harness(rate_index=4)
+    codec = shared_codec(None, semantic=False)
+    for i in range(3):
+        meta, bits = h.send(_image_pdu(images, i, frame=np.uint64(i)))
+        stream = codec.encode(images[0][i : i + 1], 4)[0]
+        np.testing.assert_array_equal(bits, np.unpackbits(np.frombuffer(stream, np.uint8)))
+        assert meta["rate_index"] == 4 and meta["image_id"] == i and meta["label"] == images[1][i]
+        assert meta["n_bits"] == 8 * len(stream) and "shape" not in meta
+
+
+def test_cmd_sets_rate_at_apply_frame(harness, images) -> None:
+    h = harness(user=1, rate_index=0)
+    h.cmd(messages.alloc_to_pmt(Allocation(seq=1, apply_frame=5, rate_index=np.array([3, 9]))))
+    assert h.blk.counters()["cmd_accepted"] == 1
+    m0, b0 = h.send(_image_pdu(images, 0, frame=np.uint64(4)))
+    m1, b1 = h.send(_image_pdu(images, 0, frame=np.uint64(5)))
+    assert m0["rate_index"] == 0 and m1["rate_index"] == 9
+    assert len(b1) > len(b0)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        pmt.intern("junk"),
+        messages.alloc_to_pmt(Allocation(seq=2, rate_index=np.array([99]))),
+        pmt.dict_add(  # rate_index -1, built by hand: alloc_to_pmt refuses it
+            messages.alloc_to_pmt(Allocation(seq=2)),
+            pmt.intern("rate_index"),
+            pmt.init_s32vector(1, [-1]),
+        ),
+        pmt.make_dict(),
+        pmt.dict_add(pmt.make_dict(), pmt.intern("rate_index"), pmt.init_f64vector(1, [np.nan])),
+    ],
+)
+def test_malformed_cmd_dropped_rate_kept(harness, images, bad) -> None:
+    h = harness(rate_index=2)
+    h.cmd(bad)
+    assert h.blk.counters()["cmd_rejected"] == 1
+    assert h.blk.current_rate_index() == 2
+    meta, _ = h.send(_image_pdu(images, 1))
+    assert meta["rate_index"] == 2
+
+
+def test_alloc_without_rate_index_is_ignored(harness) -> None:
+    h = harness(rate_index=2)
+    h.blk.to_basic_block()._post(
+        pmt.intern("cmd"), messages.alloc_to_pmt(Allocation(seq=3, rc=np.array([1.0])))
+    )
+    time.sleep(0.2)
+    assert h.blk.current_rate_index() == 2 and h.blk.counters()["cmd_rejected"] == 0
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        pmt.intern("junk"),
+        pmt.cons(pmt.make_dict(), pmt.init_u8vector(0, [])),  # empty, no shape
+        pmt.cons(pmt.from_long(3), pmt.init_u8vector(784, [0] * 784)),
+        pmt.cons(
+            messages.meta_to_pmt({"shape": np.array([28, 28], np.int32), "image_id": 7}),
+            pmt.init_f32vector(784, [np.nan] * 784),
+        ),
+        messages.image_pdu({"image_id": 8}, np.zeros((1, 32, 32), np.uint8)),  # wrong size
+        pmt.cons(
+            messages.meta_to_pmt({"shape": np.array([1, 4096, 4096], np.int32)}),
+            pmt.init_u8vector(16, [0] * 16),
+        ),  # huge
+    ],
+)
+def test_malformed_pdu_leaves_as_erasure(harness, images, bad) -> None:
+    h = harness()
+    meta, bits = h.send(bad)
+    assert meta["erased"] is True and meta["erasure_reason"] and bits.size == 0
+    c = h.blk.counters()
+    assert c["pdus_in"] == c["pdus_out"] == 1 and c["erasures"] == 1
+    meta, bits = h.send(_image_pdu(images, 2))  # keeps working
+    assert bits.size > 0 and "erased" not in meta
+
+
+def test_bad_parameters() -> None:
+    with pytest.raises(ValueError):
+        source_encoder(user=-1)
+    with pytest.raises(ValueError):
+        source_encoder(rate_index=1000)

@@ -1,0 +1,214 @@
+"""Fast solver (no cvxpy), brute-force reference and baselines."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from gnuradio.semdacom.core import beamforming as bf
+from gnuradio.semdacom.core import distortion as dist
+from gnuradio.semdacom.core import fbl, link
+from gnuradio.semdacom.optimize import baselines, fast, mu_ascc
+from gnuradio.semdacom.optimize.bruteforce import solve_bruteforce
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from opt_helpers import make_problem, random_channel
+from test_faithful import check_allocation
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    y=hnp.arrays(np.float64, st.integers(1, 9), elements=st.floats(-10, 10)),
+    total=st.floats(0.1, 20.0),
+)
+def test_project_simplex(y: np.ndarray, total: float) -> None:
+    x = fast.project_simplex(y[None], total)[0]
+    assert x.min() >= 0 and x.sum() == pytest.approx(total, rel=1e-9)
+    np.testing.assert_allclose(fast.project_simplex(x[None], total)[0], x, atol=1e-9)
+    # the projection is at least as close as any other simplex point we try
+    rng = np.random.default_rng(0)
+    others = total * rng.dirichlet(np.ones(y.size), 50)
+    assert np.linalg.norm(x - y) <= np.min(np.linalg.norm(others - y, axis=1)) + 1e-9
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), k=st.integers(1, 5), n_t=st.integers(1, 6))
+def test_mmse_sinr_matches_eq33_with_eq43_beams(seed: int, k: int, n_t: int) -> None:
+    rng = np.random.default_rng(seed)
+    hbar = random_channel(rng, k, n_t)
+    Q = rng.uniform(0.0, 3.0, (3, k))
+    gamma, jac = fast.mmse_sinr(hbar, Q)
+    for s in range(3):
+        W = bf.mmse_beamformers(hbar, Q[s])
+        np.testing.assert_allclose(gamma[s], bf.uplink_sinr(hbar, Q[s], W), rtol=1e-8, atol=1e-12)
+        for j in range(k):
+            dq = np.zeros(k)
+            dq[j] = 1e-6
+            fd = (fast.mmse_sinr(hbar, (Q[s] + dq)[None], False)[0] - gamma[s]) / 1e-6
+            np.testing.assert_allclose(jac[s, :, j], fd, rtol=1e-3, atol=1e-5)
+
+
+def test_objective_gradient_matches_finite_differences() -> None:
+    pr = make_problem(random_channel(np.random.default_rng(2), 3, 3), p_max=4.0)
+    Q = np.array([[1.0, 2.0, 1.0], [0.3, 0.2, 3.5]])
+    f, pos, G = fast._evaluate(pr, Q)
+    for j in range(3):
+        dq = np.zeros(3)
+        dq[j] = 1e-6
+        f2, pos2 = fast._evaluate(pr, Q + dq, grad=False)
+        same = np.all(pos2 == pos, axis=1)
+        np.testing.assert_allclose(((f2 - f) / 1e-6)[same], G[same, j], rtol=1e-3, atol=1e-6)
+
+
+@pytest.mark.parametrize("L", [256, 4096])
+def test_fast_matches_bruteforce_and_beats_faithful_on_random_channels(L: int) -> None:
+    rng = np.random.default_rng(L)
+    for trial in range(6):
+        H = bf.paper_channel() if trial == 0 else random_channel(rng, 2, 2)
+        pr = make_problem(H, p_max=float(rng.choice([1.0, 3.0, 6.3])), L=L)
+        sf = fast.solve_fast(pr)
+        sb = solve_bruteforce(pr, n_grid=2001, n_local=201)
+        check_allocation(pr, sf)
+        assert sf.objective <= sb.objective * (1 + 5e-3)
+        assert sf.objective <= mu_ascc.solve_faithful(pr).objective * (1 + 1e-9)
+
+
+def test_fast_k4_beats_simple_allocations() -> None:
+    rng = np.random.default_rng(11)
+    pr = make_problem(random_channel(rng, 4, 4), p_max=5.0)
+    sol = fast.solve_fast(pr)
+    check_allocation(pr, sol)
+    assert sol.diagnostics["iterations"] >= 1
+    trace = sol.diagnostics["trace"]
+    assert np.all(np.diff(trace) <= 0)
+    assert sol.objective <= baselines.mrt_equal_power(pr).objective + 1e-12
+    # and at least as good as equal uplink powers with MMSE beams (its own start point)
+    q = np.full(4, 5.0 / 4)
+    W = bf.mmse_beamformers(pr.hbar, q)
+    p = bf.downlink_powers_from_uplink(pr.hbar, q, W)
+    pos, _ = pr.best_positions(pr.sinr(p, W))
+    assert sol.objective <= pr.make_solution("eq", pos, p, W, 0).objective + 1e-12
+
+
+class _ShiftedLink(link.LinkModel):
+    """A code 3 dB better than random coding (stands in for a tabulated link)."""
+
+    name = "shifted"
+
+    def log10_ber(self, sinr, rc, L):
+        return fbl.log10_ber(2.0 * np.asarray(sinr), rc, L)
+
+    def log10_ber_and_grad(self, sinr, rc, L):
+        v, dg, drc = fbl.log10_ber_and_grad(2.0 * np.asarray(sinr), rc, L)
+        return v, 2.0 * dg, drc
+
+
+def test_fast_plans_for_any_link_model() -> None:
+    pr_rc = make_problem(p_max=1.0)
+    pr_sh = make_problem(p_max=1.0, link=_ShiftedLink())
+    a, b = fast.solve_fast(pr_rc), fast.solve_fast(pr_sh)
+    assert b.objective < a.objective  # a better code gives lower distortion
+    check_allocation(pr_sh, b)
+
+
+def test_bruteforce_is_for_two_users() -> None:
+    with pytest.raises(ValueError, match="K = 2"):
+        solve_bruteforce(make_problem(random_channel(np.random.default_rng(0), 3, 3)))
+
+
+def test_zf_wf_fixed_rc_baseline(paper_problem) -> None:
+    pr = paper_problem
+    classical = [dist.synthetic_table("du", seed=7, model="tabulated", robustness_shift=1.0)]
+    classical.append(dist.synthetic_table("su", seed=8, model="tabulated", robustness_shift=1.0))
+    sol = baselines.zf_wf_fixed_rc(pr, [1.8, 1.3], classical)
+    G = bf.gain_matrix(pr.hbar, sol.w)
+    assert G[0, 1] == pytest.approx(0, abs=1e-20) and G[1, 0] == pytest.approx(0, abs=1e-20)
+    assert sol.power.sum() == pytest.approx(pr.p_max)
+    np.testing.assert_array_equal(sol.rc, [1.8, 1.3])
+    assert np.all(sol.rs_bits <= sol.rc * pr.T) and all(sol.diagnostics["delay_met"])
+    for i, t in enumerate(classical):  # the largest table rate that meets the delay budget
+        assert t.rs_bits[sol.positions[i] + 1] > sol.rc[i] * pr.T[i]
+    assert sol.objective >= fast.solve_fast(pr).objective
+
+
+def test_zf_wf_djscc_baseline(paper_problem) -> None:
+    tabs = [dist.synthetic_snr_table("du", seed=1), dist.synthetic_snr_table("su", seed=2)]
+    sol = baselines.zf_wf_djscc(paper_problem, tabs, bandwidth_ratio=1 / 6)
+    assert sol.rate_index is None and sol.allocation_fields()["power"].size == 2
+    for i, t in enumerate(tabs):
+        k = sol.diagnostics["djscc_points"][i]
+        assert t.train_snr_db[k] == 10.0
+        assert sol.distortion[i] == pytest.approx(
+            float(t.distortion(k, 10 * np.log10(sol.sinr[i])))
+        )
+
+
+def test_mrt_equal_power_baseline(paper_problem) -> None:
+    sol = baselines.mrt_equal_power(paper_problem)
+    np.testing.assert_allclose(sol.power, [1.5, 1.5])
+    np.testing.assert_allclose(sol.w, bf.mrt_beamformers(paper_problem.hbar))
+    check_allocation(paper_problem, sol)
+
+
+def test_zf_needs_enough_antennas() -> None:
+    pr = make_problem(random_channel(np.random.default_rng(1), 3, 2))
+    with pytest.raises(ValueError, match="K <= N_t"):
+        baselines.zf_wf_fixed_rc(pr, 1.0)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 100_000),
+    k=st.integers(1, 5),
+    extra=st.integers(0, 2),
+    p_dbw=st.floats(-6.0, 12.0),
+    L=st.sampled_from([128, 256, 4096]),
+)
+def test_fast_allocations_always_feasible(seed: int, k: int, extra: int, p_dbw: float, L: int):
+    """Power budget (18), delay (19), unit beams (20), table rates, schema: for any channel."""
+    rng = np.random.default_rng(seed)
+    H = random_channel(rng, k, k + extra) * rng.uniform(0.1, 3.0)
+    pr = make_problem(H, p_max=10 ** (p_dbw / 10), L=L)
+    sol = fast.solve_fast(pr)
+    check_allocation(pr, sol)
+    assert sol.objective <= baselines.mrt_equal_power(pr).objective + 1e-12
+
+
+def test_link_from_spec() -> None:
+    from gnuradio.semdacom.optimize.problem import link_from_spec
+
+    assert isinstance(link_from_spec("random_coding"), link.RandomCodingLink)
+    assert link_from_spec("random_coding_paper").paper_form
+    sh = _ShiftedLink()
+    assert link_from_spec(sh) is sh
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), k=st.integers(2, 6), extra=st.integers(0, 2))
+def test_transfer_sinrs_match_a_fresh_mmse_evaluation(seed: int, k: int, extra: int) -> None:
+    """The rank-2 Woodbury update gives the same SINRs as recomputing eq. (33) with eq. (43)."""
+    rng = np.random.default_rng(seed)
+    hbar = random_channel(rng, k, k + extra)
+    q0 = rng.uniform(0.1, 2.0, k)
+    C0 = fast.mmse_gram(hbar, q0[None])[0]
+    i = rng.integers(0, k, 6)
+    j = (i + rng.integers(1, k, 6)) % k
+    a = q0[i] * rng.uniform(0.0, 1.0, 6)
+    gam, Q = fast.transfer_sinrs(C0, q0, i, j, a)
+    np.testing.assert_allclose(Q.sum(axis=1), q0.sum(), rtol=1e-12)
+    np.testing.assert_allclose(gam, fast.mmse_sinr(hbar, Q, grad=False), rtol=1e-7, atol=1e-10)
+
+
+def test_fast_plans_for_the_measured_link_when_shipped() -> None:
+    from gnuradio.semdacom.optimize.problem import link_from_spec
+
+    try:
+        lk = link_from_spec("tabulated")
+    except (ValueError, FileNotFoundError) as exc:
+        pytest.skip(f"no measured link tables in this checkout: {exc}")
+    pr = make_problem(p_max=3.0, link=lk)
+    sol = fast.solve_fast(pr)
+    check_allocation(pr, sol)
+    assert sol.objective <= baselines.mrt_equal_power(pr).objective + 1e-12
+    with pytest.raises(ValueError, match="random-coding"):
+        mu_ascc.solve_faithful(pr)
