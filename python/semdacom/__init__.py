@@ -6,7 +6,9 @@
 """gr-semdacom: multi-user semantic and data communications for GNU Radio.
 
 Blocks (C++): superposition_beamformer, miso_channel.
-Blocks (Python): frame_tagger, phy_probe, fbl_link.
+Blocks (Python): frame_tagger, phy_probe, fbl_link, channel_encoder, channel_decoder,
+image_source, source_encoder, source_decoder, semantic_decoder, metrics_sink,
+mu_ascc_optimizer.
 Algorithms without GNU Radio live in the subpackages core, codec, coding,
 optimize and sfma; PMT schemas in messages.
 """

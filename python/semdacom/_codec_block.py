@@ -94,3 +94,14 @@ def guarded(logger, counts: dict, counter: str, handler: Callable[[Any], None], 
     except Exception as exc:  # a handler must never kill the thread
         counts[counter] += 1
         logger.error(f"dropped message after {type(exc).__name__}: {exc}")
+
+
+def shared_codec(weights: str | None, *, semantic: bool) -> Any:
+    """The process-wide learned codec (``codec.codec.shared_codec``).
+
+    torch is imported here, when a codec block is built, not when ``gnuradio.semdacom``
+    is imported: blocks that need no DNN load in a fraction of a second.
+    """
+    from .codec.codec import shared_codec as _shared
+
+    return _shared(weights, semantic=semantic)

@@ -19,7 +19,6 @@ from gnuradio import gr
 
 from . import messages
 from ._codec_block import describe
-from .codec import metrics
 
 __all__ = ["metrics_sink"]
 
@@ -163,6 +162,8 @@ class metrics_sink(gr.basic_block):
                 self._counts["evicted"] += 1
 
     def _score_image(self, meta: dict, img: np.ndarray, ref: np.ndarray) -> None:
+        from .codec import metrics  # torch is loaded on first use
+
         u = self._users[int(meta["user"])]
         if img.shape != ref.shape:
             self._counts["malformed"] += 1
@@ -177,6 +178,8 @@ class metrics_sink(gr.basic_block):
     # ----------------------------------------------------------------------------------------
     def summary(self) -> dict:
         """Per-user counts and means, plus global counters (JSON-ready)."""
+        from .codec import metrics  # torch is loaded on first use
+
         with self._lock:
             users = {}
             for user, u in sorted(self._users.items()):

@@ -14,8 +14,7 @@ import pmt
 from gnuradio import gr
 
 from . import messages
-from ._codec_block import RateCommands, frame_of, guarded, salvage_meta
-from .codec.codec import shared_codec
+from ._codec_block import RateCommands, frame_of, guarded, salvage_meta, shared_codec
 from .source_decoder import stream_from_bits
 
 __all__ = ["semantic_decoder"]
