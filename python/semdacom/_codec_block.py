@@ -83,6 +83,17 @@ class RateCommands:
         while self._pending and (frame is None or self._pending[0][0] <= frame):
             self.rate_index = self._pending.pop(0)[1]
 
+    def rate_for(self, meta: dict) -> int:
+        """The operating point of a bits PDU: its meta ``rate_index`` if present, else the
+        allocation in force at its frame. Raises MessageError when out of range."""
+        self.apply(frame_of(meta))
+        r = meta.get("rate_index", self.rate_index)
+        if isinstance(r, bool) or not isinstance(r, (int, np.integer)):
+            raise messages.MessageError(f"meta 'rate_index' must be an integer, got {r!r}")
+        if not 0 <= int(r) < self.levels:
+            raise messages.MessageError(f"meta 'rate_index'={r} outside 0..{self.levels - 1}")
+        return int(r)
+
 
 def guarded(logger, counts: dict, counter: str, handler: Callable[[Any], None], msg: Any) -> None:
     """Run a handler so that no exception escapes into the scheduler thread."""

@@ -16,7 +16,7 @@ import pmt
 from gnuradio import gr
 
 from . import messages
-from .channel_encoder import CHAN_TAG, MODES
+from .channel_encoder import CHAN_TAG, MODES, link_allocation
 from .coding import framing
 from .coding import mcs as mcs_mod
 from .core import fbl_emulation
@@ -145,20 +145,7 @@ class channel_decoder(gr.sync_block):
         self._counts["csi_accepted"] += 1
 
     def _handle_cmd(self, msg: Any) -> None:
-        alloc = messages.alloc_from_pmt(msg)
-        k = alloc.k
-        if k is not None and self._user >= k:
-            raise messages.MessageError(f"allocation has K={k}, this block is user {self._user}")
-        if alloc.mcs is not None:
-            try:
-                mcs_mod.block_layout(int(alloc.mcs[self._user]), self._L)
-            except ValueError as exc:
-                raise messages.MessageError(f"allocation mcs[{self._user}]: {exc}") from exc
-        if alloc.rc is not None:
-            try:
-                fbl_emulation.bits_per_packet(float(alloc.rc[self._user]), self._L)
-            except ValueError as exc:
-                raise messages.MessageError(f"allocation rc[{self._user}]: {exc}") from exc
+        alloc = link_allocation(msg, self._user, self._L)
         self._counts["cmd_accepted"] += 1
         self._pending.append(alloc)
         self._pending.sort(key=lambda a: a.apply_frame)

@@ -31,6 +31,26 @@ _PORT_PDUS = pmt.intern("pdus")
 _PORT_CMD = pmt.intern("cmd")
 
 
+def link_allocation(msg: Any, user: int, blocklength: int) -> messages.Allocation:
+    """Parse an allocation for a channel encoder/decoder of ``user``: its ``mcs`` and ``rc``
+    entries must exist and fit blocklength ``L``. Raises MessageError otherwise."""
+    alloc = messages.alloc_from_pmt(msg)
+    k = alloc.k
+    if k is not None and user >= k:
+        raise messages.MessageError(f"allocation has K={k}, this block is user {user}")
+    if alloc.mcs is not None:
+        try:
+            mcs_mod.block_layout(int(alloc.mcs[user]), blocklength)
+        except ValueError as exc:
+            raise messages.MessageError(f"allocation mcs[{user}]: {exc}") from exc
+    if alloc.rc is not None:
+        try:
+            fbl_emulation.bits_per_packet(float(alloc.rc[user]), blocklength)
+        except ValueError as exc:
+            raise messages.MessageError(f"allocation rc[{user}]: {exc}") from exc
+    return alloc
+
+
 class channel_encoder(gr.sync_block):
     """Channel encoder of one user (MU-ASCC, seed 000, Sec. II-C and Remark 3.2).
 
@@ -142,20 +162,7 @@ class channel_encoder(gr.sync_block):
         self._guarded(self._handle_cmd, msg, "cmd_rejected")
 
     def _handle_cmd(self, msg: Any) -> None:
-        alloc = messages.alloc_from_pmt(msg)
-        k = alloc.k
-        if k is not None and self._user >= k:
-            raise messages.MessageError(f"allocation has K={k}, this block is user {self._user}")
-        if alloc.mcs is not None:
-            try:
-                mcs_mod.block_layout(int(alloc.mcs[self._user]), self._L)
-            except ValueError as exc:
-                raise messages.MessageError(f"allocation mcs[{self._user}]: {exc}") from exc
-        if alloc.rc is not None:
-            try:
-                fbl_emulation.bits_per_packet(float(alloc.rc[self._user]), self._L)
-            except ValueError as exc:
-                raise messages.MessageError(f"allocation rc[{self._user}]: {exc}") from exc
+        alloc = link_allocation(msg, self._user, self._L)
         self._counts["cmd_accepted"] += 1
         self._pending.append(alloc)
         self._pending.sort(key=lambda a: a.apply_frame)

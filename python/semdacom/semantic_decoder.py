@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import pmt
 from gnuradio import gr
 
 from . import messages
-from ._codec_block import RateCommands, frame_of, guarded, salvage_meta, shared_codec
+from ._codec_block import RateCommands, guarded, salvage_meta, shared_codec
 from .source_decoder import stream_from_bits
 
 __all__ = ["semantic_decoder"]
@@ -79,24 +78,13 @@ class semantic_decoder(gr.basic_block):
         if self._rates.accept(msg):
             self._counts["cmd_accepted"] += 1
 
-    def _rate_of(self, meta: dict) -> int:
-        self._rates.apply(frame_of(meta))
-        r = meta.get("rate_index", self._rates.rate_index)
-        if isinstance(r, bool) or not isinstance(r, (int, np.integer)):
-            raise messages.MessageError(f"meta 'rate_index' must be an integer, got {r!r}")
-        if not 0 <= int(r) < self._codec.levels:
-            raise messages.MessageError(
-                f"meta 'rate_index'={r} outside 0..{self._codec.levels - 1}"
-            )
-        return int(r)
-
     def _on_pdus(self, msg: Any) -> None:
         self._counts["pdus_in"] += 1
         try:
             meta, bits = messages.unpack_bits_pdu(msg)
             if meta.get("erased") is True:
                 raise messages.MessageError(f"erased upstream ({meta.get('erasure_reason', '?')})")
-            r = self._rate_of(meta)
+            r = self._rates.rate_for(meta)
             labels, erased = self._codec.classify([stream_from_bits(bits)], r)
             meta.pop("n_bits", None)
             if erased[0]:
