@@ -2,8 +2,12 @@
 
 * ``images_per_s_batch1`` / ``images_per_s_batch256``: real encode + decode to and from bytes
   (analysis, entropy coding, guarded decoding, synthesis) of 28x28 Fashion-MNIST images per
-  second, middle operating point, on this machine's CPU (torch threads as set by
-  ``SEMDACOM_THREADS``, default 1: on a shared 2-core machine one thread is far faster).
+  second, middle operating point, on this machine's CPU with all its cores: one worker thread
+  per core (``LearnedCodec(workers=...)``, each with one torch thread; ``SEMDACOM_THREADS``
+  overrides the worker count). ``..._1thread`` is one worker, ``..._torch_threads`` one worker
+  with a torch thread per core (torch's own intra-op parallelism, for comparison), and
+  ``..._top_point`` all workers at the highest operating point. ``stage_us_per_image`` splits one
+  batch-256 pass into its stages (analysis, entropy coding, synthesis).
 * ``bits_span_ratio``: highest / lowest mean bits per image of the VBR model.
 * ``bd_rate_vbr_vs_separate_pct``: Bjontegaard delta rate (PSNR) of the one variable-rate model
   against the fixed-rate models trained separately at four of its lambdas (positive = the VBR
@@ -27,19 +31,72 @@ from gnuradio.semdacom.codec.evaluate import bd_rate, evaluate
 N_EVAL = 1000
 
 
+def _stages(codec: LearnedCodec, x: np.ndarray, r: int) -> dict:
+    """Microseconds per image of each stage of a batch encode + decode (best of 3)."""
+    from gnuradio.semdacom.codec import bitstream
+
+    m = codec.model
+    xt = codec.as_tensor(x)
+    xp, _ = m.pad(xt)
+    ri = torch.full((len(x),), r, dtype=torch.long)
+    with torch.no_grad():
+        g, ig = m.gains(ri)
+        yg = m.g_a(xp) * g
+        z = m.h_a(torch.abs(yg)).double()
+        y_hat = torch.round(yg) * ig
+    streams = codec.encode(x, r)
+    parts = [bitstream.split_stream(s) for s in streams]
+    ys = [p[1] for p in parts]
+    y_idx = codec._scale_indexes(torch.round(z))
+    y_sym = torch.round(yg).int().reshape(len(x), -1).numpy()
+    n = len(x)
+
+    def us(fn):
+        return best_time(fn, repeats=3, min_time=0.2) / n * 1e6
+
+    with torch.no_grad():
+        return {
+            "g_a": us(lambda: m.g_a(xp)),
+            "h_a": us(lambda: m.h_a(torch.abs(yg))),
+            "h_s_float64_and_scale_index": us(lambda: codec._scale_indexes(torch.round(z))),
+            "rans_encode_y": us(lambda: codec._y_coder.encode(y_sym, y_idx)),
+            "rans_decode_y": us(lambda: codec._y_coder.decode(ys, y_idx, 255)),
+            "g_s": us(lambda: m.g_s(y_hat)),
+            "encode_total": us(lambda: codec.encode(x, r)),
+            "decode_total": us(lambda: codec.decode(streams, r)),
+        }
+
+
 def main() -> dict:
-    torch.set_num_threads(int(os.environ.get("SEMDACOM_THREADS", "1")))
+    cores = os.cpu_count() or 1
+    threads = int(os.environ.get("SEMDACOM_THREADS", str(cores)))
     images, labels = load_fashion_mnist("test")
     vbr_path = WEIGHTS_DIR / "hyperprior_vbr.pt"
-    codec = LearnedCodec.load(vbr_path, semantic=False)
+    codec = LearnedCodec.load(vbr_path, semantic=False, workers=threads)
+    single = LearnedCodec.load(vbr_path, semantic=False, workers=1)
     mid = codec.levels // 2
 
     def run(batch):
         x = images[:batch]
         return lambda: codec.decode(codec.encode(x, mid), mid)
 
+    def run_single(batch):
+        x = images[:batch]
+        return lambda: single.decode(single.encode(x, mid), mid)
+
+    def run_top(batch):
+        x = images[:batch]
+        top = codec.levels - 1
+        return lambda: codec.decode(codec.encode(x, top), top)
+
+    torch.set_num_threads(threads)
+    t256_torch = best_time(run_single(256), repeats=3, min_time=0.5)
+    torch.set_num_threads(1)
+    t256_1 = best_time(run_single(256), repeats=3, min_time=0.5)
+    stages = _stages(single, images[:256], mid)
     t1 = best_time(run(1), repeats=5, min_time=0.3)
     t256 = best_time(run(256), repeats=3, min_time=0.5)
+    t256_top = best_time(run_top(256), repeats=3, min_time=0.5)
 
     rows = evaluate(codec, images[:N_EVAL], progress=False)
     vbr_bits = np.array([r["rs_bits"] for r in rows])
@@ -53,9 +110,14 @@ def main() -> dict:
     res = {
         "images": N_EVAL,
         "operating_point_for_speed": mid,
-        "threads": torch.get_num_threads(),
+        "workers": threads,
+        "torch_threads_per_worker": 1,
         "images_per_s_batch1": 1.0 / t1,
         "images_per_s_batch256": 256.0 / t256,
+        "images_per_s_batch256_1thread": 256.0 / t256_1,
+        "images_per_s_batch256_torch_threads": 256.0 / t256_torch,
+        "images_per_s_batch256_top_point": 256.0 / t256_top,
+        "stage_us_per_image_1thread": stages,
         "bits_span_ratio": float(vbr_bits.max() / vbr_bits.min()),
         "vbr_points": rows,
         "fixed_points": fixed,

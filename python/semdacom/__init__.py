@@ -8,7 +8,7 @@
 Blocks (C++): superposition_beamformer, miso_channel.
 Blocks (Python): frame_tagger, phy_probe, fbl_link, channel_encoder, channel_decoder,
 image_source, source_encoder, source_decoder, semantic_decoder, metrics_sink,
-mu_ascc_optimizer.
+mu_ascc_optimizer, djscc_encoder, djscc_decoder.
 Algorithms without GNU Radio live in the subpackages core, codec, coding,
 optimize and sfma; PMT schemas in messages.
 """
@@ -22,6 +22,8 @@ except ModuleNotFoundError:
 
 from .channel_decoder import channel_decoder  # noqa: E402, F401
 from .channel_encoder import channel_encoder  # noqa: E402, F401
+from .djscc_decoder import djscc_decoder  # noqa: E402, F401
+from .djscc_encoder import djscc_encoder  # noqa: E402, F401
 from .fbl_link import fbl_link  # noqa: E402, F401
 from .frame_tagger import frame_tagger  # noqa: E402, F401
 from .image_source import image_source  # noqa: E402, F401

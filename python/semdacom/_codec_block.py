@@ -107,12 +107,29 @@ def guarded(logger, counts: dict, counter: str, handler: Callable[[Any], None], 
         logger.error(f"dropped message after {type(exc).__name__}: {exc}")
 
 
-def shared_codec(weights: str | None, *, semantic: bool) -> Any:
-    """The process-wide learned codec (``codec.codec.shared_codec``).
+#: Codec choices of the codec blocks (``codec`` parameter) and the name each writes in meta.
+CODECS = {"learned": "hyperprior_vbr", "classical": "heif-x265"}
+
+
+def check_codec(codec: str) -> str:
+    """Validate a block's ``codec`` parameter ("learned" or "classical")."""
+    if not isinstance(codec, str) or codec not in CODECS:
+        raise ValueError(f"codec must be one of {sorted(CODECS)}, got {codec!r}")
+    return codec
+
+
+def shared_codec(weights: str | None, *, semantic: bool, codec: str = "learned") -> Any:
+    """The process-wide codec: the learned one (``codec.codec.shared_codec``) or, for
+    ``codec="classical"``, the HEVC-intra/HEIF one (``codec.classical.shared_classical``;
+    ``weights`` does not apply to it, ``semantic`` loads its classifier E).
 
     torch is imported here, when a codec block is built, not when ``gnuradio.semdacom``
     is imported: blocks that need no DNN load in a fraction of a second.
     """
+    if check_codec(codec) == "classical":
+        from .codec.classical import shared_classical
+
+        return shared_classical(classifier=semantic)
     from .codec.codec import shared_codec as _shared
 
     return _shared(weights, semantic=semantic)

@@ -1029,3 +1029,54 @@ def unpack_label_pdu(pdu: Any) -> tuple[dict, int]:
     if pred < -1:
         raise MessageError(f"'pred' must be >= -1, got {pred}")
     return meta_from_pmt(car), pred
+
+
+# --------------------------------------------------------------------------------------------
+# Analog symbol PDUs (DeepJSCC baseline: djscc_encoder, djscc_decoder)
+# --------------------------------------------------------------------------------------------
+#
+# Symbol PDU: ``(meta, c32vector)`` holding complex channel symbols (transmitted: unit mean
+# energy per image; received: y = g s + n). Optional meta: ``image_id``, ``label``, ``user``,
+# ``frame``, ``gain`` (complex effective channel gain the receiver divides by), ``erased``
+# (bool) with ``erasure_reason``.
+
+#: Largest symbol PDU accepted (complex symbols).
+MAX_SYMBOLS = 1 << 22
+
+__all__ += ["MAX_SYMBOLS", "symbols_pdu", "unpack_symbols_pdu"]
+
+
+def symbols_pdu(meta: dict | None, symbols: Any) -> Any:
+    """Pack complex symbols (1-D) into a symbol PDU ``(meta, c32vector)``."""
+    arr = np.asarray(symbols)
+    if arr.ndim != 1:
+        raise MessageError(f"symbols must be one-dimensional, got shape {arr.shape}")
+    if arr.size > MAX_SYMBOLS:
+        raise MessageError(f"{arr.size} symbols exceed {MAX_SYMBOLS}")
+    arr = arr.astype(np.complex64)
+    meta_d = dict(meta) if meta is not None else {}
+    return pmt.cons(meta_to_pmt(meta_d), pmt.init_c32vector(arr.size, arr.tolist()))
+
+
+def unpack_symbols_pdu(pdu: Any) -> tuple[dict, np.ndarray]:
+    """Read a symbol PDU; returns ``(meta, complex64 symbols)``.
+
+    Raises
+    ------
+    MessageError
+        Not a (dict, c32vector/c64vector) pair, or more than :data:`MAX_SYMBOLS` symbols.
+    """
+    if not isinstance(pdu, pmt.pmt_base) or not pmt.is_pair(pdu) or pmt.is_dict(pdu):
+        raise MessageError(f"a PDU must be a pair (meta, c32vector), got {_describe(pdu)}")
+    car, cdr = pmt.car(pdu), pmt.cdr(pdu)
+    if not pmt.is_dict(car):
+        raise MessageError(f"PDU meta must be a dictionary, got {_describe(car)}")
+    if pmt.is_c32vector(cdr):
+        elements = pmt.c32vector_elements
+    elif pmt.is_c64vector(cdr):
+        elements = pmt.c64vector_elements
+    else:
+        raise MessageError(f"symbol PDU payload must be a c32vector, got {_describe(cdr)}")
+    if pmt.length(cdr) > MAX_SYMBOLS:
+        raise MessageError(f"{pmt.length(cdr)} symbols exceed {MAX_SYMBOLS}")
+    return meta_from_pmt(car), np.asarray(elements(cdr), dtype=np.complex64)

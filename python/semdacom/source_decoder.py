@@ -14,7 +14,7 @@ import pmt
 from gnuradio import gr
 
 from . import messages
-from ._codec_block import RateCommands, guarded, salvage_meta, shared_codec
+from ._codec_block import CODECS, RateCommands, check_codec, guarded, salvage_meta, shared_codec
 
 __all__ = ["source_decoder"]
 
@@ -48,13 +48,20 @@ class source_decoder(gr.basic_block):
         Operating point used when a PDU carries none and no command has set one.
     weights : str
         Codec weights file ("" = the shipped model).
+    codec : str
+        "learned" (default) or "classical" (HEVC intra via x265 in HEIF,
+        :mod:`gnuradio.semdacom.codec.classical`; ``weights`` unused). A PDU whose meta
+        ``codec`` names another codec is an erasure.
     """
 
-    def __init__(self, user: int = 0, rate_index: int = 0, weights: str = "") -> None:
+    def __init__(
+        self, user: int = 0, rate_index: int = 0, weights: str = "", codec: str = "learned"
+    ) -> None:
         gr.basic_block.__init__(self, name="source_decoder", in_sig=None, out_sig=None)
         if isinstance(user, bool) or int(user) != user or user < 0:
             raise ValueError(f"user must be a non-negative integer, got {user!r}")
-        self._codec = shared_codec(weights or None, semantic=False)
+        self._codec_name = CODECS[check_codec(codec)]
+        self._codec = shared_codec(weights or None, semantic=False, codec=codec)
         if not 0 <= int(rate_index) < self._codec.levels:
             raise ValueError(f"rate_index must be in [0, {self._codec.levels - 1}]")
         self._user = int(user)
@@ -90,6 +97,10 @@ class source_decoder(gr.basic_block):
             meta, bits = messages.unpack_bits_pdu(msg)
             if meta.get("erased") is True:
                 raise messages.MessageError(f"erased upstream ({meta.get('erasure_reason', '?')})")
+            if isinstance(meta.get("codec"), str) and meta["codec"] != self._codec_name:
+                raise messages.MessageError(
+                    f"stream of codec {meta['codec']!r}, this decoder is {self._codec_name!r}"
+                )
             r = self._rates.rate_for(meta)
             res = self._codec.decode([stream_from_bits(bits)], r)
             meta.pop("n_bits", None)

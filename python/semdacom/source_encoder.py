@@ -14,7 +14,15 @@ import pmt
 from gnuradio import gr
 
 from . import messages
-from ._codec_block import RateCommands, frame_of, guarded, salvage_meta, shared_codec
+from ._codec_block import (
+    CODECS,
+    RateCommands,
+    check_codec,
+    frame_of,
+    guarded,
+    salvage_meta,
+    shared_codec,
+)
 
 __all__ = ["source_encoder"]
 
@@ -44,13 +52,19 @@ class source_encoder(gr.basic_block):
         Initial operating point.
     weights : str
         Codec weights file ("" = the shipped model).
+    codec : str
+        "learned" (default, the VBR hyperprior) or "classical" (HEVC intra via x265 in HEIF,
+        :mod:`gnuradio.semdacom.codec.classical`, 16 quality indexes; ``weights`` unused).
     """
 
-    def __init__(self, user: int = 0, rate_index: int = 0, weights: str = "") -> None:
+    def __init__(
+        self, user: int = 0, rate_index: int = 0, weights: str = "", codec: str = "learned"
+    ) -> None:
         gr.basic_block.__init__(self, name="source_encoder", in_sig=None, out_sig=None)
         if isinstance(user, bool) or int(user) != user or user < 0:
             raise ValueError(f"user must be a non-negative integer, got {user!r}")
-        self._codec = shared_codec(weights or None, semantic=False)
+        self._codec_name = CODECS[check_codec(codec)]
+        self._codec = shared_codec(weights or None, semantic=False, codec=codec)
         if not 0 <= int(rate_index) < self._codec.levels:
             raise ValueError(f"rate_index must be in [0, {self._codec.levels - 1}]")
         self._user = int(user)
@@ -96,7 +110,7 @@ class source_encoder(gr.basic_block):
             stream = self._codec.encode(image[None], r)[0]
             meta.pop("shape", None)
             meta.update(
-                {"rate_index": r, "codec": "hyperprior_vbr", "user": meta.get("user", self._user)}
+                {"rate_index": r, "codec": self._codec_name, "user": meta.get("user", self._user)}
             )
             bits = np.unpackbits(np.frombuffer(stream, dtype=np.uint8))
             out = messages.bits_pdu(meta, bits)

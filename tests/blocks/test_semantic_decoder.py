@@ -128,3 +128,41 @@ def test_unreadable_input_is_an_explicit_erasure(harness, data, bad) -> None:
 def test_bad_parameters() -> None:
     with pytest.raises(ValueError):
         semantic_decoder(user=-1)
+
+
+@pytest.fixture(scope="module")
+def classical_data():
+    from gnuradio.semdacom.codec.classical import shared_classical
+
+    c = shared_classical(classifier=True)
+    x, y = load_fashion_mnist("test")
+    top = c.levels - 1
+    return c, x[:30], y[:30], c.encode(x[:30], top), top
+
+
+def test_classical_labels_match_classifier_on_decoded_image(harness, classical_data) -> None:
+    c, _, y, streams, top = classical_data
+    h = harness(codec="classical")
+    preds = []
+    for i, s in enumerate(streams):
+        meta, pred = h.send(_pdu(s, rate_index=top, label=int(y[i]), codec="heif-x265"))
+        assert meta["erased"] is False and meta["label"] == y[i]
+        preds.append(pred)
+    np.testing.assert_array_equal(preds, c.classify(streams, top)[0])
+    assert np.mean(np.array(preds) == y) >= 0.75
+    rng = np.random.default_rng(4)
+    for s in streams[:8]:  # corrupted: a label or an explicit erasure, never a crash
+        bits = np.unpackbits(np.frombuffer(s, np.uint8))
+        noisy = bits ^ (rng.random(bits.size) < 0.05).astype(np.uint8)
+        meta, pred = h.send(messages.bits_pdu({"rate_index": top}, noisy))
+        assert -1 <= pred <= 9 and (pred == -1) == meta["erased"]
+    for bad in (
+        messages.bits_pdu({"rate_index": 0}, np.zeros(0, np.uint8)),
+        messages.bits_pdu({"rate_index": top, "codec": "hyperprior_vbr"}, np.ones(64, np.uint8)),
+    ):
+        meta, pred = h.send(bad)
+        assert pred == -1 and meta["erased"] is True and meta["erasure_reason"]
+    cnt = h.blk.counters()
+    assert cnt["pdus_in"] == cnt["pdus_out"] == len(streams) + 10
+    with pytest.raises(ValueError, match="codec"):
+        semantic_decoder(codec="webp")

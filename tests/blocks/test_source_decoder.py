@@ -143,3 +143,65 @@ def test_bad_parameters() -> None:
         source_decoder(user=-2)
     with pytest.raises(ValueError):
         source_decoder(rate_index=-1)
+
+
+@pytest.fixture(scope="module")
+def classical_streams():
+    from gnuradio.semdacom.codec.classical import shared_classical
+
+    c = shared_classical(classifier=False)
+    x = load_fashion_mnist("test")[0][:4]
+    return c, {r: c.encode(x, r) for r in (0, 7, c.levels - 1)}
+
+
+def test_classical_clean_and_corrupted_streams(harness, classical_streams) -> None:
+    c, s = classical_streams
+    h = harness(codec="classical")
+    fill = np.round(c.erasure_fill * 255).astype(np.uint8)
+    for r, ss in s.items():
+        meta, img = h.send(_pdu(ss[1], rate_index=r, image_id=1, codec="heif-x265"))
+        np.testing.assert_array_equal(img, np.round(c.decode([ss[1]], r).images[0] * 255))
+        assert meta["erased"] is False and meta["image_id"] == 1
+    rng = np.random.default_rng(5)
+    outcomes = set()
+    for r, ss in s.items():
+        bits = np.unpackbits(np.frombuffer(ss[0], np.uint8))
+        for ber in (1e-3, 1e-2, 0.1, 0.5):
+            noisy = bits ^ (rng.random(bits.size) < ber).astype(np.uint8)
+            meta, img = h.send(messages.bits_pdu({"rate_index": r}, noisy))
+            assert img.shape == (1, 28, 28)
+            if meta["erased"]:
+                assert meta["erasure_reason"]
+                np.testing.assert_array_equal(img, fill)
+            outcomes.add(meta["erased"])
+    assert True in outcomes  # some corruption is rejected by the HEVC decoder: explicit erasure
+    c2 = h.blk.counters()
+    assert c2["pdus_in"] == c2["pdus_out"] == 15
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        messages.bits_pdu({"rate_index": 0}, np.zeros(0, np.uint8)),  # empty stream
+        messages.bits_pdu({"rate_index": 0, "codec": "hyperprior_vbr"}, np.ones(64, np.uint8)),
+        messages.bits_pdu({"rate_index": 16}, np.ones(64, np.uint8)),
+        messages.bits_pdu({"rate_index": 0}, np.ones(8 * 70000, np.uint8)),  # huge
+        pmt.intern("junk"),
+    ],
+)
+def test_classical_unreadable_input_is_an_explicit_erasure(harness, classical_streams, bad) -> None:
+    c, s = classical_streams
+    h = harness(codec="classical")
+    meta, img = h.send(bad)
+    assert meta["erased"] is True and meta["erasure_reason"]
+    np.testing.assert_array_equal(img, np.round(c.erasure_fill * 255).astype(np.uint8))
+    meta, _ = h.send(_pdu(s[7][0], rate_index=7))  # keeps working
+    assert meta["erased"] is False
+
+
+def test_learned_decoder_refuses_classical_streams(harness, classical_streams) -> None:
+    _, s = classical_streams
+    meta, _ = harness().send(_pdu(s[7][0], rate_index=7, codec="heif-x265"))
+    assert meta["erased"] is True and "heif-x265" in meta["erasure_reason"]
+    with pytest.raises(ValueError, match="codec"):
+        source_decoder(codec="jpeg")

@@ -159,3 +159,32 @@ def test_bad_parameters() -> None:
         source_encoder(user=-1)
     with pytest.raises(ValueError):
         source_encoder(rate_index=1000)
+
+
+def test_classical_codec_choice(harness, images) -> None:
+    from gnuradio.semdacom.codec.classical import shared_classical
+
+    h = harness(rate_index=5, codec="classical")
+    codec = shared_classical(classifier=False)
+    for i in range(3):
+        meta, bits = h.send(_image_pdu(images, i, frame=np.uint64(i)))
+        stream = codec.encode(images[0][i : i + 1], 5)[0]
+        np.testing.assert_array_equal(bits, np.unpackbits(np.frombuffer(stream, np.uint8)))
+        assert meta["codec"] == "heif-x265" and meta["rate_index"] == 5
+        assert meta["image_id"] == i and meta["n_bits"] == 8 * len(stream)
+    h.cmd(messages.alloc_to_pmt(Allocation(seq=1, rate_index=np.array([15]))))
+    meta, bits = h.send(_image_pdu(images, 0))
+    assert meta["rate_index"] == 15 and bits.size > 8 * len(codec.encode(images[0][:1], 5)[0])
+    meta, bits = h.send(messages.image_pdu({"image_id": 9}, np.zeros((1, 32, 32), np.uint8)))
+    assert meta["erased"] is True and meta["erasure_reason"] and bits.size == 0
+    c = h.blk.counters()
+    assert c["pdus_in"] == c["pdus_out"] == 5 and c["erasures"] == 1
+
+
+def test_learned_codec_is_named_in_meta_and_codec_is_checked(harness, images) -> None:
+    meta, _ = harness().send(_image_pdu(images, 0))
+    assert meta["codec"] == "hyperprior_vbr"
+    with pytest.raises(ValueError, match="codec"):
+        source_encoder(codec="bpg")
+    with pytest.raises(ValueError):
+        source_encoder(codec="classical", rate_index=16)

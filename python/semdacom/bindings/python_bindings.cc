@@ -25,6 +25,7 @@ namespace py = pybind11;
     void bind_miso_channel(py::module& m);
     void bind_kernels(py::module& m);
     void bind_ldpc(py::module& m);
+    void bind_rans(py::module& m);
 // ) END BINDING_FUNCTION_PROTOTYPES
 
 
@@ -57,5 +58,6 @@ PYBIND11_MODULE(semdacom_python, m)
     bind_miso_channel(m);
     bind_kernels(m);
     bind_ldpc(m);
+    bind_rans(m);
     // ) END BINDING_FUNCTION_CALLS
 }

@@ -55,7 +55,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=int,
         default=None,
         metavar="K",
-        help="train fixed-rate model K (0..3) at the VBR lambda of point 0, 5, 10 or 15",
+        help="train fixed-rate model K (0..3) at the VBR lambda of point 0, 5, 10 or 15 "
+        "(with --init: starting from that point's gain units of the init model)",
     )
     p.add_argument("--semantic", action="store_true", help="fine-tune Q = E o G (eq. 4)")
     p.add_argument("--lambda-min", type=float, default=0.0012, help="lambda of point 0")
@@ -65,6 +66,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--name", default=None, help="checkpoint name (default from the model)")
     p.add_argument("--steps", type=int, default=None, help="stop after this many batches")
     p.add_argument("--gain-lr-scale", type=float, default=1.0, help="lr factor of the gains")
+    p.add_argument("--n", type=int, default=32, help="hidden channels of g_a/g_s")
+    p.add_argument("--m", type=int, default=32, help="latent channels M")
+    p.add_argument("--nh", type=int, default=16, help="hyper-latent channels")
+    p.add_argument(
+        "--arch", choices=["subpixel", "deconv"], default="subpixel", help="up-sampling layers"
+    )
     p.set_defaults(func=run_train_codec)
 
     p = sub.add_parser("eval-codec", help="per operating point: bits, MS-SSIM, PSNR, SU accuracy")
@@ -103,6 +110,10 @@ def run_train_classifier(args) -> int:
     return 0
 
 
+def _arch(args) -> dict:
+    return {"n": args.n, "m": args.m, "nh": args.nh, "arch": args.arch}
+
+
 def run_train_codec(args) -> int:
     from ..codec import train
     from ..codec.manifest import update_manifest
@@ -138,6 +149,8 @@ def run_train_codec(args) -> int:
             name=args.name or f"hyperprior_fixed_{args.fixed}",
             init=args.init,
             max_steps=args.steps,
+            init_point=[0, 5, 10, 15][args.fixed] if args.init else None,
+            **_arch(args),
         )
         metric = f"fixed-rate lambda {lam:.5g}; rate/PSNR in bench/results/codec.json"
     else:
@@ -154,6 +167,7 @@ def run_train_codec(args) -> int:
             init=args.init,
             max_steps=args.steps,
             gain_lr_scale=args.gain_lr_scale,
+            **_arch(args),
         )
         metric = "per-point bits/MS-SSIM/PSNR: see tables/hyperprior_vbr_eval.json"
     update_manifest(data, out, made_by=_made_by(), dataset=DATASET, metric=metric)

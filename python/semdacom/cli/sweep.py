@@ -102,13 +102,13 @@ def load_tables() -> dict:
         "classical su",
     )
     out["dj_du"] = glob(
-        "djscc_*du*.json",
+        "djscc_du_msssim.json",
         dist.SnrTable.load,
         lambda: dist.synthetic_snr_table("du", seed=21),
         "djscc du",
     )
     out["dj_su"] = glob(
-        "djscc_*su*.json",
+        "djscc_su_error.json",
         dist.SnrTable.load,
         lambda: dist.synthetic_snr_table("su", seed=22),
         "djscc su",

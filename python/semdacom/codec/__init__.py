@@ -14,4 +14,6 @@
 * :mod:`.train` -- training of all networks (seeded, resumable, tqdm).
 * :mod:`.evaluate` -- rate table and per-point metrics, BD-rate.
 * :mod:`.distortion_fit` -- Monte-Carlo bit flips and the logistic fit of eqs. (12)/(13).
+* :mod:`.classical` -- :class:`ClassicalCodec`, HEVC intra (x265) in HEIF: the BPG stand-in of
+  the separate source-channel coding benchmark (same API as the learned codec).
 """

@@ -22,12 +22,12 @@ import copy
 import hashlib
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-from compressai.ans import RansDecoder, RansEncoder
 from compressai.models.utils import update_registered_buffers
 
 from . import bitstream
@@ -51,6 +51,8 @@ TABLES_DIR = DATA_DIR / "tables"
 
 #: Largest stream accepted (bytes); anything longer is an erasure (a 28x28 image needs < 1 kB).
 MAX_STREAM_BYTES = 1 << 16
+#: Smallest share of a batch handed to one worker thread (smaller batches stay on the caller).
+MIN_WORKER_CHUNK = 32
 #: Clamp of decoded symbols (|y| and |z| stay far below this on real data).
 Y_BOUND = 255
 Z_BOUND = 255
@@ -73,7 +75,8 @@ def load_codec(path: str | Path | None = None, device=None) -> VBRHyperprior:
     """Load a codec saved by :func:`.train.train_codec` (CDF tables included)."""
     path = Path(path) if path is not None else WEIGHTS_DIR / "hyperprior_vbr.pt"
     saved = _load(path, device)
-    model = VBRHyperprior(**saved["config"])
+    # Weights saved before the "arch" option existed use transposed convolutions.
+    model = VBRHyperprior(**{"arch": "deconv", **saved["config"]})
     sd = saved["state_dict"]
     update_registered_buffers(
         model.gaussian_conditional,
@@ -137,6 +140,12 @@ class LearnedCodec:
     deadline_s : float
         Wall-clock budget of one :meth:`decode` call; streams not reached in time are erased
         with the reason ``"timeout"``.
+    workers : int
+        Threads that share a large batch (at least ``2 * MIN_WORKER_CHUNK`` images) in
+        :meth:`encode`, :meth:`decode` and :meth:`classify`. The networks and the rANS kernel
+        release the GIL, so on a multi-core CPU two workers with one torch thread each beat one
+        worker with two torch threads (torch's intra-op parallelism is poor on these small
+        feature maps); set ``torch.set_num_threads(1)`` when using more than one.
     """
 
     def __init__(
@@ -147,8 +156,13 @@ class LearnedCodec:
         rate_table: list[float] | None = None,
         deadline_s: float = 30.0,
         sha256: str | None = None,
+        workers: int = 1,
     ) -> None:
         self.model = model.eval()
+        if int(workers) < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        self.workers = int(workers)
+        self._pool: ThreadPoolExecutor | None = None
         self.device = next(model.parameters()).device
         self.image_shape = tuple(int(v) for v in image_shape)
         self.semantic = semantic.eval() if semantic is not None else None
@@ -163,27 +177,20 @@ class LearnedCodec:
         hp, wp = h + pad[2] + pad[3], w + pad[0] + pad[1]
         self._y_shape = (model.config["m"], hp // 4, wp // 4)
         self._z_shape = (model.config["nh"], hp // 16, wp // 16)
-        gc, eb = model.gaussian_conditional, model.entropy_bottleneck
-        self._gc_tables = (
-            gc._quantized_cdf.tolist(),
-            gc._cdf_length.reshape(-1).int().tolist(),
-            gc._offset.reshape(-1).int().tolist(),
-        )
-        self._eb_tables = (
-            eb._quantized_cdf.tolist(),
-            eb._cdf_length.reshape(-1).int().tolist(),
-            eb._offset.reshape(-1).int().tolist(),
-        )
+        self._y_coder = bitstream.make_coder(model.gaussian_conditional)
+        self._z_coder = bitstream.make_coder(model.entropy_bottleneck)
         nh, zh, zw = self._z_shape
-        self._z_indexes = np.repeat(np.arange(nh), zh * zw).tolist()
+        self._z_indexes = np.repeat(np.arange(nh, dtype=np.int32), zh * zw)
+        eb = model.entropy_bottleneck
         self._medians = eb._get_medians().detach().double().reshape(1, nh, 1, 1).cpu()
         self._h_s = copy.deepcopy(model.h_s).double().cpu().eval()
-        self._scale_bounds = scale_table().double()[:-1]
+        table = scale_table().double()
+        self._log_lo = float(torch.log(table[0]))
+        self._log_step = float((torch.log(table[-1]) - torch.log(table[0])) / (len(table) - 1))
+        self._n_scales = len(table)
         with torch.no_grad():
             fill = model.g_s(torch.zeros(1, *self._y_shape, device=self.device))
             self._fill = model.crop(fill, pad).clamp(0, 1).cpu().numpy()[0].astype(np.float32)
-        self._enc = RansEncoder()
-        self._dec = RansDecoder()
 
     # ------------------------------------------------------------------------------------
     @classmethod
@@ -261,14 +268,36 @@ class LearnedCodec:
         """CDF table index of every latent element; computed in float64 on both sides."""
         with torch.no_grad():
             scales = self._h_s(z_hat)
-        idx = torch.searchsorted(self._scale_bounds, scales.contiguous(), right=False)
-        return idx.reshape(len(z_hat), -1).int().numpy()
+        # The first table scale >= each scale (compressai's build_indexes), computed from the
+        # log-spaced grid: elementwise, so it cannot depend on the batch around an image.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pos = np.ceil((np.log(scales.numpy()) - self._log_lo) / self._log_step - 1e-9)
+        pos = np.fmax(pos, 0.0)  # also maps NaN to 0
+        np.minimum(pos, self._n_scales - 1, out=pos)
+        return pos.astype(np.int32).reshape(len(z_hat), -1)
 
-    @torch.no_grad()
+    def _split(self, n: int) -> list[tuple[int, int]] | None:
+        """Chunks of a batch of ``n`` for the worker threads, or None to stay on the caller."""
+        w = min(self.workers, n // MIN_WORKER_CHUNK)
+        if w <= 1:
+            return None
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="semdacom-codec")
+        edges = np.linspace(0, n, w + 1).astype(int)
+        return list(zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True))
+
     def encode(self, images, rate_index: int) -> list[bytes]:
         """Encode images at operating point ``rate_index``; one stream (bytes) per image."""
         r = self._check_rate(rate_index)
         x = self.as_tensor(images)
+        chunks = self._split(len(x))
+        if chunks is None:
+            return self._encode(x, r)
+        parts = self._pool.map(lambda c: self._encode(x[c[0] : c[1]], r), chunks)
+        return [s for part in parts for s in part]
+
+    @torch.no_grad()
+    def _encode(self, x: torch.Tensor, r: int) -> list[bytes]:
         if len(x) == 0:
             return []
         model = self.model
@@ -282,16 +311,9 @@ class LearnedCodec:
         y_idx = self._scale_indexes(z_hat)
         y_sym = torch.round(yg.cpu()).clamp(-Y_BOUND, Y_BOUND).int().reshape(len(x), -1).numpy()
         z_sym_np = z_sym.int().reshape(len(x), -1).numpy()
-        out = []
-        for i in range(len(x)):
-            zs = bitstream.rans_encode(
-                z_sym_np[i].tolist(), self._z_indexes, self._eb_tables, self._enc
-            )
-            ys = bitstream.rans_encode(
-                y_sym[i].tolist(), y_idx[i].tolist(), self._gc_tables, self._enc
-            )
-            out.append(bitstream.join_stream(zs, ys))
-        return out
+        zs = self._z_coder.encode(z_sym_np, self._z_indexes)
+        ys = self._y_coder.encode(y_sym, y_idx)
+        return [bitstream.join_stream(a, b) for a, b in zip(zs, ys, strict=True)]
 
     @torch.no_grad()
     def decode_latent(
@@ -299,8 +321,11 @@ class LearnedCodec:
     ) -> tuple[torch.Tensor, np.ndarray, list[str]]:
         """Dequantised latents ``y_hat`` of the streams, the erasure mask and the reasons.
 
-        Never raises on stream contents: unreadable streams are erased (``y_hat`` = 0).
+        Never raises on stream contents: unreadable streams are erased (``y_hat`` = 0). The
+        rANS kernel's work is bounded by the symbol count; ``deadline_s`` is checked before each
+        of the two substream passes (streams not decoded by then are erased as ``"timeout"``).
         """
+        t0 = time.monotonic()
         r = self._check_rate(rate_index)
         n = len(streams)
         m, yh, yw = self._y_shape
@@ -315,29 +340,21 @@ class LearnedCodec:
                 parts[i] = bitstream.split_stream(s)
             except bitstream.StreamError as exc:
                 erased[i], reasons[i] = True, str(exc)
-        t0 = time.monotonic()
-        z_sym = np.zeros((n, nh * zh * zw), dtype=np.int64)
-        for i, p in enumerate(parts):
-            if p is None:
-                continue
-            if time.monotonic() - t0 > self.deadline_s:
-                erased[i], reasons[i], parts[i] = True, "timeout", None
-                continue
-            z_sym[i] = bitstream.guarded_decode(
-                p[0], self._z_indexes, self._eb_tables, Z_BOUND, self._dec
-            )
+        if n and time.monotonic() - t0 > self.deadline_s:
+            for i, p in enumerate(parts):
+                if p is not None:
+                    erased[i], reasons[i], parts[i] = True, "timeout", None
+        z_sym, _ = self._z_coder.decode(
+            [b"" if p is None else p[0] for p in parts], self._z_indexes, Z_BOUND
+        )
         z_hat = torch.from_numpy(z_sym).double().reshape(n, nh, zh, zw) + self._medians
         y_idx = self._scale_indexes(z_hat) if n else np.zeros((0, m * yh * yw), dtype=np.int32)
-        y_sym = np.zeros((n, m * yh * yw), dtype=np.int64)
-        for i, p in enumerate(parts):
-            if p is None:
-                continue
-            if time.monotonic() - t0 > self.deadline_s:
-                erased[i], reasons[i] = True, "timeout"
-                continue
-            y_sym[i] = bitstream.guarded_decode(
-                p[1], y_idx[i].tolist(), self._gc_tables, Y_BOUND, self._dec
-            )
+        if n and time.monotonic() - t0 > self.deadline_s:
+            for i, p in enumerate(parts):
+                if p is not None:
+                    erased[i], reasons[i], parts[i] = True, "timeout", None
+        y_sym, _ = self._y_coder.decode([b"" if p is None else p[1] for p in parts], y_idx, Y_BOUND)
+        z_sym[erased] = 0
         y_sym[erased] = 0
         ri = torch.full((n,), r, dtype=torch.long, device=self.device)
         _, ig = self.model.gains(ri)
@@ -371,7 +388,20 @@ class LearnedCodec:
 
     def decode(self, streams: list[bytes], rate_index: int) -> DecodeResult:
         """Decode streams at operating point ``rate_index`` (the DU's data decoder G)."""
-        y_hat, erased, reasons = self.decode_latent(list(streams), rate_index)
+        streams = list(streams)
+        r = self._check_rate(rate_index)
+        chunks = self._split(len(streams))
+        if chunks is None:
+            return self._decode(streams, r)
+        parts = list(self._pool.map(lambda c: self._decode(streams[c[0] : c[1]], r), chunks))
+        return DecodeResult(
+            np.concatenate([p.images for p in parts]),
+            np.concatenate([p.erased for p in parts]),
+            [why for p in parts for why in p.reasons],
+        )
+
+    def _decode(self, streams: list[bytes], r: int) -> DecodeResult:
+        y_hat, erased, reasons = self.decode_latent(streams, r)
         return DecodeResult(self.images_from_latent(y_hat, erased), erased, reasons)
 
     def classify(self, streams: list[bytes], rate_index: int) -> tuple[np.ndarray, np.ndarray]:
@@ -382,7 +412,15 @@ class LearnedCodec:
         if self.semantic is None:
             raise RuntimeError("this codec was loaded without a semantic decoder")
         r = self._check_rate(rate_index)
-        y_hat, erased, _ = self.decode_latent(list(streams), r)
+        streams = list(streams)
+        chunks = self._split(len(streams))
+        if chunks is None:
+            return self._classify(streams, r)
+        parts = list(self._pool.map(lambda c: self._classify(streams[c[0] : c[1]], r), chunks))
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+    def _classify(self, streams: list[bytes], r: int) -> tuple[np.ndarray, np.ndarray]:
+        y_hat, erased, _ = self.decode_latent(streams, r)
         return self.labels_from_latent(y_hat, erased, r), erased
 
 

@@ -36,7 +36,11 @@ __all__ = [
     "flip_bits",
     "logistic",
     "measure",
+    "measure_codec",
+    "monotone_curve",
+    "plot_named_tables",
     "plot_tables",
+    "tabulate_tables",
     "write_tables",
 ]
 
@@ -289,3 +293,174 @@ def plot_tables(paths: list[Path], out_dir: str | Path, every: int = 3) -> list[
 def default_grid(points: int = 29) -> np.ndarray:
     """log10 BER grid from -8 to -1 (the issue's 1e-8..1e-1)."""
     return np.linspace(-8.0, -1.0, points)
+
+
+# ----------------------------------------------------------------------------------------------
+# Codec-agnostic entry (any codec with encode/decode -> DecodeResult, e.g. the classical one)
+# ----------------------------------------------------------------------------------------------
+
+
+def _image_metrics(codec, res, x_ref, labels) -> dict[str, np.ndarray]:
+    out = {
+        "du_msssim": 1.0 - metrics.msssim(res.images, x_ref),
+        "du_mse": metrics.mse(res.images, x_ref),
+    }
+    if getattr(codec, "semantic", None) is not None and hasattr(codec, "labels_from_images"):
+        pred = codec.labels_from_images(res.images, res.erased)
+        out["su_error"] = (pred != labels).astype(np.float64)
+    return out
+
+
+def measure_codec(
+    codec,
+    images: np.ndarray,
+    labels: np.ndarray,
+    log10_ber: np.ndarray,
+    *,
+    trials: int = 1,
+    seed: int = 0,
+    rate_indexes: list[int] | None = None,
+    progress: bool = True,
+    desc: str = "fit-distortion",
+) -> list[PointMeasure]:
+    """:func:`measure` for any codec with ``encode``/``decode`` (a ``DecodeResult``).
+
+    Erased images are scored as what ``decode`` puts in their place (the codec's erasure fill);
+    the SU error uses ``codec.labels_from_images`` (classifier on the decoded image, -1 and so
+    an error when erased). Also returns the per-point erasure rate in ``curves["erasure"]``.
+    """
+    x_ref = np.asarray(codec.as_tensor(images).cpu().numpy(), dtype=np.float32)
+    labels = np.asarray(labels)
+    rates = list(range(codec.levels)) if rate_indexes is None else list(rate_indexes)
+    out = []
+    bar = tqdm(
+        total=len(rates) * len(log10_ber) * trials, desc=desc, unit="point", disable=not progress
+    )
+    for r in rates:
+        rng = np.random.default_rng([seed, r])
+        streams = codec.encode(images, r)
+        rs = float(np.mean([8 * len(s) for s in streams]))
+        res0 = codec.decode(streams, r)
+        base = _image_metrics(codec, res0, x_ref, labels)
+        base["erasure"] = res0.erased.astype(np.float64)
+        curves = {k: [] for k in base}
+        for lb in log10_ber:
+            acc = {k: 0.0 for k in base}
+            for _ in range(trials):
+                noisy = [flip_bits(s, 10.0**lb, rng) for s in streams]
+                hit = np.array([a != b for a, b in zip(noisy, streams, strict=True)])
+                vals = {k: v.copy() for k, v in base.items()}
+                if hit.any():
+                    idx = np.flatnonzero(hit)
+                    res1 = codec.decode([noisy[i] for i in idx], r)
+                    m1 = _image_metrics(codec, res1, x_ref[idx], labels[idx])
+                    m1["erasure"] = res1.erased.astype(np.float64)
+                    for k in vals:
+                        vals[k][idx] = m1[k]
+                for k in acc:
+                    acc[k] += float(np.mean(vals[k])) / trials
+                bar.update(1)
+            for k in curves:
+                curves[k].append(acc[k])
+        out.append(
+            PointMeasure(
+                index=r,
+                rs_bits=rs,
+                log10_ber=[float(v) for v in log10_ber],
+                clean={k: float(np.mean(v)) for k, v in base.items()},
+                curves=curves,
+            )
+        )
+    bar.close()
+    return out
+
+
+def monotone_curve(d) -> list[float]:
+    """Least-squares non-decreasing fit of ``d`` (pool-adjacent-violators, equal weights)."""
+    blocks: list[list[float]] = []  # [mean, count]
+    for v in np.asarray(d, dtype=np.float64):
+        blocks.append([float(v), 1.0])
+        while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
+            m2, c2 = blocks.pop()
+            m1, c1 = blocks.pop()
+            blocks.append([(m1 * c1 + m2 * c2) / (c1 + c2), c1 + c2])
+    out: list[float] = []
+    for m, c in blocks:
+        out.extend([m] * int(c))
+    return out
+
+
+def tabulate_tables(paths: list[Path], *, min_r2: float = 0.95, meta: dict | None = None) -> None:
+    """Rewrite tables whose logistic fit has some point with R^2 < ``min_r2`` as
+    ``"model": "tabulated"`` (docs/tables.md): per point the monotone (non-decreasing) least
+    squares curve of the Monte-Carlo samples; the logistic fit stays for reference. Tables that
+    fit everywhere keep the logistic model. ``meta`` is merged into every table."""
+    for path in paths:
+        doc = json.loads(Path(path).read_text())
+        doc.update(meta or {})
+        if doc["min_r2"] < min_r2:
+            doc["model"] = "tabulated"
+            doc["tabulated_because"] = f"min R^2 {doc['min_r2']:.4f} < {min_r2}"
+            for p in doc["points"]:
+                xs = p["samples"]["log10_ber"]
+                p["curve"] = {
+                    "log10_ber": xs,
+                    "distortion": monotone_curve(p["samples"]["distortion"]),
+                }
+        else:
+            doc["model"] = "logistic"
+        Path(path).write_text(json.dumps(doc, indent=1) + "\n")
+
+
+def plot_named_tables(paths: list[Path], out_dir: str | Path, every: int = 3) -> list[Path]:
+    """Fig. 4-like plots named after the table (``<name>.png``): Monte-Carlo points and the
+    model (the logistic of eq. (12)/(13), or the monotone curve of a tabulated table)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in paths:
+        doc = json.loads(Path(path).read_text())
+        tab = doc.get("model") == "tabulated"
+        fig, ax = plt.subplots(figsize=(6, 4.2))
+        pts = doc["points"]
+        chosen = pts[::every] if pts[-1] in pts[::every] else pts[::every] + [pts[-1]]
+        cmap = plt.get_cmap("viridis")
+        for j, p in enumerate(chosen):
+            c = cmap(j / max(1, len(chosen) - 1))
+            xs = np.asarray(p["samples"]["log10_ber"])
+            ax.plot(10**xs, p["samples"]["distortion"], "o", ms=3.5, color=c)
+            if tab:
+                ax.plot(
+                    10**xs,
+                    p["curve"]["distortion"],
+                    "-",
+                    color=c,
+                    label=f"R_s={p['rs_bits']:.0f} bits (logistic R²={p['r2']:.3f})",
+                )
+            else:
+                xf = np.linspace(xs.min(), xs.max(), 200)
+                ax.plot(
+                    10**xf,
+                    logistic(xf, p["d_s"], p["d_c"], p["a1"], p["a0"]),
+                    "-",
+                    color=c,
+                    label=f"R_s={p['rs_bits']:.0f} bits (R²={p['r2']:.3f})",
+                )
+        ax.set_xscale("log")
+        ax.set_xlabel("BER")
+        ax.set_ylabel(doc["metric"])
+        how = "monotone tabulated curve" if tab else "eq. (12)/(13) fit"
+        ax.set_title(f"{doc['name']}: simulated (o) vs {how} (-)", fontsize=9)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        png = out_dir / f"{doc['name']}.png"
+        fig.savefig(png, dpi=110)
+        plt.close(fig)
+        written.append(png)
+    return written

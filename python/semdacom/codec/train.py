@@ -197,21 +197,27 @@ def train_codec(
     batch: int = 64,
     lr: float = 1e-3,
     seed: int = 0,
-    n: int = 64,
+    n: int = 32,
     m: int = 32,
-    nh: int = 32,
+    nh: int = 16,
+    arch: str = "subpixel",
     ckpt_dir: str | Path = "out/codec",
     name: str = "hyperprior_vbr",
     init: str | Path | None = None,
     max_steps: int | None = None,
     gain_lr_scale: float = 1.0,
+    init_point: int | None = None,
     device: torch.device | None = None,
 ) -> dict:
     """Train a (variable-rate) hyperprior codec with eq. (3); save weights and CDF tables.
 
+    ``n``, ``m``, ``nh`` and ``arch`` size the networks (:class:`.models.VBRHyperprior`).
     ``levels == 1`` trains a fixed-rate model at ``lambdas[0]``. ``init`` starts from the
     weights of a saved model (fine-tuning, e.g. to a new lambda range); ``gain_lr_scale``
     multiplies the learning rate of the gain units (so that they can move to new lambdas fast).
+    ``init_point`` (with ``init`` and ``levels == 1``) starts the gain units from the init
+    model's operating point ``init_point``: a fixed-rate model then starts exactly where the
+    variable-rate model is at that point and is fine-tuned from there.
     """
     _set_threads()
     device = device or default_device()
@@ -221,7 +227,9 @@ def train_codec(
     torch.manual_seed(seed)
     images, _ = load_fashion_mnist("train")
     x_all = images_to_tensor(images)
-    model = VBRHyperprior(channels=x_all.shape[1], n=n, m=m, nh=nh, levels=levels).to(device)
+    model = VBRHyperprior(channels=x_all.shape[1], n=n, m=m, nh=nh, levels=levels, arch=arch).to(
+        device
+    )
     main_params = [p for k, p in model.named_parameters() if not k.endswith("quantiles")]
     aux_params = [p for k, p in model.named_parameters() if k.endswith("quantiles")]
     gain_params = [model.log_gain, model.log_inv_gain]
@@ -237,6 +245,12 @@ def train_codec(
         own = model.state_dict()  # gain units of another number of points are not taken
         sd = {k: v for k, v in sd.items() if k in own and own[k].shape == v.shape}
         model.load_state_dict(sd, strict=False)
+        if init_point is not None:
+            if levels != 1:
+                raise ValueError("init_point needs levels == 1")
+            with torch.no_grad():
+                model.log_gain.copy_(saved["state_dict"]["log_gain"][init_point][None])
+                model.log_inv_gain.copy_(saved["state_dict"]["log_inv_gain"][init_point][None])
     lam = torch.tensor(lambdas, dtype=torch.float32, device=device)
     ckpt = Path(ckpt_dir) / f"{name}.ckpt"
     state: dict = {}

@@ -1,0 +1,310 @@
+#
+# Copyright 2026 gr-semdacom authors.
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+"""GNU Radio block ``djscc_decoder``: received DeepJSCC symbols -> image PDU."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pmt
+from gnuradio import gr
+
+from . import messages
+from ._codec_block import guarded, salvage_meta
+from .djscc_encoder import DJSCC_TAG, shared_djscc
+
+__all__ = ["djscc_decoder"]
+
+_PORT_PDUS = pmt.intern("pdus")
+_PORT_SYMBOLS = pmt.intern("symbols")
+_PORT_CSI = pmt.intern("csi")
+_PORT_CMD = pmt.intern("cmd")
+_MAX_FRAME = 1 << 24
+#: Effective gains below this magnitude cannot be equalised: the frame is an erasure.
+MIN_GAIN = 1e-9
+
+
+def _to_int(v: Any) -> int | None:
+    try:
+        if pmt.is_uint64(v):
+            return int(pmt.to_uint64(v))
+        if pmt.is_integer(v):
+            return int(pmt.to_long(v))
+    except Exception:
+        return None
+    return None
+
+
+class djscc_decoder(gr.sync_block):
+    """DeepJSCC decoder of one user (the "ZF-WF-DJSCC" benchmark, MU-ASCC seed 000, Sec. V-A).
+
+    Frames of received symbols ``y = g s + n`` arrive on the stream input exactly as for
+    ``channel_decoder``: a frame starts at a ``frame`` tag and lasts ``packet_len`` symbols
+    (without it, until the next ``frame`` tag); samples outside frames are ignored. A received
+    symbol PDU (c32vector, e.g. from ``djscc_encoder``'s ``symbols`` port through a
+    message-level channel) on the ``symbols`` port is decoded the same way.
+
+    The first ``k`` symbols of a frame are divided by the effective channel gain of this user,
+    taken as in ``channel_decoder``: with CSI (``csi``) and an allocation carrying ``power``
+    and ``w`` (``cmd``, applied from its ``apply_frame``), ``g = sqrt(p_u) h_u^H w_u`` and the
+    noise-plus-interference ``N0 = sigma_u^2 + sum_{j != u} p_j |h_u^H w_j|^2`` (eqs. 6-7);
+    otherwise ``g = 1`` and ``N0 = 10^(-snr_db/10)``. A symbol PDU may carry its own ``gain``
+    (complex) in its meta. The DeepJSCC decoder then maps ``y / g`` to an image.
+
+    Every frame or symbol PDU gives exactly one image PDU (uint8, the model's shape) with meta
+    ``frame``, ``user``, ``sinr_db``, ``sinr_source``, ``erased`` and the image meta forwarded
+    by the encoder (``image_id``, ``label``, ``seq`` from the ``semdacom_djscc`` tag of this
+    user). A frame shorter than ``k`` symbols, with non-finite samples, a gain of (almost) zero,
+    a frame the encoder flagged erased, or a malformed symbol PDU leaves as an explicit erasure
+    (``erased`` true, ``erasure_reason``; pixels: the decoder's output for all-zero symbols).
+
+    Parameters
+    ----------
+    weights : str
+        DeepJSCC weights ("" = the shipped rho = 0.6, 10 dB model).
+    user : int
+        Index of this user.
+    snr_db : float
+        SNR reported while no CSI with beams is known.
+    """
+
+    def __init__(self, weights: str = "", user: int = 0, snr_db: float = 10.0) -> None:
+        gr.sync_block.__init__(self, name="djscc_decoder", in_sig=[np.complex64], out_sig=None)
+        if isinstance(user, bool) or int(user) != user or user < 0:
+            raise ValueError(f"user must be a non-negative integer, got {user!r}")
+        if not math.isfinite(float(snr_db)):
+            raise ValueError(f"snr_db must be finite, got {snr_db!r}")
+        self._model = shared_djscc(weights or None)
+        self._k = int(self._model.k)
+        self._user = int(user)
+        self._snr_db = float(snr_db)
+        self._csi: messages.Csi | None = None
+        self._beams: tuple[np.ndarray, np.ndarray] | None = None
+        self._pending: list[messages.Allocation] = []
+        self._buf = np.zeros(0, np.complex64)
+        self._buf_start = 0
+        self._frames: list[dict] = []
+        self._fill = self._decode_symbols(np.zeros(self._k, np.complex64))
+        self._counts = {"frames_in": 0, "symbol_pdus_in": 0, "pdus_out": 0, "erasures": 0,
+                        "cmd_accepted": 0, "cmd_rejected": 0,
+                        "csi_accepted": 0, "csi_rejected": 0}  # fmt: skip
+        self.message_port_register_in(_PORT_SYMBOLS)
+        self.message_port_register_in(_PORT_CSI)
+        self.message_port_register_in(_PORT_CMD)
+        self.message_port_register_out(_PORT_PDUS)
+        self.set_msg_handler(_PORT_SYMBOLS, self._on_symbols)
+        self.set_msg_handler(_PORT_CSI, self._on_csi)
+        self.set_msg_handler(_PORT_CMD, self._on_cmd)
+
+    # ------------------------------------------------------------------ inspection
+    def counters(self) -> dict[str, int]:
+        """Frames and symbol PDUs in, image PDUs out, erasures, cmd/csi accepted/rejected."""
+        return dict(self._counts)
+
+    @property
+    def k(self) -> int:
+        """Complex symbols per image."""
+        return self._k
+
+    @property
+    def erasure_fill(self) -> np.ndarray:
+        """The image sent for an erasure (decoder output for all-zero symbols), uint8."""
+        return self._fill.copy()
+
+    def _decode_symbols(self, s: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.no_grad():
+            x = self._model.decode(torch.from_numpy(s.astype(np.complex64)[None]))[0]
+        return np.round(x.clamp(0, 1).numpy() * 255.0).astype(np.uint8)
+
+    # ------------------------------------------------------------------ messages
+    def _on_csi(self, msg: Any) -> None:
+        guarded(self.logger, self._counts, "csi_rejected", self._handle_csi, msg)
+
+    def _on_cmd(self, msg: Any) -> None:
+        guarded(self.logger, self._counts, "cmd_rejected", self._handle_cmd, msg)
+
+    def _handle_csi(self, msg: Any) -> None:
+        csi = messages.csi_from_pmt(msg)
+        if self._user >= csi.k:
+            raise messages.MessageError(f"CSI has K={csi.k}, this block is user {self._user}")
+        self._csi = csi
+        self._counts["csi_accepted"] += 1
+
+    def _handle_cmd(self, msg: Any) -> None:
+        alloc = messages.alloc_from_pmt(msg)
+        if alloc.k is not None and self._user >= alloc.k:
+            raise messages.MessageError(
+                f"allocation has K={alloc.k}, this block is user {self._user}"
+            )
+        self._counts["cmd_accepted"] += 1
+        self._pending.append(alloc)
+        self._pending.sort(key=lambda a: a.apply_frame)
+
+    def _apply_pending(self, frame: int | None) -> None:
+        keep = []
+        for a in self._pending:
+            if frame is not None and a.apply_frame > frame:
+                keep.append(a)
+                continue
+            if a.power is not None and a.w is not None:
+                self._beams = (a.power, a.w)
+        self._pending = keep
+
+    def _channel(self) -> tuple[complex, float, str]:
+        """Effective gain, noise-plus-interference variance, and where they come from
+        (the same computation as ``channel_decoder``)."""
+        if self._csi is not None and self._beams is not None:
+            p, w = self._beams
+            h = self._csi.h
+            if w.shape == h.shape:
+                u = self._user
+                hw = np.array([np.vdot(h[u], w[j]) for j in range(w.shape[0])])
+                g = complex(np.sqrt(p[u]) * hw[u])
+                interf = float(np.sum(p * np.abs(hw) ** 2) - p[u] * abs(hw[u]) ** 2)
+                return g, float(self._csi.noise_var[u]) + max(interf, 0.0), "csi"
+        return 1.0 + 0.0j, 10.0 ** (-self._snr_db / 10.0), "fixed"
+
+    def _on_symbols(self, msg: Any) -> None:
+        self._counts["symbol_pdus_in"] += 1
+        try:
+            meta, y = messages.unpack_symbols_pdu(msg)
+        except Exception as exc:
+            self.logger.error(f"input PDU is an erasure: {type(exc).__name__}: {exc}")
+            meta = salvage_meta(msg)
+            self._publish(meta, None, f"{type(exc).__name__}: {exc}", None)
+            return
+        gain = meta.pop("gain", None)
+        frame = meta.get("frame")
+        self._apply_pending(frame if isinstance(frame, int) and frame >= 0 else None)
+        reason = None
+        if meta.get("erased") is True:
+            reason = f"erased upstream ({meta.get('erasure_reason', '?')})"
+        self._publish(meta, y, reason, gain)
+
+    # ------------------------------------------------------------------ stream
+    def work(self, input_items, output_items):
+        x = input_items[0]
+        n = len(x)
+        start = self.nitems_read(0)
+        by_off: dict[int, dict] = {}
+        for t in self.get_tags_in_window(0, 0, n):
+            key = pmt.symbol_to_string(t.key)
+            if key == "packet_len":
+                plen = _to_int(t.value)
+                if plen is None or not 0 < plen <= _MAX_FRAME:
+                    self.logger.warn(f"ignored packet_len tag {t.value} at {t.offset}")
+                    continue
+            if key in ("frame", "packet_len", DJSCC_TAG):
+                by_off.setdefault(int(t.offset), {})[key] = t.value
+        for off in sorted(by_off):
+            d = by_off[off]
+            if "frame" not in d:
+                continue
+            if self._frames and self._frames[-1]["len"] is None:
+                self._frames[-1]["len"] = off - self._frames[-1]["start"]
+            f = {"start": off, "frame": _to_int(d["frame"]), "len": None, "info": None}
+            if "packet_len" in d:
+                f["len"] = _to_int(d["packet_len"])
+            if DJSCC_TAG in d:
+                try:
+                    f["info"] = messages.meta_from_pmt(d[DJSCC_TAG])
+                except Exception:
+                    f["info"] = None
+            self._frames.append(f)
+        if not self._frames:
+            self._buf = np.zeros(0, np.complex64)
+            self._buf_start = start + n
+            return n
+        if self._buf.size == 0:
+            self._buf_start = start
+        self._buf = np.concatenate([self._buf, x])
+        end = start + n
+        while self._frames and self._frames[0]["len"] is not None:
+            f = self._frames[0]
+            if f["start"] + f["len"] > end:
+                break
+            a = f["start"] - self._buf_start
+            self._frames.pop(0)
+            self._emit_frame(f, self._buf[a : a + f["len"]])
+        keep_from = self._frames[0]["start"] if self._frames else end
+        cut = max(0, keep_from - self._buf_start)
+        self._buf = self._buf[cut:]
+        self._buf_start += cut
+        return n
+
+    def stop(self) -> bool:
+        """Flowgraph stop: frames still open are answered with what arrived of them."""
+        while self._frames:
+            f = self._frames.pop(0)
+            a = f["start"] - self._buf_start
+            y = self._buf[max(a, 0) : max(a, 0) + (f["len"] or self._buf.size)]
+            self._emit_frame(f, y)
+        return True
+
+    def _emit_frame(self, f: dict, y: np.ndarray) -> None:
+        self._counts["frames_in"] += 1
+        frame = f["frame"] if f["frame"] is not None else -1
+        self._apply_pending(frame)
+        info = f["info"]
+        if not (isinstance(info, dict) and info.get("user") == self._user):
+            info = None
+        meta: dict[str, Any] = {"frame": frame}
+        reason = None
+        if info is not None:
+            for key, val in info.items():
+                if key.startswith("pdu_") and key != "pdu_frame":
+                    meta.setdefault(key[4:], val)
+            if "pdu_frame" in info:
+                meta["source_frame"] = info["pdu_frame"]
+            if info.get("erased") is True:
+                reason = f"erased at the encoder ({info.get('erasure_reason', '?')})"
+        self._publish(meta, y, reason, None)
+
+    # ------------------------------------------------------------------ decoding
+    def _publish(self, meta: dict, y: np.ndarray | None, reason: str | None, gain) -> None:
+        meta = dict(meta)
+        meta.pop("shape", None)
+        meta.pop("k", None)
+        meta["user"] = self._user
+        img = None
+        try:
+            g, n0, source = self._channel()
+            if gain is not None:
+                g, source = complex(gain), "meta"
+            sinr = abs(g) ** 2 / n0 if n0 > 0 else math.inf
+            meta["sinr_db"] = 10 * math.log10(sinr) if sinr > 0 else -math.inf
+            meta["sinr_source"] = source
+            if reason is None:
+                if y is None:
+                    raise ValueError("no symbols")
+                if y.size < self._k:
+                    raise ValueError(f"frame of {y.size} symbols is shorter than k={self._k}")
+                s = np.asarray(y[: self._k], np.complex64)
+                if not np.all(np.isfinite(s)):
+                    raise ValueError("non-finite received symbols")
+                if not abs(g) > MIN_GAIN:
+                    raise ValueError(f"effective gain {abs(g):.3g} too small to equalise")
+                img = self._decode_symbols((s / np.complex64(g)).astype(np.complex64))
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            self.logger.error(f"frame {meta.get('frame')}: erasure: {reason}")
+        if img is None:
+            self._counts["erasures"] += 1
+            meta.update({"erased": True, "erasure_reason": (reason or "?")[:200]})
+            img = self._fill
+        else:
+            meta["erased"] = False
+        try:
+            out = messages.image_pdu(meta, img)
+        except Exception:  # meta itself cannot be written: send the bare result
+            bare = {k_: meta[k_] for k_ in ("user", "erased") if k_ in meta}
+            out = messages.image_pdu(bare, img)
+        self._counts["pdus_out"] += 1
+        self.message_port_pub(_PORT_PDUS, out)
