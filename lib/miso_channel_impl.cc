@@ -6,6 +6,7 @@
  */
 
 #include "miso_channel_impl.h"
+#include "user_tags.h"
 #include <gnuradio/io_signature.h>
 #include <gnuradio/semdacom/allocation_schedule.h>
 
@@ -145,11 +146,23 @@ int miso_channel_impl::work(int noutput_items,
     }
     run(noutput_items);
 
-    // tags of input 0 go to every output (TPP_DONT: K copies would duplicate them)
+    // Tags of antenna 0 (user_tags.h): `frame` tags to every user output, wrapped user
+    // tags to their user's output, the rest (user 0's own) to user output 0. Tags of the
+    // other antennas are copies of antenna 0's and are not forwarded.
     get_tags_in_range(d_tags, 0, nitems_read(0), nitems_read(0) + noutput_items);
+    gr::tag_t inner;
     for (const auto& t : d_tags) {
-        for (int o = 0; o < d_k; o++) {
-            add_item_tag(o, t);
+        if (pmt::eq(t.key, frame_tag_key())) {
+            for (int o = 0; o < d_k; o++) {
+                add_item_tag(o, t);
+            }
+            continue;
+        }
+        const int user = unwrap_user_tag(t, d_k, inner);
+        if (user >= 0) {
+            add_item_tag(user, inner);
+        } else {
+            add_item_tag(0, t);
         }
     }
     return noutput_items;

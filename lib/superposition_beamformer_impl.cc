@@ -6,6 +6,7 @@
  */
 
 #include "superposition_beamformer_impl.h"
+#include "user_tags.h"
 #include <gnuradio/io_signature.h>
 
 namespace gr {
@@ -160,11 +161,22 @@ int superposition_beamformer_impl::work(int noutput_items,
     }
     run(noutput_items);
 
-    // tags of input 0 go to every output (TPP_DONT: K copies would duplicate them)
+    // Tags of user 0 go to every antenna output as they are (frame tags, and e.g. a USRP
+    // sink's burst tags); those of user i > 0 ride on antenna 0 wrapped with their user
+    // (user_tags.h) so that miso_channel can hand them to user output i. Frame boundaries
+    // come from input 0, so `frame` tags of other inputs are dropped.
     get_tags_in_range(d_tags, 0, nitems_read(0), nitems_read(0) + noutput_items);
     for (const auto& t : d_tags) {
         for (int o = 0; o < d_n_t; o++) {
             add_item_tag(o, t);
+        }
+    }
+    for (int i = 1; i < d_k; i++) {
+        get_tags_in_range(d_tags, i, nitems_read(i), nitems_read(i) + noutput_items);
+        for (const auto& t : d_tags) {
+            if (!pmt::eq(t.key, frame_tag_key())) {
+                add_item_tag(0, wrap_user_tag(t, i));
+            }
         }
     }
     return noutput_items;

@@ -398,10 +398,26 @@ def test_no_redraw_without_fading() -> None:
 
 
 @pytest.mark.parametrize(("k", "n_t", "chunk"), [(2, 2, 0), (4, 3, 31), (3, 1, 7)])
-def test_tags_of_input_0_reach_every_output_once(k: int, n_t: int, chunk: int) -> None:
+def test_tags_route_to_their_user(k: int, n_t: int, chunk: int) -> None:
+    """Frame tags reach every user once; user tags (wrapped by the beamformer) their user;
+    other tags of antenna 0 are user 0's; tags of the other antennas are not forwarded."""
     rng = np.random.default_rng(9)
     n = 613
-    tags0 = frame_tags(n, 60) + [make_tag(100, pmt.intern("note"), pmt.from_double(2.5))]
+    frames = frame_tags(n, 60)
+    user_tags = [
+        make_tag(
+            7 + u,
+            pmt.intern("semdacom_user_tag"),
+            pmt.make_tuple(pmt.from_long(u), pmt.intern("mine"), pmt.from_long(10 * u)),
+        )
+        for u in range(k)
+    ]
+    malformed = [
+        make_tag(9, pmt.intern("semdacom_user_tag"), pmt.make_tuple(pmt.from_long(k))),
+        make_tag(11, pmt.intern("semdacom_user_tag"), pmt.intern("not a tuple")),
+    ]
+    note = [make_tag(100, pmt.intern("note"), pmt.from_double(2.5))]
+    tags0 = frames + user_tags + malformed + note
     tags1 = [make_tag(3, pmt.intern("from_input_1"), pmt.PMT_T)]
     r = Run(
         f32(cn(rng, n_t, n)),
@@ -411,7 +427,15 @@ def test_tags_of_input_0_reach_every_output_once(k: int, n_t: int, chunk: int) -
         tags=[tags0, tags1],
         chunk=chunk,
     ).run()
-    want = sorted((t.offset, pmt.symbol_to_string(t.key), pmt.to_python(t.value)) for t in tags0)
-    for i in range(k):
-        assert r.out_tags(i) == want
+
+    def rows(tags):
+        return [(t.offset, pmt.symbol_to_string(t.key), pmt.to_python(t.value)) for t in tags]
+
+    only_frames = [t for t in frames if pmt.eq(t.key, FRAME)]
+    packet_len = [t for t in frames if not pmt.eq(t.key, FRAME)]  # user 0's, like the note
+    for u in range(k):
+        want = rows(only_frames) + [(7 + u, "mine", 10 * u)]
+        if u == 0:
+            want += rows(packet_len) + rows(malformed) + rows(note)
+        assert r.out_tags(u) == sorted(want), u
     assert r.out().shape == (k, n)

@@ -345,17 +345,26 @@ def test_set_allocation_rejects_bad_values(power: list, w: list) -> None:
 
 
 @pytest.mark.parametrize(("k", "n_t", "chunk"), [(2, 2, 0), (3, 4, 29), (1, 3, 7)])
-def test_tags_of_input_0_reach_every_output_once(k: int, n_t: int, chunk: int) -> None:
+def test_tags_reach_antennas_once_other_users_wrapped(k: int, n_t: int, chunk: int) -> None:
+    """User 0's tags go to every antenna as they are; user i's ride on antenna 0 wrapped."""
     rng = np.random.default_rng(9)
     F = 50
     g = symbols(rng, k, 10 * F + 13)
     tags0 = frame_tags(range(0, 10 * F + 13, F)) + [
         make_tag(77, pmt.intern("note"), pmt.intern("hello"))
     ]
-    tags1 = [make_tag(5, pmt.intern("from_input_1"), pmt.from_long(1))]
-    r = Run(g, [1.0] * k, unit_rows(rng, k, n_t), tags=[tags0, tags1], chunk=chunk)
+    tags_other = [
+        [
+            make_tag(5 + i, pmt.intern("from_input"), pmt.from_long(i)),
+            make_tag(50, pmt.intern("frame"), pmt.from_uint64(99)),  # frames come from input 0
+        ]
+        for i in range(1, k)
+    ]
+    r = Run(g, [1.0] * k, unit_rows(rng, k, n_t), tags=[tags0, *tags_other], chunk=chunk)
     want = sorted((t.offset, pmt.symbol_to_string(t.key), pmt.to_python(t.value)) for t in tags0)
-    for a in range(n_t):
+    wrapped = [(5 + i, "semdacom_user_tag", (i, "from_input", i)) for i in range(1, k)]
+    assert r.out_tags(0) == sorted(want + wrapped)
+    for a in range(1, n_t):
         assert r.out_tags(a) == want
     assert r.out().shape == (n_t, 10 * F + 13)
 
