@@ -3,9 +3,17 @@ bench/results/<name>.json). `make bench ARGS="phy"` runs only the named ones."""
 
 from __future__ import annotations
 
-import importlib
-import sys
-from pathlib import Path
+import os
+
+# Benchmarks time single-core kernels and tiny matrices: a multi-threaded BLAS only adds
+# thread hand-offs (measured: a 2x2 complex solve took ~2 ms with OpenBLAS threads on a loaded
+# 2-core machine). Set before numpy loads; a benchmark that wants threads sets them itself.
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")
+
+import importlib  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))

@@ -247,7 +247,7 @@ def starts(K: int, p_max: float, n_random: int, seed: int = 0) -> FloatArray:
     return p_max * np.concatenate(pts, axis=0)
 
 
-def _solve_two_users(problem: Problem, n_grid: int, n_best: int, levels: int):
+def _solve_two_users(problem: Problem, n_grid: int, n_best: int, levels: int, m: int = 33):
     """K = 2: nested grids over the split ``q_1 = a P`` (a 1-D problem), all in few batches."""
     P = problem.p_max
     a = np.linspace(0.0, 1.0, n_grid)
@@ -260,7 +260,7 @@ def _solve_two_users(problem: Problem, n_grid: int, n_best: int, levels: int):
     centres = np.concatenate([order[is_min[order]], order[~is_min[order]]])[:n_best]
     best_a, best_f = a[centres], f[centres]
     step = 1.0 / (n_grid - 1)
-    m = 33
+    m = int(m)
     for _ in range(levels):
         off = np.linspace(-step, step, m)
         cand = np.clip(best_a[:, None] + off[None, :], 0.0, 1.0).reshape(-1)
