@@ -90,3 +90,23 @@ def test_deadline_erases_instead_of_hanging(codec: LearnedCodec, test_images) ->
     slow = LearnedCodec(codec.model, semantic=None, deadline_s=0.0, rate_table=codec.rate_table)
     res = slow.decode(streams, 5)
     assert res.erased.all() and set(res.reasons) == {"timeout"}
+
+
+def test_workers_split_batches_without_changing_results(codec: LearnedCodec, test_images) -> None:
+    """workers=3 gives the same streams, images, erasures and labels as one worker."""
+    images, _ = test_images
+    multi = LearnedCodec(
+        codec.model, semantic=codec.semantic, rate_table=codec.rate_table, workers=3
+    )
+    r = codec.levels // 2
+    streams = codec.encode(images[:150], r)
+    assert multi.encode(images[:150], r) == streams
+    streams[7] = b""  # an erasure inside the second chunk's range too
+    streams[90] = streams[90][:5]
+    one, many = codec.decode(streams, r), multi.decode(streams, r)
+    assert np.array_equal(one.images, many.images)
+    assert np.array_equal(one.erased, many.erased) and one.reasons == many.reasons
+    for a, b in zip(codec.classify(streams, r), multi.classify(streams, r), strict=True):
+        assert np.array_equal(a, b)
+    with pytest.raises(ValueError, match="workers"):
+        LearnedCodec(codec.model, workers=0)
