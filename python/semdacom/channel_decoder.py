@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -16,6 +15,8 @@ import pmt
 from gnuradio import gr
 
 from . import messages
+from ._codec_block import guarded
+from ._frame_rx import FrameCutter, effective_channel
 from .channel_encoder import CHAN_TAG, MODES, link_allocation
 from .coding import framing
 from .coding import mcs as mcs_mod
@@ -26,7 +27,6 @@ __all__ = ["channel_decoder"]
 _PORT_PDUS = pmt.intern("pdus")
 _PORT_CSI = pmt.intern("csi")
 _PORT_CMD = pmt.intern("cmd")
-_MAX_FRAME = 1 << 24
 
 
 class channel_decoder(gr.sync_block):
@@ -105,9 +105,7 @@ class channel_decoder(gr.sync_block):
         self._csi: messages.Csi | None = None
         self._beams: tuple[np.ndarray, np.ndarray] | None = None
         self._pending: list[messages.Allocation] = []
-        self._buf = np.zeros(0, np.complex64)
-        self._buf_start = 0  # absolute index of self._buf[0]
-        self._frames: list[dict] = []  # pending frames: start, frame, len, chan
+        self._cutter = FrameCutter(CHAN_TAG)
         self._counts = {"frames_in": 0, "pdus_out": 0, "erasure_pdus": 0,
                         "cmd_accepted": 0, "cmd_rejected": 0,
                         "csi_accepted": 0, "csi_rejected": 0}  # fmt: skip
@@ -121,21 +119,11 @@ class channel_decoder(gr.sync_block):
         return dict(self._counts)
 
     # ------------------------------------------------------------------ messages
-    def _guarded(self, fn: Callable[[Any], None], msg: Any, counter: str) -> None:
-        try:
-            fn(msg)
-        except messages.MessageError as exc:
-            self._counts[counter] += 1
-            self.logger.error(f"dropped message: {exc}")
-        except Exception as exc:  # a handler must never kill the thread
-            self._counts[counter] += 1
-            self.logger.error(f"dropped message after {type(exc).__name__}: {exc}")
-
     def _on_csi(self, msg: Any) -> None:
-        self._guarded(self._handle_csi, msg, "csi_rejected")
+        guarded(self.logger, self._counts, "csi_rejected", self._handle_csi, msg)
 
     def _on_cmd(self, msg: Any) -> None:
-        self._guarded(self._handle_cmd, msg, "cmd_rejected")
+        guarded(self.logger, self._counts, "cmd_rejected", self._handle_cmd, msg)
 
     def _handle_csi(self, msg: Any) -> None:
         csi = messages.csi_from_pmt(msg)
@@ -166,75 +154,18 @@ class channel_decoder(gr.sync_block):
 
     def _channel(self) -> tuple[complex, float, str]:
         """Effective gain, noise-plus-interference variance, and where they come from."""
-        if self._csi is not None and self._beams is not None:
-            p, w = self._beams
-            h = self._csi.h
-            if w.shape == h.shape:
-                u = self._user
-                hw = np.array([np.vdot(h[u], w[j]) for j in range(w.shape[0])])
-                g = complex(np.sqrt(p[u]) * hw[u])
-                interf = float(np.sum(p * np.abs(hw) ** 2) - p[u] * abs(hw[u]) ** 2)
-                return g, float(self._csi.noise_var[u]) + max(interf, 0.0), "csi"
-        return 1.0 + 0.0j, 10.0 ** (-self._snr_db / 10.0), "fixed"
+        return effective_channel(self._csi, self._beams, self._user, self._snr_db)
 
     # ------------------------------------------------------------------ stream
     def work(self, input_items, output_items):
         x = input_items[0]
-        n = len(x)
-        start = self.nitems_read(0)
-        by_off: dict[int, dict] = {}
-        for t in self.get_tags_in_window(0, 0, n):
-            key = pmt.symbol_to_string(t.key)
-            if key == "packet_len":
-                plen = _to_int(t.value)
-                if plen is None or not 0 < plen <= _MAX_FRAME:
-                    self.logger.warn(f"ignored packet_len tag {t.value} at {t.offset}")
-                    continue
-            if key in ("frame", "packet_len", CHAN_TAG):
-                by_off.setdefault(int(t.offset), {})[key] = t.value
-        for off in sorted(by_off):
-            d = by_off[off]
-            if "frame" not in d:
-                continue
-            if self._frames and self._frames[-1]["len"] is None:
-                self._frames[-1]["len"] = off - self._frames[-1]["start"]
-            f = {"start": off, "frame": _to_int(d["frame"]), "len": None, "chan": None}
-            if "packet_len" in d:
-                f["len"] = _to_int(d["packet_len"])
-            if CHAN_TAG in d:
-                try:
-                    f["chan"] = messages.meta_from_pmt(d[CHAN_TAG])
-                except Exception:
-                    f["chan"] = None
-            self._frames.append(f)
-        if not self._frames:
-            self._buf = np.zeros(0, np.complex64)
-            self._buf_start = start + n
-            return n
-        if self._buf.size == 0:
-            self._buf_start = start
-        self._buf = np.concatenate([self._buf, x])
-        end = start + n
-        while self._frames and self._frames[0]["len"] is not None:
-            f = self._frames[0]
-            if f["start"] + f["len"] > end:
-                break
-            a = f["start"] - self._buf_start
-            self._frames.pop(0)
-            self._emit(f, self._buf[a : a + f["len"]])
-        keep_from = self._frames[0]["start"] if self._frames else end
-        cut = max(0, keep_from - self._buf_start)
-        self._buf = self._buf[cut:]
-        self._buf_start += cut
-        return n
+        tags = self.get_tags_in_window(0, 0, len(x))
+        self._cutter.push(x, self.nitems_read(0), tags, self.logger, self._emit)
+        return len(x)
 
     def stop(self) -> bool:
         """Flowgraph stop: frames still open are answered with what arrived of them."""
-        while self._frames:
-            f = self._frames.pop(0)
-            a = f["start"] - self._buf_start
-            y = self._buf[max(a, 0) : max(a, 0) + (f["len"] or self._buf.size)]
-            self._emit(f, y)
+        self._cutter.flush(self._emit)
         return True
 
     # ------------------------------------------------------------------ decoding
@@ -242,7 +173,7 @@ class channel_decoder(gr.sync_block):
         self._counts["frames_in"] += 1
         frame = f["frame"] if f["frame"] is not None else -1
         self._apply_pending(frame)
-        chan = f["chan"]
+        chan = f["info"]
         if not (isinstance(chan, dict) and chan.get("user") == self._user):
             chan = None
         meta: dict[str, Any] = {"frame": frame, "mode": self._mode, "user": self._user}
@@ -310,14 +241,3 @@ class channel_decoder(gr.sync_block):
         np.logical_or.at(bad, pkt, got != sent)
         extra["per"] = float(st["per"])
         return got, (~bad).astype(np.int32), bad.astype(np.int32), extra
-
-
-def _to_int(v: Any) -> int | None:
-    try:
-        if pmt.is_uint64(v):
-            return int(pmt.to_uint64(v))
-        if pmt.is_integer(v):
-            return int(pmt.to_long(v))
-    except Exception:
-        return None
-    return None

@@ -16,6 +16,7 @@ from gnuradio import gr
 
 from . import messages
 from ._codec_block import guarded, salvage_meta
+from ._frame_rx import FrameCutter, effective_channel
 from .djscc_encoder import DJSCC_TAG, shared_djscc
 
 __all__ = ["djscc_decoder"]
@@ -24,20 +25,8 @@ _PORT_PDUS = pmt.intern("pdus")
 _PORT_SYMBOLS = pmt.intern("symbols")
 _PORT_CSI = pmt.intern("csi")
 _PORT_CMD = pmt.intern("cmd")
-_MAX_FRAME = 1 << 24
 #: Effective gains below this magnitude cannot be equalised: the frame is an erasure.
 MIN_GAIN = 1e-9
-
-
-def _to_int(v: Any) -> int | None:
-    try:
-        if pmt.is_uint64(v):
-            return int(pmt.to_uint64(v))
-        if pmt.is_integer(v):
-            return int(pmt.to_long(v))
-    except Exception:
-        return None
-    return None
 
 
 class djscc_decoder(gr.sync_block):
@@ -86,9 +75,7 @@ class djscc_decoder(gr.sync_block):
         self._csi: messages.Csi | None = None
         self._beams: tuple[np.ndarray, np.ndarray] | None = None
         self._pending: list[messages.Allocation] = []
-        self._buf = np.zeros(0, np.complex64)
-        self._buf_start = 0
-        self._frames: list[dict] = []
+        self._cutter = FrameCutter(DJSCC_TAG)
         self._fill = self._decode_symbols(np.zeros(self._k, np.complex64))
         self._counts = {"frames_in": 0, "symbol_pdus_in": 0, "pdus_out": 0, "erasures": 0,
                         "cmd_accepted": 0, "cmd_rejected": 0,
@@ -158,18 +145,8 @@ class djscc_decoder(gr.sync_block):
         self._pending = keep
 
     def _channel(self) -> tuple[complex, float, str]:
-        """Effective gain, noise-plus-interference variance, and where they come from
-        (the same computation as ``channel_decoder``)."""
-        if self._csi is not None and self._beams is not None:
-            p, w = self._beams
-            h = self._csi.h
-            if w.shape == h.shape:
-                u = self._user
-                hw = np.array([np.vdot(h[u], w[j]) for j in range(w.shape[0])])
-                g = complex(np.sqrt(p[u]) * hw[u])
-                interf = float(np.sum(p * np.abs(hw) ** 2) - p[u] * abs(hw[u]) ** 2)
-                return g, float(self._csi.noise_var[u]) + max(interf, 0.0), "csi"
-        return 1.0 + 0.0j, 10.0 ** (-self._snr_db / 10.0), "fixed"
+        """Effective gain, noise-plus-interference variance, and where they come from."""
+        return effective_channel(self._csi, self._beams, self._user, self._snr_db)
 
     def _on_symbols(self, msg: Any) -> None:
         self._counts["symbol_pdus_in"] += 1
@@ -191,61 +168,13 @@ class djscc_decoder(gr.sync_block):
     # ------------------------------------------------------------------ stream
     def work(self, input_items, output_items):
         x = input_items[0]
-        n = len(x)
-        start = self.nitems_read(0)
-        by_off: dict[int, dict] = {}
-        for t in self.get_tags_in_window(0, 0, n):
-            key = pmt.symbol_to_string(t.key)
-            if key == "packet_len":
-                plen = _to_int(t.value)
-                if plen is None or not 0 < plen <= _MAX_FRAME:
-                    self.logger.warn(f"ignored packet_len tag {t.value} at {t.offset}")
-                    continue
-            if key in ("frame", "packet_len", DJSCC_TAG):
-                by_off.setdefault(int(t.offset), {})[key] = t.value
-        for off in sorted(by_off):
-            d = by_off[off]
-            if "frame" not in d:
-                continue
-            if self._frames and self._frames[-1]["len"] is None:
-                self._frames[-1]["len"] = off - self._frames[-1]["start"]
-            f = {"start": off, "frame": _to_int(d["frame"]), "len": None, "info": None}
-            if "packet_len" in d:
-                f["len"] = _to_int(d["packet_len"])
-            if DJSCC_TAG in d:
-                try:
-                    f["info"] = messages.meta_from_pmt(d[DJSCC_TAG])
-                except Exception:
-                    f["info"] = None
-            self._frames.append(f)
-        if not self._frames:
-            self._buf = np.zeros(0, np.complex64)
-            self._buf_start = start + n
-            return n
-        if self._buf.size == 0:
-            self._buf_start = start
-        self._buf = np.concatenate([self._buf, x])
-        end = start + n
-        while self._frames and self._frames[0]["len"] is not None:
-            f = self._frames[0]
-            if f["start"] + f["len"] > end:
-                break
-            a = f["start"] - self._buf_start
-            self._frames.pop(0)
-            self._emit_frame(f, self._buf[a : a + f["len"]])
-        keep_from = self._frames[0]["start"] if self._frames else end
-        cut = max(0, keep_from - self._buf_start)
-        self._buf = self._buf[cut:]
-        self._buf_start += cut
-        return n
+        tags = self.get_tags_in_window(0, 0, len(x))
+        self._cutter.push(x, self.nitems_read(0), tags, self.logger, self._emit_frame)
+        return len(x)
 
     def stop(self) -> bool:
         """Flowgraph stop: frames still open are answered with what arrived of them."""
-        while self._frames:
-            f = self._frames.pop(0)
-            a = f["start"] - self._buf_start
-            y = self._buf[max(a, 0) : max(a, 0) + (f["len"] or self._buf.size)]
-            self._emit_frame(f, y)
+        self._cutter.flush(self._emit_frame)
         return True
 
     def _emit_frame(self, f: dict, y: np.ndarray) -> None:

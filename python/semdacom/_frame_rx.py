@@ -1,0 +1,133 @@
+#
+# Copyright 2026 gr-semdacom authors.
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+"""Shared plumbing of the frame receivers ``channel_decoder`` and ``djscc_decoder`` (not a
+block): cutting frames out of the stream by their tags, and the effective channel of a user.
+
+A frame starts at a ``frame`` tag and lasts ``packet_len`` samples (a tag at the same sample;
+without it the frame ends at the next ``frame`` tag). The transmitter's per-frame tag
+(``semdacom_chan`` or ``semdacom_djscc``) at the same sample is parsed into a dict. Samples
+outside frames are ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pmt
+
+from . import messages
+
+__all__ = ["MAX_FRAME", "FrameCutter", "effective_channel", "to_int"]
+
+#: Longest frame accepted from a ``packet_len`` tag (samples).
+MAX_FRAME = 1 << 24
+
+
+def to_int(v: Any) -> int | None:
+    """Integer value of a PMT (u64 or long), or None."""
+    try:
+        if pmt.is_uint64(v):
+            return int(pmt.to_uint64(v))
+        if pmt.is_integer(v):
+            return int(pmt.to_long(v))
+    except Exception:
+        return None
+    return None
+
+
+def effective_channel(
+    csi: messages.Csi | None,
+    beams: tuple[np.ndarray, np.ndarray] | None,
+    user: int,
+    snr_db: float,
+) -> tuple[complex, float, str]:
+    """Effective gain ``g = sqrt(p_u) h_u^H w_u``, noise-plus-interference variance
+    ``sigma_u^2 + sum_{j != u} p_j |h_u^H w_j|^2`` (eqs. 6-7) and their source ("csi"); with no
+    CSI or beams of the CSI's shape: ``g = 1``, ``10^(-snr_db/10)`` and "fixed"."""
+    if csi is not None and beams is not None:
+        p, w = beams
+        h = csi.h
+        if w.shape == h.shape:
+            hw = np.array([np.vdot(h[user], w[j]) for j in range(w.shape[0])])
+            g = complex(np.sqrt(p[user]) * hw[user])
+            interf = float(np.sum(p * np.abs(hw) ** 2) - p[user] * abs(hw[user]) ** 2)
+            return g, float(csi.noise_var[user]) + max(interf, 0.0), "csi"
+    return 1.0 + 0.0j, 10.0 ** (-snr_db / 10.0), "fixed"
+
+
+class FrameCutter:
+    """Buffers a stream and hands out whole frames ``(f, samples)``.
+
+    ``f`` is a dict: ``start`` (absolute sample), ``frame`` (int or None), ``len`` (None until
+    known) and ``info`` (the parsed transmitter tag ``info_tag``, or None).
+    """
+
+    def __init__(self, info_tag: str) -> None:
+        self.info_tag = info_tag
+        self._buf = np.zeros(0, np.complex64)
+        self._buf_start = 0  # absolute index of self._buf[0]
+        self._frames: list[dict] = []  # pending frames
+
+    def push(
+        self, x: np.ndarray, start: int, tags, logger, emit: Callable[[dict, np.ndarray], None]
+    ) -> None:
+        """Take the samples ``x`` (absolute index ``start``) and their tags; emit every frame
+        that is complete."""
+        n = len(x)
+        by_off: dict[int, dict] = {}
+        for t in tags:
+            key = pmt.symbol_to_string(t.key)
+            if key == "packet_len":
+                plen = to_int(t.value)
+                if plen is None or not 0 < plen <= MAX_FRAME:
+                    logger.warn(f"ignored packet_len tag {t.value} at {t.offset}")
+                    continue
+            if key in ("frame", "packet_len", self.info_tag):
+                by_off.setdefault(int(t.offset), {})[key] = t.value
+        for off in sorted(by_off):
+            d = by_off[off]
+            if "frame" not in d:
+                continue
+            if self._frames and self._frames[-1]["len"] is None:
+                self._frames[-1]["len"] = off - self._frames[-1]["start"]
+            f = {"start": off, "frame": to_int(d["frame"]), "len": None, "info": None}
+            if "packet_len" in d:
+                f["len"] = to_int(d["packet_len"])
+            if self.info_tag in d:
+                try:
+                    f["info"] = messages.meta_from_pmt(d[self.info_tag])
+                except Exception:
+                    f["info"] = None
+            self._frames.append(f)
+        if not self._frames:
+            self._buf = np.zeros(0, np.complex64)
+            self._buf_start = start + n
+            return
+        if self._buf.size == 0:
+            self._buf_start = start
+        self._buf = np.concatenate([self._buf, x])
+        end = start + n
+        while self._frames and self._frames[0]["len"] is not None:
+            f = self._frames[0]
+            if f["start"] + f["len"] > end:
+                break
+            a = f["start"] - self._buf_start
+            self._frames.pop(0)
+            emit(f, self._buf[a : a + f["len"]])
+        keep_from = self._frames[0]["start"] if self._frames else end
+        cut = max(0, keep_from - self._buf_start)
+        self._buf = self._buf[cut:]
+        self._buf_start += cut
+
+    def flush(self, emit: Callable[[dict, np.ndarray], None]) -> None:
+        """Flowgraph stop: emit the frames still open with what arrived of them."""
+        while self._frames:
+            f = self._frames.pop(0)
+            a = f["start"] - self._buf_start
+            y = self._buf[max(a, 0) : max(a, 0) + (f["len"] or self._buf.size)]
+            emit(f, y)
