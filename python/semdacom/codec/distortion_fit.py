@@ -94,6 +94,48 @@ def _metrics(codec: LearnedCodec, y_hat, erased, x_ref, labels, r) -> dict[str, 
     return out
 
 
+def _monte_carlo(codec, images, rates, log10_ber, trials: int, seed: int, bar, score):
+    """The Monte-Carlo loop of :func:`measure` and :func:`measure_codec`.
+
+    ``score(streams, r, sel)`` gives per-image metrics (dict of arrays) of decoded ``streams``
+    whose references are ``x_ref[sel]``. Only streams that really got a flip are decoded again;
+    the others keep their error-free metrics (exactly what decoding them would give).
+    """
+    out = []
+    for r in rates:
+        rng = np.random.default_rng([seed, r])
+        streams = codec.encode(images, r)
+        rs = float(np.mean([8 * len(s) for s in streams]))
+        base = score(streams, r, slice(None))
+        curves = {k: [] for k in base}
+        for lb in log10_ber:
+            acc = {k: 0.0 for k in base}
+            for _ in range(trials):
+                noisy = [flip_bits(s, 10.0**lb, rng) for s in streams]
+                hit = np.array([a != b for a, b in zip(noisy, streams, strict=True)])
+                vals = {k: v.copy() for k, v in base.items()}
+                if hit.any():
+                    idx = np.flatnonzero(hit)
+                    m1 = score([noisy[i] for i in idx], r, idx)
+                    for k in vals:
+                        vals[k][idx] = m1[k]
+                for k in acc:
+                    acc[k] += float(np.mean(vals[k])) / trials
+                bar.update(1)
+            for k in curves:
+                curves[k].append(acc[k])
+        out.append(
+            PointMeasure(
+                index=r,
+                rs_bits=rs,
+                log10_ber=[float(v) for v in log10_ber],
+                clean={k: float(np.mean(v)) for k, v in base.items()},
+                curves=curves,
+            )
+        )
+    return out
+
+
 def measure(
     codec: LearnedCodec,
     images: np.ndarray,
@@ -113,42 +155,14 @@ def measure(
     x_ref = codec.as_tensor(images).cpu().numpy()
     labels = np.asarray(labels)
     rates = list(range(codec.levels)) if rate_indexes is None else list(rate_indexes)
-    out = []
     total = len(rates) * len(log10_ber) * trials
     bar = tqdm(total=total, desc="fit-distortion", unit="point", disable=not progress)
-    for r in rates:
-        rng = np.random.default_rng([seed, r])
-        streams = codec.encode(images, r)
-        rs = float(np.mean([8 * len(s) for s in streams]))
-        y0, e0, _ = codec.decode_latent(streams, r)
-        base = _metrics(codec, y0, e0, x_ref, labels, r)
-        curves = {k: [] for k in base}
-        for lb in log10_ber:
-            acc = {k: 0.0 for k in base}
-            for _ in range(trials):
-                noisy = [flip_bits(s, 10.0**lb, rng) for s in streams]
-                hit = np.array([a != b for a, b in zip(noisy, streams, strict=True)])
-                vals = {k: v.copy() for k, v in base.items()}
-                if hit.any():
-                    idx = np.flatnonzero(hit)
-                    y1, e1, _ = codec.decode_latent([noisy[i] for i in idx], r)
-                    m1 = _metrics(codec, y1, e1, x_ref[idx], labels[idx], r)
-                    for k in vals:
-                        vals[k][idx] = m1[k]
-                for k in acc:
-                    acc[k] += float(np.mean(vals[k])) / trials
-                bar.update(1)
-            for k in curves:
-                curves[k].append(acc[k])
-        out.append(
-            PointMeasure(
-                index=r,
-                rs_bits=rs,
-                log10_ber=[float(v) for v in log10_ber],
-                clean={k: float(np.mean(v)) for k, v in base.items()},
-                curves=curves,
-            )
-        )
+
+    def score(streams: list[bytes], r: int, sel) -> dict[str, np.ndarray]:
+        y_hat, erased, _ = codec.decode_latent(streams, r)
+        return _metrics(codec, y_hat, erased, x_ref[sel], labels[sel], r)
+
+    out = _monte_carlo(codec, images, rates, log10_ber, trials, seed, bar, score)
     bar.close()
     return out
 
@@ -332,45 +346,17 @@ def measure_codec(
     x_ref = np.asarray(codec.as_tensor(images).cpu().numpy(), dtype=np.float32)
     labels = np.asarray(labels)
     rates = list(range(codec.levels)) if rate_indexes is None else list(rate_indexes)
-    out = []
     bar = tqdm(
         total=len(rates) * len(log10_ber) * trials, desc=desc, unit="point", disable=not progress
     )
-    for r in rates:
-        rng = np.random.default_rng([seed, r])
-        streams = codec.encode(images, r)
-        rs = float(np.mean([8 * len(s) for s in streams]))
-        res0 = codec.decode(streams, r)
-        base = _image_metrics(codec, res0, x_ref, labels)
-        base["erasure"] = res0.erased.astype(np.float64)
-        curves = {k: [] for k in base}
-        for lb in log10_ber:
-            acc = {k: 0.0 for k in base}
-            for _ in range(trials):
-                noisy = [flip_bits(s, 10.0**lb, rng) for s in streams]
-                hit = np.array([a != b for a, b in zip(noisy, streams, strict=True)])
-                vals = {k: v.copy() for k, v in base.items()}
-                if hit.any():
-                    idx = np.flatnonzero(hit)
-                    res1 = codec.decode([noisy[i] for i in idx], r)
-                    m1 = _image_metrics(codec, res1, x_ref[idx], labels[idx])
-                    m1["erasure"] = res1.erased.astype(np.float64)
-                    for k in vals:
-                        vals[k][idx] = m1[k]
-                for k in acc:
-                    acc[k] += float(np.mean(vals[k])) / trials
-                bar.update(1)
-            for k in curves:
-                curves[k].append(acc[k])
-        out.append(
-            PointMeasure(
-                index=r,
-                rs_bits=rs,
-                log10_ber=[float(v) for v in log10_ber],
-                clean={k: float(np.mean(v)) for k, v in base.items()},
-                curves=curves,
-            )
-        )
+
+    def score(streams: list[bytes], r: int, sel) -> dict[str, np.ndarray]:
+        res = codec.decode(streams, r)
+        m = _image_metrics(codec, res, x_ref[sel], labels[sel])
+        m["erasure"] = res.erased.astype(np.float64)
+        return m
+
+    out = _monte_carlo(codec, images, rates, log10_ber, trials, seed, bar, score)
     bar.close()
     return out
 
