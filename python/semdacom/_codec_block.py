@@ -107,6 +107,27 @@ def guarded(logger, counts: dict, counter: str, handler: Callable[[Any], None], 
         logger.error(f"dropped message after {type(exc).__name__}: {exc}")
 
 
+def stream_from_bits(bits: np.ndarray) -> bytes:
+    """Bits (MSB first) back to the codec's bytes; a partial last byte is zero-padded."""
+    return np.packbits(np.asarray(bits, dtype=np.uint8)).tobytes()
+
+
+def unpack_stream_pdu(msg: Any, codec_name: str, rates: RateCommands) -> tuple[dict, bytes, int]:
+    """A decoder's input: ``(meta, stream bytes, rate_index)`` of a bits PDU.
+
+    Raises :class:`messages.MessageError` for a malformed PDU, one flagged erased upstream, or a
+    stream of another codec than ``codec_name`` (by its meta ``codec``).
+    """
+    meta, bits = messages.unpack_bits_pdu(msg)
+    if meta.get("erased") is True:
+        raise messages.MessageError(f"erased upstream ({meta.get('erasure_reason', '?')})")
+    if isinstance(meta.get("codec"), str) and meta["codec"] != codec_name:
+        raise messages.MessageError(
+            f"stream of codec {meta['codec']!r}, this decoder is {codec_name!r}"
+        )
+    return meta, stream_from_bits(bits), rates.rate_for(meta)
+
+
 #: Codec choices of the codec blocks (``codec`` parameter) and the name each writes in meta.
 CODECS = {"learned": "hyperprior_vbr", "classical": "heif-x265"}
 

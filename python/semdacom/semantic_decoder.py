@@ -13,8 +13,15 @@ import pmt
 from gnuradio import gr
 
 from . import messages
-from ._codec_block import CODECS, RateCommands, check_codec, guarded, salvage_meta, shared_codec
-from .source_decoder import stream_from_bits
+from ._codec_block import (
+    CODECS,
+    RateCommands,
+    check_codec,
+    guarded,
+    salvage_meta,
+    shared_codec,
+    unpack_stream_pdu,
+)
 
 __all__ = ["semantic_decoder"]
 
@@ -88,15 +95,8 @@ class semantic_decoder(gr.basic_block):
     def _on_pdus(self, msg: Any) -> None:
         self._counts["pdus_in"] += 1
         try:
-            meta, bits = messages.unpack_bits_pdu(msg)
-            if meta.get("erased") is True:
-                raise messages.MessageError(f"erased upstream ({meta.get('erasure_reason', '?')})")
-            if isinstance(meta.get("codec"), str) and meta["codec"] != self._codec_name:
-                raise messages.MessageError(
-                    f"stream of codec {meta['codec']!r}, this decoder is {self._codec_name!r}"
-                )
-            r = self._rates.rate_for(meta)
-            labels, erased = self._codec.classify([stream_from_bits(bits)], r)
+            meta, stream, r = unpack_stream_pdu(msg, self._codec_name, self._rates)
+            labels, erased = self._codec.classify([stream], r)
             meta.pop("n_bits", None)
             if erased[0]:
                 out = self._erasure(meta, "unreadable stream")

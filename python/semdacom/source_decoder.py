@@ -14,17 +14,20 @@ import pmt
 from gnuradio import gr
 
 from . import messages
-from ._codec_block import CODECS, RateCommands, check_codec, guarded, salvage_meta, shared_codec
+from ._codec_block import (
+    CODECS,
+    RateCommands,
+    check_codec,
+    guarded,
+    salvage_meta,
+    shared_codec,
+    unpack_stream_pdu,
+)
 
 __all__ = ["source_decoder"]
 
 _PORT_PDUS = pmt.intern("pdus")
 _PORT_CMD = pmt.intern("cmd")
-
-
-def stream_from_bits(bits: np.ndarray) -> bytes:
-    """Bits (MSB first) back to the codec's bytes; a partial last byte is zero-padded."""
-    return np.packbits(np.asarray(bits, dtype=np.uint8)).tobytes()
 
 
 class source_decoder(gr.basic_block):
@@ -94,15 +97,8 @@ class source_decoder(gr.basic_block):
     def _on_pdus(self, msg: Any) -> None:
         self._counts["pdus_in"] += 1
         try:
-            meta, bits = messages.unpack_bits_pdu(msg)
-            if meta.get("erased") is True:
-                raise messages.MessageError(f"erased upstream ({meta.get('erasure_reason', '?')})")
-            if isinstance(meta.get("codec"), str) and meta["codec"] != self._codec_name:
-                raise messages.MessageError(
-                    f"stream of codec {meta['codec']!r}, this decoder is {self._codec_name!r}"
-                )
-            r = self._rates.rate_for(meta)
-            res = self._codec.decode([stream_from_bits(bits)], r)
+            meta, stream, r = unpack_stream_pdu(msg, self._codec_name, self._rates)
+            res = self._codec.decode([stream], r)
             meta.pop("n_bits", None)
             if res.erased[0]:
                 out = self._erasure(meta, res.reasons[0])
