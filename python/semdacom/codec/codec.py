@@ -354,7 +354,6 @@ class LearnedCodec:
                 if p is not None:
                     erased[i], reasons[i], parts[i] = True, "timeout", None
         y_sym, _ = self._y_coder.decode([b"" if p is None else p[1] for p in parts], y_idx, Y_BOUND)
-        z_sym[erased] = 0
         y_sym[erased] = 0
         ri = torch.full((n,), r, dtype=torch.long, device=self.device)
         _, ig = self.model.gains(ri)
