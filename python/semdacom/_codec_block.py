@@ -11,7 +11,6 @@ allocation queue applied at frame boundaries (``apply_frame``), as in ``fbl_link
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -93,18 +92,6 @@ class RateCommands:
         if not 0 <= int(r) < self.levels:
             raise messages.MessageError(f"meta 'rate_index'={r} outside 0..{self.levels - 1}")
         return int(r)
-
-
-def guarded(logger, counts: dict, counter: str, handler: Callable[[Any], None], msg: Any) -> None:
-    """Run a handler so that no exception escapes into the scheduler thread."""
-    try:
-        handler(msg)
-    except messages.MessageError as exc:
-        counts[counter] += 1
-        logger.error(f"dropped message: {exc}")
-    except Exception as exc:  # a handler must never kill the thread
-        counts[counter] += 1
-        logger.error(f"dropped message after {type(exc).__name__}: {exc}")
 
 
 def stream_from_bits(bits: np.ndarray) -> bytes:

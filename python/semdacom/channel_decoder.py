@@ -15,7 +15,7 @@ import pmt
 from gnuradio import gr
 
 from . import messages
-from ._codec_block import guarded
+from ._block_util import guarded
 from ._frame_rx import FrameCutter, effective_channel
 from .channel_encoder import CHAN_TAG, MODES, link_allocation
 from .coding import framing

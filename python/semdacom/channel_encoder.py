@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import queue
 import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -18,6 +17,7 @@ import pmt
 from gnuradio import gr
 
 from . import messages
+from ._block_util import guarded
 from .coding import framing
 from .coding import mcs as mcs_mod
 from .core import fbl_emulation
@@ -145,21 +145,11 @@ class channel_encoder(gr.sync_block):
         return self._rc
 
     # ------------------------------------------------------------------ handlers
-    def _guarded(self, fn: Callable[[Any], None], msg: Any, counter: str) -> None:
-        try:
-            fn(msg)
-        except messages.MessageError as exc:
-            self._counts[counter] += 1
-            self.logger.error(f"dropped message: {exc}")
-        except Exception as exc:  # a handler must never kill the thread
-            self._counts[counter] += 1
-            self.logger.error(f"dropped message after {type(exc).__name__}: {exc}")
-
     def _on_pdus(self, msg: Any) -> None:
-        self._guarded(self._handle_pdu, msg, "pdus_dropped")
+        guarded(self.logger, self._counts, "pdus_dropped", self._handle_pdu, msg)
 
     def _on_cmd(self, msg: Any) -> None:
-        self._guarded(self._handle_cmd, msg, "cmd_rejected")
+        guarded(self.logger, self._counts, "cmd_rejected", self._handle_cmd, msg)
 
     def _handle_cmd(self, msg: Any) -> None:
         alloc = link_allocation(msg, self._user, self._L)

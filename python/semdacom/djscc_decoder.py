@@ -15,7 +15,8 @@ import pmt
 from gnuradio import gr
 
 from . import messages
-from ._codec_block import guarded, salvage_meta
+from ._block_util import guarded
+from ._codec_block import salvage_meta
 from ._frame_rx import FrameCutter, effective_channel
 from .djscc_encoder import DJSCC_TAG, shared_djscc
 

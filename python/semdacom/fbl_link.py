@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -16,6 +15,7 @@ import pmt
 from gnuradio import gr
 
 from . import messages
+from ._block_util import guarded
 from .core import fbl_emulation
 from .core.beamforming import downlink_sinr
 
@@ -141,24 +141,13 @@ class fbl_link(gr.basic_block):
         self.logger.warn(text)  # gr.logger has no warning()
 
     def _on_pdus(self, msg: Any) -> None:
-        self._guarded(self._handle_pdu, msg, "pdus_dropped")
+        guarded(self.logger, self._counts, "pdus_dropped", self._handle_pdu, msg)
 
     def _on_csi(self, msg: Any) -> None:
-        self._guarded(self._handle_csi, msg, "csi_rejected")
+        guarded(self.logger, self._counts, "csi_rejected", self._handle_csi, msg)
 
     def _on_cmd(self, msg: Any) -> None:
-        self._guarded(self._handle_cmd, msg, "cmd_rejected")
-
-    def _guarded(self, handler: Callable[[Any], None], msg: Any, counter: str) -> None:
-        """Run a handler so that no exception escapes into the scheduler thread."""
-        try:
-            handler(msg)
-        except messages.MessageError as exc:
-            self._counts[counter] += 1
-            self.logger.error(f"dropped message: {exc}")
-        except Exception as exc:  # a handler must never kill the thread
-            self._counts[counter] += 1
-            self.logger.error(f"dropped message after {type(exc).__name__}: {exc}")
+        guarded(self.logger, self._counts, "cmd_rejected", self._handle_cmd, msg)
 
     def _handle_cmd(self, msg: Any) -> None:
         alloc = messages.alloc_from_pmt(msg)

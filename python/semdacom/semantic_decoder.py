@@ -13,11 +13,11 @@ import pmt
 from gnuradio import gr
 
 from . import messages
+from ._block_util import guarded
 from ._codec_block import (
     CODECS,
     RateCommands,
     check_codec,
-    guarded,
     salvage_meta,
     shared_codec,
     unpack_stream_pdu,

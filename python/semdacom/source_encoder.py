@@ -14,12 +14,12 @@ import pmt
 from gnuradio import gr
 
 from . import messages
+from ._block_util import guarded
 from ._codec_block import (
     CODECS,
     RateCommands,
     check_codec,
     frame_of,
-    guarded,
     salvage_meta,
     shared_codec,
 )
