@@ -40,8 +40,8 @@ def _stages(codec: LearnedCodec, x: np.ndarray, r: int) -> dict:
     xp, _ = m.pad(xt)
     ri = torch.full((len(x),), r, dtype=torch.long)
     with torch.no_grad():
-        g, ig = m.gains(ri)
-        yg = m.g_a(xp) * g
+        _, ig = m.gains(ri)
+        yg = m.analysis(xp, ri)
         z = m.h_a(torch.abs(yg)).double()
         y_hat = torch.round(yg) * ig
     streams = codec.encode(x, r)
@@ -56,12 +56,12 @@ def _stages(codec: LearnedCodec, x: np.ndarray, r: int) -> dict:
 
     with torch.no_grad():
         return {
-            "g_a": us(lambda: m.g_a(xp)),
+            "g_a": us(lambda: m.analysis(xp, ri)),
             "h_a": us(lambda: m.h_a(torch.abs(yg))),
             "h_s_float64_and_scale_index": us(lambda: codec._scale_indexes(torch.round(z))),
             "rans_encode_y": us(lambda: codec._y_coder.encode(y_sym, y_idx)),
             "rans_decode_y": us(lambda: codec._y_coder.decode(ys, y_idx, 255)),
-            "g_s": us(lambda: m.g_s(y_hat)),
+            "g_s": us(lambda: m.synthesis(y_hat, ri)),
             "encode_total": us(lambda: codec.encode(x, r)),
             "decode_total": us(lambda: codec.decode(streams, r)),
         }

@@ -26,8 +26,10 @@ def test_decode_is_exact_quantised_forward(codec: LearnedCodec, test_images) -> 
         with torch.no_grad():
             x = codec.as_tensor(images)
             xp, p = model.pad(x)
-            g, ig = model.gains(torch.full((len(x),), r))
-            ref = model.crop(model.g_s(torch.round(model.g_a(xp) * g) * ig), p).clamp(0, 1)
+            ri = torch.full((len(x),), r)
+            _, ig = model.gains(ri)
+            y_hat = torch.round(model.analysis(xp, ri)) * ig
+            ref = model.crop(model.synthesis(y_hat, ri), p).clamp(0, 1)
         np.testing.assert_allclose(dec.images, ref.numpy(), atol=1e-5)
 
 

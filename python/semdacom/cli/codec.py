@@ -72,6 +72,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--arch", choices=["subpixel", "deconv"], default="subpixel", help="up-sampling layers"
     )
+    p.add_argument(
+        "--film", action="store_true", help="rate-conditioned affine maps in g_a/g_s (VBR only)"
+    )
+    p.add_argument(
+        "--balance",
+        action="store_true",
+        help="normalise each point's loss by its running mean (for --fixed: the same "
+        "loss scaling, so that both are trained alike)",
+    )
     p.set_defaults(func=run_train_codec)
 
     p = sub.add_parser("eval-codec", help="per operating point: bits, MS-SSIM, PSNR, SU accuracy")
@@ -150,6 +159,7 @@ def run_train_codec(args) -> int:
             init=args.init,
             max_steps=args.steps,
             init_point=[0, 5, 10, 15][args.fixed] if args.init else None,
+            balance=args.balance,
             **_arch(args),
         )
         metric = f"fixed-rate lambda {lam:.5g}; rate/PSNR in bench/results/codec.json"
@@ -167,6 +177,8 @@ def run_train_codec(args) -> int:
             init=args.init,
             max_steps=args.steps,
             gain_lr_scale=args.gain_lr_scale,
+            film=args.film,
+            balance=args.balance,
             **_arch(args),
         )
         metric = "per-point bits/MS-SSIM/PSNR: see tables/hyperprior_vbr_eval.json"

@@ -188,8 +188,9 @@ class LearnedCodec:
         self._log_lo = float(torch.log(table[0]))
         self._log_step = float((torch.log(table[-1]) - torch.log(table[0])) / (len(table) - 1))
         self._n_scales = len(table)
-        with torch.no_grad():
-            fill = model.g_s(torch.zeros(1, *self._y_shape, device=self.device))
+        with torch.no_grad():  # G(0) at point 0 (one fill for every point)
+            zero = torch.zeros(1, dtype=torch.long, device=self.device)
+            fill = model.synthesis(torch.zeros(1, *self._y_shape, device=self.device), zero)
             self._fill = model.crop(fill, pad).clamp(0, 1).cpu().numpy()[0].astype(np.float32)
 
     # ------------------------------------------------------------------------------------
@@ -303,8 +304,7 @@ class LearnedCodec:
         model = self.model
         xp, _ = model.pad(x)
         ri = torch.full((len(x),), r, dtype=torch.long, device=self.device)
-        g, _ = model.gains(ri)
-        yg = model.g_a(xp) * g
+        yg = model.analysis(xp, ri)
         z = model.h_a(torch.abs(yg)).cpu().double()
         z_sym = torch.round(z - self._medians).clamp(-Z_BOUND, Z_BOUND)
         z_hat = z_sym + self._medians
@@ -361,11 +361,16 @@ class LearnedCodec:
         return y_hat, erased, reasons
 
     @torch.no_grad()
-    def images_from_latent(self, y_hat: torch.Tensor, erased: np.ndarray) -> np.ndarray:
-        """G: images ``(n, C, H, W)`` in [0, 1] from latents; erased ones get the fill."""
+    def images_from_latent(
+        self, y_hat: torch.Tensor, erased: np.ndarray, rate_index: int
+    ) -> np.ndarray:
+        """G: images ``(n, C, H, W)`` in [0, 1] from the latents of operating point
+        ``rate_index``; erased ones get the fill."""
         if len(y_hat) == 0:
             return np.zeros((0, *self.image_shape), np.float32)
-        x = self.model.crop(self.model.g_s(y_hat), self._pad).cpu()
+        ri = torch.full((len(y_hat),), self._check_rate(rate_index), dtype=torch.long)
+        x = self.model.synthesis(y_hat, ri.to(self.device))
+        x = self.model.crop(x, self._pad).cpu()
         x = torch.nan_to_num(x, nan=0.0, posinf=1.0, neginf=0.0).clamp(0.0, 1.0).numpy()
         x[np.asarray(erased, dtype=bool)] = self._fill
         return x.astype(np.float32)
@@ -401,7 +406,7 @@ class LearnedCodec:
 
     def _decode(self, streams: list[bytes], r: int) -> DecodeResult:
         y_hat, erased, reasons = self.decode_latent(streams, r)
-        return DecodeResult(self.images_from_latent(y_hat, erased), erased, reasons)
+        return DecodeResult(self.images_from_latent(y_hat, erased, r), erased, reasons)
 
     def classify(self, streams: list[bytes], rate_index: int) -> tuple[np.ndarray, np.ndarray]:
         """Labels from streams with Q = E o G (the SU's semantic decoder); -1 when erased.

@@ -83,7 +83,7 @@ class PointMeasure:
 
 
 def _metrics(codec: LearnedCodec, y_hat, erased, x_ref, labels, r) -> dict[str, np.ndarray]:
-    x = codec.images_from_latent(y_hat, erased)
+    x = codec.images_from_latent(y_hat, erased, r)
     out = {
         "du_msssim": 1.0 - metrics.msssim(x, x_ref),
         "du_mse": metrics.mse(x, x_ref),

@@ -41,7 +41,7 @@ def evaluate(
             streams = codec.encode(xb, r)
             bits.extend(8 * len(s) for s in streams)
             y_hat, erased, _ = codec.decode_latent(streams, r)
-            dec = codec.images_from_latent(y_hat, erased)
+            dec = codec.images_from_latent(y_hat, erased, r)
             ref = codec.as_tensor(xb).cpu().numpy()
             ms.append(metrics.msssim(dec, ref))
             se.append(metrics.mse(dec, ref))

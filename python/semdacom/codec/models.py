@@ -98,6 +98,37 @@ def synthesis(m: int, n: int, channels: int, arch: str = "subpixel") -> nn.Seque
     return nn.Sequential(_up(m, n, arch), GDN(n, inverse=True), _up(n, channels, arch))
 
 
+def film_parameter(levels: int, channels: int) -> nn.Parameter:
+    """Per-operating-point channel-wise affine map ``(levels, 2, C)``: log-scale, bias (zeros).
+
+    The conditional convolution of Choi et al. (ICCV 2019): a layer's output ``h`` of a sample
+    at point ``r`` becomes ``h * exp(p[r, 0]) + p[r, 1]``. Starts as the identity.
+    """
+    return nn.Parameter(torch.zeros(levels, 2, channels))
+
+
+def apply_film(h: torch.Tensor, p: torch.Tensor | None, rate_index: torch.Tensor) -> torch.Tensor:
+    """``h * exp(p[r, 0]) + p[r, 1]`` per sample (``p`` None: ``h`` unchanged)."""
+    if p is None:
+        return h
+    q = p[rate_index]
+    return h * torch.exp(q[:, 0])[:, :, None, None] + q[:, 1][:, :, None, None]
+
+
+def run_synthesis(
+    g_s: nn.Sequential,
+    film_s: torch.Tensor | None,
+    film_o: torch.Tensor | None,
+    y_hat: torch.Tensor,
+    rate_index: torch.Tensor,
+) -> torch.Tensor:
+    """G at operating point ``rate_index`` (padded size): ``g_s`` with the optional FiLM maps."""
+    if film_s is None and film_o is None:
+        return g_s(y_hat)
+    h = apply_film(g_s[0](y_hat), film_s, rate_index)
+    return apply_film(g_s[2](g_s[1](h)), film_o, rate_index)
+
+
 class VBRHyperprior(nn.Module):
     """Variable-rate scale-hyperprior codec (eq. 1-3 of seed 000 with gain units).
 
@@ -132,6 +163,7 @@ class VBRHyperprior(nn.Module):
         nh: int = 16,
         levels: int = 16,
         arch: str = "subpixel",
+        film: bool = False,
     ) -> None:
         super().__init__()
         self.config = {
@@ -141,6 +173,7 @@ class VBRHyperprior(nn.Module):
             "nh": nh,
             "levels": levels,
             "arch": arch,
+            "film": bool(film),
         }
         self.g_a = nn.Sequential(_conv(channels, n), GDN(n), _conv(n, m))
         self.g_s = synthesis(m, n, channels, arch)
@@ -162,6 +195,11 @@ class VBRHyperprior(nn.Module):
         log_gain = init[:, None].repeat(1, m) if init is not None else torch.zeros(1, m)
         self.log_gain = nn.Parameter(log_gain.clone())
         self.log_inv_gain = nn.Parameter(-log_gain.clone())
+        # Optional rate-conditioned transforms (conditional convolutions, Choi et al. 2019):
+        # a per-point affine map after the first layer of g_a and after both layers of g_s.
+        self.film_a = film_parameter(levels, n) if film else None
+        self.film_s = film_parameter(levels, n) if film else None
+        self.film_o = film_parameter(levels, channels) if film else None
 
     @property
     def levels(self) -> int:
@@ -172,6 +210,18 @@ class VBRHyperprior(nn.Module):
         g = torch.exp(self.log_gain[rate_index])[:, :, None, None]
         ig = torch.exp(self.log_inv_gain[rate_index])[:, :, None, None]
         return g, ig
+
+    def analysis(self, xp: torch.Tensor, rate_index: torch.Tensor) -> torch.Tensor:
+        """F up to the quantiser: the gained latent ``g_a(x) * gain[r]`` of padded images."""
+        g, _ = self.gains(rate_index)
+        if self.film_a is None:
+            return self.g_a(xp) * g
+        h = apply_film(self.g_a[0](xp), self.film_a, rate_index)
+        return self.g_a[2](self.g_a[1](h)) * g
+
+    def synthesis(self, y_hat: torch.Tensor, rate_index: torch.Tensor) -> torch.Tensor:
+        """G at point ``rate_index``: padded images from the dequantised latent ``y_hat``."""
+        return run_synthesis(self.g_s, self.film_s, self.film_o, y_hat, rate_index)
 
     def pad(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int, int, int]]:
         p = pad_amounts(x.shape[-2], x.shape[-1])
@@ -188,15 +238,15 @@ class VBRHyperprior(nn.Module):
         Returns ``x_hat`` (cropped, not clamped), ``y_hat`` and the likelihoods of y and z.
         """
         xp, p = self.pad(x)
-        g, ig = self.gains(rate_index)
-        yg = self.g_a(xp) * g
+        _, ig = self.gains(rate_index)
+        yg = self.analysis(xp, rate_index)
         z = self.h_a(torch.abs(yg))
         z_hat, z_lik = self.entropy_bottleneck(z)
         scales = self.h_s(z_hat)
         _, y_lik = self.gaussian_conditional(yg, scales)
         yq = yg + (torch.round(yg) - yg).detach()
         y_hat = yq * ig
-        x_hat = self.crop(self.g_s(y_hat), p)
+        x_hat = self.crop(self.synthesis(y_hat, rate_index), p)
         return {"x_hat": x_hat, "y_hat": y_hat, "likelihoods": {"y": y_lik, "z": z_lik}}
 
     def aux_loss(self) -> torch.Tensor:
@@ -249,11 +299,15 @@ class SemanticDecoder(nn.Module):
         self.classifier = Classifier(**classifier.config)
         self.classifier.load_state_dict(classifier.state_dict())
         self.rate_scale = nn.Parameter(torch.ones(cfg["levels"], cfg["m"]))
+        film = codec.film_s is not None
+        self.film_s = nn.Parameter(codec.film_s.detach().clone()) if film else None
+        self.film_o = nn.Parameter(codec.film_o.detach().clone()) if film else None
 
     def forward(
         self, y_hat: torch.Tensor, rate_index: torch.Tensor, pad: tuple[int, int, int, int]
     ) -> torch.Tensor:
         """Class logits from the dequantised latent ``y_hat`` of operating point ``rate_index``."""
         y = y_hat * self.rate_scale[rate_index][:, :, None, None]
-        x = VBRHyperprior.crop(self.g_s(y), pad)
+        x = run_synthesis(self.g_s, self.film_s, self.film_o, y, rate_index)
+        x = VBRHyperprior.crop(x, pad)
         return self.classifier(x.clamp(0.0, 1.0))

@@ -207,6 +207,8 @@ def train_codec(
     max_steps: int | None = None,
     gain_lr_scale: float = 1.0,
     init_point: int | None = None,
+    film: bool = False,
+    balance: bool = False,
     device: torch.device | None = None,
 ) -> dict:
     """Train a (variable-rate) hyperprior codec with eq. (3); save weights and CDF tables.
@@ -218,6 +220,13 @@ def train_codec(
     ``init_point`` (with ``init`` and ``levels == 1``) starts the gain units from the init
     model's operating point ``init_point``: a fixed-rate model then starts exactly where the
     variable-rate model is at that point and is fine-tuned from there.
+
+    ``film`` adds the rate-conditioned affine maps of :class:`.models.VBRHyperprior`.
+    ``balance`` divides each sample's loss ``lambda_r D + R`` by a running mean of that
+    point's loss, so that every operating point pulls on the shared weights with the same
+    relative strength (the gradient of ``sum_r log L_r``; each point's own optimum is
+    unchanged, but without it the high-lambda points, whose losses are several times larger,
+    dominate the shared transforms).
     """
     _set_threads()
     device = device or default_device()
@@ -227,9 +236,9 @@ def train_codec(
     torch.manual_seed(seed)
     images, _ = load_fashion_mnist("train")
     x_all = images_to_tensor(images)
-    model = VBRHyperprior(channels=x_all.shape[1], n=n, m=m, nh=nh, levels=levels, arch=arch).to(
-        device
-    )
+    model = VBRHyperprior(
+        channels=x_all.shape[1], n=n, m=m, nh=nh, levels=levels, arch=arch, film=film
+    ).to(device)
     main_params = [p for k, p in model.named_parameters() if not k.endswith("quantiles")]
     aux_params = [p for k, p in model.named_parameters() if k.endswith("quantiles")]
     gain_params = [model.log_gain, model.log_inv_gain]
@@ -260,6 +269,8 @@ def train_codec(
         opt.load_state_dict(saved["opt"])
         aux_opt.load_state_dict(saved["aux_opt"])
         state["global_step"] = saved["global_step"]
+        if "loss_ema" in saved:
+            state["loss_ema"] = saved["loss_ema"]
 
     def save_state() -> dict:
         return {
@@ -290,7 +301,10 @@ def train_codec(
             (-torch.log2(lk)).flatten(1).sum(1) for lk in res["likelihoods"].values()
         )  # per image
         mse = (res["x_hat"] - xb).pow(2).flatten(1).mean(1)
-        loss = (lam[r] * 255.0**2 * mse + bits / npix).mean()
+        per = lam[r] * 255.0**2 * mse + bits / npix
+        if balance:
+            per = per / _balance_scale(state, per.detach(), r, levels)
+        loss = per.mean()
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(main_params, 1.0)
@@ -314,6 +328,20 @@ def train_codec(
         out,
     )
     return {"file": str(out)}
+
+
+def _balance_scale(state: dict, per: torch.Tensor, r: torch.Tensor, levels: int) -> torch.Tensor:
+    """Running mean (EMA 0.99) of each operating point's loss, per sample of the batch."""
+    ema = state.get("loss_ema")
+    if ema is None:
+        ema = torch.full((levels,), float("nan"))
+    ema = ema.clone()
+    rc = r.cpu()
+    for k in torch.unique(rc).tolist():
+        v = float(per[rc == k].mean())
+        ema[k] = v if not torch.isfinite(ema[k]) else 0.99 * float(ema[k]) + 0.01 * v
+    state["loss_ema"] = ema
+    return ema.to(per.device)[r]
 
 
 def train_semantic(
@@ -382,5 +410,5 @@ def codec_latent(
 ) -> tuple[torch.Tensor, tuple[int, int, int, int]]:
     """The really quantised, dequantised latent ``y_hat`` of ``x`` (error-free channel)."""
     xp, pad = codec.pad(x)
-    g, ig = codec.gains(rate_index)
-    return torch.round(codec.g_a(xp) * g) * ig, pad
+    _, ig = codec.gains(rate_index)
+    return torch.round(codec.analysis(xp, rate_index)) * ig, pad
