@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from gnuradio.semdacom.core import beamforming as bf
 from gnuradio.semdacom.core import distortion as dist
 from gnuradio.semdacom.optimize.problem import Problem
 
 T_PAPERLIKE = 784 * 0.6  # channel uses per 28x28 image (bandwidth ratio 0.6)
+
+
+@functools.cache
+def _synthetic(task: str, seed: int) -> dist.DistortionTable:
+    """One shared table object per (task, seed): the fast solver's lookup is built once per
+    table set (as in the optimiser block), so problems that share tables share it."""
+    return dist.synthetic_table(task, seed=seed)
 
 
 def random_channel(rng: np.random.Generator, k: int, n_t: int) -> np.ndarray:
@@ -19,6 +28,6 @@ def make_problem(
 ) -> Problem:
     H = bf.paper_channel() if H is None else H
     k = H.shape[0]
-    tables = [dist.synthetic_table("du" if i % 2 == 0 else "su", seed=i + 1) for i in range(k)]
+    tables = [_synthetic("du" if i % 2 == 0 else "su", i + 1) for i in range(k)]
     weights = np.where(np.arange(k) % 2 == 0, 0.8, 0.2)
     return Problem(H, kw.pop("noise_var", 1.0), tables, weights, p_max, T_PAPERLIKE, L, **kw)

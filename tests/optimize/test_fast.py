@@ -212,3 +212,119 @@ def test_fast_plans_for_the_measured_link_when_shipped() -> None:
     assert sol.objective <= baselines.mrt_equal_power(pr).objective + 1e-12
     with pytest.raises(ValueError, match="random-coding"):
         mu_ascc.solve_faithful(pr)
+
+
+# --- the candidate lookup of the fast path (optimize.fast.lookup) ------------------------------
+
+
+def _sinr_samples(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
+    """SINRs over -90..+110 dB, with SINR 0 and extreme values included."""
+    g = np.exp(rng.uniform(np.log(1e-9), np.log(1e11), (n, k)))
+    g[0], g[1], g[2] = 0.0, 1e300, 1e-300
+    return g
+
+
+@pytest.mark.parametrize("L", [128, 256, 4096])
+@pytest.mark.parametrize("link_model", [None, "paper", "shifted"])
+def test_lookup_objective_equals_trying_every_point(L: int, link_model) -> None:
+    """Evaluating only the lookup's candidates gives min_n D_i^n exactly (values, positions,
+    gradients), for the random-coding link (both forms) and any other link model."""
+    kw = {}
+    if link_model == "paper":
+        kw["link"] = link.RandomCodingLink(paper_form=True)
+    elif link_model == "shifted":
+        kw["link"] = _ShiftedLink()
+    pr = make_problem(random_channel(np.random.default_rng(L), 3, 3), L=L, **kw)
+    lk, _ = fast.lookup(pr)
+    g = _sinr_samples(np.random.default_rng(L + 1), 20_000, 3)
+    f, pos = fast.objective_batch(pr, g, grad=False)
+    fl, posl = fast.objective_lookup(pr, lk, g)
+    np.testing.assert_array_equal(fl, f)
+    np.testing.assert_array_equal(posl, pos)
+    np.testing.assert_allclose(fast._values(pr, lk, g), f, rtol=1e-13, atol=0)
+    f, pos, dfdg = fast.objective_batch(pr, g[:2000], grad=True)
+    fl, posl, dfdgl = fast.objective_lookup(pr, lk, g[:2000], grad=True)
+    np.testing.assert_array_equal(dfdgl, dfdg)
+
+
+def test_lookup_objective_with_tabulated_distortion_tables() -> None:
+    tabs = [dist.synthetic_table("du", seed=7, model="tabulated", robustness_shift=1.0)]
+    tabs.append(dist.synthetic_table("su", seed=8, model="tabulated", robustness_shift=1.0))
+    pr = make_problem().with_tables(tabs)
+    lk, _ = fast.lookup(pr)
+    g = _sinr_samples(np.random.default_rng(3), 5000, 2)
+    f, pos = fast.objective_batch(pr, g, grad=False)
+    fl, posl = fast.objective_lookup(pr, lk, g)
+    np.testing.assert_array_equal(fl, f)
+    np.testing.assert_array_equal(posl, pos)
+    np.testing.assert_allclose(fast._values(pr, lk, g), f, rtol=1e-13, atol=0)
+    check_allocation(pr, fast.solve_fast(pr))
+
+
+def test_lookup_is_built_once_per_table_set() -> None:
+    fast.clear_lookup_cache()
+    pr = make_problem(p_max=3.0, L=256)
+    s1 = fast.solve_fast(pr)
+    info = fast.lookup_cache_info()
+    assert info["builds"] == 2 and s1.diagnostics["lookup_build_ms"] > 0.0
+    # a new channel, budget, weights and link instance of the same kind: no rebuild
+    rng = np.random.default_rng(5)
+    pr2 = make_problem(random_channel(rng, 2, 4), p_max=1.0, L=256, link=link.RandomCodingLink())
+    pr2.weights = np.array([0.3, 0.7])
+    s2 = fast.solve_fast(pr2)
+    assert s2.diagnostics["lookup_build_ms"] == 0.0
+    assert fast.lookup(pr2)[0] is fast.lookup(pr)[0]
+    info2 = fast.lookup_cache_info()
+    assert info2["builds"] == 2 and info2["hits"] >= 2
+    check_allocation(pr2, s2)
+    # another blocklength or link form is another table set
+    fast.solve_fast(make_problem(L=4096))
+    fast.solve_fast(make_problem(link=link.RandomCodingLink(paper_form=True)))
+    assert fast.lookup_cache_info()["builds"] == 6
+    # swapping in other table objects rebuilds for them
+    other = [dist.synthetic_table("du", seed=1), dist.synthetic_table("su", seed=2)]
+    fast.solve_fast(pr.with_tables(other))
+    assert fast.lookup_cache_info()["builds"] == 8
+
+
+@settings(max_examples=6, deadline=None)
+@given(seed=st.integers(0, 10_000), p_dbw=st.floats(-3.0, 9.0), L=st.sampled_from([256, 4096]))
+def test_lookup_fast_path_never_worse_than_faithful(seed: int, p_dbw: float, L: int) -> None:
+    """The lookup-based fast path returns the exact objective of its allocation, and it is
+    never above the faithful JRPB's (nor above the exhaustive grid's by more than 0.5 %)."""
+    rng = np.random.default_rng(seed)
+    pr = make_problem(random_channel(rng, 2, 2), p_max=10 ** (p_dbw / 10), L=L)
+    sf = fast.solve_fast(pr)
+    check_allocation(pr, sf)
+    again = pr.make_solution("x", sf.positions, sf.power, sf.w, 0.0).objective
+    assert sf.objective == pytest.approx(again, rel=1e-12)
+    assert sf.objective <= mu_ascc.solve_faithful(pr).objective * (1 + 1e-9)
+    assert sf.objective <= solve_bruteforce(pr, n_grid=2001, n_local=201).objective * (1 + 5e-3)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), n_t=st.integers(1, 5), scale=st.floats(0.05, 5.0))
+def test_two_user_closed_form_and_final_step(seed: int, n_t: int, scale: float) -> None:
+    """Closed-form 2-user MMSE SINRs and the unchecked beams/duality step match core.beamforming."""
+    rng = np.random.default_rng(seed)
+    hbar = random_channel(rng, 2, n_t) * scale
+    a = np.concatenate([[0.0, 1.0], rng.uniform(0.0, 1.0, 30)])
+    P = float(rng.uniform(0.1, 10.0))
+    Q = P * np.stack([a, 1.0 - a], axis=1)
+    ref = fast.mmse_sinr(hbar, Q, grad=False)
+    np.testing.assert_allclose(fast.two_user_sinr(hbar, Q[:, 0], Q[:, 1]), ref, rtol=1e-9)
+    np.testing.assert_allclose(fast._Splits(fast._gram2(hbar), P)(a), ref, rtol=1e-9)
+    gram = fast._gram2(hbar)
+    for q in Q[:6]:  # both users on, and one user at zero power
+        W0 = bf.mmse_beamformers(hbar, q)
+        try:
+            p0 = bf.downlink_powers_from_uplink(hbar, q, W0)
+        except ValueError:
+            p0 = q.copy()
+        for W, p, sinr in (
+            fast._beams_and_downlink(hbar, q, P),
+            fast._beams_and_downlink_2(hbar, gram, q, P),
+        ):
+            np.testing.assert_allclose(W, W0, rtol=1e-9, atol=1e-12)
+            np.testing.assert_allclose(p, p0, rtol=1e-7, atol=1e-12 * P)
+            np.testing.assert_allclose(sinr, bf.downlink_sinr(hbar, p, W, 1.0), rtol=1e-7)

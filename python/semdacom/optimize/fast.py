@@ -21,20 +21,42 @@ analytic derivative from :mod:`semdacom.core.fbl` or the link model, all starts 
 then a best-improvement search over pairwise power transfers (SINRs of every candidate from
 one Gram matrix by a rank-2 Woodbury update) crosses the plateaus and rate jumps a gradient
 cannot.
+
+The searches evaluate ``min_n D_i^n`` through a per-user lookup (:func:`lookup`) of the table
+positions that can attain it on each cell of a fine log-SINR grid, built once per table set
+(tables, ``T``, ``L``, link) and cached: eq. (14) and eq. (12)/(13) are then computed exactly,
+but at about 2 candidates per user instead of all ``N_i``. The exhaustive evaluation
+(:func:`objective_batch`, :func:`_evaluate`) stays as the reference of the brute force.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+import threading
 import time
+from collections import OrderedDict
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
+from scipy import special
 
 from ..core import beamforming as bf
+from ..core.link import RandomCodingLink
 from .problem import Problem, Solution
 
-__all__ = ["mmse_sinr", "objective_batch", "project_simplex", "solve_fast", "starts"]
+__all__ = [
+    "clear_lookup_cache",
+    "lookup",
+    "lookup_cache_info",
+    "mmse_sinr",
+    "objective_batch",
+    "objective_lookup",
+    "project_simplex",
+    "solve_fast",
+    "starts",
+    "two_user_sinr",
+]
 
 FloatArray = NDArray[np.float64]
 
@@ -216,6 +238,7 @@ def objective_batch(problem: Problem, gamma: FloatArray, grad: bool = True):
 
 
 def _evaluate(problem: Problem, Q: FloatArray, grad: bool = True):
+    """Exact objective of a batch of uplink powers (every table point tried; the reference)."""
     if grad:
         gamma, jac = mmse_sinr(problem.hbar, Q, True)
         f, pos, dfdg = objective_batch(problem, gamma, True)
@@ -223,6 +246,309 @@ def _evaluate(problem: Problem, Q: FloatArray, grad: bool = True):
     gamma = mmse_sinr(problem.hbar, Q, False)
     f, pos = objective_batch(problem, gamma, False)
     return f, pos
+
+
+# ---------------------------------------------------------------------------------------------
+# Lookup of the operating points that can attain min_n D_i^n(gamma), built once per table set
+# ---------------------------------------------------------------------------------------------
+
+#: log-SINR grid of the lookup: ``ln gamma`` in ``[_U_LO, _U_HI]`` (-80 dB to +100 dB) cut into
+#: ``_CELLS`` cells, each sampled at ``_SUB`` sub-intervals when the lookup is built.
+_U_LO = math.log(1e-8)
+_U_HI = math.log(1e10)
+_CELLS = 8192
+_SUB = 4
+_INV_H = _CELLS / (_U_HI - _U_LO)
+#: extra SINRs below and above the grid whose argmins join the two outer cells
+_BELOW = np.array([0.0, 1e-300, 1e-100, 1e-40, 1e-20, 1e-15, 1e-12, 1e-10, 1e-9])
+_ABOVE = np.array([1e11, 1e12, 1e14, 1e16, 1e20, 1e40, 1e100, 1e300])
+_USERS_MAX = 64  # per-user lookups kept (about 130 kB each)
+_SETS_MAX = 8  # table sets kept (about 0.65 MB per user each)
+_LN2 = math.log(2.0)
+_LN10 = math.log(10.0)
+_PAPER_SCALE = math.sqrt(1.0 / _LN2)  # eq. (8)'s dispersion as printed (fbl.dispersion)
+
+
+class _UserLookup:
+    """Candidate operating points of one user on every log-SINR cell.
+
+    ``cand[c]`` (shape ``(_CELLS + 2, C)``, padded by repetition) holds every table position
+    that is the argmin of ``D^n(gamma)`` at some sample of cell ``c - 1`` or of its two
+    neighbouring samples; cell 0 is everything below ``e^_U_LO`` (SINR 0 included), cell
+    ``_CELLS + 1`` everything above ``e^_U_HI``. Evaluating only these candidates exactly gives
+    ``min_n D^n`` unless some point wins only on an interval shorter than a sample spacing
+    (0.0055 dB), where the envelope cannot move by more than its variation over that interval.
+    """
+
+    def __init__(self, table, T: float, L: int, link) -> None:
+        self.table, self.link = table, link  # kept alive: their ids are in the cache key
+        rc = table.rs_bits / T
+        u = np.linspace(_U_LO, _U_HI, _CELLS * _SUB + 1)
+        g = np.concatenate([_BELOW, np.exp(u), _ABOVE])
+        x = np.asarray(link.log10_ber(g[:, None], rc[None, :], L), dtype=np.float64)
+        D = table.point_distortion(np.arange(table.n_points)[None, :], x)
+        am = np.argmin(D, axis=1)
+        nb = _BELOW.size
+        grid = am[nb : nb + u.size]
+        # samples of cell c: c*_SUB .. (c+1)*_SUB, widened by one sample on each side
+        win = np.arange(-1, _SUB + 2)[None, :] + _SUB * np.arange(_CELLS)[:, None]
+        below = np.concatenate([am[:nb], grid[:2]])
+        above = np.concatenate([grid[-2:], am[nb + u.size :]])
+        n = max(win.shape[1], below.size, above.size)
+        rows = np.concatenate(
+            [
+                np.pad(below, (0, n - below.size), mode="edge")[None],
+                np.pad(
+                    grid[np.clip(win, 0, grid.size - 1)],
+                    ((0, 0), (0, n - win.shape[1])),
+                    mode="edge",
+                ),
+                np.pad(above, (0, n - above.size), mode="edge")[None],
+            ]
+        )
+        # distinct entries of every row, sorted, padded with the row's first candidate
+        rows = np.sort(rows, axis=1)
+        dup = np.zeros(rows.shape, dtype=bool)
+        dup[:, 1:] = rows[:, 1:] == rows[:, :-1]
+        width = int((~dup).sum(axis=1).max())
+        big = np.iinfo(np.int64).max
+        uniq = np.sort(np.where(dup, big, rows), axis=1)[:, :width]
+        self.cand = np.where(uniq == big, uniq[:, :1], uniq)
+        self.width = width
+
+
+class _Lookup:
+    """Every user's candidate lookup, in the flat layout of :class:`_Flat` (one per table set)."""
+
+    def __init__(self, problem: Problem, users: list[_UserLookup]) -> None:
+        fl = _Flat(problem)
+        self.flat = fl
+        self.logistic = fl.logistic
+        self.tables = problem.tables
+        C = max(u.width for u in users)
+        cand = np.empty((problem.K, _CELLS + 2, C), dtype=np.int64)
+        for i, u in enumerate(users):
+            cand[i, :, : u.width] = fl.offsets[i] + u.cand
+            cand[i, :, u.width :] = fl.offsets[i] + u.cand[:, :1]
+        self.cand = cand
+        self.width = C
+        self.users = np.arange(problem.K)[None, :]
+        self.rc = fl.rc
+        self.point = fl.point
+        # logistic parameters gathered in one indexing: (n_flat, 4)
+        self.prm = np.stack([fl.d_s, fl.d_c, fl.a1, fl.a0], axis=1)
+        # random-coding link and logistic tables (the default): eq. (14) folded into the
+        # logistic's argument, z = a1 (x - a0) = alpha + beta log Q(x_q) with
+        # alpha = a1 (-log10(R_c L) - a0) and beta = a1 / ln 10, per candidate
+        link = problem.link
+        self.rc_logistic = self.logistic and type(link) is RandomCodingLink
+        if self.rc_logistic:
+            alpha = fl.a1 * (-np.log10(fl.rc * problem.L) - fl.a0)
+            prm = np.stack([fl.rc * _LN2, alpha, fl.a1 / _LN10, fl.d_s, fl.d_c], axis=1)
+            self.prm_rc = prm
+            self.cand_prm = prm[cand]  # (K, cells + 2, C, 5)
+            self.sqrt_l = math.sqrt(problem.L) * (_PAPER_SCALE if link.paper_form else 1.0)
+
+
+_USER_CACHE: OrderedDict = OrderedDict()
+_SET_CACHE: OrderedDict = OrderedDict()
+_STATS = {"builds": 0, "hits": 0, "build_ms": 0.0}
+_CACHE_LOCK = threading.Lock()  # blocks may solve from several threads
+
+
+def _link_key(link) -> tuple:
+    # the random-coding bound is fully described by its form; any other model by its identity
+    if type(link) is RandomCodingLink:
+        return ("random_coding", link.paper_form)
+    return ("link", id(link))
+
+
+def _user_key(problem: Problem, i: int) -> tuple:
+    return (id(problem.tables[i]), float(problem.T[i]), problem.L, _link_key(problem.link))
+
+
+def _lru_put(cache: OrderedDict, key, value, size: int) -> None:
+    cache[key] = value
+    while len(cache) > size:
+        cache.popitem(last=False)
+
+
+def lookup(problem: Problem) -> tuple[_Lookup, float]:
+    """The candidate lookup of a problem's tables, delays, blocklength and link (cached).
+
+    Built once per (tables, T, L, link model) and reused by every later problem with the same
+    ones (a new channel, power budget or weights does not rebuild it): a live optimiser block
+    re-solves with the same tables on every CSI change. Tables and link models other than the
+    random-coding bound are keyed by identity and must not be modified in place afterwards.
+
+    Returns
+    -------
+    lookup : _Lookup
+    build_ms : float
+        Time spent building (0.0 when everything came from the cache).
+    """
+    keys = tuple(_user_key(problem, i) for i in range(problem.K))
+    set_key = keys + (tuple(problem.tables[i].model for i in range(problem.K)),)
+    with _CACHE_LOCK:
+        lk = _SET_CACHE.get(set_key)
+        if lk is not None and all(a is b for a, b in zip(lk.tables, problem.tables, strict=True)):
+            _SET_CACHE.move_to_end(set_key)
+            _STATS["hits"] += 1
+            return lk, 0.0
+        t0 = time.perf_counter()
+        users = []
+        for i, key in enumerate(keys):
+            u = _USER_CACHE.get(key)
+            if u is None or u.table is not problem.tables[i]:
+                u = _UserLookup(problem.tables[i], float(problem.T[i]), problem.L, problem.link)
+                _lru_put(_USER_CACHE, key, u, _USERS_MAX)
+                _STATS["builds"] += 1
+            users.append(u)
+        lk = _Lookup(problem, users)
+        _lru_put(_SET_CACHE, set_key, lk, _SETS_MAX)
+        ms = (time.perf_counter() - t0) * 1e3
+        _STATS["build_ms"] += ms
+        return lk, ms
+
+
+def lookup_cache_info() -> dict:
+    """Counters of the lookup cache: per-user builds, hits, total build time, entries."""
+    return dict(_STATS, entries=len(_USER_CACHE), sets=len(_SET_CACHE))
+
+
+def clear_lookup_cache() -> None:
+    """Forget every lookup (the next solve of each table set rebuilds it)."""
+    with _CACHE_LOCK:
+        _USER_CACHE.clear()
+        _SET_CACHE.clear()
+        _STATS.update(builds=0, hits=0, build_ms=0.0)
+
+
+def objective_lookup(problem: Problem, lk: _Lookup, gamma: FloatArray, grad: bool = False):
+    """:func:`objective_batch` evaluating only each user's lookup candidates (exactly).
+
+    Same returns as :func:`objective_batch`; the link model and the distortion are evaluated
+    at ``C`` (usually 2) operating points per user instead of all ``N_i``.
+    """
+    S, K = gamma.shape
+    with np.errstate(divide="ignore"):
+        v = (np.log(gamma) - _U_LO) * _INV_H + 1.0
+    np.fmin(np.fmax(v, 0.0, out=v), _CELLS + 1.0, out=v)
+    idx = lk.cand[lk.users, v.astype(np.intp)]  # (S, K, C) flat indices
+    g = gamma[:, :, None]
+    if grad:
+        x, dx_dg, _ = problem.link.log10_ber_and_grad(g, lk.rc[idx], problem.L)
+        dx_dg = np.asarray(dx_dg, dtype=np.float64)
+    else:
+        x = problem.link.log10_ber(g, lk.rc[idx], problem.L)
+    x = np.asarray(x, dtype=np.float64)
+    if lk.logistic:
+        prm = lk.prm[idx]
+        z = prm[..., 2] * (x - prm[..., 3])
+        e = np.exp(-np.abs(z))
+        sig = np.where(z >= 0.0, 1.0, e) / (1.0 + e)
+        D = prm[..., 0] + prm[..., 1] * sig
+        if grad:
+            dD = prm[..., 1] * prm[..., 2] * sig * (1.0 - sig)
+    else:
+        D = np.empty_like(x)
+        dD = np.empty_like(x) if grad else None
+        for i, t in enumerate(problem.tables):
+            p = lk.point[idx[:, i, :]]
+            D[:, i, :] = t.point_distortion(p, x[:, i, :])
+            if grad:
+                dD[:, i, :] = t._point_dx(p, x[:, i, :])
+    if lk.width == 1:
+        j = np.zeros((S, K, 1), dtype=np.intp)
+        best = D[:, :, 0]
+    else:
+        j = np.argmin(D, axis=2)[:, :, None]
+        best = np.take_along_axis(D, j, axis=2)[:, :, 0]
+    f = best @ problem.weights
+    pos = lk.point[np.take_along_axis(idx, j, axis=2)[:, :, 0]]
+    if not grad:
+        return f, pos
+    dfdg = problem.weights * np.take_along_axis(dD * dx_dg, j, axis=2)[:, :, 0]
+    return f, pos, dfdg
+
+
+def _values(problem: Problem, lk: _Lookup, gamma: FloatArray) -> FloatArray:
+    """The objective values of :func:`objective_lookup` alone (the searches' inner loop).
+
+    With the random-coding link and logistic tables, eq. (14) and eq. (12)/(13) are evaluated
+    in one pass over the gathered candidates (same formulas as :mod:`semdacom.core.fbl`, without
+    its input checks: the SINRs come from the MMSE closed forms, ``>= 0``); otherwise through
+    the link model.
+    """
+    if not lk.rc_logistic:
+        return objective_lookup(problem, lk, gamma)[0]
+    v = np.log(np.maximum(gamma, 1e-300))
+    v *= _INV_H
+    v += 1.0 - _U_LO * _INV_H
+    np.fmin(np.fmax(v, 0.0, out=v), _CELLS + 1.0, out=v)  # (a NaN SINR reads cell 0)
+    D = _rc_distortion(lk, lk.cand_prm[lk.users, v.astype(np.intp)], gamma[..., None])
+    if lk.width == 2:
+        best = np.minimum(D[..., 0], D[..., 1])
+    else:
+        best = D.min(axis=2)
+    return best @ problem.weights
+
+
+def _rc_distortion(lk: _Lookup, prm: FloatArray, gamma: FloatArray) -> FloatArray:
+    """Eq. (12)/(13) after eq. (14) for operating points ``prm`` (``[..., 5]``, see _Lookup)."""
+    lg = np.log1p(gamma)
+    # sqrt(L) / sqrt(V) (eq. (8)); SINR 0 puts the Q argument at -inf (Q = 1)
+    w = lk.sqrt_l / np.sqrt(np.maximum(-np.expm1(-2.0 * lg), 1e-300))
+    z = prm[..., 1] + prm[..., 2] * special.log_ndtr((prm[..., 0] - lg) * w)
+    return prm[..., 3] + prm[..., 4] * special.expit(z)
+
+
+def _evaluate_lookup(problem: Problem, lk: _Lookup, Q: FloatArray):
+    """Objective, positions and gradient of :func:`_evaluate` through the candidate lookup."""
+    gamma, jac = mmse_sinr(problem.hbar, Q, True)
+    f, pos, dfdg = objective_lookup(problem, lk, gamma, True)
+    return f, pos, (dfdg[:, None, :] @ jac)[:, 0, :]
+
+
+def _gram2(hbar: NDArray[np.complex128]) -> tuple:
+    """``(g_11, g_22, det G, g_12)`` of the Gram matrix ``g_kl = hbar_k^H hbar_l`` (K = 2)."""
+    g11 = float(np.vdot(hbar[0], hbar[0]).real)
+    g22 = float(np.vdot(hbar[1], hbar[1]).real)
+    g12 = complex(np.vdot(hbar[0], hbar[1]))
+    return g11, g22, max(g11 * g22 - (g12.real**2 + g12.imag**2), 0.0), g12
+
+
+class _Splits:
+    """MMSE SINRs (S, 2) at the power splits ``q = (a P, (1 - a) P)`` (K = 2, closed form)."""
+
+    def __init__(self, gram: tuple, P: float) -> None:
+        g11, g22, det, _ = gram
+        self.scale = np.array([P, -P])
+        self.shift = np.array([0.0, P])
+        self.gd = np.array([g11, g22])
+        self.go = np.array([g22, g11])
+        self.det = det
+
+    def __call__(self, a: FloatArray) -> FloatArray:
+        Q = a[:, None] * self.scale + self.shift
+        Qr = Q[:, ::-1]
+        return Q * (self.gd + Qr * self.det) / (1.0 + Qr * self.go)
+
+
+def two_user_sinr(hbar: NDArray[np.complex128], q1: ArrayLike, q2: ArrayLike) -> FloatArray:
+    """MMSE SINRs of two users in closed form (any N_t), shape (S, 2).
+
+    ``gamma_1 = q_1 hbar_1^H (I + q_2 hbar_2 hbar_2^H)^-1 hbar_1
+    = q_1 (g_11 + q_2 det G) / (1 + q_2 g_22)`` with the Gram matrix ``G`` of ``hbar``
+    (Sherman-Morrison), and symmetrically for user 2; equal to :func:`mmse_sinr`.
+    """
+    q1 = np.asarray(q1, dtype=np.float64).reshape(-1)
+    q2 = np.asarray(q2, dtype=np.float64).reshape(-1)
+    g11, g22, det, _ = _gram2(hbar)
+    out = np.empty((q1.size, 2))
+    out[:, 0] = q1 * (g11 + q2 * det) / (1.0 + q2 * g22)
+    out[:, 1] = q2 * (g22 + q1 * det) / (1.0 + q1 * g11)
+    return out
 
 
 def starts(K: int, p_max: float, n_random: int, seed: int = 0) -> FloatArray:
@@ -247,29 +573,48 @@ def starts(K: int, p_max: float, n_random: int, seed: int = 0) -> FloatArray:
     return p_max * np.concatenate(pts, axis=0)
 
 
-def _solve_two_users(problem: Problem, n_grid: int, n_best: int, levels: int, m: int = 33):
-    """K = 2: nested grids over the split ``q_1 = a P`` (a 1-D problem), all in few batches."""
+@functools.lru_cache(maxsize=16)
+def _grid(n: int, lo: float) -> FloatArray:
+    """``linspace(lo, 1, n)``, read-only (the searches' fixed grids, made once)."""
+    g = np.linspace(lo, 1.0, n)
+    g.flags.writeable = False
+    return g
+
+
+def _solve_two_users(
+    problem: Problem,
+    lk: _Lookup,
+    gram: tuple,
+    n_grid: int,
+    n_best: int,
+    levels: int,
+    m: int = 33,
+):
+    """K = 2: nested grids over the split ``q_1 = a P`` (a 1-D problem), all in few batches.
+
+    A grid of ``n_grid`` splits, then ``levels`` nested grids of ``m`` points around each of
+    the ``n_best`` best grid points (local minima first), each spanning the previous spacing.
+    """
     P = problem.p_max
-    a = np.linspace(0.0, 1.0, n_grid)
-    f, _ = _evaluate(problem, P * np.stack([a, 1.0 - a], axis=1), grad=False)
+    sinr = _Splits(gram, P)
+    a = _grid(n_grid, 0.0)
+    f = _values(problem, lk, sinr(a))
     trace = [float(f.min())]
-    is_min = np.ones(f.size, dtype=bool)
-    is_min[1:] &= f[1:] <= f[:-1]
-    is_min[:-1] &= f[:-1] <= f[1:]
-    order = np.argsort(f, kind="stable")
-    centres = np.concatenate([order[is_min[order]], order[~is_min[order]]])[:n_best]
+    fp = np.concatenate(([np.inf], f, [np.inf]))
+    is_min = (f <= fp[:-2]) & (f <= fp[2:])
+    centres = np.lexsort((f, ~is_min))[:n_best]  # local minima by value, then the others
     best_a, best_f = a[centres], f[centres]
     step = 1.0 / (n_grid - 1)
-    m = int(m)
+    off = _grid(int(m), -1.0)
+    rows = np.arange(best_a.size)
     for _ in range(levels):
-        off = np.linspace(-step, step, m)
-        cand = np.clip(best_a[:, None] + off[None, :], 0.0, 1.0).reshape(-1)
-        fc, _ = _evaluate(problem, P * np.stack([cand, 1.0 - cand], axis=1), grad=False)
-        fc = fc.reshape(best_a.size, m)
+        cand = best_a[:, None] + step * off
+        np.minimum(np.maximum(cand, 0.0, out=cand), 1.0, out=cand)
+        fc = _values(problem, lk, sinr(cand.reshape(-1))).reshape(cand.shape)
         j = np.argmin(fc, axis=1)
-        better = fc[np.arange(best_a.size), j] < best_f
-        best_a = np.where(better, cand.reshape(best_a.size, m)[np.arange(best_a.size), j], best_a)
-        best_f = np.minimum(best_f, fc[np.arange(best_a.size), j])
+        fj = fc[rows, j]
+        best_a = np.where(fj < best_f, cand[rows, j], best_a)
+        best_f = np.minimum(best_f, fj)
         step *= 2.0 / (m - 1)
         trace.append(float(best_f.min()))
     b = int(np.argmin(best_f))
@@ -277,7 +622,12 @@ def _solve_two_users(problem: Problem, n_grid: int, n_best: int, levels: int, m:
 
 
 def _pattern_search(
-    problem: Problem, q: FloatArray, f: float, rounds: int, fractions=(0.5, 0.15, 0.04)
+    problem: Problem,
+    lk: _Lookup,
+    q: FloatArray,
+    f: float,
+    rounds: int,
+    fractions=(0.5, 0.15, 0.04),
 ) -> tuple[FloatArray, float, list[float]]:
     """Best-improvement search over power transfers between every ordered pair of users.
 
@@ -300,7 +650,7 @@ def _pattern_search(
             break
         C0 = mmse_gram(problem.hbar, q[None])[0]
         gam, Qc = transfer_sinrs(C0, q, ii[keep], jj[keep], amt[keep])
-        fc, _ = objective_batch(problem, gam, grad=False)
+        fc = _values(problem, lk, gam)
         k = int(np.argmin(fc))
         if fc[k] < f * (1.0 - 1e-12):
             q, f = np.clip(Qc[k], 0.0, None), float(fc[k])
@@ -311,21 +661,27 @@ def _pattern_search(
 
 
 def _solve_pgd(
-    problem: Problem, n_candidates: int, n_refine: int, iters: int, tol: float, seed: int
+    problem: Problem,
+    lk: _Lookup,
+    n_candidates: int,
+    n_refine: int,
+    iters: int,
+    tol: float,
+    seed: int,
 ):
     """K >= 3: projected gradient descent on the simplex from the best candidates."""
     K, P = problem.K, problem.p_max
     Q0 = starts(K, P, n_candidates, seed)
-    f0, _ = _evaluate(problem, Q0, grad=False)
+    f0 = _values(problem, lk, mmse_sinr(problem.hbar, Q0, False))
     Q = Q0[np.argsort(f0, kind="stable")[:n_refine]].copy()
-    f, _, G = _evaluate(problem, Q)
+    f, _, G = _evaluate_lookup(problem, lk, Q)
     scale = P / np.maximum(np.abs(G).max(axis=1), 1e-300)
     alpha = 0.5 * scale
     trace = [float(f.min())]
     it = 0
     for it in range(1, iters + 1):  # noqa: B007
         Qt = project_simplex(Q - alpha[:, None] * G, P)
-        ft, _, Gt = _evaluate(problem, Qt)
+        ft, _, Gt = _evaluate_lookup(problem, lk, Qt)
         dec = np.sum(G * (Q - Qt), axis=1)
         ok = (ft <= f - 1e-4 * dec) & (ft < f)
         improvement = np.where(ok, (f - ft) / np.maximum(np.abs(f), 1e-300), 0.0)
@@ -343,6 +699,93 @@ def _solve_pgd(
             break  # converged
     b = int(np.argmin(f))
     return Q[b], float(f[b]), trace, it
+
+
+def _beams_and_downlink(hbar: NDArray[np.complex128], q: FloatArray, P: float):
+    """MMSE beams (eq. (43)) for ``q``, the dual downlink powers (eq. (34)) and their SINRs.
+
+    What ``bf.mmse_beamformers``, ``bf.downlink_powers_from_uplink`` and ``bf.downlink_sinr``
+    compute, without their input checks (``q`` and ``hbar`` are valid here) and sharing one
+    gain matrix. As before, the uplink powers themselves are the fallback when the duality
+    system has no positive solution, and the powers are scaled into the budget.
+    """
+    K, n = hbar.shape
+    Ht = hbar.T
+    V = np.linalg.solve(np.eye(n) + (Ht * q) @ hbar.conj(), Ht).T
+    norms = np.linalg.norm(V, axis=1, keepdims=True)
+    if not norms.min() > 0.0:  # zero or NaN
+        bf.mmse_beamformers(hbar, q)  # raises the error the checked path raises
+    W = V / norms
+    G = np.abs(hbar.conj() @ W.T) ** 2  # G[k, l] = |hbar_k^H w_l|^2
+    dg = G.diagonal()
+    sig = q * dg
+    gam = sig / (np.maximum(q @ G - sig, 0.0) + 1.0)  # eq. (33), unit-norm beams
+    act = np.flatnonzero(gam > 0.0)  # users at SINR 0 get no power (bf._solve_powers)
+    p = np.zeros(K)
+    if act.size:
+        Psi = -G[np.ix_(act, act)] if act.size < K else -G
+        Psi.flat[:: act.size + 1] = dg[act] / gam[act]  # eq. (36)
+        try:
+            x = np.linalg.solve(Psi, np.ones(act.size))
+        except np.linalg.LinAlgError:
+            x = None
+        if x is not None and x.min() > 0.0 and np.isfinite(x).all():
+            p[act] = x
+        else:
+            p = q  # no positive solution: keep the uplink powers (as before)
+    p = np.maximum(p, 0.0)
+    total = p.sum()
+    if total > P:
+        p = p * (P / total)
+    sig = p * dg
+    sinr = sig / (np.maximum(G @ p - sig, 0.0) + 1.0)  # eq. (7), unit noise
+    return W, p, sinr
+
+
+def _beams_and_downlink_2(hbar: NDArray[np.complex128], gram: tuple, q: FloatArray, P: float):
+    """:func:`_beams_and_downlink` for K = 2 in closed form (scalars; any N_t).
+
+    MMSE beams ``v_1 = (1 + q_2 g_22) hbar_1 - q_2 g_21 hbar_2`` (and symmetrically), whose
+    gains are ``hbar_1^H v_1 = g_11 + q_2 det G`` and ``hbar_2^H v_1 = g_21``; the 2x2 duality
+    system of eq. (36) solved by Cramer's rule.
+    """
+    g11, g22, det, g12 = gram
+    q1, q2 = float(q[0]), float(q[1])
+    c = g12.real**2 + g12.imag**2
+    V = np.array([[1.0 + q2 * g22, -q2 * g12.conjugate()], [-q1 * g12, 1.0 + q1 * g11]]) @ hbar
+    n2 = (V.real**2 + V.imag**2).sum(axis=1)  # squared norms
+    if not n2.min() > 0.0:  # zero or NaN
+        bf.mmse_beamformers(hbar, q)  # raises the error the checked path raises
+    n1s, n2s = float(n2[0]), float(n2[1])
+    W = V / np.sqrt(n2)[:, None]
+    # G[k][l] = |hbar_k^H w_l|^2
+    G00, G10 = (g11 + q2 * det) ** 2 / n1s, c / n1s
+    G11, G01 = (g22 + q1 * det) ** 2 / n2s, c / n2s
+    u1 = q1 * G00 / (q2 * G10 + 1.0)  # eq. (33)
+    u2 = q2 * G11 / (q1 * G01 + 1.0)
+    if u1 > 0.0 and u2 > 0.0:
+        a, d = G00 / u1, G11 / u2
+        den = a * d - G01 * G10  # > 0 exactly when the solution is positive
+        p1, p2 = ((d + G01) / den, (a + G10) / den) if den > 0.0 else (q1, q2)
+        if not (math.isfinite(p1) and math.isfinite(p2)):
+            p1, p2 = q1, q2  # no positive solution: keep the uplink powers (as before)
+    else:
+        p1 = u1 / G00 if u1 > 0.0 else 0.0
+        p2 = u2 / G11 if u2 > 0.0 else 0.0
+    total = p1 + p2
+    if total > P:
+        p1, p2 = p1 * (P / total), p2 * (P / total)
+    sinr = np.array([p1 * G00 / (p2 * G01 + 1.0), p2 * G11 / (p1 * G10 + 1.0)])  # eq. (7)
+    return W, np.array([p1, p2]), sinr
+
+
+def _best_positions(problem: Problem, lk: _Lookup, sinr: FloatArray) -> NDArray[np.int64]:
+    """Best table position of every user at the given SINRs, trying every point."""
+    if not lk.rc_logistic:
+        return problem.best_positions(sinr)[0]
+    fl = lk.flat
+    D = _rc_distortion(lk, lk.prm_rc, sinr[fl.user])
+    return np.argmin(np.where(fl.pad, D[fl.flat_of], np.inf), axis=1)
 
 
 def solve_fast(
@@ -380,27 +823,27 @@ def solve_fast(
     -------
     Solution
         Discrete rates, downlink powers (eq. (34)) and MMSE beams; ``diagnostics`` holds the
-        uplink powers ``q``, the iterations run and the best objective per iteration.
+        uplink powers ``q``, the iterations run, the best objective per iteration and
+        ``lookup_build_ms`` (time spent building the candidate lookup in this call, 0.0 when
+        it came from the cache; included in ``solve_ms``).
     """
     t0 = time.perf_counter()
     K, P = problem.K, problem.p_max
+    lk, build_ms = lookup(problem)
     if K == 1:
         q, fq, trace, it = np.array([P]), math.nan, [], 0
     elif K == 2:
-        q, fq, trace, it = _solve_two_users(problem, n_candidates or 128, n_refine, 2)
+        gram = _gram2(problem.hbar)
+        q, fq, trace, it = _solve_two_users(problem, lk, gram, n_candidates or 128, n_refine, 2)
     else:
-        q, fq, trace, it = _solve_pgd(problem, n_candidates or 32, n_refine, iters, tol, seed)
-        q, fq, trace_ps = _pattern_search(problem, q, fq, rounds)
+        q, fq, trace, it = _solve_pgd(problem, lk, n_candidates or 32, n_refine, iters, tol, seed)
+        q, fq, trace_ps = _pattern_search(problem, lk, q, fq, rounds)
         trace = trace + trace_ps[1:]
-    W = bf.mmse_beamformers(problem.hbar, q)
-    try:
-        p = bf.downlink_powers_from_uplink(problem.hbar, q, W)
-    except ValueError:
-        p = q.copy()
-    p = np.clip(p, 0.0, None)
-    if p.sum() > P:
-        p *= P / p.sum()
-    pos, _ = problem.best_positions(problem.sinr(p, W))
+    if K == 2:
+        W, p, sinr = _beams_and_downlink_2(problem.hbar, gram, q, P)
+    else:
+        W, p, sinr = _beams_and_downlink(problem.hbar, q, P)
+    pos = _best_positions(problem, lk, sinr)
     ms = (time.perf_counter() - t0) * 1e3
     return problem.make_solution(
         "fast",
@@ -408,5 +851,11 @@ def solve_fast(
         p,
         W,
         ms,
-        {"q": q.tolist(), "iterations": it, "trace": trace, "uplink_objective": fq},
+        {
+            "q": q.tolist(),
+            "iterations": it,
+            "trace": trace,
+            "uplink_objective": fq,
+            "lookup_build_ms": build_ms,
+        },
     )
