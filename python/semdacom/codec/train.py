@@ -236,6 +236,11 @@ def train_codec(
     torch.manual_seed(seed)
     images, _ = load_fashion_mnist("train")
     x_all = images_to_tensor(images)
+    saved_init = None
+    if init is not None:
+        saved_init = torch.load(Path(init), map_location=device, weights_only=False)
+        # a point taken from a FiLM model keeps its affine maps (else it would start elsewhere)
+        film = film or (init_point is not None and bool(saved_init["config"].get("film")))
     model = VBRHyperprior(
         channels=x_all.shape[1], n=n, m=m, nh=nh, levels=levels, arch=arch, film=film
     ).to(device)
@@ -247,8 +252,8 @@ def train_codec(
         [{"params": other, "scale": 1.0}, {"params": gain_params, "scale": gain_lr_scale}], lr=lr
     )
     aux_opt = torch.optim.Adam(aux_params, lr=1e-3)
-    if init is not None:
-        saved = torch.load(Path(init), map_location=device, weights_only=False)
+    if saved_init is not None:
+        saved = saved_init
         sd = {k: v for k, v in saved["state_dict"].items() if not k.startswith("gaussian")}
         sd = {k: v for k, v in sd.items() if not k.startswith("entropy_bottleneck._")}
         own = model.state_dict()  # gain units of another number of points are not taken
@@ -260,6 +265,9 @@ def train_codec(
             with torch.no_grad():
                 model.log_gain.copy_(saved["state_dict"]["log_gain"][init_point][None])
                 model.log_inv_gain.copy_(saved["state_dict"]["log_inv_gain"][init_point][None])
+                for key in ("film_a", "film_s", "film_o"):
+                    if getattr(model, key) is not None:
+                        getattr(model, key).copy_(saved["state_dict"][key][init_point][None])
     lam = torch.tensor(lambdas, dtype=torch.float32, device=device)
     ckpt = Path(ckpt_dir) / f"{name}.ckpt"
     state: dict = {}
