@@ -138,6 +138,9 @@ class VBRHyperprior(nn.Module):
     (``arch="subpixel"``, the default) or transposed convolutions (``"deconv"``, as Balle et al.).
     Operating point ``r`` multiplies the latent by ``gain[r]`` before
     the rounding (the uniform scalar quantiser of Sec. II-B) and by ``inv_gain[r]`` after it.
+    With ``film=True`` each point also has channel-wise affine maps (conditional convolutions,
+    Choi et al. 2019) after the first layer of ``g_a`` and after both layers of ``g_s``; use
+    :meth:`analysis` and :meth:`synthesis`, which apply them, rather than ``g_a``/``g_s``.
 
     Parameters
     ----------
@@ -153,6 +156,8 @@ class VBRHyperprior(nn.Module):
         Number of operating points (gain vectors); 1 makes a fixed-rate model.
     arch : str
         Up-sampling layers, ``"subpixel"`` or ``"deconv"``.
+    film : bool
+        Rate-conditioned affine maps in ``g_a``/``g_s`` (the shipped model has them).
     """
 
     def __init__(
