@@ -325,6 +325,7 @@ class _Lookup:
         self.flat = fl
         self.logistic = fl.logistic
         self.tables = problem.tables
+        self.link = problem.link  # kept alive: its id may be in the cache key
         C = max(u.width for u in users)
         cand = np.empty((problem.K, _CELLS + 2, C), dtype=np.int64)
         for i, u in enumerate(users):
@@ -391,7 +392,10 @@ def lookup(problem: Problem) -> tuple[_Lookup, float]:
     set_key = keys + (tuple(problem.tables[i].model for i in range(problem.K)),)
     with _CACHE_LOCK:
         lk = _SET_CACHE.get(set_key)
-        if lk is not None and all(a is b for a, b in zip(lk.tables, problem.tables, strict=True)):
+        same_link = lk is not None and (
+            type(problem.link) is RandomCodingLink or lk.link is problem.link
+        )
+        if same_link and all(a is b for a, b in zip(lk.tables, problem.tables, strict=True)):
             _SET_CACHE.move_to_end(set_key)
             _STATS["hits"] += 1
             return lk, 0.0
