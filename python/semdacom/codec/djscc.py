@@ -33,7 +33,6 @@ This module never imports GNU Radio.
 from __future__ import annotations
 
 import math
-import os
 import time
 from pathlib import Path
 
@@ -42,6 +41,7 @@ import torch
 import torch.nn as nn
 from tqdm import tqdm
 
+from ._torch_util import default_device, save_atomic
 from .data import load_fashion_mnist
 
 __all__ = [
@@ -220,18 +220,6 @@ def _images(arr: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(a.astype(np.float32) / 255.0)
 
 
-def default_device() -> torch.device:
-    """CUDA when available, else CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def _save_atomic(obj: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
 def train_djscc(
     ratio: float = 0.6,
     snr_db: float = 10.0,
@@ -291,7 +279,7 @@ def train_djscc(
         if step % 50 == 0:
             bar.set_postfix(mse=f"{loss_ema:.5f}", psnr=f"{-10 * math.log10(loss_ema):.2f}")
         if (step + 1) % ckpt_every == 0 and step + 1 < steps:
-            _save_atomic(
+            save_atomic(
                 {
                     "config": model.config,
                     "steps": steps,
@@ -317,7 +305,7 @@ def train_djscc(
     }
     out = Path(out) if out is not None else Path(ckpt_dir) / name
     sd = {k_: v.detach().cpu() for k_, v in model.state_dict().items()}
-    _save_atomic({"config": model.config, "state_dict": sd, "info": info}, out)
+    save_atomic({"config": model.config, "state_dict": sd, "info": info}, out)
     return model.cpu(), info
 
 

@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from ._torch_util import default_device, save_atomic
 from .data import load_fashion_mnist
 from .models import Classifier, SemanticDecoder, VBRHyperprior
 
@@ -40,11 +41,6 @@ __all__ = [
     "train_codec",
     "train_semantic",
 ]
-
-
-def default_device() -> torch.device:
-    """CUDA when available, else CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def default_lambdas(levels: int = 16, lo: float = 0.0012, hi: float = 0.2) -> list[float]:
@@ -70,13 +66,6 @@ def _set_threads() -> None:
 def _batches(n: int, batch: int, seed: int, epoch: int) -> list[np.ndarray]:
     perm = np.random.default_rng([seed, epoch]).permutation(n)
     return [perm[i : i + batch] for i in range(0, n - batch + 1, batch)]
-
-
-def _save_atomic(obj: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
 
 
 def _steps(
@@ -111,7 +100,7 @@ def _steps(
                 bar.update(1)
                 state["global_step"] = g + 1
                 if (g + 1) % every == 0 or step == n // batch - 1 or g + 1 == total:
-                    _save_atomic(save_state(), ckpt)
+                    save_atomic(save_state(), ckpt)
                 if "postfix" in state:
                     bar.set_postfix(state["postfix"], refresh=False)
 
@@ -165,7 +154,7 @@ def train_classifier(
     model.eval()
     acc = classifier_accuracy(model, device)
     out = Path(out)
-    _save_atomic(
+    save_atomic(
         {"config": model.config, "state_dict": model.state_dict(), "test_accuracy": acc}, out
     )
     return {"file": str(out), "test_accuracy": acc}
@@ -325,7 +314,7 @@ def train_codec(
     model.eval()
     model.update()
     out = Path(out)
-    _save_atomic(
+    save_atomic(
         {
             "config": model.config,
             "lambdas": lambdas,
@@ -408,7 +397,7 @@ def train_semantic(
         state["postfix"] = {"ce": f"{loss.item():.3f}"}
     model.eval()
     out = Path(out)
-    _save_atomic({"config": model.config, "state_dict": model.state_dict()}, out)
+    save_atomic({"config": model.config, "state_dict": model.state_dict()}, out)
     return {"file": str(out)}
 
 
