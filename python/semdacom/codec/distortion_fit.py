@@ -263,45 +263,11 @@ def write_tables(
 
 
 def plot_tables(paths: list[Path], out_dir: str | Path, every: int = 3) -> list[Path]:
-    """Fig. 4-like plots: simulated points (markers) and fitted logistic (lines) per table."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for path in paths:
-        doc = json.loads(Path(path).read_text())
-        fig, ax = plt.subplots(figsize=(6, 4.2))
-        pts = doc["points"]
-        chosen = pts[::every] if pts[-1] in pts[::every] else pts[::every] + [pts[-1]]
-        cmap = plt.get_cmap("viridis")
-        for j, p in enumerate(chosen):
-            c = cmap(j / max(1, len(chosen) - 1))
-            xs = np.asarray(p["samples"]["log10_ber"])
-            ax.plot(10**xs, p["samples"]["distortion"], "o", ms=3.5, color=c)
-            xf = np.linspace(xs.min(), xs.max(), 200)
-            ax.plot(
-                10**xf,
-                logistic(xf, p["d_s"], p["d_c"], p["a1"], p["a0"]),
-                "-",
-                color=c,
-                label=f"R_s={p['rs_bits']:.0f} bits (R²={p['r2']:.3f})",
-            )
-        ax.set_xscale("log")
-        ax.set_xlabel("BER")
-        ax.set_ylabel(doc["metric"])
-        ax.set_title(f"{doc['name']}: simulated (o) vs eq. (12)/(13) fit (-)")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        png = out_dir / f"distortion_{doc['name'].split('_', 2)[-1]}.png"
-        fig.savefig(png, dpi=110)
-        plt.close(fig)
-        written.append(png)
-    return written
+    """Fig. 4-like plots: simulated points (markers) and fitted logistic (lines) per table
+    (``distortion_<task and metric>.png``)."""
+    return _plot(
+        paths, out_dir, every, lambda doc: f"distortion_{doc['name'].split('_', 2)[-1]}", None
+    )
 
 
 def default_grid(points: int = 29) -> np.ndarray:
@@ -401,6 +367,12 @@ def tabulate_tables(paths: list[Path], *, min_r2: float = 0.95, meta: dict | Non
 def plot_named_tables(paths: list[Path], out_dir: str | Path, every: int = 3) -> list[Path]:
     """Fig. 4-like plots named after the table (``<name>.png``): Monte-Carlo points and the
     model (the logistic of eq. (12)/(13), or the monotone curve of a tabulated table)."""
+    return _plot(paths, out_dir, every, lambda doc: doc["name"], 9)
+
+
+def _plot(paths, out_dir, every: int, stem, title_size) -> list[Path]:
+    """One figure per table: every ``every``-th point (and the last), markers for the
+    Monte-Carlo samples, a line for the model; saved as ``<stem(doc)>.png``."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -441,11 +413,12 @@ def plot_named_tables(paths: list[Path], out_dir: str | Path, every: int = 3) ->
         ax.set_xlabel("BER")
         ax.set_ylabel(doc["metric"])
         how = "monotone tabulated curve" if tab else "eq. (12)/(13) fit"
-        ax.set_title(f"{doc['name']}: simulated (o) vs {how} (-)", fontsize=9)
+        size = {} if title_size is None else {"fontsize": title_size}  # None: rc default
+        ax.set_title(f"{doc['name']}: simulated (o) vs {how} (-)", **size)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7)
         fig.tight_layout()
-        png = out_dir / f"{doc['name']}.png"
+        png = out_dir / f"{stem(doc)}.png"
         fig.savefig(png, dpi=110)
         plt.close(fig)
         written.append(png)
