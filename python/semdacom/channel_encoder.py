@@ -17,7 +17,7 @@ import pmt
 from gnuradio import gr
 
 from . import messages
-from ._block_util import guarded
+from ._block_util import FrameTx, guarded
 from .coding import framing
 from .coding import mcs as mcs_mod
 from .core import fbl_emulation
@@ -124,8 +124,7 @@ class channel_encoder(gr.sync_block):
         self._rng = np.random.default_rng(int(seed))
         self._pending: list[messages.Allocation] = []
         self._queue: queue.Queue = queue.Queue()
-        self._cur: tuple[np.ndarray, list] | None = None  # (symbols, tags) being sent
-        self._pos = 0
+        self._tx = FrameTx()  # the frame (symbols, tags) being sent
         self._counts = {"pdus_in": 0, "frames_out": 0, "pdus_dropped": 0,
                         "cmd_accepted": 0, "cmd_rejected": 0}  # fmt: skip
         self.message_port_register_in(_PORT_PDUS)
@@ -211,28 +210,19 @@ class channel_encoder(gr.sync_block):
 
     def work(self, input_items, output_items):
         out = output_items[0]
-        if self._cur is None:
+        if self._tx.idle:
             try:
                 meta, bits = self._queue.get_nowait()
             except queue.Empty:
                 time.sleep(0.001)
                 return 0
             try:
-                self._cur = self._build_frame(meta, bits)
+                self._tx.start(self._build_frame(meta, bits))
             except Exception as exc:  # a PDU the coder cannot take is logged and dropped
                 self._counts["pdus_dropped"] += 1
                 self.logger.error(f"dropped PDU after {type(exc).__name__}: {exc}")
                 return 0
-            self._pos = 0
-        sym, tags = self._cur
-        if self._pos == 0:
-            off = self.nitems_written(0)
-            for key, val in tags:
-                self.add_item_tag(0, off, pmt.intern(key), val)
-        n = min(len(out), sym.size - self._pos)
-        out[:n] = sym[self._pos : self._pos + n]
-        self._pos += n
-        if self._pos >= sym.size:
-            self._cur = None
+        n, done = self._tx.write(self, out)
+        if done:
             self._counts["frames_out"] += 1
         return n

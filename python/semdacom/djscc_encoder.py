@@ -16,6 +16,7 @@ import pmt
 from gnuradio import gr
 
 from . import messages
+from ._block_util import FrameTx
 from ._codec_block import salvage_meta
 
 __all__ = ["DJSCC_TAG", "djscc_encoder", "shared_djscc"]
@@ -79,8 +80,7 @@ class djscc_encoder(gr.sync_block):
         self._user, self._frame_len = int(user), int(frame_len)
         self._next_frame = int(first_frame)
         self._queue: queue.Queue = queue.Queue()
-        self._cur: tuple[np.ndarray, list] | None = None
-        self._pos = 0
+        self._tx = FrameTx()  # the frame being sent
         self._counts = {"pdus_in": 0, "frames_out": 0, "erasures": 0}
         self.message_port_register_in(_PORT_PDUS)
         self.message_port_register_out(_PORT_SYMBOLS)
@@ -169,23 +169,14 @@ class djscc_encoder(gr.sync_block):
 
     def work(self, input_items, output_items):
         out = output_items[0]
-        if self._cur is None:
+        if self._tx.idle:
             try:
                 meta, sym, reason = self._queue.get_nowait()
             except queue.Empty:
                 time.sleep(0.001)
                 return 0
-            self._cur = self._build_frame(meta, sym, reason)
-            self._pos = 0
-        sym, tags = self._cur
-        if self._pos == 0:
-            off = self.nitems_written(0)
-            for key, val in tags:
-                self.add_item_tag(0, off, pmt.intern(key), val)
-        n = min(len(out), sym.size - self._pos)
-        out[:n] = sym[self._pos : self._pos + n]
-        self._pos += n
-        if self._pos >= sym.size:
-            self._cur = None
+            self._tx.start(self._build_frame(meta, sym, reason))
+        n, done = self._tx.write(self, out)
+        if done:
             self._counts["frames_out"] += 1
         return n
