@@ -34,6 +34,8 @@ bool get_index(const pmt::pmt_t& v, uint64_t& out)
 
 } // namespace
 
+double beam_norm_tolerance(bool c32) { return c32 ? 1e-4 : 1e-6; }
+
 namespace {
 bool parse_beam_allocation_unchecked(
     const pmt::pmt_t& msg, int k, int n_t, beam_allocation& out, std::string& reason)
@@ -77,49 +79,55 @@ bool parse_beam_allocation_unchecked(
                 reason = "power must be finite and non-negative";
                 return false;
             }
+            if (x > MAX_POWER_W) {
+                reason = "power exceeds the physical limit MAX_POWER_W = 1e6 W";
+                return false;
+            }
         }
         a.has_power = true;
     }
     const pmt::pmt_t w = pmt::dict_ref(msg, pmt::intern("w"), nf);
     if (!pmt::eq(w, nf)) {
-        double tol = 1e-6;
+        // norms are taken on the values as sent (double for c64, float for c32), as
+        // messages.py does, then the beams are stored as floats for the kernel
+        std::vector<std::complex<double>> wd;
+        bool c32 = false;
         if (pmt::is_c64vector(w)) {
-            const auto c = pmt::c64vector_elements(w);
-            a.w.resize(c.size());
-            for (size_t j = 0; j < c.size(); j++) {
-                a.w[j] = gr_complex(static_cast<float>(c[j].real()),
-                                    static_cast<float>(c[j].imag()));
-                if (!std::isfinite(c[j].real()) || !std::isfinite(c[j].imag())) {
-                    reason = "w must be finite";
-                    return false;
-                }
-            }
+            wd = pmt::c64vector_elements(w);
         } else if (pmt::is_c32vector(w)) {
-            a.w = pmt::c32vector_elements(w);
-            tol = 1e-4;
+            const auto c = pmt::c32vector_elements(w);
+            wd.assign(c.begin(), c.end());
+            c32 = true;
         } else {
             reason = "w is not a c64vector";
             return false;
         }
-        if (a.w.size() != static_cast<size_t>(k) * n_t) {
-            reason = "w has " + std::to_string(a.w.size()) +
+        for (const auto& c : wd) {
+            if (!std::isfinite(c.real()) || !std::isfinite(c.imag())) {
+                reason = "w must be finite";
+                return false;
+            }
+        }
+        if (wd.size() != static_cast<size_t>(k) * n_t) {
+            reason = "w has " + std::to_string(wd.size()) +
                      " entries, expected K*N_t=" + std::to_string(k * n_t);
             return false;
         }
+        const double tol = beam_norm_tolerance(c32);
         for (int i = 0; i < k; i++) {
             double nrm2 = 0.0;
             for (int t = 0; t < n_t; t++) {
-                const auto c = a.w[static_cast<size_t>(i) * n_t + t];
-                if (!std::isfinite(c.real()) || !std::isfinite(c.imag())) {
-                    reason = "w must be finite";
-                    return false;
-                }
-                nrm2 += std::norm(std::complex<double>(c.real(), c.imag()));
+                nrm2 += std::norm(wd[static_cast<size_t>(i) * n_t + t]);
             }
-            if (std::abs(std::sqrt(nrm2) - 1.0) > tol) {
+            if (!(std::abs(std::sqrt(nrm2) - 1.0) <= tol)) {
                 reason = "beam of user " + std::to_string(i) + " is not unit-norm";
                 return false;
             }
+        }
+        a.w.resize(wd.size());
+        for (size_t j = 0; j < wd.size(); j++) {
+            a.w[j] = gr_complex(static_cast<float>(wd[j].real()),
+                                static_cast<float>(wd[j].imag()));
         }
         a.has_w = true;
     }
@@ -137,6 +145,9 @@ bool parse_beam_allocation(
         // a pair that is not an association list (e.g. a PDU) throws in dict_ref
         reason = std::string("allocation is not a well-formed PMT dict: ") + e.what();
         return false;
+    } catch (...) {
+        reason = "allocation could not be read";
+        return false;
     }
 }
 
@@ -146,7 +157,24 @@ allocation_schedule::allocation_schedule(const std::vector<double>& power,
 {
 }
 
-void allocation_schedule::push(const beam_allocation& a)
+bool allocation_schedule::push(const beam_allocation& a)
+{
+    if (d_has_seq && a.seq <= d_last_seq) {
+        return false;
+    }
+    d_has_seq = true;
+    d_last_seq = a.seq;
+    insert(a);
+    return true;
+}
+
+void allocation_schedule::push_local(beam_allocation a)
+{
+    a.seq = d_last_seq;
+    insert(a);
+}
+
+void allocation_schedule::insert(const beam_allocation& a)
 {
     const auto pos = std::upper_bound(
         d_pending.begin(),

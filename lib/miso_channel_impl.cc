@@ -9,6 +9,7 @@
 #include "user_tags.h"
 #include <gnuradio/io_signature.h>
 #include <gnuradio/semdacom/allocation_schedule.h>
+#include <algorithm>
 
 namespace gr {
 namespace semdacom {
@@ -111,6 +112,25 @@ int miso_channel_impl::work(int noutput_items,
                             gr_vector_void_star& output_items)
 {
     std::lock_guard<std::mutex> lock(d_mutex);
+    try {
+        return work_unchecked(noutput_items, input_items, output_items);
+    } catch (const std::exception& e) {
+        // never let an exception end the thread: these samples go out as zeros
+        d_logger->error("work: {}; {} samples sent as zeros", e.what(), noutput_items);
+    } catch (...) {
+        d_logger->error("work: unknown error; {} samples sent as zeros", noutput_items);
+    }
+    for (int i = 0; i < d_k; i++) {
+        std::fill_n(
+            static_cast<gr_complex*>(output_items[i]), noutput_items, gr_complex(0, 0));
+    }
+    return noutput_items;
+}
+
+int miso_channel_impl::work_unchecked(int noutput_items,
+                                      gr_vector_const_void_star& input_items,
+                                      gr_vector_void_star& output_items)
+{
     if (d_fading_frames > 0) {
         static const pmt::pmt_t frame_key = pmt::intern("frame");
         const uint64_t nread = nitems_read(0);

@@ -50,6 +50,9 @@ public:
     std::vector<double> noise_var() const override;
     uint64_t csi_seq() const override;
 
+    int work_unchecked(int noutput_items,
+                       gr_vector_const_void_star& input_items,
+                       gr_vector_void_star& output_items);
     int work(int noutput_items,
              gr_vector_const_void_star& input_items,
              gr_vector_void_star& output_items) override;

@@ -8,6 +8,7 @@
 #include "superposition_beamformer_impl.h"
 #include "user_tags.h"
 #include <gnuradio/io_signature.h>
+#include <algorithm>
 
 namespace gr {
 namespace semdacom {
@@ -54,19 +55,35 @@ superposition_beamformer_impl::superposition_beamformer_impl(
 
 void superposition_beamformer_impl::handle_cmd(const pmt::pmt_t& msg)
 {
-    beam_allocation a;
-    std::string reason;
-    if (!parse_beam_allocation(msg, d_k, d_n_t, a, reason)) {
+    // no exception may leave a message handler: it would end the block's thread
+    try {
+        beam_allocation a;
+        std::string reason;
+        if (!parse_beam_allocation(msg, d_k, d_n_t, a, reason)) {
+            std::lock_guard<std::mutex> lock(d_mutex);
+            d_rejected++;
+            d_logger->warn("dropped malformed allocation: {}", reason);
+            return;
+        }
+        std::lock_guard<std::mutex> lock(d_mutex);
+        if (d_schedule.has_seq() && a.seq <= d_schedule.last_seq()) {
+            d_rejected++;
+            d_logger->warn("dropped allocation seq={}: not newer than seq={}",
+                           a.seq,
+                           d_schedule.last_seq());
+            return;
+        }
+        // an allocation without power and w still advances seq (it is the newest one)
+        d_schedule.push(a);
+    } catch (const std::exception& e) {
         std::lock_guard<std::mutex> lock(d_mutex);
         d_rejected++;
-        d_logger->warn("dropped malformed allocation: {}", reason);
-        return;
+        d_logger->error("dropped allocation after an error: {}", e.what());
+    } catch (...) {
+        std::lock_guard<std::mutex> lock(d_mutex);
+        d_rejected++;
+        d_logger->error("dropped allocation after an unknown error");
     }
-    if (!a.has_power && !a.has_w) {
-        return; // nothing for this block
-    }
-    std::lock_guard<std::mutex> lock(d_mutex);
-    d_schedule.push(a);
 }
 
 beam_allocation
@@ -93,8 +110,7 @@ void superposition_beamformer_impl::set_allocation(const std::vector<double>& po
 {
     beam_allocation a = checked_allocation(power, w, "set_allocation");
     std::lock_guard<std::mutex> lock(d_mutex);
-    a.seq = d_next_seq++;
-    d_schedule.push(a);
+    d_schedule.push_local(a);
 }
 
 std::vector<double> superposition_beamformer_impl::power() const
@@ -132,6 +148,26 @@ int superposition_beamformer_impl::work(int noutput_items,
                                         gr_vector_void_star& output_items)
 {
     std::lock_guard<std::mutex> lock(d_mutex);
+    try {
+        return work_unchecked(noutput_items, input_items, output_items);
+    } catch (const std::exception& e) {
+        // never let an exception end the thread: these samples go out as zeros and the
+        // allocation in force stays
+        d_logger->error("work: {}; {} samples sent as zeros", e.what(), noutput_items);
+    } catch (...) {
+        d_logger->error("work: unknown error; {} samples sent as zeros", noutput_items);
+    }
+    for (int a = 0; a < d_n_t; a++) {
+        std::fill_n(
+            static_cast<gr_complex*>(output_items[a]), noutput_items, gr_complex(0, 0));
+    }
+    return noutput_items;
+}
+
+int superposition_beamformer_impl::work_unchecked(int noutput_items,
+                                                  gr_vector_const_void_star& input_items,
+                                                  gr_vector_void_star& output_items)
+{
     static const pmt::pmt_t frame_key = pmt::intern("frame");
     const uint64_t nread = nitems_read(0);
     if (d_frame_len == 0) {
@@ -156,7 +192,14 @@ int superposition_beamformer_impl::work(int noutput_items,
     for (const auto& b : d_bounds) {
         run(b.offset);
         if (d_schedule.on_frame(b.frame)) {
-            d_kernel.set_allocation(d_schedule.power(), d_schedule.w());
+            try {
+                d_kernel.set_allocation(d_schedule.power(), d_schedule.w());
+            } catch (const std::exception& e) {
+                // unreachable with parse_beam_allocation's limits; kept as a last guard
+                d_logger->error("allocation seq={} not applied: {}",
+                                d_schedule.applied_seq(),
+                                e.what());
+            }
         }
     }
     run(noutput_items);

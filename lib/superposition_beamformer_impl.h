@@ -27,13 +27,15 @@ private:
     allocation_schedule d_schedule;
     mutable std::mutex d_mutex;
     uint64_t d_rejected = 0;
-    uint64_t d_next_seq = 1ULL << 62; // seq for set_allocation() calls from code
     std::vector<gr::tag_t> d_tags;
     std::vector<frame_boundary> d_bounds;
     std::vector<const gr_complex*> d_in;
     std::vector<gr_complex*> d_out;
 
     void handle_cmd(const pmt::pmt_t& msg);
+    int work_unchecked(int noutput_items,
+                       gr_vector_const_void_star& input_items,
+                       gr_vector_void_star& output_items);
     /*! Validates power and w like the cmd port; throws std::invalid_argument. */
     beam_allocation checked_allocation(const std::vector<double>& power,
                                        const std::vector<gr_complex>& w,

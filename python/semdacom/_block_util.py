@@ -3,22 +3,62 @@
 #
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
-"""Helpers every message-handling block shares (not a block)."""
+"""Plumbing every block shares (not a block): guarded handlers, the allocation schedule, the
+effective channel of a receiver, erasure PDUs, parameter checks and frame transmission.
+
+One copy of each: a block that needs one of these uses it from here.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import bisect
+import math
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 import pmt
 
 from . import messages
+from .core.beamforming import effective_channel
 
-__all__ = ["FrameTx", "guarded"]
+__all__ = [
+    "AllocationSchedule",
+    "ChannelState",
+    "FrameTx",
+    "check_choice",
+    "check_finite",
+    "check_int",
+    "describe",
+    "erasure_meta",
+    "frame_of",
+    "guarded",
+    "pdu_or_bare",
+    "salvage_meta",
+]
+
+#: Longest erasure reason written into metadata (characters).
+MAX_REASON = 200
+
+
+# --------------------------------------------------------------------------------------------
+# Guarded handlers, log text
+# --------------------------------------------------------------------------------------------
+
+
+def describe(msg: Any) -> str:
+    """Short text of a message for the log (never fails)."""
+    try:
+        text = pmt.write_string(msg) if isinstance(msg, pmt.pmt_base) else type(msg).__name__
+    except Exception:  # a description must never fail
+        text = type(msg).__name__
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def guarded(logger, counts: dict, counter: str, handler: Callable[[Any], None], msg: Any) -> None:
-    """Run a handler so that no exception escapes into the scheduler thread."""
+    """Run a handler so that no exception escapes into the scheduler thread: a
+    :class:`messages.MessageError` or any other error is logged, counted in
+    ``counts[counter]`` and the message is dropped."""
     try:
         handler(msg)
     except messages.MessageError as exc:
@@ -27,6 +67,215 @@ def guarded(logger, counts: dict, counter: str, handler: Callable[[Any], None], 
     except Exception as exc:  # a handler must never kill the thread
         counts[counter] += 1
         logger.error(f"dropped message after {type(exc).__name__}: {exc}")
+
+
+# --------------------------------------------------------------------------------------------
+# Parameters
+# --------------------------------------------------------------------------------------------
+
+
+def check_int(name: str, value: Any, lo: int = 0, hi: int | None = None) -> int:
+    """A block parameter that must be an integer in ``[lo, hi]``; raises ValueError."""
+    ok = not isinstance(value, bool)
+    try:
+        ok = ok and int(value) == value
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok or value < lo or (hi is not None and value > hi):
+        rng = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
+        raise ValueError(f"{name} must be an integer {rng}, got {value!r}")
+    return int(value)
+
+
+def check_finite(name: str, value: Any, lo: float | None = None) -> float:
+    """A block parameter that must be a finite real (``>= lo`` when given); raises ValueError."""
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        out = math.nan
+    if isinstance(value, bool) or not math.isfinite(out) or (lo is not None and out < lo):
+        extra = "" if lo is None else f" and >= {lo}"
+        raise ValueError(f"{name} must be finite{extra}, got {value!r}")
+    return out
+
+
+def check_choice(name: str, value: Any, choices: Sequence[str]) -> str:
+    """A block parameter that must be one of ``choices``; raises ValueError."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {tuple(choices)}, got {value!r}")
+    return value
+
+
+# --------------------------------------------------------------------------------------------
+# Metadata and erasures
+# --------------------------------------------------------------------------------------------
+
+
+def frame_of(meta: dict) -> int | None:
+    """The frame number a PDU's meta carries (a non-negative integer), or None."""
+    frame = meta.get("frame")
+    if isinstance(frame, (int, np.integer)) and not isinstance(frame, bool) and frame >= 0:
+        return int(frame)
+    return None
+
+
+def salvage_meta(msg: Any) -> dict:
+    """Whatever metadata a malformed PDU still carries (empty dict when none)."""
+    try:
+        if isinstance(msg, pmt.pmt_base) and pmt.is_pair(msg) and not pmt.is_dict(msg):
+            car = pmt.car(msg)
+            if pmt.is_dict(car):
+                meta = messages.meta_from_pmt(car)
+                return {k: v for k, v in meta.items() if isinstance(k, str)}
+    except Exception:  # salvage is best effort (non-symbol keys, deep nesting, ...)
+        pass
+    return {}
+
+
+def erasure_meta(meta: dict, reason: str, user: int, drop: Sequence[str] = ()) -> dict:
+    """The meta of an erasure: ``meta`` without the keys ``drop``, with ``erased`` true,
+    ``erasure_reason`` (at most 200 characters) and ``user`` (kept when present)."""
+    out = {k: v for k, v in meta.items() if k not in drop}
+    out.update(
+        {"erased": True, "erasure_reason": str(reason)[:MAX_REASON], "user": out.get("user", user)}
+    )
+    return out
+
+
+def pdu_or_bare(build: Callable[[dict, Any], Any], meta: dict, payload: Any) -> Any:
+    """``build(meta, payload)``; when the meta cannot be written as PMT, the same payload with
+    only the meta keys every result has (``user``, ``erased``, ``erasure_reason``,
+    ``image_id``, ``frame``) that can be written."""
+    try:
+        return build(meta, payload)
+    except Exception:  # meta itself cannot be written: send the bare result
+        bare = {}
+        for key in ("user", "erased", "erasure_reason", "image_id", "frame"):
+            if key in meta:
+                try:
+                    messages.meta_to_pmt({key: meta[key]})
+                    bare[key] = meta[key]
+                except Exception:  # a key with no PMT form is left out
+                    continue
+        return build(bare, payload)
+
+
+# --------------------------------------------------------------------------------------------
+# Allocations
+# --------------------------------------------------------------------------------------------
+
+
+class AllocationSchedule:
+    """Pending allocations applied at frame boundaries: the Python twin of the C++
+    ``allocation_schedule`` (include/gnuradio/semdacom/allocation_schedule.h).
+
+    :meth:`push` takes an allocation whose ``seq`` is newer than every ``seq`` pushed before
+    (the first one is always taken) and returns False, taking nothing, for an older or equal
+    one. :meth:`on_frame` applies, in ``apply_frame`` order (arrival order within a frame),
+    every queued allocation with ``apply_frame <= frame``: each key of ``keys`` it carries
+    overrides the value in force. ``on_frame(None)`` (a PDU without a frame number) applies
+    every queued allocation. The values in force are read with :meth:`get`.
+    """
+
+    def __init__(self, keys: Sequence[str], initial: dict | None = None) -> None:
+        self.keys = tuple(keys)
+        self._state: dict[str, Any] = dict(initial or {})
+        self._pending: list[messages.Allocation] = []
+        self._frames: list[int] = []  # apply_frame of each pending allocation
+        self.last_seq: int | None = None
+        self.applied_seq: int | None = None
+
+    def push(self, alloc: messages.Allocation) -> bool:
+        """Queue ``alloc``; False (nothing queued) when its seq is not newer."""
+        if self.last_seq is not None and alloc.seq <= self.last_seq:
+            return False
+        self.last_seq = int(alloc.seq)
+        pos = bisect.bisect_right(self._frames, alloc.apply_frame)
+        self._frames.insert(pos, int(alloc.apply_frame))
+        self._pending.insert(pos, alloc)
+        return True
+
+    def accept(self, alloc: messages.Allocation) -> None:
+        """:meth:`push`, raising MessageError for an allocation that is not newer."""
+        if not self.push(alloc):
+            raise messages.MessageError(
+                f"allocation seq={alloc.seq} is not newer than seq={self.last_seq}"
+            )
+
+    def on_frame(self, frame: int | None) -> bool:
+        """Apply every queued allocation due at ``frame``; True if one was applied."""
+        n = 0
+        while n < len(self._pending) and (frame is None or self._frames[n] <= frame):
+            a = self._pending[n]
+            for key in self.keys:
+                value = getattr(a, key)
+                if value is not None:
+                    self._state[key] = value
+            self.applied_seq = int(a.seq)
+            n += 1
+        del self._pending[:n]
+        del self._frames[:n]
+        return n > 0
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The value of ``key`` in force (``default`` while none was applied)."""
+        return self._state.get(key, default)
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+
+# --------------------------------------------------------------------------------------------
+# The effective channel of a receiver
+# --------------------------------------------------------------------------------------------
+
+
+class ChannelState:
+    """CSI and beams of one receiving user, and its effective channel (eqs. 6-7).
+
+    ``csi`` is the last valid CSI; the beams are ``power`` and ``w`` in force in ``schedule``.
+    :meth:`channel` returns ``(g, N0, source)``: with CSI and beams of the CSI's shape,
+    ``g = sqrt(p_u) h_u^H w_u`` and ``N0 = sigma_u^2 + sum_{j != u} p_j |h_u^H w_j|^2``
+    (:func:`core.beamforming.effective_channel`, source ``"csi"``); otherwise the fixed
+    ``snr_db`` (``g = 1``, ``N0 = 10^(-snr_db/10)``, ``"fixed"``) or, with no ``snr_db``,
+    ``(None, None, "none")``. The message limits of :mod:`messages` keep ``g`` and ``N0``
+    finite; a non-finite result falls back as a shape mismatch does.
+    """
+
+    def __init__(self, user: int, snr_db: float | None, schedule: AllocationSchedule) -> None:
+        self.user = int(user)
+        self.snr_db = snr_db
+        self.schedule = schedule
+        self.csi: messages.Csi | None = None
+        self.mismatch = False  # CSI and beams are known but cannot be combined
+
+    def channel(self) -> tuple[complex | None, float | None, str]:
+        p, w = self.schedule.get("power"), self.schedule.get("w")
+        self.mismatch = False
+        if self.csi is not None and p is not None and w is not None:
+            h = self.csi.h
+            if w.shape == h.shape and p.size == h.shape[0]:
+                g, n0 = effective_channel(h, self.csi.noise_var, p, w, self.user)
+                if math.isfinite(abs(g)) and math.isfinite(n0):
+                    return g, n0, "csi"
+            self.mismatch = True
+        if self.snr_db is not None:
+            return 1.0 + 0.0j, 10.0 ** (-self.snr_db / 10.0), "fixed"
+        return None, None, "none"
+
+    def sinr(self) -> tuple[float | None, str]:
+        """Linear SINR ``|g|^2 / N0`` in force (inf for N0 = 0) and its source."""
+        g, n0, source = self.channel()
+        if g is None:
+            return None, source
+        s = abs(g) ** 2 / n0 if n0 > 0 else math.inf
+        return float(s), source
+
+
+# --------------------------------------------------------------------------------------------
+# Stream transmission
+# --------------------------------------------------------------------------------------------
 
 
 class FrameTx:

@@ -5,8 +5,8 @@
 #
 """Shared plumbing of the learned-codec message blocks (not a block itself).
 
-Guarded handlers (no exception reaches the scheduler thread), counters, and the ``cmd``
-allocation queue applied at frame boundaries (``apply_frame``), as in ``fbl_link``.
+The ``rate_index`` of the ``cmd`` allocations (on ``_block_util.AllocationSchedule``), stream
+PDUs, and the process-wide codec models.
 """
 
 from __future__ import annotations
@@ -14,73 +14,41 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pmt
 
 from . import messages
-
-
-def describe(msg: Any) -> str:
-    """Short text of a message for the log."""
-    try:
-        text = pmt.write_string(msg) if isinstance(msg, pmt.pmt_base) else type(msg).__name__
-    except Exception:  # a description must never fail
-        text = type(msg).__name__
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def salvage_meta(msg: Any) -> dict:
-    """Whatever metadata a malformed PDU still carries (empty dict when none)."""
-    try:
-        if isinstance(msg, pmt.pmt_base) and pmt.is_pair(msg) and not pmt.is_dict(msg):
-            car = pmt.car(msg)
-            if pmt.is_dict(car):
-                meta = messages.meta_from_pmt(car)
-                return {k: v for k, v in meta.items() if isinstance(k, str)}
-    except Exception:  # salvage is best effort
-        pass
-    return {}
-
-
-def frame_of(meta: dict) -> int | None:
-    frame = meta.get("frame")
-    if isinstance(frame, (int, np.integer)) and not isinstance(frame, bool) and frame >= 0:
-        return int(frame)
-    return None
+from ._block_util import AllocationSchedule, frame_of
 
 
 class RateCommands:
-    """``rate_index[user]`` from allocations, applied from their ``apply_frame`` on."""
+    """``rate_index[user]`` from allocations, applied from their ``apply_frame`` on
+    (``_block_util.AllocationSchedule``: an allocation whose ``seq`` is not newer is dropped)."""
 
     def __init__(self, user: int, levels: int, rate_index: int) -> None:
         self.user = user
         self.levels = levels
         self.rate_index = rate_index
-        self._pending: list[tuple[int, int]] = []  # (apply_frame, rate_index)
-        self._seq = -1
+        self._sched = AllocationSchedule(("rate_index",))
 
     def accept(self, msg: Any) -> bool:
-        """Validate an allocation; queue its rate for this user. False when it has none."""
-        alloc = messages.alloc_from_pmt(msg)
-        if alloc.rate_index is None:
-            return False
-        if self.user >= alloc.rate_index.size:
-            raise messages.MessageError(
-                f"allocation has K={alloc.rate_index.size}, this block is user {self.user}"
-            )
-        r = int(alloc.rate_index[self.user])
-        if not 0 <= r < self.levels:
-            raise messages.MessageError(
-                f"rate_index[{self.user}]={r} outside the codec's 0..{self.levels - 1}"
-            )
-        self._pending.append((alloc.apply_frame, r))
-        self._pending.sort(key=lambda p: p[0])
+        """Validate an allocation and queue it; False when it carries no rate (it still
+        counts as the newest allocation). Raises MessageError."""
+        alloc = messages.alloc_from_pmt(msg, user=self.user)
+        if alloc.rate_index is not None:
+            r = int(alloc.rate_index[self.user])
+            if not 0 <= r < self.levels:
+                raise messages.MessageError(
+                    f"rate_index[{self.user}]={r} outside the codec's 0..{self.levels - 1}"
+                )
+        self._sched.accept(alloc)
         self.apply(0)
-        return True
+        return alloc.rate_index is not None
 
     def apply(self, frame: int | None) -> None:
         """Apply every queued rate due at ``frame`` (all of them when ``frame`` is None)."""
-        while self._pending and (frame is None or self._pending[0][0] <= frame):
-            self.rate_index = self._pending.pop(0)[1]
+        if self._sched.on_frame(frame):
+            r = self._sched.get("rate_index")
+            if r is not None:
+                self.rate_index = int(r[self.user])
 
     def rate_for(self, meta: dict) -> int:
         """The operating point of a bits PDU: its meta ``rate_index`` if present, else the
@@ -124,6 +92,14 @@ def check_codec(codec: str) -> str:
     if not isinstance(codec, str) or codec not in CODECS:
         raise ValueError(f"codec must be one of {sorted(CODECS)}, got {codec!r}")
     return codec
+
+
+def shared_djscc(weights: str | None) -> Any:
+    """The process-wide DeepJSCC model of a weights file (``codec.djscc.shared_djscc``; torch
+    is imported when a DeepJSCC block is built, not when ``gnuradio.semdacom`` is imported)."""
+    from .codec.djscc import shared_djscc as _shared
+
+    return _shared(weights or None)
 
 
 def shared_codec(weights: str | None, *, semantic: bool, codec: str = "learned") -> Any:

@@ -4,7 +4,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
 """Shared plumbing of the frame receivers ``channel_decoder`` and ``djscc_decoder`` (not a
-block): cutting frames out of the stream by their tags, and the effective channel of a user.
+block): cutting frames out of the stream by their tags. (Their effective channel is
+``_block_util.ChannelState``, on :func:`core.beamforming.effective_channel`.)
 
 A frame starts at a ``frame`` tag and lasts ``packet_len`` samples (a tag at the same sample;
 without it the frame ends at the next ``frame`` tag). The transmitter's per-frame tag
@@ -22,7 +23,7 @@ import pmt
 
 from . import messages
 
-__all__ = ["MAX_FRAME", "FrameCutter", "effective_channel", "to_int"]
+__all__ = ["MAX_FRAME", "FrameCutter", "to_int"]
 
 #: Longest frame accepted from a ``packet_len`` tag (samples).
 MAX_FRAME = 1 << 24
@@ -38,26 +39,6 @@ def to_int(v: Any) -> int | None:
     except Exception:
         return None
     return None
-
-
-def effective_channel(
-    csi: messages.Csi | None,
-    beams: tuple[np.ndarray, np.ndarray] | None,
-    user: int,
-    snr_db: float,
-) -> tuple[complex, float, str]:
-    """Effective gain ``g = sqrt(p_u) h_u^H w_u``, noise-plus-interference variance
-    ``sigma_u^2 + sum_{j != u} p_j |h_u^H w_j|^2`` (eqs. 6-7) and their source ("csi"); with no
-    CSI or beams of the CSI's shape: ``g = 1``, ``10^(-snr_db/10)`` and "fixed"."""
-    if csi is not None and beams is not None:
-        p, w = beams
-        h = csi.h
-        if w.shape == h.shape:
-            hw = np.array([np.vdot(h[user], w[j]) for j in range(w.shape[0])])
-            g = complex(np.sqrt(p[user]) * hw[user])
-            interf = float(np.sum(p * np.abs(hw) ** 2) - p[user] * abs(hw[user]) ** 2)
-            return g, float(csi.noise_var[user]) + max(interf, 0.0), "csi"
-    return 1.0 + 0.0j, 10.0 ** (-snr_db / 10.0), "fixed"
 
 
 class FrameCutter:
@@ -81,6 +62,8 @@ class FrameCutter:
         n = len(x)
         by_off: dict[int, dict] = {}
         for t in tags:
+            if not pmt.is_symbol(t.key):
+                continue
             key = pmt.symbol_to_string(t.key)
             if key == "packet_len":
                 plen = to_int(t.value)

@@ -15,15 +15,23 @@ import pmt
 from gnuradio import gr
 
 from . import messages
-from ._block_util import guarded
-from ._frame_rx import FrameCutter, effective_channel
-from .channel_encoder import CHAN_TAG, MODES, link_allocation
+from ._block_util import (
+    AllocationSchedule,
+    ChannelState,
+    check_choice,
+    check_finite,
+    check_int,
+    guarded,
+)
+from ._frame_rx import FrameCutter
 from .coding import framing
 from .coding import mcs as mcs_mod
 from .core import fbl_emulation
 
 __all__ = ["channel_decoder"]
 
+CHAN_TAG = messages.CHAN_TAG
+MODES = messages.CHAN_MODES
 _PORT_PDUS = pmt.intern("pdus")
 _PORT_CSI = pmt.intern("csi")
 _PORT_CMD = pmt.intern("cmd")
@@ -39,9 +47,11 @@ class channel_decoder(gr.sync_block):
     otherwise the MCS / ``R_c`` of the last allocation applied (``cmd``, from ``apply_frame``)
     or the parameters are used and every decoded bit is output.
 
-    Channel: with CSI (``csi``) and an allocation with ``power`` and ``w`` known, the effective
-    gain is ``g = sqrt(p_u) h_u^H w_u`` and the noise ``N0 = sigma_u^2 + sum_{j != u} p_j
-    |h_u^H w_j|^2`` (eqs. 6-7); otherwise ``g = 1`` and ``N0 = 10^(-snr_db/10)``.
+    Channel: with CSI (``csi``) and ``power`` and ``w`` in force (from allocations, applied
+    from their ``apply_frame``; an allocation whose ``seq`` is not newer than the last one
+    taken is dropped), the effective gain is ``g = sqrt(p_u) h_u^H w_u`` and the noise
+    ``N0 = sigma_u^2 + sum_{j != u} p_j |h_u^H w_j|^2`` (eqs. 6-7,
+    ``core.beamforming.effective_channel``); otherwise ``g = 1`` and ``N0 = 10^(-snr_db/10)``.
 
     ``ldpc``: max-log demapping, deinterleaving, layered min-sum LDPC, CRC-16 per codeword.
     ``fbl``: eq. (8) decides per packet whether it fails (its bits replaced by random bits),
@@ -53,7 +63,9 @@ class channel_decoder(gr.sync_block):
     ``cw_syndrome_ok`` (ldpc: 1 where the LDPC syndrome reached zero),
     ``erased`` (count), ``payload_known`` (whether the payload length came with the frame)
     and ``decoder_reason`` when the frame could not be decoded at all (then every codeword
-    is flagged erased and the bits are zeros).
+    is flagged erased and the bits are zeros). A ``semdacom_chan`` tag that does not follow
+    its schema (``messages.chan_info``) or one the encoder flagged ``erased`` makes the frame
+    such an erasure (with ``erasure_reason``); no error in decoding ends the block's thread.
 
     Parameters
     ----------
@@ -85,15 +97,12 @@ class channel_decoder(gr.sync_block):
         seed: int = 0,
     ) -> None:
         gr.sync_block.__init__(self, name="channel_decoder", in_sig=[np.complex64], out_sig=None)
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-        for name, v, lo in (("user", user, 0), ("blocklength", blocklength, 1),
-                            ("max_iterations", max_iterations, 1), ("seed", seed, 0)):  # fmt: skip
-            if isinstance(v, bool) or int(v) != v or v < lo:
-                raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
-        if not math.isfinite(float(snr_db)):
-            raise ValueError(f"snr_db must be finite, got {snr_db!r}")
-        self._user, self._mode, self._L = int(user), mode, int(blocklength)
+        self._mode = check_choice("mode", mode, MODES)
+        self._user = check_int("user", user)
+        self._L = check_int("blocklength", blocklength, 1)
+        max_iterations = check_int("max_iterations", max_iterations, 1)
+        seed = check_int("seed", seed)
+        snr_db = check_finite("snr_db", snr_db)
         if mode == "ldpc":
             mcs_mod.block_layout(int(mcs), self._L)
         else:
@@ -102,9 +111,8 @@ class channel_decoder(gr.sync_block):
         self._snr_db = float(snr_db)
         self._iters = int(max_iterations)
         self._rng = np.random.default_rng(int(seed))
-        self._csi: messages.Csi | None = None
-        self._beams: tuple[np.ndarray, np.ndarray] | None = None
-        self._pending: list[messages.Allocation] = []
+        self._sched = AllocationSchedule(("mcs", "rc", "power", "w"))
+        self._chan = ChannelState(self._user, self._snr_db, self._sched)
         self._cutter = FrameCutter(CHAN_TAG)
         self._counts = {"frames_in": 0, "pdus_out": 0, "erasure_pdus": 0,
                         "cmd_accepted": 0, "cmd_rejected": 0,
@@ -126,68 +134,72 @@ class channel_decoder(gr.sync_block):
         guarded(self.logger, self._counts, "cmd_rejected", self._handle_cmd, msg)
 
     def _handle_csi(self, msg: Any) -> None:
-        csi = messages.csi_from_pmt(msg)
-        if self._user >= csi.k:
-            raise messages.MessageError(f"CSI has K={csi.k}, this block is user {self._user}")
-        self._csi = csi
+        self._chan.csi = messages.csi_from_pmt(msg, user=self._user)
         self._counts["csi_accepted"] += 1
 
     def _handle_cmd(self, msg: Any) -> None:
-        alloc = link_allocation(msg, self._user, self._L)
+        alloc = messages.link_allocation(msg, self._user, self._L)
+        self._sched.accept(alloc)
         self._counts["cmd_accepted"] += 1
-        self._pending.append(alloc)
-        self._pending.sort(key=lambda a: a.apply_frame)
 
     def _apply_pending(self, frame: int) -> None:
-        keep = []
-        for a in self._pending:
-            if a.apply_frame > frame:
-                keep.append(a)
-                continue
-            if a.mcs is not None:
-                self._mcs = int(a.mcs[self._user])
-            if a.rc is not None:
-                self._rc = float(a.rc[self._user])
-            if a.power is not None and a.w is not None:
-                self._beams = (a.power, a.w)
-        self._pending = keep
-
-    def _channel(self) -> tuple[complex, float, str]:
-        """Effective gain, noise-plus-interference variance, and where they come from."""
-        return effective_channel(self._csi, self._beams, self._user, self._snr_db)
+        if self._sched.on_frame(frame):
+            mcs, rc = self._sched.get("mcs"), self._sched.get("rc")
+            self._mcs = self._mcs if mcs is None else int(mcs[self._user])
+            self._rc = self._rc if rc is None else float(rc[self._user])
 
     # ------------------------------------------------------------------ stream
     def work(self, input_items, output_items):
         x = input_items[0]
-        tags = self.get_tags_in_window(0, 0, len(x))
-        self._cutter.push(x, self.nitems_read(0), tags, self.logger, self._emit)
+        try:
+            tags = self.get_tags_in_window(0, 0, len(x))
+            self._cutter.push(x, self.nitems_read(0), tags, self.logger, self._emit)
+        except Exception as exc:  # work() must never end the thread
+            self.logger.error(f"work: {type(exc).__name__}: {exc}")
         return len(x)
 
     def stop(self) -> bool:
         """Flowgraph stop: frames still open are answered with what arrived of them."""
-        self._cutter.flush(self._emit)
+        try:
+            self._cutter.flush(self._emit)
+        except Exception as exc:
+            self.logger.error(f"stop: {type(exc).__name__}: {exc}")
         return True
 
     # ------------------------------------------------------------------ decoding
     def _emit(self, f: dict, y: np.ndarray) -> None:
+        """One PDU for the frame ``f``, whatever happens (an erasure when decoding fails)."""
         self._counts["frames_in"] += 1
         frame = f["frame"] if f["frame"] is not None else -1
-        self._apply_pending(frame)
-        chan = f["info"]
-        if not (isinstance(chan, dict) and chan.get("user") == self._user):
-            chan = None
         meta: dict[str, Any] = {"frame": frame, "mode": self._mode, "user": self._user}
+        chan, bad_tag = f["info"], None
         try:
+            self._apply_pending(frame)
+            if isinstance(chan, dict) and chan.get("user") == self._user:
+                chan = messages.chan_info(chan)
+            else:
+                chan = None
+        except Exception as exc:  # a tag of this user that breaks its schema
+            bad_tag, chan = f"{type(exc).__name__}: {exc}", None
+        try:
+            if bad_tag is not None:
+                raise messages.MessageError(f"bad '{CHAN_TAG}' tag: {bad_tag}")
+            if chan is not None and chan.get("erased") is True:
+                raise messages.MessageError(
+                    f"erased at the encoder ({chan.get('erasure_reason', '?')})"
+                )
             bits, cw_ok, cw_erased, extra = self._decode(y, chan)
             meta.update(extra)
         except Exception as exc:  # never drop a frame: emit an explicit erasure
             self._counts["erasure_pdus"] += 1
-            self.logger.error(f"frame {frame}: {type(exc).__name__}: {exc}")
-            n_bits = int(chan["n_bits"]) if chan and "n_bits" in chan else 0
-            bits = np.zeros(max(n_bits, 0), np.uint8)
+            reason = f"{type(exc).__name__}: {exc}"[:200]
+            self.logger.error(f"frame {frame}: {reason}")
+            n_bits = chan["n_bits"] if chan is not None and "erased" not in chan else 0
+            bits = np.zeros(n_bits if n_bits <= 8 * max(y.size, 1) else 0, np.uint8)
             cw_ok = np.zeros(1, np.int32)
             cw_erased = np.ones(1, np.int32)
-            meta["decoder_reason"] = f"{type(exc).__name__}: {exc}"
+            meta["decoder_reason"] = reason
+            meta["erasure_reason"] = reason
             meta["payload_known"] = chan is not None
         if chan:
             for key, val in chan.items():
@@ -197,11 +209,20 @@ class channel_decoder(gr.sync_block):
         meta["cw_crc_ok"] = cw_ok.astype(np.int32)
         meta["cw_erased"] = cw_erased.astype(np.int32)
         meta["erased"] = int(cw_erased.sum())
-        self.message_port_pub(_PORT_PDUS, messages.bits_pdu(meta, bits))
+        try:
+            out = messages.bits_pdu(meta, bits)
+        except Exception as exc:  # meta cannot be written: the bare erasure
+            self.logger.error(f"frame {frame}: {type(exc).__name__}: {exc}")
+            out = messages.bits_pdu(
+                {"frame": frame, "user": self._user, "erased": 1, "codewords": 1,
+                 "decoder_reason": "unwritable meta"},
+                np.zeros(0, np.uint8),
+            )  # fmt: skip
+        self.message_port_pub(_PORT_PDUS, out)
         self._counts["pdus_out"] += 1
 
     def _decode(self, y: np.ndarray, chan: dict | None):
-        g, n0, source = self._channel()
+        g, n0, source = self._chan.channel()
         sinr = abs(g) ** 2 / n0 if n0 > 0 else math.inf
         extra: dict[str, Any] = {
             "sinr_db": 10 * math.log10(sinr) if sinr > 0 else -math.inf,

@@ -17,7 +17,7 @@ import pmt
 from gnuradio import gr
 
 from . import messages
-from ._block_util import FrameTx, guarded
+from ._block_util import AllocationSchedule, FrameTx, check_choice, check_int, guarded, salvage_meta
 from .coding import framing
 from .coding import mcs as mcs_mod
 from .core import fbl_emulation
@@ -25,30 +25,10 @@ from .core import fbl_emulation
 __all__ = ["channel_encoder", "CHAN_TAG", "MODES"]
 
 #: Key of the per-frame tag carrying the coding parameters for the decoder.
-CHAN_TAG = "semdacom_chan"
-MODES = ("ldpc", "fbl")
+CHAN_TAG = messages.CHAN_TAG
+MODES = messages.CHAN_MODES
 _PORT_PDUS = pmt.intern("pdus")
 _PORT_CMD = pmt.intern("cmd")
-
-
-def link_allocation(msg: Any, user: int, blocklength: int) -> messages.Allocation:
-    """Parse an allocation for a channel encoder/decoder of ``user``: its ``mcs`` and ``rc``
-    entries must exist and fit blocklength ``L``. Raises MessageError otherwise."""
-    alloc = messages.alloc_from_pmt(msg)
-    k = alloc.k
-    if k is not None and user >= k:
-        raise messages.MessageError(f"allocation has K={k}, this block is user {user}")
-    if alloc.mcs is not None:
-        try:
-            mcs_mod.block_layout(int(alloc.mcs[user]), blocklength)
-        except ValueError as exc:
-            raise messages.MessageError(f"allocation mcs[{user}]: {exc}") from exc
-    if alloc.rc is not None:
-        try:
-            fbl_emulation.bits_per_packet(float(alloc.rc[user]), blocklength)
-        except ValueError as exc:
-            raise messages.MessageError(f"allocation rc[{user}]: {exc}") from exc
-    return alloc
 
 
 class channel_encoder(gr.sync_block):
@@ -73,8 +53,14 @@ class channel_encoder(gr.sync_block):
 
     The MCS (ldpc) or ``R_c`` (fbl) in force is the parameter until an allocation on ``cmd``
     carries ``mcs`` / ``rc`` for this user; an allocation applies from the frame number
-    ``apply_frame``. Malformed PDUs and allocations are logged and dropped; the block keeps
-    its state.
+    ``apply_frame`` (``_block_util.AllocationSchedule``: an allocation whose ``seq`` is not
+    newer than the last one taken is dropped). Malformed allocations are logged and dropped;
+    the block keeps its state.
+
+    Every PDU in gives one frame out: a malformed PDU (or one the coder cannot take) is
+    logged and sent as an erasure frame, one channel block of zero bits whose
+    ``semdacom_chan`` tag has ``erased`` true, ``erasure_reason`` and the ``pdu_*`` meta the
+    PDU still carried.
 
     Parameters
     ----------
@@ -107,25 +93,21 @@ class channel_encoder(gr.sync_block):
         seed: int = 0,
     ) -> None:
         gr.sync_block.__init__(self, name="channel_encoder", in_sig=None, out_sig=[np.complex64])
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-        for name, v, lo in (("user", user, 0), ("blocklength", blocklength, 1),
-                            ("frame_len", frame_len, 0), ("first_frame", first_frame, 0),
-                            ("seed", seed, 0)):  # fmt: skip
-            if isinstance(v, bool) or int(v) != v or v < lo:
-                raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
-        self._user, self._mode, self._L = int(user), mode, int(blocklength)
-        self._frame_len, self._next_frame = int(frame_len), int(first_frame)
+        self._mode = check_choice("mode", mode, MODES)
+        self._user = check_int("user", user)
+        self._L = check_int("blocklength", blocklength, 1)
+        self._frame_len = check_int("frame_len", frame_len)
+        self._next_frame = check_int("first_frame", first_frame)
         if mode == "ldpc":
             mcs_mod.block_layout(int(mcs), self._L)  # raises on a bad MCS or L
         else:
             fbl_emulation.bits_per_packet(rc, self._L)
+        self._sched = AllocationSchedule(("mcs", "rc"))
         self._mcs, self._rc = int(mcs), float(rc)
-        self._rng = np.random.default_rng(int(seed))
-        self._pending: list[messages.Allocation] = []
+        self._rng = np.random.default_rng(check_int("seed", seed))
         self._queue: queue.Queue = queue.Queue()
         self._tx = FrameTx()  # the frame (symbols, tags) being sent
-        self._counts = {"pdus_in": 0, "frames_out": 0, "pdus_dropped": 0,
+        self._counts = {"pdus_in": 0, "frames_out": 0, "erasures": 0, "pdus_dropped": 0,
                         "cmd_accepted": 0, "cmd_rejected": 0}  # fmt: skip
         self.message_port_register_in(_PORT_PDUS)
         self.message_port_register_in(_PORT_CMD)
@@ -134,7 +116,8 @@ class channel_encoder(gr.sync_block):
 
     # ------------------------------------------------------------------ inspection
     def counters(self) -> dict[str, int]:
-        """PDUs in, frames out, PDUs dropped, allocations accepted/rejected."""
+        """PDUs in, frames out (erasure frames included), erasure frames, PDUs dropped (only
+        if even an erasure frame could not be built), allocations accepted/rejected."""
         return dict(self._counts)
 
     def current_mcs(self) -> int:
@@ -144,37 +127,35 @@ class channel_encoder(gr.sync_block):
         return self._rc
 
     # ------------------------------------------------------------------ handlers
-    def _on_pdus(self, msg: Any) -> None:
-        guarded(self.logger, self._counts, "pdus_dropped", self._handle_pdu, msg)
-
     def _on_cmd(self, msg: Any) -> None:
         guarded(self.logger, self._counts, "cmd_rejected", self._handle_cmd, msg)
 
     def _handle_cmd(self, msg: Any) -> None:
-        alloc = link_allocation(msg, self._user, self._L)
+        alloc = messages.link_allocation(msg, self._user, self._L)
+        self._sched.accept(alloc)
         self._counts["cmd_accepted"] += 1
-        self._pending.append(alloc)
-        self._pending.sort(key=lambda a: a.apply_frame)
 
     def _apply_pending(self, frame: int) -> None:
-        keep = []
-        for a in self._pending:
-            if a.apply_frame > frame:
-                keep.append(a)
-                continue
-            if a.mcs is not None:
-                self._mcs = int(a.mcs[self._user])
-            if a.rc is not None:
-                self._rc = float(a.rc[self._user])
-        self._pending = keep
+        if self._sched.on_frame(frame):
+            mcs, rc = self._sched.get("mcs"), self._sched.get("rc")
+            self._mcs = self._mcs if mcs is None else int(mcs[self._user])
+            self._rc = self._rc if rc is None else float(rc[self._user])
 
-    def _handle_pdu(self, msg: Any) -> None:
-        meta, bits = messages.unpack_bits_pdu(msg)
+    def _on_pdus(self, msg: Any) -> None:
         self._counts["pdus_in"] += 1
-        self._queue.put((meta, bits))
+        try:
+            meta, bits = messages.unpack_bits_pdu(msg)
+            reason = None
+        except Exception as exc:  # a malformed PDU leaves as an erasure frame
+            self.logger.error(f"input PDU is an erasure: {type(exc).__name__}: {exc}")
+            meta, bits = salvage_meta(msg), np.zeros(0, np.uint8)
+            reason = f"{type(exc).__name__}: {exc}"
+        self._queue.put((meta, bits, reason))
 
     # ------------------------------------------------------------------ framing
-    def _build_frame(self, meta: dict, bits: np.ndarray) -> tuple[np.ndarray, list]:
+    def _build_frame(
+        self, meta: dict, bits: np.ndarray, reason: str | None
+    ) -> tuple[np.ndarray, list]:
         frame = self._next_frame
         self._apply_pending(frame)
         info: dict[str, Any] = {
@@ -183,6 +164,10 @@ class channel_encoder(gr.sync_block):
             "L": self._L,
             "n_bits": int(bits.size),
         }
+        if reason is not None:
+            info["erased"] = True
+            info["erasure_reason"] = reason[:200]
+            self._counts["erasures"] += 1
         if self._mode == "ldpc":
             sym = framing.encode_bits(bits, self._mcs, self._L)
             info["mcs"] = self._mcs
@@ -195,8 +180,13 @@ class channel_encoder(gr.sync_block):
             info["rc"] = self._rc
             info["bits"] = np.packbits(bits).astype(np.uint8)
         for key in ("frame", "seq", "image_id", "label"):
-            if key in meta and key not in info:
-                info["pdu_" + key] = meta[key]
+            v = meta.get(key)
+            if isinstance(v, (int, np.integer)) and not isinstance(v, bool) and key not in info:
+                try:
+                    messages.meta_to_pmt({key: v})
+                except messages.MessageError:
+                    continue
+                info["pdu_" + key] = v
         if self._frame_len > 0 and sym.size % self._frame_len:
             pad = self._frame_len - sym.size % self._frame_len
             sym = np.concatenate([sym, np.zeros(pad, np.complex64)])
@@ -212,16 +202,21 @@ class channel_encoder(gr.sync_block):
         out = output_items[0]
         if self._tx.idle:
             try:
-                meta, bits = self._queue.get_nowait()
+                meta, bits, reason = self._queue.get_nowait()
             except queue.Empty:
                 time.sleep(0.001)
                 return 0
             try:
-                self._tx.start(self._build_frame(meta, bits))
-            except Exception as exc:  # a PDU the coder cannot take is logged and dropped
-                self._counts["pdus_dropped"] += 1
-                self.logger.error(f"dropped PDU after {type(exc).__name__}: {exc}")
-                return 0
+                self._tx.start(self._build_frame(meta, bits, reason))
+            except Exception as exc:  # a PDU the coder cannot take becomes an erasure frame
+                self.logger.error(f"PDU is an erasure: {type(exc).__name__}: {exc}")
+                try:
+                    why = f"{type(exc).__name__}: {exc}"
+                    self._tx.start(self._build_frame(meta, np.zeros(0, np.uint8), why))
+                except Exception as exc2:  # not even an erasure: logged and dropped
+                    self._counts["pdus_dropped"] += 1
+                    self.logger.error(f"dropped PDU after {type(exc2).__name__}: {exc2}")
+                    return 0
         n, done = self._tx.write(self, out)
         if done:
             self._counts["frames_out"] += 1

@@ -15,13 +15,23 @@ import pmt
 from gnuradio import gr
 
 from . import messages
-from ._block_util import guarded
-from ._codec_block import salvage_meta
-from ._frame_rx import FrameCutter, effective_channel
-from .djscc_encoder import DJSCC_TAG, shared_djscc
+from ._block_util import (
+    AllocationSchedule,
+    ChannelState,
+    check_finite,
+    check_int,
+    erasure_meta,
+    frame_of,
+    guarded,
+    pdu_or_bare,
+    salvage_meta,
+)
+from ._codec_block import shared_djscc
+from ._frame_rx import FrameCutter
 
 __all__ = ["djscc_decoder"]
 
+DJSCC_TAG = messages.DJSCC_TAG
 _PORT_PDUS = pmt.intern("pdus")
 _PORT_SYMBOLS = pmt.intern("symbols")
 _PORT_CSI = pmt.intern("csi")
@@ -44,13 +54,16 @@ class djscc_decoder(gr.sync_block):
     and ``w`` (``cmd``, applied from its ``apply_frame``), ``g = sqrt(p_u) h_u^H w_u`` and the
     noise-plus-interference ``N0 = sigma_u^2 + sum_{j != u} p_j |h_u^H w_j|^2`` (eqs. 6-7);
     otherwise ``g = 1`` and ``N0 = 10^(-snr_db/10)``. A symbol PDU may carry its own ``gain``
-    (complex) in its meta. The DeepJSCC decoder then maps ``y / g`` to an image.
+    (complex) in its meta. The DeepJSCC decoder then maps ``y / g`` to an image. Allocations
+    go through ``_block_util.AllocationSchedule`` (one whose ``seq`` is not newer than the
+    last one taken is dropped); the effective channel is ``_block_util.ChannelState``.
 
     Every frame or symbol PDU gives exactly one image PDU (uint8, the model's shape) with meta
     ``frame``, ``user``, ``sinr_db``, ``sinr_source``, ``erased`` and the image meta forwarded
     by the encoder (``image_id``, ``label``, ``seq`` from the ``semdacom_djscc`` tag of this
-    user). A frame shorter than ``k`` symbols, with non-finite samples, a gain of (almost) zero,
-    a frame the encoder flagged erased, or a malformed symbol PDU leaves as an explicit erasure
+    user). A frame shorter than ``k`` symbols, with non-finite samples, a gain of (almost) zero
+    or not finite (so is the SINR then), a frame the encoder flagged erased, or a malformed
+    symbol PDU leaves as an explicit erasure
     (``erased`` true, ``erasure_reason``; pixels: the decoder's output for all-zero symbols).
 
     Parameters
@@ -65,17 +78,12 @@ class djscc_decoder(gr.sync_block):
 
     def __init__(self, weights: str = "", user: int = 0, snr_db: float = 10.0) -> None:
         gr.sync_block.__init__(self, name="djscc_decoder", in_sig=[np.complex64], out_sig=None)
-        if isinstance(user, bool) or int(user) != user or user < 0:
-            raise ValueError(f"user must be a non-negative integer, got {user!r}")
-        if not math.isfinite(float(snr_db)):
-            raise ValueError(f"snr_db must be finite, got {snr_db!r}")
+        self._user = check_int("user", user)
+        self._snr_db = check_finite("snr_db", snr_db)
         self._model = shared_djscc(weights or None)
         self._k = int(self._model.k)
-        self._user = int(user)
-        self._snr_db = float(snr_db)
-        self._csi: messages.Csi | None = None
-        self._beams: tuple[np.ndarray, np.ndarray] | None = None
-        self._pending: list[messages.Allocation] = []
+        self._sched = AllocationSchedule(("power", "w"))
+        self._chan = ChannelState(self._user, self._snr_db, self._sched)
         self._cutter = FrameCutter(DJSCC_TAG)
         self._fill = self._decode_symbols(np.zeros(self._k, np.complex64))
         self._counts = {"frames_in": 0, "symbol_pdus_in": 0, "pdus_out": 0, "erasures": 0,
@@ -119,35 +127,12 @@ class djscc_decoder(gr.sync_block):
         guarded(self.logger, self._counts, "cmd_rejected", self._handle_cmd, msg)
 
     def _handle_csi(self, msg: Any) -> None:
-        csi = messages.csi_from_pmt(msg)
-        if self._user >= csi.k:
-            raise messages.MessageError(f"CSI has K={csi.k}, this block is user {self._user}")
-        self._csi = csi
+        self._chan.csi = messages.csi_from_pmt(msg, user=self._user)
         self._counts["csi_accepted"] += 1
 
     def _handle_cmd(self, msg: Any) -> None:
-        alloc = messages.alloc_from_pmt(msg)
-        if alloc.k is not None and self._user >= alloc.k:
-            raise messages.MessageError(
-                f"allocation has K={alloc.k}, this block is user {self._user}"
-            )
+        self._sched.accept(messages.alloc_from_pmt(msg, user=self._user))
         self._counts["cmd_accepted"] += 1
-        self._pending.append(alloc)
-        self._pending.sort(key=lambda a: a.apply_frame)
-
-    def _apply_pending(self, frame: int | None) -> None:
-        keep = []
-        for a in self._pending:
-            if frame is not None and a.apply_frame > frame:
-                keep.append(a)
-                continue
-            if a.power is not None and a.w is not None:
-                self._beams = (a.power, a.w)
-        self._pending = keep
-
-    def _channel(self) -> tuple[complex, float, str]:
-        """Effective gain, noise-plus-interference variance, and where they come from."""
-        return effective_channel(self._csi, self._beams, self._user, self._snr_db)
 
     def _on_symbols(self, msg: Any) -> None:
         self._counts["symbol_pdus_in"] += 1
@@ -159,8 +144,7 @@ class djscc_decoder(gr.sync_block):
             self._publish(meta, None, f"{type(exc).__name__}: {exc}", None)
             return
         gain = meta.pop("gain", None)
-        frame = meta.get("frame")
-        self._apply_pending(frame if isinstance(frame, int) and frame >= 0 else None)
+        self._sched.on_frame(frame_of(meta))
         reason = None
         if meta.get("erased") is True:
             reason = f"erased upstream ({meta.get('erasure_reason', '?')})"
@@ -169,19 +153,25 @@ class djscc_decoder(gr.sync_block):
     # ------------------------------------------------------------------ stream
     def work(self, input_items, output_items):
         x = input_items[0]
-        tags = self.get_tags_in_window(0, 0, len(x))
-        self._cutter.push(x, self.nitems_read(0), tags, self.logger, self._emit_frame)
+        try:
+            tags = self.get_tags_in_window(0, 0, len(x))
+            self._cutter.push(x, self.nitems_read(0), tags, self.logger, self._emit_frame)
+        except Exception as exc:  # work() must never end the thread
+            self.logger.error(f"work: {type(exc).__name__}: {exc}")
         return len(x)
 
     def stop(self) -> bool:
         """Flowgraph stop: frames still open are answered with what arrived of them."""
-        self._cutter.flush(self._emit_frame)
+        try:
+            self._cutter.flush(self._emit_frame)
+        except Exception as exc:
+            self.logger.error(f"stop: {type(exc).__name__}: {exc}")
         return True
 
     def _emit_frame(self, f: dict, y: np.ndarray) -> None:
         self._counts["frames_in"] += 1
         frame = f["frame"] if f["frame"] is not None else -1
-        self._apply_pending(frame)
+        self._sched.on_frame(frame)
         info = f["info"]
         if not (isinstance(info, dict) and info.get("user") == self._user):
             info = None
@@ -205,9 +195,13 @@ class djscc_decoder(gr.sync_block):
         meta["user"] = self._user
         img = None
         try:
-            g, n0, source = self._channel()
+            g, n0, source = self._chan.channel()
             if gain is not None:
+                if isinstance(gain, bool) or not isinstance(gain, (int, float, complex, np.number)):
+                    raise ValueError(f"meta gain must be a number, got {type(gain).__name__}")
                 g, source = complex(gain), "meta"
+            if not math.isfinite(abs(g)):
+                raise ValueError(f"effective gain {g} is not finite")
             sinr = abs(g) ** 2 / n0 if n0 > 0 else math.inf
             meta["sinr_db"] = 10 * math.log10(sinr) if sinr > 0 else -math.inf
             meta["sinr_source"] = source
@@ -227,14 +221,10 @@ class djscc_decoder(gr.sync_block):
             self.logger.error(f"frame {meta.get('frame')}: erasure: {reason}")
         if img is None:
             self._counts["erasures"] += 1
-            meta.update({"erased": True, "erasure_reason": (reason or "?")[:200]})
+            meta = erasure_meta(meta, reason or "?", self._user)
             img = self._fill
         else:
             meta["erased"] = False
-        try:
-            out = messages.image_pdu(meta, img)
-        except Exception:  # meta itself cannot be written: send the bare result
-            bare = {k_: meta[k_] for k_ in ("user", "erased") if k_ in meta}
-            out = messages.image_pdu(bare, img)
+        out = pdu_or_bare(messages.image_pdu, meta, img)
         self._counts["pdus_out"] += 1
         self.message_port_pub(_PORT_PDUS, out)

@@ -16,28 +16,16 @@ import pmt
 from gnuradio import gr
 
 from . import messages
-from ._block_util import FrameTx
-from ._codec_block import salvage_meta
+from ._block_util import FrameTx, check_int, pdu_or_bare, salvage_meta
+from ._codec_block import shared_djscc
 
-__all__ = ["DJSCC_TAG", "djscc_encoder", "shared_djscc"]
+__all__ = ["DJSCC_TAG", "djscc_encoder"]
 
 #: Key of the per-frame tag carrying the image meta to ``djscc_decoder``.
-DJSCC_TAG = "semdacom_djscc"
+DJSCC_TAG = messages.DJSCC_TAG
 _PORT_PDUS = pmt.intern("pdus")
 _PORT_SYMBOLS = pmt.intern("symbols")
 _FORWARD = ("frame", "seq", "image_id", "label")
-
-_MODELS: dict[str, Any] = {}
-
-
-def shared_djscc(weights: str | None) -> Any:
-    """One DeepJSCC model per weights file and process (torch imported on first use)."""
-    from .codec.djscc import default_weights_path, load_djscc
-
-    key = str(weights) if weights else str(default_weights_path())
-    if key not in _MODELS:
-        _MODELS[key] = load_djscc(key)
-    return _MODELS[key]
 
 
 class djscc_encoder(gr.sync_block):
@@ -71,9 +59,9 @@ class djscc_encoder(gr.sync_block):
         self, weights: str = "", user: int = 0, frame_len: int = 0, first_frame: int = 0
     ) -> None:
         gr.sync_block.__init__(self, name="djscc_encoder", in_sig=None, out_sig=[np.complex64])
-        for name, v in (("user", user), ("frame_len", frame_len), ("first_frame", first_frame)):
-            if isinstance(v, bool) or int(v) != v or v < 0:
-                raise ValueError(f"{name} must be a non-negative integer, got {v!r}")
+        user = check_int("user", user)
+        frame_len = check_int("frame_len", frame_len)
+        first_frame = check_int("first_frame", first_frame)
         self._model = shared_djscc(weights or None)
         self._k = int(self._model.k)
         self._shape = tuple(int(v) for v in self._model.image_shape)
@@ -152,10 +140,7 @@ class djscc_encoder(gr.sync_block):
         out_meta["erased"] = reason is not None
         if reason is not None:
             out_meta["erasure_reason"] = reason
-        try:
-            pdu = messages.symbols_pdu(out_meta, sym)
-        except Exception:
-            pdu = messages.symbols_pdu({k_: out_meta[k_] for k_ in ("user", "k", "erased")}, sym)
+        pdu = pdu_or_bare(messages.symbols_pdu, out_meta, sym)
         self.message_port_pub(_PORT_SYMBOLS, pdu)
         if self._frame_len > 0 and sym.size % self._frame_len:
             pad = self._frame_len - sym.size % self._frame_len
@@ -167,6 +152,17 @@ class djscc_encoder(gr.sync_block):
         ]
         return sym, tags
 
+    def _erasure_frame(self, reason: str):
+        """The bare erasure frame (k zero symbols), when not even the meta could be used."""
+        try:
+            return self._build_frame({}, np.zeros(self._k, np.complex64), reason[:200])
+        except Exception:  # the tag alone, the smallest erasure there is
+            info = messages.meta_to_pmt({"user": self._user, "k": self._k, "erased": True})
+            frame, self._next_frame = self._next_frame, self._next_frame + 1
+            sym = np.zeros(self._k, np.complex64)
+            return sym, [("frame", pmt.from_uint64(frame)),
+                         ("packet_len", pmt.from_long(self._k)), (DJSCC_TAG, info)]  # fmt: skip
+
     def work(self, input_items, output_items):
         out = output_items[0]
         if self._tx.idle:
@@ -175,7 +171,11 @@ class djscc_encoder(gr.sync_block):
             except queue.Empty:
                 time.sleep(0.001)
                 return 0
-            self._tx.start(self._build_frame(meta, sym, reason))
+            try:
+                self._tx.start(self._build_frame(meta, sym, reason))
+            except Exception as exc:  # work() must never end the thread
+                self.logger.error(f"frame not built: {type(exc).__name__}: {exc}")
+                self._tx.start(self._erasure_frame(f"{type(exc).__name__}: {exc}"))
         n, done = self._tx.write(self, out)
         if done:
             self._counts["frames_out"] += 1

@@ -15,9 +15,19 @@ import pmt
 from gnuradio import gr
 
 from . import messages
-from ._block_util import guarded
+from ._block_util import (
+    AllocationSchedule,
+    ChannelState,
+    check_choice,
+    check_finite,
+    check_int,
+    erasure_meta,
+    frame_of,
+    guarded,
+    pdu_or_bare,
+    salvage_meta,
+)
 from .core import fbl_emulation
-from .core.beamforming import downlink_sinr
 
 __all__ = ["fbl_link"]
 
@@ -33,18 +43,23 @@ class fbl_link(gr.basic_block):
     ``N = floor(R_c L)`` bits which fail as eq. (8) says (``"packet"``) or whose bits flip as
     eq. (14) says (``"bitflip"``); see :mod:`gnuradio.semdacom.core.fbl_emulation`.
 
-    The SINR of eq. (7) comes from the last valid CSI (``csi`` port) and the last valid
-    allocation carrying both ``power`` and ``w`` (``cmd`` port). Until both are known, and
-    whenever their shapes disagree, the fixed ``sinr_db`` is used; with no ``sinr_db`` either,
-    every packet fails and the output meta says ``fbl_reason = "no_sinr"``. ``rc[user]`` of an
-    allocation overrides the ``rc`` parameter.
+    The SINR of eq. (7) comes from the last valid CSI (``csi`` port; its noise variances must
+    be at least ``messages.MIN_NOISE_VAR``, since the SINR divides by them) and the ``power``
+    and ``w`` in force from the allocations (``cmd`` port; each key an allocation carries
+    overrides the one in force, as in the C++ beamformer). Until both are known, and whenever
+    their shapes disagree, the fixed ``sinr_db`` is used; with no ``sinr_db`` either, every
+    packet fails and the output meta says ``fbl_reason = "no_sinr"``. ``rc[user]`` of an
+    allocation (at most ``messages.MAX_RC``) overrides the ``rc`` parameter.
 
-    An allocation with ``apply_frame > 0`` waits until a PDU whose meta ``frame`` (integer) is
-    at least ``apply_frame`` arrives; a PDU without ``frame`` meta applies every waiting
-    allocation first.
+    Allocations go through ``_block_util.AllocationSchedule``: one whose ``seq`` is not newer
+    than the last one taken is dropped; one with ``apply_frame > 0`` waits until a PDU whose
+    meta ``frame`` (integer) is at least ``apply_frame`` arrives; a PDU without ``frame``
+    meta applies every waiting allocation first.
 
     Every input PDU leaves as exactly one output PDU with the same meta plus ``fbl_*`` keys.
-    Malformed messages are logged with the reason and dropped; the block keeps its state.
+    A malformed PDU leaves as an erasure: no bits, ``erased`` true, ``erasure_reason`` and the
+    meta it still carried. Malformed CSI and allocations are logged with the reason and
+    dropped; the block keeps its state.
 
     Parameters
     ----------
@@ -72,20 +87,12 @@ class fbl_link(gr.basic_block):
         seed: int = 0,
     ) -> None:
         gr.basic_block.__init__(self, name="fbl_link", in_sig=None, out_sig=None)
-        if isinstance(user, bool) or int(user) != user or user < 0:
-            raise ValueError(f"user must be a non-negative integer, got {user!r}")
-        if isinstance(blocklength, bool) or int(blocklength) != blocklength or blocklength < 1:
-            raise ValueError(f"blocklength must be a positive integer, got {blocklength!r}")
-        if error_model not in fbl_emulation.MODELS:
-            raise ValueError(
-                f"error_model must be one of {fbl_emulation.MODELS}, got {error_model!r}"
-            )
-        if sinr_db is not None and not math.isfinite(float(sinr_db)):
-            raise ValueError(f"sinr_db must be finite or None, got {sinr_db!r}")
-        if isinstance(seed, bool) or int(seed) != seed or seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-        self._user = int(user)
-        self._L = int(blocklength)
+        self._user = check_int("user", user)
+        self._L = check_int("blocklength", blocklength, 1)
+        check_choice("error_model", error_model, fbl_emulation.MODELS)
+        if sinr_db is not None:
+            sinr_db = check_finite("sinr_db", sinr_db)
+        seed = check_int("seed", seed)
         fbl_emulation.bits_per_packet(rc, self._L)  # raises ValueError when rc * L < 1
         self._default_rc = float(rc)
         self._model = str(error_model)
@@ -93,15 +100,13 @@ class fbl_link(gr.basic_block):
         self._rng = np.random.default_rng(int(seed))
 
         self._rc = self._default_rc
-        self._csi: messages.Csi | None = None
-        self._beams: tuple[np.ndarray, np.ndarray] | None = None  # (power[K], w[K, N_t])
-        self._alloc_seq = -1
-        self._pending: list[messages.Allocation] = []
+        self._sched = AllocationSchedule(("rc", "power", "w"))
+        self._chan = ChannelState(self._user, self._sinr_db, self._sched)
         self._warned: set[str] = set()
         self._counts = {
             "pdus_in": 0,
             "pdus_out": 0,
-            "pdus_dropped": 0,
+            "erasures": 0,
             "cmd_accepted": 0,
             "cmd_rejected": 0,
             "csi_accepted": 0,
@@ -122,7 +127,8 @@ class fbl_link(gr.basic_block):
     # ----------------------------------------------------------------------------------------
 
     def counters(self) -> dict[str, int]:
-        """Message counters: PDUs in/out/dropped, commands and CSI accepted/rejected."""
+        """Message counters: PDUs in/out (erasures included), erasures, commands and CSI
+        accepted/rejected."""
         return dict(self._counts)
 
     def current_rc(self) -> float:
@@ -141,7 +147,19 @@ class fbl_link(gr.basic_block):
         self.logger.warn(text)  # gr.logger has no warning()
 
     def _on_pdus(self, msg: Any) -> None:
-        guarded(self.logger, self._counts, "pdus_dropped", self._handle_pdu, msg)
+        self._counts["pdus_in"] += 1
+        try:
+            meta, bits = messages.unpack_bits_pdu(msg)
+            out = self._emulate(meta, bits)
+        except Exception as exc:  # every PDU in gives one out: an erasure here
+            reason = f"{type(exc).__name__}: {exc}"
+            self.logger.error(f"input PDU is an erasure: {reason}")
+            self._counts["erasures"] += 1
+            meta = erasure_meta(salvage_meta(msg), reason, self._user, drop=("n_bits",))
+            meta["fbl_reason"] = "malformed_pdu"
+            out = pdu_or_bare(messages.bits_pdu, meta, np.zeros(0, np.uint8))
+        self.message_port_pub(_PORT_PDUS, out)
+        self._counts["pdus_out"] += 1
 
     def _on_csi(self, msg: Any) -> None:
         guarded(self.logger, self._counts, "csi_rejected", self._handle_csi, msg)
@@ -150,41 +168,17 @@ class fbl_link(gr.basic_block):
         guarded(self.logger, self._counts, "cmd_rejected", self._handle_cmd, msg)
 
     def _handle_cmd(self, msg: Any) -> None:
-        alloc = messages.alloc_from_pmt(msg)
-        k = alloc.k
-        if k is not None and self._user >= k:
-            raise messages.MessageError(f"allocation has K={k}, this block is user {self._user}")
-        if alloc.rc is not None:
-            try:
-                fbl_emulation.bits_per_packet(float(alloc.rc[self._user]), self._L)
-            except ValueError as exc:
-                raise messages.MessageError(f"allocation rc[{self._user}]: {exc}") from exc
-        if (alloc.power is None) != (alloc.w is None):
-            self._warn(
-                f"allocation seq={alloc.seq} carries only one of 'power' and 'w'; "
-                "the beams in force stay unchanged"
-            )
+        alloc = messages.link_allocation(msg, self._user, self._L)
+        self._sched.accept(alloc)
         self._counts["cmd_accepted"] += 1
-        self._pending.append(alloc)
-        self._pending.sort(key=lambda a: a.apply_frame)  # stable: arrival order within a frame
         self._apply_pending(frame=0)
 
     def _handle_csi(self, msg: Any) -> None:
-        csi = messages.csi_from_pmt(msg)
-        if self._user >= csi.k:
-            raise messages.MessageError(f"CSI has K={csi.k}, this block is user {self._user}")
-        self._csi = csi
+        self._chan.csi = messages.csi_from_pmt(msg, user=self._user, positive_noise=True)
         self._counts["csi_accepted"] += 1
 
-    def _handle_pdu(self, msg: Any) -> None:
-        meta, bits = messages.unpack_bits_pdu(msg)
-        self._counts["pdus_in"] += 1
-        frame = meta.get("frame")
-        if isinstance(frame, (int, np.integer)) and not isinstance(frame, bool):
-            self._apply_pending(frame=int(frame))
-        else:
-            self._apply_pending(frame=None)
-
+    def _emulate(self, meta: dict, bits: np.ndarray) -> Any:
+        self._apply_pending(frame_of(meta))
         sinr, source = self._resolve_sinr()
         if sinr is None and "no_sinr" not in self._warned:
             self._warned.add("no_sinr")
@@ -192,6 +186,7 @@ class fbl_link(gr.basic_block):
                 "no SINR known (no CSI with beams and no sinr_db): every packet counts as failed"
             )
         out_bits, st = fbl_emulation.emulate(bits, sinr, self._rc, self._L, self._model, self._rng)
+        alloc_seq = self._sched.applied_seq
         meta.update(
             {
                 "fbl_sinr_db": _to_db(sinr),
@@ -204,14 +199,13 @@ class fbl_link(gr.basic_block):
                 "fbl_bit_errors": int(st["bit_errors"]),
                 "fbl_per": float(st["per"]),
                 "fbl_log10_ber": float(st["log10_ber"]),
-                "fbl_alloc_seq": self._alloc_seq,
-                "fbl_csi_seq": -1 if self._csi is None else self._csi.seq,
+                "fbl_alloc_seq": -1 if alloc_seq is None else alloc_seq,
+                "fbl_csi_seq": -1 if self._chan.csi is None else self._chan.csi.seq,
             }
         )
         if sinr is None:
             meta["fbl_reason"] = "no_sinr"
-        self.message_port_pub(_PORT_PDUS, messages.bits_pdu(meta, out_bits))
-        self._counts["pdus_out"] += 1
+        return messages.bits_pdu(meta, out_bits)
 
     # ----------------------------------------------------------------------------------------
     # State
@@ -219,35 +213,22 @@ class fbl_link(gr.basic_block):
 
     def _apply_pending(self, frame: int | None) -> None:
         """Apply waiting allocations with ``apply_frame <= frame`` (all of them if None)."""
-        keep: list[messages.Allocation] = []
-        for alloc in self._pending:
-            if frame is not None and alloc.apply_frame > frame:
-                keep.append(alloc)
-                continue
-            if alloc.rc is not None:
-                self._rc = float(alloc.rc[self._user])
-            if alloc.power is not None and alloc.w is not None:
-                self._beams = (alloc.power, alloc.w)
-                self._warned.discard("shape")
-            self._alloc_seq = alloc.seq
-        self._pending = keep
+        if self._sched.on_frame(frame):
+            rc = self._sched.get("rc")
+            if rc is not None:
+                self._rc = float(rc[self._user])
+            self._warned.discard("shape")
 
     def _resolve_sinr(self) -> tuple[float | None, str]:
         """SINR in force and where it comes from (``"csi"``, ``"fixed"`` or ``"none"``)."""
-        if self._csi is not None and self._beams is not None:
-            power, w = self._beams
-            if w.shape == self._csi.h.shape:
-                sinr = downlink_sinr(self._csi.h, power, w, self._csi.noise_var)
-                return float(np.asarray(sinr).reshape(-1)[self._user]), "csi"
-            if "shape" not in self._warned:
-                self._warned.add("shape")
-                self._warn(
-                    f"CSI shape {self._csi.h.shape} and beam shape {w.shape} disagree; "
-                    "falling back to sinr_db"
-                )
-        if self._sinr_db is not None:
-            return 10.0 ** (self._sinr_db / 10.0), "fixed"
-        return None, "none"
+        sinr, source = self._chan.sinr()
+        if self._chan.mismatch and "shape" not in self._warned:
+            self._warned.add("shape")
+            self._warn(
+                "CSI and the beams in force do not combine (shapes disagree); "
+                "falling back to sinr_db"
+            )
+        return sinr, source
 
 
 def _to_db(sinr: float | None) -> float:

@@ -15,13 +15,27 @@ import pmt
 from gnuradio import gr
 
 from . import messages
-from ._codec_block import describe
+from ._block_util import check_finite, check_int, describe
 from .codec.data import load_fashion_mnist
 
 __all__ = ["image_source"]
 
 _PORT_TRIGGER = pmt.intern("trigger")
 _PORT_PDUS = pmt.intern("pdus")
+
+
+def _trigger_frame(msg: Any) -> int | None:
+    """The frame number a trigger sets: its ``frame`` key when the trigger is a dictionary and
+    ``frame`` a u64 or a non-negative long (only that key is read), else None."""
+    try:
+        if not (isinstance(msg, pmt.pmt_base) and pmt.is_dict(msg)) or pmt.is_null(msg):
+            return None
+        key = pmt.intern("frame")
+        if not pmt.dict_has_key(msg, key):
+            return None
+        return messages.read_count(pmt.dict_ref(msg, key, pmt.PMT_NIL), "frame")
+    except Exception:  # an odd dictionary (a pair that is not one, ...) sets no frame
+        return None
 
 
 class image_source(gr.basic_block):
@@ -32,7 +46,9 @@ class image_source(gr.basic_block):
 
     With ``period_ms > 0`` a thread emits one image every ``period_ms`` milliseconds; with
     ``period_ms == 0`` every message on ``trigger`` emits one (a trigger that is a dictionary
-    with a non-negative integer ``frame`` sets the frame number; otherwise frames count 0, 1, ...).
+    with a ``frame`` that is a u64 or a non-negative long sets the frame number; its other keys
+    are not read; otherwise frames count 0, 1, ... modulo 2**64). Every trigger emits exactly
+    one image until a finite source is finished.
     ``count`` images are emitted (0 = the whole split from ``start``); with ``loop`` the
     sequence restarts and never ends. Once finished, triggers are counted and ignored.
 
@@ -66,15 +82,12 @@ class image_source(gr.basic_block):
         period_ms: float = 0.0,
     ) -> None:
         gr.basic_block.__init__(self, name="image_source", in_sig=None, out_sig=None)
-        if isinstance(user, bool) or int(user) != user or user < 0:
-            raise ValueError(f"user must be a non-negative integer, got {user!r}")
+        user = check_int("user", user)
         images, labels = load_fashion_mnist(split)
         if not 0 <= int(start) < len(images):
             raise ValueError(f"start must be in [0, {len(images) - 1}], got {start!r}")
-        if int(count) < 0:
-            raise ValueError(f"count must be >= 0, got {count!r}")
-        if not np.isfinite(float(period_ms)) or float(period_ms) < 0:
-            raise ValueError(f"period_ms must be finite and >= 0, got {period_ms!r}")
+        count = check_int("count", count)
+        period_ms = check_finite("period_ms", period_ms, 0.0)
         order = np.arange(len(images))
         if shuffle:
             order = np.random.default_rng(int(seed)).permutation(len(images))
@@ -114,7 +127,7 @@ class image_source(gr.basic_block):
             idx = int(self._order[self._next])
             self._next += 1
             f = self._frame if frame is None else frame
-            self._frame = f + 1
+            self._frame = (f + 1) % 2**64  # frames are u64: the count wraps
             meta = {
                 "label": int(self._labels[idx]),
                 "image_id": idx,
@@ -131,13 +144,7 @@ class image_source(gr.basic_block):
     def _on_trigger(self, msg: Any) -> None:
         try:
             self._counts["triggers"] += 1
-            frame = None
-            if isinstance(msg, pmt.pmt_base) and pmt.is_dict(msg):
-                meta = messages.meta_from_pmt(msg)
-                f = meta.get("frame")
-                if isinstance(f, (int, np.integer)) and not isinstance(f, bool) and f >= 0:
-                    frame = int(f)
-            if not self._emit(frame):
+            if not self._emit(_trigger_frame(msg)):
                 self._counts["triggers_ignored"] += 1
         except Exception as exc:  # never kill the scheduler thread
             self._counts["triggers_ignored"] += 1

@@ -37,6 +37,13 @@ Readers accept s32vector or s64vector for integer vectors, f32vector or f64vecto
 vectors and c32vector or c64vector for complex vectors; writers always use the types above.
 All numbers must be finite.
 
+Limits (the same in C++, ``include/gnuradio/semdacom/allocation_schedule.h``): every
+``power`` entry is at most :data:`MAX_POWER_W` (1 MW: far above any transmitter, and low
+enough that ``sqrt(p) w`` is a finite float in the beamformer kernel); ``rc`` is at most
+:data:`MAX_RC` bits per channel use; a beam is unit-norm to :func:`beam_norm_tolerance`
+(1e-6 for a c64vector, 1e-4 for a c32vector). A reader given ``user=u`` rejects an allocation
+or CSI whose K does not include user ``u``.
+
 CSI (``csi`` ports):
 
 ============== ===================== =========================================================
@@ -48,6 +55,10 @@ n_t            long                  transmit antennas N_t
 k              long                  users K
 seq            u64 (or long >= 0)    CSI number
 ============== ===================== =========================================================
+
+CSI limits: ``|h_ij| <=`` :data:`MAX_CHANNEL_GAIN` and ``noise_var <=`` :data:`MAX_NOISE_VAR`;
+a reader that divides by the noise (``positive_noise=True``) needs ``noise_var >=``
+:data:`MIN_NOISE_VAR`. Within these limits eq. (7) is a finite number.
 
 Bits PDU (``pdus`` ports carrying bits): a pair ``(meta, payload)`` with ``meta`` a dictionary
 and ``payload`` a u8vector of the bits packed MSB first. ``meta["n_bits"]`` (long) is the exact
@@ -66,6 +77,18 @@ import numpy as np
 import pmt
 
 __all__ = [
+    "MAX_CHANNEL_GAIN",
+    "MAX_NOISE_VAR",
+    "MAX_POWER_W",
+    "MAX_RC",
+    "MIN_NOISE_VAR",
+    "beam_norm_tolerance",
+    "link_allocation",
+    "CHAN_MODES",
+    "CHAN_TAG",
+    "DJSCC_TAG",
+    "chan_info",
+    "read_count",
     "ALLOC_KEYS",
     "ALLOC_K_KEYS",
     "ALLOC_M_KEYS",
@@ -82,8 +105,25 @@ __all__ = [
     "unpack_bits_pdu",
 ]
 
-_BEAM_NORM_TOL = 1e-6
 _BUDGET_REL_TOL = 1e-9
+
+#: Largest transmit power per user in an allocation, watts (C++ ``MAX_POWER_W``).
+MAX_POWER_W = 1e6
+#: Largest channel coding rate ``rc`` in an allocation, bits per complex channel use.
+MAX_RC = 32.0
+#: Largest channel coefficient magnitude ``|h_ij|`` in a CSI message.
+MAX_CHANNEL_GAIN = 1e6
+#: Largest noise variance in a CSI message.
+MAX_NOISE_VAR = 1e12
+#: Smallest noise variance a reader that divides by it accepts (``positive_noise=True``).
+MIN_NOISE_VAR = 1e-30
+
+
+def beam_norm_tolerance(c32: bool) -> float:
+    """Unit-norm tolerance ``| ||w_i|| - 1 |`` of a beam read from a c32vector (1e-4: float
+    rounding) or a c64vector (1e-6); the C++ ``beam_norm_tolerance`` is the same."""
+    return 1e-4 if c32 else 1e-6
+
 
 #: Allocation keys holding one entry per user.
 ALLOC_K_KEYS: tuple[str, ...] = ("rate_index", "rs_bits", "rc", "mcs", "power")
@@ -172,6 +212,11 @@ def _read_count(value: Any, key: str) -> int:
             raise MessageError(f"'{key}' must be non-negative, got {out}")
         return out
     raise MessageError(f"'{key}' must be a u64 or a non-negative long, got {_describe(value)}")
+
+
+def read_count(value: Any, key: str) -> int:
+    """A PMT count: a u64 or a non-negative long (raises MessageError otherwise)."""
+    return _read_count(value, key)
 
 
 def _read_long(value: Any, key: str) -> int:
@@ -343,8 +388,11 @@ def _validate_alloc(
     p_max: float | None,
     require: tuple[str, ...],
     w_flat: bool,
+    user: int | None = None,
+    w_tol: float = 1e-6,
 ) -> Allocation:
-    """Check and normalise an allocation; ``w_flat`` says ``a.w`` is still the flat PMT vector."""
+    """Check and normalise an allocation; ``w_flat`` says ``a.w`` is still the flat PMT vector,
+    ``w_tol`` is its unit-norm tolerance, ``user`` a user index K must include."""
     for key in require:
         if key not in ALLOC_KEYS:
             raise MessageError(f"unknown required allocation key '{key}'")
@@ -372,6 +420,8 @@ def _validate_alloc(
         setattr(out, key, arr)
     if k_found is not None and k_found < 1:
         raise MessageError(f"K must be at least 1, got {k_found}")
+    if user is not None and k_found is not None and not 0 <= user < k_found:
+        raise MessageError(f"allocation has K={k_found}, this block is user {user}")
     if out.rate_index is not None and np.any(out.rate_index < 0):
         raise MessageError("'rate_index' has negative entries")
     if out.mcs is not None and np.any(out.mcs < 0):
@@ -380,9 +430,15 @@ def _validate_alloc(
         raise MessageError("'rs_bits' has negative entries")
     if out.rc is not None and np.any(out.rc <= 0):
         raise MessageError("'rc' must be positive")
+    if out.rc is not None and np.any(out.rc > MAX_RC):
+        raise MessageError(f"'rc' exceeds MAX_RC = {MAX_RC:g} bits per channel use")
     if out.power is not None:
         if np.any(out.power < 0):
             raise MessageError("'power' has negative entries")
+        if np.any(out.power > MAX_POWER_W):
+            raise MessageError(
+                f"'power' exceeds the physical limit MAX_POWER_W = {MAX_POWER_W:g} W"
+            )
         if p_max is not None:
             total = float(out.power.sum())
             if total > float(p_max) * (1.0 + _BUDGET_REL_TOL):
@@ -425,11 +481,13 @@ def _validate_alloc(
                 f"'w' has {w.size} entries, expected K*N_t={k_found}*{w.shape[1]} (K from {k_from})"
             )
         norms = np.linalg.norm(w, axis=1)
-        bad = np.flatnonzero(np.abs(norms - 1.0) > _BEAM_NORM_TOL)
+        bad = np.flatnonzero(np.abs(norms - 1.0) > w_tol)
         if bad.size:
             raise MessageError(
                 f"beam of user {int(bad[0])} has norm {norms[bad[0]]:.9g}, expected 1"
             )
+        if user is not None and not 0 <= user < w.shape[0]:
+            raise MessageError(f"allocation has K={w.shape[0]}, this block is user {user}")
         out.w = w
 
     # Diagnostics.
@@ -527,6 +585,7 @@ def alloc_from_pmt(
     n_t: int | None = None,
     p_max: float | None = None,
     require: tuple[str, ...] = (),
+    user: int | None = None,
 ) -> Allocation:
     """Read and validate an allocation dictionary.
 
@@ -542,6 +601,9 @@ def alloc_from_pmt(
         Power budget in watts; ``sum(power)`` may exceed it by a relative 1e-9 at most.
     require : tuple of str
         Keys that must be present.
+    user : int, optional
+        The reading block's user index: an allocation whose K (from any per-user key or
+        ``w``) does not include it is rejected.
 
     Returns
     -------
@@ -571,8 +633,10 @@ def alloc_from_pmt(
         else:
             setattr(raw, key, _read_real_vec(value, key))
     w_pmt = _get(msg, "w")
+    w_tol = beam_norm_tolerance(False)
     if w_pmt is not None:
         raw.w = _read_complex_vec(w_pmt, "w")
+        w_tol = beam_norm_tolerance(bool(pmt.is_c32vector(w_pmt)))
     for key in ("objective", "solve_ms"):
         value = _get(msg, key)
         if value is not None:
@@ -580,7 +644,94 @@ def alloc_from_pmt(
     solver = _get(msg, "solver")
     if solver is not None:
         raw.solver = _read_symbol(solver, "solver")
-    return _validate_alloc(raw, k=k, n_t=n_t, p_max=p_max, require=tuple(require), w_flat=True)
+    return _validate_alloc(
+        raw,
+        k=k,
+        n_t=n_t,
+        p_max=p_max,
+        require=tuple(require),
+        w_flat=True,
+        user=user,
+        w_tol=w_tol,
+    )
+
+
+#: Key of the per-frame tag of ``channel_encoder`` carrying the coding parameters.
+CHAN_TAG = "semdacom_chan"
+#: Key of the per-frame tag of ``djscc_encoder`` carrying the image meta.
+DJSCC_TAG = "semdacom_djscc"
+#: Modes of the channel coder blocks.
+CHAN_MODES = ("ldpc", "fbl")
+#: Largest ``n_bits`` a ``semdacom_chan`` tag may announce.
+MAX_FRAME_BITS = 1 << 31
+
+
+def chan_info(info: Any) -> dict:
+    """Validate the dict of a ``semdacom_chan`` tag (as :func:`meta_from_pmt` returns it).
+
+    Keys: ``user`` (int >= 0), ``mode`` (one of :data:`CHAN_MODES`), ``L`` (int >= 1),
+    ``n_bits`` (int in ``[0, 2**31]``), optional ``mcs`` (int >= 0), ``rc`` (finite > 0),
+    ``bits`` (u8 array holding at least ``n_bits`` bits), ``erased`` (bool),
+    ``erasure_reason`` and the forwarded ``pdu_*`` keys. Raises MessageError.
+    """
+    if not isinstance(info, dict):
+        raise MessageError(f"'{CHAN_TAG}' tag must be a dictionary, got {type(info).__name__}")
+
+    def integer(key: str, lo: int, hi: int | None = None) -> int:
+        v = info.get(key)
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise MessageError(f"'{CHAN_TAG}' {key} must be an integer, got {v!r}"[:200])
+        if v < lo or (hi is not None and v > hi):
+            raise MessageError(f"'{CHAN_TAG}' {key}={v} is out of range")
+        return int(v)
+
+    out = dict(info)
+    out["user"] = integer("user", 0)
+    out["n_bits"] = integer("n_bits", 0, MAX_FRAME_BITS)
+    if "L" in info:
+        out["L"] = integer("L", 1)
+    if info.get("mode") not in CHAN_MODES:
+        raise MessageError(f"'{CHAN_TAG}' mode must be one of {CHAN_MODES}")
+    if "mcs" in info:
+        out["mcs"] = integer("mcs", 0)
+    if "rc" in info:
+        rc = info["rc"]
+        if isinstance(rc, bool) or not isinstance(rc, (int, float, np.number)):
+            raise MessageError(f"'{CHAN_TAG}' rc must be a real number")
+        if not (math.isfinite(float(rc)) and 0 < float(rc) <= MAX_RC):
+            raise MessageError(f"'{CHAN_TAG}' rc={rc} is out of range")
+        out["rc"] = float(rc)
+    if "bits" in info:
+        bits = info["bits"]
+        if not isinstance(bits, np.ndarray) or bits.dtype != np.uint8:
+            raise MessageError(f"'{CHAN_TAG}' bits must be a u8vector")
+        if 8 * bits.size < out["n_bits"]:
+            raise MessageError(f"'{CHAN_TAG}' bits hold fewer than n_bits={out['n_bits']} bits")
+    if "erased" in info and not isinstance(info["erased"], bool):
+        raise MessageError(f"'{CHAN_TAG}' erased must be a bool")
+    return out
+
+
+def link_allocation(msg: Any, user: int, blocklength: int) -> Allocation:
+    """Read an allocation for a channel coder of ``user`` with blocklength ``L``: on top of
+    :func:`alloc_from_pmt` (with ``user``), ``mcs[user]`` must be an MCS of the table whose
+    channel block fits ``L`` and ``rc[user]`` must give ``floor(rc L) >= 1`` bits per packet.
+    Raises MessageError otherwise."""
+    from .coding import mcs as mcs_mod  # the coder's own range checks
+    from .core import fbl_emulation
+
+    alloc = alloc_from_pmt(msg, user=user)
+    if alloc.mcs is not None:
+        try:
+            mcs_mod.block_layout(int(alloc.mcs[user]), blocklength)
+        except ValueError as exc:
+            raise MessageError(f"allocation mcs[{user}]: {exc}") from exc
+    if alloc.rc is not None:
+        try:
+            fbl_emulation.bits_per_packet(float(alloc.rc[user]), blocklength)
+        except ValueError as exc:
+            raise MessageError(f"allocation rc[{user}]: {exc}") from exc
+    return alloc
 
 
 # --------------------------------------------------------------------------------------------
@@ -607,7 +758,7 @@ class Csi:
         return int(np.shape(self.h)[1])
 
 
-def _validate_csi(h: Any, noise_var: Any, seq: Any) -> Csi:
+def _validate_csi(h: Any, noise_var: Any, seq: Any, positive_noise: bool = False) -> Csi:
     try:
         h_arr = np.asarray(h, dtype=np.complex128)
     except (TypeError, ValueError) as exc:
@@ -616,11 +767,19 @@ def _validate_csi(h: Any, noise_var: Any, seq: Any) -> Csi:
         raise MessageError(f"'h' must have shape (K, N_t) with K, N_t >= 1, got {h_arr.shape}")
     if not np.all(np.isfinite(h_arr)):
         raise MessageError("'h' has non-finite entries")
+    if np.any(np.abs(h_arr) > MAX_CHANNEL_GAIN):
+        raise MessageError(f"'h' has entries above MAX_CHANNEL_GAIN = {MAX_CHANNEL_GAIN:g}")
     nv = _as_1d(noise_var, "noise_var", np.float64)
     _check_len(nv, "noise_var", h_arr.shape[0], "K")
     if np.any(nv < 0):
         # 0 is a noiseless simulated channel (miso_channel accepts it)
         raise MessageError("'noise_var' must be non-negative")
+    if np.any(nv > MAX_NOISE_VAR):
+        raise MessageError(f"'noise_var' exceeds MAX_NOISE_VAR = {MAX_NOISE_VAR:g}")
+    if positive_noise and np.any(nv < MIN_NOISE_VAR):
+        raise MessageError(
+            f"'noise_var' must be at least MIN_NOISE_VAR = {MIN_NOISE_VAR:g} for this block"
+        )
     if isinstance(seq, (bool, np.bool_)) or not isinstance(seq, (int, np.integer)):
         raise MessageError(f"'seq' must be an integer, got {type(seq).__name__}")
     if seq < 0 or seq >= 2**64:
@@ -658,7 +817,14 @@ def csi_to_pmt(c: Csi) -> Any:
     return d
 
 
-def csi_from_pmt(msg: Any, *, k: int | None = None, n_t: int | None = None) -> Csi:
+def csi_from_pmt(
+    msg: Any,
+    *,
+    k: int | None = None,
+    n_t: int | None = None,
+    user: int | None = None,
+    positive_noise: bool = False,
+) -> Csi:
     """Read and validate a CSI dictionary.
 
     Parameters
@@ -667,6 +833,11 @@ def csi_from_pmt(msg: Any, *, k: int | None = None, n_t: int | None = None) -> C
         The message.
     k, n_t : int, optional
         Expected number of users and of transmit antennas.
+    user : int, optional
+        The reading block's user index; a CSI whose K does not include it is rejected.
+    positive_noise : bool
+        The block divides by the noise variance: every entry must be at least
+        :data:`MIN_NOISE_VAR`.
 
     Returns
     -------
@@ -693,11 +864,13 @@ def csi_from_pmt(msg: Any, *, k: int | None = None, n_t: int | None = None) -> C
         raise MessageError(f"CSI has k={msg_k}, expected {k}")
     if n_t is not None and msg_n_t != n_t:
         raise MessageError(f"CSI has n_t={msg_n_t}, expected {n_t}")
+    if user is not None and not 0 <= user < msg_k:
+        raise MessageError(f"CSI has K={msg_k}, this block is user {user}")
     h = _read_complex_vec(fields["h"], "h")
     _check_len(h, "h", msg_k * msg_n_t, f"k*n_t={msg_k}*{msg_n_t}")
     noise_var = _read_real_vec(fields["noise_var"], "noise_var")
     seq = _read_count(fields["seq"], "seq")
-    return _validate_csi(h.reshape(msg_k, msg_n_t), noise_var, seq)
+    return _validate_csi(h.reshape(msg_k, msg_n_t), noise_var, seq, positive_noise)
 
 
 # --------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import pmt
 from gnuradio import gr
 
 from . import messages
-from ._codec_block import describe
+from ._block_util import check_int, describe
 
 __all__ = ["metrics_sink"]
 
@@ -43,10 +43,11 @@ class metrics_sink(gr.basic_block):
     count as results: an erased image with its fill pixels, an erased label as wrong.
 
     A decoded image whose reference has not arrived waits (at most ``max_pending``); when the
-    flowgraph stops, waiting ones are counted as ``unmatched``. Malformed messages are logged
-    and counted (``malformed``), never evaluated. :meth:`summary` returns the per-user counts
-    (received, evaluated, erased) and means; on stop the summary is logged and, with
-    ``json_path``, written as JSON.
+    flowgraph stops, waiting ones are counted as ``unmatched``. Malformed messages (a result
+    without an integer ``user``, a decoded image without an integer ``image_id``) are logged
+    and counted as ``malformed`` only: never as received, never evaluated. :meth:`summary`
+    returns the per-user counts (received, evaluated, erased) and means; on stop the summary
+    is logged and, with ``json_path``, written as JSON.
 
     Parameters
     ----------
@@ -60,8 +61,8 @@ class metrics_sink(gr.basic_block):
 
     def __init__(self, json_path: str = "", max_refs: int = 100000, max_pending: int = 10000):
         gr.basic_block.__init__(self, name="metrics_sink", in_sig=None, out_sig=None)
-        if int(max_refs) < 1 or int(max_pending) < 0:
-            raise ValueError("max_refs must be >= 1 and max_pending >= 0")
+        max_refs = check_int("max_refs", max_refs, 1)
+        max_pending = check_int("max_pending", max_pending)
         self._json = str(json_path)
         self._max_refs = int(max_refs)
         self._max_pending = int(max_pending)
@@ -133,6 +134,9 @@ class metrics_sink(gr.basic_block):
         user = _int_or_none(meta.get("user"))
         if user is None or user < 0:
             raise messages.MessageError("result lacks a non-negative integer 'user'")
+        image_id = None if is_label else _int_or_none(meta.get("image_id"))
+        if not is_label and image_id is None:  # checked before anything is counted
+            raise messages.MessageError("decoded image lacks an integer 'image_id'")
         with self._lock:
             self._counts["results"] += 1
             if is_label:
@@ -149,9 +153,6 @@ class metrics_sink(gr.basic_block):
             u = self._user(user, "du")
             u["received"] += 1
             u["erased"] += int(meta.get("erased") is True)
-            image_id = _int_or_none(meta.get("image_id"))
-            if image_id is None:
-                raise messages.MessageError("decoded image lacks an integer 'image_id'")
             ref = self._refs.get((user, image_id))
             if ref is not None:
                 self._score_image(meta, img, ref)

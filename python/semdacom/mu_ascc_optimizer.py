@@ -147,7 +147,7 @@ class mu_ascc_optimizer(gr.basic_block):
     # ----------------------------------------------------------------------------------------
 
     def _on_csi(self, msg: Any) -> None:
-        try:
+        try:  # no exception leaves the handler: the block's thread must not end
             self._handle(msg)
             self._last_reason = ""
         except messages.MessageError as exc:
@@ -160,6 +160,12 @@ class mu_ascc_optimizer(gr.basic_block):
             self._counts["csi_in"] += 1  # counted once the message has been dealt with
 
     def _fail(self, reason: str) -> None:
+        try:
+            self._fail_unchecked(reason)
+        except Exception as exc:  # even re-publishing must not end the thread
+            self._last_reason = f"{reason}; {type(exc).__name__}: {exc}"
+
+    def _fail_unchecked(self, reason: str) -> None:
         self._last_reason = reason
         if self._last_msg is None:
             self.logger.error(f"{reason}; no valid allocation yet, nothing published")
@@ -174,11 +180,9 @@ class mu_ascc_optimizer(gr.basic_block):
             self._counts["republished"] += 1
 
     def _handle(self, msg: Any) -> None:
-        csi = messages.csi_from_pmt(msg, k=self._K)
+        csi = messages.csi_from_pmt(msg, k=self._K, positive_noise=True)
         if csi.n_t > MAX_N_T:
             raise messages.MessageError(f"CSI has n_t={csi.n_t} > {MAX_N_T} antennas")
-        if np.any(csi.noise_var <= 0):
-            raise messages.MessageError("'noise_var' must be positive for the optimiser")
         key = (csi.h.tobytes(), csi.noise_var.tobytes())
         if key == self._last_key and self._last_msg is not None:
             self._publish(self._last_msg, republished=True)

@@ -14,15 +14,8 @@ import pmt
 from gnuradio import gr
 
 from . import messages
-from ._block_util import guarded
-from ._codec_block import (
-    CODECS,
-    RateCommands,
-    check_codec,
-    salvage_meta,
-    shared_codec,
-    unpack_stream_pdu,
-)
+from ._block_util import check_int, erasure_meta, guarded, pdu_or_bare, salvage_meta
+from ._codec_block import CODECS, RateCommands, check_codec, shared_codec, unpack_stream_pdu
 
 __all__ = ["source_decoder"]
 
@@ -61,12 +54,10 @@ class source_decoder(gr.basic_block):
         self, user: int = 0, rate_index: int = 0, weights: str = "", codec: str = "learned"
     ) -> None:
         gr.basic_block.__init__(self, name="source_decoder", in_sig=None, out_sig=None)
-        if isinstance(user, bool) or int(user) != user or user < 0:
-            raise ValueError(f"user must be a non-negative integer, got {user!r}")
+        user = check_int("user", user)
         self._codec_name = CODECS[check_codec(codec)]
         self._codec = shared_codec(weights or None, semantic=False, codec=codec)
-        if not 0 <= int(rate_index) < self._codec.levels:
-            raise ValueError(f"rate_index must be in [0, {self._codec.levels - 1}]")
+        rate_index = check_int("rate_index", rate_index, 0, self._codec.levels - 1)
         self._user = int(user)
         self._rates = RateCommands(self._user, self._codec.levels, int(rate_index))
         self._fill = np.round(self._codec.erasure_fill * 255.0).astype(np.uint8)
@@ -91,8 +82,8 @@ class source_decoder(gr.basic_block):
         guarded(self.logger, self._counts, "cmd_rejected", self._handle_cmd, msg)
 
     def _handle_cmd(self, msg: Any) -> None:
-        if self._rates.accept(msg):
-            self._counts["cmd_accepted"] += 1
+        self._rates.accept(msg)  # raises MessageError for a malformed or older allocation
+        self._counts["cmd_accepted"] += 1
 
     def _on_pdus(self, msg: Any) -> None:
         self._counts["pdus_in"] += 1
@@ -116,13 +107,5 @@ class source_decoder(gr.basic_block):
 
     def _erasure(self, meta: dict, reason: str) -> Any:
         self._counts["erasures"] += 1
-        meta = dict(meta)
-        meta.pop("shape", None)
-        meta.update(
-            {"erased": True, "erasure_reason": reason[:200], "user": meta.get("user", self._user)}
-        )
-        try:
-            return messages.image_pdu(meta, self._fill)
-        except Exception:  # meta itself cannot be written: send the bare erasure
-            bare = {"erased": True, "erasure_reason": reason[:200], "user": self._user}
-            return messages.image_pdu(bare, self._fill)
+        meta = erasure_meta(meta, reason, self._user, drop=("shape", "n_bits"))
+        return pdu_or_bare(messages.image_pdu, meta, self._fill)

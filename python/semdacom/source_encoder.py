@@ -14,15 +14,8 @@ import pmt
 from gnuradio import gr
 
 from . import messages
-from ._block_util import guarded
-from ._codec_block import (
-    CODECS,
-    RateCommands,
-    check_codec,
-    frame_of,
-    salvage_meta,
-    shared_codec,
-)
+from ._block_util import check_int, erasure_meta, frame_of, guarded, pdu_or_bare, salvage_meta
+from ._codec_block import CODECS, RateCommands, check_codec, shared_codec
 
 __all__ = ["source_encoder"]
 
@@ -61,12 +54,10 @@ class source_encoder(gr.basic_block):
         self, user: int = 0, rate_index: int = 0, weights: str = "", codec: str = "learned"
     ) -> None:
         gr.basic_block.__init__(self, name="source_encoder", in_sig=None, out_sig=None)
-        if isinstance(user, bool) or int(user) != user or user < 0:
-            raise ValueError(f"user must be a non-negative integer, got {user!r}")
+        user = check_int("user", user)
         self._codec_name = CODECS[check_codec(codec)]
         self._codec = shared_codec(weights or None, semantic=False, codec=codec)
-        if not 0 <= int(rate_index) < self._codec.levels:
-            raise ValueError(f"rate_index must be in [0, {self._codec.levels - 1}]")
+        rate_index = check_int("rate_index", rate_index, 0, self._codec.levels - 1)
         self._user = int(user)
         self._rates = RateCommands(self._user, self._codec.levels, int(rate_index))
         self._counts = {
@@ -94,8 +85,8 @@ class source_encoder(gr.basic_block):
         guarded(self.logger, self._counts, "cmd_rejected", self._handle_cmd, msg)
 
     def _handle_cmd(self, msg: Any) -> None:
-        if self._rates.accept(msg):
-            self._counts["cmd_accepted"] += 1
+        self._rates.accept(msg)  # raises MessageError for a malformed or older allocation
+        self._counts["cmd_accepted"] += 1
 
     def _on_pdus(self, msg: Any) -> None:
         self._counts["pdus_in"] += 1
@@ -117,22 +108,10 @@ class source_encoder(gr.basic_block):
         except Exception as exc:  # log, and let an explicit erasure leave instead
             self.logger.error(f"input PDU is an erasure: {type(exc).__name__}: {exc}")
             out = self._erasure(msg, f"{type(exc).__name__}: {exc}")
-            if out is None:
-                return
         self._counts["pdus_out"] += 1
         self.message_port_pub(_PORT_PDUS, out)
 
     def _erasure(self, msg: Any, reason: str) -> Any:
-        meta = salvage_meta(msg)
-        meta.pop("shape", None)
-        meta.update(
-            {"erased": True, "erasure_reason": reason[:200], "user": meta.get("user", self._user)}
-        )
         self._counts["erasures"] += 1
-        try:
-            return messages.bits_pdu(meta, np.zeros(0, dtype=np.uint8))
-        except Exception:  # meta itself cannot be written: send the bare erasure
-            return messages.bits_pdu(
-                {"erased": True, "erasure_reason": reason[:200], "user": self._user},
-                np.zeros(0, dtype=np.uint8),
-            )
+        meta = erasure_meta(salvage_meta(msg), reason, self._user, drop=("shape", "n_bits"))
+        return pdu_or_bare(messages.bits_pdu, meta, np.zeros(0, dtype=np.uint8))

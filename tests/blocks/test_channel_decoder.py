@@ -235,3 +235,39 @@ def test_two_users_through_beamformer_and_channel_get_their_own_tags(mode: str) 
         for (meta, bits), want in zip(out, sent[u], strict=True):
             assert meta["payload_known"] and meta["erased"] == 0, (u, meta)
             assert np.array_equal(bits, want), u
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 12 regressions (defect 6)
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "n_bits",
+    [pmt.intern("many"), pmt.from_long(2**62), pmt.from_double(float("nan")), pmt.PMT_T],
+    ids=["symbol", "huge", "nan", "bool"],
+)
+@pytest.mark.parametrize("mode", ["ldpc", "fbl"])
+def test_crafted_chan_tag_gives_one_erasure_pdu(block_harness, mode: str, n_bits) -> None:
+    """A ``semdacom_chan`` tag with an unusable ``n_bits`` used to kill the decoder thread in
+    its erasure path: no PDU came out. Every frame must give one PDU, erased."""
+    L = 256
+    info = messages.meta_to_pmt({"user": 0, "mode": mode, "mcs": 3, "rc": 1.0, "L": L})
+    info = pmt.dict_add(info, pmt.intern("n_bits"), n_bits)
+    y = np.ones(2 * L, np.complex64)
+    tags = []
+    for f in range(2):  # the crafted frame, then a plain one
+        tags += [
+            block_harness.tag(f * L, "frame", pmt.from_uint64(f)),
+            block_harness.tag(f * L, "packet_len", pmt.from_long(L)),
+        ]
+    tags.append(block_harness.tag(0, CHAN_TAG, info))
+    dec = channel_decoder(mode=mode, blocklength=L)
+    h = block_harness(dec, ["pdus"], stream_in=y, tags=tags)
+    h.wait_out("pdus", 2)
+    out = h.out("pdus", messages.unpack_bits_pdu)
+    assert len(out) == 2
+    meta, got = out[0]
+    assert meta["frame"] == 0 and meta["erased"] == meta["codewords"] >= 1
+    assert meta["decoder_reason"]
+    assert out[1][0]["frame"] == 1

@@ -1,6 +1,6 @@
 """QA of ``channel_encoder``: frame length and tags per mode, allocation timing (``mcs``/``rc``
-from ``cmd`` at ``apply_frame``), padding, and bad input (malformed PDUs and allocations are
-logged and dropped, the block keeps its state and keeps sending)."""
+from ``cmd`` at ``apply_frame``), padding, and bad input (malformed allocations are logged and
+dropped, malformed PDUs leave as erasure frames; the block keeps its state and keeps sending)."""
 
 from __future__ import annotations
 
@@ -102,7 +102,7 @@ def test_fbl_mode_frames_carry_the_bits() -> None:
     assert chan["rc"] == 1.5 and chan["mode"] == "fbl"
 
 
-def test_bad_input_is_dropped_and_state_kept() -> None:
+def test_bad_input_gives_erasure_frames_and_state_kept() -> None:
     h = Harness(mcs=3, blocklength=256)
     bad_pdus = [
         pmt.intern("bits"),
@@ -124,12 +124,15 @@ def test_bad_input_is_dropped_and_state_kept() -> None:
         h.post("cmd", m)
     h.post("pdus", messages.bits_pdu({}, np.zeros(0, np.uint8)))  # empty PDU: one block
     h.post("pdus", messages.bits_pdu({}, np.ones(10, np.uint8)))
-    h.wait_frames(2)
+    h.wait_frames(len(bad_pdus) + 2)
     data, tags = h.close()
     c = h.enc.counters()
-    assert c["pdus_dropped"] == len(bad_pdus) and c["cmd_rejected"] == len(bad_cmds)
-    assert c["frames_out"] == 2 and h.enc.current_mcs() == 3
-    assert [ch["n_bits"] for _, _, _, ch in _frames(tags)] == [0, 10]
+    assert c["erasures"] == len(bad_pdus) and c["cmd_rejected"] == len(bad_cmds)
+    assert c["pdus_dropped"] == 0 and c["pdus_in"] == len(bad_pdus) + 2
+    assert c["frames_out"] == len(bad_pdus) + 2 and h.enc.current_mcs() == 3
+    chans = [ch for _, _, _, ch in _frames(tags)]
+    assert [ch.get("erased", False) for ch in chans] == [True] * len(bad_pdus) + [False] * 2
+    assert [ch["n_bits"] for ch in chans] == [0] * len(bad_pdus) + [0, 10]
 
 
 def test_constructor_rejects_bad_parameters() -> None:
@@ -141,3 +144,39 @@ def test_constructor_rejects_bad_parameters() -> None:
         channel_encoder(mode="fbl", rc=0.001, blocklength=10)
     with pytest.raises(ValueError):
         channel_encoder(frame_len=-1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 12 regressions
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["ldpc", "fbl"])
+def test_malformed_pdu_leaves_as_an_erasure_frame(mode: str) -> None:
+    """Defect 7 (channel_encoder): a malformed PDU gives one frame flagged erased, with the
+    reason and the meta it still carries, so every image in gives one result out."""
+    h = Harness(mode=mode, mcs=3, blocklength=256)
+    bad = pmt.cons(messages.meta_to_pmt({"image_id": 4}), pmt.init_f32vector(2, [1.0, 2.0]))
+    h.post("pdus", bad)
+    h.post("pdus", messages.bits_pdu({"image_id": 5}, np.ones(10, np.uint8)))
+    h.wait_frames(2)
+    data, tags = h.close()
+    fr = _frames(tags)
+    assert len(fr) == 2
+    chan0, chan1 = fr[0][3], fr[1][3]
+    assert chan0["erased"] is True and "u8vector" in chan0["erasure_reason"]
+    assert chan0["pdu_image_id"] == 4 and chan0["n_bits"] == 0
+    assert chan1.get("erased", False) is False and chan1["pdu_image_id"] == 5
+
+
+def test_older_allocation_is_dropped() -> None:
+    """Defect 5: an allocation older than (or as old as) the last one taken is dropped."""
+    h = Harness(mcs=3, blocklength=256)
+    h.post("cmd", messages.alloc_to_pmt(Allocation(seq=4, mcs=np.array([5]))))
+    h.post("cmd", messages.alloc_to_pmt(Allocation(seq=2, mcs=np.array([0]))))
+    h.post("cmd", messages.alloc_to_pmt(Allocation(seq=4, mcs=np.array([1]))))
+    h.post("pdus", messages.bits_pdu({}, np.ones(10, np.uint8)))
+    h.wait_frames(1)
+    h.close()
+    assert h.enc.current_mcs() == 5
+    assert h.enc.counters()["cmd_rejected"] == 2

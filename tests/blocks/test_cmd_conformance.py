@@ -3,8 +3,11 @@
 
 Over hypothesis-generated good allocations and mutations of the keys the C++ parser reads
 (seq, apply_frame, power, w), both must accept or both must reject, and when both accept they
-must read the same values. Beams are kept far from the unit-norm tolerance (1e-6 for c64,
-1e-4 in C++ for c32), where the two may legitimately differ.
+must read the same values. Both hold beams to the same unit-norm tolerance
+(``beam_norm_tolerance``: 1e-6 for c64, 1e-4 for c32) and powers to ``MAX_POWER_W``.
+
+The Python ``AllocationSchedule`` of the Python blocks is run against the C++
+``allocation_schedule`` of the C++ blocks on the same message sequences.
 """
 
 from __future__ import annotations
@@ -210,6 +213,20 @@ MUTATIONS: list[tuple[str, bool, Builder]] = [
         lambda d, g: g.msg(power=pmt.init_s32vector(g.k, [1] * g.k)),
     ),
     ("power scalar", False, lambda d, g: g.msg(power=pmt.from_double(1.0))),
+    (
+        "power above the physical limit",
+        False,
+        lambda d, g: g.msg(
+            power=pmt.init_f64vector(
+                *_vec(_set(power_of(g), d(st.integers(0, g.k - 1)), d(st.floats(1.001e6, 1e300))))
+            )
+        ),
+    ),
+    (
+        "power at the physical limit",
+        True,
+        lambda d, g: g.msg(power=pmt.init_f64vector(*_vec(np.full(g.k, messages.MAX_POWER_W)))),
+    ),
     ("power symbol", False, lambda d, g: g.msg(power=pmt.intern("max"))),
     # w
     ("w missing", True, lambda d, g: g.msg(w=None)),
@@ -236,6 +253,18 @@ MUTATIONS: list[tuple[str, bool, Builder]] = [
     ),
     ("w real", False, lambda d, g: g.msg(w=pmt.init_f64vector(*_vec(np.abs(w_of(g)))))),
     ("w c32", True, lambda d, g: g.msg(w=pmt.init_c32vector(*_vec(w_of(g))))),
+    (
+        "w c32 off unit norm within 1e-4",
+        True,
+        lambda d, g: g.msg(w=pmt.init_c32vector(*_vec(w_of(g) * d(st.floats(0.99996, 1.00004))))),
+    ),
+    (
+        "w c64 off unit norm beyond 1e-6",
+        False,
+        lambda d, g: g.msg(
+            w=pmt.init_c64vector(*_vec(w_of(g) * d(st.sampled_from([1 - 5e-6, 1 + 5e-6]))))
+        ),
+    ),
     ("w scalar", False, lambda d, g: g.msg(w=pmt.from_complex(1 + 0j))),
     # the whole message
     ("empty dict", False, lambda d, g: pmt.make_dict()),
@@ -359,3 +388,127 @@ def test_parsers_agree_on_nil_values(key: str) -> None:
     w = np.eye(2, dtype=complex)
     msg = messages.alloc_to_pmt(messages.Allocation(seq=1, power=np.ones(2), w=w))
     assert_agree(pmt.dict_add(msg, pmt.intern(key), pmt.PMT_NIL), 2, 2)
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 12 regressions: one tolerance (defect 4)
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("off", "c32", "accept"),
+    [
+        (5e-5, True, True),  # inside the c32 tolerance 1e-4: both apply it
+        (5e-4, True, False),
+        (5e-7, False, True),
+        (5e-5, False, False),  # a c64 beam is held to 1e-6
+    ],
+)
+def test_beam_norm_tolerance_is_the_same_in_cpp_and_python(off: float, c32: bool, accept: bool):
+    """A c32 beam off unit norm by 5e-5 used to be applied by the beamformer (1e-4) and
+    rejected by messages.alloc_from_pmt (1e-6), so the Python blocks dropped the whole
+    broadcast allocation, rate_index included."""
+    w = (np.eye(2, dtype=complex) * (1.0 + off)).reshape(-1)
+    d = pmt.make_dict()
+    d = pmt.dict_add(d, pmt.intern("seq"), pmt.from_uint64(3))
+    d = pmt.dict_add(d, pmt.intern("rate_index"), pmt.init_s32vector(2, [1, 2]))
+    vec = pmt.init_c32vector if c32 else pmt.init_c64vector
+    d = pmt.dict_add(d, pmt.intern("w"), vec(4, w.tolist()))
+    assert_agree(d, 2, 2, expect=accept)
+    assert messages.beam_norm_tolerance(c32) == (1e-4 if c32 else 1e-6)
+
+
+# ---------------------------------------------------------------------------------------------
+# The schedules: Python AllocationSchedule against C++ allocation_schedule
+# ---------------------------------------------------------------------------------------------
+
+
+@st.composite
+def schedule_ops(draw: st.DrawFn) -> tuple[int, int, list]:
+    k, n_t = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    ops: list = []
+    for _ in range(draw(st.integers(1, 25))):
+        if draw(st.booleans()):
+            good = draw(good_allocations_for(k, n_t))
+            seq = draw(st.integers(0, 12))
+            af = draw(st.integers(0, 12))
+            msg = good.msg(seq=pmt.from_uint64(seq), apply_frame=pmt.from_uint64(af))
+            if draw(st.integers(0, 5)) == 0:  # now and then a malformed one
+                _, _, build = draw(st.sampled_from(KEY_MUTATIONS))
+                msg = build(draw, Good(**{**good.__dict__, "entries": _entries(msg)}))
+            ops.append(("push", msg))
+        else:
+            ops.append(("frame", draw(st.integers(0, 15))))
+    return k, n_t, ops
+
+
+def good_allocations_for(k: int, n_t: int):
+    @st.composite
+    def build(draw: st.DrawFn) -> Good:
+        entries: dict[str, object] = {"seq": pmt.from_uint64(0)}
+        power = w = None
+        if draw(st.booleans()):
+            power = np.array(draw(st.lists(st.floats(0.0, 10.0), min_size=k, max_size=k)))
+            entries["power"] = pmt.init_f64vector(k, power.tolist())
+        if draw(st.booleans()):
+            w = unit_rows(draw, k, n_t).reshape(-1)
+            entries["w"] = pmt.init_c64vector(k * n_t, w.tolist())
+        return Good(k, n_t, entries, 0, 0, power, w)
+
+    return build()
+
+
+def _entries(msg: object) -> dict[str, object]:
+    out = {}
+    items = pmt.dict_items(msg)
+    for j in range(pmt.length(items)):
+        item = pmt.nth(j, items)
+        out[pmt.symbol_to_string(pmt.car(item))] = pmt.cdr(item)
+    return out
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=schedule_ops())
+def test_python_schedule_matches_the_cpp_schedule(case) -> None:
+    """Same messages, same frames: the same pushes taken, the same allocation in force."""
+    from gnuradio.semdacom._block_util import AllocationSchedule
+
+    k, n_t, ops = case
+    p0 = [1.0] * k
+    w0 = np.zeros((k, n_t), complex)
+    w0[np.arange(k), np.arange(k) % n_t] = 1.0
+    cpp = semdacom.allocation_schedule(p0, list(w0.reshape(-1)))
+    py = AllocationSchedule(("power", "w"), {"power": np.array(p0), "w": w0})
+    for op, arg in ops:
+        if op == "push":
+            c = cpp.push_message(arg, k, n_t)
+            try:
+                p = py.push(messages.alloc_from_pmt(arg, k=k, n_t=n_t))
+            except messages.MessageError as exc:
+                p = str(exc)
+            assert isinstance(c, str) == isinstance(p, str), (c, p)
+            if not isinstance(c, str):
+                assert c == p
+        else:
+            assert cpp.on_frame(arg) == py.on_frame(arg)
+        assert cpp.pending() == py.pending
+        assert cpp.has_seq() == (py.last_seq is not None)
+        if py.last_seq is not None:
+            assert cpp.last_seq() == py.last_seq
+        assert cpp.applied_seq() == (py.applied_seq or 0)
+        np.testing.assert_allclose(cpp.power(), py.get("power"), rtol=0, atol=0)
+        np.testing.assert_allclose(np.array(cpp.w()), py.get("w").reshape(-1), rtol=0, atol=1e-7)
+
+
+def test_schedule_drops_older_and_equal_seq_in_both() -> None:
+    from gnuradio.semdacom._block_util import AllocationSchedule
+
+    cpp = semdacom.allocation_schedule([1.0], [1.0 + 0j])
+    py = AllocationSchedule(("power",), {"power": np.array([1.0])})
+    for seq, expect in ((5, True), (5, False), (4, False), (6, True), (0, False)):
+        msg = messages.alloc_to_pmt(messages.Allocation(seq=seq, power=np.array([float(seq)])))
+        assert cpp.push_message(msg, 1, 1) is expect
+        assert py.push(messages.alloc_from_pmt(msg, k=1, n_t=1)) is expect
+    assert cpp.on_frame(0) and py.on_frame(0)
+    assert cpp.power() == [6.0] and py.get("power").tolist() == [6.0]
+    assert cpp.applied_seq() == py.applied_seq == 6

@@ -266,3 +266,23 @@ def test_bad_parameters() -> None:
         djscc_decoder(user=-2)
     with pytest.raises(ValueError):
         djscc_decoder(snr_db=float("nan"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 12 regressions (defect 7)
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "gain", [complex(np.inf, 0), complex(-np.inf, 0), complex(0, np.inf), complex(np.nan, 1)]
+)
+def test_non_finite_gain_gives_an_erasure(images, block_harness, gain: complex) -> None:
+    """A symbol PDU whose meta gain is +-inf used to decode with erased=False, sinr_db=inf."""
+    imgs, _ = images
+    s = djscc_encoder().encode_image(imgs[0])
+    h = block_harness(djscc_decoder(), ["pdus"], stream_in="idle")
+    h.post("symbols", messages.symbols_pdu({"image_id": 3, "gain": gain}, s))
+    h.wait_out("pdus", 1)
+    meta, _ = h.out("pdus", messages.unpack_image_pdu)[0]
+    assert meta["erased"] is True and "gain" in meta["erasure_reason"]
+    assert meta["image_id"] == 3

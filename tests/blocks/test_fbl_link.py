@@ -44,7 +44,6 @@ class Harness:
         c = self.blk.counters()
         return (
             c["pdus_out"]
-            + c["pdus_dropped"]
             + c["cmd_accepted"]
             + c["cmd_rejected"]
             + c["csi_accepted"]
@@ -258,9 +257,10 @@ def test_bad_input_is_logged_dropped_and_state_kept(harness, capfd) -> None:
             assert meta["fbl_alloc_seq"] == alloc.seq and meta["fbl_csi_seq"] == csi.seq
 
     c = h.blk.counters()
-    assert c["cmd_rejected"] == 6 and c["csi_rejected"] == 3 and c["pdus_dropped"] == 4
+    assert c["cmd_rejected"] == 6 and c["csi_rejected"] == 3 and c["erasures"] == 4
     assert c["cmd_accepted"] == 1 and c["csi_accepted"] == 1
-    assert c["pdus_in"] == c["pdus_out"] == n_valid == h.dbg.num_messages()
+    # every PDU in gives one out: the 4 malformed ones as erasures
+    assert c["pdus_in"] == c["pdus_out"] == n_valid + 4 == h.dbg.num_messages()
 
     h.stop()
     captured = capfd.readouterr()
@@ -309,3 +309,72 @@ def test_shape_mismatch_falls_back_to_fixed_sinr(harness) -> None:
 def test_constructor_rejects_bad_parameters(kwargs: dict) -> None:
     with pytest.raises(ValueError):
         fbl_link(**kwargs)
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 12 regressions
+# ---------------------------------------------------------------------------------------------
+
+
+def _zero_noise_csi(csi: Csi) -> object:
+    return pmt.dict_add(
+        messages.csi_to_pmt(csi), pmt.intern("noise_var"), pmt.init_f64vector(3, [0.0] * 3)
+    )
+
+
+def _huge_h_csi(csi: Csi) -> object:
+    h = (1e200 * np.eye(3, 4)).astype(complex).reshape(-1)
+    return pmt.dict_add(messages.csi_to_pmt(csi), pmt.intern("h"), pmt.init_c64vector(12, h))
+
+
+def _huge_rc_alloc(alloc: Allocation) -> object:
+    return pmt.dict_add(  # by hand: alloc_to_pmt itself refuses this rc
+        messages.alloc_to_pmt(Allocation(seq=5, rc=np.array([1.0, 1.0, 1.0]))),
+        pmt.intern("rc"),
+        pmt.init_f64vector(3, [1.0, 1e300, 1.0]),
+    )
+
+
+@pytest.mark.parametrize(
+    ("port", "build"),
+    [("csi", _zero_noise_csi), ("csi", _huge_h_csi), ("cmd", _huge_rc_alloc)],
+    ids=["noise_var_zero", "h_1e200", "rc_1e300"],
+)
+def test_schema_valid_but_unusable_message_is_rejected_and_pdus_flow(harness, port, build):
+    """Defect 2: each of these messages used to be accepted and then every later PDU was lost
+    (downlink_sinr raising on a zero noise variance, a NaN SINR, an IndexError)."""
+    h = harness(user=1, blocklength=128)
+    csi, alloc = scenario()
+    h.send("csi", messages.csi_to_pmt(csi))
+    h.send("cmd", messages.alloc_to_pmt(alloc))
+    sinr0 = h.blk.current_sinr()
+    h.send(port, build(csi if port == "csi" else alloc))
+    for i in range(3):
+        meta, out = h.send_bits(bits(200, seed=i))
+        assert out.size == 200 and meta["fbl_sinr_source"] == "csi"
+        assert math.isfinite(meta["fbl_sinr_db"])
+    assert h.blk.current_sinr() == sinr0
+    c = h.blk.counters()
+    assert c[f"{port}_rejected"] == 1 and c["pdus_in"] == c["pdus_out"] == 3
+
+
+def test_malformed_pdu_leaves_as_an_erasure(harness) -> None:
+    """Defect 7 (fbl_link): a malformed PDU gives one erasure PDU with the reason, not silence."""
+    h = harness(user=0, sinr_db=10.0)
+    bad = pmt.cons(messages.meta_to_pmt({"image_id": 7}), pmt.init_f32vector(2, [1.0, 2.0]))
+    h.post("pdus", bad)
+    h.wait_for(lambda: h.dbg.num_messages() == 1)
+    meta, out = messages.unpack_bits_pdu(h.dbg.get_message(0))
+    assert meta["erased"] is True and "u8vector" in meta["erasure_reason"]
+    assert meta["image_id"] == 7 and out.size == 0
+    meta, _ = h.send_bits(bits(10))
+    assert "erased" not in meta
+
+
+def test_older_allocation_is_dropped(harness) -> None:
+    """Defect 5: an allocation older than the last one taken does not override it."""
+    h = harness(user=0, blocklength=128)
+    h.send("cmd", messages.alloc_to_pmt(Allocation(seq=7, rc=np.array([1.5]))))
+    h.send("cmd", messages.alloc_to_pmt(Allocation(seq=6, rc=np.array([0.5]))))
+    assert h.blk.current_rc() == 1.5
+    assert h.blk.counters()["cmd_rejected"] == 1

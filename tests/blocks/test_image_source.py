@@ -130,3 +130,52 @@ def test_bad_parameters() -> None:
     ):
         with pytest.raises(ValueError):
             image_source(**kwargs)
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 12 regressions (defect 3)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_trigger_with_u64_max_frame_does_not_wedge_the_source(harness) -> None:
+    """After a trigger with frame 2**64-1, plain triggers still emit every image in order."""
+    h = harness(count=6)
+    h.trigger(messages.meta_to_pmt({"frame": np.uint64(2**64 - 1)}))
+    for _ in range(3):
+        h.trigger()
+    h.wait_for(lambda: h.dbg.num_messages() == 4)
+    out = h.out()
+    assert [m["image_id"] for m, _ in out] == [0, 1, 2, 3]
+    assert [int(m["frame"]) for m, _ in out] == [2**64 - 1, 0, 1, 2]
+    assert h.blk.counters()["triggers_ignored"] == 0
+
+
+def _deep_dict(depth: int) -> object:
+    d = pmt.make_dict()
+    for _ in range(depth):
+        d = pmt.dict_add(pmt.make_dict(), pmt.intern("x"), d)
+    return pmt.dict_add(d, pmt.intern("frame"), pmt.from_uint64(4))
+
+
+@pytest.mark.parametrize(
+    ("build", "frame"),
+    [
+        (lambda: pmt.dict_add(pmt.make_dict(), pmt.from_long(3), pmt.from_long(1)), 0),
+        (
+            lambda: pmt.dict_add(
+                pmt.dict_add(pmt.make_dict(), pmt.from_long(3), pmt.from_long(1)),
+                pmt.intern("frame"),
+                pmt.from_uint64(9),
+            ),
+            9,
+        ),
+        (lambda: _deep_dict(5000), 4),
+    ],
+    ids=["non_symbol_key", "non_symbol_key_and_frame", "nested_5000"],
+)
+def test_odd_dict_triggers_emit_one_image(harness, build, frame) -> None:
+    h = harness(count=5)
+    h.trigger(build())
+    h.wait_for(lambda: h.dbg.num_messages() == 1)
+    assert int(h.out()[0][0]["frame"]) == frame
+    assert h.blk.counters()["triggers_ignored"] == 0

@@ -148,3 +148,18 @@ def test_malformed_reference_and_shape_mismatch(harness) -> None:
 def test_bad_parameters() -> None:
     with pytest.raises(ValueError):
         metrics_sink(max_refs=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 12 regressions (defect 7)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_result_without_image_id_is_malformed_not_received(harness) -> None:
+    """A decoded image with a user but no image_id used to count as received (and as a result)
+    before being rejected as malformed."""
+    h = harness()
+    h.post("pdus", messages.image_pdu({"user": 0, "erased": True}, _img(3)))
+    s = h.blk.summary()
+    assert s["counts"]["malformed"] == 1 and s["counts"]["results"] == 0
+    assert s["users"] == {}

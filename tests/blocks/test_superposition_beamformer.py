@@ -263,12 +263,12 @@ def test_queued_allocations_apply_in_apply_frame_order() -> None:
     tags = frame_tags(range(0, 10 * F, F))
 
     def before(b: object) -> None:
-        post(b, alloc_msg(11, P2, W2, apply_frame=6))  # posted first, applies last
-        post(b, alloc_msg(10, P1, W1, apply_frame=3))
+        post(b, alloc_msg(10, P2, W2, apply_frame=6))  # posted first, applies last
+        post(b, alloc_msg(11, P1, W1, apply_frame=3))
 
     r = Run(g, P0, W0, tags=[tags], chunk=25, before=before)
     assert_out(r.out(), piecewise(g, [(0, P0, W0), (3 * F, P1, W1), (6 * F, P2, W2)]))
-    assert r.blk.applied_seq() == 11 and r.blk.pending() == 0
+    assert r.blk.applied_seq() == 10 and r.blk.pending() == 0
     assert_alloc(r.blk, P2, W2)
 
 
@@ -451,3 +451,72 @@ def test_bad_cmd_messages_alone_keep_initial_allocation() -> None:
     assert r.blk.applied_seq() == 0 and r.blk.pending() == 0
     assert_alloc(r.blk, P0, W0)
     assert_out(r.out(), eq5(g, P0, W0))
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 12 regressions: a huge power, and older allocations
+# ---------------------------------------------------------------------------------------------
+
+
+def _run_with_deadline(blk, g: np.ndarray, n_t: int, timeout: float = 20.0) -> np.ndarray:
+    """K vector sources -> blk -> N_t sinks, started and waited for with a deadline (a block
+    whose thread died would otherwise hang ``tb.run()``)."""
+    import time
+
+    tb = gr.top_block()
+    srcs = [blocks.vector_source_c(g[i].tolist(), False) for i in range(g.shape[0])]
+    sinks = [blocks.vector_sink_c() for _ in range(n_t)]
+    for i, s in enumerate(srcs):
+        tb.connect(s, (blk, i))
+    for a, s in enumerate(sinks):
+        tb.connect((blk, a), s)
+    tb.start()
+    t0 = time.monotonic()
+    while len(sinks[0].data()) < g.shape[1] and time.monotonic() - t0 < timeout:
+        time.sleep(0.01)
+    tb.stop()
+    tb.wait()
+    return np.array([s.data() for s in sinks], dtype=np.complex128)
+
+
+def test_huge_finite_power_is_rejected_and_the_thread_survives() -> None:
+    """Defect 1: power 1e80 is finite and non-negative but sqrt(p) w overflows the float
+    kernel; it must be rejected by the documented limit, and later allocations still apply."""
+    rng = np.random.default_rng(12)
+    k, n_t, flen = 2, 2, 100
+    g = symbols(rng, k, 1000)
+    w = np.eye(2, dtype=complex)
+    blk = semdacom.superposition_beamformer(k, n_t, [1.0, 1.0], list(w.reshape(-1)), flen)
+    huge = pmt.dict_add(  # by hand: alloc_to_pmt itself refuses this power
+        alloc_msg(1, [1.0, 0.1], w, apply_frame=2),
+        pmt.intern("power"),
+        pmt.init_f64vector(2, [1e80, 0.1]),
+    )
+    later = alloc_msg(2, [0.5, 0.25], w, apply_frame=5)
+    blk.to_basic_block()._post(pmt.intern("cmd"), huge)
+    blk.to_basic_block()._post(pmt.intern("cmd"), later)
+    out = _run_with_deadline(blk, g, n_t)
+    assert out.shape[1] == 1000, "the beamformer thread died"
+    assert blk.rejected() == 1
+    want = piecewise(g, [(0, [1.0, 1.0], w), (500, [0.5, 0.25], w)])
+    np.testing.assert_allclose(out, want, atol=1e-5)
+    assert semdacom.max_power_w() == messages.MAX_POWER_W
+
+
+def test_older_or_equal_seq_is_dropped() -> None:
+    """Defect 5: an allocation whose seq is not newer than the last one taken is dropped."""
+    rng = np.random.default_rng(5)
+    k, n_t, flen = 2, 2, 100
+    g = symbols(rng, k, 600)
+    w = np.eye(2, dtype=complex)
+    blk = semdacom.superposition_beamformer(k, n_t, [1.0, 1.0], list(w.reshape(-1)), flen)
+    for msg in (
+        alloc_msg(5, [0.5, 0.5], w, apply_frame=1),
+        alloc_msg(3, [2.0, 2.0], w, apply_frame=2),  # older: dropped
+        alloc_msg(5, [3.0, 3.0], w, apply_frame=3),  # same seq: dropped
+    ):
+        blk.to_basic_block()._post(pmt.intern("cmd"), msg)
+    out = _run_with_deadline(blk, g, n_t)
+    want = piecewise(g, [(0, [1.0, 1.0], w), (100, [0.5, 0.5], w)])
+    np.testing.assert_allclose(out, want, atol=1e-5)
+    assert blk.applied_seq() == 5 and blk.rejected() == 2

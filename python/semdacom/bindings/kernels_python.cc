@@ -153,4 +153,44 @@ void bind_kernels(py::module& m)
         py::arg("n_t"),
         "C++ allocation parser used by the C++ blocks: a dict on success, the "
         "rejection reason (str) otherwise.");
+
+    m.def(
+        "max_power_w",
+        []() { return MAX_POWER_W; },
+        "Largest power per user an allocation may carry (watts).");
+    m.def("beam_norm_tolerance",
+          &beam_norm_tolerance,
+          py::arg("c32"),
+          "Unit-norm tolerance of a beam: 1e-4 for c32 vectors, 1e-6 for c64.");
+
+    py::class_<allocation_schedule>(m,
+                                    "allocation_schedule",
+                                    "The C++ blocks' allocation schedule (monotone seq, "
+                                    "applied at frame boundaries).")
+        .def(py::init<const std::vector<double>&, const std::vector<gr_complex>&>(),
+             py::arg("power"),
+             py::arg("w"))
+        .def(
+            "push_message",
+            [](allocation_schedule& s, py::object msg, int k, int n_t) -> py::object {
+                auto p = msg.cast<pmt::pmt_t>();
+                beam_allocation a;
+                std::string reason;
+                if (!parse_beam_allocation(p, k, n_t, a, reason)) {
+                    return py::str(reason);
+                }
+                return py::bool_(s.push(a));
+            },
+            py::arg("msg"),
+            py::arg("k"),
+            py::arg("n_t"),
+            "Parse and push: True (queued), False (seq not newer) or the rejection "
+            "reason.")
+        .def("on_frame", &allocation_schedule::on_frame, py::arg("frame"))
+        .def("pending", &allocation_schedule::pending)
+        .def("power", &allocation_schedule::power)
+        .def("w", &allocation_schedule::w)
+        .def("applied_seq", &allocation_schedule::applied_seq)
+        .def("has_seq", &allocation_schedule::has_seq)
+        .def("last_seq", &allocation_schedule::last_seq);
 }

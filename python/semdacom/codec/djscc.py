@@ -51,6 +51,7 @@ __all__ = [
     "default_weights_path",
     "evaluate_snr_grid",
     "load_djscc",
+    "shared_djscc",
     "symbols_for_ratio",
     "train_djscc",
     "weights_name",
@@ -211,6 +212,17 @@ def load_djscc(path: str | Path | None = None, device=None) -> DeepJSCC:
     model = DeepJSCC(**saved["config"])
     model.load_state_dict(saved["state_dict"])
     return model.to(device or "cpu").eval()
+
+
+_SHARED: dict[str, DeepJSCC] = {}
+
+
+def shared_djscc(weights: str | Path | None = None) -> DeepJSCC:
+    """One model per weights file and process (the cache the DeepJSCC blocks share)."""
+    key = str(weights) if weights not in (None, "") else str(default_weights_path())
+    if key not in _SHARED:
+        _SHARED[key] = load_djscc(key)
+    return _SHARED[key]
 
 
 def _images(arr: np.ndarray) -> torch.Tensor:

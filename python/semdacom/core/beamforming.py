@@ -25,6 +25,7 @@ __all__ = [
     "downlink_powers_for_sinr",
     "downlink_powers_from_uplink",
     "downlink_sinr",
+    "effective_channel",
     "gain_matrix",
     "mmse_beamformers",
     "mrt_beamformers",
@@ -156,6 +157,47 @@ def downlink_sinr(H: ArrayLike, p: ArrayLike, W: ArrayLike, noise_var: ArrayLike
     total = np.einsum("...kl,...l->...k", G, pw)
     interference = np.maximum(total - signal, 0.0)
     return signal / (interference + nv)
+
+
+def effective_channel(
+    H: ArrayLike, noise_var: ArrayLike, p: ArrayLike, W: ArrayLike, user: int
+) -> tuple[complex, float]:
+    """Effective channel of one receiving user, eqs. (6)-(7) of MU-ASCC (seed 000).
+
+    User ``u`` receives ``y_u = g s_u + n``, with gain ``g = sqrt(p_u) h_u^H w_u`` and
+    noise-plus-interference variance ``N0 = sigma_u^2 + sum_{j != u} p_j |h_u^H w_j|^2``, so
+    that ``|g|^2 / N0`` is :func:`downlink_sinr` of user ``u`` (here ``sigma_u^2 = 0`` is
+    allowed: a noiseless simulated channel gives ``N0 = 0`` without interference).
+
+    Parameters
+    ----------
+    H, W : array_like, shape (K, N_t)
+        Channel rows ``h_i`` and beams ``w_i``.
+    noise_var : array_like, shape (K,)
+        Noise variances ``sigma_i^2 >= 0``.
+    p : array_like, shape (K,)
+        Powers in watts.
+    user : int
+        The receiving user ``u``.
+
+    Returns
+    -------
+    g : complex
+    n0 : float
+    """
+    h = np.asarray(H, dtype=np.complex128)
+    w = np.asarray(W, dtype=np.complex128)
+    pw = np.asarray(p, dtype=np.float64).reshape(-1)
+    if h.ndim != 2 or w.shape != h.shape or pw.size != h.shape[0]:
+        raise ValueError(f"H {h.shape}, W {w.shape} and p {pw.shape} do not match")
+    if not 0 <= user < h.shape[0]:
+        raise ValueError(f"user {user} outside 0..{h.shape[0] - 1}")
+    hw = w @ h[user].conj()  # h_u^H w_j for every j
+    g = complex(np.sqrt(pw[user]) * hw[user])
+    gains = pw * np.abs(hw) ** 2
+    interf = float(np.sum(gains) - gains[user])
+    nv = float(np.asarray(noise_var, dtype=np.float64).reshape(-1)[user])
+    return g, nv + max(interf, 0.0)
 
 
 def uplink_sinr(Hbar: ArrayLike, q: ArrayLike, W: ArrayLike) -> FloatArray:

@@ -1,0 +1,434 @@
+"""Every message port of every block, as fuzz targets.
+
+A :class:`Target` builds one block in a running flowgraph (its output ports collected, an idle
+source on a stream input, a null sink on a stream output) and knows, for each input port:
+
+* ``handled()``: a count that grows once the block has dealt with a message on that port;
+* ``accepted()`` / ``state()``: for control ports, whether the last message was taken and a
+  snapshot of the state messages on that port may change (it must not move on a rejection);
+* ``outputs()``: for data ports, the results out (one per message in);
+* ``valid(draw)``: a valid message for the port (it must be taken and update the state).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pmt
+from gnuradio import blocks, gr, semdacom
+from gnuradio.semdacom import messages
+from hypothesis import strategies as st
+
+K, N_T = 2, 2
+#: Makes every valid message distinct (a valid message must change the state).
+_UNIQUE = itertools.count(1)
+
+
+class IdleSource(gr.sync_block):
+    """Never produces samples (a stream input that stays quiet)."""
+
+    def __init__(self) -> None:
+        gr.sync_block.__init__(self, name="idle_source", in_sig=None, out_sig=[np.complex64])
+
+    def work(self, input_items, output_items):
+        time.sleep(0.005)
+        return 0
+
+
+@dataclass
+class Port:
+    name: str
+    kind: str  # "control" or "data"
+    handled: Callable[[], int]
+    valid: Callable[[st.DrawFn], Any]
+    state: Callable[[], Any] = lambda: None
+    accepted: Callable[[], int] = lambda: 0
+    outputs: Callable[[], int] = lambda: 0
+
+
+@dataclass
+class Target:
+    name: str
+    blk: Any
+    ports: dict[str, Port] = field(default_factory=dict)
+    tb: Any = None
+    keep: list = field(default_factory=list)
+    dbg: dict[str, Any] = field(default_factory=dict)
+
+    def post(self, port: str, msg: Any) -> None:
+        self.blk.to_basic_block()._post(pmt.intern(port), msg)
+
+    def n_out(self, port: str) -> int:
+        return self.dbg[port].num_messages()
+
+    def stop(self) -> None:
+        self.tb.stop()
+        self.tb.wait()
+
+
+def _start(t: Target, out_ports=(), stream_in: int = 0, stream_out: int = 0) -> Target:
+    t.tb = gr.top_block()
+    for p in out_ports:
+        t.dbg[p] = blocks.message_debug()
+        t.tb.msg_connect((t.blk, p), (t.dbg[p], "store"))
+    for i in range(stream_in):
+        src = IdleSource()
+        t.keep.append(src)  # a collected Python block crashes the flowgraph
+        t.tb.connect(src, (t.blk, i))
+    for i in range(stream_out):
+        snk = blocks.null_sink(gr.sizeof_gr_complex)
+        t.keep.append(snk)
+        t.tb.connect((t.blk, i), snk)
+    if not out_ports and not stream_in and not stream_out:  # a flowgraph needs an edge
+        src = semdacom.image_source(count=1)
+        t.keep.append(src)
+        t.tb.msg_connect((src, "pdus"), (t.blk, "ref"))
+    t.tb.start()
+    return t
+
+
+# --------------------------------------------------------------------------------------------
+# Valid messages
+# --------------------------------------------------------------------------------------------
+
+
+class SeqCounter:
+    """Seqs for valid allocations: newer than anything the block has taken."""
+
+    def __init__(self, last: Callable[[], int | None]) -> None:
+        self.last = last
+
+    def next(self) -> int:
+        last = self.last()
+        return 1 if last is None else int(last) + 1
+
+
+def _unit_rows(rng: np.random.Generator) -> np.ndarray:
+    w = rng.standard_normal((K, N_T)) + 1j * rng.standard_normal((K, N_T))
+    return w / np.linalg.norm(w, axis=1, keepdims=True)
+
+
+def valid_alloc(seqs: SeqCounter, keys: tuple[str, ...]) -> Callable[[st.DrawFn], Any]:
+    """A valid allocation for user 0 of K=2 users carrying ``keys`` (and sometimes more)."""
+
+    def make(draw: st.DrawFn) -> Any:
+        rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+        a = messages.Allocation(seq=seqs.next())
+        for key in keys:
+            if key == "rc":
+                a.rc = rng.uniform(0.5, 3.0, K)
+            elif key == "mcs":
+                a.mcs = rng.integers(0, 6, K).astype(np.int32)
+            elif key == "rate_index":
+                a.rate_index = rng.integers(0, 16, K).astype(np.int32)
+            elif key == "power":
+                a.power = rng.uniform(0.0, 2.0, K)
+            elif key == "w":
+                a.w = _unit_rows(rng)
+        return messages.alloc_to_pmt(a)
+
+    return make
+
+
+def valid_csi(draw: st.DrawFn) -> Any:
+    rng = np.random.default_rng([draw(st.integers(0, 2**32 - 1)), next(_UNIQUE)])
+    h = (rng.standard_normal((K, N_T)) + 1j * rng.standard_normal((K, N_T))) / math.sqrt(2)
+    nv = rng.uniform(0.01, 1.0, K)
+    return messages.csi_to_pmt(messages.Csi(h=h, noise_var=nv, seq=next(_UNIQUE)))
+
+
+def valid_bits(draw: st.DrawFn) -> Any:
+    n = draw(st.integers(0, 600))
+    bits = np.random.default_rng(draw(st.integers(0, 2**32 - 1))).integers(0, 2, n)
+    meta = {"image_id": draw(st.integers(0, 10**6))}
+    if draw(st.booleans()):
+        meta["frame"] = draw(st.integers(0, 1000))
+    return messages.bits_pdu(meta, bits.astype(np.uint8))
+
+
+def valid_image(draw: st.DrawFn) -> Any:
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    img = rng.integers(0, 256, (1, 28, 28), dtype=np.uint8)
+    return messages.image_pdu({"user": 0, "image_id": next(_UNIQUE)}, img)
+
+
+_STREAMS: list[Any] = []
+
+
+def valid_stream(draw: st.DrawFn) -> Any:
+    """A bits PDU of source_encoder (a real stream of the learned codec)."""
+    if not _STREAMS:
+        from gnuradio.semdacom._codec_block import shared_codec
+
+        codec = shared_codec(None, semantic=False)
+        rng = np.random.default_rng(0)
+        for r in (0, 7, 15):
+            img = rng.integers(0, 256, (1, 1, 28, 28), dtype=np.uint8)
+            stream = codec.encode(img, r)[0]
+            bits = np.unpackbits(np.frombuffer(stream, dtype=np.uint8))
+            meta = {"rate_index": r, "codec": "hyperprior_vbr", "user": 0, "image_id": r}
+            _STREAMS.append(messages.bits_pdu(meta, bits))
+    return draw(st.sampled_from(_STREAMS))
+
+
+def valid_symbols(k: int) -> Callable[[st.DrawFn], Any]:
+    def make(draw: st.DrawFn) -> Any:
+        rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+        s = (rng.standard_normal(k) + 1j * rng.standard_normal(k)) / math.sqrt(2)
+        meta = {"image_id": draw(st.integers(0, 10**6))}
+        if draw(st.booleans()):
+            meta["gain"] = complex(rng.uniform(0.2, 2.0), rng.uniform(-1, 1))
+        return messages.symbols_pdu(meta, s)
+
+    return make
+
+
+def valid_result(draw: st.DrawFn) -> Any:
+    if draw(st.booleans()):
+        return messages.label_pdu(
+            {"user": 0, "label": draw(st.integers(0, 9))}, draw(st.integers(-1, 9))
+        )
+    return valid_image(draw)
+
+
+def valid_trigger(draw: st.DrawFn) -> Any:
+    if draw(st.booleans()):
+        return pmt.PMT_T
+    return messages.meta_to_pmt({"frame": np.uint64(draw(st.integers(0, 2**64 - 1)))})
+
+
+# --------------------------------------------------------------------------------------------
+# State snapshots
+# --------------------------------------------------------------------------------------------
+
+
+def _arr(x: Any) -> Any:
+    return None if x is None else np.asarray(x).tobytes()
+
+
+def sched_state(sched: Any) -> tuple:
+    return (
+        sched.last_seq,
+        sched.applied_seq,
+        sched.pending,
+        tuple((k, _arr(sched.get(k))) for k in sched.keys),
+    )
+
+
+def csi_state(chan: Any) -> tuple:
+    c = chan.csi
+    return None if c is None else (c.seq, c.h.tobytes(), c.noise_var.tobytes())
+
+
+def _c(blk: Any, *keys: str) -> Callable[[], int]:
+    return lambda: sum(blk.counters()[k] for k in keys)
+
+
+# --------------------------------------------------------------------------------------------
+# The blocks
+# --------------------------------------------------------------------------------------------
+
+
+def t_superposition_beamformer() -> Target:
+    w0 = np.eye(K, N_T, dtype=complex).reshape(-1)
+    blk = semdacom.superposition_beamformer(K, N_T, [1.0] * K, list(w0), 64)
+    t = Target("superposition_beamformer", blk)
+    last = {"seq": None}
+
+    def handled() -> int:
+        return blk.pending() + blk.rejected()
+
+    def state() -> tuple:
+        return (tuple(blk.power()), tuple(blk.w()), blk.pending(), blk.applied_seq())
+
+    seqs = SeqCounter(lambda: last["seq"])
+    t.ports["cmd"] = Port(
+        "cmd", "control", handled, valid_alloc(seqs, ("power", "w")), state, blk.pending
+    )
+    t.note_accepted = lambda msg: last.update(  # type: ignore[attr-defined]
+        seq=semdacom.parse_beam_allocation(msg, K, N_T)["seq"]
+    )
+    return _start(t, stream_in=K, stream_out=N_T)
+
+
+def t_fbl_link() -> Target:
+    blk = semdacom.fbl_link(user=0, blocklength=128, sinr_db=10.0)
+    t = Target("fbl_link", blk)
+    seqs = SeqCounter(lambda: blk._sched.last_seq)
+    t.ports["pdus"] = Port("pdus", "data", _c(blk, "pdus_out"), valid_bits,
+                           outputs=lambda: t.n_out("pdus"))  # fmt: skip
+    t.ports["csi"] = Port("csi", "control", _c(blk, "csi_accepted", "csi_rejected"), valid_csi,
+                          lambda: csi_state(blk._chan), _c(blk, "csi_accepted"))  # fmt: skip
+    t.ports["cmd"] = Port("cmd", "control", _c(blk, "cmd_accepted", "cmd_rejected"),
+                          valid_alloc(seqs, ("rc", "power", "w")),
+                          lambda: (sched_state(blk._sched), blk.current_rc()),
+                          _c(blk, "cmd_accepted"))  # fmt: skip
+    return _start(t, out_ports=["pdus"])
+
+
+def t_channel_encoder() -> Target:
+    blk = semdacom.channel_encoder(user=0, mode="ldpc", mcs=3, blocklength=256)
+    t = Target("channel_encoder", blk)
+    seqs = SeqCounter(lambda: blk._sched.last_seq)
+    t.ports["pdus"] = Port("pdus", "data", _c(blk, "pdus_in"), valid_bits,
+                           outputs=_c(blk, "frames_out"))  # fmt: skip
+    t.ports["cmd"] = Port("cmd", "control", _c(blk, "cmd_accepted", "cmd_rejected"),
+                          valid_alloc(seqs, ("mcs", "rc")), lambda: sched_state(blk._sched),
+                          _c(blk, "cmd_accepted"))  # fmt: skip
+    return _start(t, stream_out=1)
+
+
+def t_channel_decoder() -> Target:
+    blk = semdacom.channel_decoder(user=0, mode="ldpc", mcs=3, blocklength=256)
+    t = Target("channel_decoder", blk)
+    seqs = SeqCounter(lambda: blk._sched.last_seq)
+    t.ports["csi"] = Port("csi", "control", _c(blk, "csi_accepted", "csi_rejected"), valid_csi,
+                          lambda: csi_state(blk._chan), _c(blk, "csi_accepted"))  # fmt: skip
+    t.ports["cmd"] = Port("cmd", "control", _c(blk, "cmd_accepted", "cmd_rejected"),
+                          valid_alloc(seqs, ("mcs", "rc", "power", "w")),
+                          lambda: sched_state(blk._sched), _c(blk, "cmd_accepted"))  # fmt: skip
+    return _start(t, out_ports=["pdus"], stream_in=1)
+
+
+def t_image_source() -> Target:
+    blk = semdacom.image_source(count=50, loop=True)
+    t = Target("image_source", blk)
+    t.ports["trigger"] = Port("trigger", "data", _c(blk, "triggers"), valid_trigger,
+                              outputs=lambda: t.n_out("pdus"))  # fmt: skip
+    return _start(t, out_ports=["pdus"])
+
+
+def _codec_target(name: str, blk: Any, valid_pdu: Callable) -> Target:
+    t = Target(name, blk)
+    seqs = SeqCounter(lambda: blk._rates._sched.last_seq)
+    t.ports["pdus"] = Port("pdus", "data", _c(blk, "pdus_out"), valid_pdu,
+                           outputs=lambda: t.n_out("pdus"))  # fmt: skip
+    t.ports["cmd"] = Port("cmd", "control", _c(blk, "cmd_accepted", "cmd_rejected"),
+                          valid_alloc(seqs, ("rate_index",)),
+                          lambda: (sched_state(blk._rates._sched), blk._rates.rate_index),
+                          _c(blk, "cmd_accepted"))  # fmt: skip
+    return _start(t, out_ports=["pdus"])
+
+
+def t_source_encoder() -> Target:
+    return _codec_target("source_encoder", semdacom.source_encoder(), valid_image)
+
+
+def t_source_decoder() -> Target:
+    return _codec_target("source_decoder", semdacom.source_decoder(), valid_stream)
+
+
+def t_semantic_decoder() -> Target:
+    return _codec_target("semantic_decoder", semdacom.semantic_decoder(), valid_stream)
+
+
+def t_metrics_sink() -> Target:
+    blk = semdacom.metrics_sink(max_refs=1000, max_pending=1000)
+    t = Target("metrics_sink", blk)
+
+    def total() -> int:
+        c = blk.summary()["counts"]
+        return c["refs"] + c["results"] + c["malformed"]
+
+    def ref_state() -> tuple:
+        with blk._lock:
+            return (len(blk._refs), tuple(blk._refs.keys())[-3:])
+
+    # every message in is counted once: as a ref, a result, or malformed
+    t.ports["pdus"] = Port("pdus", "data", total, valid_result, outputs=total)
+    t.ports["ref"] = Port("ref", "control", total, valid_image, ref_state,
+                          lambda: blk.summary()["counts"]["refs"])  # fmt: skip
+    return _start(t)
+
+
+def t_mu_ascc_optimizer() -> Target:
+    blk = semdacom.mu_ascc_optimizer()
+    t = Target("mu_ascc_optimizer", blk)
+
+    def state() -> Any:
+        a = blk.last_allocation()
+        return None if a is None else a.seq
+
+    t.ports["csi"] = Port("csi", "control", _c(blk, "csi_in"), valid_csi, state,
+                          _c(blk, "solves"))  # fmt: skip
+    return _start(t, out_ports=["alloc"])
+
+
+def t_djscc_encoder() -> Target:
+    blk = semdacom.djscc_encoder()
+    t = Target("djscc_encoder", blk)
+    t.ports["pdus"] = Port("pdus", "data", _c(blk, "pdus_in"), valid_image,
+                           outputs=lambda: min(blk.counters()["frames_out"],
+                                               t.n_out("symbols")))  # fmt: skip
+    return _start(t, out_ports=["symbols"], stream_out=1)
+
+
+def t_djscc_decoder() -> Target:
+    blk = semdacom.djscc_decoder()
+    t = Target("djscc_decoder", blk)
+    seqs = SeqCounter(lambda: blk._sched.last_seq)
+    t.ports["symbols"] = Port("symbols", "data", _c(blk, "pdus_out"), valid_symbols(blk.k),
+                              outputs=lambda: t.n_out("pdus"))  # fmt: skip
+    t.ports["csi"] = Port("csi", "control", _c(blk, "csi_accepted", "csi_rejected"), valid_csi,
+                          lambda: csi_state(blk._chan), _c(blk, "csi_accepted"))  # fmt: skip
+    t.ports["cmd"] = Port("cmd", "control", _c(blk, "cmd_accepted", "cmd_rejected"),
+                          valid_alloc(seqs, ("power", "w")), lambda: sched_state(blk._sched),
+                          _c(blk, "cmd_accepted"))  # fmt: skip
+    return _start(t, out_ports=["pdus"], stream_in=1)
+
+
+#: Every block with an input message port (miso_channel, frame_tagger and phy_probe have none).
+TARGETS: dict[str, Callable[[], Target]] = {
+    "superposition_beamformer": t_superposition_beamformer,
+    "fbl_link": t_fbl_link,
+    "channel_encoder": t_channel_encoder,
+    "channel_decoder": t_channel_decoder,
+    "image_source": t_image_source,
+    "source_encoder": t_source_encoder,
+    "source_decoder": t_source_decoder,
+    "semantic_decoder": t_semantic_decoder,
+    "metrics_sink": t_metrics_sink,
+    "mu_ascc_optimizer": t_mu_ascc_optimizer,
+    "djscc_encoder": t_djscc_encoder,
+    "djscc_decoder": t_djscc_decoder,
+}
+
+#: (block, port) of every input message port.
+PORTS: list[tuple[str, str]] = [
+    ("superposition_beamformer", "cmd"),
+    ("fbl_link", "pdus"),
+    ("fbl_link", "csi"),
+    ("fbl_link", "cmd"),
+    ("channel_encoder", "pdus"),
+    ("channel_encoder", "cmd"),
+    ("channel_decoder", "csi"),
+    ("channel_decoder", "cmd"),
+    ("image_source", "trigger"),
+    ("source_encoder", "pdus"),
+    ("source_encoder", "cmd"),
+    ("source_decoder", "pdus"),
+    ("source_decoder", "cmd"),
+    ("semantic_decoder", "pdus"),
+    ("semantic_decoder", "cmd"),
+    ("metrics_sink", "pdus"),
+    ("metrics_sink", "ref"),
+    ("mu_ascc_optimizer", "csi"),
+    ("djscc_encoder", "pdus"),
+    ("djscc_decoder", "symbols"),
+    ("djscc_decoder", "csi"),
+    ("djscc_decoder", "cmd"),
+]
+
+#: Fuzz examples per port: ``SEMDACOM_FUZZ_PROFILE`` = default (make test) or fuzz (make fuzz).
+PROFILES = {"default": 25, "fuzz": 1000}
+EXAMPLES = PROFILES[os.environ.get("SEMDACOM_FUZZ_PROFILE", "default")]
+FIELDS = ("messages", "thread_deaths", "hangs", "lost", "state_corrupted")
+#: (block, port) -> figures, filled by the tests.
+STATS: dict[tuple[str, str], dict[str, int]] = {key: dict.fromkeys(FIELDS, 0) for key in PORTS}
