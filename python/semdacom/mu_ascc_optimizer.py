@@ -60,8 +60,10 @@ class mu_ascc_optimizer(gr.basic_block):
     blocklength : int
         Blocklength ``L``.
     link : str
-        ``random_coding``, ``random_coding_paper``, ``tabulated`` (shipped measured tables) or
-        comma-separated paths of link tables.
+        ``physical`` (default: eq. (8) with ``BER = rho / 2``, a failed packet loses its bits),
+        ``physical_paper``, ``random_coding`` (eq. (14) as printed, the paper's figures),
+        ``random_coding_paper``, ``tabulated`` (shipped measured tables) or comma-separated
+        paths of link tables (``optimize.problem.link_from_spec``).
     solver : {"fast", "faithful", "mrt_ep"}
         The fast solver, the faithful JRPB (cvxpy) or MRT with equal power.
     time_limit_s : float
@@ -77,7 +79,7 @@ class mu_ascc_optimizer(gr.basic_block):
         p_max: float = 3.0,
         delay: float | Sequence[float] = 470.4,
         blocklength: int = 256,
-        link: str = "random_coding",
+        link: str = "physical",
         solver: str = "fast",
         time_limit_s: float = 10.0,
         apply_lead: int = -1,

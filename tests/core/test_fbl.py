@@ -228,3 +228,47 @@ def test_ber_is_clipped_power_of_log10_ber(sinr: float, rc: float, L: int) -> No
     b = fbl.ber(sinr, rc, L)
     assert 0.0 <= b <= 0.5
     assert b == pytest.approx(min(0.5, 10.0 ** fbl.log10_ber(sinr, rc, L)), rel=1e-12, abs=1e-300)
+
+
+# --- the physical form: a failed packet loses its bits (BER = rho / 2) -------------------------
+
+
+@fast
+@given(sinr=st.floats(0.0, 1e3), rc=rates, L=blocklengths, paper=st.booleans())
+def test_packet_loss_ber_is_half_the_packet_error_prob(sinr, rc, L, paper) -> None:
+    v = fbl.log10_ber(sinr, rc, L, paper_form=paper, packet_loss=True)
+    rho = fbl.log_packet_error_prob(sinr, rc, L, paper_form=paper)
+    assert v == pytest.approx(rho / LN10 - math.log10(2.0), rel=1e-13, abs=1e-13)
+    # the same Q term as eq. (14): only the prefactor differs
+    v14 = fbl.log10_ber(sinr, rc, L, paper_form=paper)
+    assert v - v14 == pytest.approx(math.log10(rc * L) - math.log10(2.0), rel=1e-9, abs=1e-9)
+
+
+def test_packet_loss_at_zero_sinr_is_a_useless_link() -> None:
+    for rc, L in [(0.5, 256), (1.3, 4096), (4.0, 64)]:
+        assert fbl.log10_ber(0.0, rc, L, packet_loss=True) == pytest.approx(-math.log10(2.0))
+        assert fbl.ber(0.0, rc, L, packet_loss=True) == pytest.approx(0.5)
+        # eq. (14) as printed: never above 1/(rc L)
+        assert fbl.ber(0.0, rc, L) == pytest.approx(1.0 / (rc * L))
+        v, dg, drc = fbl.log10_ber_and_grad(0.0, rc, L, packet_loss=True)
+        assert dg == 0.0 and drc == 0.0
+
+
+@fast
+@given(s1=sinrs, s2=sinrs, r1=rates, r2=rates, L=blocklengths)
+def test_packet_loss_monotone_in_sinr_and_rc(s1, s2, r1, r2, L) -> None:
+    """Non-increasing in the SINR (Lemma A.1) and, unlike eq. (14), non-decreasing in R_c."""
+    lo, hi = sorted((s1, s2))
+    assert fbl.log10_ber(hi, r1, L, packet_loss=True) <= fbl.log10_ber(lo, r1, L, packet_loss=True)
+    a, b = sorted((r1, r2))
+    assert fbl.log10_ber(s1, a, L, packet_loss=True) <= fbl.log10_ber(s1, b, L, packet_loss=True)
+
+
+@fast
+@given(sinr=st.floats(0.02, 1e3), rc=st.floats(0.1, 5.0), L=blocklengths, paper=st.booleans())
+def test_packet_loss_gradients_match_finite_differences(sinr, rc, L, paper) -> None:
+    kw = {"paper_form": paper, "packet_loss": True}
+    v, dg, drc = fbl.log10_ber_and_grad(sinr, rc, L, **kw)
+    assert v == pytest.approx(fbl.log10_ber(sinr, rc, L, **kw), rel=1e-15)
+    _check_fd(lambda s: fbl.log10_ber(s, rc, L, **kw), sinr, dg, v)
+    _check_fd(lambda r: fbl.log10_ber(sinr, r, L, **kw), rc, drc, v)

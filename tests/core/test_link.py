@@ -101,3 +101,22 @@ def test_required_sinr_edges() -> None:
     r = m.required_sinr(-6.0, np.array([0.5, 1.0, 2.0]), 256)
     assert np.all(np.diff(r) > 0)
     assert math.isclose(float(m.log10_ber(out[1], 1.0, 256)), -6.0, abs_tol=1e-6)
+
+
+def test_physical_link() -> None:
+    from gnuradio.semdacom.optimize.problem import link_from_spec
+
+    lk = link.physical_link()
+    assert isinstance(lk, link.RandomCodingLink) and lk.packet_loss and not lk.paper_form
+    assert lk.name == "random_coding_packet_loss"
+    g = np.array([0.0, 0.5, 3.0, 30.0])
+    np.testing.assert_allclose(
+        lk.log10_ber(g, 1.2, 256), fbl.log10_ber(g, 1.2, 256, packet_loss=True)
+    )
+    np.testing.assert_allclose(lk.ber(0.0, 1.2, 256), 0.5)
+    np.testing.assert_allclose(lk.log10_prefactor(1.2, 256), -np.log10(2.0))
+    np.testing.assert_allclose(link.RandomCodingLink().log10_prefactor(1.2, 256), -np.log10(307.2))
+    for spec in ("physical", "packet_loss"):
+        assert link_from_spec(spec).packet_loss and not link_from_spec(spec).paper_form
+    assert link_from_spec("physical_paper").paper_form
+    assert not link_from_spec("random_coding").packet_loss

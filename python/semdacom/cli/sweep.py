@@ -53,8 +53,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     m.add_argument(
         "--link",
         default="random_coding",
-        help="random_coding (eq. 14), random_coding_paper, tabulated (measured LDPC+QAM "
-        "tables; fast solver only) or link table paths",
+        help="random_coding (eq. 14 as printed: the paper's figures), random_coding_paper, "
+        "physical (BER = rho/2: a failed packet loses its bits), physical_paper, tabulated "
+        "(measured LDPC+QAM tables; fast solver only) or link table paths",
     )
     m.add_argument("--jobs", type=int, default=2, help="parallel processes")
     m.add_argument("--out", type=Path, default=Path("out"))
@@ -163,6 +164,10 @@ def solve_point(job: dict) -> list[dict]:
                 "p_du": float(s.power[0]),
                 "p_su": float(s.power[1]),
                 "solve_ms": float(s.solve_ms),
+                # a baseline whose fixed R_c fits no table rate within T (eq. (19)) is
+                # infeasible for that user: scored at the table's maximum distortion
+                "feasible": bool(s.feasible),
+                "infeasible_users": " ".join(str(i) for i in s.infeasible_users),
             }
         )
     return rows
@@ -241,8 +246,15 @@ def _print_7a(rows: list[dict], args: argparse.Namespace) -> None:
         print(f"{'P_max dBW':>9} " + " ".join(f"{SOLVER_LABELS[n][:24]:>25}" for n in names))
         by = {(r["solver"], round(r["p_max_dbw"], 6)): r for r in rows if r["L"] == L}
         for dbw in sorted({round(r["p_max_dbw"], 6) for r in rows if r["L"] == L}):
-            vals = [by.get((n, dbw), {}).get("weighted_distortion", math.nan) for n in names]
-            print(f"{dbw:9.1f} " + " ".join(f"{v:25.4f}" for v in vals))
+            cells = []
+            for n in names:
+                r = by.get((n, dbw), {})
+                mark = "*" if r and not r["feasible"] else " "
+                cells.append(f"{r.get('weighted_distortion', math.nan):24.4f}{mark}")
+            print(f"{dbw:9.1f} " + " ".join(cells))
+        if any(not r["feasible"] for r in rows if r["L"] == L):
+            print("* infeasible: no rate meets the delay budget (eq. 19) for some user, who is")
+            print("  scored at the table's maximum distortion")
         at8 = {n: by.get((n, 8.0)) for n in names}
         if at8["mu_ascc"] is None:
             print("(8 dBW not in the sweep: no reduction computed)")
@@ -259,12 +271,26 @@ def _print_7a(rows: list[dict], args: argparse.Namespace) -> None:
             )
 
 
+def _link_suffix(link: str) -> str:
+    """File-name suffix of a sweep's link ("" for the paper's eq. (14))."""
+    from ..optimize.problem import LINK_SPECS
+
+    if link == "random_coding":
+        return ""
+    return "_" + (link if link in LINK_SPECS else "link_tables")
+
+
 def run(args: argparse.Namespace) -> int:
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     from tqdm import tqdm
 
-    if args.solver == "faithful" and args.link not in ("random_coding", "random_coding_paper"):
+    if args.solver == "faithful" and args.link not in (
+        "random_coding",
+        "random_coding_paper",
+        "physical",
+        "physical_paper",
+    ):
         print("the faithful solver is derived for the random-coding link; use --solver fast")
         return 2
     tables = load_tables()
@@ -284,7 +310,7 @@ def run(args: argparse.Namespace) -> int:
             rows.extend(fut.result())
     rows.sort(key=lambda r: (r["L"], r["solver"], r["p_max_w"], r["ratio"], r["w_du"]))
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = args.out / f"sweep_mu_ascc_{args.figure}"
+    stem = args.out / f"sweep_mu_ascc_{args.figure}{_link_suffix(args.link)}"
     with open(f"{stem}.csv", "w", newline="") as f:
         wr = csv.DictWriter(f, fieldnames=list(rows[0]) + ["tables"])
         wr.writeheader()

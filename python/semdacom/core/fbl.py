@@ -13,6 +13,11 @@ one of the ``R_c L`` information bits::
 
     log10 BER = log10(1 / (R_c L)) + log10 Q(x)                             eq. (14)
 
+That BER never exceeds ``1 / (R_c L)``, however bad the channel. Every BER function also takes
+``packet_loss=True``, the physical form in which a failed packet loses all its bits::
+
+    log10 BER = log10(1 / 2) + log10 Q(x)           (BER = rho / 2, 1/2 at gamma = 0)
+
 The paper prints ``sqrt((1 - 1/(1+gamma)^2) log2 e)`` in the denominator of eqs. (8) and (14),
 i.e. ``log2 e`` instead of ``(log2 e)^2``. Its own eqs. (47) and (63) use the standard
 dispersion, so the standard form is the default here; every function takes
@@ -54,6 +59,7 @@ FloatOrArray = float | NDArray[np.float64]
 
 _LN2 = float(np.log(2.0))
 _LN10 = float(np.log(10.0))
+_LOG10_2 = float(np.log10(2.0))
 _LOG2E = 1.0 / _LN2
 _SQRT_2_OVER_PI = float(np.sqrt(2.0 / np.pi))
 _PAPER_SCALE = float(np.sqrt(_LOG2E))
@@ -299,12 +305,31 @@ def log_packet_error_prob(
     return _ret(np.asarray(special.log_ndtr(-x)))
 
 
-def log10_ber(
-    sinr: ArrayLike, rc: ArrayLike, L: ArrayLike, paper_form: bool = False
-) -> FloatOrArray:
-    """Base-10 log of the bit error rate, eq. (14) of MU-ASCC (seed 000).
+def _log10_prefactor(r: NDArray[np.float64], n: NDArray[np.float64], packet_loss: bool):
+    """The term outside Q: ``log10(1/(rc L))`` (eq. (14)) or ``log10(1/2)`` (bits lost)."""
+    if packet_loss:
+        return np.full(np.broadcast(r, n).shape, -_LOG10_2)
+    return -np.log10(r * n)
 
-    ``log10 BER = log10(1 / (rc L)) + log10 Q(x)`` with ``x`` the argument of eq. (8).
+
+def log10_ber(
+    sinr: ArrayLike,
+    rc: ArrayLike,
+    L: ArrayLike,
+    paper_form: bool = False,
+    packet_loss: bool = False,
+) -> FloatOrArray:
+    """Base-10 log of the bit error rate, eq. (14) of MU-ASCC (seed 000), or its physical form.
+
+    Eq. (14): ``log10 BER = log10(1 / (rc L)) + log10 Q(x)`` with ``x`` the argument of eq. (8):
+    a lost packet counts as one wrong bit out of ``rc L``, so the BER never exceeds
+    ``1 / (rc L)``.
+
+    ``packet_loss=True``: ``log10 BER = log10(1/2) + log10 Q(x)``, i.e. ``BER = rho / 2`` —
+    a failed packet loses all its bits (the decoder output is as good as uniform random bits,
+    half of them wrong), which is what the ``"packet"`` model of
+    :mod:`semdacom.core.fbl_emulation` does. At ``sinr == 0`` the BER is 1/2, so a user with
+    no power gets the distortion of a useless link (docs/paper_notes_mu_ascc.md).
 
     Parameters
     ----------
@@ -316,28 +341,37 @@ def log10_ber(
         Blocklength in channel uses, ``> 0``.
     paper_form : bool, optional
         Use the dispersion as printed in the paper (see :func:`dispersion`).
+    packet_loss : bool, optional
+        The physical form ``BER = rho / 2`` instead of eq. (14)'s ``rho / (rc L)``.
 
     Returns
     -------
     float or ndarray
-        ``log10 BER``; at most ``-log10(rc L)`` (reached at ``sinr == 0``) and decreasing in
-        ``sinr`` (Lemma A.1).
+        ``log10 BER``; at most ``-log10(rc L)`` (``-log10 2`` with ``packet_loss``), reached at
+        ``sinr == 0``, and decreasing in ``sinr`` (Lemma A.1).
     """
     g, r, n = _prepare(sinr, rc, L)
     x, _, _ = _q_arg(g, r, n, paper_form, need_grad=False)
-    return _ret(-np.log10(r * n) + special.log_ndtr(-x) / _LN10)
+    return _ret(_log10_prefactor(r, n, packet_loss) + special.log_ndtr(-x) / _LN10)
 
 
 def log10_ber_and_grad(
-    sinr: ArrayLike, rc: ArrayLike, L: ArrayLike, paper_form: bool = False
+    sinr: ArrayLike,
+    rc: ArrayLike,
+    L: ArrayLike,
+    paper_form: bool = False,
+    packet_loss: bool = False,
 ) -> tuple[FloatOrArray, FloatOrArray, FloatOrArray]:
-    """Eq. (14) of MU-ASCC (seed 000) with its analytic partial derivatives.
+    """Eq. (14) of MU-ASCC (seed 000) (or its ``packet_loss`` form) with analytic derivatives.
 
-    With ``v = -log10(rc L) + log Q(x) / ln 10``::
+    With ``v = c(rc, L) + log Q(x) / ln 10``, ``c = -log10(rc L)`` (eq. (14)) or ``-log10 2``
+    (``packet_loss``)::
 
         dv/dsinr = -(phi(x)/Q(x)) / ln 10 * dx/dsinr                 (dx/dsinr: eq. (63))
-        dv/drc   = -1 / (rc ln 10) - (phi(x)/Q(x)) / ln 10 * dx/drc,  dx/drc = -sqrt(L) / sqrt(V)
+        dv/drc   = dc/drc - (phi(x)/Q(x)) / ln 10 * dx/drc,  dx/drc = -sqrt(L) / sqrt(V)
 
+    with ``dc/drc = -1 / (rc ln 10)`` for eq. (14) and 0 for ``packet_loss`` (where ``v`` is
+    then increasing in ``rc`` everywhere, like the packet error probability).
     ``phi(x)/Q(x)`` is computed as ``sqrt(2/pi) / erfcx(x / sqrt 2)`` (stable everywhere).
     Where it vanishes (``sinr == 0`` or a Q argument so negative that ``Q == 1`` in double
     precision) the derivative terms through ``x`` are exactly 0, their limit.
@@ -352,6 +386,8 @@ def log10_ber_and_grad(
         Blocklength in channel uses, ``> 0`` (a parameter: no derivative is returned for it).
     paper_form : bool, optional
         Use the dispersion as printed in the paper (see :func:`dispersion`).
+    packet_loss : bool, optional
+        The physical form ``BER = rho / 2`` (see :func:`log10_ber`).
 
     Returns
     -------
@@ -366,14 +402,21 @@ def log10_ber_and_grad(
     x, dx_dg, dx_drc = _q_arg(g, r, n, paper_form, need_grad=True)
     h = _hazard(x)
     active = h > 0.0
+    dc_drc = 0.0 if packet_loss else -1.0 / (r * _LN10)
     with np.errstate(invalid="ignore", over="ignore"):
         dv_dg = np.where(active, -(h / _LN10) * dx_dg, 0.0)
-        dv_drc = -1.0 / (r * _LN10) + np.where(active, -(h / _LN10) * dx_drc, 0.0)
-    value = -np.log10(r * n) + special.log_ndtr(-x) / _LN10
-    return _ret(value), _ret(dv_dg), _ret(dv_drc)
+        dv_drc = dc_drc + np.where(active, -(h / _LN10) * dx_drc, 0.0)
+    value = _log10_prefactor(r, n, packet_loss) + special.log_ndtr(-x) / _LN10
+    return _ret(value), _ret(dv_dg), _ret(np.broadcast_to(dv_drc, value.shape).copy())
 
 
-def ber(sinr: ArrayLike, rc: ArrayLike, L: ArrayLike, paper_form: bool = False) -> FloatOrArray:
+def ber(
+    sinr: ArrayLike,
+    rc: ArrayLike,
+    L: ArrayLike,
+    paper_form: bool = False,
+    packet_loss: bool = False,
+) -> FloatOrArray:
     """Bit error rate ``10 ** log10_ber`` of eq. (14) of MU-ASCC (seed 000), clipped to [0, 0.5].
 
     Parameters
@@ -386,11 +429,13 @@ def ber(sinr: ArrayLike, rc: ArrayLike, L: ArrayLike, paper_form: bool = False) 
         Blocklength in channel uses, ``> 0``.
     paper_form : bool, optional
         Use the dispersion as printed in the paper (see :func:`dispersion`).
+    packet_loss : bool, optional
+        The physical form ``BER = rho / 2`` (see :func:`log10_ber`).
 
     Returns
     -------
     float or ndarray
         BER in ``[0, 0.5]`` (underflows to 0 below about ``1e-308``).
     """
-    v = np.asarray(log10_ber(sinr, rc, L, paper_form=paper_form))
+    v = np.asarray(log10_ber(sinr, rc, L, paper_form=paper_form, packet_loss=packet_loss))
     return _ret(np.clip(10.0**v, 0.0, 0.5))

@@ -19,7 +19,7 @@ from numpy.typing import ArrayLike
 from . import fbl
 from .fbl import FloatOrArray
 
-__all__ = ["LinkModel", "RandomCodingLink", "TabulatedLink"]
+__all__ = ["LinkModel", "RandomCodingLink", "TabulatedLink", "physical_link"]
 
 
 def _ret(a: np.ndarray) -> FloatOrArray:
@@ -184,24 +184,44 @@ class RandomCodingLink(LinkModel):
     paper_form : bool, optional
         ``False`` (default) uses the standard dispersion ``(1 - (1+g)^-2)(log2 e)^2``; ``True``
         the form printed in eq. (8) (see :func:`semdacom.core.fbl.dispersion`).
+    packet_loss : bool, optional
+        ``False`` (default): eq. (14) as printed, ``BER = rho / (R_c L)`` (a lost packet costs
+        one bit, so the BER never exceeds ``1 / (R_c L)`` and a user with no power looks
+        nearly error-free). ``True``: the physical form ``BER = rho / 2`` (a failed packet
+        loses its bits; BER 1/2 and the maximum distortion at zero SINR), as the
+        ``"packet"`` model of :mod:`semdacom.core.fbl_emulation` behaves. See
+        :func:`physical_link`.
     """
 
-    def __init__(self, paper_form: bool = False) -> None:
+    def __init__(self, paper_form: bool = False, packet_loss: bool = False) -> None:
         self.paper_form = bool(paper_form)
-        self.name = "random_coding_paper_form" if self.paper_form else "random_coding"
+        self.packet_loss = bool(packet_loss)
+        self.name = ("random_coding_packet_loss" if self.packet_loss else "random_coding") + (
+            "_paper_form" if self.paper_form else ""
+        )
 
     def __repr__(self) -> str:
-        return f"RandomCodingLink(paper_form={self.paper_form})"
+        return f"RandomCodingLink(paper_form={self.paper_form}, packet_loss={self.packet_loss})"
+
+    def log10_prefactor(self, rc: ArrayLike, L: ArrayLike) -> FloatOrArray:
+        """The term outside Q: ``log10(1/(R_c L))`` (eq. (14)) or ``log10(1/2)``."""
+        r = np.asarray(rc, dtype=np.float64)
+        n = np.asarray(L, dtype=np.float64)
+        if self.packet_loss:
+            return _ret(np.full(np.broadcast(r, n).shape, -np.log10(2.0)))
+        return _ret(-np.log10(r * n))
 
     def log10_ber(self, sinr: ArrayLike, rc: ArrayLike, L: ArrayLike) -> FloatOrArray:
         """Eq. (14) of MU-ASCC (seed 000); see :func:`semdacom.core.fbl.log10_ber`."""
-        return fbl.log10_ber(sinr, rc, L, paper_form=self.paper_form)
+        return fbl.log10_ber(sinr, rc, L, paper_form=self.paper_form, packet_loss=self.packet_loss)
 
     def log10_ber_and_grad(
         self, sinr: ArrayLike, rc: ArrayLike, L: ArrayLike
     ) -> tuple[FloatOrArray, FloatOrArray, FloatOrArray]:
         """Eq. (14) with derivatives; see :func:`semdacom.core.fbl.log10_ber_and_grad`."""
-        return fbl.log10_ber_and_grad(sinr, rc, L, paper_form=self.paper_form)
+        return fbl.log10_ber_and_grad(
+            sinr, rc, L, paper_form=self.paper_form, packet_loss=self.packet_loss
+        )
 
     def packet_error_prob(self, sinr: ArrayLike, rc: ArrayLike, L: ArrayLike) -> FloatOrArray:
         """Eq. (8) of MU-ASCC (seed 000); see :func:`semdacom.core.fbl.packet_error_prob`."""
@@ -210,6 +230,15 @@ class RandomCodingLink(LinkModel):
     def log_packet_error_prob(self, sinr: ArrayLike, rc: ArrayLike, L: ArrayLike) -> FloatOrArray:
         """Natural log of eq. (8); see :func:`semdacom.core.fbl.log_packet_error_prob`."""
         return fbl.log_packet_error_prob(sinr, rc, L, paper_form=self.paper_form)
+
+
+def physical_link(paper_form: bool = False) -> RandomCodingLink:
+    """The physical random-coding link: eq. (8) with ``BER = rho / 2`` (lost packets lose bits).
+
+    The default of the optimiser block and the closed loop; eq. (14) as printed
+    (``RandomCodingLink()``) stays the reference for reproducing the paper's figures.
+    """
+    return RandomCodingLink(paper_form=paper_form, packet_loss=True)
 
 
 class TabulatedLink(LinkModel):

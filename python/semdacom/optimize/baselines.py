@@ -2,8 +2,10 @@
 
 * :func:`zf_wf_fixed_rc` — "ZF-WF-BPG; R_c = (1.8, 1.3)": zero-forcing beams, water-filling
   power (Cover and Thomas) and a fixed channel coding rate per user; the source rate is the
-  largest table rate meeting the delay budget, ``R_s <= R_c T`` (eq. (19)). The distortion table
-  is the classical codec's (BPG is not packaged here; design.md §7 names the stand-in).
+  largest table rate meeting the delay budget, ``R_s <= R_c T`` (eq. (19)). When no table rate
+  meets it, the user is infeasible (``Solution.infeasible_users``): scored at its table's maximum
+  distortion, never at a rate that silently breaks the budget. The distortion table is the
+  classical codec's (BPG is not packaged here; docs/baselines.md names the stand-in).
 * :func:`zf_wf_djscc` — "ZF-WF-DJSCC": the same beams and powers with a DeepJSCC model trained
   at one SNR (10 dB in Sec. V-C) and evaluated at each user's SINR through an SNR-indexed table.
 * :func:`mrt_equal_power` — MRT beams and equal power, with each user's best table rate for
@@ -67,7 +69,10 @@ def zf_wf_fixed_rc(
         pos.append(int(fits[-1]) if fits.size else 0)
         delay_ok.append(bool(fits.size))
     ms = (time.perf_counter() - t0) * 1e3
-    return pr.make_solution(name, pos, p, W, ms, {"delay_met": delay_ok}, rc=rcv)
+    infeasible = [i for i, ok in enumerate(delay_ok) if not ok]
+    return pr.make_solution(
+        name, pos, p, W, ms, {"delay_met": delay_ok}, rc=rcv, infeasible=infeasible
+    )
 
 
 def zf_wf_djscc(

@@ -15,12 +15,17 @@ It uses the structure the paper's Sec. IV-C establishes and searches it directly
   table rates (``R_c = R_s / T``, eq. (19) tight).
 
 So (P1) becomes ``min_{q in simplex} sum_i beta_i min_n D_i^n(gamma_i(q))``. For K = 2 it is
-one-dimensional and nested grids find it. For K >= 3: the best few of a batch of structured
-and Dirichlet starting points take a few projected gradient steps (gradient through eq. (14)'s
-analytic derivative from :mod:`semdacom.core.fbl` or the link model, all starts as one batch),
-then a best-improvement search over pairwise power transfers (SINRs of every candidate from
-one Gram matrix by a rank-2 Woodbury update) crosses the plateaus and rate jumps a gradient
-cannot.
+one-dimensional and nested grids find it. For K >= 3: structured starting points (equal
+split, each user favoured, each user left out, each vertex), for K <= 5 a coarse lattice over
+the whole simplex, and Dirichlet points are evaluated; the best few and the best of every face
+(every set of users switched on) take a few projected gradient steps (gradient through eq.
+(14)'s analytic derivative from :mod:`semdacom.core.fbl` or the link model, all starts as one
+batch); then a best-improvement search over pairwise power transfers (SINRs of every
+candidate from one Gram matrix by a rank-2 Woodbury update), with line searches along each
+transfer and transfers of a whole share (a user switched off), crosses the plateaus, the rate
+jumps and the narrow regions behind waterfalls that a gradient cannot. The optima of (P1)
+often sit on faces of the simplex (bench/results/optimizer.json, ``k3``/``k4``, against the
+global reference :func:`semdacom.optimize.bruteforce.solve_global`).
 
 The searches evaluate ``min_n D_i^n`` through a per-user lookup (:func:`lookup`) of the table
 positions that can attain it on each cell of a fine log-SINR grid, built once per table set
@@ -32,6 +37,7 @@ but at about 2 candidates per user instead of all ``N_i``. The exhaustive evalua
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import threading
 import time
@@ -53,8 +59,11 @@ __all__ = [
     "objective_batch",
     "objective_lookup",
     "project_simplex",
+    "simplex_lattice",
     "solve_fast",
     "starts",
+    "transfer_sinrs",
+    "transfer_sinrs_batch",
     "two_user_sinr",
 ]
 
@@ -114,11 +123,29 @@ def transfer_sinrs(
     ``X = C0[[i, j]][:, [i, j]]`` and ``v_k = C0[[i, j], k]``. One base Gram matrix ``C0`` thus
     gives the SINRs of every candidate move without a new factorisation.
     """
+    i = np.asarray(i, dtype=np.int64)
+    return transfer_sinrs_batch(C0[None], q0[None], np.zeros(i.size, np.int64), i, j, a)
+
+
+def transfer_sinrs_batch(
+    C: NDArray[np.complex128],
+    Q: FloatArray,
+    base: NDArray[np.int64],
+    i: NDArray[np.int64],
+    j: NDArray[np.int64],
+    a,
+) -> FloatArray:
+    """:func:`transfer_sinrs` for moves from several base points at once.
+
+    ``C[b]`` is the Gram matrix (:func:`mmse_gram`) at the base powers ``Q[b]``; move ``s``
+    starts from base point ``base[s]``.
+    """
     a = np.asarray(a, dtype=np.float64)
     S = a.size
     ij = np.stack([i, j], axis=1)  # (S, 2)
-    X = C0[ij[:, :, None], ij[:, None, :]]  # (S, 2, 2)
-    V = C0[ij]  # (S, 2, K)
+    bb = np.asarray(base, dtype=np.int64)
+    X = C[bb[:, None, None], ij[:, :, None], ij[:, None, :]]  # (S, 2, 2)
+    V = C[bb[:, None], ij]  # (S, 2, K)
     d = np.stack([-a, a], axis=1)  # (S, 2)
     B = np.eye(2)[None] + d[:, :, None] * X
     det = B[:, 0, 0] * B[:, 1, 1] - B[:, 0, 1] * B[:, 1, 0]
@@ -127,8 +154,8 @@ def transfer_sinrs(
     Binv[:, 0, 1], Binv[:, 1, 0] = -B[:, 0, 1] / det, -B[:, 1, 0] / det
     Ainv = Binv * d[:, None, :]
     quad = np.real(np.einsum("sak,sab,sbk->sk", V.conj(), Ainv, V))
-    b = np.real(np.diagonal(C0)) - quad
-    q = np.repeat(q0[None], S, axis=0)
+    b = np.real(np.diagonal(C, axis1=1, axis2=2))[bb] - quad
+    q = Q[bb].copy()
     rows = np.arange(S)
     q[rows, i] -= a
     q[rows, j] += a
@@ -340,11 +367,12 @@ class _Lookup:
         self.prm = np.stack([fl.d_s, fl.d_c, fl.a1, fl.a0], axis=1)
         # random-coding link and logistic tables (the default): eq. (14) folded into the
         # logistic's argument, z = a1 (x - a0) = alpha + beta log Q(x_q) with
-        # alpha = a1 (-log10(R_c L) - a0) and beta = a1 / ln 10, per candidate
+        # alpha = a1 (c - a0) and beta = a1 / ln 10, per candidate; c = -log10(R_c L) for
+        # eq. (14) as printed, -log10 2 for the physical (packet-loss) form
         link = problem.link
         self.rc_logistic = self.logistic and type(link) is RandomCodingLink
         if self.rc_logistic:
-            alpha = fl.a1 * (-np.log10(fl.rc * problem.L) - fl.a0)
+            alpha = fl.a1 * (link.log10_prefactor(fl.rc, problem.L) - fl.a0)
             prm = np.stack([fl.rc * _LN2, alpha, fl.a1 / _LN10, fl.d_s, fl.d_c], axis=1)
             self.prm_rc = prm
             self.cand_prm = prm[cand]  # (K, cells + 2, C, 5)
@@ -360,7 +388,7 @@ _CACHE_LOCK = threading.Lock()  # blocks may solve from several threads
 def _link_key(link) -> tuple:
     # the random-coding bound is fully described by its form; any other model by its identity
     if type(link) is RandomCodingLink:
-        return ("random_coding", link.paper_form)
+        return ("random_coding", link.paper_form, link.packet_loss)
     return ("link", id(link))
 
 
@@ -555,12 +583,17 @@ def two_user_sinr(hbar: NDArray[np.complex128], q1: ArrayLike, q2: ArrayLike) ->
     return out
 
 
+#: Lattice resolution of the fast solver's starting points per K (``simplex_lattice``).
+_START_LATTICE = {3: 12, 4: 6, 5: 4}
+
+
 def starts(K: int, p_max: float, n_random: int, seed: int = 0) -> FloatArray:
     """Candidate starting points on the power simplex.
 
     K = 2: a uniform grid of ``n_random + 1`` splits. Otherwise: the equal split, each user
-    favoured (half the budget, the rest shared), each user left out, and ``n_random`` points
-    drawn from a flat Dirichlet distribution (seeded).
+    favoured (half the budget, the rest shared), each user left out, each vertex (all power to
+    one user), for K <= 5 a coarse lattice over the whole simplex (faces included), and
+    ``n_random`` points drawn from a flat Dirichlet distribution (seeded).
     """
     if K == 1:
         return np.array([[p_max]])
@@ -572,6 +605,9 @@ def starts(K: int, p_max: float, n_random: int, seed: int = 0) -> FloatArray:
     pts.append(0.5 * eye + 0.5 / K)
     off = (1.0 - eye) / (K - 1)
     pts.append(off)
+    pts.append(eye)
+    if K in _START_LATTICE:
+        pts.append(_lattice(K, _START_LATTICE[K]))
     rng = np.random.default_rng(seed)
     pts.append(rng.dirichlet(np.ones(K), size=n_random))
     return p_max * np.concatenate(pts, axis=0)
@@ -625,43 +661,141 @@ def _solve_two_users(
     return P * np.array([best_a[b], 1.0 - best_a[b]]), float(best_f[b]), trace, levels
 
 
+#: Fractions of the donor's power tried first by every move of :func:`_pattern_search`.
+_LOCAL_FRACTIONS = np.array([1e-5, 1e-4, 1e-3, 4e-3, 0.015, 0.04, 0.15, 0.5, 1.0])
+
+
+def _line_fractions(K: int) -> FloatArray:
+    """Fractions of the donor's power of the line searches of :func:`_pattern_search`.
+
+    A uniform grid over ``(0, 1]`` along each transfer direction: the good region behind a
+    rate's waterfall can be narrow (at L = 4096 under 1 % of the budget wide), and only a line
+    search finds it from a vertex or a face; fewer points for large K.
+    """
+    n = 64 if K <= 3 else (48 if K <= 4 else (16 if K <= 6 else 8))
+    return np.linspace(1.0 / n, 1.0, n)
+
+
+def _best_moves(problem, lk, Q, f, frac):
+    """Best transfer move of every row of ``Q`` over all ordered pairs and ``frac``."""
+    S, K = Q.shape
+    I, J = np.nonzero(~np.eye(K, dtype=bool))
+    nf = frac.size
+    per = I.size * nf
+    amt = (Q[:, I][:, :, None] * frac).reshape(-1)
+    C0 = mmse_gram(problem.hbar, Q)
+    base = np.repeat(np.arange(S), per)
+    gam, Qc = transfer_sinrs_batch(
+        C0, Q, base, np.tile(np.repeat(I, nf), S), np.tile(np.repeat(J, nf), S), amt
+    )
+    fc = _values(problem, lk, gam).reshape(S, per)
+    fc[amt.reshape(S, per) <= 0.0] = np.inf
+    k = np.argmin(fc, axis=1)
+    r = np.arange(S)
+    fk = fc[r, k]
+    ok = fk < f * (1.0 - 1e-12)
+    return ok, np.clip(Qc.reshape(S, per, K)[r, k], 0.0, None), fk
+
+
 def _pattern_search(
     problem: Problem,
     lk: _Lookup,
-    q: FloatArray,
-    f: float,
+    Q: FloatArray,
+    f: FloatArray,
     rounds: int,
-    fractions=(0.5, 0.15, 0.04),
-) -> tuple[FloatArray, float, list[float]]:
+    escape_rounds: int | None = None,
+    n_polish: int = 2,
+) -> tuple[FloatArray, FloatArray, list[float]]:
     """Best-improvement search over power transfers between every ordered pair of users.
 
-    Each round tries moving a fraction of ``q_i`` to user ``j`` for all ``i != j`` and a few
-    fractions (SINRs by :func:`transfer_sinrs`, exact and cheap), takes the best improving
-    move, and shrinks the fractions when none improves. Unlike a gradient step it crosses the
-    plateaus of the saturated logistic and the jumps between rate indices.
+    Each round tries, from each live row of ``Q`` (all rows as one batch), moving a fraction of
+    ``q_i`` to user ``j`` for all ``i != j`` (SINRs by :func:`transfer_sinrs_batch`, exact and
+    cheap) and takes the best improving move; a row stops when nothing improves. For the first
+    ``escape_rounds`` rounds (default 3 for K <= 4, else 1) every row tries a few fractions
+    from ``1e-5`` to 1 (:data:`_LOCAL_FRACTIONS`) and a line search over
+    :func:`_line_fractions` at once, so that a jump over a waterfall wins over a small step.
+    Then the ``n_polish`` best distinct rows go on with the few fractions, and with the line
+    search only when those do not improve, until they stop (at most ``rounds`` rounds in all).
+    A fraction of 1 switches user ``i`` off, so the simplex's faces and vertices are reached.
+    Unlike a gradient step it crosses the plateaus of the saturated logistic and the jumps
+    between rate indices.
     """
-    K = problem.K
-    I, J = np.nonzero(~np.eye(K, dtype=bool))
-    frac = np.asarray(fractions, dtype=np.float64)
-    trace = [f]
-    for _ in range(rounds):
-        if frac.max() < 1e-4:
+    K, P = problem.K, problem.p_max
+    Q = np.array(Q, dtype=np.float64, copy=True)
+    f = np.array(f, dtype=np.float64, copy=True)
+    live = np.ones(Q.shape[0], dtype=bool)
+    line = _line_fractions(K)
+    both = np.concatenate([_LOCAL_FRACTIONS, line])
+    if escape_rounds is None:
+        escape_rounds = 3 if K <= 4 else 1
+    trace = [float(f.min())]
+    for r in range(rounds):
+        if r == escape_rounds:
+            keep = _seeds(Q, f, n_polish, faces=False)
+            Q, f, live = Q[keep], f[keep], live[keep]
+        act = np.flatnonzero(live)
+        if act.size == 0:
             break
-        ii, jj = np.repeat(I, frac.size), np.repeat(J, frac.size)
-        amt = (q[I][:, None] * frac[None, :]).reshape(-1)
-        keep = amt > 0
-        if not np.any(keep):
-            break
-        C0 = mmse_gram(problem.hbar, q[None])[0]
-        gam, Qc = transfer_sinrs(C0, q, ii[keep], jj[keep], amt[keep])
-        fc = _values(problem, lk, gam)
-        k = int(np.argmin(fc))
-        if fc[k] < f * (1.0 - 1e-12):
-            q, f = np.clip(Qc[k], 0.0, None), float(fc[k])
+        if r < escape_rounds:  # every fraction, so that big jumps win over small steps
+            ok, Qn, fn = _best_moves(problem, lk, Q[act], f[act], both)
         else:
-            frac = frac * 0.25
-        trace.append(f)
-    return q, f, trace
+            ok, Qn, fn = _best_moves(problem, lk, Q[act], f[act], _LOCAL_FRACTIONS)
+        if r >= escape_rounds and not ok.all():
+            ok2, Qn2, fn2 = _best_moves(problem, lk, Q[act[~ok]], f[act[~ok]], line)
+            Qn[~ok], fn[~ok], ok[~ok] = Qn2, fn2, ok2
+        Q[act[ok]], f[act[ok]] = Qn[ok], fn[ok]
+        live[act[~ok]] = False
+        # merge rows that met: keep the first of each group of (nearly) equal points
+        act = np.flatnonzero(live)
+        if act.size > 1:
+            key = np.round(Q[act] / (1e-9 * P)).astype(np.int64)
+            _, first = np.unique(key, axis=0, return_index=True)
+            dup = np.ones(act.size, dtype=bool)
+            dup[first] = False
+            live[act[dup]] = False
+        trace.append(float(f.min()))
+    return Q, f, trace
+
+
+def simplex_lattice(K: int, m: int) -> FloatArray:
+    """All points ``k / m`` with ``k`` a composition of ``m`` into ``K`` non-negative parts.
+
+    Returns an array of shape ``(C(m + K - 1, K - 1), K)`` whose rows sum to 1 (stars and bars:
+    the ``K - 1`` bars sit at distinct positions among ``m + K - 1``). Faces and vertices of
+    the simplex are included.
+    """
+    if K < 1 or m < 1:
+        raise ValueError("K and m must be positive")
+    if K == 1:
+        return np.ones((1, 1))
+    bars = np.array(list(itertools.combinations(range(m + K - 1), K - 1)), dtype=np.int64)
+    edges = np.concatenate(
+        [np.full((bars.shape[0], 1), -1), bars, np.full((bars.shape[0], 1), m + K - 1)], axis=1
+    )
+    return (np.diff(edges, axis=1) - 1) / m
+
+
+@functools.lru_cache(maxsize=32)
+def _lattice(K: int, m: int) -> FloatArray:
+    g = simplex_lattice(K, m)
+    g.flags.writeable = False
+    return g
+
+
+def _seeds(Q: FloatArray, f: FloatArray, n_best: int, faces: bool) -> NDArray[np.int64]:
+    """Indices of the ``n_best`` best rows and (``faces``) of the best row of every support."""
+    order = np.argsort(f, kind="stable")
+    picked = [int(k) for k in order[:n_best]]
+    if faces:
+        support = (Q > 0.0) @ (1 << np.arange(Q.shape[1]))
+        _, first = np.unique(support[order], return_index=True)
+        picked += [int(k) for k in order[first]]
+    return np.array(list(dict.fromkeys(picked)), dtype=np.int64)
+
+
+def _max_seeds(K: int) -> int:
+    """Most starts refined for K users (the best candidates and faces, by value)."""
+    return 16 if K <= 4 else (8 if K <= 6 else 4)
 
 
 def _solve_pgd(
@@ -673,11 +807,18 @@ def _solve_pgd(
     tol: float,
     seed: int,
 ):
-    """K >= 3: projected gradient descent on the simplex from the best candidates."""
+    """K >= 3: projected gradient descent on the simplex from the best candidates.
+
+    The refined starts are the ``n_refine`` best candidates and the best candidate of every
+    support (every set of users switched on), so each face of the simplex the candidates
+    touch is explored. Returns every refined start (rows of ``Q``) with its value.
+    """
     K, P = problem.K, problem.p_max
     Q0 = starts(K, P, n_candidates, seed)
     f0 = _values(problem, lk, mmse_sinr(problem.hbar, Q0, False))
-    Q = Q0[np.argsort(f0, kind="stable")[:n_refine]].copy()
+    picked = _seeds(Q0, f0, n_refine, faces=True)
+    picked = picked[np.argsort(f0[picked], kind="stable")][: _max_seeds(K)]
+    Q = Q0[picked].copy()
     f, _, G = _evaluate_lookup(problem, lk, Q)
     scale = P / np.maximum(np.abs(G).max(axis=1), 1e-300)
     alpha = 0.5 * scale
@@ -701,8 +842,7 @@ def _solve_pgd(
             break  # every start is stuck
         if np.any(ok) and np.all(improvement[ok] <= tol):
             break  # converged
-    b = int(np.argmin(f))
-    return Q[b], float(f[b]), trace, it
+    return Q, f, trace, it
 
 
 def _beams_and_downlink(hbar: NDArray[np.complex128], q: FloatArray, P: float):
@@ -799,7 +939,8 @@ def solve_fast(
     iters: int = 3,
     tol: float = 1e-9,
     seed: int = 0,
-    rounds: int = 6,
+    rounds: int | None = None,
+    n_polish: int | None = None,
 ) -> Solution:
     """Fast solver of (P1) (no cvxpy); see the module docstring.
 
@@ -819,9 +960,12 @@ def solve_fast(
         Relative improvement below which projected gradient stops.
     seed : int
         Seed of the random candidates.
-    rounds : int
+    rounds : int, optional
         Rounds of the pairwise power-transfer search that follows projected gradient
-        (K >= 3).
+        (K >= 3; default 30 for K <= 4, 6 otherwise).
+    n_polish : int, optional
+        How many of the refined starts the power-transfer search follows to the end, after
+        its first rounds on all of them (K >= 3; default 2 for K <= 4, 1 otherwise).
 
     Returns
     -------
@@ -840,8 +984,18 @@ def solve_fast(
         gram = _gram2(problem.hbar)
         q, fq, trace, it = _solve_two_users(problem, lk, gram, n_candidates or 128, n_refine, 2)
     else:
-        q, fq, trace, it = _solve_pgd(problem, lk, n_candidates or 32, n_refine, iters, tol, seed)
-        q, fq, trace_ps = _pattern_search(problem, lk, q, fq, rounds)
+        Q, fQ, trace, it = _solve_pgd(problem, lk, n_candidates or 32, n_refine, iters, tol, seed)
+        small = K <= 4
+        Q, fQ, trace_ps = _pattern_search(
+            problem,
+            lk,
+            Q,
+            fQ,
+            rounds if rounds is not None else (30 if small else 6),
+            n_polish=n_polish if n_polish is not None else (2 if small else 1),
+        )
+        b = int(np.argmin(fQ))
+        q, fq = Q[b], float(fQ[b])
         trace = trace + trace_ps[1:]
     if K == 2:
         W, p, sinr = _beams_and_downlink_2(problem.hbar, gram, q, P)

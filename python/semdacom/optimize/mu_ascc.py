@@ -231,7 +231,8 @@ class _P62:
         zeta_n = xi_n = gam
         lq = np.asarray(fbl.log_q(rho_n))
         dlq = np.asarray(fbl.dlog_q(rho_n))
-        x_n = -np.log10(rc * L) + lq * _LOG10E
+        pre = problem.link.log10_prefactor(rc, L)  # log10(1/(R_c L)), or log10(1/2)
+        x_n = pre + lq * _LOG10E
         un = np.clip(np.exp(np.clip(-a1 * (x_n - a0), -690.0, 690.0)), 1e-300, 1e12)
         self.p_max.value = problem.p_max
         self.wdc.value = problem.weights * d_c
@@ -240,9 +241,7 @@ class _P62:
         self.k62.value = a1 * _LOG10E * dlq
         # u/u_n + ln u_n - 1 + a1 (log10(1/(R_c L)) + log10 e (Q(rho_n) + Q'(rho_n)(rho - rho_n)))
         #   - a1 a0 <= 0
-        self.c62.value = (
-            1.0 - np.log(un) + a1 * a0 + a1 * np.log10(rc * L) - a1 * _LOG10E * (lq - dlq * rho_n)
-        )
+        self.c62.value = 1.0 - np.log(un) + a1 * a0 - a1 * pre - a1 * _LOG10E * (lq - dlq * rho_n)
         self.kappa.value = np.full(K, kappa)
         self.b55.value = kappa * rc * _LN2
         self.a55.value = 2.0 * (rho_n - gn)

@@ -24,7 +24,10 @@ from ..core import beamforming as bf
 from ..core.distortion import DistortionTable
 from ..core.link import LinkModel, RandomCodingLink
 
-__all__ = ["Problem", "Solution", "link_from_spec"]
+__all__ = ["LINK_SPECS", "Problem", "Solution", "link_from_spec"]
+
+#: Named link models of :func:`link_from_spec` (besides paths of link tables).
+LINK_SPECS = ("physical", "physical_paper", "random_coding", "random_coding_paper", "tabulated")
 
 FloatArray = NDArray[np.float64]
 
@@ -32,10 +35,14 @@ FloatArray = NDArray[np.float64]
 def link_from_spec(spec: str | LinkModel) -> LinkModel:
     """A link model from its name.
 
-    ``"random_coding"`` (eq. (14), standard dispersion), ``"random_coding_paper"`` (the
-    dispersion as printed), ``"tabulated"`` (the measured LDPC+QAM tables shipped in
-    ``data/tables``, ``core.link.TabulatedLink.shipped()``), or comma-separated paths of
-    ``link_L<L>.json`` tables.
+    ``"physical"`` (alias ``"packet_loss"``: eq. (8) with ``BER = rho / 2``, a failed packet
+    loses its bits, so zero SINR gives the maximum distortion; the default of the optimiser
+    block and the closed loop), ``"physical_paper"`` (the same with the dispersion as printed),
+    ``"random_coding"`` (eq. (14) as printed, ``BER = rho / (R_c L)``, standard dispersion: the
+    paper's figures), ``"random_coding_paper"`` (eq. (14) and the dispersion as printed),
+    ``"tabulated"`` (the measured LDPC+QAM tables shipped in ``data/tables``,
+    ``core.link.TabulatedLink.shipped()``), or comma-separated paths of ``link_L<L>.json``
+    tables.
     """
     if isinstance(spec, LinkModel):
         return spec
@@ -43,6 +50,10 @@ def link_from_spec(spec: str | LinkModel) -> LinkModel:
         return RandomCodingLink()
     if spec == "random_coding_paper":
         return RandomCodingLink(paper_form=True)
+    if spec in ("physical", "packet_loss"):
+        return RandomCodingLink(packet_loss=True)
+    if spec in ("physical_paper", "packet_loss_paper"):
+        return RandomCodingLink(paper_form=True, packet_loss=True)
     from ..core import link as link_mod
 
     tab = getattr(link_mod, "TabulatedLink", None)
@@ -183,6 +194,16 @@ class Problem:
             out.append(t.point_distortion(np.arange(t.n_points), x))
         return out
 
+    def zero_sinr_distortion(self) -> FloatArray:
+        """Each user's best distortion at SINR 0 (no power, or no beam gain) under the link.
+
+        With the physical link (BER 1/2 at SINR 0) this is the table's distortion of a useless
+        link, within a fraction of a percent of :meth:`DistortionTable.max_distortion`; with
+        eq. (14) as printed it is far lower (BER ``1/(R_c L)``: the flaw that made switched-off
+        users look nearly error-free).
+        """
+        return self.best_positions(np.zeros(self.K))[1]
+
     def best_positions(self, sinr: ArrayLike) -> tuple[NDArray[np.int64], FloatArray]:
         """Best table position of every user at fixed SINRs and its distortion (exact search)."""
         pd = self.point_distortions(sinr)
@@ -199,11 +220,15 @@ class Problem:
         diagnostics: dict | None = None,
         distortion: ArrayLike | None = None,
         rc: ArrayLike | None = None,
+        infeasible: Sequence[int] = (),
     ) -> Solution:
         """Evaluate a discrete allocation (table positions, powers, beams) and record it.
 
         ``rc`` overrides ``R_c = R_s / T`` (a fixed-rate baseline, which then meets the delay
         constraint with slack). Without positions (DeepJSCC) ``distortion`` must be given.
+        Users listed in ``infeasible`` (no rate meets eq. (19)) are scored at their table's
+        maximum distortion (the image does not arrive in time) and recorded in
+        ``Solution.infeasible_users``.
         """
         pw = np.maximum(np.asarray(p, dtype=np.float64), 0.0)
         total = pw.sum()
@@ -239,6 +264,9 @@ class Problem:
                 for i, (t, k) in enumerate(zip(self.tables, pos, strict=True))
             ]
         )
+        bad = sorted({int(i) for i in infeasible})
+        for i in bad:
+            d[i] = self.tables[i].max_distortion()
         return Solution(
             solver=solver,
             positions=pos,
@@ -255,6 +283,7 @@ class Problem:
             objective=float(np.dot(self.weights, d)),
             solve_ms=float(solve_ms),
             diagnostics=dict(diagnostics or {}),
+            infeasible_users=bad,
         )
 
 
@@ -264,7 +293,9 @@ class Solution:
 
     ``positions`` are 0-based positions in each user's table; ``rate_index`` the table's own
     ``index`` of those points (what the source encoder receives). Baselines without a digital
-    source code (DeepJSCC) carry None for the rate fields.
+    source code (DeepJSCC) carry None for the rate fields. ``infeasible_users`` lists the users
+    for whom no rate met eq. (19) (a fixed-rate baseline); they are scored at their maximum
+    distortion.
     """
 
     solver: str
@@ -280,6 +311,12 @@ class Solution:
     objective: float
     solve_ms: float
     diagnostics: dict = field(default_factory=dict)
+    infeasible_users: list[int] = field(default_factory=list)
+
+    @property
+    def feasible(self) -> bool:
+        """Every user meets the delay budget of eq. (19) (``R_s <= R_c T``)."""
+        return not self.infeasible_users
 
     def allocation_fields(self, seq: int = 0, apply_frame: int = 0) -> dict:
         """Keyword arguments of ``messages.Allocation`` (design.md §3) for this solution."""
