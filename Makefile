@@ -7,7 +7,7 @@ PREFIX := $(ROOT)/prefix
 BUILD := $(ROOT)/build
 JOBS ?= 2
 
-.PHONY: setup demo test lint format bench clean apt venv build
+.PHONY: setup demo test lint format bench fuzz clean apt venv build
 
 setup: apt venv build
 	@$(PY) scripts/wire_venv.py $(VENV) $(PREFIX)
@@ -54,6 +54,12 @@ test: setup lint
 
 bench: setup
 	$(PY) bench/run.py $(ARGS)
+
+# >= 1000 fuzz messages on every input message port of every block (tests/fuzz); prints the
+# per-port table and writes bench/results/fuzz.json (nothing else)
+fuzz: setup
+	SEMDACOM_FUZZ_PROFILE=fuzz SEMDACOM_FUZZ_JSON=1 $(PY) -m pytest tests/fuzz -q \
+	  -p no:cacheprovider
 
 clean:
 	rm -rf $(BUILD) $(BUILD).log $(PREFIX)

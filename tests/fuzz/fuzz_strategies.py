@@ -117,8 +117,9 @@ def deep_dicts(draw: st.DrawFn) -> Any:
     """A dictionary nested ``depth`` levels deep (up to 3000)."""
     depth = draw(st.sampled_from([10, 100, 1000, 3000]))
     d = draw(scalars())
+    key = pmt.intern(draw(st.sampled_from(KNOWN_KEYS)))
     for _ in range(depth):
-        d = pmt.dict_add(pmt.make_dict(), pmt.intern(draw(st.sampled_from(KNOWN_KEYS))), d)
+        d = pmt.dict_add(pmt.make_dict(), key, d)
     return d
 
 
