@@ -15,6 +15,7 @@ import pytest
 from gnuradio import blocks, gr
 from gnuradio.semdacom import messages
 from gnuradio.semdacom.core import beamforming as bf
+from gnuradio.semdacom.core.link import physical_link
 from gnuradio.semdacom.messages import Csi
 from gnuradio.semdacom.mu_ascc_optimizer import mu_ascc_optimizer
 from gnuradio.semdacom.optimize import fast
@@ -77,7 +78,10 @@ def test_csi_in_allocation_out_matches_the_fast_solver(harness) -> None:
     assert a.power.sum() <= 3.0 * (1 + 1e-9) and a.w.shape == (2, 2)
     assert a.solve_ms > 0 and np.all(a.rs_bits / a.rc <= 470.4 * (1 + 1e-12))
     blk_tables = h.blk._tables
-    ref = fast.solve_fast(Problem(bf.paper_channel(), 1.0, blk_tables, [0.8, 0.2], 3.0, 470.4, 256))
+    # the block plans with the physical link by default (BER = rho / 2)
+    ref = fast.solve_fast(
+        Problem(bf.paper_channel(), 1.0, blk_tables, [0.8, 0.2], 3.0, 470.4, 256, physical_link())
+    )
     assert a.objective == pytest.approx(ref.objective, rel=1e-9)
     np.testing.assert_array_equal(a.rate_index, ref.rate_index)
 
