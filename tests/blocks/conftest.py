@@ -1,13 +1,18 @@
-"""The shared block-test harness of tests/blocks (and tests/fuzz).
+"""The shared block-test harness of tests/blocks.
 
 ``BlockHarness`` runs one block in a flowgraph: a ``message_debug`` stores what each of its
 output message ports publishes, an optional stream source feeds its stream input and a vector
 sink takes its stream output; messages are posted straight to its input ports. ``wait_until``
 polls with a deadline, so a block whose thread died fails a test instead of hanging it.
+
+Test files subclass it (``from block_harness import BlockHarness``: this module registers
+itself under that name, since every test directory has a ``conftest``) and build instances
+through the ``block_harness`` fixture, which stops them at teardown.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -28,13 +33,10 @@ def wait_until(cond: Callable[[], bool], timeout: float = TIMEOUT_S, what: str =
         time.sleep(0.002)
 
 
-def make_tag(offset: int, key: str, value: Any) -> gr.tag_t:
-    """A stream tag ``key = value`` at ``offset``."""
-    t = gr.tag_t()
-    t.offset = int(offset)
-    t.key = pmt.intern(key)
-    t.value = value
-    return t
+def make_tag(offset: int, key: Any, value: Any, srcid: str = "qa") -> gr.tag_t:
+    """A stream tag ``key = value`` at ``offset`` (``key`` a str or a PMT symbol)."""
+    key = pmt.intern(key) if isinstance(key, str) else key
+    return gr.tag_utils.python_to_tag((int(offset), key, value, pmt.intern(srcid)))
 
 
 class IdleSource(gr.sync_block):
@@ -49,7 +51,8 @@ class IdleSource(gr.sync_block):
 
 
 class BlockHarness:
-    """One block running in a flowgraph, its output ports collected.
+    """One block running in a flowgraph, its output ports collected (``dbg``: the
+    ``message_debug`` of the first one).
 
     Parameters
     ----------
@@ -76,8 +79,9 @@ class BlockHarness:
     ) -> None:
         self.tb = gr.top_block()
         self.blk = blk
-        self.dbg = {p: blocks.message_debug() for p in out_ports}
-        for port, dbg in self.dbg.items():
+        self.dbgs = {p: blocks.message_debug() for p in out_ports}
+        self.dbg = self.dbgs[out_ports[0]] if out_ports else None
+        for port, dbg in self.dbgs.items():
             self.tb.msg_connect((blk, port), (dbg, "store"))
         self.src = None
         if isinstance(stream_in, str) and stream_in == "idle":
@@ -104,16 +108,49 @@ class BlockHarness:
         self.blk.to_basic_block()._post(pmt.intern(port), msg)
 
     def n_out(self, port: str) -> int:
-        return self.dbg[port].num_messages()
+        return self.dbgs[port].num_messages()
 
     def out(self, port: str, reader: Callable[[Any], Any] | None = None) -> list:
         """Messages published on ``port`` so far (through ``reader`` when given)."""
-        dbg = self.dbg[port]
+        dbg = self.dbgs[port]
         msgs = [dbg.get_message(i) for i in range(dbg.num_messages())]
         return [reader(m) for m in msgs] if reader else msgs
 
-    def wait_out(self, port: str, n: int, timeout: float = TIMEOUT_S) -> None:
-        wait_until(lambda: self.n_out(port) >= n, timeout, f"{n} messages on {port}")
+    def wait_out(self, port: str, n: int, timeout: float | None = None) -> None:
+        t = self.timeout if timeout is None else timeout
+        wait_until(lambda: self.n_out(port) >= n, t, f"{n} messages on {port}")
+
+    #: Deadline of the waits (seconds).
+    timeout = TIMEOUT_S
+
+    def counters(self) -> dict:
+        return self.blk.counters()
+
+    def wait_for(self, cond: Callable[[], bool]) -> None:
+        """Wait until ``cond()``; on timeout the assertion shows the block's counters."""
+        t0 = time.monotonic()
+        while not cond():
+            assert time.monotonic() - t0 < self.timeout, f"timed out; {self.counters()}"
+            time.sleep(0.002)
+
+    def handled(self, keys: Sequence[str]) -> int:
+        c = self.counters()
+        return sum(c[k] for k in keys)
+
+    def post_and_wait(self, port: str, msg: Any, keys: Sequence[str]) -> None:
+        """Post ``msg`` and wait until the sum of the counters ``keys`` has grown."""
+        before = self.handled(keys)
+        self.post(port, msg)
+        self.wait_for(lambda: self.handled(keys) > before)
+
+    def request(self, port: str, msg: Any, reader: Callable[[Any], Any], out: str = "") -> Any:
+        """Post ``msg`` and return the next message on output port ``out`` (the first one by
+        default), read with ``reader``."""
+        dbg = self.dbgs[out] if out else self.dbg
+        n = dbg.num_messages()
+        self.post(port, msg)
+        self.wait_for(lambda: dbg.num_messages() > n)
+        return reader(dbg.get_message(n))
 
     def stop(self) -> None:
         if self.running:
@@ -138,7 +175,11 @@ def block_harness() -> Iterator[Callable[..., BlockHarness]]:
     made: list[BlockHarness] = []
 
     def make(*args: Any, **kwargs: Any) -> BlockHarness:
-        h = BlockHarness(*args, **kwargs)
+        """``make(blk, out_ports, ...)``, or ``make(SubClass, **kwargs)`` for a subclass."""
+        if args and isinstance(args[0], type) and issubclass(args[0], BlockHarness):
+            h = args[0](*args[1:], **kwargs)
+        else:
+            h = BlockHarness(*args, **kwargs)
         made.append(h)
         return h
 
@@ -147,3 +188,7 @@ def block_harness() -> Iterator[Callable[..., BlockHarness]]:
     yield make
     for h in made:
         h.stop()
+
+
+# test files import the harness by a name no other directory's conftest has
+sys.modules.setdefault("block_harness", sys.modules[__name__])

@@ -9,6 +9,7 @@ import time
 import numpy as np
 import pmt
 import pytest
+from block_harness import make_tag as _tag
 from gnuradio import blocks, gr
 from gnuradio.semdacom import messages
 from gnuradio.semdacom.channel_decoder import channel_decoder
@@ -17,14 +18,6 @@ from gnuradio.semdacom.coding import MCS_TABLE, encode_bits
 from gnuradio.semdacom.messages import Allocation, Csi
 
 TIMEOUT_S = 30.0
-
-
-def _tag(offset: int, key: str, value) -> gr.tag_t:
-    t = gr.tag_t()
-    t.offset = offset
-    t.key = pmt.intern(key)
-    t.value = value
-    return t
 
 
 def _run_decoder(samples: np.ndarray, tags: list, msgs=(), **kw) -> tuple[list, channel_decoder]:

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pmt
 import pytest
-from gnuradio import blocks, gr
+from block_harness import BlockHarness
 from gnuradio.semdacom import messages
 from gnuradio.semdacom.channel_encoder import CHAN_TAG, channel_encoder
 from gnuradio.semdacom.coding import block_layout, encode_bits, n_blocks
@@ -18,30 +18,22 @@ from gnuradio.semdacom.messages import Allocation
 TIMEOUT_S = 20.0
 
 
-class Harness:
+class Harness(BlockHarness):
     """channel_encoder -> vector sink (with tags), running; post messages and wait."""
 
-    def __init__(self, **kw) -> None:
-        self.tb = gr.top_block()
-        self.enc = channel_encoder(**kw)
-        self.sink = blocks.vector_sink_c()
-        self.tb.connect(self.enc, self.sink)
-        self.tb.start()
+    timeout = TIMEOUT_S
 
-    def post(self, port: str, msg) -> None:
-        self.enc._post(pmt.intern(port), msg)
+    def __init__(self, **kw) -> None:
+        super().__init__(channel_encoder(**kw), stream_out=True)
+        self.enc = self.blk
 
     def wait_frames(self, n: int) -> None:
-        t0 = time.time()
-        while self.enc.counters()["frames_out"] < n and time.time() - t0 < TIMEOUT_S:
-            time.sleep(0.01)
+        self.wait_for(lambda: self.enc.counters()["frames_out"] >= n)
         time.sleep(0.05)
 
     def close(self) -> tuple[np.ndarray, list]:
-        self.tb.stop()
-        self.tb.wait()
-        tags = [(t.offset, pmt.symbol_to_string(t.key), t.value) for t in self.sink.tags()]
-        return np.array(self.sink.data(), dtype=np.complex64), tags
+        self.stop()
+        return self.stream_data(), self.stream_tags()
 
 
 def _frames(tags):

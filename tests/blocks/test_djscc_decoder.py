@@ -11,6 +11,8 @@ import time
 import numpy as np
 import pmt
 import pytest
+from block_harness import IdleSource, wait_until
+from block_harness import make_tag as _tag
 from gnuradio import blocks, gr, semdacom
 from gnuradio.semdacom import messages
 from gnuradio.semdacom.codec.data import load_fashion_mnist
@@ -24,17 +26,6 @@ TIMEOUT_S = 30.0
 K_SYM = 470
 
 
-class IdleSource(gr.sync_block):
-    """A complex stream that never produces samples (for message-only use of the decoder)."""
-
-    def __init__(self) -> None:
-        gr.sync_block.__init__(self, name="idle_source", in_sig=None, out_sig=[np.complex64])
-
-    def work(self, input_items, output_items):
-        time.sleep(0.002)
-        return 0
-
-
 @pytest.fixture(scope="module")
 def images():
     imgs, labels = load_fashion_mnist("test")
@@ -42,9 +33,11 @@ def images():
 
 
 def _wait(cond) -> None:
-    t0 = time.monotonic()
-    while not cond() and time.monotonic() - t0 < TIMEOUT_S:
-        time.sleep(0.005)
+    """Wait for ``cond`` (at most TIMEOUT_S); the test's own asserts then say what is missing."""
+    try:
+        wait_until(cond, TIMEOUT_S)
+    except AssertionError:
+        pass
 
 
 def _images_of(dbg) -> list[tuple[dict, np.ndarray]]:
@@ -55,14 +48,6 @@ def _score(out, imgs) -> np.ndarray:
     got = np.stack([img for _, img in out]).astype(np.float32) / 255.0
     ref = imgs[:, None].astype(np.float32) / 255.0
     return msssim(got, ref)
-
-
-def _tag(offset: int, key: str, value) -> gr.tag_t:
-    t = gr.tag_t()
-    t.offset = offset
-    t.key = pmt.intern(key)
-    t.value = value
-    return t
 
 
 def _run_stream(samples: np.ndarray, tags: list, msgs=(), **kw):

@@ -1,19 +1,19 @@
 """QA of the ``fbl_link`` message block in a running flowgraph.
 
 Messages are posted straight to the block's input ports and the output PDUs are collected with
-``blocks.message_debug``, as gr-satellites does for its message-only blocks.
+``blocks.message_debug`` (the shared ``BlockHarness`` of tests/blocks/conftest.py).
 """
 
 from __future__ import annotations
 
+import functools
 import math
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import numpy as np
 import pmt
 import pytest
-from gnuradio import blocks, gr
+from block_harness import BlockHarness
 from gnuradio.semdacom import messages
 from gnuradio.semdacom.fbl_link import fbl_link
 from gnuradio.semdacom.messages import Allocation, Csi
@@ -21,65 +21,27 @@ from gnuradio.semdacom.messages import Allocation, Csi
 TIMEOUT_S = 10.0
 
 
-class Harness:
-    """A running flowgraph ``fbl_link -> message_debug`` with helpers to post and wait."""
+class Harness(BlockHarness):
+    """A running flowgraph ``fbl_link -> message_debug`` (the shared BlockHarness)."""
+
+    timeout = TIMEOUT_S
+    KEYS = ("pdus_out", "cmd_accepted", "cmd_rejected", "csi_accepted", "csi_rejected")
 
     def __init__(self, **kwargs: object) -> None:
-        self.tb = gr.top_block()
-        self.blk = fbl_link(**kwargs)
-        self.dbg = blocks.message_debug()
-        self.tb.msg_connect(self.blk, "pdus", self.dbg, "store")
-        self.tb.start()
-
-    def post(self, port: str, msg: object) -> None:
-        self.blk.to_basic_block()._post(pmt.intern(port), msg)
-
-    def wait_for(self, cond: Callable[[], bool]) -> None:
-        t0 = time.monotonic()
-        while not cond():
-            assert time.monotonic() - t0 < TIMEOUT_S, f"timed out; counters {self.blk.counters()}"
-            time.sleep(0.002)
-
-    def handled(self) -> int:
-        c = self.blk.counters()
-        return (
-            c["pdus_out"]
-            + c["cmd_accepted"]
-            + c["cmd_rejected"]
-            + c["csi_accepted"]
-            + c["csi_rejected"]
-        )
+        super().__init__(fbl_link(**kwargs), ["pdus"])
 
     def send(self, port: str, msg: object) -> None:
         """Post one message and wait until the block has dealt with it."""
-        before = self.handled()
-        self.post(port, msg)
-        self.wait_for(lambda: self.handled() > before)
+        self.post_and_wait(port, msg, self.KEYS)
 
     def send_bits(self, bits: np.ndarray, **meta: object) -> tuple[dict, np.ndarray]:
         """Send a bits PDU and return the PDU that comes out."""
-        n = self.dbg.num_messages()
-        self.send("pdus", messages.bits_pdu(meta, bits))
-        self.wait_for(lambda: self.dbg.num_messages() > n)
-        return messages.unpack_bits_pdu(self.dbg.get_message(n))
-
-    def stop(self) -> None:
-        self.tb.stop()
-        self.tb.wait()
+        return self.request("pdus", messages.bits_pdu(meta, bits), messages.unpack_bits_pdu)
 
 
 @pytest.fixture
-def harness() -> Iterator[Callable[..., Harness]]:
-    made: list[Harness] = []
-
-    def make(**kwargs: object) -> Harness:
-        h = Harness(**kwargs)
-        made.append(h)
-        return h
-
-    yield make
-    for h in made:
-        h.stop()
+def harness(block_harness) -> Callable[..., Harness]:
+    return functools.partial(block_harness, Harness)
 
 
 def unit_rows(rng: np.random.Generator, k: int, n_t: int) -> np.ndarray:

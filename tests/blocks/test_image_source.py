@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import time
 
 import numpy as np
 import pmt
 import pytest
-from gnuradio import blocks, gr
+from block_harness import BlockHarness
 from gnuradio.semdacom import messages
 from gnuradio.semdacom.codec.data import load_fashion_mnist
 from gnuradio.semdacom.image_source import image_source
@@ -15,48 +16,22 @@ from gnuradio.semdacom.image_source import image_source
 TIMEOUT_S = 10.0
 
 
-class Harness:
+class Harness(BlockHarness):
+    timeout = TIMEOUT_S
+
     def __init__(self, **kwargs) -> None:
-        self.tb = gr.top_block()
-        self.blk = image_source(**kwargs)
-        self.dbg = blocks.message_debug()
-        self.tb.msg_connect(self.blk, "pdus", self.dbg, "store")
-        self.tb.start()
+        super().__init__(image_source(**kwargs), ["pdus"])
 
     def trigger(self, msg=pmt.PMT_T) -> None:
-        n = self.blk.counters()["triggers"]
-        self.blk.to_basic_block()._post(pmt.intern("trigger"), msg)
-        self.wait_for(lambda: self.blk.counters()["triggers"] > n)
-
-    def wait_for(self, cond) -> None:
-        t0 = time.monotonic()
-        while not cond():
-            assert time.monotonic() - t0 < TIMEOUT_S, self.blk.counters()
-            time.sleep(0.002)
+        self.post_and_wait("trigger", msg, ("triggers",))
 
     def out(self) -> list[tuple[dict, np.ndarray]]:
-        return [
-            messages.unpack_image_pdu(self.dbg.get_message(i))
-            for i in range(self.dbg.num_messages())
-        ]
-
-    def stop(self) -> None:
-        self.tb.stop()
-        self.tb.wait()
+        return super().out("pdus", messages.unpack_image_pdu)
 
 
 @pytest.fixture
-def harness():
-    made = []
-
-    def make(**kwargs):
-        h = Harness(**kwargs)
-        made.append(h)
-        return h
-
-    yield make
-    for h in made:
-        h.stop()
+def harness(block_harness):
+    return functools.partial(block_harness, Harness)
 
 
 def test_trigger_emits_images_with_meta(harness) -> None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import json
-import time
 
 import numpy as np
 import pmt
 import pytest
-from gnuradio import gr
+from block_harness import BlockHarness
 from gnuradio.semdacom import messages
 from gnuradio.semdacom.codec import metrics
 from gnuradio.semdacom.image_source import image_source
@@ -17,49 +17,34 @@ from gnuradio.semdacom.metrics_sink import metrics_sink
 TIMEOUT_S = 10.0
 
 
-class Harness:
+class Harness(BlockHarness):
+    timeout = TIMEOUT_S
+
     def __init__(self, **kwargs) -> None:
-        self.tb = gr.top_block()
-        self.blk = metrics_sink(**kwargs)
+        super().__init__(metrics_sink(**kwargs), start=False)
         # A flowgraph needs a connection: an idle trigger-driven image_source feeds ref.
         self.src = image_source(count=1)
         self.tb.msg_connect(self.src, "pdus", self.blk, "ref")
-        self.tb.start()
+        self.start()
+
+    def counters(self) -> dict:
+        return self.blk.summary()
 
     def post(self, port: str, msg) -> None:
-        s = self.blk.summary()["counts"]
-        before = s["refs"] + s["results"] + s["malformed"]
-        self.blk.to_basic_block()._post(pmt.intern(port), msg)
+        """Post and wait until the message is counted (as a ref, a result or malformed)."""
 
-        def done():
+        def total() -> int:
             c = self.blk.summary()["counts"]
-            return c["refs"] + c["results"] + c["malformed"] > before
+            return c["refs"] + c["results"] + c["malformed"]
 
-        self.wait_for(done)
-
-    def wait_for(self, cond) -> None:
-        t0 = time.monotonic()
-        while not cond():
-            assert time.monotonic() - t0 < TIMEOUT_S, self.blk.summary()
-            time.sleep(0.002)
-
-    def stop(self) -> None:
-        self.tb.stop()
-        self.tb.wait()
+        before = total()
+        super().post(port, msg)
+        self.wait_for(lambda: total() > before)
 
 
 @pytest.fixture
-def harness():
-    made = []
-
-    def make(**kwargs):
-        h = Harness(**kwargs)
-        made.append(h)
-        return h
-
-    yield make
-    for h in made:
-        h.stop()
+def harness(block_harness):
+    return functools.partial(block_harness, Harness)
 
 
 def _img(seed: int) -> np.ndarray:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pmt
 import pytest
+from block_harness import make_tag
 from gnuradio import blocks, gr, semdacom
 from gnuradio.semdacom import messages
 
@@ -30,10 +31,6 @@ TIMEOUT_S = 10.0
 
 def cn(rng: np.random.Generator, *shape: int) -> np.ndarray:
     return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)) / math.sqrt(2)
-
-
-def make_tag(offset: int, key: object, value: object) -> gr.tag_t:
-    return gr.tag_utils.python_to_tag((offset, key, value, pmt.intern("qa")))
 
 
 def frame_tags(n: int, frame_len: int) -> list[gr.tag_t]:

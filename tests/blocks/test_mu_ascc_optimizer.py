@@ -6,13 +6,15 @@ CSI is posted to the block's ``csi`` port and the allocations are collected with
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import numpy as np
 import pmt
 import pytest
-from gnuradio import blocks, gr
+from block_harness import BlockHarness
+from gnuradio import gr
 from gnuradio.semdacom import messages
 from gnuradio.semdacom.core import beamforming as bf
 from gnuradio.semdacom.core.link import physical_link
@@ -24,45 +26,23 @@ from gnuradio.semdacom.optimize.problem import Problem
 TIMEOUT_S = 30.0
 
 
-class Harness:
+class Harness(BlockHarness):
+    timeout = TIMEOUT_S
+
     def __init__(self, **kwargs: object) -> None:
-        self.tb = gr.top_block()
-        self.blk = mu_ascc_optimizer(**kwargs)
-        self.dbg = blocks.message_debug()
-        self.tb.msg_connect(self.blk, "alloc", self.dbg, "store")
-        self.tb.start()
+        super().__init__(mu_ascc_optimizer(**kwargs), ["alloc"])
 
     def send(self, msg: object) -> None:
-        before = self.blk.counters()["csi_in"]
-        self.blk.to_basic_block()._post(pmt.intern("csi"), msg)
-        t0 = time.monotonic()
-        while self.blk.counters()["csi_in"] <= before:
-            assert time.monotonic() - t0 < TIMEOUT_S, "timed out"
-            time.sleep(0.002)
+        self.post_and_wait("csi", msg, ("csi_in",))
         time.sleep(0.01)  # let message_debug store what was published
 
     def allocs(self) -> list[messages.Allocation]:
-        return [
-            messages.alloc_from_pmt(self.dbg.get_message(i)) for i in range(self.dbg.num_messages())
-        ]
-
-    def stop(self) -> None:
-        self.tb.stop()
-        self.tb.wait()
+        return super().out("alloc", messages.alloc_from_pmt)
 
 
 @pytest.fixture
-def harness() -> Iterator[Callable[..., Harness]]:
-    made: list[Harness] = []
-
-    def make(**kwargs: object) -> Harness:
-        h = Harness(**kwargs)
-        made.append(h)
-        return h
-
-    yield make
-    for h in made:
-        h.stop()
+def harness(block_harness) -> Callable[..., Harness]:
+    return functools.partial(block_harness, Harness)
 
 
 def csi_msg(h: np.ndarray | None = None, noise: float = 1.0, seq: int = 1) -> object:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
+import functools
 
 import numpy as np
 import pmt
 import pytest
-from gnuradio import blocks, gr
+from block_harness import BlockHarness
 from gnuradio.semdacom import messages
 from gnuradio.semdacom.codec.codec import shared_codec
 from gnuradio.semdacom.codec.data import load_fashion_mnist
@@ -17,43 +17,19 @@ from gnuradio.semdacom.source_decoder import source_decoder
 TIMEOUT_S = 20.0
 
 
-class Harness:
-    def __init__(self, **kwargs) -> None:
-        self.tb = gr.top_block()
-        self.blk = source_decoder(**kwargs)
-        self.dbg = blocks.message_debug()
-        self.tb.msg_connect(self.blk, "pdus", self.dbg, "store")
-        self.tb.start()
+class Harness(BlockHarness):
+    timeout = TIMEOUT_S
 
-    def wait_for(self, cond) -> None:
-        t0 = time.monotonic()
-        while not cond():
-            assert time.monotonic() - t0 < TIMEOUT_S, self.blk.counters()
-            time.sleep(0.002)
+    def __init__(self, **kwargs) -> None:
+        super().__init__(source_decoder(**kwargs), ["pdus"])
 
     def send(self, msg, port: str = "pdus"):
-        n = self.dbg.num_messages()
-        self.blk.to_basic_block()._post(pmt.intern(port), msg)
-        self.wait_for(lambda: self.dbg.num_messages() > n)
-        return messages.unpack_image_pdu(self.dbg.get_message(n))
-
-    def stop(self) -> None:
-        self.tb.stop()
-        self.tb.wait()
+        return self.request(port, msg, messages.unpack_image_pdu)
 
 
 @pytest.fixture
-def harness():
-    made = []
-
-    def make(**kwargs):
-        h = Harness(**kwargs)
-        made.append(h)
-        return h
-
-    yield make
-    for h in made:
-        h.stop()
+def harness(block_harness):
+    return functools.partial(block_harness, Harness)
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pmt
 import pytest
+from block_harness import make_tag
 from gnuradio import blocks, gr, semdacom
 from gnuradio.semdacom import messages
 from gnuradio.semdacom.messages import Allocation
@@ -51,10 +52,6 @@ def piecewise(g: np.ndarray, segments: Sequence[tuple[int, Sequence[float], np.n
     for (start, power, w), stop in zip(segments, bounds[1:], strict=True):
         out[:, start:stop] = eq5(g[:, start:stop], power, w)
     return out
-
-
-def make_tag(offset: int, key: object, value: object) -> gr.tag_t:
-    return gr.tag_utils.python_to_tag((offset, key, value, pmt.intern("qa")))
 
 
 def frame_tags(starts: Sequence[int], numbers: Sequence[int] | None = None) -> list[gr.tag_t]:
