@@ -200,3 +200,43 @@ BOOST_AUTO_TEST_CASE(parser_rejects_malformed)
     BOOST_CHECK(parse_beam_allocation(good, 2, 2, out, why));
     BOOST_CHECK(out.has_w && out.seq == 4);
 }
+
+BOOST_AUTO_TEST_CASE(schedule_takes_only_newer_seq)
+{
+    allocation_schedule s({ 1.0 }, std::vector<gr_complex>(1, gr_complex(1, 0)));
+    beam_allocation a;
+    a.has_power = true;
+    a.power = { 2.0 };
+    a.seq = 5;
+    BOOST_CHECK(s.push(a));
+    BOOST_CHECK(!s.push(a)); // equal seq
+    a.seq = 4;
+    BOOST_CHECK(!s.push(a)); // older seq
+    BOOST_CHECK_EQUAL(s.pending(), 1u);
+    BOOST_CHECK_EQUAL(s.last_seq(), 5u);
+    s.push_local(a); // from code: no seq of its own
+    BOOST_CHECK_EQUAL(s.pending(), 2u);
+    BOOST_CHECK_EQUAL(s.last_seq(), 5u);
+}
+
+BOOST_AUTO_TEST_CASE(parser_bounds_power_and_beam_tolerance)
+{
+    beam_allocation out;
+    std::string why;
+    pmt::pmt_t d =
+        pmt::dict_add(pmt::make_dict(), pmt::intern("seq"), pmt::from_uint64(1));
+    auto huge =
+        pmt::dict_add(d, pmt::intern("power"), pmt::init_f64vector(2, { 1e80, 0.1 }));
+    BOOST_CHECK(!parse_beam_allocation(huge, 2, 2, out, why));
+    auto top = pmt::dict_add(
+        d, pmt::intern("power"), pmt::init_f64vector(2, { MAX_POWER_W, 0.0 }));
+    BOOST_CHECK(parse_beam_allocation(top, 2, 2, out, why));
+    // off unit norm by 5e-5: inside the c32 tolerance, outside the c64 one
+    const float f = 1.0f + 5e-5f;
+    std::vector<gr_complex> w32 = { f, 0, 0, f };
+    auto c32 = pmt::dict_add(d, pmt::intern("w"), pmt::init_c32vector(4, w32));
+    BOOST_CHECK(parse_beam_allocation(c32, 2, 2, out, why));
+    std::vector<std::complex<double>> w64 = { 1.0 + 5e-5, 0, 0, 1.0 + 5e-5 };
+    auto c64 = pmt::dict_add(d, pmt::intern("w"), pmt::init_c64vector(4, w64));
+    BOOST_CHECK(!parse_beam_allocation(c64, 2, 2, out, why));
+}

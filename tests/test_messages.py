@@ -461,3 +461,85 @@ def test_meta_rejects() -> None:
         messages.meta_to_pmt({"x": 2**70})
     with pytest.raises(MessageError, match="must be a PMT dictionary"):
         messages.meta_from_pmt(pmt.from_long(1))
+
+
+# ---------------------------------------------------------------------------------------------
+# One validator (issue 12): limits, user=, link_allocation, chan_info
+# ---------------------------------------------------------------------------------------------
+
+
+def _alloc_dict(**entries: object) -> object:
+    d = pmt.dict_add(pmt.make_dict(), pmt.intern("seq"), pmt.from_uint64(1))
+    for key, value in entries.items():
+        d = pmt.dict_add(d, pmt.intern(key), value)
+    return d
+
+
+def test_power_and_rc_limits() -> None:
+    ok = _alloc_dict(power=pmt.init_f64vector(2, [messages.MAX_POWER_W, 0.0]))
+    assert messages.alloc_from_pmt(ok).power[0] == messages.MAX_POWER_W
+    for bad in (
+        _alloc_dict(power=pmt.init_f64vector(2, [1e80, 0.1])),
+        _alloc_dict(rc=pmt.init_f64vector(2, [1.0, 1e300])),
+        _alloc_dict(rc=pmt.init_f64vector(1, [messages.MAX_RC * 1.01])),
+    ):
+        with pytest.raises(messages.MessageError, match="exceeds"):
+            messages.alloc_from_pmt(bad)
+
+
+def test_user_argument_rejects_a_k_without_this_user() -> None:
+    msg = _alloc_dict(rc=pmt.init_f64vector(2, [1.0, 1.0]))
+    assert messages.alloc_from_pmt(msg, user=1).rc.size == 2
+    with pytest.raises(messages.MessageError, match="this block is user 2"):
+        messages.alloc_from_pmt(msg, user=2)
+    w_only = _alloc_dict(w=pmt.init_c64vector(2, [1.0, 1.0]))  # K = 2 from w with n_t = 1
+    with pytest.raises(messages.MessageError, match="this block is user 3"):
+        messages.alloc_from_pmt(w_only, n_t=1, user=3)
+    csi = messages.csi_to_pmt(Csi(h=np.ones((2, 2)), noise_var=np.ones(2)))
+    assert messages.csi_from_pmt(csi, user=1).k == 2
+    with pytest.raises(messages.MessageError, match="this block is user 2"):
+        messages.csi_from_pmt(csi, user=2)
+
+
+def test_csi_limits_and_positive_noise() -> None:
+    zero = messages.csi_to_pmt(Csi(h=np.ones((2, 2)), noise_var=np.zeros(2)))
+    assert messages.csi_from_pmt(zero).noise_var.tolist() == [0.0, 0.0]  # a noiseless channel
+    with pytest.raises(messages.MessageError, match="MIN_NOISE_VAR"):
+        messages.csi_from_pmt(zero, positive_noise=True)
+    with pytest.raises(messages.MessageError, match="MAX_CHANNEL_GAIN"):
+        messages.csi_to_pmt(Csi(h=1e200 * np.eye(2), noise_var=np.ones(2)))
+
+
+def test_link_allocation_checks_the_coder_range() -> None:
+    ok = _alloc_dict(mcs=pmt.init_s32vector(2, [0, 3]), rc=pmt.init_f64vector(2, [1.0, 2.0]))
+    assert messages.link_allocation(ok, 1, 256).mcs[1] == 3
+    for bad, reason in (
+        (_alloc_dict(mcs=pmt.init_s32vector(2, [0, 99])), "mcs\\[1\\]"),
+        (_alloc_dict(rc=pmt.init_f64vector(2, [1.0, 0.001])), "rc\\[1\\]"),
+        (_alloc_dict(rc=pmt.init_f64vector(1, [1.0])), "this block is user 1"),
+    ):
+        with pytest.raises(messages.MessageError, match=reason):
+            messages.link_allocation(bad, 1, 256)
+
+
+@pytest.mark.parametrize(
+    "info",
+    [
+        {"user": 0, "mode": "ldpc", "n_bits": "many"},
+        {"user": 0, "mode": "ldpc", "n_bits": 2**62},
+        {"user": 0, "mode": "ldpc", "n_bits": True},
+        {"user": 0, "mode": "x", "n_bits": 1},
+        {"user": 0, "mode": "fbl", "n_bits": 20, "bits": np.zeros(1, np.uint8)},
+        {"user": 0, "mode": "fbl", "n_bits": 1, "rc": float("inf")},
+        {"user": -1, "mode": "fbl", "n_bits": 1},
+    ],
+)
+def test_chan_info_rejects_unusable_tags(info: dict) -> None:
+    with pytest.raises(messages.MessageError):
+        messages.chan_info(info)
+
+
+def test_chan_info_accepts_the_encoder_tag() -> None:
+    info = {"user": 1, "mode": "fbl", "L": 256, "n_bits": 9, "rc": 1.0}
+    info["bits"] = np.zeros(2, np.uint8)
+    assert messages.chan_info(info)["n_bits"] == 9

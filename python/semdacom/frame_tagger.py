@@ -6,6 +6,8 @@ import numpy as np
 import pmt
 from gnuradio import gr
 
+from ._block_util import check_int
+
 
 class frame_tagger(gr.sync_block):
     """Adds a ``frame`` tag (u64 frame number) and a ``packet_len`` tag (long)
@@ -19,10 +21,8 @@ class frame_tagger(gr.sync_block):
         gr.sync_block.__init__(
             self, name="frame_tagger", in_sig=[np.complex64], out_sig=[np.complex64]
         )
-        if int(frame_len) < 1:
-            raise ValueError(f"frame_len must be >= 1, got {frame_len}")
-        self.frame_len = int(frame_len)
-        self.first_frame = int(first_frame)
+        self.frame_len = check_int("frame_len", frame_len, 1)
+        self.first_frame = check_int("first_frame", first_frame)
         self._k_frame = pmt.intern("frame")
         self._k_len = pmt.intern("packet_len")
         self._v_len = pmt.from_long(self.frame_len)

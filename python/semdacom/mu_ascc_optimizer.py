@@ -17,6 +17,7 @@ import pmt
 from gnuradio import gr
 
 from . import messages
+from ._block_util import check_choice, check_finite, check_int
 from .core.distortion import load_table
 from .optimize import baselines, fast, mu_ascc
 from .optimize.problem import Problem, link_from_spec
@@ -97,12 +98,12 @@ class mu_ascc_optimizer(gr.basic_block):
         d = np.broadcast_to(np.asarray(delay, dtype=np.float64).reshape(-1), (K,))
         if not np.all((d > 0) & np.isfinite(d)):
             raise ValueError(f"delay must be positive (channel uses per image), got {delay!r}")
-        if not (float(p_max) > 0 and math.isfinite(float(p_max))):
+        if not check_finite("p_max", p_max) > 0:
             raise ValueError(f"p_max must be positive and finite, got {p_max!r}")
-        if isinstance(blocklength, bool) or int(blocklength) != blocklength or blocklength < 1:
-            raise ValueError(f"blocklength must be a positive integer, got {blocklength!r}")
-        if solver not in SOLVERS:
-            raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
+        check_int("blocklength", blocklength, 1)
+        check_choice("solver", solver, SOLVERS)
+        check_finite("time_limit_s", time_limit_s, 0.0)
+        apply_lead = check_int("apply_lead", apply_lead, -(2**63))
         self._K = K
         self._weights = w
         self._delay = np.array(d)

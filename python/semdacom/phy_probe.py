@@ -9,6 +9,7 @@ import pmt
 from gnuradio import gr
 
 from . import messages
+from ._block_util import check_int
 from .core.phy_metrics import SinrBerMeter
 
 
@@ -28,8 +29,8 @@ class phy_probe(gr.sync_block):
         gr.sync_block.__init__(
             self, name="phy_probe", in_sig=[np.complex64, np.complex64], out_sig=None
         )
-        self.user = int(user)
-        self.report_every = int(report_every)
+        self.user = check_int("user", user)
+        self.report_every = check_int("report_every", report_every)
         self.json_path = str(json_path)
         self.meter = SinrBerMeter()
         self._since = 0
@@ -38,11 +39,14 @@ class phy_probe(gr.sync_block):
     def work(self, input_items, output_items):
         ref, rx = input_items[0], input_items[1]
         n = min(len(ref), len(rx))
-        self.meter.update(ref[:n], rx[:n])
-        self._since += n
-        if self.report_every > 0 and self._since >= self.report_every:
-            self._since = 0
-            self._publish()
+        try:
+            self.meter.update(ref[:n], rx[:n])
+            self._since += n
+            if self.report_every > 0 and self._since >= self.report_every:
+                self._since = 0
+                self._publish()
+        except Exception as exc:  # work() must never end the thread
+            self.logger.error(f"work: {type(exc).__name__}: {exc}")
         return n
 
     def results(self) -> dict:
