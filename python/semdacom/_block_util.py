@@ -33,6 +33,7 @@ __all__ = [
     "erasure_meta",
     "frame_of",
     "guarded",
+    "is_user",
     "pdu_or_bare",
     "salvage_meta",
 ]
@@ -109,6 +110,12 @@ def check_choice(name: str, value: Any, choices: Sequence[str]) -> str:
 # --------------------------------------------------------------------------------------------
 # Metadata and erasures
 # --------------------------------------------------------------------------------------------
+
+
+def is_user(value: Any, user: int) -> bool:
+    """``value`` (a meta or tag entry) names user ``user``: an integer equal to it, not a bool,
+    an array or anything else."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value == user
 
 
 def frame_of(meta: dict) -> int | None:

@@ -22,6 +22,7 @@ from ._block_util import (
     check_finite,
     check_int,
     guarded,
+    is_user,
 )
 from ._frame_rx import FrameCutter
 from .coding import framing
@@ -175,7 +176,7 @@ class channel_decoder(gr.sync_block):
         chan, bad_tag = f["info"], None
         try:
             self._apply_pending(frame)
-            if isinstance(chan, dict) and chan.get("user") == self._user:
+            if isinstance(chan, dict) and is_user(chan.get("user"), self._user):
                 chan = messages.chan_info(chan)
             else:
                 chan = None

@@ -23,6 +23,7 @@ from ._block_util import (
     erasure_meta,
     frame_of,
     guarded,
+    is_user,
     pdu_or_bare,
     salvage_meta,
 )
@@ -173,7 +174,7 @@ class djscc_decoder(gr.sync_block):
         frame = f["frame"] if f["frame"] is not None else -1
         self._sched.on_frame(frame)
         info = f["info"]
-        if not (isinstance(info, dict) and info.get("user") == self._user):
+        if not (isinstance(info, dict) and is_user(info.get("user"), self._user)):
             info = None
         meta: dict[str, Any] = {"frame": frame}
         reason = None

@@ -152,8 +152,11 @@ class image_source(gr.basic_block):
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            if not self._emit():
-                return
+            try:
+                if not self._emit():
+                    return
+            except Exception as exc:  # the emitting thread must not end on an error
+                self.logger.error(f"image not emitted: {type(exc).__name__}: {exc}")
             self._stop.wait(self._period)
 
     def start(self) -> bool:

@@ -16,7 +16,9 @@ import importlib.util
 import itertools
 import math
 import os
+import queue
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +48,47 @@ def _block_harness():
 
 IdleSource = _block_harness().IdleSource
 
+#: Samples of a frame pushed on a stream input (>= the DeepJSCC k and two LDPC blocks).
+FRAME = 512
+
+
+class PushSource(gr.sync_block):
+    """A stream source fed from Python: each pushed tag value becomes one frame of ``FRAME``
+    QPSK samples with a ``frame`` tag, a ``packet_len`` tag and the tag ``key = value``."""
+
+    def __init__(self, key: str) -> None:
+        gr.sync_block.__init__(self, name="push_source", in_sig=None, out_sig=[np.complex64])
+        self.key = pmt.intern(key)
+        self.queue: queue.Queue = queue.Queue()
+        self.frame = 0
+        rng = np.random.default_rng(7)
+        q = rng.integers(0, 4, FRAME)
+        self.samples = (((1 - 2 * (q & 1)) + 1j * (1 - 2 * (q >> 1))) / math.sqrt(2)).astype(
+            np.complex64
+        )
+        self._pos = None
+
+    def work(self, input_items, output_items):
+        out = output_items[0]
+        if self._pos is None:
+            try:
+                value = self.queue.get_nowait()
+            except queue.Empty:
+                time.sleep(0.002)
+                return 0
+            off = self.nitems_written(0)
+            self.add_item_tag(0, off, pmt.intern("frame"), pmt.from_uint64(self.frame))
+            self.add_item_tag(0, off, pmt.intern("packet_len"), pmt.from_long(FRAME))
+            self.add_item_tag(0, off, self.key, value)
+            self.frame += 1
+            self._pos = 0
+        n = min(len(out), FRAME - self._pos)
+        out[:n] = self.samples[self._pos : self._pos + n]
+        self._pos += n
+        if self._pos >= FRAME:
+            self._pos = None
+        return n
+
 
 @dataclass
 class Port:
@@ -67,7 +110,12 @@ class Target:
     keep: list = field(default_factory=list)
     dbg: dict[str, Any] = field(default_factory=dict)
 
+    push: Any = None  # the PushSource of a fuzzed stream input
+
     def post(self, port: str, msg: Any) -> None:
+        if port == "stream":
+            self.push.queue.put(msg)
+            return
         self.blk.to_basic_block()._post(pmt.intern(port), msg)
 
     def n_out(self, port: str) -> int:
@@ -78,8 +126,15 @@ class Target:
         self.tb.wait()
 
 
-def _start(t: Target, out_ports=(), stream_in: int = 0, stream_out: int = 0) -> Target:
+def _start(
+    t: Target, out_ports=(), stream_in: int = 0, stream_out: int = 0, push: str = ""
+) -> Target:
     t.tb = gr.top_block()
+    if push:
+        t.push = PushSource(push)
+        t.keep.append(t.push)
+        t.tb.connect(t.push, t.blk)
+        stream_in = 0
     for p in out_ports:
         t.dbg[p] = blocks.message_debug()
         t.tb.msg_connect((t.blk, p), (t.dbg[p], "store"))
@@ -203,6 +258,19 @@ def valid_result(draw: st.DrawFn) -> Any:
     return valid_image(draw)
 
 
+def valid_chan_tag(draw: st.DrawFn) -> Any:
+    """A ``semdacom_chan`` tag of channel_encoder for a frame of FRAME samples (L = 256)."""
+    info = {"user": 0, "mode": "ldpc", "L": 256, "n_bits": draw(st.integers(0, 400)), "mcs": 3}
+    info["pdu_image_id"] = next(_UNIQUE)
+    return messages.meta_to_pmt(info)
+
+
+def valid_djscc_tag(draw: st.DrawFn) -> Any:
+    """A ``semdacom_djscc`` tag of djscc_encoder."""
+    info = {"user": 0, "k": 470, "erased": draw(st.booleans()), "pdu_image_id": next(_UNIQUE)}
+    return messages.meta_to_pmt(info)
+
+
 def valid_trigger(draw: st.DrawFn) -> Any:
     if draw(st.booleans()):
         return pmt.PMT_T
@@ -299,7 +367,9 @@ def t_channel_decoder() -> Target:
     t.ports["cmd"] = Port("cmd", "control", _c(blk, "cmd_accepted", "cmd_rejected"),
                           valid_alloc(seqs, ("mcs", "rc", "power", "w")),
                           lambda: sched_state(blk._sched), _c(blk, "cmd_accepted"))  # fmt: skip
-    return _start(t, out_ports=["pdus"], stream_in=1)
+    t.ports["stream"] = Port("stream", "data", _c(blk, "frames_in"), valid_chan_tag,
+                             outputs=lambda: t.n_out("pdus"))  # fmt: skip
+    return _start(t, out_ports=["pdus"], push=messages.CHAN_TAG)
 
 
 def t_image_source() -> Target:
@@ -386,7 +456,9 @@ def t_djscc_decoder() -> Target:
     t.ports["cmd"] = Port("cmd", "control", _c(blk, "cmd_accepted", "cmd_rejected"),
                           valid_alloc(seqs, ("power", "w")), lambda: sched_state(blk._sched),
                           _c(blk, "cmd_accepted"))  # fmt: skip
-    return _start(t, out_ports=["pdus"], stream_in=1)
+    t.ports["stream"] = Port("stream", "data", _c(blk, "frames_in"), valid_djscc_tag,
+                             outputs=lambda: t.n_out("pdus"))  # fmt: skip
+    return _start(t, out_ports=["pdus"], push=messages.DJSCC_TAG)
 
 
 #: Every block with an input message port (miso_channel, frame_tagger and phy_probe have none).
@@ -405,7 +477,8 @@ TARGETS: dict[str, Callable[[], Target]] = {
     "djscc_decoder": t_djscc_decoder,
 }
 
-#: (block, port) of every input message port.
+#: (block, port) of every input message port, and ("stream") the stream input of the two
+#: frame receivers, fed frames whose transmitter tag is the fuzzed message.
 PORTS: list[tuple[str, str]] = [
     ("superposition_beamformer", "cmd"),
     ("fbl_link", "pdus"),
@@ -415,6 +488,7 @@ PORTS: list[tuple[str, str]] = [
     ("channel_encoder", "cmd"),
     ("channel_decoder", "csi"),
     ("channel_decoder", "cmd"),
+    ("channel_decoder", "stream"),
     ("image_source", "trigger"),
     ("source_encoder", "pdus"),
     ("source_encoder", "cmd"),
@@ -429,6 +503,7 @@ PORTS: list[tuple[str, str]] = [
     ("djscc_decoder", "symbols"),
     ("djscc_decoder", "csi"),
     ("djscc_decoder", "cmd"),
+    ("djscc_decoder", "stream"),
 ]
 
 #: Fuzz examples per port: ``SEMDACOM_FUZZ_PROFILE`` = default (make test) or fuzz (make fuzz).
