@@ -16,13 +16,13 @@ ignore keys they do not know):
 ============== ===================== =========================================================
 key            PMT type              meaning
 ============== ===================== =========================================================
-seq            u64 (or long >= 0)    increasing allocation number (required)
+seq            u64 (or long >= 0)    allocation number, strictly increasing (required)
 apply_frame    u64 (or long >= 0)    first frame it applies to (default 0: at once)
 rate_index     s32vector[K]          source operating point per user (index >= 0)
 rs_bits        f64vector[K]          expected source bits per image (>= 0)
-rc             f64vector[K]          channel coding rate, bits per complex channel use (> 0)
+rc             f64vector[K]          channel coding rate, bits per channel use (0, MAX_RC]
 mcs            s32vector[K]          practical code/modulation index (>= 0)
-power          f64vector[K]          transmit power per user, watts (>= 0)
+power          f64vector[K]          transmit power per user, watts [0, MAX_POWER_W]
 w              c64vector[K*N_t]      unit-norm beamformers, user-major (w_1 then w_2 ...)
 objective      f64                   optimiser objective (diagnostic)
 solve_ms       f64                   solve time in milliseconds (diagnostic, >= 0)
