@@ -1,4 +1,4 @@
-"""Frame tagger: marks frame boundaries on a complex stream (design §4)."""
+"""Frame tagger: marks frame boundaries on a complex stream (docs/architecture.md §4)."""
 
 from __future__ import annotations
 

@@ -37,8 +37,8 @@ class mu_ascc_optimizer(gr.basic_block):
 
     Every valid CSI message (``csi`` port) that differs from the last one solved sets up
     problem (P1) for that channel and publishes one allocation dictionary on ``alloc``
-    (design.md §3: ``seq``, ``apply_frame``, ``rate_index``, ``rs_bits``, ``rc``, ``power``,
-    ``w``, ``objective``, ``solve_ms``, ``solver``). A CSI equal to the last one solved
+    (docs/architecture.md §3: ``seq``, ``apply_frame``, ``rate_index``, ``rs_bits``, ``rc``,
+    ``power``, ``w``, ``objective``, ``solve_ms``, ``solver``). A CSI equal to the last one solved
     re-publishes the allocation in force without solving again.
 
     A malformed CSI message (wrong type or size, NaN, a zero noise variance, K different from
