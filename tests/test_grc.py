@@ -112,3 +112,5 @@ def test_block_loads_in_grc_platform(platform, path: Path) -> None:
     text = doc.get("", "") if isinstance(doc, dict) else str(doc)
     assert text.strip(), f"{block_id} has no documentation"
     assert cls.category and cls.category[0] == "semdacom"
+    # one sub-category level under [semdacom] (PHY, Coding, Source coding, MU-ASCC, ...)
+    assert len(cls.category) == 2, f"{block_id}: category {cls.category}, no sub-category"
