@@ -342,6 +342,16 @@ class _UserLookup:
         uniq = np.sort(np.where(dup, big, rows), axis=1)[:, :width]
         self.cand = np.where(uniq == big, uniq[:, :1], uniq)
         self.width = width
+        # knees: for every point, the lowest grid SINR where it is within 2 % (and 20 %) of
+        # its range above its plateau (the SINR targets of the transfer search's target moves)
+        Dg = D[nb : nb + u.size]
+        lo, hi = Dg.min(axis=0), Dg.max(axis=0)
+        knees = []
+        for frac in (0.02, 0.2):
+            ok = Dg <= lo + frac * (hi - lo)
+            first = np.argmax(ok, axis=0)
+            knees.append(np.exp(u[first[ok.any(axis=0) & (hi > lo)]]))
+        self.knees = np.unique(np.concatenate(knees))
 
 
 class _Lookup:
@@ -360,6 +370,7 @@ class _Lookup:
             cand[i, :, u.width :] = fl.offsets[i] + u.cand[:, :1]
         self.cand = cand
         self.width = C
+        self.knees = [u.knees for u in users]
         self.users = np.arange(problem.K)[None, :]
         self.rc = fl.rc
         self.point = fl.point
@@ -697,6 +708,83 @@ def _best_moves(problem, lk, Q, f, frac):
     return ok, np.clip(Qc.reshape(S, per, K)[r, k], 0.0, None), fk
 
 
+def _target_moves(problem, lk, Q, f, iters: int = 40):
+    """Best *SINR-target* move of every row of ``Q``: one user to one of its knees.
+
+    For user ``i`` and each SINR knee ``t`` of its table points (``_UserLookup.knees``: where
+    a point reaches its plateau) the other users keep their SINRs and user ``i`` gets ``t``;
+    the smallest uplink powers for those SINRs come from the fixed point
+    ``q_j = gamma_j / hbar_j^H (I + sum_{l != j} q_l hbar_l hbar_l^H)^{-1} hbar_j``
+    (standard interference function, monotone), and are then scaled to the budget (which only
+    raises the SINRs). Unlike a pairwise transfer, this moves every user's power at once, as
+    a narrow valley between waterfalls needs.
+    """
+    S, K = Q.shape
+    P = problem.p_max
+    gam0 = mmse_sinr(problem.hbar, Q, False)  # (S, K)
+    rows, users, targets = [], [], []
+    for i in range(K):
+        t = np.concatenate([[0.0], lk.knees[i] * (1.0 + 1e-9)])
+        rows.append(np.repeat(np.arange(S), t.size))
+        users.append(np.full(S * t.size, i))
+        targets.append(np.tile(t, S))
+    rows, users, targets = np.concatenate(rows), np.concatenate(users), np.concatenate(targets)
+    # the others either keep their SINRs or drop to the knee just below them (their slack
+    # freed: the same operating point at less power)
+    floor = gam0.copy()
+    for j in range(K):
+        kn = np.concatenate([[0.0], lk.knees[j] * (1.0 + 1e-9)])
+        idx = np.searchsorted(kn, gam0[:, j], side="right") - 1
+        floor[:, j] = np.minimum(gam0[:, j], kn[np.clip(idx, 0, kn.size - 1)])
+    # ... or one other user j also gives up one level (to the knee below its floor)
+    below = floor.copy()
+    for j in range(K):
+        kn = np.concatenate([[0.0], lk.knees[j] * (1.0 + 1e-9)])
+        idx = np.searchsorted(kn, floor[:, j] * (1.0 - 1e-12), side="left") - 1
+        below[:, j] = kn[np.clip(idx, 0, kn.size - 1)]
+    n1 = rows.size
+    bases = [gam0[rows], floor[rows]]
+    all_rows, all_users, all_t = [rows, rows], [users, users], [targets, targets]
+    for j in range(K):
+        Gj = floor[rows].copy()
+        Gj[:, j] = below[rows, j]
+        keep = users != j
+        bases.append(Gj[keep])
+        all_rows.append(rows[keep])
+        all_users.append(users[keep])
+        all_t.append(targets[keep])
+    del n1
+    G = np.concatenate(bases)
+    rows, users, targets = map(np.concatenate, (all_rows, all_users, all_t))
+    G[np.arange(rows.size), users] = targets
+    q = Q[rows].copy()
+    alive = np.ones(rows.size, dtype=bool)
+    for _ in range(iters):
+        C = mmse_gram(problem.hbar, q)
+        c = np.real(np.diagonal(C, axis1=1, axis2=2))
+        b = c / np.maximum(1.0 - q * c, 1e-300)  # hbar_j^H R_{-j}^{-1} hbar_j
+        q = G / np.maximum(b, 1e-300)
+        tot = q.sum(axis=1)
+        alive &= np.isfinite(tot) & (tot <= 4.0 * P)
+        q[~alive] = Q[rows[~alive]]
+    tot = q.sum(axis=1)
+    alive &= (tot <= P * (1.0 + 1e-9)) & (tot > 0.0)
+    if not alive.any():
+        return np.zeros(S, dtype=bool), Q, f
+    qa = q[alive] * (P / tot[alive])[:, None]
+    fa = _values(problem, lk, mmse_sinr(problem.hbar, qa, False))
+    ra = rows[alive]
+    ok = np.zeros(S, dtype=bool)
+    Qn, fn = Q.copy(), f.copy()
+    for s_ in range(S):
+        sel = np.flatnonzero(ra == s_)
+        if sel.size:
+            k = sel[np.argmin(fa[sel])]
+            if fa[k] < f[s_] * (1.0 - 1e-12):
+                ok[s_], Qn[s_], fn[s_] = True, qa[k], fa[k]
+    return ok, Qn, fn
+
+
 def _pattern_search(
     problem: Problem,
     lk: _Lookup,
@@ -715,10 +803,11 @@ def _pattern_search(
     from ``1e-5`` to 1 (:data:`_LOCAL_FRACTIONS`) and a line search over
     :func:`_line_fractions` at once, so that a jump over a waterfall wins over a small step.
     Then the ``n_polish`` best distinct rows go on with the few fractions, and with the line
-    search only when those do not improve, until they stop (at most ``rounds`` rounds in all).
-    A fraction of 1 switches user ``i`` off, so the simplex's faces and vertices are reached.
-    Unlike a gradient step it crosses the plateaus of the saturated logistic and the jumps
-    between rate indices.
+    search only when those do not improve, and for K <= 4 with :func:`_target_moves` (one user
+    to one of its SINR knees, the others holding or freeing their slack) when neither does,
+    until they stop (at most ``rounds`` rounds in all). A fraction of 1 switches user ``i``
+    off, so the simplex's faces and vertices are reached. Unlike a gradient step it crosses
+    the plateaus of the saturated logistic and the jumps between rate indices.
     """
     K, P = problem.K, problem.p_max
     Q = np.array(Q, dtype=np.float64, copy=True)
@@ -743,6 +832,9 @@ def _pattern_search(
         if r >= escape_rounds and not ok.all():
             ok2, Qn2, fn2 = _best_moves(problem, lk, Q[act[~ok]], f[act[~ok]], line)
             Qn[~ok], fn[~ok], ok[~ok] = Qn2, fn2, ok2
+        if r >= escape_rounds and K <= 4 and not ok.all():
+            ok3, Qn3, fn3 = _target_moves(problem, lk, Q[act[~ok]], f[act[~ok]])
+            Qn[~ok], fn[~ok], ok[~ok] = Qn3, fn3, ok3
         Q[act[ok]], f[act[ok]] = Qn[ok], fn[ok]
         live[act[~ok]] = False
         # merge rows that met: keep the first of each group of (nearly) equal points
