@@ -708,16 +708,29 @@ def _best_moves(problem, lk, Q, f, frac):
     return ok, np.clip(Qc.reshape(S, per, K)[r, k], 0.0, None), fk
 
 
+def _knee_at_or_below(knees: FloatArray, g: FloatArray, strict: bool) -> FloatArray:
+    """For each SINR in ``g``, the largest of ``0`` and ``knees`` at or (``strict``) below it."""
+    kn = np.concatenate([[0.0], knees * (1.0 + 1e-9)])
+    if strict:
+        idx = np.searchsorted(kn, g * (1.0 - 1e-12), side="left") - 1
+    else:
+        idx = np.searchsorted(kn, g, side="right") - 1
+    return np.minimum(g, kn[np.clip(idx, 0, kn.size - 1)])
+
+
 def _target_moves(problem, lk, Q, f, iters: int = 40):
     """Best *SINR-target* move of every row of ``Q``: one user to one of its knees.
 
-    For user ``i`` and each SINR knee ``t`` of its table points (``_UserLookup.knees``: where
-    a point reaches its plateau) the other users keep their SINRs and user ``i`` gets ``t``;
-    the smallest uplink powers for those SINRs come from the fixed point
+    User ``i`` gets the SINR of one of its knees ``t`` (``_UserLookup.knees``: where a table
+    point reaches its plateau; or 0, switched off) while the others (a) keep their SINRs,
+    (b) drop to the knee at or below their SINR (their slack freed: the same operating point
+    at less power), or (c) as (b) with one other user a level lower still. The smallest uplink
+    powers for those SINRs come from the fixed point
     ``q_j = gamma_j / hbar_j^H (I + sum_{l != j} q_l hbar_l hbar_l^H)^{-1} hbar_j``
-    (standard interference function, monotone), and are then scaled to the budget (which only
-    raises the SINRs). Unlike a pairwise transfer, this moves every user's power at once, as
-    a narrow valley between waterfalls needs.
+    (a standard interference function: monotone, converging where the targets are feasible),
+    and are then scaled to the budget (which only raises the SINRs). Unlike a pairwise
+    transfer, this moves every user's power at once, as a narrow valley between waterfalls
+    needs.
     """
     S, K = Q.shape
     P = problem.p_max
@@ -729,31 +742,18 @@ def _target_moves(problem, lk, Q, f, iters: int = 40):
         users.append(np.full(S * t.size, i))
         targets.append(np.tile(t, S))
     rows, users, targets = np.concatenate(rows), np.concatenate(users), np.concatenate(targets)
-    # the others either keep their SINRs or drop to the knee just below them (their slack
-    # freed: the same operating point at less power)
-    floor = gam0.copy()
-    for j in range(K):
-        kn = np.concatenate([[0.0], lk.knees[j] * (1.0 + 1e-9)])
-        idx = np.searchsorted(kn, gam0[:, j], side="right") - 1
-        floor[:, j] = np.minimum(gam0[:, j], kn[np.clip(idx, 0, kn.size - 1)])
-    # ... or one other user j also gives up one level (to the knee below its floor)
-    below = floor.copy()
-    for j in range(K):
-        kn = np.concatenate([[0.0], lk.knees[j] * (1.0 + 1e-9)])
-        idx = np.searchsorted(kn, floor[:, j] * (1.0 - 1e-12), side="left") - 1
-        below[:, j] = kn[np.clip(idx, 0, kn.size - 1)]
-    n1 = rows.size
-    bases = [gam0[rows], floor[rows]]
+    floor = np.stack([_knee_at_or_below(lk.knees[j], gam0[:, j], False) for j in range(K)], 1)
+    below = np.stack([_knee_at_or_below(lk.knees[j], floor[:, j], True) for j in range(K)], 1)
+    bases = [gam0[rows], floor[rows]]  # (a), (b)
     all_rows, all_users, all_t = [rows, rows], [users, users], [targets, targets]
-    for j in range(K):
-        Gj = floor[rows].copy()
-        Gj[:, j] = below[rows, j]
+    for j in range(K):  # (c)
         keep = users != j
-        bases.append(Gj[keep])
+        Gj = floor[rows[keep]]
+        Gj[:, j] = below[rows[keep], j]
+        bases.append(Gj)
         all_rows.append(rows[keep])
         all_users.append(users[keep])
         all_t.append(targets[keep])
-    del n1
     G = np.concatenate(bases)
     rows, users, targets = map(np.concatenate, (all_rows, all_users, all_t))
     G[np.arange(rows.size), users] = targets
