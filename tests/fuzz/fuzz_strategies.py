@@ -185,6 +185,19 @@ def mutated_dict(draw: st.DrawFn, valid: Any) -> Any:
     return d
 
 
+def cap_seq(msg: Any) -> Any:
+    """``msg`` with a ``seq`` entry of 2**62 or more (a dict's, at any key position) folded
+    below 2**62 (see the module docstring); anything else as it is."""
+    try:
+        if pmt.is_dict(msg) and not pmt.is_null(msg):
+            key = pmt.intern("seq")
+            if pmt.dict_has_key(msg, key):
+                return pmt.dict_add(msg, key, _no_huge_seq(pmt.dict_ref(msg, key, pmt.PMT_NIL)))
+    except Exception:  # not a well-formed dict: no seq can be read from it
+        pass
+    return msg
+
+
 def _no_huge_seq(value: Any) -> Any:
     """A seq that, if accepted, leaves room for newer ones (module docstring)."""
     try:

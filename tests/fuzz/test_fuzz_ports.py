@@ -14,7 +14,7 @@ import time
 
 import pmt
 import pytest
-from fuzz_strategies import mutated_dict, mutated_pdu, random_pdus, random_pmts
+from fuzz_strategies import cap_seq, mutated_dict, mutated_pdu, random_pdus, random_pmts
 from fuzz_targets import EXAMPLES, PORTS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -43,7 +43,8 @@ def fuzz_messages(draw, port) -> object:
     if pmt.is_dict(base) and not pmt.is_null(base):
         is_pdu = pmt.is_pair(base) and pmt.is_uniform_vector(pmt.cdr(base))
         kinds += [mutated_pdu(base)] * 2 if is_pdu else [mutated_dict(base)] * 2
-    return draw(st.one_of(kinds))
+    msg = draw(st.one_of(kinds))
+    return cap_seq(msg) if port.name == "cmd" else msg
 
 
 def send(t, name: str, msg, stats: dict, capfd, *, valid: bool) -> None:
