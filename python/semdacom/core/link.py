@@ -1,4 +1,4 @@
-"""Link models: the map (SINR, R_c, L) -> log10 BER used by the optimisers (design.md §5).
+"""Link models: the map (SINR, R_c, L) -> log10 BER of the optimisers (docs/architecture.md §5).
 
 The MU-ASCC optimiser (seed 000) only needs ``log10 BER`` as a function of the linear SINR, the
 channel coding rate ``R_c`` (bits per complex channel use) and the blocklength ``L``, together
@@ -242,7 +242,7 @@ def physical_link(paper_form: bool = False) -> RandomCodingLink:
 
 
 class TabulatedLink(LinkModel):
-    """Measured link of the practical LDPC + QAM codes (MU-ASCC Remark 3.2; design.md §5).
+    """Measured link of the practical LDPC + QAM codes (MU-ASCC Remark 3.2; architecture §5).
 
     Built from the ``link_L<L>.json`` tables (docs/tables.md) that ``semdacom fit-link``
     measures: per MCS and blocklength, BER against SNR in dB. Eq. (14)'s role — ``log10 BER``

@@ -9,7 +9,7 @@ comes from the problem's :class:`~semdacom.core.link.LinkModel` (eq. (14) for th
 bound, a measured table for practical codes).
 
 Nothing here imports GNU Radio or PMT; :meth:`Solution.allocation_fields` returns the keyword
-arguments of ``messages.Allocation`` (design.md §3) for the block to wrap.
+arguments of ``messages.Allocation`` (docs/architecture.md §3) for the block to wrap.
 """
 
 from __future__ import annotations
@@ -319,7 +319,7 @@ class Solution:
         return not self.infeasible_users
 
     def allocation_fields(self, seq: int = 0, apply_frame: int = 0) -> dict:
-        """Keyword arguments of ``messages.Allocation`` (design.md §3) for this solution."""
+        """Keyword arguments of ``messages.Allocation`` (docs/architecture.md §3)."""
         out: dict = {
             "seq": int(seq),
             "apply_frame": int(apply_frame),
