@@ -342,12 +342,12 @@ class _UserLookup:
         uniq = np.sort(np.where(dup, big, rows), axis=1)[:, :width]
         self.cand = np.where(uniq == big, uniq[:, :1], uniq)
         self.width = width
-        # knees: for every point, the lowest grid SINR where it is within 2 % (and 20 %) of
-        # its range above its plateau (the SINR targets of the transfer search's target moves)
+        # knees: for every point, the lowest grid SINR where it is within 2 % of its range
+        # above its plateau (the SINR targets of the transfer search's target moves)
         Dg = D[nb : nb + u.size]
         lo, hi = Dg.min(axis=0), Dg.max(axis=0)
         knees = []
-        for frac in (0.02, 0.2):
+        for frac in (0.02,):
             ok = Dg <= lo + frac * (hi - lo)
             first = np.argmax(ok, axis=0)
             knees.append(np.exp(u[first[ok.any(axis=0) & (hi > lo)]]))
@@ -722,10 +722,11 @@ def _target_moves(problem, lk, Q, f, iters: int = 40):
     """Best *SINR-target* move of every row of ``Q``: one user to one of its knees.
 
     User ``i`` gets the SINR of one of its knees ``t`` (``_UserLookup.knees``: where a table
-    point reaches its plateau; or 0, switched off) while the others (a) keep their SINRs,
-    (b) drop to the knee at or below their SINR (their slack freed: the same operating point
-    at less power), or (c) as (b) with one other user a level lower still. The smallest uplink
-    powers for those SINRs come from the fixed point
+    point comes within 2 % of its plateau; or 0, switched off) while the others (a) keep
+    their SINRs, (b) drop to the knee at or below their SINR (their slack freed: the same
+    operating point at less power), (c) as (b) with one other user a level lower still,
+    (d) all of them a level lower, or (e) all of them at their lowest knee.
+    The smallest uplink powers for those SINRs come from the fixed point
     ``q_j = gamma_j / hbar_j^H (I + sum_{l != j} q_l hbar_l hbar_l^H)^{-1} hbar_j``
     (a standard interference function: monotone, converging where the targets are feasible),
     and are then scaled to the budget (which only raises the SINRs). Unlike a pairwise
@@ -744,8 +745,11 @@ def _target_moves(problem, lk, Q, f, iters: int = 40):
     rows, users, targets = np.concatenate(rows), np.concatenate(users), np.concatenate(targets)
     floor = np.stack([_knee_at_or_below(lk.knees[j], gam0[:, j], False) for j in range(K)], 1)
     below = np.stack([_knee_at_or_below(lk.knees[j], floor[:, j], True) for j in range(K)], 1)
-    bases = [gam0[rows], floor[rows]]  # (a), (b)
-    all_rows, all_users, all_t = [rows, rows], [users, users], [targets, targets]
+    # (e): every other user at its lowest knee (the least service that still counts)
+    least = np.array([kn[0] * (1.0 + 1e-9) if kn.size else 0.0 for kn in lk.knees])
+    bases = [gam0[rows], floor[rows], below[rows], np.broadcast_to(least, (rows.size, K))]
+    # (a), (b), (d), (e); (c) below
+    all_rows, all_users, all_t = [rows] * 4, [users] * 4, [targets] * 4
     for j in range(K):  # (c)
         keep = users != j
         Gj = floor[rows[keep]]
@@ -763,10 +767,14 @@ def _target_moves(problem, lk, Q, f, iters: int = 40):
         C = mmse_gram(problem.hbar, q)
         c = np.real(np.diagonal(C, axis1=1, axis2=2))
         b = c / np.maximum(1.0 - q * c, 1e-300)  # hbar_j^H R_{-j}^{-1} hbar_j
-        q = G / np.maximum(b, 1e-300)
-        tot = q.sum(axis=1)
+        q_new = G / np.maximum(b, 1e-300)
+        tot = q_new.sum(axis=1)
         alive &= np.isfinite(tot) & (tot <= 4.0 * P)
-        q[~alive] = Q[rows[~alive]]
+        q_new[~alive] = Q[rows[~alive]]
+        moved = np.abs(q_new - q).max() if alive.any() else 0.0
+        q = q_new
+        if moved <= 1e-9 * P:  # converged (the map is monotone)
+            break
     tot = q.sum(axis=1)
     alive &= (tot <= P * (1.0 + 1e-9)) & (tot > 0.0)
     if not alive.any():
