@@ -76,6 +76,16 @@ def test_fast_finds_the_global_optimum_at_k3(shipped, link, seed, index, old_gap
     assert f.objective <= g.objective * (1 + 1e-4), (f.objective, g.objective, old_gap_pct)
 
 
+def test_fast_switches_a_user_back_on_at_k4(shipped) -> None:
+    """Regression (bench k4_physical, instance 33): the solver had user 1 off and the others
+    two levels up, 21.5 % above the global reference; the SINR-target move that puts every
+    user at its lowest knee finds the optimum with all four on."""
+    pr = _bench_like(shipped, 4, physical_link(), 3004, 33)
+    g = solve_global(pr, m=30)
+    f = fast.solve_fast(pr)
+    assert np.all(g.sinr > 0.5) and f.objective <= g.objective * (1 + 1e-3)
+
+
 def test_switched_off_user_is_planned_and_scored_at_its_maximum_distortion(shipped) -> None:
     du, su = shipped
     # user 1 sees almost nothing: whatever power it gets, its SINR is about 0
