@@ -115,6 +115,13 @@ class mu_ascc_optimizer(gr.basic_block):
         self._apply_lead = int(apply_lead)
         if solver == "faithful" and not isinstance(self._link, mu_ascc.RandomCodingLink):
             raise ValueError("the faithful solver needs the random-coding link")  # fail early
+        if solver == "fast":
+            # build the fast solver's candidate lookup now (it depends on the tables, delays,
+            # L and link, not on the channel), so that the first CSI is solved in about a
+            # millisecond instead of a few hundred while the first frames are already flowing
+            dummy = np.ones((K, 1), dtype=np.complex128)
+            fast.lookup(Problem(dummy, 1.0, self._tables, w, self._p_max, self._delay,
+                                self._L, self._link))  # fmt: skip
 
         self._seq = 0
         self._last_msg: Any | None = None
