@@ -34,6 +34,7 @@ build: | $(VENV)/bin/python
 	@cmake --install $(BUILD) >> $(BUILD).log 2>&1 || { tail -50 $(BUILD).log; exit 1; }
 
 demo: setup
+	$(VENV)/bin/semdacom demo-mu-ascc
 	$(VENV)/bin/semdacom demo
 
 lint: setup

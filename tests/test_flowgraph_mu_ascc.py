@@ -11,6 +11,8 @@ table's prediction for the chosen operating point.
 
 from __future__ import annotations
 
+import argparse
+import json
 import time
 from pathlib import Path
 
@@ -73,3 +75,21 @@ def test_closed_loop_images_in_equal_results_out(loopback, p_max_dbw: float) -> 
         tables = tb.optimizer._tables
         d_pred = float(tables[0].d_s[list(tables[0].index).index(int(a.rate_index[0]))])
         assert abs(du["one_minus_msssim"] - d_pred) < 0.01, (du, d_pred)
+
+
+def test_demo_mu_ascc_prints_the_table_and_writes_the_report(tmp_path, capsys) -> None:
+    from gnuradio.semdacom.cli import demo_mu_ascc
+
+    args = argparse.Namespace(images=8, p_dbw=[-12.0, 4.0], L=256, link="physical",
+                              period_ms=5, out=tmp_path)  # fmt: skip
+    assert demo_mu_ascc.run(args) == 0
+    out = capsys.readouterr().out
+    assert "measured" in out and "predicted" in out and "best baseline" in out
+    assert "images in - results out over all runs: 0" in out
+    rows = json.loads((tmp_path / "report.json").read_text())
+    assert [r["p_max_dbw"] for r in rows] == [-12.0, 4.0]
+    for r in rows:
+        assert r["du"]["received"] == r["su"]["received"] == 8
+        assert set(r["baselines"]) >= {"mu_ascc", "zf_wf_bpg", "zf_wf_djscc", "mrt_ep"}
+    assert rows[1]["measured_weighted"] < rows[0]["measured_weighted"]
+    assert (tmp_path / "report.png").stat().st_size > 10_000
