@@ -89,6 +89,27 @@ def _lookup_reused(before: dict) -> dict:
     }
 
 
+def _compare(fj, tj, ff, tf, fb) -> dict:
+    """Times and gaps of the faithful (``fj``, ``tj``) and fast (``ff``, ``tf``) solvers
+    against the reference objectives ``fb``."""
+    gap_fast = 100 * (ff - fb) / fb
+    gap_faith = 100 * (fj - fb) / fb
+    return {
+        "faithful_ms_median": float(np.median(tj)),
+        "fast_ms_median": float(np.median(tf)),
+        "fast_ms_max": float(np.max(tf)),
+        "speedup": float(np.median(tj) / np.median(tf)),
+        "fast_worse_than_faithful": int(np.sum(ff > fj * (1 + 1e-9))),
+        "fast_better_than_faithful": int(np.sum(ff < fj * (1 - 1e-9))),
+        "gap_to_bruteforce_median_pct": float(np.median(gap_fast)),
+        "gap_to_bruteforce_max_pct": float(np.max(gap_fast)),
+        "gap_to_bruteforce_min_pct": float(np.min(gap_fast)),
+        "fast_above_1pct": int(np.sum(gap_fast > 1.0)),
+        "faithful_gap_to_bruteforce_median_pct": float(np.median(gap_faith)),
+        "faithful_gap_to_bruteforce_max_pct": float(np.max(gap_faith)),
+    }
+
+
 def bench_k2() -> dict:
     from gnuradio.semdacom.core import beamforming as bf
     from gnuradio.semdacom.optimize.bruteforce import solve_bruteforce
@@ -112,26 +133,14 @@ def bench_k2() -> dict:
         sj = solve_faithful(pr)
         sb = solve_bruteforce(pr)
         rows.append((sj.objective, sj.solve_ms, sf.objective, fast_ms, sb.objective))
-    a = np.array(rows)
-    fj, tj, ff, tf, fb = a.T
-    gap_fast = 100 * (ff - fb) / fb
-    gap_faith = 100 * (fj - fb) / fb
+    fj, tj, ff, tf, fb = np.array(rows).T
     return {
         "tables": kind,
         "instances": int(len(rows)),
         "paper_channel_included": True,
-        "faithful_ms_median": float(np.median(tj)),
-        "fast_ms_median": float(np.median(tf)),
-        "fast_ms_max": float(np.max(tf)),
-        "speedup": float(np.median(tj) / np.median(tf)),
+        **_compare(fj, tj, ff, tf, fb),
         **cache,
         **_lookup_reused(cache),
-        "fast_worse_than_faithful": int(np.sum(ff > fj * (1 + 1e-9))),
-        "fast_better_than_faithful": int(np.sum(ff < fj * (1 - 1e-9))),
-        "gap_to_bruteforce_median_pct": float(np.median(gap_fast)),
-        "gap_to_bruteforce_max_pct": float(np.max(gap_fast)),
-        "faithful_gap_to_bruteforce_median_pct": float(np.median(gap_faith)),
-        "faithful_gap_to_bruteforce_max_pct": float(np.max(gap_faith)),
         "paper_channel": {
             "faithful": float(fj[0]),
             "fast": float(ff[0]),
@@ -166,28 +175,15 @@ def bench_k(K: int, physical: bool = False) -> dict:
         rows.append((sj.objective, sj.solve_ms, sf.objective, fast_ms, sg.objective))
         off.append(int(np.sum(np.asarray(sg.diagnostics["q"]) <= 0.0)))
     fj, tj, ff, tf, fb = np.array(rows).T
-    gap_fast = 100 * (ff - fb) / fb
-    gap_faith = 100 * (fj - fb) / fb
     return {
         "tables": kind,
         "link": link.name,
         "k": K,
         "n_t": K,
         "instances": int(len(rows)),
-        "faithful_ms_median": float(np.median(tj)),
-        "fast_ms_median": float(np.median(tf)),
-        "fast_ms_max": float(np.max(tf)),
-        "speedup": float(np.median(tj) / np.median(tf)),
+        **_compare(fj, tj, ff, tf, fb),
         **cache,
         **_lookup_reused(cache),
-        "fast_worse_than_faithful": int(np.sum(ff > fj * (1 + 1e-9))),
-        "fast_better_than_faithful": int(np.sum(ff < fj * (1 - 1e-9))),
-        "gap_to_bruteforce_median_pct": float(np.median(gap_fast)),
-        "gap_to_bruteforce_max_pct": float(np.max(gap_fast)),
-        "gap_to_bruteforce_min_pct": float(np.min(gap_fast)),
-        "fast_above_1pct": int(np.sum(gap_fast > 1.0)),
-        "faithful_gap_to_bruteforce_median_pct": float(np.median(gap_faith)),
-        "faithful_gap_to_bruteforce_max_pct": float(np.max(gap_faith)),
         "reference_with_a_user_off": int(np.sum(np.array(off) > 0)),
         "reference": "optimize.bruteforce.solve_global",
         "gap_definition": "100 (objective - reference) / reference; the un-prefixed keys are "
