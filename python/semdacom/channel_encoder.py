@@ -179,7 +179,7 @@ class channel_encoder(gr.sync_block):
             sym /= np.float32(math.sqrt(2.0))
             info["rc"] = self._rc
             info["bits"] = np.packbits(bits).astype(np.uint8)
-        for key in ("frame", "seq", "image_id", "label"):
+        for key in ("frame", "seq", "image_id", "label", "rate_index"):
             v = meta.get(key)
             if isinstance(v, (int, np.integer)) and not isinstance(v, bool) and key not in info:
                 try:

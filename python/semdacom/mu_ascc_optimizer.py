@@ -18,7 +18,7 @@ from gnuradio import gr
 
 from . import messages
 from ._block_util import check_choice, check_finite, check_int
-from .core.distortion import load_table
+from .core.distortion import erasure_aware, load_table
 from .optimize import baselines, fast, mu_ascc
 from .optimize.problem import Problem, link_from_spec
 
@@ -27,6 +27,7 @@ __all__ = ["mu_ascc_optimizer"]
 _PORT_CSI = pmt.intern("csi")
 _PORT_ALLOC = pmt.intern("alloc")
 SOLVERS = ("fast", "faithful", "mrt_ep")
+DISTORTION_MODELS = ("auto", "erasure", "ber")
 #: Largest number of transmit antennas accepted (a larger CSI is treated as malformed: the
 #: solvers hold batches of N_t x N_t matrices).
 MAX_N_T = 64
@@ -71,6 +72,12 @@ class mu_ascc_optimizer(gr.basic_block):
         Time budget of the faithful solver.
     apply_lead : int
         ``apply_frame`` is the CSI ``seq`` plus this lead (0 with ``apply_lead < 0``: at once).
+    distortion : {"auto", "erasure", "ber"}
+        How the tables are read. ``erasure``: a lost packet costs its image
+        (``core.distortion.erasure_aware``: ``D = d_s + (d_fail - d_s) (1 - (1 - rho)^m)``),
+        which is what the closed loop measures; needs the physical link and the fast or
+        MRT-EP solver. ``ber``: eq. (12)/(13) at the link's BER (independent bit flips, the
+        paper's model). ``auto`` (default): ``erasure`` with the physical link, else ``ber``.
     """
 
     def __init__(
@@ -84,6 +91,7 @@ class mu_ascc_optimizer(gr.basic_block):
         solver: str = "fast",
         time_limit_s: float = 10.0,
         apply_lead: int = -1,
+        distortion: str = "auto",
     ) -> None:
         gr.basic_block.__init__(self, name="mu_ascc_optimizer", in_sig=None, out_sig=None)
         if isinstance(tables, str):
@@ -115,6 +123,20 @@ class mu_ascc_optimizer(gr.basic_block):
         self._apply_lead = int(apply_lead)
         if solver == "faithful" and not isinstance(self._link, mu_ascc.RandomCodingLink):
             raise ValueError("the faithful solver needs the random-coding link")  # fail early
+        check_choice("distortion", distortion, DISTORTION_MODELS)
+        physical = getattr(self._link, "packet_loss", False)
+        if distortion == "auto":
+            distortion = "erasure" if physical and solver != "faithful" else "ber"
+        if distortion == "erasure":
+            if not physical or solver == "faithful":
+                raise ValueError(
+                    "the erasure-aware distortion needs the physical link and the fast or "
+                    "mrt_ep solver"
+                )
+            self._tables = [
+                erasure_aware(t, float(self._delay[i]), self._L) for i, t in enumerate(self._tables)
+            ]
+        self._distortion = distortion
         if solver == "fast":
             # build the fast solver's candidate lookup now (it depends on the tables, delays,
             # L and link, not on the channel), so that the first CSI is solved in about a

@@ -60,6 +60,11 @@ class source_encoder(gr.basic_block):
         rate_index = check_int("rate_index", rate_index, 0, self._codec.levels - 1)
         self._user = int(user)
         self._rates = RateCommands(self._user, self._codec.levels, int(rate_index))
+        # One encode now, so that the first real image is not slowed by the networks' first
+        # call: GNU Radio drains a port's queue before the next port's, so images queued
+        # behind a slow first encode would all be coded before an allocation waiting on
+        # ``cmd`` (docs/implementation_notes.md).
+        self._codec.encode(np.zeros((1, *self._codec.image_shape), np.uint8), int(rate_index))
         self._counts = {
             "pdus_in": 0,
             "pdus_out": 0,

@@ -154,6 +154,9 @@ def test_faithful_solver_in_the_block(harness) -> None:
         ({"tables": ["no_such_table"], "weights": [1.0]}, "no distortion table"),
         ({"blocklength": 0}, "blocklength"),
         ({"delay": 0.0}, "delay"),
+        ({"distortion": "magic"}, "distortion"),
+        ({"distortion": "erasure", "link": "random_coding"}, "physical link"),
+        ({"distortion": "erasure", "solver": "faithful"}, "physical link and the fast"),
     ],
 )
 def test_bad_parameters(kwargs, match) -> None:
@@ -189,3 +192,14 @@ def test_allocation_drives_fbl_link_at_the_planned_sinr() -> None:
     finally:
         tb.stop()
         tb.wait()
+
+
+def test_distortion_model_auto_is_erasure_aware_with_the_physical_link() -> None:
+    from gnuradio.semdacom.core.distortion import erasure_aware
+
+    opt = mu_ascc_optimizer()  # physical link, auto
+    assert opt._distortion == "erasure" and all(t.model == "erasure" for t in opt._tables)
+    ref = erasure_aware(mu_ascc_optimizer(distortion="ber")._tables[0], 470.4, 256)
+    np.testing.assert_array_equal(opt._tables[0].packets, ref.packets)
+    assert mu_ascc_optimizer(link="random_coding")._distortion == "ber"
+    assert mu_ascc_optimizer(solver="faithful")._distortion == "ber"

@@ -212,3 +212,35 @@ def test_source_penalty_and_robustness_shift() -> None:
     b = dist.synthetic_table("du", seed=0, source_penalty=1.5, robustness_shift=1.0)
     assert np.all(b.d_s > a.d_s) and np.allclose(b.a0, a.a0 + 1.0)
     np.testing.assert_allclose(a.d_s + a.d_c, b.d_s + b.d_c)
+
+
+# --- erasure-aware distortion (a lost packet costs its image) ---------------------------------
+
+
+def test_erasure_aware_table() -> None:
+    base = dist.synthetic_table("du", seed=1)
+    T, L = 470.4, 256
+    t = dist.erasure_aware(base, T, L)
+    assert t.model == "erasure" and t.d_fail == pytest.approx(base.max_distortion())
+    n_bits = np.floor(base.rs_bits / T * L)
+    np.testing.assert_array_equal(t.packets, np.ceil(base.rs_bits / n_bits - 1e-9))
+    pos = np.arange(t.n_points)
+    # error-free: the source distortion; a useless link (BER 1/2, rho = 1): d_fail
+    np.testing.assert_allclose(t.point_distortion(pos, -30.0), base.d_s, rtol=1e-12)
+    np.testing.assert_allclose(t.point_distortion(pos, np.log10(0.5)), t.d_fail)
+    # rho = 2 BER; eps = 1 - (1 - rho)^m
+    x = np.log10(0.01 / 2)
+    eps = 1.0 - 0.99**t.packets
+    np.testing.assert_allclose(t.point_distortion(pos, x), base.d_s + (t.d_fail - base.d_s) * eps)
+    xs = np.linspace(-9.0, np.log10(0.5), 200)
+    for n in (0, t.n_points - 1):
+        d = t.point_distortion(n, xs)
+        assert np.all(np.diff(d) >= -1e-15)  # more errors, never less distortion
+        h = 1e-6
+        fd = (t.point_distortion(n, xs[1:-1] + h) - t.point_distortion(n, xs[1:-1] - h)) / (2 * h)
+        np.testing.assert_allclose(
+            t._point_dx(np.full(xs.size - 2, n), xs[1:-1]), fd, rtol=1e-4, atol=1e-9
+        )
+    assert t.max_distortion() == pytest.approx(t.d_fail)
+    with pytest.raises(ValueError, match="run time"):
+        t.to_dict()

@@ -29,7 +29,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--p-dbw", type=float, nargs="+", default=DEFAULT_P_DBW, help="P_max values")
     p.add_argument("--L", type=int, default=256, help="blocklength (channel uses)")
     p.add_argument("--link", default="physical", help="the optimiser's link model")
-    p.add_argument("--period-ms", type=int, default=5, help="one image per user every ...")
+    p.add_argument(
+        "--period-ms",
+        type=int,
+        default=20,
+        help="one image per user every ... ms (keep the source encoders below saturation, "
+        "about 5 ms per image here, or allocations wait behind the queued images)",
+    )
     p.add_argument("--out", type=Path, default=Path("out/demo"))
     p.set_defaults(func=run)
 

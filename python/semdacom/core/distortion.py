@@ -46,6 +46,7 @@ __all__ = [
     "SNR_FORMAT",
     "DistortionTable",
     "SnrTable",
+    "erasure_aware",
     "TABLES_DIR",
     "load_table",
     "logistic",
@@ -130,6 +131,8 @@ class DistortionTable:
     r2: FloatArray | None = None
     samples: list[dict | None] | None = None
     meta: dict = field(default_factory=dict)
+    packets: NDArray[np.int64] | None = None
+    d_fail: float | None = None
 
     def __post_init__(self) -> None:
         self.rs_bits = np.asarray(self.rs_bits, dtype=np.float64).reshape(-1)
@@ -158,8 +161,15 @@ class DistortionTable:
             raise ValueError(f"table '{self.name}': logistic slopes a1 must be positive")
         if np.any(self.d_c < 0.0):
             raise ValueError(f"table '{self.name}': d_c must be non-negative")
-        if self.model not in ("logistic", "tabulated"):
+        if self.model not in ("logistic", "tabulated", "erasure"):
             raise ValueError(f"table '{self.name}': unknown model '{self.model}'")
+        if self.model == "erasure":
+            pk = np.asarray(self.packets, dtype=np.int64).reshape(-1)
+            if pk.size != n or np.any(pk < 1):
+                raise ValueError(f"table '{self.name}': erasure model needs packets >= 1 per point")
+            if self.d_fail is None or not np.isfinite(self.d_fail):
+                raise ValueError(f"table '{self.name}': erasure model needs a finite d_fail")
+            self.packets, self.d_fail = pk, float(self.d_fail)
         if self.model == "tabulated":
             if self.curves is None or len(self.curves) != n:
                 raise ValueError(f"table '{self.name}': tabulated model needs one curve per point")
@@ -233,6 +243,8 @@ class DistortionTable:
 
     def to_dict(self) -> dict:
         """The JSON dictionary of ``docs/tables.md``."""
+        if self.model == "erasure":
+            raise ValueError("erasure-aware tables are derived at run time, not saved")
         pts = []
         for n in range(self.n_points):
             p: dict[str, Any] = {
@@ -340,6 +352,9 @@ class DistortionTable:
         xa = np.asarray(x, dtype=np.float64)
         if self.model == "logistic":
             return logistic(xa, self.d_s[p], self.d_c[p], self.a1[p], self.a0[p])
+        if self.model == "erasure":
+            eps, _ = self._image_loss(p, xa)
+            return self.d_s[p] + (self.d_fail - self.d_s[p]) * eps
         p, xa = np.broadcast_arrays(p, xa)
         out = np.empty(xa.shape)
         for n in np.unique(p):
@@ -348,11 +363,25 @@ class DistortionTable:
             out[m] = np.interp(xa[m], cx, cd)
         return out
 
+    def _image_loss(self, pos: NDArray[np.int64], x: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """Erasure model: probability that an image of point ``pos`` loses a packet, and its
+        derivative in ``x``, with the packet error probability ``rho = 2 * 10**x`` (the physical
+        link's BER is ``rho / 2``): ``eps = 1 - (1 - rho)^m``, ``m`` packets per image."""
+        m = self.packets[pos].astype(np.float64)
+        rho = np.minimum(2.0 * np.power(10.0, np.minimum(x, 0.0)), 1.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            keep = np.exp(m * np.log1p(-rho))  # (1 - rho)^m, 0 at rho = 1
+            d = np.where(rho < 1.0, m * keep / (1.0 - rho) * rho * math.log(10.0), 0.0)
+        return 1.0 - keep, d
+
     def _point_dx(self, pos: NDArray[np.int64], x: FloatArray) -> FloatArray:
         """``dD_n/dx`` of point(s) ``pos`` at ``x``."""
         if self.model == "logistic":
             s = _sigmoid(self.a1[pos] * (x - self.a0[pos]))
             return self.d_c[pos] * self.a1[pos] * s * (1.0 - s)
+        if self.model == "erasure":
+            _, d = self._image_loss(np.asarray(pos), np.asarray(x, np.float64))
+            return (self.d_fail - self.d_s[pos]) * d
         pos, x = np.broadcast_arrays(pos, x)
         out = np.zeros(x.shape)
         for n in np.unique(pos):
@@ -457,10 +486,54 @@ class DistortionTable:
         return np.where(first, g_r, np.where(last, g_l, mid))
 
     def max_distortion(self) -> float:
-        """Largest distortion the table can give (``d_s + d_c`` or the curve maximum)."""
+        """Largest distortion the table can give (``d_s + d_c``, the curve maximum, or
+        ``d_fail`` of the erasure model)."""
+        if self.model == "erasure":
+            return float(max(self.d_fail, np.max(self.d_s)))
         if self.model == "tabulated":
             return float(max(np.max(d) for _, d in self.curves))
         return float(np.max(self.d_s + self.d_c))
+
+
+def erasure_aware(
+    table: DistortionTable, T: float, L: int, d_fail: float | None = None
+) -> DistortionTable:
+    """The erasure-aware form of a BER-indexed table for the physical link (``BER = rho / 2``).
+
+    The tables of eq. (12)/(13) are measured with *independent* bit flips at ``x = log10 BER``.
+    A finite-blocklength link does not flip bits independently: a packet (codeword) fails as
+    a whole (eq. (8)), and one failed packet costs its image. With ``m`` packets of
+    ``N = floor(R_c L)`` bits per image (``R_c = R_s / T``: eq. (19) tight) the distortion of
+    point ``n`` is ``D_n = d_s^n + (d_fail - d_s^n) (1 - (1 - rho)^m)``, with ``rho = 2 BER``
+    read off the physical link's ``log10 BER`` and ``d_fail`` the distortion of a lost image
+    (default: the table's maximum). In the closed loop this is what the flowgraph measures
+    (docs/optimizer.md, "The closed loop"); the BER form overstates the waterfall's cost.
+
+    Parameters
+    ----------
+    table : DistortionTable
+        A logistic or tabulated table (``d_s`` is its error-free distortion per point).
+    T : float
+        Delay budget in channel uses per image (eq. (19)).
+    L : int
+        Blocklength in channel uses.
+    d_fail : float, optional
+        Distortion of an image with a lost packet.
+    """
+    import dataclasses
+
+    rc = table.rs_bits / float(T)
+    n_bits = np.maximum(np.floor(rc * int(L) + 1e-9), 1.0)
+    packets = np.maximum(np.ceil(table.rs_bits / n_bits - 1e-9), 1).astype(np.int64)
+    return dataclasses.replace(
+        table,
+        name=f"{table.name}_erasure",
+        model="erasure",
+        curves=None,
+        packets=packets,
+        d_fail=float(table.max_distortion() if d_fail is None else d_fail),
+        meta={**table.meta, "erasure_of": table.name, "T": float(T), "L": int(L)},
+    )
 
 
 @dataclass
