@@ -5,6 +5,7 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
+#include "guarded_work.h"
 #include "miso_channel_impl.h"
 #include "user_tags.h"
 #include <gnuradio/io_signature.h>
@@ -112,19 +113,10 @@ int miso_channel_impl::work(int noutput_items,
                             gr_vector_void_star& output_items)
 {
     std::lock_guard<std::mutex> lock(d_mutex);
-    try {
+    // never let an exception end the thread (guarded_work.h)
+    return guarded_work(d_logger, noutput_items, output_items, d_k, [&] {
         return work_unchecked(noutput_items, input_items, output_items);
-    } catch (const std::exception& e) {
-        // never let an exception end the thread: these samples go out as zeros
-        d_logger->error("work: {}; {} samples sent as zeros", e.what(), noutput_items);
-    } catch (...) {
-        d_logger->error("work: unknown error; {} samples sent as zeros", noutput_items);
-    }
-    for (int i = 0; i < d_k; i++) {
-        std::fill_n(
-            static_cast<gr_complex*>(output_items[i]), noutput_items, gr_complex(0, 0));
-    }
-    return noutput_items;
+    });
 }
 
 int miso_channel_impl::work_unchecked(int noutput_items,

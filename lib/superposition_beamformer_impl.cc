@@ -5,6 +5,7 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
+#include "guarded_work.h"
 #include "superposition_beamformer_impl.h"
 #include "user_tags.h"
 #include <gnuradio/io_signature.h>
@@ -148,20 +149,10 @@ int superposition_beamformer_impl::work(int noutput_items,
                                         gr_vector_void_star& output_items)
 {
     std::lock_guard<std::mutex> lock(d_mutex);
-    try {
+    // never let an exception end the thread (guarded_work.h)
+    return guarded_work(d_logger, noutput_items, output_items, d_n_t, [&] {
         return work_unchecked(noutput_items, input_items, output_items);
-    } catch (const std::exception& e) {
-        // never let an exception end the thread: these samples go out as zeros and the
-        // allocation in force stays
-        d_logger->error("work: {}; {} samples sent as zeros", e.what(), noutput_items);
-    } catch (...) {
-        d_logger->error("work: unknown error; {} samples sent as zeros", noutput_items);
-    }
-    for (int a = 0; a < d_n_t; a++) {
-        std::fill_n(
-            static_cast<gr_complex*>(output_items[a]), noutput_items, gr_complex(0, 0));
-    }
-    return noutput_items;
+    });
 }
 
 int superposition_beamformer_impl::work_unchecked(int noutput_items,
