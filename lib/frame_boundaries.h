@@ -22,8 +22,8 @@ struct frame_boundary {
 };
 
 /*!
- * Frame boundaries inside [nread, nread + n) of input 0 (design §4): the given
- * `frame` tags (already fetched by the block), or every frame_len samples when
+ * Frame boundaries inside [nread, nread + n) of input 0 (docs/architecture.md §4): the
+ * given `frame` tags (already fetched by the block), or every frame_len samples when
  * frame_len > 0. Tag values that are not non-negative integers are skipped.
  */
 inline void find_frame_boundaries(const std::vector<gr::tag_t>& frame_tags,

@@ -1,5 +1,5 @@
 """QA of the Python ``frame_tagger`` block: ``frame`` (u64) and ``packet_len`` (long) tags
-every ``frame_len`` samples, samples unchanged (design §4)."""
+every ``frame_len`` samples, samples unchanged (docs/architecture.md §4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""QA of the C++ ``miso_channel`` block (MU-ASCC eq. 6: y_i = h_i^H x + n_i, design §3-§4).
+"""QA of the C++ ``miso_channel`` block (MU-ASCC eq. 6: y_i = h_i^H x + n_i; architecture §3-§4).
 
 Vector sources feed the N_t antenna streams and vector sinks collect the K user streams. The
 ``csi`` output port is collected with ``blocks.message_debug``. Calls that must happen while

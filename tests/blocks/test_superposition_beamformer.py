@@ -1,4 +1,4 @@
-"""QA of the C++ ``superposition_beamformer`` block (MU-ASCC eq. 5, design §3-§4).
+"""QA of the C++ ``superposition_beamformer`` block (MU-ASCC eq. 5, docs/architecture.md §3-§4).
 
 Vector sources feed the K user streams, vector sinks collect the N_t antenna streams, and the
 output is compared with eq. (5) computed in numpy. Allocation dicts are posted to the ``cmd``

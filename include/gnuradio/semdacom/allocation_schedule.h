@@ -31,7 +31,7 @@ constexpr double MAX_POWER_W = 1e6;
  */
 SEMDACOM_API double beam_norm_tolerance(bool c32);
 
-/*! The part of an allocation dict (design §3) that the C++ blocks use. */
+/*! The part of an allocation dict (docs/architecture.md §3) that the C++ blocks use. */
 struct SEMDACOM_API beam_allocation {
     uint64_t seq = 0;
     uint64_t apply_frame = 0;
@@ -96,7 +96,7 @@ private:
     void insert(const beam_allocation& a);
 };
 
-/*! CSI dict of design §3: {"h", "noise_var", "n_t", "k", "seq"}. */
+/*! CSI dict of docs/architecture.md §3: {"h", "noise_var", "n_t", "k", "seq"}. */
 SEMDACOM_API pmt::pmt_t make_csi_message(const std::vector<gr_complex>& h,
                                          const std::vector<double>& noise_var,
                                          int k,

@@ -25,7 +25,7 @@ namespace semdacom {
  * user-major; noise variances are per user (linear). With fading_frames > 0
  * the channel is i.i.d. Rayleigh block fading, redrawn every fading_frames
  * frames around each user's nominal mean gain ||h_i||^2 / N_t per antenna.
- * The `csi` output port publishes the CSI dict (design §3) at start and on
+ * The `csi` output port publishes the CSI dict (docs/architecture.md §3) at start and on
  * every change. Frame boundaries: `frame` tags on input 0, or every
  * frame_len samples if frame_len > 0. Tags of input 0 go to every output.
  */

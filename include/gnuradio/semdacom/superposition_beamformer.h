@@ -23,7 +23,7 @@ namespace semdacom {
  *
  * K complex inputs (one per user, unit average symbol energy), N_t complex
  * outputs (one per antenna). The `cmd` message port takes allocation dicts
- * (design §3; keys seq, apply_frame, power, w); an allocation is applied at
+ * (docs/architecture.md §3; keys seq, apply_frame, power, w); an allocation is applied at
  * the first frame boundary whose frame number is >= apply_frame, never
  * mid-frame. Frame boundaries are the `frame` tags (u64) on input 0, or, if
  * frame_len > 0, every frame_len samples (frame number = sample / frame_len).
