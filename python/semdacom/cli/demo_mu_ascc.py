@@ -6,7 +6,9 @@ prints, per user, images in/out, erasures, the measured metric (MS-SSIM of the d
 accuracy of the semantic user), the optimiser's rate index, R_c and power; then the weighted
 distortion measured by the flowgraph next to the optimiser's prediction from the tables and
 next to the best baseline at the same P_max (sweep mu-ascc's ZF-WF-BPG, ZF-WF-DJSCC and MRT-EP
-on the same tables and link). Writes out/demo/report.json and out/demo/report.png.
+on the BER-indexed tables and the same link). The optimiser block plans with erasure-aware
+tables (``mu_ascc_optimizer(distortion="auto")`` with the physical link). Writes
+out/demo/report.json and out/demo/report.png.
 """
 
 from __future__ import annotations
