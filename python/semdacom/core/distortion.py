@@ -34,7 +34,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -520,12 +520,10 @@ def erasure_aware(
     d_fail : float, optional
         Distortion of an image with a lost packet.
     """
-    import dataclasses
-
     rc = table.rs_bits / float(T)
     n_bits = np.maximum(np.floor(rc * int(L) + 1e-9), 1.0)
     packets = np.maximum(np.ceil(table.rs_bits / n_bits - 1e-9), 1).astype(np.int64)
-    return dataclasses.replace(
+    return replace(
         table,
         name=f"{table.name}_erasure",
         model="erasure",

@@ -47,6 +47,7 @@ __all__ = [
     "dlog_q",
     "log10_ber",
     "log10_ber_and_grad",
+    "log10_prefactor",
     "log_packet_error_prob",
     "log_q",
     "packet_error_prob",
@@ -305,11 +306,14 @@ def log_packet_error_prob(
     return _ret(np.asarray(special.log_ndtr(-x)))
 
 
-def _log10_prefactor(r: NDArray[np.float64], n: NDArray[np.float64], packet_loss: bool):
-    """The term outside Q: ``log10(1/(rc L))`` (eq. (14)) or ``log10(1/2)`` (bits lost)."""
+def log10_prefactor(rc: ArrayLike, L: ArrayLike, packet_loss: bool = False) -> FloatOrArray:
+    """The term outside Q of ``log10 BER``: ``log10(1/(rc L))`` (eq. (14)) or, with
+    ``packet_loss``, ``log10(1/2)`` (a failed packet loses its bits)."""
+    r = np.asarray(rc, dtype=np.float64)
+    n = np.asarray(L, dtype=np.float64)
     if packet_loss:
-        return np.full(np.broadcast(r, n).shape, -_LOG10_2)
-    return -np.log10(r * n)
+        return _ret(np.full(np.broadcast(r, n).shape, -_LOG10_2))
+    return _ret(-np.log10(r * n))
 
 
 def log10_ber(
@@ -352,7 +356,7 @@ def log10_ber(
     """
     g, r, n = _prepare(sinr, rc, L)
     x, _, _ = _q_arg(g, r, n, paper_form, need_grad=False)
-    return _ret(_log10_prefactor(r, n, packet_loss) + special.log_ndtr(-x) / _LN10)
+    return _ret(log10_prefactor(r, n, packet_loss) + special.log_ndtr(-x) / _LN10)
 
 
 def log10_ber_and_grad(
@@ -406,7 +410,7 @@ def log10_ber_and_grad(
     with np.errstate(invalid="ignore", over="ignore"):
         dv_dg = np.where(active, -(h / _LN10) * dx_dg, 0.0)
         dv_drc = dc_drc + np.where(active, -(h / _LN10) * dx_drc, 0.0)
-    value = _log10_prefactor(r, n, packet_loss) + special.log_ndtr(-x) / _LN10
+    value = log10_prefactor(r, n, packet_loss) + special.log_ndtr(-x) / _LN10
     return _ret(value), _ret(dv_dg), _ret(np.broadcast_to(dv_drc, value.shape).copy())
 
 

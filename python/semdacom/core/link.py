@@ -204,12 +204,9 @@ class RandomCodingLink(LinkModel):
         return f"RandomCodingLink(paper_form={self.paper_form}, packet_loss={self.packet_loss})"
 
     def log10_prefactor(self, rc: ArrayLike, L: ArrayLike) -> FloatOrArray:
-        """The term outside Q: ``log10(1/(R_c L))`` (eq. (14)) or ``log10(1/2)``."""
-        r = np.asarray(rc, dtype=np.float64)
-        n = np.asarray(L, dtype=np.float64)
-        if self.packet_loss:
-            return _ret(np.full(np.broadcast(r, n).shape, -np.log10(2.0)))
-        return _ret(-np.log10(r * n))
+        """The term outside Q: ``log10(1/(R_c L))`` (eq. (14)) or ``log10(1/2)``; see
+        :func:`semdacom.core.fbl.log10_prefactor`."""
+        return fbl.log10_prefactor(rc, L, packet_loss=self.packet_loss)
 
     def log10_ber(self, sinr: ArrayLike, rc: ArrayLike, L: ArrayLike) -> FloatOrArray:
         """Eq. (14) of MU-ASCC (seed 000); see :func:`semdacom.core.fbl.log10_ber`."""

@@ -63,12 +63,7 @@ def solve_bruteforce(
     P = problem.p_max
 
     def run(a: np.ndarray) -> np.ndarray:
-        out = np.empty(a.size)
-        for s in range(0, a.size, chunk):
-            aa = a[s : s + chunk]
-            Q = P * np.stack([aa, 1.0 - aa], axis=1)
-            out[s : s + chunk] = _evaluate(problem, Q, grad=False)[0]
-        return out
+        return _objective(problem, P * np.stack([a, 1.0 - a], axis=1), chunk)
 
     a = np.linspace(0.0, 1.0, n_grid)
     f = run(a)
