@@ -8,7 +8,7 @@ private HOME so that the user's GRC settings are not touched). A launch counts a
 - its console output has no error line: GRC prints ``Error``/``[ERROR]``/``>>> Failure`` and a
   traceback for a file that does not parse and for a block description that does not load;
 - GRC's own view of the loaded flowgraph has no missing block (an unknown block id becomes a
-  grey "Missing Block" placeholder and prints nothing) and no error message (a red block, e.g. a
+  grey "Missing Block" stand-in and prints nothing) and no error message (a red block, e.g. a
   parameter that does not evaluate, also prints nothing). tests/grc_probe/sitecustomize.py reads
   these from inside the running GRC and writes them to a JSON report when the GTK main loop is
   idle after loading, which is also how the test knows GRC has finished loading.

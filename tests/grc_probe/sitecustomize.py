@@ -2,7 +2,7 @@
 
 GRC 3.10 prints file and block-library load errors on its console, but some of what makes a
 flowgraph broken it shows only in the canvas: a block id it does not know becomes a grey
-"Missing Block" placeholder, and a parameter that does not evaluate turns its block red. Neither
+"Missing Block" stand-in, and a parameter that does not evaluate turns its block red. Neither
 prints anything. The test puts this folder first on PYTHONPATH and names a report file in
 SEMDACOM_GRC_PROBE; Python then runs this module at start-up (site's ``sitecustomize`` hook).
 It does nothing unless that variable is set. When GRC's main window module is imported, it wraps
