@@ -146,6 +146,22 @@ def _window_shown(path: Path, env: dict[str, str]) -> bool:
 
 
 def launch(path: Path, display: str, workdir: Path, extra_env: dict[str, str] | None = None):
+    """:func:`launch_once`, again once if GRC itself crashed (killed by a signal before it
+    finished loading, with nothing on its console): GRC 3.10 under Xvfb now and then segfaults
+    while it starts, whatever the file. A load error is never retried (GRC reports those and
+    stays open), and a crash that happens twice is reported."""
+    r = launch_once(path, display, workdir / "1", extra_env)
+    crashed = r.returncode is not None and r.returncode < 0 and r.report is None
+    if crashed and not any(ERROR_LINE.search(ln) for ln in r.output.splitlines()):
+        first = r.returncode
+        r = launch_once(path, display, workdir / "2", extra_env)
+        r.output = f"[first launch crashed with rc {first}; launched again]\n" + r.output
+    return r
+
+
+def launch_once(
+    path: Path, display: str, workdir: Path, extra_env: dict[str, str] | None = None
+) -> Launch:
     """Open ``path`` in gnuradio-companion on ``display``; return what it showed, then kill it."""
     grc = shutil.which("gnuradio-companion")
     assert grc is not None, "gnuradio-companion not found (make setup installs gnuradio)"
