@@ -25,16 +25,17 @@ import os
 import numpy as np
 import torch
 from common import best_time, write
-from gnuradio.semdacom.codec.codec import WEIGHTS_DIR, LearnedCodec, load_codec
-from gnuradio.semdacom.codec.data import load_fashion_mnist
-from gnuradio.semdacom.codec.evaluate import bd_rate, evaluate
+
+from semdacom.codec.codec import WEIGHTS_DIR, LearnedCodec, load_codec
+from semdacom.codec.data import load_fashion_mnist
+from semdacom.codec.evaluate import bd_rate, evaluate
 
 N_EVAL = 1000
 
 
 def _stages(codec: LearnedCodec, x: np.ndarray, r: int) -> dict:
     """Microseconds per image of each stage of a batch encode + decode (best of 3)."""
-    from gnuradio.semdacom.codec import bitstream
+    from semdacom.codec import bitstream
 
     m = codec.model
     xt = codec.as_tensor(x)

@@ -6,7 +6,7 @@ T = 0.6 x 784 channel uses per image. For each instance: both solvers' objective
 the brute-force optimum (grid over the power split and both rate indices, MMSE/UDD beams).
 k3, k4: K = 3 and 4 users (DU 0.8, SU 0.2, DU 0.8, SU 0.2), N_t = K, random CN(0, 1) channels,
 P_max uniform in -4..12 dBW, L from {256, 4096}, fixed seeds; the reference is the global
-search of optimize.bruteforce.solve_global (simplex lattice, nested grids, faces included).
+search of optimize.mu_ascc.bruteforce.solve_global (simplex lattice, nested grids, faces included).
 Printed eq. (14) link as k2; ``k3_physical``/``k4_physical`` repeat them with the physical link
 (BER = rho / 2, core.link.physical_link).
 k8: K = 8 users (alternating DU/SU), N_t = 8, random channels, P_max = 10 W.
@@ -15,9 +15,9 @@ Times are wall-clock per solve on this machine (the fast solver: best of 3 calls
 over the instances. Tables: the measured ones in data/tables when present, otherwise the
 synthetic ones of core.distortion (the JSON says which).
 
-The fast solver's candidate lookup (optimize.fast.lookup) is built once per table set (tables,
-T, L, link) and reused by every later solve, as in the optimiser block, which re-solves with
-the same tables on every CSI change. The bench builds it before the timed solves, reports the
+The fast solver's candidate lookup (optimize.mu_ascc.fast.lookup) is built once per table set
+(tables, T, L, link) and reused by every later solve, as in the optimiser block, which
+re-solves with the same tables on every CSI change. The bench builds it before the timed solves, reports the
 build time as ``fast_cache_build_ms`` (not in ``fast_ms_*``) and checks from the cache's
 counters that no timed solve rebuilt it.
 """
@@ -37,7 +37,7 @@ T_IMAGE = 0.6 * 784
 
 
 def _tables(k: int):
-    from gnuradio.semdacom.core import distortion as dist
+    from semdacom.core import distortion as dist
 
     try:
         du = dist.load_table("hyperprior_vbr_du_msssim")
@@ -50,14 +50,14 @@ def _tables(k: int):
 
 
 def _problem(H, tables, p_max, L, link=None):
-    from gnuradio.semdacom.optimize.problem import Problem
+    from semdacom.optimize.mu_ascc.problem import Problem
 
     w = np.where(np.arange(len(tables)) % 2 == 0, 0.8, 0.2)
     return Problem(H, 1.0, tables, w, p_max, T_IMAGE, L, link)
 
 
 def _fast_ms(pr):
-    from gnuradio.semdacom.optimize.fast import solve_fast
+    from semdacom.optimize.mu_ascc.fast import solve_fast
 
     sols = [solve_fast(pr) for _ in range(3)]
     return sols[0], min(s.solve_ms for s in sols)
@@ -65,7 +65,7 @@ def _fast_ms(pr):
 
 def _build_lookups(problems) -> dict:
     """Build the fast solver's lookup for each table set (timed) from an empty cache."""
-    from gnuradio.semdacom.optimize import fast
+    from semdacom.optimize.mu_ascc import fast
 
     fast.clear_lookup_cache()
     per_set = {}
@@ -80,7 +80,7 @@ def _build_lookups(problems) -> dict:
 
 
 def _lookup_reused(before: dict) -> dict:
-    from gnuradio.semdacom.optimize import fast
+    from semdacom.optimize.mu_ascc import fast
 
     info = fast.lookup_cache_info()
     return {
@@ -111,9 +111,9 @@ def _compare(fj, tj, ff, tf, fb) -> dict:
 
 
 def bench_k2() -> dict:
-    from gnuradio.semdacom.core import beamforming as bf
-    from gnuradio.semdacom.optimize.bruteforce import solve_bruteforce
-    from gnuradio.semdacom.optimize.mu_ascc import solve_faithful
+    from semdacom.core import beamforming as bf
+    from semdacom.optimize.mu_ascc.bruteforce import solve_bruteforce
+    from semdacom.optimize.mu_ascc.jrpb import solve_faithful
 
     tables, kind = _tables(2)
     H0 = bf.paper_channel()
@@ -153,9 +153,9 @@ def bench_k2() -> dict:
 
 def bench_k(K: int, physical: bool = False) -> dict:
     """K users, N_t = K: fast and faithful against the global reference (same keys as k2)."""
-    from gnuradio.semdacom.core.link import RandomCodingLink, physical_link
-    from gnuradio.semdacom.optimize.bruteforce import solve_global
-    from gnuradio.semdacom.optimize.mu_ascc import solve_faithful
+    from semdacom.core.link import RandomCodingLink, physical_link
+    from semdacom.optimize.mu_ascc.bruteforce import solve_global
+    from semdacom.optimize.mu_ascc.jrpb import solve_faithful
 
     link = physical_link() if physical else RandomCodingLink()
     tables, kind = _tables(K)
@@ -185,14 +185,14 @@ def bench_k(K: int, physical: bool = False) -> dict:
         **cache,
         **_lookup_reused(cache),
         "reference_with_a_user_off": int(np.sum(np.array(off) > 0)),
-        "reference": "optimize.bruteforce.solve_global",
+        "reference": "optimize.mu_ascc.bruteforce.solve_global",
         "gap_definition": "100 (objective - reference) / reference; the un-prefixed keys are "
         "the fast solver's (a negative gap: fast beat the reference)",
     }
 
 
 def bench_k8() -> dict:
-    from gnuradio.semdacom.optimize.mu_ascc import solve_faithful
+    from semdacom.optimize.mu_ascc.jrpb import solve_faithful
 
     tables, kind = _tables(8)
     H0 = np.eye(8) + 0j

@@ -47,7 +47,7 @@ def main() -> int:
     script.write_text(
         f"#!{venv / 'bin' / 'python'}\n"
         "import sys\n"
-        "from gnuradio.semdacom.cli import main\n"
+        "from semdacom.cli import main\n"
         "sys.exit(main())\n"
     )
     script.chmod(0o755)

@@ -17,7 +17,8 @@ import time
 from pathlib import Path
 
 import pytest
-from gnuradio.semdacom.cli.examples import compile_example, load_flowgraph_module
+
+from semdacom.cli.examples import compile_example, load_flowgraph_module
 
 ROOT = Path(__file__).resolve().parents[1]
 N_IMAGES = 24
@@ -82,7 +83,7 @@ def test_closed_loop_images_in_equal_results_out(loopback, p_max_dbw: float) -> 
 
 
 def test_demo_mu_ascc_prints_the_table_and_writes_the_report(tmp_path, capsys) -> None:
-    from gnuradio.semdacom.cli import demo_mu_ascc
+    from semdacom.cli import demo_mu_ascc
 
     args = argparse.Namespace(images=8, p_dbw=[-12.0, 4.0], L=256, link="physical",
                               period_ms=PERIOD_MS, out=tmp_path)  # fmt: skip

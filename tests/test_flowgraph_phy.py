@@ -21,9 +21,10 @@ import pmt
 import pytest
 from gnuradio import blocks, gr, semdacom
 from gnuradio.semdacom import messages
-from gnuradio.semdacom.cli.examples import compile_example, load_flowgraph_module
-from gnuradio.semdacom.core import beamforming as bf
 from gnuradio.semdacom.messages import Allocation
+
+from semdacom.cli.examples import compile_example, load_flowgraph_module
+from semdacom.core import beamforming as bf
 
 ROOT = Path(__file__).resolve().parents[1]
 TOLERANCE_DB = 0.2

@@ -14,7 +14,8 @@ import pytest
 import yaml
 from gnuradio import gr
 from gnuradio.grc.core.platform import Platform
-from gnuradio.semdacom.cli.examples import installed_prefix
+
+from semdacom.cli.examples import installed_prefix
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("*.grc"))

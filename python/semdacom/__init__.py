@@ -9,13 +9,17 @@ Blocks (C++): superposition_beamformer, miso_channel.
 Blocks (Python): frame_tagger, phy_probe, fbl_link, channel_encoder, channel_decoder,
 image_source, source_encoder, source_decoder, semantic_decoder, metrics_sink,
 mu_ascc_optimizer, djscc_encoder, djscc_decoder.
-Algorithms without GNU Radio live in the subpackages core, codec, coding,
-optimize and sfma; PMT schemas in messages.
+The algorithms live in the standalone package ``semdacom`` (core, codec, coding,
+optimize, sfma, sweep, cli), which imports without GNU Radio; this package holds the
+blocks and the PMT schemas (messages).
 """
 
-# pybind11 bindings of the C++ blocks and kernels. A checkout that has not been
-# built yet (pure-Python development of the algorithm layers) has none.
+# pybind11 bindings of the C++ blocks (and the gr-fec wrappers of the LDPC kernels); the
+# kernels themselves (ldpc_code, ldpc_decoder, rans_coder) are in semdacom._kernels and
+# re-exported here. A checkout that has not been built yet has neither.
 try:
+    from semdacom._kernels import ldpc_code, ldpc_decoder, rans_coder  # noqa: F401
+
     from .semdacom_python import *  # noqa: F403
 except ModuleNotFoundError:
     pass

@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 import pmt
 
+from semdacom.core.beamforming import effective_channel
+
 from . import messages
-from .core.beamforming import effective_channel
 
 __all__ = [
     "AllocationSchedule",

@@ -97,7 +97,7 @@ def check_codec(codec: str) -> str:
 def shared_djscc(weights: str | None) -> Any:
     """The process-wide DeepJSCC model of a weights file (``codec.djscc.shared_djscc``; torch
     is imported when a DeepJSCC block is built, not when ``gnuradio.semdacom`` is imported)."""
-    from .codec.djscc import shared_djscc as _shared
+    from semdacom.codec.djscc import shared_djscc as _shared
 
     return _shared(weights or None)
 
@@ -111,9 +111,9 @@ def shared_codec(weights: str | None, *, semantic: bool, codec: str = "learned")
     is imported: blocks that need no DNN load in a fraction of a second.
     """
     if check_codec(codec) == "classical":
-        from .codec.classical import shared_classical
+        from semdacom.codec.classical import shared_classical
 
         return shared_classical(classifier=semantic)
-    from .codec.codec import shared_codec as _shared
+    from semdacom.codec.codec import shared_codec as _shared
 
     return _shared(weights, semantic=semantic)

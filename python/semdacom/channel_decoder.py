@@ -14,6 +14,10 @@ import numpy as np
 import pmt
 from gnuradio import gr
 
+from semdacom.coding import framing
+from semdacom.coding import mcs as mcs_mod
+from semdacom.core import fbl_emulation
+
 from . import messages
 from ._block_util import (
     AllocationSchedule,
@@ -25,9 +29,6 @@ from ._block_util import (
     is_user,
 )
 from ._frame_rx import FrameCutter
-from .coding import framing
-from .coding import mcs as mcs_mod
-from .core import fbl_emulation
 
 __all__ = ["channel_decoder"]
 

@@ -16,11 +16,12 @@ import numpy as np
 import pmt
 from gnuradio import gr
 
+from semdacom.coding import framing
+from semdacom.coding import mcs as mcs_mod
+from semdacom.core import fbl_emulation
+
 from . import messages
 from ._block_util import AllocationSchedule, FrameTx, check_choice, check_int, guarded, salvage_meta
-from .coding import framing
-from .coding import mcs as mcs_mod
-from .core import fbl_emulation
 
 __all__ = ["channel_encoder", "CHAN_TAG", "MODES"]
 

@@ -14,6 +14,8 @@ import numpy as np
 import pmt
 from gnuradio import gr
 
+from semdacom.core import fbl_emulation
+
 from . import messages
 from ._block_util import (
     AllocationSchedule,
@@ -27,7 +29,6 @@ from ._block_util import (
     pdu_or_bare,
     salvage_meta,
 )
-from .core import fbl_emulation
 
 __all__ = ["fbl_link"]
 
@@ -41,7 +42,7 @@ class fbl_link(gr.basic_block):
 
     Bits PDUs in, bits PDUs out. Each PDU of ``B`` bits is cut into ``ceil(B / N)`` packets of
     ``N = floor(R_c L)`` bits which fail as eq. (8) says (``"packet"``) or whose bits flip as
-    eq. (14) says (``"bitflip"``); see :mod:`gnuradio.semdacom.core.fbl_emulation`.
+    eq. (14) says (``"bitflip"``); see :mod:`semdacom.core.fbl_emulation`.
 
     The SINR of eq. (7) comes from the last valid CSI (``csi`` port; its noise variances must
     be at least ``messages.MIN_NOISE_VAR``, since the SINR divides by them) and the ``power``

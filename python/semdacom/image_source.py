@@ -14,9 +14,10 @@ import numpy as np
 import pmt
 from gnuradio import gr
 
+from semdacom.codec.data import load_fashion_mnist
+
 from . import messages
 from ._block_util import check_finite, check_int, describe
-from .codec.data import load_fashion_mnist
 
 __all__ = ["image_source"]
 

@@ -717,8 +717,8 @@ def link_allocation(msg: Any, user: int, blocklength: int) -> Allocation:
     :func:`alloc_from_pmt` (with ``user``), ``mcs[user]`` must be an MCS of the table whose
     channel block fits ``L`` and ``rc[user]`` must give ``floor(rc L) >= 1`` bits per packet.
     Raises MessageError otherwise."""
-    from .coding import mcs as mcs_mod  # the coder's own range checks
-    from .core import fbl_emulation
+    from semdacom.coding import mcs as mcs_mod  # the coder's own range checks
+    from semdacom.core import fbl_emulation
 
     alloc = alloc_from_pmt(msg, user=user)
     if alloc.mcs is not None:

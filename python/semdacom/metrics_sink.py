@@ -38,7 +38,7 @@ class metrics_sink(gr.basic_block):
     ``pdus`` takes the results: image PDUs of ``source_decoder`` (data users) and label PDUs of
     ``semantic_decoder`` (semantic users). ``ref`` takes the original image PDUs of
     ``image_source``; a decoded image is compared with the reference of the same ``user`` and
-    ``image_id`` (MS-SSIM as in :mod:`gnuradio.semdacom.codec.metrics`, MSE, PSNR of the mean
+    ``image_id`` (MS-SSIM as in :mod:`semdacom.codec.metrics`, MSE, PSNR of the mean
     MSE). A label is compared with the ``label`` its meta carries from the source. Erasures
     count as results: an erased image with its fill pixels, an erased label as wrong.
 
@@ -163,7 +163,7 @@ class metrics_sink(gr.basic_block):
                 self._counts["evicted"] += 1
 
     def _score_image(self, meta: dict, img: np.ndarray, ref: np.ndarray) -> None:
-        from .codec import metrics  # torch is loaded on first use
+        from semdacom.codec import metrics  # torch is loaded on first use
 
         u = self._users[int(meta["user"])]
         if img.shape != ref.shape:
@@ -179,7 +179,7 @@ class metrics_sink(gr.basic_block):
     # ----------------------------------------------------------------------------------------
     def summary(self) -> dict:
         """Per-user counts and means, plus global counters (JSON-ready)."""
-        from .codec import metrics  # torch is loaded on first use
+        from semdacom.codec import metrics  # torch is loaded on first use
 
         with self._lock:
             users = {}

@@ -16,11 +16,12 @@ import numpy as np
 import pmt
 from gnuradio import gr
 
+from semdacom.core.distortion import erasure_aware, load_table
+from semdacom.optimize.mu_ascc import baselines, fast, jrpb
+from semdacom.optimize.mu_ascc.problem import Problem, link_from_spec
+
 from . import messages
 from ._block_util import check_choice, check_finite, check_int
-from .core.distortion import erasure_aware, load_table
-from .optimize import baselines, fast, mu_ascc
-from .optimize.problem import Problem, link_from_spec
 
 __all__ = ["mu_ascc_optimizer"]
 
@@ -65,7 +66,7 @@ class mu_ascc_optimizer(gr.basic_block):
         ``physical`` (default: eq. (8) with ``BER = rho / 2``, a failed packet loses its bits),
         ``physical_paper``, ``random_coding`` (eq. (14) as printed, the paper's figures),
         ``random_coding_paper``, ``tabulated`` (shipped measured tables) or comma-separated
-        paths of link tables (``optimize.problem.link_from_spec``).
+        paths of link tables (``optimize.mu_ascc.problem.link_from_spec``).
     solver : {"fast", "faithful", "mrt_ep"}
         The fast solver, the faithful JRPB (cvxpy) or MRT with equal power.
     time_limit_s : float
@@ -121,7 +122,7 @@ class mu_ascc_optimizer(gr.basic_block):
         self._solver = solver
         self._time_limit = float(time_limit_s)
         self._apply_lead = int(apply_lead)
-        if solver == "faithful" and not isinstance(self._link, mu_ascc.RandomCodingLink):
+        if solver == "faithful" and not isinstance(self._link, jrpb.RandomCodingLink):
             raise ValueError("the faithful solver needs the random-coding link")  # fail early
         check_choice("distortion", distortion, DISTORTION_MODELS)
         physical = getattr(self._link, "packet_loss", False)
@@ -234,7 +235,7 @@ class mu_ascc_optimizer(gr.basic_block):
         if self._solver == "fast":
             sol = fast.solve_fast(problem)
         elif self._solver == "faithful":
-            sol = mu_ascc.solve_faithful(problem, time_limit_s=self._time_limit)
+            sol = jrpb.solve_faithful(problem, time_limit_s=self._time_limit)
         else:
             sol = baselines.mrt_equal_power(problem)
         sol.solve_ms = (time.perf_counter() - t0) * 1e3

@@ -8,9 +8,10 @@ import numpy as np
 import pmt
 from gnuradio import gr
 
+from semdacom.core.phy_metrics import SinrBerMeter
+
 from . import messages
 from ._block_util import check_int
-from .core.phy_metrics import SinrBerMeter
 
 
 class phy_probe(gr.sync_block):

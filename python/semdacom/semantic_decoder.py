@@ -43,7 +43,7 @@ class semantic_decoder(gr.basic_block):
         Codec weights file ("" = the shipped model with its shipped semantic decoder).
     codec : str
         "learned" (default) or "classical" (classifier E on the HEVC-intra/HEIF decoded image,
-        :mod:`gnuradio.semdacom.codec.classical`; ``weights`` unused). A PDU whose meta
+        :mod:`semdacom.codec.classical`; ``weights`` unused). A PDU whose meta
         ``codec`` names another codec is an erasure.
     """
 

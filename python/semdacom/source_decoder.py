@@ -35,7 +35,7 @@ class source_decoder(gr.basic_block):
     bad ``rate_index``) leaves as an explicit erasure: meta ``erased`` true with
     ``erasure_reason`` and, as pixels, the decoder's output for an all-zero latent. A readable
     but corrupted stream decodes to a (degraded) image with ``erased`` false; decoding never
-    crashes or hangs (guarded rANS decoding, :mod:`gnuradio.semdacom.codec.bitstream`).
+    crashes or hangs (guarded rANS decoding, :mod:`semdacom.codec.bitstream`).
 
     Parameters
     ----------
@@ -46,7 +46,7 @@ class source_decoder(gr.basic_block):
         Codec weights file ("" = the shipped model).
     codec : str
         "learned" (default) or "classical" (HEVC intra via x265 in HEIF,
-        :mod:`gnuradio.semdacom.codec.classical`; ``weights`` unused). A PDU whose meta
+        :mod:`semdacom.codec.classical`; ``weights`` unused). A PDU whose meta
         ``codec`` names another codec is an erasure.
     """
 

@@ -27,7 +27,7 @@ class source_encoder(gr.basic_block):
     """DNN source encoder F of one user (MU-ASCC seed 000, Sec. II-B, Fig. 3(a)).
 
     Each image PDU on ``pdus`` leaves as one bits PDU: the packetised stream of the learned
-    variable-rate hyperprior (:mod:`gnuradio.semdacom.codec`) at the operating point in force,
+    variable-rate hyperprior (:mod:`semdacom.codec`) at the operating point in force,
     with the input meta plus ``rate_index``, ``n_bits`` and ``codec``. The operating point is
     ``rate_index`` until an allocation on ``cmd`` carries ``rate_index[user]``; an allocation
     with ``apply_frame`` waits for the first PDU whose meta ``frame`` reaches it.
@@ -47,7 +47,7 @@ class source_encoder(gr.basic_block):
         Codec weights file ("" = the shipped model).
     codec : str
         "learned" (default, the VBR hyperprior) or "classical" (HEVC intra via x265 in HEIF,
-        :mod:`gnuradio.semdacom.codec.classical`, 16 quality indexes; ``weights`` unused).
+        :mod:`semdacom.codec.classical`, 16 quality indexes; ``weights`` unused).
     """
 
     def __init__(

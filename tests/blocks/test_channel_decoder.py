@@ -14,8 +14,9 @@ from gnuradio import blocks, gr
 from gnuradio.semdacom import messages
 from gnuradio.semdacom.channel_decoder import channel_decoder
 from gnuradio.semdacom.channel_encoder import CHAN_TAG, channel_encoder
-from gnuradio.semdacom.coding import MCS_TABLE, encode_bits
 from gnuradio.semdacom.messages import Allocation, Csi
+
+from semdacom.coding import MCS_TABLE, encode_bits
 
 TIMEOUT_S = 30.0
 
@@ -191,7 +192,8 @@ def test_two_users_through_beamformer_and_channel_get_their_own_tags(mode: str) 
     each decoder gets its own user's `semdacom_chan` tag (per-user tag routing), so user 1
     decodes its exact payload too (padding stripped; in fbl mode the bits reach it)."""
     from gnuradio import semdacom
-    from gnuradio.semdacom.core import beamforming as bf
+
+    from semdacom.core import beamforming as bf
 
     rng = np.random.default_rng(11)
     k = n_t = 2

@@ -12,8 +12,9 @@ import pytest
 from block_harness import BlockHarness
 from gnuradio.semdacom import messages
 from gnuradio.semdacom.channel_encoder import CHAN_TAG, channel_encoder
-from gnuradio.semdacom.coding import block_layout, encode_bits, n_blocks
 from gnuradio.semdacom.messages import Allocation
+
+from semdacom.coding import block_layout, encode_bits, n_blocks
 
 TIMEOUT_S = 20.0
 

@@ -15,12 +15,13 @@ from block_harness import IdleSource, wait_until
 from block_harness import make_tag as _tag
 from gnuradio import blocks, gr, semdacom
 from gnuradio.semdacom import messages
-from gnuradio.semdacom.codec.data import load_fashion_mnist
-from gnuradio.semdacom.codec.metrics import msssim
-from gnuradio.semdacom.core import beamforming as bf
 from gnuradio.semdacom.djscc_decoder import djscc_decoder
 from gnuradio.semdacom.djscc_encoder import DJSCC_TAG, djscc_encoder
 from gnuradio.semdacom.messages import Allocation
+
+from semdacom.codec.data import load_fashion_mnist
+from semdacom.codec.metrics import msssim
+from semdacom.core import beamforming as bf
 
 TIMEOUT_S = 30.0
 K_SYM = 470

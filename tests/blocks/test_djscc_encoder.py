@@ -11,8 +11,9 @@ import pmt
 import pytest
 from gnuradio import blocks, gr
 from gnuradio.semdacom import messages
-from gnuradio.semdacom.codec.data import load_fashion_mnist
 from gnuradio.semdacom.djscc_encoder import DJSCC_TAG, djscc_encoder
+
+from semdacom.codec.data import load_fashion_mnist
 
 TIMEOUT_S = 20.0
 

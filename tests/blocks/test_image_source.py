@@ -10,8 +10,9 @@ import pmt
 import pytest
 from block_harness import BlockHarness
 from gnuradio.semdacom import messages
-from gnuradio.semdacom.codec.data import load_fashion_mnist
 from gnuradio.semdacom.image_source import image_source
+
+from semdacom.codec.data import load_fashion_mnist
 
 TIMEOUT_S = 10.0
 

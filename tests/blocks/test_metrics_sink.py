@@ -10,9 +10,10 @@ import pmt
 import pytest
 from block_harness import BlockHarness
 from gnuradio.semdacom import messages
-from gnuradio.semdacom.codec import metrics
 from gnuradio.semdacom.image_source import image_source
 from gnuradio.semdacom.metrics_sink import metrics_sink
+
+from semdacom.codec import metrics
 
 TIMEOUT_S = 10.0
 

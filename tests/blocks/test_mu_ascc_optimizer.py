@@ -16,12 +16,13 @@ import pytest
 from block_harness import BlockHarness
 from gnuradio import gr
 from gnuradio.semdacom import messages
-from gnuradio.semdacom.core import beamforming as bf
-from gnuradio.semdacom.core.link import physical_link
 from gnuradio.semdacom.messages import Csi
 from gnuradio.semdacom.mu_ascc_optimizer import mu_ascc_optimizer
-from gnuradio.semdacom.optimize import fast
-from gnuradio.semdacom.optimize.problem import Problem
+
+from semdacom.core import beamforming as bf
+from semdacom.core.link import physical_link
+from semdacom.optimize.mu_ascc import fast
+from semdacom.optimize.mu_ascc.problem import Problem
 
 TIMEOUT_S = 30.0
 
@@ -195,7 +196,7 @@ def test_allocation_drives_fbl_link_at_the_planned_sinr() -> None:
 
 
 def test_distortion_model_auto_is_erasure_aware_with_the_physical_link() -> None:
-    from gnuradio.semdacom.core.distortion import erasure_aware
+    from semdacom.core.distortion import erasure_aware
 
     opt = mu_ascc_optimizer()  # physical link, auto
     assert opt._distortion == "erasure" and all(t.model == "erasure" for t in opt._tables)

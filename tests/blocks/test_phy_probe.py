@@ -12,8 +12,9 @@ import numpy as np
 import pmt
 import pytest
 from gnuradio import blocks, gr
-from gnuradio.semdacom.core.phy_metrics import qpsk_ber
 from gnuradio.semdacom.phy_probe import phy_probe
+
+from semdacom.core.phy_metrics import qpsk_ber
 
 KEYS = {"user", "symbols", "gain_re", "gain_im", "sinr", "sinr_db", "ber", "bit_errors", "bits"}
 QPSK = np.array([1 + 1j, -1 + 1j, 1 - 1j, -1 - 1j]) / math.sqrt(2)

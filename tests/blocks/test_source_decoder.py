@@ -9,10 +9,11 @@ import pmt
 import pytest
 from block_harness import BlockHarness
 from gnuradio.semdacom import messages
-from gnuradio.semdacom.codec.codec import shared_codec
-from gnuradio.semdacom.codec.data import load_fashion_mnist
 from gnuradio.semdacom.messages import Allocation
 from gnuradio.semdacom.source_decoder import source_decoder
+
+from semdacom.codec.codec import shared_codec
+from semdacom.codec.data import load_fashion_mnist
 
 TIMEOUT_S = 20.0
 
@@ -123,7 +124,7 @@ def test_bad_parameters() -> None:
 
 @pytest.fixture(scope="module")
 def classical_streams():
-    from gnuradio.semdacom.codec.classical import shared_classical
+    from semdacom.codec.classical import shared_classical
 
     c = shared_classical(classifier=False)
     x = load_fashion_mnist("test")[0][:4]

@@ -10,10 +10,11 @@ import pmt
 import pytest
 from block_harness import BlockHarness
 from gnuradio.semdacom import messages
-from gnuradio.semdacom.codec.codec import shared_codec
-from gnuradio.semdacom.codec.data import load_fashion_mnist
 from gnuradio.semdacom.messages import Allocation
 from gnuradio.semdacom.source_encoder import source_encoder
+
+from semdacom.codec.codec import shared_codec
+from semdacom.codec.data import load_fashion_mnist
 
 TIMEOUT_S = 20.0
 
@@ -134,7 +135,7 @@ def test_bad_parameters() -> None:
 
 
 def test_classical_codec_choice(harness, images) -> None:
-    from gnuradio.semdacom.codec.classical import shared_classical
+    from semdacom.codec.classical import shared_classical
 
     h = harness(rate_index=5, codec="classical")
     codec = shared_classical(classifier=False)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from gnuradio.semdacom.codec.codec import LearnedCodec
-from gnuradio.semdacom.codec.data import load_fashion_mnist
+
+from semdacom.codec.codec import LearnedCodec
+from semdacom.codec.data import load_fashion_mnist
 
 torch.set_num_threads(2)
 

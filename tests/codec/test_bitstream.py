@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from gnuradio.semdacom.codec import bitstream
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from semdacom.codec import bitstream
 
 
 @given(st.integers(0, (1 << 14) - 1))

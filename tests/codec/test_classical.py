@@ -7,24 +7,25 @@ import json
 
 import numpy as np
 import pytest
-from gnuradio.semdacom.codec import metrics
-from gnuradio.semdacom.codec.classical import (
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from semdacom.codec import metrics
+from semdacom.codec.classical import (
     DEFAULT_QUALITIES,
     MAX_STREAM_BYTES,
     NAME,
     ClassicalCodec,
     mean_training_image,
 )
-from gnuradio.semdacom.codec.codec import DATA_DIR, file_sha256
-from gnuradio.semdacom.codec.data import load_fashion_mnist
-from gnuradio.semdacom.codec.distortion_fit import flip_bits, monotone_curve
-from gnuradio.semdacom.core import beamforming as bf
-from gnuradio.semdacom.core import distortion as dist
-from gnuradio.semdacom.optimize import baselines
-from gnuradio.semdacom.optimize.problem import Problem
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from hypothesis.extra.numpy import arrays
+from semdacom.codec.codec import DATA_DIR, file_sha256
+from semdacom.codec.data import load_fashion_mnist
+from semdacom.codec.distortion_fit import flip_bits, monotone_curve
+from semdacom.core import beamforming as bf
+from semdacom.core import distortion as dist
+from semdacom.optimize.mu_ascc import baselines
+from semdacom.optimize.mu_ascc.problem import Problem
 
 TABLES = [
     DATA_DIR / "tables" / f"classical_{NAME}_{suffix}.json"
@@ -252,7 +253,7 @@ def test_zf_wf_fixed_rc_uses_the_classical_tables() -> None:
 
 
 def test_eval_baselines_rows(codec, data) -> None:
-    from gnuradio.semdacom.cli.baselines import evaluate_classical
+    from semdacom.cli.baselines import evaluate_classical
 
     x, y = data
     rows = evaluate_classical(codec, x[:10], y[:10], progress=False)

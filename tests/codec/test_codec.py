@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from gnuradio.semdacom.codec import bitstream
-from gnuradio.semdacom.codec.codec import LearnedCodec
+
+from semdacom.codec import bitstream
+from semdacom.codec.codec import LearnedCodec
 
 
 def test_levels_and_rate_table(codec: LearnedCodec) -> None:

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from gnuradio.semdacom.codec.codec import LearnedCodec
-from gnuradio.semdacom.codec.distortion_fit import flip_bits
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from semdacom.codec.codec import LearnedCodec
+from semdacom.codec.distortion_fit import flip_bits
 
 
 def _check_images(codec: LearnedCodec, res, n: int) -> None:
@@ -56,7 +57,7 @@ def test_hypothesis_corrupted_streams(codec: LearnedCodec, streams, data) -> Non
 @pytest.mark.timeout(300)
 def test_ten_thousand_corrupted_streams(codec: LearnedCodec) -> None:
     """10,000 streams (625 images x 16 points), each corrupted at random: 0 crashes, 0 hangs."""
-    from gnuradio.semdacom.codec.data import load_fashion_mnist
+    from semdacom.codec.data import load_fashion_mnist
 
     rng = np.random.default_rng(1234)
     images = load_fashion_mnist("test")[0][-625:]

@@ -12,12 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from gnuradio.semdacom.codec import djscc
-from gnuradio.semdacom.codec.data import load_fashion_mnist
-from gnuradio.semdacom.core.distortion import TABLES_DIR, SnrTable
-from gnuradio.semdacom.optimize import baselines
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from semdacom.codec import djscc
+from semdacom.codec.data import load_fashion_mnist
+from semdacom.core.distortion import TABLES_DIR, SnrTable
+from semdacom.optimize.mu_ascc import baselines
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "optimize"))
 from opt_helpers import make_problem  # noqa: E402
@@ -126,7 +127,7 @@ def test_shipped_tables_load_and_are_monotone(name: str) -> None:
 
 def test_tables_match_the_weights(model) -> None:
     doc = json.loads((TABLES_DIR / "djscc_du_msssim.json").read_text())
-    from gnuradio.semdacom.codec.codec import file_sha256
+    from semdacom.codec.codec import file_sha256
 
     main = [p for p in doc["points"] if p["weights"] == f"weights/{djscc.DEFAULT_WEIGHTS}"]
     assert len(main) == 1

@@ -8,14 +8,15 @@ import time
 
 import numpy as np
 from gnuradio import gr
-from gnuradio.semdacom.codec.codec import shared_codec
-from gnuradio.semdacom.codec.data import load_fashion_mnist
-from gnuradio.semdacom.codec.metrics import msssim
 from gnuradio.semdacom.image_source import image_source
 from gnuradio.semdacom.metrics_sink import metrics_sink
 from gnuradio.semdacom.semantic_decoder import semantic_decoder
 from gnuradio.semdacom.source_decoder import source_decoder
 from gnuradio.semdacom.source_encoder import source_encoder
+
+from semdacom.codec.codec import shared_codec
+from semdacom.codec.data import load_fashion_mnist
+from semdacom.codec.metrics import msssim
 
 N = 30
 

@@ -6,13 +6,14 @@ import json
 
 import numpy as np
 import pytest
-from gnuradio.semdacom.codec import distortion_fit as dfit
-from gnuradio.semdacom.codec import metrics
-from gnuradio.semdacom.codec.data import load_fashion_mnist, read_idx
-from gnuradio.semdacom.codec.evaluate import bd_rate
-from gnuradio.semdacom.codec.manifest import update_manifest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from semdacom.codec import distortion_fit as dfit
+from semdacom.codec import metrics
+from semdacom.codec.data import load_fashion_mnist, read_idx
+from semdacom.codec.evaluate import bd_rate
+from semdacom.codec.manifest import update_manifest
 
 
 def test_msssim_config_for_28x28() -> None:

@@ -6,8 +6,9 @@ import math
 
 import pytest
 import torch
-from gnuradio.semdacom.codec import train
-from gnuradio.semdacom.codec.models import Classifier, SemanticDecoder, VBRHyperprior
+
+from semdacom.codec import train
+from semdacom.codec.models import Classifier, SemanticDecoder, VBRHyperprior
 
 
 def _pair(levels: int = 4) -> tuple[VBRHyperprior, VBRHyperprior]:

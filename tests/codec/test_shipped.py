@@ -7,8 +7,9 @@ import json
 
 import numpy as np
 import pytest
-from gnuradio.semdacom.codec import distortion_fit as dfit
-from gnuradio.semdacom.codec.codec import DATA_DIR, WEIGHTS_DIR, file_sha256
+
+from semdacom.codec import distortion_fit as dfit
+from semdacom.codec.codec import DATA_DIR, WEIGHTS_DIR, file_sha256
 
 TABLES = ["hyperprior_vbr_du_msssim", "hyperprior_vbr_du_mse", "hyperprior_vbr_su_error"]
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from gnuradio.semdacom.cli import main
-from gnuradio.semdacom.core.link import TabulatedLink
+from semdacom.cli import main
+from semdacom.core.link import TabulatedLink
 
 
 def test_fit_link_writes_table_manifest_and_plot(tmp_path: Path) -> None:

@@ -9,7 +9,8 @@ import numpy as np
 import pmt
 from gnuradio import blocks, fec, gr
 from gnuradio.semdacom import semdacom_python as k
-from gnuradio.semdacom.coding import qc_code
+
+from semdacom.coding import qc_code
 
 
 def _code():

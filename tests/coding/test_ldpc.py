@@ -7,11 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gnuradio.semdacom import semdacom_python as k
-from gnuradio.semdacom.coding import AlistCode, LdpcCode, crc16, qc_code
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+
+from semdacom import _kernels as k
+from semdacom.coding import AlistCode, LdpcCode, crc16, qc_code
 
 GR_ALIST = Path("/usr/share/gnuradio/fec/ldpc/n_1800_k_0902_gap_28.alist")
 

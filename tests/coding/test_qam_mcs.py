@@ -6,7 +6,10 @@ import itertools
 
 import numpy as np
 import pytest
-from gnuradio.semdacom.coding import (
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from semdacom.coding import (
     MCS_TABLE,
     block_layout,
     decode_symbols,
@@ -16,8 +19,6 @@ from gnuradio.semdacom.coding import (
     mcs_for_rc,
     modulate,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 
 @pytest.mark.parametrize("m", [1, 2, 4, 6, 8])

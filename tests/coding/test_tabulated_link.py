@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from gnuradio.semdacom.core.link import LinkModel, TabulatedLink
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from semdacom.core.link import LinkModel, TabulatedLink
 
 
 def _synthetic(L: int, shift: float) -> dict:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from gnuradio.semdacom.core import beamforming as bf
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+
+from semdacom.core import beamforming as bf
 
 seeds = st.integers(min_value=0, max_value=2**32 - 1)
 prop = settings(max_examples=60, deadline=None)

@@ -6,9 +6,10 @@ import json
 
 import numpy as np
 import pytest
-from gnuradio.semdacom.core import distortion as dist
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from semdacom.core import distortion as dist
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,11 @@ import math
 
 import numpy as np
 import pytest
-from gnuradio.semdacom.core import fbl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import norm
+
+from semdacom.core import fbl
 
 LOG2E = math.log2(math.e)
 LN10 = math.log(10.0)

@@ -6,10 +6,11 @@ import math
 
 import numpy as np
 import pytest
-from gnuradio.semdacom.core import fbl, fbl_emulation
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import brentq
+
+from semdacom.core import fbl, fbl_emulation
 
 Z = 4.5  # half-width of the binomial confidence intervals, in standard deviations
 

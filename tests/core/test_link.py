@@ -6,11 +6,12 @@ import math
 
 import numpy as np
 import pytest
-from gnuradio.semdacom.core import fbl, link
-from gnuradio.semdacom.core.fbl import FloatOrArray
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.typing import ArrayLike
+
+from semdacom.core import fbl, link
+from semdacom.core.fbl import FloatOrArray
 
 
 class _ShiftedLink(link.LinkModel):
@@ -104,7 +105,7 @@ def test_required_sinr_edges() -> None:
 
 
 def test_physical_link() -> None:
-    from gnuradio.semdacom.optimize.problem import link_from_spec
+    from semdacom.optimize.mu_ascc.problem import link_from_spec
 
     lk = link.physical_link()
     assert isinstance(lk, link.RandomCodingLink) and lk.packet_loss and not lk.paper_form

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from gnuradio.semdacom.optimize.problem import Problem
 from opt_helpers import make_problem
+
+from semdacom.optimize.mu_ascc.problem import Problem
 
 
 @pytest.fixture

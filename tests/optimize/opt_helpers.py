@@ -5,9 +5,10 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-from gnuradio.semdacom.core import beamforming as bf
-from gnuradio.semdacom.core import distortion as dist
-from gnuradio.semdacom.optimize.problem import Problem
+
+from semdacom.core import beamforming as bf
+from semdacom.core import distortion as dist
+from semdacom.optimize.mu_ascc.problem import Problem
 
 T_PAPERLIKE = 784 * 0.6  # channel uses per 28x28 image (bandwidth ratio 0.6)
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from gnuradio.semdacom import messages
-from gnuradio.semdacom.core import beamforming as bf
-from gnuradio.semdacom.core import fbl
-from gnuradio.semdacom.optimize import mu_ascc
-from gnuradio.semdacom.optimize.problem import Problem, Solution
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opt_helpers import make_problem, random_channel
+
+from semdacom.core import beamforming as bf
+from semdacom.core import fbl
+from semdacom.optimize.mu_ascc import jrpb
+from semdacom.optimize.mu_ascc.problem import Problem, Solution
 
 
 def check_allocation(pr: Problem, sol: Solution) -> None:
@@ -32,7 +33,7 @@ def check_allocation(pr: Problem, sol: Solution) -> None:
 @pytest.mark.parametrize("L, p_max", [(256, 1.0), (256, 6.3), (4096, 3.0)])
 def test_paper_channel(L: int, p_max: float) -> None:
     pr = make_problem(p_max=p_max, L=L)
-    sol = mu_ascc.solve_faithful(pr)
+    sol = jrpb.solve_faithful(pr)
     trace = sol.diagnostics["trace"]
     assert len(trace) >= 2 and trace[-1] < trace[0]
     assert np.all(np.diff(trace) <= 1e-12), "AO objective must not increase"
@@ -48,7 +49,7 @@ def test_paper_channel(L: int, p_max: float) -> None:
 @given(seed=st.integers(0, 10_000), p_max=st.sampled_from([0.5, 3.0, 8.0]))
 def test_random_channels_ao_monotone_and_feasible(seed: int, p_max: float) -> None:
     pr = make_problem(random_channel(np.random.default_rng(seed), 2, 2), p_max=p_max)
-    sol = mu_ascc.solve_faithful(pr, time_limit_s=10.0)
+    sol = jrpb.solve_faithful(pr, time_limit_s=10.0)
     assert np.all(np.diff(sol.diagnostics["trace"]) <= 1e-12)
     check_allocation(pr, sol)
 
@@ -56,7 +57,7 @@ def test_random_channels_ao_monotone_and_feasible(seed: int, p_max: float) -> No
 def test_alg1_descends_from_the_lowest_rate(paper_problem: Problem) -> None:
     pr = paper_problem
     sinr = np.array([4.0, 2.0])
-    rs, its = mu_ascc.alg1_rates(pr, sinr)
+    rs, its = jrpb.alg1_rates(pr, sinr)
     assert its > 0
     for i, t in enumerate(pr.tables):
         assert t.rs_min <= rs[i] <= t.rs_max
@@ -75,7 +76,7 @@ def test_alg2_sca_is_monotone_and_within_budget(paper_problem: Problem) -> None:
     q0 = np.array([1.5, 1.5])
     W = bf.mmse_beamformers(pr.hbar, q0)
     rs = np.array([600.0, 400.0])
-    q, trace, solves = mu_ascc.alg2_power(pr, rs, W, q0)
+    q, trace, solves = jrpb.alg2_power(pr, rs, W, q0)
     assert solves >= 1 and len(trace) >= 2
     assert np.all(np.diff(trace) <= 0)
     assert q.min() >= 0 and q.sum() <= pr.p_max * (1 + 1e-9)
@@ -85,7 +86,7 @@ def test_p62_expansion_point_is_feasible_and_solution_is_conservative() -> None:
     """The SCA surrogate (P6.2) is tight at its expansion point and an inner approximation."""
     pr = make_problem(random_channel(np.random.default_rng(5), 3, 3), p_max=4.0)
     K = pr.K
-    model = mu_ascc._P62(K)
+    model = jrpb._P62(K)
     q_n = np.array([1.0, 2.0, 0.5])
     W = bf.mmse_beamformers(pr.hbar, q_n)
     rs = np.array([400.0, 300.0, 700.0])
@@ -112,7 +113,7 @@ def test_p62_expansion_point_is_feasible_and_solution_is_conservative() -> None:
 
 
 def test_faithful_refuses_other_links() -> None:
-    class Other(mu_ascc.RandomCodingLink.__mro__[1]):  # a LinkModel that is not random coding
+    class Other(jrpb.RandomCodingLink.__mro__[1]):  # a LinkModel that is not random coding
         name = "other"
 
         def log10_ber(self, sinr, rc, L):
@@ -122,13 +123,13 @@ def test_faithful_refuses_other_links() -> None:
             return fbl.log10_ber_and_grad(sinr, rc, L)
 
     with pytest.raises(ValueError, match="random-coding"):
-        mu_ascc.solve_faithful(make_problem(link=Other()))
+        jrpb.solve_faithful(make_problem(link=Other()))
 
 
 def test_paper_form_dispersion_is_supported() -> None:
     """With the dispersion as printed (paper_form) the SCA scales its Q argument to match."""
-    pr = make_problem(p_max=3.0, link=mu_ascc.RandomCodingLink(paper_form=True))
-    model = mu_ascc._P62(2)
+    pr = make_problem(p_max=3.0, link=jrpb.RandomCodingLink(paper_form=True))
+    model = jrpb._P62(2)
     q_n = np.array([1.0, 2.0])
     W = bf.mmse_beamformers(pr.hbar, q_n)
     rs = np.array([500.0, 400.0])
@@ -145,5 +146,5 @@ def test_paper_form_dispersion_is_supported() -> None:
     np.testing.assert_allclose(
         model.c62.value - lhs, 1 - np.log(model.un.value) + a1 * a0 - a1 * x_true, rtol=1e-9
     )
-    sol = mu_ascc.solve_faithful(pr)
+    sol = jrpb.solve_faithful(pr)
     check_allocation(pr, sol)

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from gnuradio.semdacom.core import beamforming as bf
-from gnuradio.semdacom.core import distortion as dist
-from gnuradio.semdacom.core import fbl, link
-from gnuradio.semdacom.optimize import baselines, fast, mu_ascc
-from gnuradio.semdacom.optimize.bruteforce import solve_bruteforce
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from opt_helpers import make_problem, random_channel
 from test_faithful import check_allocation
+
+from semdacom.core import beamforming as bf
+from semdacom.core import distortion as dist
+from semdacom.core import fbl, link
+from semdacom.optimize.mu_ascc import baselines, fast, jrpb
+from semdacom.optimize.mu_ascc.bruteforce import solve_bruteforce
 
 
 @settings(max_examples=100, deadline=None)
@@ -70,7 +71,7 @@ def test_fast_matches_bruteforce_and_beats_faithful_on_random_channels(L: int) -
         sb = solve_bruteforce(pr, n_grid=2001, n_local=201)
         check_allocation(pr, sf)
         assert sf.objective <= sb.objective * (1 + 5e-3)
-        assert sf.objective <= mu_ascc.solve_faithful(pr).objective * (1 + 1e-9)
+        assert sf.objective <= jrpb.solve_faithful(pr).objective * (1 + 1e-9)
 
 
 def test_fast_k4_beats_simple_allocations() -> None:
@@ -175,7 +176,7 @@ def test_fast_allocations_always_feasible(seed: int, k: int, extra: int, p_dbw: 
 
 
 def test_link_from_spec() -> None:
-    from gnuradio.semdacom.optimize.problem import link_from_spec
+    from semdacom.optimize.mu_ascc.problem import link_from_spec
 
     assert isinstance(link_from_spec("random_coding"), link.RandomCodingLink)
     assert link_from_spec("random_coding_paper").paper_form
@@ -200,7 +201,7 @@ def test_transfer_sinrs_match_a_fresh_mmse_evaluation(seed: int, k: int, extra: 
 
 
 def test_fast_plans_for_the_measured_link_when_shipped() -> None:
-    from gnuradio.semdacom.optimize.problem import link_from_spec
+    from semdacom.optimize.mu_ascc.problem import link_from_spec
 
     try:
         lk = link_from_spec("tabulated")
@@ -211,10 +212,10 @@ def test_fast_plans_for_the_measured_link_when_shipped() -> None:
     check_allocation(pr, sol)
     assert sol.objective <= baselines.mrt_equal_power(pr).objective + 1e-12
     with pytest.raises(ValueError, match="random-coding"):
-        mu_ascc.solve_faithful(pr)
+        jrpb.solve_faithful(pr)
 
 
-# --- the candidate lookup of the fast path (optimize.fast.lookup) ------------------------------
+# --- the candidate lookup of the fast path (optimize.mu_ascc.fast.lookup) ------------------------
 
 
 def _sinr_samples(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
@@ -298,7 +299,7 @@ def test_lookup_fast_path_never_worse_than_faithful(seed: int, p_dbw: float, L: 
     check_allocation(pr, sf)
     again = pr.make_solution("x", sf.positions, sf.power, sf.w, 0.0).objective
     assert sf.objective == pytest.approx(again, rel=1e-12)
-    assert sf.objective <= mu_ascc.solve_faithful(pr).objective * (1 + 1e-9)
+    assert sf.objective <= jrpb.solve_faithful(pr).objective * (1 + 1e-9)
     assert sf.objective <= solve_bruteforce(pr, n_grid=2001, n_local=201).objective * (1 + 5e-3)
 
 

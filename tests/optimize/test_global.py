@@ -7,14 +7,15 @@ import math
 
 import numpy as np
 import pytest
-from gnuradio.semdacom.core import distortion as dist
-from gnuradio.semdacom.core.link import RandomCodingLink, physical_link
-from gnuradio.semdacom.optimize import baselines, fast
-from gnuradio.semdacom.optimize.bruteforce import solve_global
-from gnuradio.semdacom.optimize.problem import Problem
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from opt_helpers import T_PAPERLIKE, make_problem, random_channel
+
+from semdacom.core import distortion as dist
+from semdacom.core.link import RandomCodingLink, physical_link
+from semdacom.optimize.mu_ascc import baselines, fast
+from semdacom.optimize.mu_ascc.bruteforce import solve_global
+from semdacom.optimize.mu_ascc.problem import Problem
 
 
 @pytest.fixture(scope="module")

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from gnuradio.semdacom import messages
-from gnuradio.semdacom.core import beamforming as bf
-from gnuradio.semdacom.core import fbl
-from gnuradio.semdacom.optimize.problem import Problem
 from opt_helpers import make_problem
+
+from semdacom.core import beamforming as bf
+from semdacom.core import fbl
+from semdacom.optimize.mu_ascc.problem import Problem
 
 
 def test_objective_is_eq15_written_out(paper_problem: Problem) -> None:

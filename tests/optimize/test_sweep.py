@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 
-from gnuradio.semdacom.cli import sweep
+from semdacom.cli import sweep
 
 
 def _args(tmp_path, figure: str, **kw) -> argparse.Namespace:

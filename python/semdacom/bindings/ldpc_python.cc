@@ -3,7 +3,8 @@
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
- * Bindings of the LDPC kernels (ldpc_code, ldpc_decoder) and their gr-fec wrappers.
+ * Bindings of the LDPC kernels (ldpc_code, ldpc_decoder), part of the GNU-Radio-free
+ * extension module semdacom._kernels; the gr-fec wrappers are in ldpc_fec_python.cc.
  * Arrays are numpy, C order: bits uint8 (n_cw, k or n), LLRs float32 (n_cw, n).
  */
 
@@ -15,7 +16,6 @@ namespace py = pybind11;
 
 #include <gnuradio/semdacom/ldpc_code.h>
 #include <gnuradio/semdacom/ldpc_decoder.h>
-#include <gnuradio/semdacom/ldpc_fec.h>
 #include <stdexcept>
 #include <string>
 
@@ -41,7 +41,6 @@ py::ssize_t rows_of(const py::array& a, py::ssize_t width, const char* what)
 void bind_ldpc(py::module& m)
 {
     using namespace gr::semdacom;
-    py::module::import("gnuradio.fec");
 
     py::class_<ldpc_code>(
         m, "ldpc_code", "Sparse parity-check matrix with a systematic encoder")
@@ -130,29 +129,4 @@ void bind_ldpc(py::module& m)
             "llr (n_cw, n) float32, positive = bit 0 -> (bits (n_cw, n) uint8, "
             "iterations "
             "int32, syndrome_ok bool)");
-
-    py::class_<ldpc_fec_encoder,
-               gr::fec::generic_encoder,
-               std::shared_ptr<ldpc_fec_encoder>>(
-        m, "ldpc_fec_encoder", "gr-fec generic encoder over an ldpc_code")
-        .def(py::init(&ldpc_fec_encoder::make), py::arg("code"))
-        .def_static("make", &ldpc_fec_encoder::make, py::arg("code"));
-
-    py::class_<ldpc_fec_decoder,
-               gr::fec::generic_decoder,
-               std::shared_ptr<ldpc_fec_decoder>>(
-        m, "ldpc_fec_decoder", "gr-fec generic decoder over ldpc_decoder")
-        .def(py::init(&ldpc_fec_decoder::make),
-             py::arg("code"),
-             py::arg("max_iterations") = 20,
-             py::arg("alpha") = 0.75f,
-             py::arg("llr_scale") = 4.0f)
-        .def_static("make",
-                    &ldpc_fec_decoder::make,
-                    py::arg("code"),
-                    py::arg("max_iterations") = 20,
-                    py::arg("alpha") = 0.75f,
-                    py::arg("llr_scale") = 4.0f)
-        .def("frames", &ldpc_fec_decoder::frames)
-        .def("failures", &ldpc_fec_decoder::failures);
 }

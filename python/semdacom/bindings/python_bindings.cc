@@ -24,8 +24,7 @@ namespace py = pybind11;
     void bind_superposition_beamformer(py::module& m);
     void bind_miso_channel(py::module& m);
     void bind_kernels(py::module& m);
-    void bind_ldpc(py::module& m);
-    void bind_rans(py::module& m);
+    void bind_ldpc_fec(py::module& m);
 // ) END BINDING_FUNCTION_PROTOTYPES
 
 
@@ -57,7 +56,6 @@ PYBIND11_MODULE(semdacom_python, m)
     bind_superposition_beamformer(m);
     bind_miso_channel(m);
     bind_kernels(m);
-    bind_ldpc(m);
-    bind_rans(m);
+    bind_ldpc_fec(m);
     // ) END BINDING_FUNCTION_CALLS
 }

@@ -6,7 +6,7 @@
 """Baseline commands: ``fit-classical`` and ``eval-baselines`` (seed 000, Sec. V-A).
 
 * ``fit-classical``: E2E distortion of the classical codec (HEVC intra via x265 in HEIF, the BPG
-  stand-in; :mod:`gnuradio.semdacom.codec.classical`) against the BER, Monte-Carlo bit flips into
+  stand-in; :mod:`semdacom.codec.classical`) against the BER, Monte-Carlo bit flips into
   the real streams, eq. (12)/(13) fit or a monotone tabulated curve, written to
   ``python/semdacom/data/tables/classical_heif-x265_{du_msssim,du_mse,su_error}.json`` (listed in
   the manifest) with Fig. 4-like plots in ``docs/figures``.

@@ -12,8 +12,8 @@ from types import ModuleType
 
 
 def installed_prefix() -> Path:
-    """The install prefix of this package (prefix/lib/pythonX.Y/site-packages/gnuradio/semdacom)."""
-    return Path(__file__).resolve().parents[6]
+    """The install prefix of this package (prefix/lib/pythonX.Y/site-packages/semdacom/cli)."""
+    return Path(__file__).resolve().parents[5]
 
 
 def find_example(name: str) -> Path:

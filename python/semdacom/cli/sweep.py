@@ -127,8 +127,8 @@ def solve_point(job: dict) -> list[dict]:
     import numpy as np
 
     from ..core import beamforming as bf
-    from ..optimize import baselines, fast, mu_ascc
-    from ..optimize.problem import Problem, link_from_spec
+    from ..optimize.mu_ascc import baselines, fast, jrpb
+    from ..optimize.mu_ascc.problem import Problem, link_from_spec
 
     tb = job["tables"]
     T = job["ratio"] * SOURCE_DIMS
@@ -137,7 +137,7 @@ def solve_point(job: dict) -> list[dict]:
     pr = Problem(bf.paper_channel(), 1.0, [tb["du"], tb["su"]], w, job["p_max"], T, job["L"], link)
     sols = {}
     sols["mu_ascc"] = (
-        mu_ascc.solve_faithful(pr) if job["solver"] == "faithful" else fast.solve_fast(pr)
+        jrpb.solve_faithful(pr) if job["solver"] == "faithful" else fast.solve_fast(pr)
     )
     sols["zf_wf_bpg"] = baselines.zf_wf_fixed_rc(pr, [1.8, 1.3], [tb["cl_du"], tb["cl_su"]])
     sols["zf_wf_djscc"] = baselines.zf_wf_djscc(pr, [tb["dj_du"], tb["dj_su"]], job["ratio"])
@@ -273,7 +273,7 @@ def _print_7a(rows: list[dict], args: argparse.Namespace) -> None:
 
 def _link_suffix(link: str) -> str:
     """File-name suffix of a sweep's link ("" for the paper's eq. (14))."""
-    from ..optimize.problem import LINK_SPECS
+    from ..optimize.mu_ascc.problem import LINK_SPECS
 
     if link == "random_coding":
         return ""

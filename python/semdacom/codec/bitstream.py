@@ -26,7 +26,7 @@ count.
 
 from __future__ import annotations
 
-from .. import semdacom_python as _k
+from .. import _kernels as _k
 
 __all__ = [
     "StreamError",

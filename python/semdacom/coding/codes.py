@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import semdacom_python as _k
+from .. import _kernels as _k
 
 __all__ = [
     "CRC_BITS",

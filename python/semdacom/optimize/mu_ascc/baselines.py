@@ -21,8 +21,8 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ..core import beamforming as bf
-from ..core.distortion import DistortionTable, SnrTable
+from ...core import beamforming as bf
+from ...core.distortion import DistortionTable, SnrTable
 from .problem import Problem, Solution
 
 __all__ = ["mrt_equal_power", "zf_wf", "zf_wf_djscc", "zf_wf_fixed_rc"]

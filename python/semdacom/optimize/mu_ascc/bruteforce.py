@@ -34,7 +34,7 @@ import time
 
 import numpy as np
 
-from ..core import beamforming as bf
+from ...core import beamforming as bf
 from .fast import _beams_and_downlink, _evaluate, _pattern_search, lookup, simplex_lattice
 from .problem import Problem, Solution
 

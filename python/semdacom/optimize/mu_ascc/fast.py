@@ -25,7 +25,7 @@ candidate from one Gram matrix by a rank-2 Woodbury update), with line searches 
 transfer and transfers of a whole share (a user switched off), crosses the plateaus, the rate
 jumps and the narrow regions behind waterfalls that a gradient cannot. The optima of (P1)
 often sit on faces of the simplex (bench/results/optimizer.json, ``k3``/``k4``, against the
-global reference :func:`semdacom.optimize.bruteforce.solve_global`).
+global reference :func:`semdacom.optimize.mu_ascc.bruteforce.solve_global`).
 
 The searches evaluate ``min_n D_i^n`` through a per-user lookup (:func:`lookup`) of the table
 positions that can attain it on each cell of a fine log-SINR grid, built once per table set
@@ -47,8 +47,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
-from ..core import beamforming as bf
-from ..core.link import RandomCodingLink
+from ...core import beamforming as bf
+from ...core.link import RandomCodingLink
 from .problem import Problem, Solution
 
 __all__ = [

@@ -37,9 +37,9 @@ import warnings
 import numpy as np
 from numpy.typing import NDArray
 
-from ..core import beamforming as bf
-from ..core import fbl
-from ..core.link import RandomCodingLink
+from ...core import beamforming as bf
+from ...core import fbl
+from ...core.link import RandomCodingLink
 from .problem import Problem, Solution
 
 __all__ = ["alg1_rates", "alg2_power", "alg3_power_beams", "solve_faithful"]

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ..core import beamforming as bf
-from ..core.distortion import DistortionTable
-from ..core.link import LinkModel, RandomCodingLink
+from ...core import beamforming as bf
+from ...core.distortion import DistortionTable
+from ...core.link import LinkModel, RandomCodingLink
 
 __all__ = ["LINK_SPECS", "Problem", "Solution", "link_from_spec"]
 
@@ -54,7 +54,7 @@ def link_from_spec(spec: str | LinkModel) -> LinkModel:
         return RandomCodingLink(packet_loss=True)
     if spec in ("physical_paper", "packet_loss_paper"):
         return RandomCodingLink(paper_form=True, packet_loss=True)
-    from ..core import link as link_mod
+    from ...core import link as link_mod
 
     tab = getattr(link_mod, "TabulatedLink", None)
     if tab is None:
