@@ -22,7 +22,7 @@ import numpy as np
 from . import framing
 from .mcs import MCS_TABLE, block_layout
 
-__all__ = ["FORMAT", "build_table", "simulate_point"]
+__all__ = ["FORMAT", "assemble_table", "build_table", "link_tasks", "mcs_curve", "simulate_point"]
 
 FORMAT = "semdacom-link-table/1"
 
@@ -69,6 +69,104 @@ def simulate_point(
     }
 
 
+def mcs_curve(
+    mcs: int,
+    L: int,
+    *,
+    seed: int = 1,
+    step_db: float = 0.5,
+    max_points: int = 16,
+    min_errors: int = 50,
+    max_bits: float = 2e6,
+    max_iterations: int = 20,
+) -> dict[str, Any]:
+    """One MCS of a link table (one sweep task): its SNR curve and layout.
+
+    The SNR grid starts ``1.5`` dB below the Shannon SNR ``2^{R_c} - 1`` of the effective rate
+    and steps by ``step_db`` until a point shows no error at all (or ``max_points`` points).
+    The random stream is ``default_rng([seed, L, mcs])``: the task's own, whatever runs it.
+    """
+    rng = np.random.default_rng([seed, L, mcs])
+    lay = block_layout(mcs, L)
+    m = lay.mcs
+    start = 10 * math.log10(2.0**lay.rc_effective - 1.0) - 1.5
+    pts = []
+    for p in range(max_points):
+        pt = simulate_point(
+            mcs,
+            L,
+            round(start + p * step_db, 2),
+            rng,
+            min_errors=min_errors,
+            max_bits=max_bits,
+            max_iterations=max_iterations,
+        )
+        pts.append(pt)
+        if pt["bit_errors"] == 0:
+            break
+    entry = {
+        "index": m.index,
+        "modulation": m.modulation,
+        "rate": str(m.rate),
+        "bits_per_symbol": m.bits_per_symbol,
+        "rc": m.rc,
+        "rc_effective": lay.rc_effective,
+        "codeword_n": list(lay.n),
+        "codeword_k": list(lay.k),
+    }
+    for key in pts[0]:
+        entry[key] = [pt[key] for pt in pts]
+    return entry
+
+
+def link_tasks(
+    L: int,
+    *,
+    seed: int = 1,
+    step_db: float = 0.5,
+    max_points: int = 16,
+    min_errors: int = 50,
+    max_bits: float = 2e6,
+    max_iterations: int = 20,
+    mcs_indices: list[int] | None = None,
+) -> list:
+    """The tasks of the link table at blocklength ``L``: one :func:`mcs_curve` per MCS."""
+    from ..sweep import Task
+
+    idx = list(range(len(MCS_TABLE))) if mcs_indices is None else list(mcs_indices)
+    kw = dict(seed=seed, step_db=step_db, max_points=max_points, min_errors=min_errors,
+              max_bits=max_bits, max_iterations=max_iterations)  # fmt: skip
+    return [Task(f"L{L}_mcs{i}", {"mcs": i, "L": int(L), **kw}) for i in idx]
+
+
+def assemble_table(
+    L: int,
+    entries: list[dict[str, Any]],
+    *,
+    seed: int,
+    min_errors: int,
+    max_bits: float,
+    max_iterations: int,
+    seconds: float,
+) -> dict[str, Any]:
+    """The ``link_L<L>.json`` document from the :func:`mcs_curve` results of one L."""
+    return {
+        "format": FORMAT,
+        "L": int(L),
+        "channel": "complex AWGN, unit-energy symbols; snr_db = Es/N0 (the SINR of eq. 7)",
+        "decoder": {
+            "algorithm": "layered normalised min-sum",
+            "max_iterations": max_iterations,
+            "demapper": "max-log",
+        },
+        "stopping": {"min_errors": min_errors, "max_code_bits": max_bits},
+        "seed": seed,
+        "rng": "numpy default_rng([seed, L, mcs]) per MCS",
+        "mcs": list(entries),
+        "seconds": round(seconds, 1),
+    }
+
+
 def build_table(
     L: int,
     *,
@@ -80,61 +178,16 @@ def build_table(
     max_iterations: int = 20,
     mcs_indices: list[int] | None = None,
     progress: bool = True,
+    **engine: Any,
 ) -> dict[str, Any]:
-    """Link table of every MCS at blocklength ``L``.
+    """Link table of every MCS at blocklength ``L`` (:func:`mcs_curve` per MCS, run by
+    :func:`semdacom.sweep.run_tasks`; ``engine`` holds its engine/workers/address/out_dir)."""
+    from ..sweep import run_tasks
 
-    The SNR grid of an MCS starts ``1.5`` dB below the Shannon SNR ``2^{R_c} - 1`` of its
-    effective rate and steps by ``step_db`` until a point shows no error at all (or
-    ``max_points`` points).
-    """
-    from tqdm import tqdm
-
-    rng = np.random.default_rng(seed)
-    idx = list(range(len(MCS_TABLE))) if mcs_indices is None else list(mcs_indices)
-    out: dict[str, Any] = {
-        "format": FORMAT,
-        "L": int(L),
-        "channel": "complex AWGN, unit-energy symbols; snr_db = Es/N0 (the SINR of eq. 7)",
-        "decoder": {
-            "algorithm": "layered normalised min-sum",
-            "max_iterations": max_iterations,
-            "demapper": "max-log",
-        },
-        "stopping": {"min_errors": min_errors, "max_code_bits": max_bits},
-        "seed": seed,
-        "mcs": [],
-    }
+    tasks = link_tasks(L, seed=seed, step_db=step_db, max_points=max_points,
+                       min_errors=min_errors, max_bits=max_bits, max_iterations=max_iterations,
+                       mcs_indices=mcs_indices)  # fmt: skip
     t0 = time.time()
-    for i in tqdm(idx, desc=f"link table L={L}", disable=not progress):
-        lay = block_layout(i, L)
-        m = lay.mcs
-        start = 10 * math.log10(2.0**lay.rc_effective - 1.0) - 1.5
-        pts = []
-        for p in range(max_points):
-            pt = simulate_point(
-                i,
-                L,
-                round(start + p * step_db, 2),
-                rng,
-                min_errors=min_errors,
-                max_bits=max_bits,
-                max_iterations=max_iterations,
-            )
-            pts.append(pt)
-            if pt["bit_errors"] == 0:
-                break
-        entry = {
-            "index": m.index,
-            "modulation": m.modulation,
-            "rate": str(m.rate),
-            "bits_per_symbol": m.bits_per_symbol,
-            "rc": m.rc,
-            "rc_effective": lay.rc_effective,
-            "codeword_n": list(lay.n),
-            "codeword_k": list(lay.k),
-        }
-        for key in pts[0]:
-            entry[key] = [pt[key] for pt in pts]
-        out["mcs"].append(entry)
-    out["seconds"] = round(time.time() - t0, 1)
-    return out
+    entries = run_tasks(f"fit-link-L{L}", tasks, mcs_curve, progress=progress, **engine)
+    return assemble_table(L, entries, seed=seed, min_errors=min_errors, max_bits=max_bits,
+                          max_iterations=max_iterations, seconds=time.time() - t0)  # fmt: skip

@@ -346,6 +346,10 @@ def _run_ray(tasks, pending, fn, workers, address, retries, done, failed) -> Non
         kw: dict[str, Any] = {"address": address, "log_to_driver": False}
         if address is None:  # a local cluster for this sweep
             kw.update(num_cpus=workers or os.cpu_count(), include_dashboard=False)
+            # its workers run on this machine: let them import what this process imports
+            # (a cluster's nodes instead need the package installed, docs/sweeps.md)
+            path = [os.path.abspath(p) for p in sys.path if p and os.path.isdir(p)]
+            kw["runtime_env"] = {"env_vars": {"PYTHONPATH": os.pathsep.join(path)}}
         ray.init(**kw)
         started = True
     inflight: dict = {}
