@@ -1,0 +1,310 @@
+#
+# Copyright 2026 gr-semdacom authors.
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+"""Offline profiling of the learned SFMA transceivers (SC-SFMA seed 001, Sec. II-C, II-E and
+the offline stage of Sec. III): the semantic interference factor xi per pair class over an
+(SNR, nu) grid with its eq. (10) fit, and the distortion per pair class with its monotone
+piecewise-linear upper envelope (eqs. 17-18).
+
+**How xi is measured** (docs/sfma_transceiver.md, "Measuring xi"). For pair class ``c``, SNR
+``s`` and ratio ``nu``, the fixed test pairs of the class are sent through the transceiver
+(both users at received SNR ``s``). For every user ``u`` with partner ``p``, the recovered image
+``x_hat_u`` is regressed by least squares on the user's own image ``x_u`` and the partner's
+image ``x_p``, over every pixel of every pair (both roles pooled), each variable centred by its
+per-pixel mean over the pairs::
+
+    x_hat_u = alpha x_u + beta x_p + (per-pixel mean) + e
+
+``xi = beta / alpha``: the partner's regression coefficient normalised by the user's own. It is
+0 when the partner leaves no trace in the user's reconstruction and 1 when the decoder cannot
+tell the two images apart (it returns the same mixture to both users). The regression is in
+the image domain, the one feature space both users' decoders share (the channel features of
+the two users live in different learned coordinates).
+
+**Distortion** (eq. 17): 1 - MS-SSIM per image; the table stores per class the mean over the
+pairs, PSNR (of the mean MSE) and mean MS-SSIM, and the upper envelope (eq. 17-18,
+:func:`semdacom.core.sfma.upper_envelope`) of the per-label-pair samples: the mean distortion
+of each ordered (user label, partner label) combination of the class, i.e. of a user pair whose
+users hold those image classes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ..codec import metrics
+from ..core.sfma import DISTORTION_FORMAT, PAIR_CLASSES, XI_FORMAT, fit_xi, upper_envelope
+from .evaluate import test_pairs
+from .transceiver import NU_GRID, superpose
+
+__all__ = [
+    "SNR_GRID",
+    "distortion_doc",
+    "measure",
+    "profile_model",
+    "regression_xi",
+    "xi_doc",
+]
+
+#: Received SNRs (dB) of the profiling grid.
+SNR_GRID = tuple(float(s) for s in range(0, 21, 2))
+
+
+def regression_xi(x_hat: torch.Tensor, x_own: torch.Tensor, x_partner: torch.Tensor):
+    """``(xi, alpha, beta)`` of the regression in the module docstring (tensors ``(n, ...)``)."""
+    y = x_hat.double().flatten(1)
+    a = x_own.double().flatten(1)
+    b = x_partner.double().flatten(1)
+    y, a, b = y - y.mean(0), a - a.mean(0), b - b.mean(0)
+    g = torch.tensor(
+        [[(a * a).sum(), (a * b).sum()], [(a * b).sum(), (b * b).sum()]], dtype=torch.float64
+    )
+    r = torch.tensor([(a * y).sum(), (b * y).sum()], dtype=torch.float64)
+    alpha, beta = torch.linalg.solve(g, r).tolist()
+    xi = beta / alpha if abs(alpha) > 1e-12 else math.nan
+    return xi, alpha, beta
+
+
+@torch.no_grad()
+def measure(
+    model,
+    pairs: dict,
+    snr_grid=SNR_GRID,
+    nu_grid=NU_GRID,
+    seed: int = 0,
+    batch: int = 250,
+    progress: bool = True,
+    keep_images: bool = False,
+) -> dict:
+    """Reconstruct every pair of every class at every (SNR, nu); returns per class arrays
+    indexed ``[i_snr, i_nu]``: ``xi``, ``alpha``, ``beta``, ``mse``, ``psnr``, ``msssim``,
+    ``d`` (1 - MS-SSIM), and ``per_label`` ``{(la, lb): d array}`` of the label pairs.
+
+    The encoder runs once per (class, nu); every SNR reuses the symbols with one noise draw
+    per (class, nu) scaled to the SNR (common random numbers: smooth surfaces)."""
+    dev = next(model.parameters()).device
+    oma = getattr(model, "oma", False)
+    out = {}
+    total = len(pairs) * len(nu_grid)
+    bar = tqdm(total=total, desc=f"profile {getattr(model, 'variant', '')}", disable=not progress)
+    for ci, (cls, (xa, xb, la, lb)) in enumerate(pairs.items()):
+        ns, nv = len(snr_grid), len(nu_grid)
+        res = {k: np.full((ns, nv), np.nan) for k in ("xi", "alpha", "beta", "mse", "msssim")}
+        lab = list(zip(la.tolist(), lb.tolist(), strict=True))
+        combos = sorted(set(lab) | {(b, a) for a, b in lab})
+        per_label = {c: np.full((ns, nv), np.nan) for c in combos}
+        images = {}
+        for j, nu in enumerate(nu_grid):
+            sym = []
+            for i in range(0, len(xa), batch):
+                sa, sb, masks = model.encode_pair(
+                    xa[i : i + batch].to(dev), xb[i : i + batch].to(dev), nu
+                )
+                sym.append((sa, sb, masks))
+            g = torch.Generator().manual_seed(int(seed) * 1000 + ci * 100 + j)
+            noise = []
+            for sa, _sb, _ in sym:
+                z = torch.randn((2, *sa.shape, 2), generator=g)
+                noise.append(torch.complex(z[..., 0], z[..., 1]).to(dev) * math.sqrt(0.5))
+            for i_s, snr in enumerate(snr_grid):
+                std = math.sqrt(10.0 ** (-snr / 10.0))
+                ha, hb = [], []
+                for (sa, sb, masks), nz in zip(sym, noise, strict=True):
+                    if oma:
+                        ya, yb = sa + std * nz[0], sb + std * nz[1]
+                    else:
+                        x = superpose(sa, sb, 0.5)
+                        ya, yb = x + std * nz[0], x + std * nz[1]
+                    ma = None if masks is None else masks[:, 0]
+                    mb = None if masks is None else masks[:, 1]
+                    ha.append(model.decode(ya, ma, nu, 0, snr).cpu())
+                    hb.append(model.decode(yb, mb, nu, 1, snr).cpu())
+                ha, hb = torch.cat(ha), torch.cat(hb)
+                hat = torch.cat([ha, hb])
+                own = torch.cat([xa, xb])
+                partner = torch.cat([xb, xa])
+                xi, al, be = regression_xi(hat, own, partner)
+                m = metrics.mse(hat, own)
+                s = metrics.msssim(hat, own)
+                res["xi"][i_s, j], res["alpha"][i_s, j], res["beta"][i_s, j] = xi, al, be
+                res["mse"][i_s, j] = float(np.mean(m))
+                res["msssim"][i_s, j] = float(np.mean(s))
+                roles = lab + [(b, a) for a, b in lab]
+                d = 1.0 - s
+                for c in combos:
+                    sel = np.array([r == c for r in roles])
+                    per_label[c][i_s, j] = float(np.mean(d[sel]))
+                if keep_images:
+                    images[(snr, nu)] = (ha[:8], hb[:8])
+            bar.update(1)
+        res["psnr"] = metrics.psnr_from_mse(res["mse"])
+        res["d"] = 1.0 - res["msssim"]
+        res["per_label"] = per_label
+        res["n_pairs"] = len(xa)
+        if keep_images:
+            res["images"] = images
+        out[cls] = res
+    bar.close()
+    return out
+
+
+def _grid(a) -> list:
+    return [[None if not np.isfinite(v) else round(float(v), 6) for v in row] for row in a]
+
+
+def xi_doc(model_name: str, weights: str, meas: dict, snr_grid, nu_grid) -> dict:
+    """The ``semdacom-sfma-xi/1`` table of measured xi with its eq. (10) fits."""
+    classes = {}
+    for cls, r in meas.items():
+        params, r2 = fit_xi(np.asarray(snr_grid), np.asarray(nu_grid), r["xi"])
+        classes[cls] = {
+            "params": {k: float(v) for k, v in params.items()},
+            "r2": float(r2),
+            "xi": _grid(r["xi"]),
+            "n_pairs": int(r["n_pairs"]),
+        }
+    return {
+        "format": XI_FORMAT,
+        "model": model_name,
+        "weights": weights,
+        "dataset": "fashion-mnist test",
+        "measure": "xi = beta / alpha of x_hat_u ~ alpha x_u + beta x_partner (per-pixel "
+        "centred least squares over all pixels and pairs, both users pooled; "
+        "docs/sfma_transceiver.md)",
+        "snr_db": [float(s) for s in snr_grid],
+        "nu": [float(v) for v in nu_grid],
+        "classes": classes,
+    }
+
+
+def distortion_doc(model_name: str, weights: str, meas: dict, snr_grid, nu_grid) -> dict:
+    """The ``semdacom-sfma-distortion/1`` table (metric 1 - MS-SSIM) with envelopes."""
+    nu = np.asarray(nu_grid, dtype=float)
+    classes = {}
+    for cls, r in meas.items():
+        samples = np.stack(list(r["per_label"].values()))  # (n_combos, n_snr, n_nu)
+        env = np.stack([upper_envelope(nu, samples[:, i]) for i in range(len(snr_grid))])
+        classes[cls] = {
+            "d": _grid(r["d"]),
+            "psnr": _grid(r["psnr"]),
+            "msssim": _grid(r["msssim"]),
+            "envelope": {"nu": [float(v) for v in nu], "d": _grid(env)},
+            "n_pairs": int(r["n_pairs"]),
+            "n_label_pairs": int(samples.shape[0]),
+        }
+    return {
+        "format": DISTORTION_FORMAT,
+        "model": model_name,
+        "weights": weights,
+        "dataset": "fashion-mnist test",
+        "metric": "1-msssim",
+        "psnr": "10 log10(1 / mean MSE) over the class's pairs, both users",
+        "envelope_samples": "mean 1-MS-SSIM of each ordered (user label, partner label) "
+        "combination of the class",
+        "snr_db": [float(s) for s in snr_grid],
+        "nu": [float(v) for v in nu_grid],
+        "classes": classes,
+    }
+
+
+def profile_model(
+    variant: str,
+    n_per_class: int = 300,
+    snr_grid=SNR_GRID,
+    nu_grid=NU_GRID,
+    seed: int = 0,
+    weights: str | Path | None = None,
+    progress: bool = True,
+) -> tuple[dict | None, dict, dict]:
+    """Measure one shipped model: ``(xi table or None for OMA, distortion table, raw)``."""
+    from . import load_transceiver
+
+    model = load_transceiver(weights or variant)
+    pairs = test_pairs(n_per_class, seed=1234 + seed)
+    meas = measure(model, pairs, snr_grid, nu_grid, seed=seed, progress=progress)
+    name = model.weights_file
+    xi = None if getattr(model, "oma", False) else xi_doc(variant, name, meas, snr_grid, nu_grid)
+    return xi, distortion_doc(variant, name, meas, snr_grid, nu_grid), meas
+
+
+def write_json(doc: dict, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=1) + "\n")
+    return path
+
+
+def plot_xi_surfaces(xi_docs: dict[str, dict], path: str | Path) -> Path:
+    """Fig. 2 analogue: measured xi (points) and the eq. (10) fit (surface) per pair class."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..core.sfma import xi as xi_fn
+
+    rows = list(xi_docs)
+    fig = plt.figure(figsize=(4.2 * len(PAIR_CLASSES), 3.8 * len(rows)))
+    for r, name in enumerate(rows):
+        doc = xi_docs[name]
+        s, v = np.asarray(doc["snr_db"]), np.asarray(doc["nu"])
+        S, V = np.meshgrid(s, v, indexing="ij")
+        for c, cls in enumerate(PAIR_CLASSES):
+            e = doc["classes"][cls]
+            ax = fig.add_subplot(
+                len(rows), len(PAIR_CLASSES), r * len(PAIR_CLASSES) + c + 1, projection="3d"
+            )
+            fs, fv = np.meshgrid(
+                np.linspace(s[0], s[-1], 30), np.linspace(v[0], v[-1], 30), indexing="ij"
+            )
+            ax.plot_surface(fs, fv, xi_fn(fs, fv, e["params"]), cmap="viridis", alpha=0.6)
+            meas = np.array(e["xi"], dtype=float)
+            ax.scatter(S.ravel(), V.ravel(), meas.ravel(), s=6, c="k")
+            ax.set_xlabel("SNR (dB)")
+            ax.set_ylabel("nu")
+            ax.set_zlabel("xi")
+            ax.set_title(f"{name}: {cls}, R2 = {e['r2']:.3f}", fontsize=9)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_psnr_surface(dist_doc: dict, model, path: str | Path) -> Path:
+    """Fig. 3(d) analogue: PSNR over (SNR, channel bandwidth ratio), all pairs of all classes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    s = np.asarray(dist_doc["snr_db"])
+    cbr = np.asarray([model.bandwidth_ratio(v) for v in dist_doc["nu"]])
+    mse = np.mean(
+        [10 ** (-np.asarray(e["psnr"], dtype=float) / 10) for e in dist_doc["classes"].values()],
+        axis=0,
+    )
+    psnr = 10 * np.log10(1 / mse)
+    S, R = np.meshgrid(s, cbr, indexing="ij")
+    fig = plt.figure(figsize=(6, 4.5))
+    ax = fig.add_subplot(projection="3d")
+    ax.plot_surface(S, R, psnr, cmap="plasma")
+    ax.set_xlabel("SNR (dB)")
+    ax.set_ylabel("CBR")
+    ax.set_zlabel("PSNR (dB)")
+    ax.set_title(f"{dist_doc['model']}: PSNR over SNR and CBR (all pair classes)")
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
