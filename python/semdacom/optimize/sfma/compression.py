@@ -42,7 +42,7 @@ def _group_terms(prob: SfmaProblem, pairs, power, bw, nu):
     return dict(r=r, r1=r1, r2=r2, t=t, t1=t1, t2=t2)
 
 
-def _best_for_lambda(prob, pairs, power, bw, grid, lam, newton_steps=4):
+def _best_for_lambda(prob, pairs, power, bw, grid, lam, newton_steps=3):
     """Per group: the maximiser of (24) on the grid, refined by Newton on (25)."""
     tau = prob.tau[pairs][:, :, None]
     e_comp = prob.e_comp[pairs].sum(axis=1)
@@ -88,8 +88,8 @@ def optimise_nu(
     bw: NDArray,
     nu_current: NDArray | None = None,
     *,
-    grid_points: int = 33,
-    dual_iters: int = 30,
+    grid_points: int = 17,
+    dual_iters: int = 15,
 ) -> tuple[NDArray, dict]:
     """Alg. 1 (eqs. (22)-(26)): compression ratios for fixed pairing and (P, B).
 

@@ -28,7 +28,6 @@ import cvxpy as cp
 import numpy as np
 from numpy.typing import NDArray
 
-from ...core.sfma import PAIR_CLASSES
 from .problem import Allocation, SfmaProblem, violations
 
 __all__ = ["Surrogate", "optimise_pb", "surrogate"]
@@ -151,12 +150,11 @@ def _set_parameters(sur: Surrogate, prob: SfmaProblem, pairs, nu, p, b) -> None:
     w = nuu * prob.source_bits[users] * LN2 / prob.b_tot  # T = w / Rn
     sur.rf.value = np.maximum(w / np.maximum(prob.tau[users], 1e-12), 0.0)
     sur.gam.value = Gam
-    greq = np.empty(2 * m)
-    for k in range(2 * m):
-        s_req = prob.dist_table.snr_required_db(
-            PAIR_CLASSES[int(cls[k])], float(nuu[k]) + 1e-12, float(prob.d_max[users[k]])
-        )
-        greq[k] = 10 ** (s_req / 10) if math.isfinite(s_req) else 1e12
+    # smallest tabulated SNR at which the envelope meets D_max at nu (the level whose
+    # nu_min <= nu), eq. (18) turned into an SNR floor
+    ok = prob._numin[cls, :, users] <= nuu[:, None] + 1e-12  # (2M, levels)
+    s_req = np.where(ok.any(axis=1), prob.dist_table.snr_db[ok.argmax(axis=1)], np.inf)
+    greq = np.where(np.isfinite(s_req), 10 ** (np.minimum(s_req, 300) / 10), 1e12)
     sur.greq.value = greq
     # AM-GM majorant of p w / Rn, tight at the iterate for the dominating user
     rn = bu * (np.log1p(Gam * (pu + Q) / bu) - np.log1p(Gam * Q / bu))
@@ -176,11 +174,11 @@ def optimise_pb(
     power: NDArray,
     bw: NDArray,
     *,
-    max_iters: int = 12,
-    radius: float = 0.5,
+    max_iters: int = 8,
+    radius: float = 1.0,
     eta1: float = 0.1,
     eta2: float = 0.75,
-    tol: float = 1e-5,
+    tol: float = 1e-4,
 ) -> tuple[NDArray, NDArray, dict]:
     """Alg. 2: trust-region SCA from ``(power, bw)`` (W, Hz). Returns ``(power, bw, info)``;
     the result is feasible in (20) whenever the start is, and its sum rate is never lower."""

@@ -72,12 +72,18 @@ def feasible_start(
             return alloc
         ev = prob.evaluate(alloc)
         lat = (ev.t_tx / prob.tau[pairs]).max(axis=1)
-        # SNR deficit of groups without a distortion guarantee: aim at the SNR of the next level
-        s_need = np.where(np.isfinite(lo), -np.inf, prob.dist_table.snr_db[0] + 0.5)
-        snr_def = 10 ** (np.maximum(s_need - ev.snr_db.min(axis=1), 0.0) / 10)
-        need_p = np.maximum(np.maximum(lat, 1.0) ** 0.5, snr_def)
-        need_b = np.maximum(lat, 1.0) ** 0.5
-        if np.all(need_p <= 1.0) and np.all(need_b <= 1.0):
+        # SNR deficit of groups without a distortion guarantee: aim at the smallest tabulated
+        # SNR at which both users of the pair have a finite nu_min
+        c = prob.cls[pairs[:, 0], pairs[:, 1]]
+        fin = np.isfinite(prob._numin[c, :, pairs[:, 0]]) & np.isfinite(
+            prob._numin[c, :, pairs[:, 1]]
+        )  # (M, levels)
+        first = np.where(fin.any(axis=1), fin.argmax(axis=1), fin.shape[1] - 1)
+        s_need = np.where(np.isfinite(lo), -np.inf, prob.dist_table.snr_db[first] + 0.2)
+        snr_def = 10 ** (np.maximum(s_need - ev.snr_db.min(axis=1), 0.0) / 20)
+        need_p = np.maximum(lat, 1.0) ** 0.5 * snr_def
+        need_b = np.maximum(lat, 1.0) ** 0.5 / snr_def
+        if np.all(need_p <= 1.0) and np.all(need_b == 1.0):
             # only the energy budget fails: scale the power down
             p = p * 0.8
             continue
@@ -119,7 +125,7 @@ def solve(
     pairing: str = "dfg",
     resources: str = "sca",
     init_pairs: NDArray | None = None,
-    max_outer: int = 10,
+    max_outer: int = 6,
     tol: float = 1e-4,
 ) -> Allocation:
     """Alg. 4: joint pairing, compression ratio and power-bandwidth allocation for problem (20).

@@ -1,0 +1,248 @@
+"""Baselines of SC-SFMA Sec. IV (the schemes of Figs. 5-8), each ``fn(prob_or_seed...) ->
+Allocation`` like :func:`.solver.solve`. :func:`run_scheme` builds the scenario with the
+tables the scheme's transceiver needs and returns its :class:`Allocation`.
+
+- ``sc_sfma``: the proposed Alg. 4 with the SC-SFMA tables.
+- ``swinjscc_noma``: the same optimiser with the xi / distortion tables of the no-SCFM model.
+- ``channel_pairing``: SC-SFMA tables, NOMA-style pairing by channel disparity (strongest with
+  weakest), kept fixed; nu, P, B by Alg. 1-2.
+- ``equal_alloc``: SC-SFMA tables, P and B split equally, pairing by Alg. 3, nu by Alg. 1.
+- ``swinjscc_fdma``: OMA, every user alone on B/N at P/N (no interference); nu at the
+  user's distortion floor of the ``swinjscc_oma`` table.
+- ``deepjscc_noma``: power-domain superposition of DeepJSCC signals, channel-disparity pairing,
+  equal P/B per group, power split (weak user's share 0.5..0.95) searched per group; analogue
+  symbols cannot be cancelled, so each user sees its partner's share as interference
+  (SINR = a_i P g / (a_j P g + N0 B)); nu at the distortion floor of ``deepjscc_noma``.
+- ``classical_oma`` / ``classical_noma``: the HEVC-intra codec (the BPG stand-in, measured
+  table ``classical_*_du_msssim``) + LDPC + QAM with AMC: each user's MCS is the one of the
+  measured link table (``link_L4096.json``) with the largest goodput ``R_c (1 - BLER)`` among
+  those with BLER <= 0.1 at its SINR; payload = the codec's bits per image at the first
+  operating point meeting D_max, times the user's images. OMA: B/N, P/N per user. NOMA:
+  channel-disparity pairs, the strong user decodes and cancels the weak user's codeword (SIC,
+  possible for digital codes when the weak user's MCS decodes at the strong user's SINR),
+  power split searched per group.
+
+The sum rate of every scheme is the objective of (20) (bit/s); schemes whose allocation misses a
+constraint report ``feasible = False`` with the slacks that fail.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from functools import lru_cache
+
+import numpy as np
+
+from ...core import sfma
+from .problem import Allocation, SfmaProblem, violations
+from .scenario import IMAGE_BITS, Tables, load_tables, make_problem
+from .solver import solve
+
+__all__ = ["SCHEMES", "channel_pairs", "run_scheme"]
+
+SCHEMES = (
+    "sc_sfma",
+    "swinjscc_noma",
+    "swinjscc_fdma",
+    "channel_pairing",
+    "equal_alloc",
+    "deepjscc_noma",
+    "classical_oma",
+    "classical_noma",
+)
+AMC_BLER = 0.1
+
+
+def channel_pairs(prob: SfmaProblem) -> np.ndarray:
+    """NOMA pairing by channel disparity: the k-th strongest user with the k-th weakest."""
+    order = np.argsort(-prob.gains)
+    n = prob.n
+    return np.array(
+        [sorted((int(order[k]), int(order[n - 1 - k]))) for k in range(n // 2)], dtype=int
+    )
+
+
+@lru_cache(maxsize=4)
+def _link_table(name: str = "link_L4096.json"):
+    doc = json.loads((sfma.TABLES_DIR / name).read_text())
+    return [
+        (float(m["rc_effective"]), np.asarray(m["snr_db"], float), np.asarray(m["bler"], float))
+        for m in doc["mcs"]
+    ]
+
+
+def amc_goodput(sinr_lin: np.ndarray) -> np.ndarray:
+    """Bits per complex channel use of the best MCS (BLER <= 0.1) at each SINR, ``R_c (1 -
+    BLER)``; 0 where no MCS qualifies."""
+    s_db = 10 * np.log10(np.maximum(np.asarray(sinr_lin, float), 1e-30))
+    best = np.zeros(s_db.shape)
+    for rc, snr, bler in _link_table():
+        b = np.interp(s_db, snr, bler, left=1.0, right=0.0)
+        best = np.where(b <= AMC_BLER, np.maximum(best, rc * (1 - b)), best)
+    return best
+
+
+def amc_decodable(sinr_lin: np.ndarray, goodput: np.ndarray) -> np.ndarray:
+    """Whether the MCS picked for ``goodput`` also decodes (BLER <= 0.1) at ``sinr_lin``."""
+    s_db = 10 * np.log10(np.maximum(np.asarray(sinr_lin, float), 1e-30))
+    return amc_goodput(10 ** (s_db / 10)) >= np.asarray(goodput) - 1e-12
+
+
+@lru_cache(maxsize=2)
+def _classical_bits_per_image(d_max: float) -> float:
+    files = sorted(sfma.TABLES_DIR.glob("classical_*_du_msssim.json"))
+    doc = json.loads(files[0].read_text())
+    for p in doc["points"]:
+        if p["d_s"] <= d_max:
+            return float(p["rs_bits"])
+    return math.inf
+
+
+def _oma_alloc(prob, rates, nu, t_tx, e_total, dist_ok, scheme, t0) -> Allocation:
+    """An OMA result in the Allocation record (``pairs`` nominal; per-user data in info)."""
+    n, m = prob.n, prob.m
+    pairs = np.arange(n).reshape(m, 2)
+    slack = {
+        "distortion": 0.0 if dist_ok.all() else -1.0,
+        "latency": float(np.min(1 - t_tx / prob.tau)),
+        "energy": float(1 - e_total / prob.e_max),
+        "power": 0.0,
+        "bandwidth": 0.0,
+        "pairing": 0.0,
+    }
+    a = Allocation(
+        pairs=pairs,
+        nu=np.maximum(nu[pairs[:, 0]], nu[pairs[:, 1]]),
+        power=np.full(m, 2 * prob.p_max / n),
+        bw=np.full(m, 2 * prob.b_tot / n),
+        objective=float(np.sum(rates)),
+        slacks=slack,
+        solver=scheme,
+    )
+    a.feasible = violations(slack) == []
+    a.status = "ok" if a.feasible else "infeasible: " + ",".join(violations(slack))
+    a.info["user_rate"] = rates
+    a.solve_ms = (time.perf_counter() - t0) * 1e3
+    return a
+
+
+def fdma(prob: SfmaProblem, oma_table: sfma.DistortionTable) -> Allocation:
+    """SwinJSCC-FDMA: B/N and P/N per user, no interference, nu at the distortion floor."""
+    t0 = time.perf_counter()
+    n = prob.n
+    gam = prob.p_max * prob.gains / (prob.n0 * prob.b_tot)  # P/N over B/N: same SNR
+    rates = prob.b_tot / n * np.log2(1 + gam)
+    s = 10 * np.log10(gam)
+    nu = np.max([oma_table.nu_min(c, s, float(prob.d_max[0])) for c in oma_table.classes], axis=0)
+    nu = np.maximum(np.atleast_1d(nu), prob.nu_lb)
+    ok = np.isfinite(nu)
+    nu = np.where(ok, nu, 1.0)
+    t_tx = nu * prob.source_bits / rates
+    e = float(np.sum(prob.p_max / n * t_tx) + prob.e_comp.sum())
+    return _oma_alloc(prob, rates, nu, t_tx, e, ok, "swinjscc_fdma", t0)
+
+
+def _noma_pair_rates(prob, pairs, sic: bool):
+    """Per group the best power split for two-user power-domain NOMA at P/M, B/M."""
+    m = prob.m
+    P, B = prob.p_max / m, prob.b_tot / m
+    alphas = np.linspace(0.5, 0.95, 10)  # weak user's share
+    g = prob.gains[pairs]  # (M, 2)
+    weak = np.argmin(g, axis=1)
+    gw, gs = g[np.arange(m), weak], g[np.arange(m), 1 - weak]
+    best = np.full((m, 2), 0.0)
+    best_sum = np.full(m, -1.0)
+    for a in alphas:
+        nw = prob.n0 * B
+        sinr_w = a * P * gw / ((1 - a) * P * gw + nw)
+        if sic:
+            gp_w = amc_goodput(sinr_w)
+            sinr_w_at_s = a * P * gs / ((1 - a) * P * gs + nw)
+            cancel = amc_decodable(sinr_w_at_s, gp_w)
+            sinr_s = np.where(cancel, (1 - a) * P * gs / nw, (1 - a) * P * gs / (a * P * gs + nw))
+            r_w, r_s = B * gp_w, B * amc_goodput(sinr_s)
+        else:
+            sinr_s = (1 - a) * P * gs / (a * P * gs + nw)
+            r_w, r_s = B * np.log2(1 + sinr_w), B * np.log2(1 + sinr_s)
+        tot = r_w + r_s
+        upd = tot > best_sum
+        best_sum = np.where(upd, tot, best_sum)
+        rw = np.where(upd, r_w, best[np.arange(m), weak])
+        rs = np.where(upd, r_s, best[np.arange(m), 1 - weak])
+        best[np.arange(m), weak] = rw
+        best[np.arange(m), 1 - weak] = rs
+    return best
+
+
+def deepjscc_noma(prob: SfmaProblem, table: sfma.DistortionTable) -> Allocation:
+    t0 = time.perf_counter()
+    pairs = channel_pairs(prob)
+    r = _noma_pair_rates(prob, pairs, sic=False)
+    m = prob.m
+    rates = np.zeros(prob.n)
+    rates[pairs] = r
+    s = 10 * np.log10(prob.p_max / m * prob.gains / (prob.n0 * prob.b_tot / m))
+    nu = np.empty(prob.n)
+    for a_, b_ in pairs:
+        c = sfma.pair_class(prob.labels[a_], prob.labels[b_])
+        nu[[a_, b_]] = np.max(table.nu_min(c, s[[a_, b_]], float(prob.d_max[0])))
+    ok = np.isfinite(nu)
+    nu = np.where(ok, np.maximum(nu, prob.nu_lb), 1.0)
+    t_tx = nu * prob.source_bits / np.maximum(rates, 1e-9)
+    t_grp = np.maximum(t_tx[pairs[:, 0]], t_tx[pairs[:, 1]])
+    e = float(np.sum(prob.p_max / m * t_grp) + prob.e_comp.sum())
+    a = _oma_alloc(prob, rates, nu, t_tx, e, ok, "deepjscc_noma", t0)
+    a.pairs = pairs
+    return a
+
+
+def classical(prob: SfmaProblem, noma: bool) -> Allocation:
+    t0 = time.perf_counter()
+    n = prob.n
+    bits = _classical_bits_per_image(float(prob.d_max[0]))
+    payload = prob.source_bits / IMAGE_BITS * bits
+    if noma:
+        pairs = channel_pairs(prob)
+        rates = np.zeros(n)
+        rates[pairs] = _noma_pair_rates(prob, pairs, sic=True)
+    else:
+        gam = prob.p_max * prob.gains / (prob.n0 * prob.b_tot)
+        rates = prob.b_tot / n * amc_goodput(gam)
+    ok = (rates > 0) & np.isfinite(payload)
+    t_tx = np.where(rates > 0, payload / np.maximum(rates, 1e-9), np.inf)
+    e = float(np.sum(prob.p_max / n * np.where(np.isfinite(t_tx), t_tx, 0)) + prob.e_comp.sum())
+    nu = np.full(n, bits / IMAGE_BITS)
+    a = _oma_alloc(prob, rates, nu, t_tx, e, ok, "classical_noma" if noma else "classical_oma", t0)
+    if noma:
+        a.pairs = pairs
+    return a
+
+
+def run_scheme(scheme: str, seed: int, tables: Tables | None = None, **scenario) -> Allocation:
+    """One Monte-Carlo realisation ``seed`` of the scenario, solved by ``scheme``."""
+    tables = tables or load_tables()
+    if scheme in ("sc_sfma", "channel_pairing", "equal_alloc"):
+        prob = make_problem(seed, model="sc_sfma", tables=tables, **scenario)
+        if scheme == "sc_sfma":
+            a = solve(prob)
+        elif scheme == "channel_pairing":
+            a = solve(prob, pairing="fixed", init_pairs=channel_pairs(prob))
+        else:
+            a = solve(prob, resources="equal")
+    elif scheme == "swinjscc_noma":
+        a = solve(make_problem(seed, model="swinjscc_noma", tables=tables, **scenario))
+    elif scheme == "swinjscc_fdma":
+        prob = make_problem(seed, model="sc_sfma", tables=tables, **scenario)
+        a = fdma(prob, tables.dist["swinjscc_oma"])
+    elif scheme == "deepjscc_noma":
+        prob = make_problem(seed, model="sc_sfma", tables=tables, **scenario)
+        a = deepjscc_noma(prob, tables.dist["deepjscc_noma"])
+    elif scheme in ("classical_oma", "classical_noma"):
+        prob = make_problem(seed, model="sc_sfma", tables=tables, **scenario)
+        a = classical(prob, noma=scheme == "classical_noma")
+    else:
+        raise ValueError(f"unknown scheme {scheme!r}; one of {SCHEMES}")
+    a.solver = scheme
+    return a
