@@ -63,8 +63,10 @@ def feasible_start(
     p = np.full(m, 1.0 / m) if power is None else np.asarray(power) / prob.p_max
     b = np.full(m, 1.0 / m) if bw is None else np.asarray(bw) / prob.b_tot
     alloc = None
+    scale = float(p.sum())
+    p = p / scale
     for _ in range(iters):
-        P, B = p * prob.p_max, b * prob.b_tot
+        P, B = scale * p * prob.p_max, b * prob.b_tot
         lo = prob.nu_min_pairs(pairs, P, B)
         nu = np.where(np.isfinite(lo), np.minimum(lo, 1.0), 1.0)
         alloc = Allocation(pairs=pairs, nu=nu, power=P, bw=B).finalise(prob)
@@ -85,7 +87,7 @@ def feasible_start(
         need_b = np.maximum(lat, 1.0) ** 0.5 / snr_def
         if np.all(need_p <= 1.0) and np.all(need_b == 1.0):
             # only the energy budget fails: scale the power down
-            p = p * 0.8
+            scale *= 0.8
             continue
         p = p * need_p
         b = b * need_b
