@@ -8,7 +8,8 @@
 Blocks (C++): superposition_beamformer, miso_channel.
 Blocks (Python): frame_tagger, phy_probe, fbl_link, channel_encoder, channel_decoder,
 image_source, source_encoder, source_decoder, semantic_decoder, metrics_sink,
-mu_ascc_optimizer, djscc_encoder, djscc_decoder.
+mu_ascc_optimizer, djscc_encoder, djscc_decoder; over the air: pilot_inserter, frame_sync,
+csi_estimator, csi_combiner.
 The algorithms live in the standalone package ``semdacom`` (core, codec, coding,
 optimize, sfma, sweep, cli), which imports without GNU Radio; this package holds the
 blocks and the PMT schemas (messages).
@@ -26,14 +27,18 @@ except ModuleNotFoundError:
 
 from .channel_decoder import channel_decoder  # noqa: E402, F401
 from .channel_encoder import channel_encoder  # noqa: E402, F401
+from .csi_combiner import csi_combiner  # noqa: E402, F401
+from .csi_estimator import csi_estimator  # noqa: E402, F401
 from .djscc_decoder import djscc_decoder  # noqa: E402, F401
 from .djscc_encoder import djscc_encoder  # noqa: E402, F401
 from .fbl_link import fbl_link  # noqa: E402, F401
+from .frame_sync import frame_sync  # noqa: E402, F401
 from .frame_tagger import frame_tagger  # noqa: E402, F401
 from .image_source import image_source  # noqa: E402, F401
 from .metrics_sink import metrics_sink  # noqa: E402, F401
 from .mu_ascc_optimizer import mu_ascc_optimizer  # noqa: E402, F401
 from .phy_probe import phy_probe  # noqa: E402, F401
+from .pilot_inserter import pilot_inserter  # noqa: E402, F401
 from .semantic_decoder import semantic_decoder  # noqa: E402, F401
 from .source_decoder import source_decoder  # noqa: E402, F401
 from .source_encoder import source_encoder  # noqa: E402, F401

@@ -18,8 +18,10 @@ Figures:
 
 Tables: the measured ones in ``data/tables`` when present (``hyperprior_vbr_du_msssim``,
 ``hyperprior_vbr_su_error``, ``classical_*``, ``djscc_*``), otherwise synthetic ones made by
-``core.distortion`` — the output then says SYNTHETIC in its title, CSV and printout. Points are
-computed in parallel processes (``--jobs``); results go to ``out/`` as CSV and PNG.
+``core.distortion`` — the output then says SYNTHETIC in its title, CSV and printout. Each point
+is one task of :func:`semdacom.sweep.run_tasks` (``--engine local`` processes or ``--engine ray``
+on a cluster, ``--workers``; finished points kept in ``out/<sweep>/tasks`` for a rerun, see
+docs/sweeps.md); results go to ``out/`` as CSV and PNG.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ SOURCE_DIMS = 28 * 28
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    from ..sweep import add_engine_args
+
     p = sub.add_parser("sweep", help="parameter sweeps of the paper's figures")
     kinds = p.add_subparsers(dest="sweep", required=True)
     m = kinds.add_parser("mu-ascc", help="MU-ASCC Figs. 7-9 (seed 000, Sec. V)")
@@ -57,9 +61,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "physical (BER = rho/2: a failed packet loses its bits), physical_paper, tabulated "
         "(measured LDPC+QAM tables; fast solver only) or link table paths",
     )
-    m.add_argument("--jobs", type=int, default=2, help="parallel processes")
     m.add_argument("--out", type=Path, default=Path("out"))
+    add_engine_args(m)
+    # deprecated alias of --workers (the sweep ran on local processes only)
+    m.add_argument("--jobs", type=int, dest="workers", help=argparse.SUPPRESS)
     m.set_defaults(func=run)
+    from .sweep_sfma import add_subparser as add_sfma
+
+    add_sfma(kinds)  # semdacom sweep sfma (cli/sweep_sfma.py)
 
 
 # --------------------------------------------------------------------------------------------
@@ -122,8 +131,9 @@ def load_tables() -> dict:
 # --------------------------------------------------------------------------------------------
 
 
-def solve_point(job: dict) -> list[dict]:
-    """All solvers at one (P_max, L, ratio, weights) point; one row per solver."""
+def solve_point(**job) -> list[dict]:
+    """All solvers at one (P_max, L, ratio, weights) point; one row per solver (one sweep
+    task: ``job`` is its kwargs)."""
     import numpy as np
 
     from ..core import beamforming as bf
@@ -280,10 +290,13 @@ def _link_suffix(link: str) -> str:
     return "_" + (link if link in LINK_SPECS else "link_tables")
 
 
-def run(args: argparse.Namespace) -> int:
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+def _task_key(job: dict) -> str:
+    w = job["weights"][0]
+    return f"L{job['L']}_p{job['p_max']:.6g}_r{job['ratio']:g}_w{w:g}"
 
-    from tqdm import tqdm
+
+def run(args: argparse.Namespace) -> int:
+    from ..sweep import Task, engine_kwargs, run_tasks
 
     if args.solver == "faithful" and args.link not in (
         "random_coding",
@@ -302,12 +315,12 @@ def run(args: argparse.Namespace) -> int:
         f"(T = {args.ratio * SOURCE_DIMS:.1f} channel uses per 28x28 image), L = {args.L}, "
         f"solver {args.solver}, link {args.link}"
     )
-    jobs = _jobs(args, tables)
-    rows: list[dict] = []
-    with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        futs = [pool.submit(solve_point, j) for j in jobs]
-        for fut in tqdm(as_completed(futs), total=len(futs), desc=f"fig {args.figure}"):
-            rows.extend(fut.result())
+    tasks = [Task(_task_key(j), j) for j in _jobs(args, tables)]
+    engine = engine_kwargs(args)
+    if engine["workers"] is None:
+        engine["workers"] = getattr(args, "jobs", None)
+    name = f"sweep-mu-ascc-{args.figure}{_link_suffix(args.link)}"
+    rows: list[dict] = [r for point in run_tasks(name, tasks, solve_point, **engine) for r in point]
     rows.sort(key=lambda r: (r["L"], r["solver"], r["p_max_w"], r["ratio"], r["w_du"]))
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / f"sweep_mu_ascc_{args.figure}{_link_suffix(args.link)}"

@@ -1,0 +1,187 @@
+#
+# Copyright 2026 gr-semdacom authors.
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+"""Burst synchronisation over the air: preamble, frame timing, carrier frequency offset.
+
+Preamble (:func:`preamble`): antenna ``a`` of ``N_t`` sends ``sqrt(p) [z_a, z_a]``, a
+Zadoff-Chu sequence ``z_a`` of odd length ``N`` (root ``u_a``, :func:`preamble_roots`: distinct
+roots whose differences are prime to ``N``, so that two antennas' sequences correlate at
+``sqrt(N)`` at most) sent twice. Whatever the channel ``h``, the received preamble
+``sum_a conj(h_a) [z_a, z_a]`` is two equal halves of energy ``N p ||h||^2`` each (up to
+``sqrt(N)`` cross terms), so no channel can null it.
+
+Timing and CFO (Schmidl and Cox, 1997, for the repetition; a matched filter for the fine
+timing):
+
+1. :func:`schmidl_cox`: ``P(d) = sum_{m<N} conj(r[d+m]) r[d+m+N]`` and the metric
+   ``M(d) = |P(d)|^2 / (E_1(d) E_2(d))`` with ``E_1``, ``E_2`` the energies of the two
+   halves; ``0 <= M <= 1``, about ``(S / (S + sigma^2))^2`` on the preamble and ``1/N`` on
+   noise or data. A frequency offset ``eps`` (rad/sample) only turns ``P``:
+   ``eps = angle(P) / N``, unambiguous for ``|eps| < pi / N``.
+2. :func:`fine_timing`: after removing the CFO, ``rho(t) = sum_a |<r_t, pre_a>|^2 /
+   (||r_t||^2 ||pre_a||^2)``, the share of the received window's energy that lies in the
+   span of the antennas' preambles (about ``S / (S + sigma^2)`` at the true start, small
+   elsewhere, including half a preamble away); its peak is the burst start.
+
+:func:`find_burst` chains both over a buffer. Everything here is numpy; the GNU Radio block
+``frame_sync`` buffers the stream and calls it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "Detection",
+    "find_burst",
+    "fine_timing",
+    "preamble",
+    "preamble_roots",
+    "rotate",
+    "schmidl_cox",
+    "zadoff_chu",
+]
+
+
+def zadoff_chu(root: int, n: int) -> np.ndarray:
+    """Zadoff-Chu sequence of odd length ``n`` and root ``root`` (``gcd(root, n) = 1``):
+    ``exp(-j pi root k (k + 1) / n)``, unit modulus, zero cyclic autocorrelation off lag 0."""
+    n, root = int(n), int(root)
+    if n < 3 or n % 2 == 0:
+        raise ValueError(f"Zadoff-Chu length must be odd and >= 3, got {n}")
+    if math.gcd(root, n) != 1 or not 0 < root < n:
+        raise ValueError(f"root {root} must be in (0, {n}) and prime to it")
+    k = np.arange(n)
+    return np.exp(-1j * np.pi * root * k * (k + 1) / n)
+
+
+def preamble_roots(n_t: int, n: int) -> list[int]:
+    """``n_t`` Zadoff-Chu roots for length ``n``: the smallest roots prime to ``n`` whose
+    pairwise differences are prime to ``n`` too. Raises ValueError if there are not enough."""
+    roots: list[int] = []
+    for r in range(1, n):
+        if math.gcd(r, n) == 1 and all(math.gcd(abs(r - q), n) == 1 for q in roots):
+            roots.append(r)
+            if len(roots) == n_t:
+                return roots
+    raise ValueError(f"length {n} has fewer than {n_t} suitable Zadoff-Chu roots")
+
+
+def preamble(n_t: int, n: int, power: float = 1.0) -> np.ndarray:
+    """The preamble, shape ``(n_t, 2 n)``: row ``a`` is ``sqrt(power) [z_a, z_a]``."""
+    if not (math.isfinite(power) and power > 0):
+        raise ValueError(f"preamble power must be positive and finite, got {power!r}")
+    rows = [zadoff_chu(r, n) for r in preamble_roots(int(n_t), int(n))]
+    z = np.array(rows)
+    return math.sqrt(power) * np.concatenate([z, z], axis=1)
+
+
+def _window_sum(x: np.ndarray, n: int) -> np.ndarray:
+    c = np.concatenate([[0], np.cumsum(x)])
+    return c[n:] - c[:-n]
+
+
+def schmidl_cox(r: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(M, P)`` for every start ``d`` in ``[0, len(r) - 2n]`` (see the module docstring).
+
+    ``M`` is 0 where a half has no energy."""
+    r = np.asarray(r, dtype=np.complex128).reshape(-1)
+    if r.size < 2 * n:
+        return np.zeros(0), np.zeros(0, np.complex128)
+    prod = np.conj(r[:-n]) * r[n:]  # index d+m
+    p = _window_sum(prod, n)[: r.size - 2 * n + 1]
+    e = _window_sum(np.abs(r) ** 2, n)
+    e1 = e[: r.size - 2 * n + 1]
+    e2 = e[n : n + r.size - 2 * n + 1]
+    den = e1 * e2
+    m = np.where(den > 0, np.abs(p) ** 2 / np.where(den > 0, den, 1.0), 0.0)
+    return np.clip(m, 0.0, 1.0), p
+
+
+def rotate(x: np.ndarray, cfo: float, n0: int = 0) -> np.ndarray:
+    """``x[k] exp(-j cfo (k + n0))``: removes a frequency offset ``cfo`` (rad/sample)."""
+    k = np.arange(np.asarray(x).size) + n0
+    return np.asarray(x, dtype=np.complex128) * np.exp(-1j * cfo * k)
+
+
+def fine_timing(r: np.ndarray, pre: np.ndarray, lo: int, hi: int) -> tuple[int, float]:
+    """Best start ``t`` in ``[lo, hi]`` (``r`` CFO-free) and its ``rho(t)`` (module docstring).
+
+    ``r`` must hold ``hi + pre.shape[1]`` samples."""
+    pre = np.asarray(pre, dtype=np.complex128)
+    n = pre.shape[1]
+    r = np.asarray(r, dtype=np.complex128).reshape(-1)
+    starts = np.arange(lo, hi + 1)
+    idx = starts[:, None] + np.arange(n)[None, :]
+    win = r[idx]  # (T, n)
+    corr = win @ pre.conj().T  # (T, n_t)
+    energy = np.sum(np.abs(win) ** 2, axis=1)
+    pe = float(np.mean(np.sum(np.abs(pre) ** 2, axis=1)))
+    num = np.sum(np.abs(corr) ** 2, axis=1)
+    rho = np.where(energy > 0, num / (np.where(energy > 0, energy, 1.0) * pe), 0.0)
+    best = int(np.argmax(rho))
+    return int(starts[best]), float(rho[best])
+
+
+@dataclass(frozen=True)
+class Detection:
+    """A burst found by :func:`find_burst` (indices into the buffer searched)."""
+
+    start: int  # first sample of the preamble (fine timing)
+    coarse: int  # peak of the Schmidl-Cox metric
+    cfo: float  # radians per sample
+    metric: float  # M at the coarse peak
+    rho: float  # fine-timing energy share at ``start``
+
+
+def find_burst(
+    r: np.ndarray,
+    pre: np.ndarray,
+    begin: int = 0,
+    threshold: float = 0.3,
+    rho_min: float = 0.3,
+    search: int | None = None,
+) -> tuple[Detection | None, int, bool]:
+    """Search ``r`` from ``begin`` for a preamble ``pre`` (shape ``(n_t, 2N)``).
+
+    Returns ``(detection, resume, rejected)``: ``detection`` is None when no preamble starts in the
+    part of ``r`` that can be judged yet; ``resume`` is where the next search should begin
+    (after a detection: its start; after a rejected candidate: past it; with nothing found:
+    the first position that could not be judged yet); ``rejected`` says a candidate failed
+    the fine-timing check (a false alarm of the metric). A candidate is the first ``d`` with
+    ``M(d) > threshold``; the coarse start is the peak of ``M`` within the ``N`` samples
+    after it, the CFO ``angle(P)/N`` there, and the fine start the peak of ``rho`` within
+    ``search`` samples (default ``N // 4``) of the coarse one; it is accepted when
+    ``rho >= rho_min``.
+    """
+    n = pre.shape[1] // 2
+    search = n // 4 if search is None else int(search)
+    r = np.asarray(r, dtype=np.complex128).reshape(-1)
+    need = 3 * n + search  # beyond the candidate: the metric peak, the fine search, the preamble
+    m, p = schmidl_cox(r[begin:], n)
+    if m.size == 0:
+        return None, begin, False
+    above = np.flatnonzero(m > threshold)
+    if above.size == 0:
+        return None, begin + m.size, False
+    d0 = int(above[0])
+    if begin + d0 + need + n > r.size:
+        return None, begin + d0, False  # judge it when more samples are in
+    seg = m[d0 : d0 + n]
+    dc = d0 + int(np.argmax(seg))
+    cfo = float(np.angle(p[dc]) / n)
+    coarse = begin + dc
+    lo = max(coarse - search, 0)
+    hi = coarse + search
+    base = lo
+    part = rotate(r[base : hi + 2 * n], cfo, base - coarse)
+    t, rho = fine_timing(part, pre, 0, hi - lo)
+    start = base + t
+    if rho < rho_min:
+        return None, begin + d0 + max(1, n // 8), True
+    return Detection(start, coarse, cfo, float(m[dc]), rho), start, False
