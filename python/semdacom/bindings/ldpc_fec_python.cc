@@ -4,8 +4,8 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
  * Bindings of the gr-fec wrappers of the LDPC kernels (ldpc_fec.h), in gnuradio.semdacom.
- * ldpc_code itself is bound in the GNU-Radio-free module semdacom._kernels, imported first
- * so that pybind11 knows the type.
+ * ldpc_code itself is bound in the GNU-Radio-free module semdacom._kernels, imported
+ * first so that pybind11 knows the type.
  */
 
 #include <pybind11/pybind11.h>

@@ -21,10 +21,10 @@ namespace py = pybind11;
 // Please do not delete
 /**************************************/
 // BINDING_FUNCTION_PROTOTYPES(
-    void bind_superposition_beamformer(py::module& m);
-    void bind_miso_channel(py::module& m);
-    void bind_kernels(py::module& m);
-    void bind_ldpc_fec(py::module& m);
+void bind_superposition_beamformer(py::module& m);
+void bind_miso_channel(py::module& m);
+void bind_kernels(py::module& m);
+void bind_ldpc_fec(py::module& m);
 // ) END BINDING_FUNCTION_PROTOTYPES
 
 

@@ -43,5 +43,6 @@ void bind_superposition_beamformer(py::module& m)
         .def("w", &superposition_beamformer::w)
         .def("applied_seq", &superposition_beamformer::applied_seq)
         .def("pending", &superposition_beamformer::pending)
-        .def("rejected", &superposition_beamformer::rejected);
+        .def("rejected", &superposition_beamformer::rejected)
+        .def("frame_log", &superposition_beamformer::frame_log);
 }
