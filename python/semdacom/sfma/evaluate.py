@@ -27,7 +27,7 @@ __all__ = [
     "print_tables",
     "quick_metric",
     "reconstruct",
-    "test_pairs",
+    "eval_pairs",
 ]
 
 #: Schemes of the Fig. 3 analogue: the learned models, then the separated baseline.
@@ -43,7 +43,7 @@ LABELS = {
 }
 
 
-def test_pairs(n_per_class: int, seed: int = 1234) -> dict[str, tuple[torch.Tensor, ...]]:
+def eval_pairs(n_per_class: int, seed: int = 1234) -> dict[str, tuple[torch.Tensor, ...]]:
     """Fixed Fashion-MNIST test pairs per class: ``{class: (x_a, x_b, label_a, label_b)}``."""
     images, labels = load_fashion_mnist("test")
     x = images_tensor(images)
@@ -54,6 +54,23 @@ def test_pairs(n_per_class: int, seed: int = 1234) -> dict[str, tuple[torch.Tens
         ia, ib, _ = sampler.sample(n_per_class, rng, cls)
         out[cls] = (x[ia], x[ib], torch.from_numpy(labels[ia]), torch.from_numpy(labels[ib]))
     return out
+
+
+def same_label_alternates(
+    labels_a, labels_b, seed: int = 4321
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each pair, other test images with the same labels as ``x_a`` and ``x_b``
+    (never the same image): the swaps of the interventional xi measurement (sfma/profile.py).
+    """
+    images, labels = load_fashion_mnist("test")
+    x = images_tensor(images)
+    rng = np.random.default_rng(seed)
+    by_label = {c: np.flatnonzero(labels == c) for c in range(10)}
+    out = []
+    for lab in (labels_a, labels_b):
+        idx = np.array([by_label[int(c)][rng.integers(len(by_label[int(c)]))] for c in lab])
+        out.append(x[idx])
+    return out[0], out[1]
 
 
 @torch.no_grad()
@@ -77,7 +94,7 @@ def _scores(h: torch.Tensor, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
 
 def quick_metric(model, n_pairs: int = 500, nu: float = 0.5, snr_db: float = 10.0) -> str:
     """One line for the manifest: test PSNR and MS-SSIM at one (SNR, nu)."""
-    pairs = test_pairs(max(1, n_pairs // 3))
+    pairs = eval_pairs(max(1, n_pairs // 3))
     se, ms = [], []
     for xa, xb, _, _ in pairs.values():
         ha, hb = reconstruct(model, xa, xb, nu, snr_db)
@@ -142,7 +159,7 @@ def evaluate(
     schemes, source = {}, {}
     snr = list(snr_grid or SNR_GRID)
     nus = list(nu_grid or NU_GRID)
-    pairs = test_pairs(measure_pairs, seed=1234 + seed) if measure_pairs else None
+    pairs = eval_pairs(measure_pairs, seed=1234 + seed) if measure_pairs else None
     for name in LEARNED:
         path = tdir / f"sfma_distortion_{name}.json"
         if pairs is None:
@@ -337,7 +354,7 @@ def plot_fig4(path, snr_db: float = 10.0, nu: float = 0.5, seed: int = 7, weight
 
     from . import load_transceiver
 
-    pairs = test_pairs(1, seed=seed)
+    pairs = eval_pairs(1, seed=seed)
     rows = [("original", None)] + [
         (n, load_transceiver((weights or {}).get(n, n))) for n in LEARNED
     ]

@@ -361,13 +361,23 @@ class SwinDecoder(nn.Module):
     ) -> torch.Tensor:
         """``z``: the recovered code, NHWC ``(n, h, w, C_code)`` with zeros where ``mask`` is
         False; ``mask`` bool ``(n, C_code)``; ``nu`` and ``snr_db`` ``(n,)``."""
+        f = self.stages[0](self._unproject(z, mask, nu, snr_db))
+        f = self.expands[0](f)
+        for stage, expand in zip(self.stages[1:], self.expands[1:], strict=True):
+            f = expand(stage(f))
+        return crop_image(torch.sigmoid(f.permute(0, 3, 1, 2)))
+
+    def _unproject(self, z, mask, nu, snr_db) -> torch.Tensor:
         cond = torch.stack([nu, snr_db / 20.0], dim=1)
         z = z * self.modnet(cond)[:, None, None, :]
         m = mask.to(z.dtype)[:, None, None, :].expand_as(z)
-        f = self.unproj(torch.cat([z, m], dim=-1))
-        for stage, expand in zip(self.stages, self.expands, strict=True):
-            f = expand(stage(f))
-        return crop_image(torch.sigmoid(f.permute(0, 3, 1, 2)))
+        return self.unproj(torch.cat([z, m], dim=-1))
+
+    def recovered_feature(self, z, mask, nu, snr_db) -> torch.Tensor:
+        """The recovered semantic feature ``f_hat`` (NHWC, the last encoder stage's shape): the
+        channel decoder (Rate-ModNet, linear map) and the first Swin stage at the code's
+        resolution, before the first patch expansion. Profiling measures xi here."""
+        return self.stages[0](self._unproject(z, mask, nu, snr_db))
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -8,20 +8,22 @@ the offline stage of Sec. III): the semantic interference factor xi per pair cla
 (SNR, nu) grid with its eq. (10) fit, and the distortion per pair class with its monotone
 piecewise-linear upper envelope (eqs. 17-18).
 
-**How xi is measured** (docs/sfma_transceiver.md, "Measuring xi"). For pair class ``c``, SNR
-``s`` and ratio ``nu``, the fixed test pairs of the class are sent through the transceiver
-(both users at received SNR ``s``). For every user ``u`` with partner ``p``, the recovered image
-``x_hat_u`` is regressed by least squares on the user's own image ``x_u`` and the partner's
-image ``x_p``, over every pixel of every pair (both roles pooled), each variable centred by its
-per-pixel mean over the pairs::
+**How xi is measured** (docs/sfma_transceiver.md, "Measuring xi"): as the normalised regression
+coefficient of the partner's feature in the user's recovered feature. For pair class ``c``, SNR
+``s`` and ratio ``nu``, every test pair of the class is sent (both users at received SNR ``s``,
+power split 1/2). User ``u``'s recovered feature ``f_hat_u = R_u(y_u)`` is the output of its
+decoder's channel decoder and first Swin stage (the 2x2 feature that mirrors the encoder's
+``f`` of eq. 3; :meth:`~.transceiver.SfmaTransceiver.recovered_feature`). The two components it
+is regressed on are what the same receiver (same SNR conditioning) makes of each user's signal
+alone, without noise: ``o_u = R_u(sqrt(1/2) s_u)`` (desired) and ``p_u = R_u(sqrt(1/2) s_p)``
+(the partner's feature as user ``u``'s receiver sees it). Least squares over every feature entry
+of every pair (each variable centred by its mean over the pairs; both users pooled)::
 
-    x_hat_u = alpha x_u + beta x_p + (per-pixel mean) + e
+    f_hat_u = alpha o_u + beta p_u + e,     xi = beta^2 |p|^2 / (alpha^2 |o|^2)
 
-``xi = beta / alpha``: the partner's regression coefficient normalised by the user's own. It is
-0 when the partner leaves no trace in the user's reconstruction and 1 when the decoder cannot
-tell the two images apart (it returns the same mixture to both users). The regression is in
-the image domain, the one feature space both users' decoders share (the channel features of
-the two users live in different learned coordinates).
+i.e. the power of the partner's component relative to the desired one in what the decoder
+recovers (the role xi plays in eq. 11). The regressors are noise-free, so the channel noise in
+``f_hat`` does not bias ``alpha`` and ``beta``; the SNR acts through the receiver itself.
 
 **Distortion** (eq. 17): 1 - MS-SSIM per image; the table stores per class the mean over the
 pairs, PSNR (of the mean MSE) and mean MS-SSIM, and the upper envelope (eq. 17-18,
@@ -42,7 +44,7 @@ from tqdm import tqdm
 
 from ..codec import metrics
 from ..core.sfma import DISTORTION_FORMAT, PAIR_CLASSES, XI_FORMAT, fit_xi, upper_envelope
-from .evaluate import test_pairs
+from .evaluate import eval_pairs
 from .transceiver import NU_GRID, superpose
 
 __all__ = [
@@ -58,19 +60,46 @@ __all__ = [
 SNR_GRID = tuple(float(s) for s in range(0, 21, 2))
 
 
-def regression_xi(x_hat: torch.Tensor, x_own: torch.Tensor, x_partner: torch.Tensor):
-    """``(xi, alpha, beta)`` of the regression in the module docstring (tensors ``(n, ...)``)."""
-    y = x_hat.double().flatten(1)
-    a = x_own.double().flatten(1)
-    b = x_partner.double().flatten(1)
-    y, a, b = y - y.mean(0), a - a.mean(0), b - b.mean(0)
-    g = torch.tensor(
-        [[(a * a).sum(), (a * b).sum()], [(a * b).sum(), (b * b).sum()]], dtype=torch.float64
-    )
-    r = torch.tensor([(a * y).sum(), (b * y).sum()], dtype=torch.float64)
+def regression_xi(f_hat: torch.Tensor, own: torch.Tensor, partner: torch.Tensor):
+    """``(xi, alpha, beta)`` of ``f_hat ~ alpha own + beta partner`` (module docstring); the
+    tensors are ``(n, ...)``, centred over ``n`` here."""
+    y = f_hat.double().flatten(1)
+    o = own.double().flatten(1)
+    p = partner.double().flatten(1)
+    y, o, p = y - y.mean(0), o - o.mean(0), p - p.mean(0)
+    oo, pp, op = float((o * o).sum()), float((p * p).sum()), float((o * p).sum())
+    g = torch.tensor([[oo, op], [op, pp]], dtype=torch.float64)
+    r = torch.tensor([float((o * y).sum()), float((p * y).sum())], dtype=torch.float64)
     alpha, beta = torch.linalg.solve(g, r).tolist()
-    xi = beta / alpha if abs(alpha) > 1e-12 else math.nan
-    return xi, alpha, beta
+    if abs(alpha) < 1e-12 or oo <= 0:
+        return math.nan, alpha, beta
+    return beta**2 * pp / (alpha**2 * oo), alpha, beta
+
+
+def _send(model, xa, xb, nu, noise, std, snr, oma, dev, batch, with_xi):
+    """Both users' reconstructions of ``(xa, xb)`` with the given unit noise scaled by ``std``,
+    and (``with_xi``) per user the features ``(f_hat, own component, partner component)``."""
+    ha, hb, feats = [], [], [[], [], []]
+    for k, i in enumerate(range(0, len(xa), batch)):
+        sa, sb, masks = model.encode_pair(xa[i : i + batch].to(dev), xb[i : i + batch].to(dev), nu)
+        nz = noise[k]
+        if oma:
+            ya, yb = sa + std * nz[0], sb + std * nz[1]
+        else:
+            x = superpose(sa, sb, 0.5)
+            ya, yb = x + std * nz[0], x + std * nz[1]
+        ma = None if masks is None else masks[:, 0]
+        mb = None if masks is None else masks[:, 1]
+        ha.append(model.decode(ya, ma, nu, 0, snr).cpu())
+        hb.append(model.decode(yb, mb, nu, 1, snr).cpu())
+        if with_xi:
+            h = math.sqrt(0.5)
+            for u, (y, m, own, other) in enumerate(((ya, ma, sa, sb), (yb, mb, sb, sa))):
+                rf = model.recovered_feature
+                feats[0].append(rf(y, m, nu, u, snr).cpu())
+                feats[1].append(rf(h * own, m, nu, u, snr).cpu())
+                feats[2].append(rf(h * other, m, nu, u, snr).cpu())
+    return torch.cat(ha), torch.cat(hb), feats
 
 
 @torch.no_grad()
@@ -82,16 +111,19 @@ def measure(
     seed: int = 0,
     batch: int = 250,
     progress: bool = True,
-    keep_images: bool = False,
+    with_xi: bool | None = None,
 ) -> dict:
     """Reconstruct every pair of every class at every (SNR, nu); returns per class arrays
-    indexed ``[i_snr, i_nu]``: ``xi``, ``alpha``, ``beta``, ``mse``, ``psnr``, ``msssim``,
-    ``d`` (1 - MS-SSIM), and ``per_label`` ``{(la, lb): d array}`` of the label pairs.
+    indexed ``[i_snr, i_nu]``: ``xi``, ``alpha``, ``beta`` (module docstring; NaN without a
+    partner, i.e. OMA, or with ``with_xi=False``), ``mse``, ``psnr``, ``msssim``, ``d``
+    (1 - MS-SSIM), and ``per_label`` ``{(la, lb): d array}`` of the ordered label pairs.
 
-    The encoder runs once per (class, nu); every SNR reuses the symbols with one noise draw
-    per (class, nu) scaled to the SNR (common random numbers: smooth surfaces)."""
+    The same unit noise draw per (class, nu) is scaled to every SNR and reused by the three
+    passes of the xi measurement (common random numbers: smooth surfaces)."""
     dev = next(model.parameters()).device
     oma = getattr(model, "oma", False)
+    has_rf = hasattr(model, "recovered_feature")
+    with_xi = (not oma and has_rf) if with_xi is None else (with_xi and not oma and has_rf)
     out = {}
     total = len(pairs) * len(nu_grid)
     bar = tqdm(total=total, desc=f"profile {getattr(model, 'variant', '')}", disable=not progress)
@@ -99,58 +131,37 @@ def measure(
         ns, nv = len(snr_grid), len(nu_grid)
         res = {k: np.full((ns, nv), np.nan) for k in ("xi", "alpha", "beta", "mse", "msssim")}
         lab = list(zip(la.tolist(), lb.tolist(), strict=True))
-        combos = sorted(set(lab) | {(b, a) for a, b in lab})
+        roles = lab + [(b, a) for a, b in lab]
+        combos = sorted(set(roles))
+        sel = {c: np.array([r == c for r in roles]) for c in combos}
         per_label = {c: np.full((ns, nv), np.nan) for c in combos}
-        images = {}
         for j, nu in enumerate(nu_grid):
-            sym = []
-            for i in range(0, len(xa), batch):
-                sa, sb, masks = model.encode_pair(
-                    xa[i : i + batch].to(dev), xb[i : i + batch].to(dev), nu
-                )
-                sym.append((sa, sb, masks))
             g = torch.Generator().manual_seed(int(seed) * 1000 + ci * 100 + j)
             noise = []
-            for sa, _sb, _ in sym:
-                z = torch.randn((2, *sa.shape, 2), generator=g)
+            for i in range(0, len(xa), batch):
+                n = min(batch, len(xa) - i)
+                z = torch.randn((2, n, model.symbols_per_user(nu), 2), generator=g)
                 noise.append(torch.complex(z[..., 0], z[..., 1]).to(dev) * math.sqrt(0.5))
             for i_s, snr in enumerate(snr_grid):
                 std = math.sqrt(10.0 ** (-snr / 10.0))
-                ha, hb = [], []
-                for (sa, sb, masks), nz in zip(sym, noise, strict=True):
-                    if oma:
-                        ya, yb = sa + std * nz[0], sb + std * nz[1]
-                    else:
-                        x = superpose(sa, sb, 0.5)
-                        ya, yb = x + std * nz[0], x + std * nz[1]
-                    ma = None if masks is None else masks[:, 0]
-                    mb = None if masks is None else masks[:, 1]
-                    ha.append(model.decode(ya, ma, nu, 0, snr).cpu())
-                    hb.append(model.decode(yb, mb, nu, 1, snr).cpu())
-                ha, hb = torch.cat(ha), torch.cat(hb)
-                hat = torch.cat([ha, hb])
-                own = torch.cat([xa, xb])
-                partner = torch.cat([xb, xa])
-                xi, al, be = regression_xi(hat, own, partner)
+                ha, hb, feats = _send(model, xa, xb, nu, noise, std, snr, oma, dev, batch, with_xi)
+                hat, own = torch.cat([ha, hb]), torch.cat([xa, xb])
+                if with_xi:
+                    # both users pooled: stack their (f_hat, own, partner) entries
+                    xi, al, be = regression_xi(*(torch.cat(f) for f in feats))
+                    res["xi"][i_s, j], res["alpha"][i_s, j], res["beta"][i_s, j] = xi, al, be
                 m = metrics.mse(hat, own)
                 s = metrics.msssim(hat, own)
-                res["xi"][i_s, j], res["alpha"][i_s, j], res["beta"][i_s, j] = xi, al, be
                 res["mse"][i_s, j] = float(np.mean(m))
                 res["msssim"][i_s, j] = float(np.mean(s))
-                roles = lab + [(b, a) for a, b in lab]
                 d = 1.0 - s
                 for c in combos:
-                    sel = np.array([r == c for r in roles])
-                    per_label[c][i_s, j] = float(np.mean(d[sel]))
-                if keep_images:
-                    images[(snr, nu)] = (ha[:8], hb[:8])
+                    per_label[c][i_s, j] = float(np.mean(d[sel[c]]))
             bar.update(1)
         res["psnr"] = metrics.psnr_from_mse(res["mse"])
         res["d"] = 1.0 - res["msssim"]
         res["per_label"] = per_label
         res["n_pairs"] = len(xa)
-        if keep_images:
-            res["images"] = images
         out[cls] = res
     bar.close()
     return out
@@ -176,9 +187,10 @@ def xi_doc(model_name: str, weights: str, meas: dict, snr_grid, nu_grid) -> dict
         "model": model_name,
         "weights": weights,
         "dataset": "fashion-mnist test",
-        "measure": "xi = beta / alpha of x_hat_u ~ alpha x_u + beta x_partner (per-pixel "
-        "centred least squares over all pixels and pairs, both users pooled; "
-        "docs/sfma_transceiver.md)",
+        "measure": "f_hat_u ~ alpha o_u + beta p_u over the recovered 2x2 feature (decoder "
+        "channel decoder + first Swin stage), o_u / p_u the same receiver's noise-free "
+        "response to the user's / the partner's signal alone; xi = beta^2 |p|^2 / (alpha^2 "
+        "|o|^2); pooled over entries, pairs and both users (docs/sfma_transceiver.md)",
         "snr_db": [float(s) for s in snr_grid],
         "nu": [float(v) for v in nu_grid],
         "classes": classes,
@@ -228,7 +240,7 @@ def profile_model(
     from . import load_transceiver
 
     model = load_transceiver(weights or variant)
-    pairs = test_pairs(n_per_class, seed=1234 + seed)
+    pairs = eval_pairs(n_per_class, seed=1234 + seed)
     meas = measure(model, pairs, snr_grid, nu_grid, seed=seed, progress=progress)
     name = model.weights_file
     xi = None if getattr(model, "oma", False) else xi_doc(variant, name, meas, snr_grid, nu_grid)

@@ -157,13 +157,23 @@ def train(
     ckpt = Path(ckpt_dir) / f"{variant}_s{seed}.ckpt"
     start, history = 0, []
     saved_cfg = {k: list(v) if isinstance(v, tuple) else v for k, v in model.config.items()}
+    resumed = []
     if ckpt.exists():
         st = torch.load(ckpt, map_location=device, weights_only=False)
-        if st.get("config") == saved_cfg and st.get("steps") == steps:
+        if st.get("config") == saved_cfg and int(st["step"]) < steps:
             model.load_state_dict(st["state_dict"])
             opt.load_state_dict(st["opt"])
-            sched.load_state_dict(st["sched"])
             start, history = int(st["step"]), list(st.get("history", []))
+            resumed = list(st.get("resumed", []))
+            if st.get("steps") == steps:
+                sched.load_state_dict(st["sched"])
+            else:
+                # A run resumed with another horizon: the cosine restarts its decay from here
+                # towards the new end (the optimiser state is kept).
+                resumed.append({"at_step": start, "planned_steps": int(st["steps"])})
+                for group in opt.param_groups:
+                    group.setdefault("initial_lr", lr)
+                sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at, last_epoch=start - 1)
     images, labels = load_fashion_mnist("train")
     if max_train_images:
         images, labels = images[:max_train_images], labels[:max_train_images]
@@ -205,6 +215,7 @@ def train(
                     "opt": opt.state_dict(),
                     "sched": sched.state_dict(),
                     "history": history,
+                    "resumed": resumed,
                 },
                 ckpt,
             )
@@ -224,6 +235,7 @@ def train(
         "loss": "eq. (9): MSE(x_a, x_hat_a) + MSE(x_b, x_hat_b)",
         "pairs": "even over same/related/dissimilar, Fashion-MNIST train",
         "init": str(init or "djscc_r0.20_snr10.pt") if variant == "deepjscc_noma" else None,
+        "resumed_with_new_horizon": resumed,
         "history": history,
     }
     out = Path(out) if out is not None else Path(ckpt_dir) / f"sfma_{variant}.pt"

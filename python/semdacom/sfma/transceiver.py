@@ -225,6 +225,18 @@ class SfmaTransceiver(nn.Module):
         nu_eff = self.kept_channels(nu) / self.code_channels
         return dec(z, mask, _vec(nu_eff, n, y.device), _vec(snr_db, n, y.device))
 
+    def recovered_feature(self, received, mask, nu: float, user: int, snr_db) -> torch.Tensor:
+        """User ``user``'s recovered semantic feature (the decoder's 2x2 stage output) from its
+        received symbols: where profiling measures xi (sfma/profile.py)."""
+        y = torch.as_tensor(received).to(torch.complex64)
+        mask = torch.as_tensor(mask, dtype=torch.bool, device=y.device)
+        dec = self.decoders[0 if self.oma else int(user)]
+        n = y.shape[0]
+        nu_eff = self.kept_channels(nu) / self.code_channels
+        return dec.recovered_feature(
+            self.unpack(y, mask), mask, _vec(nu_eff, n, y.device), _vec(snr_db, n, y.device)
+        )
+
     def forward(self, xa, xb, nu: float, snr_a, snr_b=None, generator=None, power_split=0.5):
         """Encode the pair, superpose (NOMA) or not (OMA), AWGN per user, decode both."""
         snr_b = snr_a if snr_b is None else snr_b
