@@ -84,8 +84,8 @@ class csi_combiner(gr.basic_block):
         return self._published
 
     def _on_csi(self, msg: Any) -> None:
-        self._counts["reports"] += 1
         guarded(self.logger, self._counts, "rejected", self._handle, msg)
+        self._counts["reports"] += 1  # counted once the message has been dealt with
 
     def _handle(self, msg: Any) -> None:
         csi, user, frame = messages.csi_report_from_pmt(msg, n_t=self._n_t, k=self._k)
@@ -95,24 +95,25 @@ class csi_combiner(gr.basic_block):
             return
         if frame is None:  # no frame number: one frame newer than the newest known
             frame = 0 if self._newest is None else self._newest + 1
-        rows = self._rows[user]
-        rows.append((csi.h[0].copy(), float(csi.noise_var[0])))
-        del rows[: -self._average]
+        if frame >= 2**64 - 1:
+            raise messages.MessageError(f"report frame {frame} leaves no room for a newer CSI")
+        rows = [list(r) for r in self._rows]
+        rows[user].append((csi.h[0].copy(), float(csi.noise_var[0])))
+        del rows[user][: -self._average]
+        newest = frame if self._newest is None else max(self._newest, frame)
+        publish = all(rows) and (self._published is None or newest >= self._published + self._every)
+        out = msg_out = None
+        if publish:  # build (and validate) the CSI before any state changes
+            h = np.array([np.mean([r[0] for r in rs], axis=0) for rs in rows])
+            nv = np.array([np.mean([r[1] for r in rs]) for rs in rows])
+            seq = newest if self._seq is None else max(newest, self._seq + 1)
+            out = messages.Csi(h=h, noise_var=nv, seq=int(seq))
+            msg_out = messages.csi_with_frame(out, int(newest))
+        self._rows = rows
         self._frames[user] = frame
-        self._newest = frame if self._newest is None else max(self._newest, frame)
+        self._newest = newest
         self._counts["accepted"] += 1
-        if any(not r for r in self._rows):
-            return
-        if self._published is not None and self._newest < self._published + self._every:
-            return
-        self._publish()
-
-    def _publish(self) -> None:
-        h = np.array([np.mean([r[0] for r in rows], axis=0) for rows in self._rows])
-        nv = np.array([np.mean([r[1] for r in rows]) for rows in self._rows])
-        seq = self._newest if self._seq is None else max(self._newest, self._seq + 1)
-        out = messages.Csi(h=h, noise_var=nv, seq=int(seq))
-        msg = messages.csi_with_frame(out, int(self._newest))  # validates first
-        self._seq, self._published, self._last = int(seq), self._newest, out
-        self.message_port_pub(_PORT_CSI, msg)
-        self._counts["published"] += 1
+        if publish:
+            self._seq, self._published, self._last = out.seq, newest, out
+            self.message_port_pub(_PORT_CSI, msg_out)
+            self._counts["published"] += 1

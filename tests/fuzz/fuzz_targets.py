@@ -461,7 +461,30 @@ def t_djscc_decoder() -> Target:
     return _start(t, out_ports=["pdus"], push=messages.DJSCC_TAG)
 
 
-#: Every block with an input message port (miso_channel, frame_tagger and phy_probe have none).
+def t_csi_combiner() -> Target:
+    blk = semdacom.csi_combiner(k=K, n_t=N_T)
+    t = Target("csi_combiner", blk)
+
+    def valid(draw: st.DrawFn) -> Any:
+        """A report newer than what the block keeps for its user."""
+        user = draw(st.integers(0, K - 1))
+        rng = np.random.default_rng([draw(st.integers(0, 2**32 - 1)), next(_UNIQUE)])
+        kept = blk._frames[user]
+        frame = next(_UNIQUE) if kept is None else kept + 1
+        h = (rng.standard_normal(N_T) + 1j * rng.standard_normal(N_T)) / math.sqrt(2)
+        return messages.csi_report_to_pmt(user, h, rng.uniform(0.01, 1.0), 0, frame)
+
+    def state() -> tuple:
+        rows = tuple(tuple(_arr(r[0]) for r in rs) for rs in blk._rows)
+        return (tuple(blk._frames), rows, blk._published)
+
+    t.ports["csi"] = Port("csi", "control", _c(blk, "reports"), valid, state,
+                          _c(blk, "accepted"))  # fmt: skip
+    return _start(t, out_ports=["csi"])
+
+
+#: Every block with an input message port (miso_channel, frame_tagger, phy_probe and the
+#: stream-only over-the-air blocks pilot_inserter, frame_sync, csi_estimator have none).
 TARGETS: dict[str, Callable[[], Target]] = {
     "superposition_beamformer": t_superposition_beamformer,
     "fbl_link": t_fbl_link,
@@ -475,6 +498,7 @@ TARGETS: dict[str, Callable[[], Target]] = {
     "mu_ascc_optimizer": t_mu_ascc_optimizer,
     "djscc_encoder": t_djscc_encoder,
     "djscc_decoder": t_djscc_decoder,
+    "csi_combiner": t_csi_combiner,
 }
 
 #: (block, port) of every input message port, and ("stream") the stream input of the two
@@ -504,6 +528,7 @@ PORTS: list[tuple[str, str]] = [
     ("djscc_decoder", "csi"),
     ("djscc_decoder", "cmd"),
     ("djscc_decoder", "stream"),
+    ("csi_combiner", "csi"),
 ]
 
 #: Fuzz examples per port: ``SEMDACOM_FUZZ_PROFILE`` = default (make test) or fuzz (make fuzz).

@@ -1,0 +1,80 @@
+"""QA of ``csi_combiner``: the users' CSI reports stacked into the K-user CSI."""
+
+from __future__ import annotations
+
+import numpy as np
+import pmt
+import pytest
+from gnuradio import semdacom
+from gnuradio.semdacom import messages
+
+H = np.array([[1.0, 0.5j], [0.2 - 0.3j, 0.9]])
+NV = [0.1, 0.2]
+
+
+def report(user, frame, scale=1.0, seq=0):
+    return messages.csi_report_to_pmt(user, H[user] * scale, NV[user], seq, frame)
+
+
+def read(msg):
+    return messages.csi_from_pmt(msg, k=2, n_t=2), messages.csi_frame(msg)
+
+
+def test_publishes_once_every_user_has_reported_then_every_n_frames(block_harness) -> None:
+    h = block_harness(semdacom.csi_combiner(k=2, n_t=2, every=3), ["csi"])
+    h.post_and_wait("csi", report(0, 10), ["accepted"])
+    assert h.n_out("csi") == 0  # user 1 has not reported yet
+    h.post_and_wait("csi", report(1, 11), ["accepted"])
+    h.wait_out("csi", 1)
+    csi, frame = read(h.out("csi")[0])
+    assert np.allclose(csi.h, H) and np.allclose(csi.noise_var, NV)
+    assert frame == 11 and csi.seq == 11
+    for f in (12, 13):  # fewer than 3 frames newer
+        h.post_and_wait("csi", report(0, f), ["accepted"])
+    assert h.n_out("csi") == 1
+    h.post_and_wait("csi", report(1, 14, 2.0), ["accepted"])
+    h.wait_out("csi", 2)
+    csi, frame = read(h.out("csi")[1])
+    assert frame == 14 and csi.seq == 14 and np.allclose(csi.h[1], 2 * H[1])
+    # stale: older than what is kept for that user; not an error, nothing changes
+    h.post_and_wait("csi", report(1, 12), ["stale"])
+    assert h.counters()["rejected"] == 0 and h.n_out("csi") == 2
+    assert h.blk.last_frame() == 14
+
+
+def test_average_of_the_last_reports_and_reports_without_frames(block_harness) -> None:
+    h = block_harness(semdacom.csi_combiner(k=2, n_t=2, every=1, average=2), ["csi"])
+    h.post_and_wait("csi", report(1, None, 1.0), ["accepted"])
+    h.post_and_wait("csi", report(0, None, 1.0), ["accepted"])
+    h.post_and_wait("csi", report(0, None, 3.0), ["accepted"])
+    h.wait_out("csi", 2)
+    first, second = (read(m) for m in h.out("csi"))
+    assert np.allclose(second[0].h[0], 2 * H[0])  # mean of 1x and 3x
+    assert second[0].seq > first[0].seq and second[1] > first[1]
+
+
+def test_malformed_reports_are_dropped_and_change_nothing(block_harness) -> None:
+    h = block_harness(semdacom.csi_combiner(k=2, n_t=2), ["csi"])
+    h.post_and_wait("csi", report(0, 5), ["accepted"])
+    state = (h.blk._frames[:], len(h.blk._rows[0]))
+    full = messages.csi_to_pmt(messages.Csi(h=H, noise_var=np.array(NV), seq=1))
+    bad = [
+        pmt.intern("x"),
+        full,  # a K-row CSI, no user
+        pmt.dict_add(full, pmt.intern("user"), pmt.from_long(0)),  # two rows
+        messages.csi_report_to_pmt(5, H[0], 0.1, 0, 7),  # user >= K
+        messages.csi_report_to_pmt(0, np.ones(3), 0.1, 0, 8),  # three antennas
+        pmt.dict_add(report(1, 9), pmt.intern("user"), pmt.intern("one")),
+        pmt.dict_add(report(1, 9), pmt.intern("frame"), pmt.from_double(1.5)),
+    ]
+    for msg in bad:
+        h.post_and_wait("csi", msg, ["rejected"])
+    assert h.counters()["rejected"] == len(bad) and h.n_out("csi") == 0
+    assert (h.blk._frames[:], len(h.blk._rows[0])) == state
+
+
+@pytest.mark.parametrize("kw", [{"k": 0}, {"n_t": 0}, {"every": 0}, {"average": 0}])
+def test_bad_parameters_are_refused(kw) -> None:
+    with pytest.raises(ValueError):
+        semdacom.csi_combiner(**kw)
+
