@@ -65,14 +65,21 @@ class mu_ascc_optimizer(gr.basic_block):
     link : str
         ``physical`` (default: eq. (8) with ``BER = rho / 2``, a failed packet loses its bits),
         ``physical_paper``, ``random_coding`` (eq. (14) as printed, the paper's figures),
-        ``random_coding_paper``, ``tabulated`` (shipped measured tables) or comma-separated
+        ``random_coding_paper``, ``tabulated`` (shipped measured tables), ``tabulated_mcs``
+        (the LDPC + QAM codes as they run: discrete MCS and codeword losses; the allocation
+        then carries ``mcs``, and ``rc`` is that MCS's effective rate) or comma-separated
         paths of link tables (``optimize.mu_ascc.problem.link_from_spec``).
     solver : {"fast", "faithful", "mrt_ep"}
         The fast solver, the faithful JRPB (cvxpy) or MRT with equal power.
     time_limit_s : float
         Time budget of the faithful solver.
     apply_lead : int
-        ``apply_frame`` is the CSI ``seq`` plus this lead (0 with ``apply_lead < 0``: at once).
+        ``apply_frame`` is the CSI's ``frame`` (the first frame of that channel) plus this
+        lead, so that every block of the chain switches at that frame (the first allocation
+        at the CSI's frame itself: nothing is in force yet, and encoders with ``hold`` wait
+        for it); 0 (at once) with ``apply_lead < 0`` or for CSI without ``frame``. The lead
+        must cover the frames in flight between the source encoders and the channel when the
+        CSI is published.
     distortion : {"auto", "erasure", "ber"}
         How the tables are read. ``erasure``: a lost packet costs its image
         (``core.distortion.erasure_aware``: ``D = d_s + (d_fail - d_s) (1 - (1 - rho)^m)``),
@@ -241,8 +248,20 @@ class mu_ascc_optimizer(gr.basic_block):
         sol.solve_ms = (time.perf_counter() - t0) * 1e3
         if not math.isfinite(sol.objective):
             raise ValueError("the objective is not finite")
-        apply_frame = 0 if self._apply_lead < 0 else csi.seq + self._apply_lead
-        alloc = messages.Allocation(**sol.allocation_fields(self._seq + 1, apply_frame))
+        if self._apply_lead < 0 or csi.frame is None:
+            apply_frame = 0
+        elif self._seq == 0:  # the first allocation: nothing in force to switch from
+            apply_frame = csi.frame
+        else:
+            apply_frame = csi.frame + self._apply_lead
+        fields = sol.allocation_fields(self._seq + 1, apply_frame)
+        if getattr(self._link, "discrete", False) and fields.get("rc") is not None:
+            # the LDPC + QAM codes that run: each user's MCS is the one the plan was made
+            # with (the smallest effective rate at or above R_s / T: TabulatedLink.mcs_for)
+            mcs, rc_eff = self._link.mcs_for(fields["rc"], self._L)
+            fields["mcs"] = np.asarray(mcs, dtype=np.int32)
+            fields["rc"] = np.asarray(rc_eff, dtype=np.float64)
+        alloc = messages.Allocation(**fields)
         out = messages.alloc_to_pmt(alloc)
         # self-check against the schema, the budget and the shapes before anything leaves
         checked = messages.alloc_from_pmt(out, k=self._K, n_t=csi.n_t, p_max=self._p_max)

@@ -99,3 +99,27 @@ def test_shipped_tables_load_and_are_monotone() -> None:
             v = link.log10_ber(g, rc, L)
             assert np.all(np.diff(v) <= 1e-9)
             assert np.all(v <= 0)
+
+
+def test_mcs_mode_is_the_code_that_runs() -> None:
+    """TabulatedLink(mcs=True): a rate is carried by the MCS of smallest effective rate at or
+    above it (mcs_for), the value is that MCS's curve read as log10(BLER / 2) (piecewise
+    constant in R_c, zero derivative), so rho = 2 BER is the codeword error rate."""
+    tab = _synthetic(256, 2.0)
+    link = TabulatedLink([tab], mcs=True)
+    assert link.packet_loss and link.discrete
+    mcs, rc = link.mcs_for([0.3, 0.5, 0.7, 3.9, 9.0], 256)
+    assert mcs.tolist() == [0, 0, 1, 3, 3] and rc.tolist() == [0.5, 0.5, 1.0, 4.0, 4.0]
+    m1 = tab["mcs"][1]
+    x = np.asarray(m1["snr_db"])
+    bler = np.asarray(m1["bler"])
+    i = int(np.flatnonzero((bler > 1e-3) & (bler < 0.5))[0])
+    sinr = 10 ** (x[i] / 10)
+    for rc_ in (0.6, 0.8, 1.0):  # all carried by MCS 1
+        v, dg, drc = link.log10_ber_and_grad(sinr, rc_, 256)
+        assert v == pytest.approx(np.log10(bler[i] / 2), abs=1e-6) and drc == 0.0
+    s = np.logspace(-1, 3, 50)
+    assert np.all(np.diff(link.log10_ber(s, 0.8, 256)) <= 1e-12)  # non-increasing in SINR
+    # the continuous link interpolates between neighbours instead
+    cont = TabulatedLink([tab])
+    assert cont.log10_ber(sinr, 0.75, 256) != link.log10_ber(sinr, 0.75, 256)

@@ -258,17 +258,30 @@ class TabulatedLink(LinkModel):
     curves), as the optimisers require; its derivatives are exact derivatives of this
     interpolant.
 
+    With ``mcs=True`` it is the link of the codes that really run in the closed loop:
+
+    * in ``R_c``: no interpolation — a rate ``R_c`` is carried by the MCS of smallest
+      effective rate at or above it (it meets the delay budget, eq. (19)), and the value is
+      that MCS's curve (piecewise constant in ``R_c``, zero derivative); a rate above every
+      MCS gets the fastest one (the frame then exceeds the budget). :meth:`mcs_for` names it;
+    * ``log10 BER`` is read off the measured codeword error rate as ``log10(BLER / 2)``, so
+      that ``rho = 2 BER`` is the probability that a codeword (a packet) fails: the same
+      convention as the physical random-coding link (``packet_loss``), for the
+      erasure-aware tables (``core.distortion.erasure_aware``).
+
     Parameters
     ----------
     tables : list of dict or paths
         Link tables (parsed JSON or files).
     min_slope : float, optional
         Smallest steepness of the extrapolation beyond the last measured point, decades/dB.
+    mcs : bool, optional
+        Discrete MCS and codeword losses (see above).
     """
 
     name = "tabulated"
 
-    def __init__(self, tables, min_slope: float = 1.0) -> None:
+    def __init__(self, tables, min_slope: float = 1.0, mcs: bool = False) -> None:
         import json
         from pathlib import Path
 
@@ -284,19 +297,29 @@ class TabulatedLink(LinkModel):
         if not parsed:
             raise ValueError("need at least one link table")
         parsed.sort(key=lambda t: t["L"])
+        self.discrete = bool(mcs)
+        self.packet_loss = bool(mcs)
         self.min_slope = float(min_slope)
+        self._mcs_index = []  # per L: MCS index of each curve (ascending rc_effective)
         self.blocklengths = np.array([float(t["L"]) for t in parsed])
         self._curves = []  # per L: (rc array ascending, list of curve tuples)
         for t in parsed:
             entries = sorted(t["mcs"], key=lambda m: m["rc_effective"])
-            rcs, curves = [], []
+            rcs, curves, idx = [], [], []
             for m in entries:
                 x = np.asarray(m["snr_db"], dtype=np.float64)
-                y = np.asarray(m["ber"], dtype=np.float64)
-                if "bits" in m:
-                    # An error-free point enters at half a bit error (BER = 0.5 / bits tested):
-                    # a proxy below the 1-error resolution that keeps the waterfall's slope.
-                    bits = np.asarray(m["bits"], dtype=np.float64)
+                if self.packet_loss:  # rho = BLER, read as log10 BER = log10(BLER / 2)
+                    y = np.asarray(m["bler"], dtype=np.float64) / 2.0
+                    tested = "codewords"
+                else:
+                    y = np.asarray(m["ber"], dtype=np.float64)
+                    tested = "bits"
+                if tested in m:
+                    # An error-free point enters at half an error (0.5 / bits or codewords
+                    # tested): a proxy below the 1-error resolution that keeps the slope.
+                    bits = np.asarray(m[tested], dtype=np.float64)
+                    if self.packet_loss:
+                        bits = 2.0 * bits
                     zero = np.flatnonzero(y <= 0)
                     if zero.size:
                         y = y.copy()
@@ -311,10 +334,27 @@ class TabulatedLink(LinkModel):
                 slope = min((ly[-1] - ly[-2]) / (x[-1] - x[-2]), -self.min_slope)
                 curves.append((x[0], x[-1], ly[0], ly[-1], slope, f, f.derivative()))
                 rcs.append(float(m["rc_effective"]))
+                idx.append(int(m["index"]))
             if not curves:
                 raise ValueError(f"link table L={t['L']} has no usable MCS curve")
             self._curves.append((np.array(rcs), curves))
-        self.name = "tabulated_L" + "_".join(str(int(v)) for v in self.blocklengths)
+            self._mcs_index.append(np.array(idx, dtype=np.int64))
+        self.name = ("tabulated_mcs_L" if self.discrete else "tabulated_L") + "_".join(
+            str(int(v)) for v in self.blocklengths
+        )
+
+    def _nearest_L(self, L: float) -> int:
+        return int(np.argmin(np.abs(np.log(self.blocklengths) - np.log(float(L)))))
+
+    def mcs_for(self, rc: ArrayLike, L: float) -> tuple[np.ndarray, np.ndarray]:
+        """The MCS that carries rate ``rc`` at blocklength ``L`` (the smallest effective rate
+        at or above ``rc``; the fastest MCS above them all), from the table of the nearest
+        tabulated blocklength: ``(mcs index, its effective R_c)``."""
+        li = self._nearest_L(L)
+        rcs = self._curves[li][0]
+        r = np.atleast_1d(np.asarray(rc, dtype=np.float64))
+        j = np.minimum(np.searchsorted(rcs, r * (1 - 1e-12), side="left"), rcs.size - 1)
+        return self._mcs_index[li][j], rcs[j]
 
     def __repr__(self) -> str:
         return f"TabulatedLink(L={self.blocklengths.tolist()})"
@@ -334,6 +374,13 @@ class TabulatedLink(LinkModel):
         if rcs.size == 1:
             v, d = self._eval_curve(curves[0], xdb)
             return v, d, np.zeros_like(v)
+        if self.discrete:  # the MCS that carries rc: piecewise constant in rc
+            j = np.minimum(np.searchsorted(rcs, rc * (1 - 1e-12), side="left"), rcs.size - 1)
+            val, dx = np.empty_like(xdb), np.empty_like(xdb)
+            for jj in np.unique(j):
+                sel = j == jj
+                val[sel], dx[sel] = self._eval_curve(curves[jj], xdb[sel])
+            return val, dx, np.zeros_like(xdb)
         r = np.clip(rc, rcs[0], rcs[-1])
         j = np.clip(np.searchsorted(rcs, r, side="right") - 1, 0, rcs.size - 2)
         val = np.empty_like(xdb)
@@ -392,7 +439,7 @@ class TabulatedLink(LinkModel):
         return self.log10_ber_and_grad(sinr, rc, L)[0]
 
     @classmethod
-    def shipped(cls, min_slope: float = 1.0) -> TabulatedLink:
+    def shipped(cls, min_slope: float = 1.0, mcs: bool = False) -> TabulatedLink:
         """The link tables shipped in python/semdacom/data/tables (``link_L*.json``)."""
         from pathlib import Path
 
@@ -400,4 +447,4 @@ class TabulatedLink(LinkModel):
         files = sorted(folder.glob("link_L*.json"))
         if not files:
             raise FileNotFoundError(f"no link_L*.json in {folder}")
-        return cls(files, min_slope=min_slope)
+        return cls(files, min_slope=min_slope, mcs=mcs)

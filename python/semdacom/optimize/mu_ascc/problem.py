@@ -27,7 +27,14 @@ from ...core.link import LinkModel, RandomCodingLink
 __all__ = ["LINK_SPECS", "Problem", "Solution", "link_from_spec"]
 
 #: Named link models of :func:`link_from_spec` (besides paths of link tables).
-LINK_SPECS = ("physical", "physical_paper", "random_coding", "random_coding_paper", "tabulated")
+LINK_SPECS = (
+    "physical",
+    "physical_paper",
+    "random_coding",
+    "random_coding_paper",
+    "tabulated",
+    "tabulated_mcs",
+)
 
 FloatArray = NDArray[np.float64]
 
@@ -41,8 +48,9 @@ def link_from_spec(spec: str | LinkModel) -> LinkModel:
     ``"random_coding"`` (eq. (14) as printed, ``BER = rho / (R_c L)``, standard dispersion: the
     paper's figures), ``"random_coding_paper"`` (eq. (14) and the dispersion as printed),
     ``"tabulated"`` (the measured LDPC+QAM tables shipped in ``data/tables``,
-    ``core.link.TabulatedLink.shipped()``), or comma-separated paths of ``link_L<L>.json``
-    tables.
+    ``core.link.TabulatedLink.shipped()``), ``"tabulated_mcs"`` (the same codes as they run
+    in the closed loop's LDPC mode: discrete MCS, codeword losses; ``TabulatedLink(mcs=True)``)
+    or comma-separated paths of ``link_L<L>.json`` tables.
     """
     if isinstance(spec, LinkModel):
         return spec
@@ -61,6 +69,8 @@ def link_from_spec(spec: str | LinkModel) -> LinkModel:
         raise ValueError(f"link '{spec}': this checkout has no TabulatedLink in core/link.py")
     if spec == "tabulated":
         return tab.shipped()
+    if spec == "tabulated_mcs":
+        return tab.shipped(mcs=True)
     return tab([p.strip() for p in str(spec).split(",") if p.strip()])
 
 
