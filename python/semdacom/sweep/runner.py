@@ -257,8 +257,10 @@ def _run_local(tasks, pending, fn, workers, retries, done, failed) -> None:
     attempts = dict.fromkeys(pending, 0)
     queue = list(pending)
     queue.reverse()  # pop() from the end takes tasks in order
-    # forkserver: workers start from a clean interpreter (no inherited torch/OpenMP threads)
-    ctx = mp.get_context("forkserver")
+    # fork (as before the runner): workers need neither a guarded __main__ (spawn/forkserver
+    # import the driver script again in each worker) nor a fresh import of torch; a task
+    # function must not rely on thread pools the driver started (it gets its own seeds only)
+    ctx = mp.get_context("fork")
     while queue:
         pool = ProcessPoolExecutor(
             max_workers=workers, mp_context=ctx, initializer=_init_local_worker
