@@ -1325,3 +1325,125 @@ def csi_report_from_pmt(
         raise MessageError(f"report of user {user}, this reader serves K={k}")
     csi = csi_from_pmt(msg, k=1, n_t=n_t)
     return csi, user, csi_frame(msg)
+
+# --------------------------------------------------------------------------------------------
+# SC-SFMA: CSI with per-user gains, allocation checks (sfma_optimizer)
+# --------------------------------------------------------------------------------------------
+#
+# SFMA CSI (``csi`` port of sfma_optimizer): ``{"gain": f64vector[K], "seq": u64}`` with
+# optional ``"frame": u64`` (first frame this channel applies to) and ``"labels":
+# s32vector[K]`` (the Fashion-MNIST class 0..9 of each user's images; the pair classes of
+# docs/sfma_model.md). ``gain`` is the linear large-scale power gain g_i of each user (received
+# watts per transmitted watt), in (0, MAX_SFMA_GAIN]. The MU-MISO CSI above is accepted too:
+# then g_i = ||h_i||^2 (the beam-free power gain of user i), without labels.
+# SFMA allocation: the ``pairs``, ``nu``, ``group_power``, ``group_bw`` keys of the
+# allocation dictionary; :func:`check_sfma_alloc` adds what an SFMA reader needs beyond the
+# schema: ``pairs`` a perfect matching of the K users (M = K/2 groups, no -1), ``nu`` in
+# (0, 1], and the power and bandwidth budgets.
+
+#: Largest SFMA channel gain accepted (a gain above 1 would mean amplification by the channel).
+MAX_SFMA_GAIN = 1.0
+
+
+@dataclass
+class SfmaCsi:
+    """Per-user channel gains for the SFMA optimiser (see the section comment)."""
+
+    gain: np.ndarray
+    seq: int
+    frame: int | None = None
+    labels: np.ndarray | None = None
+
+    @property
+    def k(self) -> int:
+        return int(self.gain.size)
+
+
+def sfma_csi_to_pmt(c: SfmaCsi) -> Any:
+    """Build an SFMA CSI dictionary (validated first)."""
+    c = _validate_sfma_csi(np.asarray(c.gain, dtype=np.float64).reshape(-1), c.seq, c.frame,
+                           c.labels)  # fmt: skip
+    d = pmt.make_dict()
+    d = pmt.dict_add(d, pmt.intern("gain"), _vec_to_pmt(c.gain))
+    d = pmt.dict_add(d, pmt.intern("seq"), _from_count(c.seq))
+    if c.frame is not None:
+        d = pmt.dict_add(d, pmt.intern("frame"), _from_count(c.frame))
+    if c.labels is not None:
+        d = pmt.dict_add(d, pmt.intern("labels"), _vec_to_pmt(c.labels.astype(np.int32)))
+    return d
+
+
+def _validate_sfma_csi(gain, seq, frame, labels) -> SfmaCsi:
+    if isinstance(seq, bool) or not isinstance(seq, (int, np.integer)) or seq < 0:
+        raise MessageError(f"'seq' must be a non-negative integer, got {seq!r}")
+    if gain.size < 2 or gain.size % 2:
+        raise MessageError(f"SFMA CSI needs an even number K >= 2 of gains, got {gain.size}")
+    if not np.all(np.isfinite(gain)):
+        raise MessageError("'gain' entries must be finite")
+    if np.any(gain <= 0) or np.any(gain > MAX_SFMA_GAIN):
+        raise MessageError(f"'gain' entries must lie in (0, {MAX_SFMA_GAIN}]")
+    if labels is not None:
+        labels = np.asarray(labels).reshape(-1)
+        if labels.size != gain.size:
+            raise MessageError(f"'labels' has {labels.size} entries, expected K={gain.size}")
+        if np.any(labels < 0) or np.any(labels > 9):
+            raise MessageError("'labels' entries must be Fashion-MNIST classes 0..9")
+        labels = labels.astype(np.int32)
+    return SfmaCsi(gain=gain, seq=int(seq), frame=None if frame is None else int(frame),
+                   labels=labels)  # fmt: skip
+
+
+def sfma_csi_from_pmt(msg: Any, *, k: int | None = None) -> SfmaCsi:
+    """Read and validate an SFMA CSI (``gain`` form, or the MU-MISO CSI form: g_i =
+    ||h_i||^2). ``k``: expected number of users. Raises :class:`MessageError` with the reason."""
+    _require_dict(msg, "SFMA CSI")
+    if _get(msg, "gain") is None:
+        if _get(msg, "h") is None:
+            raise MessageError("SFMA CSI lacks 'gain' (or 'h')")
+        csi = csi_from_pmt(msg, k=k)
+        gain = np.sum(np.abs(csi.h) ** 2, axis=1)
+        return _validate_sfma_csi(gain, csi.seq, getattr(csi, "frame", None), None)
+    gain = _read_real_vec(_get(msg, "gain"), "gain")
+    if k is not None and gain.size != k:
+        raise MessageError(f"SFMA CSI has K={gain.size} gains, expected {k}")
+    seq_pmt = _get(msg, "seq")
+    if seq_pmt is None:
+        raise MessageError("SFMA CSI lacks 'seq'")
+    seq = _read_count(seq_pmt, "seq")
+    frame_pmt = _get(msg, "frame")
+    frame = None if frame_pmt is None else _read_count(frame_pmt, "frame")
+    labels_pmt = _get(msg, "labels")
+    labels = None if labels_pmt is None else _read_int_vec(labels_pmt, "labels")
+    return _validate_sfma_csi(gain, seq, frame, labels)
+
+
+def check_sfma_alloc(
+    a: Allocation, k: int, *, p_max: float | None = None, b_tot: float | None = None
+) -> Allocation:
+    """Check an allocation as an SFMA reader needs it (see the section comment); returns it or
+    raises :class:`MessageError` with the reason."""
+    for key in ("pairs", "nu", "group_power", "group_bw"):
+        if getattr(a, key) is None:
+            raise MessageError(f"SFMA allocation lacks '{key}'")
+    pairs = np.asarray(a.pairs).reshape(-1)
+    if pairs.size != k or k % 2:
+        raise MessageError(f"'pairs' has {pairs.size} entries, expected K={k} (even)")
+    if not np.array_equal(np.sort(pairs), np.arange(k)):
+        raise MessageError("'pairs' is not a perfect matching of the K users")
+    m = k // 2
+    for key in ("nu", "group_power", "group_bw"):
+        if np.asarray(getattr(a, key)).size != m:
+            raise MessageError(f"'{key}' has {np.asarray(getattr(a, key)).size} entries, "
+                               f"expected M={m}")  # fmt: skip
+    nu = np.asarray(a.nu, dtype=np.float64)
+    if np.any(nu <= 0) or np.any(nu > 1 + 1e-12):
+        raise MessageError("'nu' entries must lie in (0, 1]")
+    for key, budget in (("group_power", p_max), ("group_bw", b_tot)):
+        v = np.asarray(getattr(a, key), dtype=np.float64)
+        if budget is not None and v.sum() > budget * (1 + 1e-6):
+            raise MessageError(f"'{key}' sums to {v.sum():.6g} > budget {budget:.6g}")
+    return a
+
+
+__all__ += ["MAX_SFMA_GAIN", "SfmaCsi", "check_sfma_alloc", "sfma_csi_from_pmt",
+            "sfma_csi_to_pmt"]  # fmt: skip
