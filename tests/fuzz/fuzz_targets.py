@@ -436,6 +436,30 @@ def t_mu_ascc_optimizer() -> Target:
     return _start(t, out_ports=["alloc"])
 
 
+def t_sfma_optimizer() -> Target:
+    blk = semdacom.sfma_optimizer(labels=(0, 0, 5, 7), xi_table="synthetic",
+                                  distortion_table="synthetic", source_bits=32 * 6272)  # fmt: skip
+    t = Target("sfma_optimizer", blk)
+
+    def valid(draw: st.DrawFn) -> Any:
+        """Per-user gains of the SC-SFMA cell (path loss + shadowing), sometimes labels."""
+        rng = np.random.default_rng([draw(st.integers(0, 2**32 - 1)), next(_UNIQUE)])
+        d = rng.uniform(35.0, 250.0, 4)
+        g = 10 ** (-(128.1 + 37.6 * np.log10(d / 1000) + 8 * rng.standard_normal(4)) / 10)
+        labels = rng.integers(0, 10, 4) if draw(st.booleans()) else None
+        return messages.sfma_csi_to_pmt(
+            messages.SfmaCsi(gain=np.minimum(g, 1.0), seq=next(_UNIQUE), labels=labels)
+        )
+
+    def state() -> Any:
+        a = blk.last_allocation()
+        return None if a is None else a.seq
+
+    t.ports["csi"] = Port("csi", "control", _c(blk, "csi_in"), valid, state,
+                          _c(blk, "solves"))  # fmt: skip
+    return _start(t, out_ports=["alloc"])
+
+
 def t_djscc_encoder() -> Target:
     blk = semdacom.djscc_encoder()
     t = Target("djscc_encoder", blk)
@@ -496,6 +520,7 @@ TARGETS: dict[str, Callable[[], Target]] = {
     "semantic_decoder": t_semantic_decoder,
     "metrics_sink": t_metrics_sink,
     "mu_ascc_optimizer": t_mu_ascc_optimizer,
+    "sfma_optimizer": t_sfma_optimizer,
     "djscc_encoder": t_djscc_encoder,
     "djscc_decoder": t_djscc_decoder,
     "csi_combiner": t_csi_combiner,
@@ -523,6 +548,7 @@ PORTS: list[tuple[str, str]] = [
     ("metrics_sink", "pdus"),
     ("metrics_sink", "ref"),
     ("mu_ascc_optimizer", "csi"),
+    ("sfma_optimizer", "csi"),
     ("djscc_encoder", "pdus"),
     ("djscc_decoder", "symbols"),
     ("djscc_decoder", "csi"),
