@@ -18,9 +18,15 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
+
 from .examples import compile_example, find_example, load_flowgraph_module
 
 DEFAULT_P_DBW = [-6.0, -2.0, 2.0, 6.0]
+
+
+#: images per user shown in the report's picture rows
+SHOWN = 6
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -32,11 +38,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--L", type=int, default=256, help="blocklength (channel uses)")
     p.add_argument("--link", default="physical", help="the optimiser's link model")
     p.add_argument(
-        "--period-ms",
+        "--prefill",
         type=int,
-        default=20,
-        help="one image per user every ... ms (keep the source encoders below saturation, "
-        "about 5 ms per image here, or allocations wait behind the queued images)",
+        default=2,
+        help="images in flight per user (the credit loop: each frame the channel encoder "
+        "starts sending asks its image source for the next image)",
     )
     p.add_argument("--out", type=Path, default=Path("out/demo"))
     p.set_defaults(func=run)
@@ -48,13 +54,18 @@ def _run_point(mod, p_dbw: float, args: argparse.Namespace) -> dict:
         blocklength=args.L,
         link=args.link,
         n_images=args.images,
-        period_ms=args.period_ms,
+        prefill=args.prefill,
     )
+    from gnuradio import blocks
+
+    probes = {"du": blocks.message_debug(), "su": blocks.message_debug()}
+    tb.msg_connect((tb.source_decoder_0, "pdus"), (probes["du"], "store"))
+    tb.msg_connect((tb.semantic_decoder_1, "pdus"), (probes["su"], "store"))
     t0 = time.monotonic()
     tb.start()
     try:
         while tb.metrics.summary()["counts"]["results"] < 2 * args.images:
-            if time.monotonic() - t0 > 60 + args.images * args.period_ms * 0.01:
+            if time.monotonic() - t0 > 60 + args.images * 0.5:
                 raise RuntimeError(f"closed loop stalled: {tb.metrics.summary()}")
             time.sleep(0.02)
     finally:
@@ -66,6 +77,8 @@ def _run_point(mod, p_dbw: float, args: argparse.Namespace) -> dict:
     du, su = s["users"]["0"], s["users"]["1"]
     measured = 0.8 * du["one_minus_msssim"] + 0.2 * su["classification_error"]
     return {
+        "examples": _examples(probes),
+        "mcs": None if a.mcs is None else [int(v) for v in a.mcs],
         "p_max_dbw": p_dbw,
         "images": args.images,
         "wall_s": wall,
@@ -79,12 +92,33 @@ def _run_point(mod, p_dbw: float, args: argparse.Namespace) -> dict:
     }
 
 
+def _examples(probes: dict, n: int = SHOWN) -> dict:
+    """The first ``n`` results of each user: DU reconstructions (None when erased) and SU
+    predictions, by image id, for the report's pictures."""
+    import pmt
+    from gnuradio.semdacom import messages
+
+    out: dict = {"du": [], "su": []}
+    for key, dbg in probes.items():
+        for i in range(min(n, dbg.num_messages())):
+            msg = dbg.get_message(i)
+            meta = messages.meta_from_pmt(pmt.car(msg))
+            item = {"image_id": int(meta.get("image_id", -1)), "erased": bool(meta.get("erased"))}
+            if key == "du":
+                img = np.asarray(pmt.to_python(pmt.cdr(msg)), dtype=np.uint8)
+                item["image"] = None if item["erased"] or img.size != 784 else img.reshape(28, 28)
+            else:
+                item["pred"], item["label"] = int(meta.get("pred", -1)), int(meta.get("label", -1))
+            out[key].append(item)
+    return out
+
+
 def _baselines(p_dbw: float, args: argparse.Namespace, tables: dict) -> dict:
     from .sweep import solve_point
 
     job = {"figure": "7a", "solver": "fast", "tables": tables, "link": args.link, "L": args.L,
            "p_max": 10 ** (p_dbw / 10), "ratio": 0.6, "weights": (0.8, 0.2)}  # fmt: skip
-    return {r["solver"]: r["weighted_distortion"] for r in solve_point(job)}
+    return {r["solver"]: r["weighted_distortion"] for r in solve_point(**job)}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -106,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
         rows.append(r)
     hdr = (
         f"{'P dBW':>6} {'user':>4} {'in/out':>8} {'erased':>6} {'metric':>16} {'rate':>4} "
-        f"{'R_c':>6} {'p (W)':>7}"
+        f"{'R_c':>6} {'MCS':>4} {'p (W)':>7}"
     )
     print(hdr)
     print("-" * len(hdr))
@@ -119,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
             print(
                 f"{r['p_max_dbw']:6.1f} {u:4d} {m['received']:>3}/{r['images']:<4} "
                 f"{m['erased']:6d} {metric:>16} {r['rate_index'][u]:4d} {r['rc'][u]:6.3f} "
-                f"{r['power_w'][u]:7.3f}"
+                f"{'-' if r['mcs'] is None else r['mcs'][u]:>4} {r['power_w'][u]:7.3f}"
             )
     print()
     print(f"{'P dBW':>6} {'measured':>9} {'predicted':>9} {'best baseline':>32}")
@@ -133,7 +167,8 @@ def run(args: argparse.Namespace) -> int:
     lost = sum(2 * r["images"] - r["du"]["received"] - r["su"]["received"] for r in rows)
     print(f"images in - results out over all runs: {lost}")
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "report.json").write_text(json.dumps(rows, indent=1))
+    public = [{k: v for k, v in r.items() if k != "examples"} for r in rows]
+    (args.out / "report.json").write_text(json.dumps(public, indent=1))
     _plot(rows, args.out / "report.png", SOLVER_LABELS)
     print(f"wrote {args.out / 'report.json'} and {args.out / 'report.png'}")
     return 0 if lost == 0 else 1
@@ -145,8 +180,13 @@ def _plot(rows: list[dict], path: Path, labels: dict) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from semdacom.codec.data import load_fashion_mnist
+
     x = [r["p_max_dbw"] for r in rows]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4))
+    fig = plt.figure(figsize=(13, 4 + 1.25 * (len(rows) + 1)))
+    grid = fig.add_gridspec(2, 1, height_ratios=[4, 1.25 * (len(rows) + 1)])
+    axes = grid[0].subgridspec(1, 3).subplots()
+    _plot_examples(fig, grid[1], rows, load_fashion_mnist("test"))
     ax = axes[0]
     ax.plot(x, [r["measured_weighted"] for r in rows], "o-", label="MU-ASCC measured (flowgraph)")
     ax.plot(x, [r["predicted_weighted"] for r in rows], "s--", label="MU-ASCC predicted (tables)")
@@ -165,6 +205,40 @@ def _plot(rows: list[dict], path: Path, labels: dict) -> None:
         a.grid(True, alpha=0.3)
     n = rows[0]["images"] if rows else 0
     fig.suptitle(f"MU-ASCC closed loop, paper channel, {n} images per user and power")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
+
+
+def _plot_examples(fig, cell, rows: list[dict], data) -> None:
+    """Originals (top row) and the DU's reconstructions at every P_max; under each, the SU's
+    prediction of its own image (green: right, red: wrong, grey: erased)."""
+    images, _ = data
+    n = max((len(r["examples"]["du"]) for r in rows), default=0)
+    if n == 0:
+        return
+    axes = cell.subgridspec(len(rows) + 1, n, hspace=0.45, wspace=0.05).subplots(squeeze=False)
+    classes = ("T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+               "Sneaker", "Bag", "Boot")  # fmt: skip
+    for j, item in enumerate(rows[0]["examples"]["du"]):
+        axes[0, j].imshow(images[item["image_id"]], cmap="gray", vmin=0, vmax=255)
+        axes[0, j].set_title(f"DU original #{item['image_id']}", fontsize=7)
+    for i, r in enumerate(rows, start=1):
+        for j in range(n):
+            ax = axes[i, j]
+            du = r["examples"]["du"][j] if j < len(r["examples"]["du"]) else None
+            if du is not None and du["image"] is not None:
+                ax.imshow(du["image"], cmap="gray", vmin=0, vmax=255)
+            else:
+                ax.text(0.5, 0.5, "erased", ha="center", va="center", fontsize=8)
+                ax.set_box_aspect(1)
+            su = r["examples"]["su"][j] if j < len(r["examples"]["su"]) else None
+            if su is not None:
+                right = su["pred"] == su["label"]
+                colour = "grey" if su["erased"] else ("green" if right else "red")
+                word = "erased" if su["erased"] else classes[su["pred"]] if su["pred"] >= 0 else "?"
+                ax.set_xlabel(f"SU: {word} ({classes[su['label']]})", fontsize=6, color=colour)
+            if j == 0:
+                ax.set_ylabel(f"{r['p_max_dbw']:g} dBW", fontsize=8)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
