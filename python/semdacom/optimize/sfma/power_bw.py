@@ -98,7 +98,9 @@ class Surrogate:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)  # "may be inaccurate": checked below
-                self.problem.solve(solver=cp.CLARABEL, warm_start=True)
+                self.problem.solve(
+                    solver=cp.CLARABEL, tol_gap_abs=1e-7, tol_gap_rel=1e-6, tol_feas=1e-7
+                )
         except cp.error.SolverError:
             return None
         if self.problem.status not in ("optimal", "optimal_inaccurate") or self.p.value is None:
@@ -178,7 +180,7 @@ def optimise_pb(
     radius: float = 1.0,
     eta1: float = 0.1,
     eta2: float = 0.75,
-    tol: float = 1e-4,
+    tol: float = 5e-4,
 ) -> tuple[NDArray, NDArray, dict]:
     """Alg. 2: trust-region SCA from ``(power, bw)`` (W, Hz). Returns ``(power, bw, info)``;
     the result is feasible in (20) whenever the start is, and its sum rate is never lower."""
@@ -223,7 +225,21 @@ def optimise_pb(
             if rho >= eta2 and step > 0.9:
                 rp, rb = min(2 * rp, 1.0), min(2 * rb, 1.0)
         else:
-            rp, rb = rp * 0.5, rb * 0.5
+            # rejected: back-track along the step (exact evaluations only, no re-solve) and
+            # take the first feasible point that improves; the radius shrinks either way
+            taken = False
+            if ok_cur:
+                for alpha in (0.5, 0.25):
+                    pa, ba = p + alpha * (pc - p), b + alpha * (bc - b)
+                    f_a, ok_a = exact(pa, ba)
+                    if ok_a and f_a > f_cur:
+                        p, b, f_cur = pa, ba, f_a
+                        info["accepted"] += 1
+                        info["backtracked"] = info.get("backtracked", 0) + 1
+                        hist.append(f_cur)
+                        taken = True
+                        break
+            rp, rb = rp * (0.5 if taken else 0.25), rb * (0.5 if taken else 0.25)
             if rp < 1e-6:
                 break
     info["history"] = hist
