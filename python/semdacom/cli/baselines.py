@@ -51,6 +51,8 @@ def _floats(text: str) -> list[float]:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    from ..sweep import add_engine_args
+
     p = sub.add_parser(
         "fit-classical",
         help="E2E distortion vs BER of the classical codec (HEVC intra/HEIF), eq. (12)/(13)",
@@ -62,6 +64,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--min-r2", type=float, default=0.95, help="below: tabulated monotone curve")
     p.add_argument("--figures", default="docs/figures", help="folder for the PNG plots")
+    add_engine_args(p)
     p.set_defaults(func=run_fit_classical)
 
     p = sub.add_parser(
@@ -87,6 +90,7 @@ def run_fit_classical(args) -> int:
     from ..codec.codec import file_sha256
     from ..codec.data import load_fashion_mnist
     from ..codec.manifest import update_manifest
+    from ..sweep import engine_kwargs, run_tasks
 
     _threads()
     data = _data_dir(args)
@@ -95,15 +99,12 @@ def run_fit_classical(args) -> int:
     images, labels = load_fashion_mnist("test")
     images, labels = images[: args.n], labels[: args.n]
     grid = dfit.default_grid(args.points)
-    measures = dfit.measure_codec(
-        codec,
-        images,
-        labels,
-        grid,
-        trials=args.trials,
-        seed=args.seed,
-        desc="fit-classical",
+    # one sweep task per quality level (docs/sweeps.md); each worker builds the codec itself
+    spec = dfit.codec_spec("classical", classifier=clf_path)
+    tasks = dfit.measure_tasks(
+        spec, images, labels, grid, trials=args.trials, seed=args.seed, rates=range(codec.levels)
     )
+    measures = list(run_tasks("fit-classical", tasks, dfit.measure_point, **engine_kwargs(args)))
     import pillow_heif
 
     paths = dfit.write_tables(

@@ -33,6 +33,8 @@ def _data_dir(args) -> Path:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    from ..sweep import add_engine_args
+
     def common(p):
         p.add_argument("--data-dir", default=None, help="shipped-data folder (default: checkout's)")
         p.add_argument("--seed", type=int, default=0)
@@ -98,6 +100,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--trials", type=int, default=1, help="Monte-Carlo repetitions per BER")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--figures", default="docs/figures", help="folder for the PNG plots")
+    add_engine_args(p)
     p.set_defaults(func=run_fit)
 
 
@@ -276,20 +279,22 @@ def run_fit(args) -> int:
     from ..codec.codec import LearnedCodec
     from ..codec.data import load_fashion_mnist
     from ..codec.manifest import update_manifest
+    from ..sweep import engine_kwargs, run_tasks
 
     _threads()
     data = _data_dir(args)
     weights = data / "weights" / "hyperprior_vbr.pt"
-    codec = LearnedCodec.load(
-        weights,
-        semantic=data / "weights" / "semantic_vbr.pt",
-        classifier=data / "weights" / "classifier.pt",
-        rate_table=False,
-    )
+    semantic, classifier = data / "weights" / "semantic_vbr.pt", data / "weights" / "classifier.pt"
+    codec = LearnedCodec.load(weights, semantic=semantic, classifier=classifier, rate_table=False)
     images, labels = load_fashion_mnist("test")
     images, labels = images[: args.n], labels[: args.n]
     grid = dfit.default_grid(args.points)
-    measures = dfit.measure(codec, images, labels, grid, trials=args.trials, seed=args.seed)
+    # one sweep task per operating point (docs/sweeps.md); each worker loads the codec itself
+    spec = dfit.codec_spec("learned", weights, semantic=semantic, classifier=classifier)
+    tasks = dfit.measure_tasks(
+        spec, images, labels, grid, trials=args.trials, seed=args.seed, rates=range(codec.levels)
+    )
+    measures = list(run_tasks("fit-distortion", tasks, dfit.measure_point, **engine_kwargs(args)))
     paths = dfit.write_tables(
         measures,
         data / "tables",

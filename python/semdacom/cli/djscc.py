@@ -50,6 +50,8 @@ def _threads() -> None:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    from ..sweep import add_engine_args
+
     p = sub.add_parser("train-djscc", help="train a DeepJSCC model (analog JSCC baseline)")
     p.add_argument("--ratio", type=float, default=0.6, help="channel uses per source pixel")
     p.add_argument("--snr-db", type=float, default=10.0, help="training SNR (dB)")
@@ -73,6 +75,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--trials", type=int, default=2, help="noise draws per SNR (averaged)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--figures", default="docs/figures", help="folder for the PNG plot")
+    add_engine_args(p)
     p.set_defaults(func=run_fit)
 
 
@@ -125,35 +128,60 @@ def isotonic_non_increasing(y, w=None):
     return np.concatenate([np.full(c, v) for v, _, c in blocks])
 
 
-def measure(weights: list[Path], n: int, snrs: list[float], trials: int, seed: int) -> list[dict]:
-    """Per model: raw metric curves over ``snrs`` averaged over ``trials`` noise draws."""
+def djscc_trial(weights: str, images, labels, snrs: list[float], seed: int) -> dict:
+    """One sweep task of ``fit-djscc``: one noise draw (``seed``) of one model over the SNR grid;
+    the metric curves and the model's bandwidth ratio and training SNR."""
+    from ..codec.djscc import evaluate_snr_grid
+
+    rows = evaluate_snr_grid(images, labels, snrs, weights, seed)
+    out = {key: [r[key] for r in rows] for key in ("msssim", "mse", "accuracy")}
+    out["bandwidth_ratio"] = rows[0]["bandwidth_ratio"]
+    out["train_snr_db"] = rows[0]["train_snr_db"]
+    return out
+
+
+def measure(
+    weights: list[Path],
+    n: int,
+    snrs: list[float],
+    trials: int,
+    seed: int,
+    progress: bool = True,
+    **engine,
+) -> list[dict]:
+    """Per model: raw metric curves over ``snrs`` averaged over ``trials`` noise draws (seed
+    ``seed + 1000 t``); one sweep task per (model, draw), run by
+    :func:`semdacom.sweep.run_tasks` (``engine``: its engine/workers/address/out_dir)."""
     import numpy as np
-    from tqdm import tqdm
 
     from ..codec.codec import file_sha256
     from ..codec.data import load_fashion_mnist
-    from ..codec.djscc import evaluate_snr_grid
+    from ..sweep import Task, run_tasks
 
     images, labels = load_fashion_mnist("test")
     images, labels = images[:n], labels[:n]
-    models = []
+    snrs = [float(s) for s in snrs]
+    tasks = []
     for path in weights:
-        acc: dict[str, list] = {"msssim": [], "mse": [], "accuracy": []}
-        rows = None
-        for t in tqdm(range(trials), desc=f"fit-djscc {path.name}"):
-            rows = evaluate_snr_grid(images, labels, snrs, str(path), seed + 1000 * t)
-            for key in acc:
-                acc[key].append([r[key] for r in rows])
-        mean = {key: np.mean(np.asarray(v), axis=0) for key, v in acc.items()}
+        sha = file_sha256(path)
+        for t in range(trials):
+            kw = dict(weights=str(path), images=images, labels=labels, snrs=snrs,
+                      seed=seed + 1000 * t)  # fmt: skip
+            # the weights' sha256 in the key: new weights are a new task, never a stale one
+            tasks.append(Task(f"{path.stem}_{sha[:12]}_draw{t}", kw))
+    res = run_tasks("fit-djscc", tasks, djscc_trial, progress=progress, **engine)
+    models = []
+    for j, path in enumerate(weights):
+        draws = res[j * trials : (j + 1) * trials]
+        keys = ("msssim", "mse", "accuracy")
+        mean = {k: np.mean(np.asarray([d[k] for d in draws]), axis=0) for k in keys}
         models.append(
             {
                 "weights": path.name,
                 "sha256": file_sha256(path),
-                "bandwidth_ratio": rows[0]["bandwidth_ratio"],
-                "train_snr_db": rows[0]["train_snr_db"],
-                "msssim": mean["msssim"],
-                "mse": mean["mse"],
-                "accuracy": mean["accuracy"],
+                "bandwidth_ratio": draws[0]["bandwidth_ratio"],
+                "train_snr_db": draws[0]["train_snr_db"],
+                **mean,
             }
         )
     models.sort(key=lambda m: (m["train_snr_db"], m["bandwidth_ratio"]))
@@ -293,7 +321,9 @@ def run_fit(args) -> int:
         print("no DeepJSCC weights (run semdacom train-djscc first)", file=sys.stderr)
         return 2
     snrs = [float(s) for s in np.arange(args.snr_min, args.snr_max + 1e-9, args.snr_step)]
-    models = measure(weights, args.n, snrs, args.trials, args.seed)
+    from ..sweep import engine_kwargs
+
+    models = measure(weights, args.n, snrs, args.trials, args.seed, **engine_kwargs(args))
     meta = {
         "dataset": DATASET,
         "split": "test",

@@ -32,11 +32,15 @@ from .codec import LearnedCodec
 __all__ = [
     "FORMAT",
     "TASKS",
+    "codec_from_spec",
+    "codec_spec",
     "fit_logistic",
     "flip_bits",
     "logistic",
     "measure",
     "measure_codec",
+    "measure_point",
+    "measure_tasks",
     "monotone_curve",
     "plot_named_tables",
     "plot_tables",
@@ -152,19 +156,25 @@ def measure(
     Only streams that really got a flip are decoded again; the others keep their error-free
     metrics (exactly what decoding them would give).
     """
-    x_ref = codec.as_tensor(images).cpu().numpy()
-    labels = np.asarray(labels)
     rates = list(range(codec.levels)) if rate_indexes is None else list(rate_indexes)
     total = len(rates) * len(log10_ber) * trials
     bar = tqdm(total=total, desc="fit-distortion", unit="point", disable=not progress)
+    score = _learned_score(codec, images, labels)
+    out = _monte_carlo(codec, images, rates, log10_ber, trials, seed, bar, score)
+    bar.close()
+    return out
+
+
+def _learned_score(codec: LearnedCodec, images, labels):
+    """``score(streams, r, sel)`` of :func:`_monte_carlo` for the learned codec."""
+    x_ref = codec.as_tensor(images).cpu().numpy()
+    labels = np.asarray(labels)
 
     def score(streams: list[bytes], r: int, sel) -> dict[str, np.ndarray]:
         y_hat, erased, _ = codec.decode_latent(streams, r)
         return _metrics(codec, y_hat, erased, x_ref[sel], labels[sel], r)
 
-    out = _monte_carlo(codec, images, rates, log10_ber, trials, seed, bar, score)
-    bar.close()
-    return out
+    return score
 
 
 def fit_logistic(x, d, d_s: float) -> dict:
@@ -309,12 +319,20 @@ def measure_codec(
     the SU error uses ``codec.labels_from_images`` (classifier on the decoded image, -1 and so
     an error when erased). Also returns the per-point erasure rate in ``curves["erasure"]``.
     """
-    x_ref = np.asarray(codec.as_tensor(images).cpu().numpy(), dtype=np.float32)
-    labels = np.asarray(labels)
     rates = list(range(codec.levels)) if rate_indexes is None else list(rate_indexes)
     bar = tqdm(
         total=len(rates) * len(log10_ber) * trials, desc=desc, unit="point", disable=not progress
     )
+    score = _codec_score(codec, images, labels)
+    out = _monte_carlo(codec, images, rates, log10_ber, trials, seed, bar, score)
+    bar.close()
+    return out
+
+
+def _codec_score(codec, images, labels):
+    """``score(streams, r, sel)`` of :func:`_monte_carlo` for any codec with ``decode``."""
+    x_ref = np.asarray(codec.as_tensor(images).cpu().numpy(), dtype=np.float32)
+    labels = np.asarray(labels)
 
     def score(streams: list[bytes], r: int, sel) -> dict[str, np.ndarray]:
         res = codec.decode(streams, r)
@@ -322,9 +340,85 @@ def measure_codec(
         m["erasure"] = res.erased.astype(np.float64)
         return m
 
-    out = _monte_carlo(codec, images, rates, log10_ber, trials, seed, bar, score)
-    bar.close()
-    return out
+    return score
+
+
+# ----------------------------------------------------------------------------------------------
+# The same Monte-Carlo as sweep tasks (one per operating point), for semdacom.sweep.run_tasks
+# ----------------------------------------------------------------------------------------------
+
+_CODECS: dict = {}  # per worker process: the last codec built from a spec
+
+
+def codec_spec(
+    kind: str,
+    weights: str | Path | None = None,
+    semantic: str | Path | None = None,
+    classifier: str | Path | None = None,
+) -> dict:
+    """What a worker needs to build the codec: ``kind`` ("learned" or "classical") and the
+    weight files, with their sha256 (so the sweep's task cache follows the weights)."""
+    from .codec import file_sha256
+
+    if kind not in ("learned", "classical"):
+        raise ValueError(f"kind must be 'learned' or 'classical', got {kind!r}")
+    spec: dict = {"kind": kind}
+    for name, path in (("weights", weights), ("semantic", semantic), ("classifier", classifier)):
+        if path is not None and Path(path).exists():
+            spec[name] = str(Path(path).resolve())
+            spec[f"{name}_sha256"] = file_sha256(path)
+    return spec
+
+
+def codec_from_spec(spec: dict):
+    """The codec of :func:`codec_spec` (built once per process and kept for the next task)."""
+    key = tuple(sorted(spec.items()))
+    if key not in _CODECS:
+        _CODECS.clear()
+        if spec["kind"] == "learned":
+            _CODECS[key] = LearnedCodec.load(
+                spec["weights"],
+                semantic=spec.get("semantic", False),
+                classifier=spec.get("classifier"),
+                rate_table=False,
+            )
+        else:
+            from .classical import ClassicalCodec
+
+            _CODECS[key] = ClassicalCodec(
+                classifier=spec.get("classifier", False), rate_table=False
+            )
+    return _CODECS[key]
+
+
+class _NoBar:
+    def update(self, n: int = 1) -> None:
+        pass
+
+
+def measure_point(
+    codec: dict, images, labels, rate: int, log10_ber, trials: int, seed: int
+) -> PointMeasure:
+    """One sweep task: the Monte-Carlo of operating point ``rate`` (the loop of :func:`measure`
+    for a learned codec, of :func:`measure_codec` for a classical one; the same random stream,
+    ``default_rng([seed, rate])``, so the same numbers)."""
+    c = codec_from_spec(codec)
+    score = (_learned_score if codec["kind"] == "learned" else _codec_score)(c, images, labels)
+    grid = np.asarray(log10_ber, dtype=np.float64)
+    return _monte_carlo(c, images, [int(rate)], grid, trials, seed, _NoBar(), score)[0]
+
+
+def measure_tasks(codec: dict, images, labels, log10_ber, *, trials: int, seed: int, rates):
+    """The :func:`measure_point` tasks of every operating point in ``rates``."""
+    from ..sweep import Task
+
+    images, labels = np.asarray(images), np.asarray(labels)
+    grid = [float(v) for v in log10_ber]
+    return [
+        Task(f"rate{r:02d}", dict(codec=codec, images=images, labels=labels, rate=int(r),
+                                  log10_ber=grid, trials=int(trials), seed=int(seed)))
+        for r in rates
+    ]  # fmt: skip
 
 
 def monotone_curve(d) -> list[float]:

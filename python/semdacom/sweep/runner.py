@@ -45,6 +45,7 @@ __all__ = [
     "load_cached",
     "run_tasks",
     "task_hash",
+    "task_threads",
     "tasks_dir",
 ]
 
@@ -223,21 +224,41 @@ def _save(folder: Path, task: Task, digest: str, fn: Callable, result: Any, seco
 # ----------------------------------------------------------------------------------------------
 
 
-def _timed_call(fn: Callable, names: Sequence[str], *values: Any) -> tuple[Any, float]:
-    """``fn(**dict(zip(names, values)))`` and the seconds it took (runs in the worker)."""
-    t0 = time.perf_counter()
-    out = fn(**dict(zip(names, values, strict=True)))
-    return out, time.perf_counter() - t0
+def task_threads() -> int:
+    """Compute threads of one task: ``SEMDACOM_TASK_THREADS`` of the driver, default 1.
+
+    Every engine runs a task with this many torch threads, because torch's results depend on
+    it in the last bits (measured: 1 vs 2 threads move the codec's MS-SSIM by 4e-9); N workers
+    of one thread fill N cores. Ray gives its tasks OMP_NUM_THREADS=1 likewise."""
+    return max(1, int(os.environ.get("SEMDACOM_TASK_THREADS", "1")))
 
 
-def _init_local_worker() -> None:
-    """One compute thread per worker process (SEMDACOM_THREADS overrides): N workers on N
-    cores, and the same thread count as a Ray task (which Ray gives OMP_NUM_THREADS=1)."""
-    n = os.environ.get("SEMDACOM_THREADS", "1")
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = n
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(max(1, int(n)))
+def _timed_call(
+    fn: Callable, threads: int, names: Sequence[str], *values: Any
+) -> tuple[Any, float]:
+    """``fn(**dict(zip(names, values)))`` with ``threads`` compute threads, and the seconds
+    it took (runs in the worker; restores torch's thread count after, for the serial case)."""
+    env = {var: os.environ.get(var) for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    os.environ.update(dict.fromkeys(env, str(threads)))  # for libraries that fn loads
+    torch = sys.modules.get("torch")
+    before = torch.get_num_threads() if torch is not None else None
+    if torch is not None and before != threads:
+        torch.set_num_threads(threads)
+    try:
+        t0 = time.perf_counter()
+        out = fn(**dict(zip(names, values, strict=True)))
+        return out, time.perf_counter() - t0
+    finally:
+        for var, v in env.items():
+            if v is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = v
+        torch = sys.modules.get("torch")
+        if torch is not None and before is not None and torch.get_num_threads() != before:
+            torch.set_num_threads(before)
+        elif torch is not None and before is None:
+            torch.set_num_threads(threads)  # imported by fn: keep it at the tasks' count
 
 
 def _error_text(exc: BaseException) -> str:
@@ -254,6 +275,7 @@ def _run_local(tasks, pending, fn, workers, retries, done, failed) -> None:
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
+    threads = task_threads()
     attempts = dict.fromkeys(pending, 0)
     queue = list(pending)
     queue.reverse()  # pop() from the end takes tasks in order
@@ -262,9 +284,7 @@ def _run_local(tasks, pending, fn, workers, retries, done, failed) -> None:
     # function must not rely on thread pools the driver started (it gets its own seeds only)
     ctx = mp.get_context("fork")
     while queue:
-        pool = ProcessPoolExecutor(
-            max_workers=workers, mp_context=ctx, initializer=_init_local_worker
-        )
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
         inflight: dict = {}
         broken = False
         try:
@@ -273,7 +293,8 @@ def _run_local(tasks, pending, fn, workers, retries, done, failed) -> None:
                     i = queue.pop()
                     t = tasks[i]
                     names = list(t.kwargs)
-                    fut = pool.submit(_timed_call, fn, names, *(t.kwargs[n] for n in names))
+                    vals = (t.kwargs[n] for n in names)
+                    fut = pool.submit(_timed_call, fn, threads, names, *vals)
                     inflight[fut] = i
                 if not inflight:
                     break
@@ -323,7 +344,7 @@ def _run_serial(tasks, pending, fn, retries, done, failed) -> None:
         t = tasks[i]
         for attempt in range(retries + 1):
             try:
-                out, sec = _timed_call(fn, list(t.kwargs), *t.kwargs.values())
+                out, sec = _timed_call(fn, task_threads(), list(t.kwargs), *t.kwargs.values())
             except Exception as exc:
                 if attempt == retries:
                     failed(i, f"{_error_text(exc)} (after {attempt + 1} attempts)")
@@ -358,6 +379,7 @@ def _run_ray(tasks, pending, fn, workers, address, retries, done, failed) -> Non
     try:
         remote = ray.remote(num_cpus=1, max_retries=retries, retry_exceptions=True)(_timed_call)
         fn_ref = ray.put(fn)
+        threads = task_threads()
         shared: dict[int, Any] = {}  # id(value) -> ObjectRef of a large kwargs value
 
         def arg(v: Any) -> Any:
@@ -377,7 +399,8 @@ def _run_ray(tasks, pending, fn, workers, address, retries, done, failed) -> Non
                 i = queue.pop()
                 t = tasks[i]
                 names = list(t.kwargs)
-                ref = remote.remote(fn_ref, names, *(arg(t.kwargs[n]) for n in names))
+                vals = (arg(t.kwargs[n]) for n in names)
+                ref = remote.remote(fn_ref, threads, names, *vals)
                 inflight[ref] = i
             ready, _ = ray.wait(list(inflight), num_returns=1)
             for ref in ready:
