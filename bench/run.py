@@ -1,5 +1,5 @@
 """`make bench`: runs every benchmark module in bench/ (each defines main() and writes
-bench/results/<name>.json). `make bench ARGS="phy"` runs only the named ones."""
+bench/results/<name>.json). `make bench ARGS="phy"` runs only the named ones; modules named _*.py are helpers of others."""
 
 from __future__ import annotations
 
@@ -20,7 +20,11 @@ sys.path.insert(0, str(HERE))
 
 
 def main(argv: list[str]) -> int:
-    names = argv or sorted(p.stem for p in HERE.glob("*.py") if p.stem not in ("run", "common"))
+    names = argv or sorted(
+        p.stem
+        for p in HERE.glob("*.py")
+        if p.stem not in ("run", "common") and not p.stem.startswith("_")  # _x: helpers
+    )
     for name in names:
         print(f"== bench/{name}.py")
         importlib.import_module(name).main()

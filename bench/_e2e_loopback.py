@@ -1,0 +1,132 @@
+"""The MU-ASCC closed loop's keys of bench/results/e2e.json (bench/e2e.py merges them).
+
+- ``loopback_images_per_s``: images (both users) through examples/mu_ascc_loopback.grc per
+  second of wall time, from ``start()`` to the last result (credit-paced: the loop runs as fast
+  as the chain allows), default settings (paper channel, L = 256, physical link);
+- ``loopback_channel_msps``: channel symbols per second per user through the whole chain
+  (frames x slot symbols / wall), next to the issue's 1.0 target;
+- ``measured_vs_predicted_distortion``: ``{P_max dBW: [measured, predicted]}`` weighted-sum
+  distortion (flowgraph vs the optimiser's tables) at a few powers;
+- ``loopback_time_per_image_ms``: where the time goes — the library calls each block makes per
+  image, timed alone on this machine (one image at a time, as the blocks call them, and in a
+  batch of 64 for the codec, to show what batching would buy).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+POWERS_DBW = (-6.0, -2.0, 2.0, 6.0)
+IMAGES = 100
+
+
+def _module():
+    from semdacom.cli.examples import compile_example, load_flowgraph_module
+
+    py = compile_example(ROOT / "examples" / "mu_ascc_loopback.grc", ROOT / "out" / "bench_fg")
+    return load_flowgraph_module(py)
+
+
+def _stage_times() -> dict:
+    """Per-image cost of each stage's library call (ms), single and batched."""
+    from semdacom.codec.codec import shared_codec
+    from semdacom.codec.data import load_fashion_mnist
+    from semdacom.core import fbl_emulation
+
+    x, _ = load_fashion_mnist("test")
+    codec = shared_codec(None, semantic=False)
+    sem = shared_codec(None, semantic=True)
+    r = 4
+    one = x[:1, None]  # (N, 1, 28, 28) as the blocks call it
+    batch = x[:64, None]
+
+    from common import best_time
+
+    def per(fn, n: int, reps: int = 5) -> float:
+        """Best time of one call (of ``reps`` rounds), per image, in ms: the machine is shared,
+        the best round is the cost without the neighbours' load."""
+        return 1e3 * best_time(fn, repeats=reps, min_time=0.1) / n
+
+    s1 = codec.encode(one, r)
+    sb = codec.encode(batch, r)
+    bits = np.unpackbits(np.frombuffer(s1[0], np.uint8))
+    rng = np.random.default_rng(0)
+    return {
+        "source_encode_1": per(lambda: codec.encode(one, r), 1),
+        "source_encode_batch64": per(lambda: codec.encode(batch, r), 64),
+        "source_decode_1": per(lambda: codec.decode(s1, r), 1),
+        "source_decode_batch64": per(lambda: codec.decode(sb, r), 64),
+        "semantic_decode_1": per(lambda: sem.classify(s1, r), 1),
+        "semantic_decode_batch64": per(lambda: sem.classify(sb, r), 64),
+        "fbl_emulation_1": per(
+            lambda: fbl_emulation.emulate(bits, 10.0, 1.5, 256, "packet", rng), 1, 50
+        ),
+    }
+
+
+def loopback_keys(images: int = IMAGES, powers=POWERS_DBW) -> dict:
+    from semdacom.cli import demo_mu_ascc
+
+    mod = _module()
+    args = argparse.Namespace(images=images, L=256, link="physical", prefill=2, out=None)
+    runs = {}
+    for p in powers:
+        runs[p] = demo_mu_ascc._run_point(mod, p, args)
+    tb = mod.mu_ascc_loopback(n_images=1)
+    slot = int(tb.slot)
+    walls = [r["wall_s"] for r in runs.values()]
+    wall = float(np.median(walls))
+    stages = _stage_times()
+    # one frame = both users' source encodes and fbl emulations, the DU's source decode and
+    # the SU's semantic decode
+    frame_ms = (
+        2 * stages["source_encode_1"]
+        + stages["source_decode_1"]
+        + stages["semantic_decode_1"]
+        + 2 * stages["fbl_emulation_1"]
+    )
+    frame_ms_batched = (
+        2 * stages["source_encode_batch64"]
+        + stages["source_decode_batch64"]
+        + stages["semantic_decode_batch64"]
+        + 2 * stages["fbl_emulation_1"]
+    )
+    return {
+        "loopback_images_per_s": 2 * images / wall,
+        "loopback_channel_msps": images * slot / wall / 1e6,
+        "loopback_channel_msps_target": 1.0,
+        "loopback_slot_symbols": slot,
+        "loopback_wall_s": {f"{p:g}": r["wall_s"] for p, r in runs.items()},
+        "loopback_images_per_user": images,
+        "measured_vs_predicted_distortion": {
+            f"{p:g}": [r["measured_weighted"], r["predicted_weighted"]] for p, r in runs.items()
+        },
+        "loopback_time_per_image_ms": stages,
+        "loopback_wall_ms_per_frame": 1e3 * wall / images,
+        "loopback_library_ms_per_frame_both_users": frame_ms,
+        "loopback_library_ms_per_frame_batched64": frame_ms_batched,
+        "loopback_note": (
+            "wall per frame vs the library calls' sum: the rest is GNU Radio message passing, "
+            "Python block overhead and the 2 shared cores; the blocks code one image per call "
+            "(the _batch64 entries show what batching would buy)"
+        ),
+    }
+
+
+def report(out: dict) -> None:
+    """Print the loopback keys of ``out``."""
+    frame_ms = 1e3 * 2 / out["loopback_images_per_s"]
+    print(
+        f"loopback: {out['loopback_images_per_s']:.1f} images/s (both users), "
+        f"{out['loopback_channel_msps']:.4f} Msps per user (target 1.0), {frame_ms:.1f} ms per "
+        f"frame vs {out['loopback_library_ms_per_frame_both_users']:.1f} ms of library calls "
+        f"({out['loopback_library_ms_per_frame_batched64']:.1f} ms if batched by 64)"
+    )
+    for p, (m, q) in out["measured_vs_predicted_distortion"].items():
+        print(f"  P_max {p:>5} dBW: measured {m:.4f}  predicted {q:.4f}")
+    for k, v in out["loopback_time_per_image_ms"].items():
+        print(f"  {k:26s} {v:8.2f} ms/image")
