@@ -1,6 +1,6 @@
 """`make bench`: runs every benchmark module in bench/ (each defines main() and writes
-bench/results/<name>.json). `make bench ARGS="phy"` runs only the named ones; modules named _*.py are helpers of
-others."""
+bench/results/<name>.json). `make bench ARGS="phy"` runs only the named ones; modules named
+_*.py are helpers of others."""
 
 from __future__ import annotations
 
