@@ -18,8 +18,8 @@ synthetic ones of core.distortion (the JSON says which).
 The fast solver's candidate lookup (optimize.mu_ascc.fast.lookup) is built once per table set
 (tables, T, L, link) and reused by every later solve, as in the optimiser block, which
 re-solves with the same tables on every CSI change. The bench builds it before the timed
-solves, reports the build time as ``fast_cache_build_ms`` (not in ``fast_ms_*``) and checks from the cache's
-counters that no timed solve rebuilt it.
+solves, reports the build time as ``fast_cache_build_ms`` (not in ``fast_ms_*``) and checks
+from the cache's counters that no timed solve rebuilt it.
 """
 
 from __future__ import annotations
