@@ -250,3 +250,24 @@ def test_failing_task_reported_by_name_on_ray(cluster, tmp_path):
     assert list(ei.value.failures) == ["point=1.0"]
     assert "no convergence at point 1.0" in ei.value.failures["point=1.0"]
     assert len(list(tmp_path.glob("attempt_*"))) == 2  # 1 + 1 retry
+
+
+def test_mu_ascc_points_on_the_cluster(cluster):
+    """Points of ``sweep mu-ascc --figure 7a`` (the optimiser and every baseline) on the
+    cluster's workers give the local engine's rows."""
+    import argparse
+
+    from semdacom.cli import sweep
+
+    args = argparse.Namespace(figure="7a", solver="fast", link="random_coding", L=[256],
+                              p_dbw=[0.0, 8.0], ratio=0.6)  # fmt: skip
+    tasks = [Task(sweep._task_key(j), j) for j in sweep._jobs(args, sweep.load_tables())]
+    local = run_tasks("7a", tasks, sweep.solve_point, workers=2, progress=False)
+    on_ray = run_tasks("7a", tasks, sweep.solve_point, engine="ray", address=cluster.address,
+                       progress=False)  # fmt: skip
+
+    def strip(rows):  # solve_ms is a wall-clock time, not a result
+        return [[{k: v for k, v in r.items() if k != "solve_ms"} for r in pt] for pt in rows]
+
+    assert _same(strip(on_ray), strip(local))
+    assert {r["solver"] for r in on_ray[0]} == set(sweep.SOLVER_LABELS)
