@@ -133,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
                     key: v,
                     "scheme": s,
                     "mean_mbps": round(float(r.mean()), 4),
+                    "mean_feasible_mbps": round(float(r[f].mean()), 4) if f.any() else None,
                     "std_mbps": round(float(r.std()), 4),
                     "feasible_fraction": round(float(f.mean()), 4),
                     "infeasible": int((~f).sum()),
@@ -145,6 +146,11 @@ def run(args: argparse.Namespace) -> int:
     for v in values:
         g = [r for r in rows if r[key] == v and r["scheme"] != "sc_sfma"]
         print(f"{v:>10} " + " ".join(f"{r['proposed_gain_pct']:14.1f}" for r in g))
+    print(f"feasible realisations (of {args.mc}):")
+    print(f"{key:>10} " + " ".join(f"{s[:14]:>14}" for s in schemes))
+    for v in values:
+        g = [r for r in rows if r[key] == v]
+        print(f"{v:>10} " + " ".join(f"{args.mc - r['infeasible']:14d}" for r in g))
     path = out / f"fig{fig}.csv"
     with path.open("w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))

@@ -6,9 +6,11 @@ tables the scheme's transceiver needs and returns its :class:`Allocation`.
 - ``swinjscc_noma``: the same optimiser with the xi / distortion tables of the no-SCFM model.
 - ``channel_pairing``: SC-SFMA tables, NOMA-style pairing by channel disparity (strongest with
   weakest), kept fixed; nu, P, B by Alg. 1-2.
-- ``equal_alloc``: SC-SFMA tables, P and B split equally, pairing by Alg. 3, nu by Alg. 1.
-- ``swinjscc_fdma``: OMA, every user alone on B/N at P/N (no interference); nu at the
-  user's distortion floor of the ``swinjscc_oma`` table.
+- ``equal_alloc``: SC-SFMA tables, P and B split equally (the power scaled by 0.8 until the
+  energy budget holds), pairing by Alg. 3, nu by Alg. 1.
+- ``swinjscc_fdma``: OMA, every user alone on B/N at P/N (no interference), the power scaled
+  by 0.8 until the energy budget holds; nu at the user's distortion floor of the
+  ``swinjscc_oma`` table.
 - ``deepjscc_noma``: power-domain superposition of DeepJSCC signals, channel-disparity pairing,
   equal P/B per group, power split (weak user's share 0.5..0.95) searched per group; analogue
   symbols cannot be cancelled, so each user sees its partner's share as interference
@@ -139,8 +141,21 @@ def fdma(prob: SfmaProblem, oma_table: sfma.DistortionTable) -> Allocation:
     nu = np.maximum(np.atleast_1d(nu), prob.nu_lb)
     ok = np.isfinite(nu)
     nu = np.where(ok, nu, 1.0)
-    t_tx = nu * prob.source_bits / rates
-    e = float(np.sum(prob.p_max / n * t_tx) + prob.e_comp.sum())
+    for k in range(30):  # the equal split of the power the energy budget allows
+        scale = 0.8**k
+        g = gam * scale
+        rates = prob.b_tot / n * np.log2(1 + g)
+        s = 10 * np.log10(g)
+        nu = np.max(
+            [oma_table.nu_min(c, s, float(prob.d_max[0])) for c in oma_table.classes], axis=0
+        )
+        nu = np.maximum(np.atleast_1d(nu), prob.nu_lb)
+        ok = np.isfinite(nu)
+        nu = np.where(ok, nu, 1.0)
+        t_tx = nu * prob.source_bits / rates
+        e = float(np.sum(scale * prob.p_max / n * t_tx) + prob.e_comp.sum())
+        if e <= prob.e_max:
+            break
     return _oma_alloc(prob, rates, nu, t_tx, e, ok, "swinjscc_fdma", t0)
 
 

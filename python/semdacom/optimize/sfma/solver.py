@@ -151,11 +151,21 @@ def solve(
         return a
     pairs = np.asarray(pairs, dtype=int)
     if resources == "equal":
+        # the equal split of the power the energy budget allows: P_max/M, scaled by 0.8 until
+        # Alg. 1 finds nu meeting (20a)-(20c) (or 30 tries)
         m = prob.m
-        P, B = np.full(m, prob.p_max / m), np.full(m, prob.b_tot / m)
-        lo = prob.nu_min_pairs(pairs, P, B)
-        nu = np.where(np.isfinite(lo), np.minimum(lo, 1.0), 1.0)
-        cur = Allocation(pairs, nu, P, B).finalise(prob)
+        B = np.full(m, prob.b_tot / m)
+        for k in range(30):
+            P = np.full(m, prob.p_max / m * 0.8**k)
+            lo = prob.nu_min_pairs(pairs, P, B)
+            nu = np.where(np.isfinite(lo), np.minimum(lo, 1.0), 1.0)
+            cur = Allocation(pairs, nu, P, B).finalise(prob)
+            nu2, _ = optimise_nu(prob, pairs, P, B, None)
+            cand = Allocation(pairs, nu2, P, B).finalise(prob)
+            if cand.feasible:
+                cur = cand
+            if cur.feasible or cur.slacks["energy"] >= 0:
+                break
     else:
         cur = feasible_start(prob, pairs)
     history = [cur.objective] if cur.feasible else []
