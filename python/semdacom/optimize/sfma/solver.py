@@ -29,9 +29,13 @@ from .problem import Allocation, SfmaProblem, violations
 __all__ = ["continuous", "feasible_start", "initial_pairs", "solve"]
 
 
-def initial_pairs(prob: SfmaProblem, edges: NDArray) -> NDArray | None:
+def initial_pairs(prob: SfmaProblem, edges: NDArray, forbid: set | None = None) -> NDArray | None:
     """Maximum-weight perfect matching of E_0 at equal allocation (weights: pair sum rate at
-    nu = 1 where latency allows, else at the distortion floor; infeasible edges weigh little)."""
+    nu = 1 where latency allows, else at the distortion floor; infeasible edges weigh little).
+    ``forbid``: edges (i, j) left out (the alternative starts of :func:`solve`)."""
+    if forbid:
+        keep = [k for k, e in enumerate(edges.tolist()) if tuple(e) not in forbid]
+        edges = edges[keep]
     m = prob.m
     if edges.size == 0:
         return None
@@ -168,6 +172,16 @@ def solve(
                 break
     else:
         cur = feasible_start(prob, pairs)
+        if not cur.feasible and init_pairs is None:
+            # alternative starts: the matching without one pair of the first, while infeasible
+            for e in [tuple(p) for p in pairs.tolist()][:4]:
+                alt = initial_pairs(prob, edges, forbid={e})
+                if alt is None:
+                    continue
+                a = feasible_start(prob, alt)
+                if a.feasible:
+                    cur = a
+                    break
     history = [cur.objective] if cur.feasible else []
     outer = 0
     while outer < max_outer:
