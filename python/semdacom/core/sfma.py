@@ -529,9 +529,10 @@ def distortion_table_from_dict(doc: Mapping[str, Any]) -> DistortionTable:
         env_nu[cls], env_d[cls] = v, d
         if "d" in entry:
             mean_d[cls] = np.asarray(entry["d"], dtype=float)
-    missing = set(PAIR_CLASSES) - set(env_d)
-    if missing:
-        raise ValueError(f"distortion table lacks pair classes {sorted(missing)}")
+    if not env_d:
+        raise ValueError("distortion table has no classes")
+    # an OMA table (no partner) may hold a single class; tables used for pairs need all three
+    # (SfmaProblem checks)
     return DistortionTable(
         model=str(doc.get("model", "")),
         metric=str(doc.get("metric", "")),

@@ -63,6 +63,9 @@ class SfmaProblem:
                 raise ValueError(f"{name} must have shape ({n},)")
         if np.any(self.gains <= 0) or np.any(self.source_bits <= 0):
             raise ValueError("gains and source sizes must be positive")
+        missing = set(sfma.PAIR_CLASSES) - set(self.dist_table.classes)
+        if missing:
+            raise ValueError(f"the distortion table lacks pair classes {sorted(missing)}")
         c_enc = self.phi_enc * self.source_bits
         c_dec = self.phi_dec * self.source_bits
         #: residual time budget tau_i, eq. (27)
