@@ -85,10 +85,17 @@ def run_ota_sim(n_images: int = OTA_IMAGES, timeout_s: float = 300.0, **kw):
     tb = mod.mu_ascc_ota_sim(n_images=n_images, zmq_port=_free_port_base(), **kw)
     t0 = time.monotonic()
     tb.start()
+    last, since = -1, time.monotonic()
     try:
         while time.monotonic() - t0 < timeout_s:
             done = sum(getattr(tb, f"metrics_{u}").summary()["counts"]["results"] for u in (0, 1))
             if done >= 2 * n_images:
+                break
+            if done != last:
+                last, since = done, time.monotonic()
+            # every burst sent and nothing new for 5 s: the rest was lost on the air
+            sent = tb.pilots.counters()["bursts_out"] >= n_images
+            if sent and time.monotonic() - since > 5.0:
                 break
             time.sleep(0.05)
         time.sleep(0.3)

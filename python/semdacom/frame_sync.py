@@ -61,8 +61,8 @@ class frame_sync(gr.basic_block):
         n_pilots: int = 16,
         header_mcs: int = 2,
         payload_len: int = 4096,
-        threshold: float = 0.3,
-        rho_min: float = 0.3,
+        threshold: float = 0.1,
+        rho_min: float = 0.15,
     ) -> None:
         self._layout = burst_layout(k, n_t, preamble_len, n_pilots, header_mcs, payload_len)
         for name, v in (("threshold", threshold), ("rho_min", rho_min)):

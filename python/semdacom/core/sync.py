@@ -143,8 +143,8 @@ def find_burst(
     r: np.ndarray,
     pre: np.ndarray,
     begin: int = 0,
-    threshold: float = 0.3,
-    rho_min: float = 0.3,
+    threshold: float = 0.1,
+    rho_min: float = 0.15,
     search: int | None = None,
 ) -> tuple[Detection | None, int, bool]:
     """Search ``r`` from ``begin`` for a preamble ``pre`` (shape ``(n_t, 2N)``).
