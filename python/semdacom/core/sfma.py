@@ -374,7 +374,9 @@ def nu_min(envelope_nu: ArrayLike, envelope_d: ArrayLike, d_max: ArrayLike) -> N
             continue
         d0, d1 = d[k - 1], d[k]
         frac = (d0 - target) / (d0 - d1) if d0 > d1 else 1.0
-        flat_out[idx] = v[k - 1] + frac * (v[k] - v[k - 1])
+        val = v[k - 1] + frac * (v[k] - v[k - 1])
+        # conservative under rounding: never at or below the grid point that misses the target
+        flat_out[idx] = val if val > v[k - 1] else v[k]
     return out
 
 
