@@ -207,3 +207,38 @@ def test_baselines_run(tables):
     g = prob.gains
     strongest, weakest = int(np.argmax(g)), int(np.argmin(g))
     assert sorted((strongest, weakest)) in chp.tolist()
+
+
+def test_pairing_stage2_and_repair_complete_the_matching(tables):
+    """With one dual iteration the groups' one-hot picks conflict; conflict resolution plus
+    the residual matching (44)/assignment (45), or the repair MILP (46), must still return a
+    perfect matching of dynamically feasible edges; the repair alone too."""
+    from semdacom.optimize.sfma import pairing
+
+    stages = set()
+    for seed in range(6):
+        prob = make_problem(seed, n=8, tables=tables, p_max_dbm=25.0)
+        edges = prob.prune()
+        m = prob.m
+        # unequal groups, so that the assignment to groups matters
+        P = prob.p_max * np.array([0.4, 0.3, 0.2, 0.1])
+        B = prob.b_tot * np.array([0.1, 0.2, 0.3, 0.4])
+        nu = np.full(m, 0.6)
+        pairs, info = pair_users(prob, edges, P, B, nu, dual_iters=1)
+        if pairs is None:
+            continue
+        stages.add(info["stage2"])
+        assert sorted(pairs.ravel().tolist()) == list(range(prob.n))
+        tab = edge_table(prob, edges, P, B, nu)
+        index = {tuple(e): k for k, e in enumerate(edges.tolist())}
+        assert all(tab["feasible"][index[tuple(p)], g] for g, p in enumerate(pairs.tolist()))
+        # the repair MILP on the whole problem gives a one-to-one feasible assignment
+        assign: dict = {}
+        if pairing._repair(tab, edges, np.arange(prob.n), np.arange(m), assign):
+            used = sorted(u for e in assign.values() for u in edges[e])
+            assert used == list(range(prob.n)) and sorted(assign) == list(range(m))
+            assert all(tab["feasible"][e, g] for g, e in assign.items())
+            # optimal: at least the utility of Alg. 3's answer
+            val = sum(tab["rate"][e, g] for g, e in assign.items())
+            assert val >= info["utility"] * (1 - 1e-9)
+    assert stages & {"matching+assignment", "repair"}
