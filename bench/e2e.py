@@ -106,18 +106,21 @@ def run_ota_sim(n_images: int = OTA_IMAGES, timeout_s: float = 300.0, **kw):
     return tb
 
 
-def _problem(h, noise_var, p_max_dbw: float = 5.0, blocklength: int = 256):
-    """Problem (P1) as the optimiser block of the flowgraph sets it up (erasure-aware tables,
-    the physical link)."""
-    from semdacom.core.distortion import erasure_aware, load_table
-    from semdacom.optimize.mu_ascc.problem import Problem, link_from_spec
+def _problem(h, noise_var, link: str = "tabulated_mcs", p_max_dbw: float = 5.0,
+             blocklength: int = 256):  # fmt: skip
+    """Problem (P1) exactly as the flowgraph's optimiser block sets it up (its tables, made
+    erasure-aware where its link calls for it, and its link model)."""
+    from gnuradio import semdacom
+
+    from semdacom.optimize.mu_ascc.problem import Problem
 
     delay = 0.6 * 784
-    names = ("hyperprior_vbr_du_msssim", "hyperprior_vbr_su_error")
-    tables = [erasure_aware(load_table(n), delay, blocklength) for n in names]
-    return Problem(np.asarray(h), np.asarray(noise_var), tables, np.array([0.8, 0.2]),
+    names = ["hyperprior_vbr_du_msssim", "hyperprior_vbr_su_error"]
+    blk = semdacom.mu_ascc_optimizer(names, [0.8, 0.2], 10 ** (p_max_dbw / 10), delay,
+                                     blocklength, link)  # fmt: skip
+    return Problem(np.asarray(h), np.asarray(noise_var), blk._tables, np.array([0.8, 0.2]),
                    10 ** (p_max_dbw / 10), np.full(2, delay), blocklength,
-                   link_from_spec("physical"))  # fmt: skip
+                   blk._link)  # fmt: skip
 
 
 def _on_true(true_problem, sol) -> float:
@@ -226,7 +229,7 @@ def csi_keys() -> dict:
         loss[key] = planning_loss(total)
         loss_avg[key] = planning_loss(total, average=tb.csi_average)
         a = tb.optimizer.last_allocation()
-        true = _problem(tb.H, tb.noise_var)
+        true = _problem(tb.H, tb.noise_var, tb.link)
         best = fast.solve_fast(true)
         if a is not None and a.rs_bits is not None:
             sinr = true.sinr(a.power, a.w)

@@ -94,12 +94,13 @@ def test_ota_sim_detects_frames_and_closes_the_loop(ota_sim) -> None:
         assert s["counts"]["refs"] == s["counts"]["results"] == N_IMAGES, s
         assert s["counts"]["malformed"] == 0 and s["counts"]["unmatched"] == 0
         # the CFO applied (cycles/sample, user 1 at 1.5x) is what was measured: the preamble's
-        # coarse estimate within 15 %, plus the pilots' residual within 1 %
+        # coarse estimate within 15 %, plus the pilots' residual within 2.5e-4 rad/sample
+        # (about 5 sigma: two blocks of 16 pilots at 10 dB, ~0.08 rad apart over ~1800 samples)
         cfo = 2 * np.pi * 0.001 * (1 + 0.5 * u)
         coarse = np.asarray(fs.cfo_estimates())
         total = coarse + np.array([e["cfo"] for e in est.estimates()])
         assert np.all(np.abs(coarse / cfo - 1) < 0.15), coarse / cfo
-        assert np.all(np.abs(total / cfo - 1) < 0.01), total / cfo
+        assert np.all(np.abs(total - cfo) < 2.5e-4), total / cfo
         # LS estimates: phase-aligned MSE within 40 % of the theory (3 pilot blocks)
         nv = tb.noise_var[u]
         mse = np.mean([pilots.aligned_mse(e["h"], h_true[u]) for e in est.estimates()])
