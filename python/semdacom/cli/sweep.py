@@ -146,6 +146,11 @@ def solve_point(**job) -> list[dict]:
     link = link_from_spec(job["link"])
     pr = Problem(bf.paper_channel(), 1.0, [tb["du"], tb["su"]], w, job["p_max"], T, job["L"], link)
     sols = {}
+    if job["solver"] == "faithful":
+        # the faithful solver keeps one cvxpy model per K across calls, and Clarabel's result
+        # then depends (in the 7th digit) on what that process solved before: a fresh model
+        # per point makes the point the same on any engine and worker count (docs/sweeps.md)
+        jrpb._P62_CACHE.clear()
     sols["mu_ascc"] = (
         jrpb.solve_faithful(pr) if job["solver"] == "faithful" else fast.solve_fast(pr)
     )
