@@ -8,7 +8,8 @@
 Blocks (C++): superposition_beamformer, miso_channel.
 Blocks (Python): frame_tagger, phy_probe, fbl_link, channel_encoder, channel_decoder,
 image_source, source_encoder, source_decoder, semantic_decoder, metrics_sink,
-mu_ascc_optimizer, sfma_optimizer, djscc_encoder, djscc_decoder; over the air:
+mu_ascc_optimizer, sfma_optimizer, sfma_encoder, sfma_superposer, sfma_channel,
+sfma_decoder, djscc_encoder, djscc_decoder; over the air:
 pilot_inserter, frame_sync, csi_estimator, csi_combiner.
 The algorithms live in the standalone package ``semdacom`` (core, codec, coding,
 optimize, sfma, sweep, cli), which imports without GNU Radio; this package holds the
@@ -40,6 +41,10 @@ from .mu_ascc_optimizer import mu_ascc_optimizer  # noqa: E402, F401
 from .phy_probe import phy_probe  # noqa: E402, F401
 from .pilot_inserter import pilot_inserter  # noqa: E402, F401
 from .semantic_decoder import semantic_decoder  # noqa: E402, F401
+from .sfma_channel import sfma_channel  # noqa: E402, F401
+from .sfma_decoder import sfma_decoder  # noqa: E402, F401
+from .sfma_encoder import sfma_encoder  # noqa: E402, F401
 from .sfma_optimizer import sfma_optimizer  # noqa: E402, F401
+from .sfma_superposer import sfma_superposer  # noqa: E402, F401
 from .source_decoder import source_decoder  # noqa: E402, F401
 from .source_encoder import source_encoder  # noqa: E402, F401

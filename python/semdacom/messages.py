@@ -1447,3 +1447,115 @@ def check_sfma_alloc(
 
 __all__ += ["MAX_SFMA_GAIN", "SfmaCsi", "check_sfma_alloc", "sfma_csi_from_pmt",
             "sfma_csi_to_pmt"]  # fmt: skip
+
+# --------------------------------------------------------------------------------------------
+# SC-SFMA frames (sfma_encoder -> sfma_superposer -> sfma_channel -> sfma_decoder)
+# --------------------------------------------------------------------------------------------
+#
+# Every SFMA stream frame starts with a ``frame`` tag (u64) and a ``packet_len`` tag (long); in
+# one slot every user's frame and every group's frame has the same length (zero padding), so
+# that the streams stay aligned. sfma_encoder tags each user's frame with ``semdacom_sfma``
+# (:data:`SFMA_TAG`), a dict:
+#
+#   user (long >= 0), group (long >= 0), slot (0 or 1: the user's place in its pair, which
+#   selects the per-slot decoder of the transceiver), partner (long >= 0), nu (double in
+#   (0, 1]: the ratio k/C actually kept), n_sym (long >= 0: useful symbols at the start of the
+#   frame, mean |s|^2 = 1 over them), mask (u8vector[C] of 0/1: the code channels kept, the
+#   side information of eq. 4), erased (bool) with erasure_reason (symbol); optional
+#   enc_alloc_seq (long >= 0) and the image meta forwarded as pdu_image_id, pdu_label,
+#   pdu_frame, pdu_seq (longs).
+#
+# sfma_superposer tags each group's frame with ``semdacom_sfma_group``
+# (:data:`SFMA_GROUP_TAG`), a dict: group (long), power (double >= 0, W: P_m), bw (double > 0,
+# Hz: B_m), power_split (double in [0, 1]: slot 0's share alpha of eq. 5), optional alloc_seq
+# (long >= 0), and slot0, slot1: the two users' ``semdacom_sfma`` dicts. sfma_channel copies
+# it onto the received stream of both users of the group; sfma_decoder reads its slot there.
+
+#: Key of the per-frame tag of ``sfma_encoder`` (one user's frame).
+SFMA_TAG = "semdacom_sfma"
+#: Key of the per-frame tag of ``sfma_superposer`` (one group's frame, both users).
+SFMA_GROUP_TAG = "semdacom_sfma_group"
+#: Most code channels a mask may have.
+MAX_SFMA_CHANNELS = 4096
+
+
+def _info_int(info: dict, key: str, lo: int, hi: int | None = None, tag: str = SFMA_TAG) -> int:
+    v = info.get(key)
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+        raise MessageError(f"'{tag}' {key} must be an integer, got {_describe(v)}")
+    if v < lo or (hi is not None and v > hi):
+        raise MessageError(f"'{tag}' {key}={v} outside [{lo}, {hi if hi is not None else 'inf'}]")
+    return int(v)
+
+
+def _info_real(info: dict, key: str, lo: float, hi: float, tag: str, lo_open: bool) -> float:
+    v = info.get(key)
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+        raise MessageError(f"'{tag}' {key} must be a real number, got {_describe(v)}")
+    v = float(v)
+    if not math.isfinite(v) or v < lo or (lo_open and v == lo) or v > hi:
+        raise MessageError(f"'{tag}' {key}={v} outside {'(' if lo_open else '['}{lo}, {hi}]")
+    return v
+
+
+def sfma_frame_info(info: Any, code_channels: int | None = None) -> dict:
+    """Validate a ``semdacom_sfma`` tag (see the section comment); returns a clean dict with
+    ``mask`` as a bool array. ``code_channels``: the mask length the reader's model needs.
+    Raises MessageError."""
+    if not isinstance(info, dict):
+        raise MessageError(f"'{SFMA_TAG}' must be a dictionary, got {type(info).__name__}")
+    out: dict[str, Any] = {
+        "user": _info_int(info, "user", 0),
+        "group": _info_int(info, "group", 0),
+        "slot": _info_int(info, "slot", 0, 1),
+        "partner": _info_int(info, "partner", 0),
+        "nu": _info_real(info, "nu", 0.0, 1.0, SFMA_TAG, True),
+        "n_sym": _info_int(info, "n_sym", 0, MAX_SYMBOLS),
+    }
+    mask = info.get("mask")
+    if not isinstance(mask, np.ndarray) or mask.ndim != 1 or mask.dtype != np.uint8:
+        raise MessageError(f"'{SFMA_TAG}' mask must be a u8vector, got {_describe(mask)}")
+    if not 0 < mask.size <= MAX_SFMA_CHANNELS or np.any(mask > 1):
+        raise MessageError(f"'{SFMA_TAG}' mask must hold 1..{MAX_SFMA_CHANNELS} entries 0/1")
+    if code_channels is not None and mask.size != code_channels:
+        raise MessageError(f"'{SFMA_TAG}' mask has {mask.size} channels, the model {code_channels}")
+    out["mask"] = mask.astype(bool)
+    erased = info.get("erased", False)
+    if not isinstance(erased, (bool, np.bool_)):
+        raise MessageError(f"'{SFMA_TAG}' erased must be a bool, got {_describe(erased)}")
+    out["erased"] = bool(erased)
+    if out["erased"]:
+        out["erasure_reason"] = str(info.get("erasure_reason", "?"))[:200]
+    for key in ("enc_alloc_seq", "pdu_image_id", "pdu_label", "pdu_frame", "pdu_seq"):
+        if key in info:
+            out[key] = _info_int(info, key, 0)
+    return out
+
+
+def sfma_group_info(info: Any, code_channels: int | None = None) -> dict:
+    """Validate a ``semdacom_sfma_group`` tag (see the section comment): ``slot0`` and
+    ``slot1`` become :func:`sfma_frame_info` dicts of one group, in their slots. Raises
+    MessageError."""
+    tag = SFMA_GROUP_TAG
+    if not isinstance(info, dict):
+        raise MessageError(f"'{tag}' must be a dictionary, got {type(info).__name__}")
+    out: dict[str, Any] = {
+        "group": _info_int(info, "group", 0, tag=tag),
+        "power": _info_real(info, "power", 0.0, MAX_POWER_W, tag, False),
+        "bw": _info_real(info, "bw", 0.0, 1e15, tag, True),
+        "power_split": _info_real(info, "power_split", 0.0, 1.0, tag, False),
+    }
+    if "alloc_seq" in info:
+        out["alloc_seq"] = _info_int(info, "alloc_seq", 0, tag=tag)
+    for r in (0, 1):
+        s = sfma_frame_info(info.get(f"slot{r}"), code_channels)
+        if s["slot"] != r or s["group"] != out["group"]:
+            raise MessageError(f"'{tag}' slot{r} is slot {s['slot']} of group {s['group']}")
+        out[f"slot{r}"] = s
+    if out["slot0"]["user"] == out["slot1"]["user"]:
+        raise MessageError(f"'{tag}' pairs user {out['slot0']['user']} with itself")
+    return out
+
+
+__all__ += ["MAX_SFMA_CHANNELS", "SFMA_GROUP_TAG", "SFMA_TAG", "sfma_frame_info",
+            "sfma_group_info"]  # fmt: skip
