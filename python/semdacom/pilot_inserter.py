@@ -30,7 +30,8 @@ USER_TAG = "semdacom_user_tag"
 class pilot_inserter(gr.basic_block):
     """Base-station side of the over-the-air split (docs/ota.md): every frame of the
     ``N_t`` antenna streams of ``superposition_beamformer`` becomes one burst
-    ``preamble | pilots | header | payload | pilots | guard`` (``semdacom.coding.ota``).
+    ``preamble | pilots | header | pilots | payload | pilots | guard``
+    (``semdacom.coding.ota``).
 
     A frame starts at a ``frame`` tag on antenna 0 and lasts ``packet_len`` samples
     (``_frame_rx.FrameCutter``, the frame receivers' rule). The header carries the frame
@@ -43,9 +44,8 @@ class pilot_inserter(gr.basic_block):
     Every burst carries ``tx_sob`` on its first and ``tx_eob`` on its last sample (what the
     UHD sink expects for bursts) and the frame's ``frame`` tag on its first sample, on every
     output. Samples outside frames are dropped (``samples_in - samples_framed`` of
-    :meth:`counters`). Every frame in gives one burst
-    out; a frame whose header cannot be built (a number that does not fit) is counted in
-    ``frames_dropped`` and logged.
+    :meth:`counters`). Every frame in gives one burst out; a frame whose header cannot be
+    built (a number that does not fit) is counted in ``frames_dropped`` and logged.
 
     Parameters
     ----------

@@ -507,8 +507,19 @@ def t_csi_combiner() -> Target:
     return _start(t, out_ports=["csi"])
 
 
-#: Every block with an input message port (miso_channel, frame_tagger, phy_probe and the
-#: stream-only over-the-air blocks pilot_inserter, frame_sync, csi_estimator have none).
+def t_pilot_inserter() -> Target:
+    """The burst builder reads the transmitters' ``semdacom_chan`` tags into its header: the
+    fuzzed message is that tag (one antenna, so the harness's single stream feeds it)."""
+    blk = semdacom.pilot_inserter(k=K, n_t=1, preamble_len=31, n_pilots=4, payload_len=FRAME,
+                                  guard=0)  # fmt: skip
+    t = Target("pilot_inserter", blk)
+    t.ports["stream"] = Port("stream", "data", _c(blk, "frames_in"), valid_chan_tag,
+                             outputs=_c(blk, "bursts_out"))  # fmt: skip
+    return _start(t, stream_out=1, push=messages.CHAN_TAG)
+
+
+#: Every block with an input message port (miso_channel, frame_tagger, phy_probe, frame_sync
+#: and csi_estimator have none), and pilot_inserter for the tags it parses.
 TARGETS: dict[str, Callable[[], Target]] = {
     "superposition_beamformer": t_superposition_beamformer,
     "fbl_link": t_fbl_link,
@@ -524,6 +535,7 @@ TARGETS: dict[str, Callable[[], Target]] = {
     "djscc_encoder": t_djscc_encoder,
     "djscc_decoder": t_djscc_decoder,
     "csi_combiner": t_csi_combiner,
+    "pilot_inserter": t_pilot_inserter,
 }
 
 #: (block, port) of every input message port, and ("stream") the stream input of the two
@@ -555,6 +567,7 @@ PORTS: list[tuple[str, str]] = [
     ("djscc_decoder", "cmd"),
     ("djscc_decoder", "stream"),
     ("csi_combiner", "csi"),
+    ("pilot_inserter", "stream"),
 ]
 
 #: Fuzz examples per port: ``SEMDACOM_FUZZ_PROFILE`` = default (make test) or fuzz (make fuzz).
