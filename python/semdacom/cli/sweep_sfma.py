@@ -11,8 +11,10 @@ paper), seeds 0..mc-1, the same seeds for every scheme and point.
 
 Schemes: ``optimize.sfma.baselines.SCHEMES`` (the proposed ``sc_sfma`` first). A realisation
 whose allocation misses a constraint counts as sum rate 0 (the service failed) and is counted in
-the ``infeasible`` column. Tables: measured ``sfma_*.json`` in data/tables when present, else
-synthetic ones; the title, CSV and printout then say SYNTHETIC.
+the ``infeasible`` column; the printout and CSV also give the mean over the feasible
+realisations and the paired gain over the realisations where both schemes are feasible
+(``fig<N>_raw.json`` keeps every realisation). Tables: measured ``sfma_*.json`` in
+data/tables when present, else synthetic ones; the title, CSV and printout then say SYNTHETIC.
 
 Each sweep is a list of tasks (one seed block of one scheme at one figure point) evaluated by
 :func:`run_block` through ``semdacom.sweep.run_tasks`` (``--engine local|ray``), reduced in
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import math
 from pathlib import Path
 
@@ -122,12 +125,18 @@ def run(args: argparse.Namespace) -> int:
     print(header)
     for v in values:
         means = {s: float(np.mean(agg[(v, s)]["r"])) for s in schemes}
+        prop_r = np.asarray(agg[(v, "sc_sfma")]["r"])
+        prop_f = np.asarray(agg[(v, "sc_sfma")]["f"])
         print(f"{v:>10} " + " ".join(f"{means[s]:14.2f}" for s in schemes))
         for s in schemes:
             r = np.asarray(agg[(v, s)]["r"])
             f = np.asarray(agg[(v, s)]["f"])
             base = means[s]
             gain = 100 * (means["sc_sfma"] - base) / base if base > 0 else math.inf
+            # paired: the realisations where both the proposed scheme and this one are feasible
+            both = prop_f & f
+            pb = float(r[both].mean()) if both.any() else math.nan
+            paired = 100 * (float(prop_r[both].mean()) - pb) / pb if both.any() and pb > 0 else None
             rows.append(
                 {
                     key: v,
@@ -138,6 +147,8 @@ def run(args: argparse.Namespace) -> int:
                     "feasible_fraction": round(float(f.mean()), 4),
                     "infeasible": int((~f).sum()),
                     "proposed_gain_pct": round(gain, 2) if s != "sc_sfma" else 0.0,
+                    "paired_gain_pct": None if paired is None else round(paired, 2),
+                    "paired_n": int(both.sum()),
                     "synthetic_tables": bool(synthetic),
                 }
             )
@@ -146,6 +157,15 @@ def run(args: argparse.Namespace) -> int:
     for v in values:
         g = [r for r in rows if r[key] == v and r["scheme"] != "sc_sfma"]
         print(f"{v:>10} " + " ".join(f"{r['proposed_gain_pct']:14.1f}" for r in g))
+    print("paired gain (%) over the realisations where both schemes are feasible [count]:")
+    print(f"{key:>10} " + " ".join(f"{s[:14]:>14}" for s in schemes if s != "sc_sfma"))
+    for v in values:
+        g = [r for r in rows if r[key] == v and r["scheme"] != "sc_sfma"]
+        cells = []
+        for r in g:
+            pg = "-" if r["paired_gain_pct"] is None else r["paired_gain_pct"]
+            cells.append(f"{pg:>9} [{r['paired_n']:2d}]")
+        print(f"{v:>10} " + " ".join(cells))
     print(f"feasible realisations (of {args.mc}):")
     print(f"{key:>10} " + " ".join(f"{s[:14]:>14}" for s in schemes))
     for v in values:
@@ -156,6 +176,9 @@ def run(args: argparse.Namespace) -> int:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
+    raw = {f"{v}|{s}": {"rates": agg[(v, s)]["r"], "feasible": agg[(v, s)]["f"]}
+           for v in values for s in schemes}  # fmt: skip
+    (out / f"fig{fig}_raw.json").write_text(json.dumps({"key": key, "mc": args.mc, "runs": raw}))
     _plot(fig, rows, schemes, key, values, xlabel, tag, out / f"fig{fig}.png")
     print(f"wrote {path} and {out / f'fig{fig}.png'}")
     return 0
