@@ -44,7 +44,8 @@ class sfma_superposer(gr.sync_block):
     the decoders. A user frame whose tag is missing or malformed is sent as silence; its
     slot in the group tag is then rebuilt from the partner's tag, flagged erased with the
     reason, so that its decoder still answers the image; a group with no valid member at a
-    frame sends silence and no tag (logged, counted in ``frames_untagged``). ``side``
+    frame sends silence and no tag (every user frame sent as silence is logged and counted in
+    ``frames_silent``). ``side``
     publishes every group tag as a message, with the frame number (``{"frame": u64, ...}``):
     the side information for receivers that see no stream tags (``sfma_decoder``'s ``side``).
 
@@ -87,7 +88,7 @@ class sfma_superposer(gr.sync_block):
         )
         # per group: (amplitude of slot 0 input, input index; slot 1 ...) in force
         self._route: list[list[tuple[int, float]]] = [[] for _ in range(m)]
-        self._counts = {"frames_in": 0, "frames_out": 0, "frames_untagged": 0,
+        self._counts = {"frames_in": 0, "frames_out": 0, "frames_silent": 0,
                         "slots_rebuilt": 0, "cmd_accepted": 0, "cmd_rejected": 0}  # fmt: skip
         self._frame_log: list[tuple[int, int, float, float]] = []
         self.message_port_register_in(_PORT_CMD)
@@ -123,7 +124,6 @@ class sfma_superposer(gr.sync_block):
         frame = next((d["frame"] for d in starts.values() if d.get("frame") is not None), None)
         plen = next((d["packet_len"] for d in starts.values() if d.get("packet_len")), None)
         members: dict[int, dict[int, tuple[int, dict]]] = {}
-        old_route = [list(r) for r in self._route]
         for u, d in sorted(starts.items()):
             self._counts["frames_in"] += 1
             for m in range(self._m):  # a user that starts a new frame leaves its old group
@@ -142,6 +142,7 @@ class sfma_superposer(gr.sync_block):
                     )
                 members.setdefault(info["group"], {})[info["slot"]] = (u, info)
             except Exception as exc:
+                self._counts["frames_silent"] += 1
                 self.logger.error(f"frame {frame} input {u}: sent as silence: {exc}")
         alloc = self._cmds.at(frame)
         out = []
@@ -168,9 +169,6 @@ class sfma_superposer(gr.sync_block):
             out.append((m, tag))
             self._frame_log.append((-1 if frame is None else frame, m, p, b))
         del self._frame_log[:-10000]
-        for m in range(self._m):  # a group whose new frames are all invalid sends silence
-            if m not in members and any(uu in starts for _, uu in old_route[m]):
-                self._counts["frames_untagged"] += 1
         return out, frame, plen
 
     def work(self, input_items, output_items):
