@@ -12,7 +12,8 @@ tables the scheme's transceiver needs and returns its :class:`Allocation`.
   by 0.8 until the energy budget holds; nu at the user's distortion floor of the
   ``swinjscc_oma`` table.
 - ``deepjscc_noma``: power-domain superposition of DeepJSCC signals, channel-disparity pairing,
-  equal P/B per group, power split (weak user's share 0.5..0.95) searched per group; analogue
+  equal P/B per group, power split searched per group (largest sum rate among the splits
+  meeting both users' latency floors, else the least violation); analogue
   symbols cannot be cancelled, so each user sees its partner's share as interference
   (SINR = a_i P g / (a_j P g + N0 B)); nu at the distortion floor of ``deepjscc_noma``.
 - ``classical_oma`` / ``classical_noma``: the HEVC-intra codec (the BPG stand-in, measured
@@ -159,18 +160,22 @@ def fdma(prob: SfmaProblem, oma_table: sfma.DistortionTable) -> Allocation:
     return _oma_alloc(prob, rates, nu, t_tx, e, ok, "swinjscc_fdma", t0)
 
 
-def _noma_pair_rates(prob, pairs, sic: bool):
-    """Per group the best power split for two-user power-domain NOMA at P/M, B/M."""
+def _noma_pair_rates(prob, pairs, sic: bool, need: np.ndarray):
+    """Per group the power split of two-user power-domain NOMA at P/M, B/M: among the splits
+    (weak user's share 0.05..0.95) where both users reach their rate floor ``need`` (bit/s,
+    per user: payload / residual time), the one of largest sum rate; if none, the one of
+    largest worst ratio rate / floor (the least violation)."""
     m = prob.m
     P, B = prob.p_max / m, prob.b_tot / m
-    alphas = np.linspace(0.5, 0.95, 10)  # weak user's share
     g = prob.gains[pairs]  # (M, 2)
+    rows = np.arange(m)
     weak = np.argmin(g, axis=1)
-    gw, gs = g[np.arange(m), weak], g[np.arange(m), 1 - weak]
-    best = np.full((m, 2), 0.0)
-    best_sum = np.full(m, -1.0)
-    for a in alphas:
-        nw = prob.n0 * B
+    gw, gs = g[rows, weak], g[rows, 1 - weak]
+    nw_, ns_ = need[pairs[rows, weak]], need[pairs[rows, 1 - weak]]
+    best = np.zeros((m, 2))
+    best_key = np.full((m, 2), -np.inf)  # (feasible flag, value) compared lexicographically
+    nw = prob.n0 * B
+    for a in np.linspace(0.05, 0.95, 19):
         sinr_w = a * P * gw / ((1 - a) * P * gw + nw)
         if sic:
             gp_w = amc_goodput(sinr_w)
@@ -181,23 +186,22 @@ def _noma_pair_rates(prob, pairs, sic: bool):
         else:
             sinr_s = (1 - a) * P * gs / (a * P * gs + nw)
             r_w, r_s = B * np.log2(1 + sinr_w), B * np.log2(1 + sinr_s)
-        tot = r_w + r_s
-        upd = tot > best_sum
-        best_sum = np.where(upd, tot, best_sum)
-        rw = np.where(upd, r_w, best[np.arange(m), weak])
-        rs = np.where(upd, r_s, best[np.arange(m), 1 - weak])
-        best[np.arange(m), weak] = rw
-        best[np.arange(m), 1 - weak] = rs
+        worst = np.minimum(r_w / nw_, r_s / ns_)
+        feas = worst >= 1.0
+        key = np.stack([feas.astype(float), np.where(feas, r_w + r_s, worst)], axis=1)
+        upd = (key[:, 0] > best_key[:, 0]) | (
+            (key[:, 0] == best_key[:, 0]) & (key[:, 1] > best_key[:, 1])
+        )
+        best_key = np.where(upd[:, None], key, best_key)
+        best[rows, weak] = np.where(upd, r_w, best[rows, weak])
+        best[rows, 1 - weak] = np.where(upd, r_s, best[rows, 1 - weak])
     return best
 
 
 def deepjscc_noma(prob: SfmaProblem, table: sfma.DistortionTable) -> Allocation:
     t0 = time.perf_counter()
     pairs = channel_pairs(prob)
-    r = _noma_pair_rates(prob, pairs, sic=False)
     m = prob.m
-    rates = np.zeros(prob.n)
-    rates[pairs] = r
     s = 10 * np.log10(prob.p_max / m * prob.gains / (prob.n0 * prob.b_tot / m))
     nu = np.empty(prob.n)
     for a_, b_ in pairs:
@@ -205,6 +209,9 @@ def deepjscc_noma(prob: SfmaProblem, table: sfma.DistortionTable) -> Allocation:
         nu[[a_, b_]] = np.max(table.nu_min(c, s[[a_, b_]], float(prob.d_max[0])))
     ok = np.isfinite(nu)
     nu = np.where(ok, np.maximum(nu, prob.nu_lb), 1.0)
+    rates = np.zeros(prob.n)
+    need = nu * prob.source_bits / np.maximum(prob.tau, 1e-12)
+    rates[pairs] = _noma_pair_rates(prob, pairs, sic=False, need=need)
     t_tx = nu * prob.source_bits / np.maximum(rates, 1e-9)
     t_grp = np.maximum(t_tx[pairs[:, 0]], t_tx[pairs[:, 1]])
     e = float(np.sum(prob.p_max / m * t_grp) + prob.e_comp.sum())
@@ -221,13 +228,19 @@ def classical(prob: SfmaProblem, noma: bool) -> Allocation:
     if noma:
         pairs = channel_pairs(prob)
         rates = np.zeros(n)
-        rates[pairs] = _noma_pair_rates(prob, pairs, sic=True)
+        need = payload / np.maximum(prob.tau, 1e-12)
+        rates[pairs] = _noma_pair_rates(prob, pairs, sic=True, need=need)
     else:
         gam = prob.p_max * prob.gains / (prob.n0 * prob.b_tot)
         rates = prob.b_tot / n * amc_goodput(gam)
     ok = (rates > 0) & np.isfinite(payload)
     t_tx = np.where(rates > 0, payload / np.maximum(rates, 1e-9), np.inf)
-    e = float(np.sum(prob.p_max / n * np.where(np.isfinite(t_tx), t_tx, 0)) + prob.e_comp.sum())
+    t_fin = np.where(np.isfinite(t_tx), t_tx, 0)
+    if noma:  # eq. (16): each group radiates P/M until its slower user is done
+        e_comm = float(np.sum(prob.p_max / prob.m * t_fin[pairs].max(axis=1)))
+    else:
+        e_comm = float(np.sum(prob.p_max / n * t_fin))
+    e = e_comm + float(prob.e_comp.sum())
     nu = np.full(n, bits / IMAGE_BITS)
     a = _oma_alloc(prob, rates, nu, t_tx, e, ok, "classical_noma" if noma else "classical_oma", t0)
     if noma:
