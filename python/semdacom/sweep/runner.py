@@ -362,7 +362,12 @@ def _ray_error_text(exc: BaseException) -> str:
 
 
 def _run_ray(tasks, pending, fn, workers, address, retries, done, failed) -> None:
-    import ray
+    try:
+        import ray
+    except ImportError as exc:
+        raise ImportError(
+            "--engine ray needs Ray: pip install ray==2.60.0 (requirements.txt)"
+        ) from exc
 
     started = False
     if not ray.is_initialized():
