@@ -518,8 +518,112 @@ def t_pilot_inserter() -> Target:
     return _start(t, stream_out=1, push=messages.CHAN_TAG)
 
 
-#: Every block with an input message port (miso_channel, frame_tagger, phy_probe, frame_sync
-#: and csi_estimator have none), and pilot_inserter for the tags it parses.
+def _sfma_weights() -> str:
+    """The SFMA blocks' transceiver: the shipped sc_sfma, else the shipped swinjscc_noma (the
+    blocks' logic is the same); skips while neither weights file is shipped."""
+    import pytest
+
+    from semdacom.sfma import weights_path
+
+    for v in ("sc_sfma", "swinjscc_noma"):
+        if weights_path(v).exists():
+            return v
+    pytest.skip("no SC-SFMA weights shipped yet (sfma_sc_sfma.pt, sfma_swinjscc_noma.pt)")
+
+
+def _sfma_alloc(seqs: SeqCounter) -> Callable[[st.DrawFn], Any]:
+    """A valid SFMA allocation for K = 2 users (one group)."""
+
+    def make(draw: st.DrawFn) -> Any:
+        rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+        a = messages.Allocation(
+            seq=seqs.next(), apply_frame=draw(st.integers(0, 50)),
+            pairs=np.asarray(rng.permutation(2), np.int32), nu=rng.uniform(0.05, 1.0, 1),
+            group_power=rng.uniform(0.0, 1.0, 1), group_bw=rng.uniform(1e5, 1e7, 1),
+        )  # fmt: skip
+        return messages.alloc_to_pmt(a)
+
+    return make
+
+
+def _sfma_group_tag(draw: st.DrawFn, frame: int | None = None) -> dict:
+    """A valid ``semdacom_sfma_group`` dict of a group holding user 0 (C = 64 channels)."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    k = int(rng.integers(1, 65))
+    slots = {}
+    for r, u in enumerate(rng.permutation(2)):
+        mask = np.zeros(64, np.uint8)
+        mask[rng.choice(64, k, replace=False)] = 1
+        slots[f"slot{r}"] = {"user": int(u), "group": 0, "slot": r, "partner": int(1 - u),
+                             "nu": k / 64, "n_sym": 2 * k, "mask": mask, "erased": False,
+                             "pdu_image_id": next(_UNIQUE)}  # fmt: skip
+    tag = {"group": 0, "power": float(rng.uniform(0.01, 1.0)), "bw": 1e6, "power_split": 0.5}
+    tag.update(slots)
+    if frame is not None:
+        tag["frame"] = np.uint64(frame)
+    return tag
+
+
+@dataclass
+class PairedTarget(Target):
+    """sfma_encoder: each message on ``pdus0`` is followed by a valid image of user 1 on
+    ``pdus1``, so that every message of user 0 completes one slot."""
+
+    partner: Any = None
+
+    def post(self, port: str, msg: Any) -> None:
+        super().post(port, msg)
+        if port == "pdus0":
+            self.blk.to_basic_block()._post(pmt.intern("pdus1"), self.partner)
+
+
+def t_sfma_encoder() -> Target:
+    blk = semdacom.sfma_encoder(k=2, weights=_sfma_weights())
+    img = np.random.default_rng(3).integers(0, 256, (1, 28, 28), dtype=np.uint8)
+    t = PairedTarget("sfma_encoder", blk, partner=messages.image_pdu({"user": 1}, img))
+    seqs = SeqCounter(lambda: blk._cmds.sched.last_seq)
+    t.ports["pdus0"] = Port("pdus0", "data", _c(blk, "pdus_in"), valid_image,
+                            outputs=_c(blk, "slots_out"))  # fmt: skip
+    t.ports["cmd"] = Port("cmd", "control", _c(blk, "cmd_accepted", "cmd_rejected"),
+                          _sfma_alloc(seqs), lambda: sched_state(blk._cmds.sched),
+                          _c(blk, "cmd_accepted"))  # fmt: skip
+    return _start(t, stream_out=2)
+
+
+def t_sfma_superposer() -> Target:
+    blk = semdacom.sfma_superposer(k=2)
+    t = Target("sfma_superposer", blk)
+    seqs = SeqCounter(lambda: blk._cmds.sched.last_seq)
+    t.ports["cmd"] = Port("cmd", "control", _c(blk, "cmd_accepted", "cmd_rejected"),
+                          _sfma_alloc(seqs), lambda: sched_state(blk._cmds.sched),
+                          _c(blk, "cmd_accepted"))  # fmt: skip
+    return _start(t, stream_in=2, stream_out=1)
+
+
+def t_sfma_decoder() -> Target:
+    blk = semdacom.sfma_decoder(user=0, weights=_sfma_weights(), gain=1e-10)
+    t = Target("sfma_decoder", blk)
+
+    def valid_csi_sfma(draw: st.DrawFn) -> Any:
+        rng = np.random.default_rng([draw(st.integers(0, 2**32 - 1)), next(_UNIQUE)])
+        frame = next(_UNIQUE) if draw(st.booleans()) else None
+        c = messages.SfmaCsi(gain=rng.uniform(1e-12, 1e-9, 2), seq=next(_UNIQUE), frame=frame)
+        return messages.sfma_csi_to_pmt(c)
+
+    t.ports["csi"] = Port("csi", "control", _c(blk, "csi_accepted", "csi_rejected"),
+                          valid_csi_sfma, blk._gain.state, _c(blk, "csi_accepted"))  # fmt: skip
+    t.ports["side"] = Port("side", "control",
+                           _c(blk, "side_accepted", "side_rejected", "side_other"),
+                           lambda draw: messages.meta_to_pmt(_sfma_group_tag(draw, next(_UNIQUE))),
+                           lambda: tuple(blk._side), _c(blk, "side_accepted"))  # fmt: skip
+    t.ports["stream"] = Port("stream", "data", _c(blk, "frames_in"),
+                             lambda draw: messages.meta_to_pmt(_sfma_group_tag(draw)),
+                             outputs=lambda: t.n_out("pdus"))  # fmt: skip
+    return _start(t, out_ports=["pdus"], push=messages.SFMA_GROUP_TAG)
+
+
+#: Every block with an input message port (miso_channel, frame_tagger, phy_probe, frame_sync,
+#: csi_estimator and sfma_channel have none), and pilot_inserter for the tags it parses.
 TARGETS: dict[str, Callable[[], Target]] = {
     "superposition_beamformer": t_superposition_beamformer,
     "fbl_link": t_fbl_link,
@@ -536,6 +640,9 @@ TARGETS: dict[str, Callable[[], Target]] = {
     "djscc_decoder": t_djscc_decoder,
     "csi_combiner": t_csi_combiner,
     "pilot_inserter": t_pilot_inserter,
+    "sfma_encoder": t_sfma_encoder,
+    "sfma_superposer": t_sfma_superposer,
+    "sfma_decoder": t_sfma_decoder,
 }
 
 #: (block, port) of every input message port, and ("stream") the stream input of the two
@@ -568,6 +675,12 @@ PORTS: list[tuple[str, str]] = [
     ("djscc_decoder", "stream"),
     ("csi_combiner", "csi"),
     ("pilot_inserter", "stream"),
+    ("sfma_encoder", "pdus0"),
+    ("sfma_encoder", "cmd"),
+    ("sfma_superposer", "cmd"),
+    ("sfma_decoder", "csi"),
+    ("sfma_decoder", "side"),
+    ("sfma_decoder", "stream"),
 ]
 
 #: Fuzz examples per port: ``SEMDACOM_FUZZ_PROFILE`` = default (make test) or fuzz (make fuzz).
