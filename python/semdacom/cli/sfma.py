@@ -91,20 +91,17 @@ def run_train(args) -> int:
     print(f"{args.variant}: {info['params']} parameters, {info['steps']} steps; {metric}")
     print(f"wrote {out}")
     if not args.no_manifest and out.resolve().is_relative_to(data_dir.resolve()):
-        update_manifest(
-            data_dir,
-            out,
-            made_by=_made_by(),
-            dataset="fashion-mnist (train pairs, even over same/related/dissimilar)",
-            metric=metric,
-        )
+        dataset = "fashion-mnist (train pairs, even over same/related/dissimilar)"
+        if args.variant == "deepjscc_noma":
+            dataset += f"; fine-tuned from {args.init or 'weights/djscc_r0.20_snr10.pt'}"
+        update_manifest(data_dir, out, made_by=_made_by(), dataset=dataset, metric=metric)
     return 0
 
 
 def add_more(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("profile-sfma", help="xi and distortion tables of the SFMA models")
     p.add_argument("--models", nargs="*", default=list(MODELS), choices=MODELS)
-    p.add_argument("--n", type=int, default=300, help="test pairs per pair class")
+    p.add_argument("--n", type=int, default=200, help="test pairs per pair class")
     p.add_argument("--snr", type=float, nargs="*", default=None, help="SNR grid (dB)")
     p.add_argument("--nu", type=float, nargs="*", default=None, help="nu grid")
     p.add_argument("--seed", type=int, default=0)
@@ -166,10 +163,10 @@ def run_profile(args) -> int:
         xi, dist, _ = profile_model(m, args.n, snr, nu, args.seed, weights.get(m))
         written = [write_json(dist, tdir / f"sfma_distortion_{m}.json")]
         i_s, i_v = len(snr) // 2, len(nu) // 2
-        summary = ", ".join(
+        summary = f"at SNR {snr[i_s]:g} dB, nu {nu[i_v]:g}: " + ", ".join(
             f"{c} PSNR {e['psnr'][i_s][i_v]:.2f} dB" for c, e in dist["classes"].items()
         )
-        print(f"{m}: at SNR {snr[i_s]:g} dB, nu {nu[i_v]:g}: {summary}")
+        print(f"{m}: {summary}")
         if xi is not None:
             xi_docs[m] = xi
             written.append(write_json(xi, tdir / f"sfma_xi_{m}.json"))
@@ -199,6 +196,14 @@ def run_profile(args) -> int:
                     metric=metric,
                 )
     if xi_docs and args.figures:
+        import json
+
+        # every xi table in the folder, so that profiling the models one by one gives one figure
+        for m in ("sc_sfma", "swinjscc_noma"):
+            f = tdir / f"sfma_xi_{m}.json"
+            if m not in xi_docs and f.exists():
+                xi_docs[m] = json.loads(f.read_text())
+        xi_docs = {m: xi_docs[m] for m in ("sc_sfma", "swinjscc_noma") if m in xi_docs}
         print(f"wrote {plot_xi_surfaces(xi_docs, Path(args.figures) / 'sfma_xi_surfaces.png')}")
     return 0
 

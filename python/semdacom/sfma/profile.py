@@ -76,13 +76,20 @@ def regression_xi(f_hat: torch.Tensor, own: torch.Tensor, partner: torch.Tensor)
     return beta**2 * pp / (alpha**2 * oo), alpha, beta
 
 
-def _send(model, xa, xb, nu, noise, std, snr, oma, dev, batch, with_xi):
-    """Both users' reconstructions of ``(xa, xb)`` with the given unit noise scaled by ``std``,
-    and (``with_xi``) per user the features ``(f_hat, own component, partner component)``."""
+def _encode(model, xa, xb, nu, dev, batch):
+    """The pair's channel symbols and masks, in batches."""
+    return [
+        model.encode_pair(xa[i : i + batch].to(dev), xb[i : i + batch].to(dev), nu)
+        for i in range(0, len(xa), batch)
+    ]
+
+
+def _send(model, coded, nu, noise, std, snr, oma, with_xi):
+    """Both users' reconstructions of the coded pairs with the given unit noise scaled by
+    ``std``, and (``with_xi``) per user the features ``(f_hat, own component, partner
+    component)`` of the module docstring."""
     ha, hb, feats = [], [], [[], [], []]
-    for k, i in enumerate(range(0, len(xa), batch)):
-        sa, sb, masks = model.encode_pair(xa[i : i + batch].to(dev), xb[i : i + batch].to(dev), nu)
-        nz = noise[k]
+    for (sa, sb, masks), nz in zip(coded, noise, strict=True):
         if oma:
             ya, yb = sa + std * nz[0], sb + std * nz[1]
         else:
@@ -136,6 +143,7 @@ def measure(
         sel = {c: np.array([r == c for r in roles]) for c in combos}
         per_label = {c: np.full((ns, nv), np.nan) for c in combos}
         for j, nu in enumerate(nu_grid):
+            coded = _encode(model, xa, xb, nu, dev, batch)
             g = torch.Generator().manual_seed(int(seed) * 1000 + ci * 100 + j)
             noise = []
             for i in range(0, len(xa), batch):
@@ -144,7 +152,7 @@ def measure(
                 noise.append(torch.complex(z[..., 0], z[..., 1]).to(dev) * math.sqrt(0.5))
             for i_s, snr in enumerate(snr_grid):
                 std = math.sqrt(10.0 ** (-snr / 10.0))
-                ha, hb, feats = _send(model, xa, xb, nu, noise, std, snr, oma, dev, batch, with_xi)
+                ha, hb, feats = _send(model, coded, nu, noise, std, snr, oma, with_xi)
                 hat, own = torch.cat([ha, hb]), torch.cat([xa, xb])
                 if with_xi:
                     # both users pooled: stack their (f_hat, own, partner) entries
@@ -229,7 +237,7 @@ def distortion_doc(model_name: str, weights: str, meas: dict, snr_grid, nu_grid)
 
 def profile_model(
     variant: str,
-    n_per_class: int = 300,
+    n_per_class: int = 200,
     snr_grid=SNR_GRID,
     nu_grid=NU_GRID,
     seed: int = 0,
