@@ -199,7 +199,7 @@ def test_gain_change_reaches_every_block_at_its_frame(loopback) -> None:
         al = messages.alloc_from_pmt(msg)
         allocs[al.seq] = al
     csis = [messages.sfma_csi_from_pmt(m) for m in _messages(tb.probes["csi"])]
-    assert len(csis) == 2 and csis[0].frame == 0 and csis[1].frame >= 5
+    assert len(csis) == 2 and csis[0].frame == 0 and csis[1].frame >= 1
     assert set(allocs) == {1, 2}
     assert allocs[1].apply_frame == 0 and allocs[2].apply_frame == csis[1].frame + LEAD
     n0 = 10 ** ((-165.0 - 30) / 10)
@@ -212,5 +212,7 @@ def test_gain_change_reaches_every_block_at_its_frame(loopback) -> None:
         a = allocs[want]
         gain = (csis[1] if f >= csis[1].frame else csis[0]).gain[meta["user"]]
         m = meta["group"]
+        pair = (int(a.pairs[2 * m]), int(a.pairs[2 * m + 1]))
+        assert pair[meta["slot"]] == meta["user"] and pair[1 - meta["slot"]] == meta["partner"]
         snr = 10 * math.log10(a.group_power[m] * gain / (n0 * a.group_bw[m]))
         assert meta["snr_db"] == pytest.approx(snr, abs=1e-6), meta
