@@ -44,7 +44,8 @@ class sfma_encoder(gr.sync_block):
     SFMA allocation on ``cmd`` (``pairs``, ``nu``; checked by ``messages.check_sfma_alloc``,
     applied from its ``apply_frame``, an allocation whose ``seq`` is not newer is dropped),
     else the ``pairs`` and ``nu`` parameters. With ``hold`` no slot is coded before the first
-    allocation (at most ``MAX_HELD`` slots wait; then the parameters are used).
+    allocation (at most ``MAX_HELD`` slots and ``HOLD_TIMEOUT_S`` seconds wait; then the
+    parameters are used, logged).
 
     Output ``u`` carries user ``u``'s frame: its ``n_sym = symbols_per_user(nu)`` complex
     feature symbols, power-normalised (mean ``|s|^2 = 1`` over them), zero-padded to
@@ -79,6 +80,8 @@ class sfma_encoder(gr.sync_block):
     """
 
     MAX_HELD = 256
+    #: seconds ``hold`` waits for the first allocation before it codes with the parameters
+    HOLD_TIMEOUT_S = 30.0
 
     def __init__(
         self,
@@ -110,6 +113,8 @@ class sfma_encoder(gr.sync_block):
             k, ("pairs", "nu"), {"pairs": check_pairs(pairs, k), "nu": np.full(self._m, nu)}
         )
         self._hold = bool(hold)
+        self._hold_expired = False
+        self._hold_timer: threading.Timer | None = None
         self._next_frame = check_int("first_frame", first_frame)
         self._lock = threading.Lock()
         self._fifo: list[collections.deque] = [collections.deque() for _ in range(k)]
@@ -157,9 +162,25 @@ class sfma_encoder(gr.sync_block):
     # ------------------------------------------------------------------ messages
     def start(self) -> bool:
         self._worker.start()
+        if self._hold and self._cmds.sched.last_seq is None:
+            self._hold_timer = threading.Timer(self.HOLD_TIMEOUT_S, self._hold_expire)
+            self._hold_timer.daemon = True
+            self._hold_timer.start()
         return True
 
+    def _hold_expire(self) -> None:
+        with self._lock:
+            if self._cmds.sched.last_seq is not None:
+                return
+            self._hold_expired = True
+        self.logger.warn(
+            f"no allocation within {self.HOLD_TIMEOUT_S:g} s: coding with the parameters"
+        )
+        self._worker.submit(_KICK)
+
     def stop(self) -> bool:
+        if self._hold_timer is not None:
+            self._hold_timer.cancel()
         self._worker.stop()
         left = self.waiting()
         if any(left):
@@ -207,7 +228,7 @@ class sfma_encoder(gr.sync_block):
         while True:
             with self._lock:
                 ready = all(self._fifo)
-                held = self._hold and self._cmds.sched.last_seq is None
+                held = self._hold and not self._hold_expired and self._cmds.sched.last_seq is None
                 if not ready or (held and max(map(len, self._fifo)) <= self.MAX_HELD):
                     return
                 entries = [f.popleft() for f in self._fifo]

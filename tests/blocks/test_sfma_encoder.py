@@ -167,6 +167,20 @@ def test_hold_waits_for_the_first_allocation(variant, images) -> None:
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
+def test_hold_gives_up_after_its_timeout(variant, images, monkeypatch) -> None:
+    """An optimiser that never answers (an infeasible first solve) does not stall the loop:
+    after HOLD_TIMEOUT_S the held slots are coded with the parameters."""
+    monkeypatch.setattr(sfma_encoder, "HOLD_TIMEOUT_S", 0.5)
+    r = Run(k=2, weights=variant, hold=True, nu=0.25)
+    r.post("pdus0", _pdu(images, 0))
+    r.post("pdus1", _pdu(images, 1))
+    r.wait_slots(1)
+    _, tags = r.stop()
+    info = _info(tags[0], 0)
+    assert info["nu"] == 0.25 and "enc_alloc_seq" not in info
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
 def test_malformed_pdu_is_an_erased_frame_partner_coded_with_blank(variant, images) -> None:
     imgs, _ = images
     r = Run(k=2, weights=variant, nu=0.5)
