@@ -20,7 +20,8 @@ tables the scheme's transceiver needs and returns its :class:`Allocation`.
   table ``classical_*_du_msssim``) + LDPC + QAM with AMC: each user's MCS is the one of the
   measured link table (``link_L4096.json``) with the largest goodput ``R_c (1 - BLER)`` among
   those with BLER <= 0.1 at its SINR; payload = the codec's bits per image at the first
-  operating point meeting D_max, times the user's images. OMA: B/N, P/N per user. NOMA:
+  operating point meeting D_max, times the user's images; the power scaled by 0.8 until the
+  energy budget holds. OMA: B/N, P/N per user. NOMA:
   channel-disparity pairs, the strong user decodes and cancels the weak user's codeword (SIC,
   possible for digital codes when the weak user's MCS decodes at the strong user's SINR),
   power split searched per group.
@@ -160,13 +161,13 @@ def fdma(prob: SfmaProblem, oma_table: sfma.DistortionTable) -> Allocation:
     return _oma_alloc(prob, rates, nu, t_tx, e, ok, "swinjscc_fdma", t0)
 
 
-def _noma_pair_rates(prob, pairs, sic: bool, need: np.ndarray):
+def _noma_pair_rates(prob, pairs, sic: bool, need: np.ndarray, scale: float = 1.0):
     """Per group the power split of two-user power-domain NOMA at P/M, B/M: among the splits
     (weak user's share 0.05..0.95) where both users reach their rate floor ``need`` (bit/s,
     per user: payload / residual time), the one of largest sum rate; if none, the one of
     largest worst ratio rate / floor (the least violation)."""
     m = prob.m
-    P, B = prob.p_max / m, prob.b_tot / m
+    P, B = scale * prob.p_max / m, prob.b_tot / m
     g = prob.gains[pairs]  # (M, 2)
     rows = np.arange(m)
     weak = np.argmin(g, axis=1)
@@ -221,26 +222,32 @@ def deepjscc_noma(prob: SfmaProblem, table: sfma.DistortionTable) -> Allocation:
 
 
 def classical(prob: SfmaProblem, noma: bool) -> Allocation:
+    """HEVC + LDPC + QAM with AMC, OMA or NOMA (module docstring); the power split equally
+    and scaled by 0.8 until the energy budget holds."""
     t0 = time.perf_counter()
     n = prob.n
     bits = _classical_bits_per_image(float(prob.d_max[0]))
     payload = prob.source_bits / IMAGE_BITS * bits
-    if noma:
-        pairs = channel_pairs(prob)
-        rates = np.zeros(n)
-        need = payload / np.maximum(prob.tau, 1e-12)
-        rates[pairs] = _noma_pair_rates(prob, pairs, sic=True, need=need)
-    else:
-        gam = prob.p_max * prob.gains / (prob.n0 * prob.b_tot)
-        rates = prob.b_tot / n * amc_goodput(gam)
-    ok = (rates > 0) & np.isfinite(payload)
-    t_tx = np.where(rates > 0, payload / np.maximum(rates, 1e-9), np.inf)
-    t_fin = np.where(np.isfinite(t_tx), t_tx, 0)
-    if noma:  # eq. (16): each group radiates P/M until its slower user is done
-        e_comm = float(np.sum(prob.p_max / prob.m * t_fin[pairs].max(axis=1)))
-    else:
-        e_comm = float(np.sum(prob.p_max / n * t_fin))
-    e = e_comm + float(prob.e_comp.sum())
+    need = payload / np.maximum(prob.tau, 1e-12)
+    pairs = channel_pairs(prob) if noma else None
+    for k in range(30):
+        scale = 0.8**k
+        if noma:
+            rates = np.zeros(n)
+            rates[pairs] = _noma_pair_rates(prob, pairs, sic=True, need=need, scale=scale)
+        else:
+            gam = scale * prob.p_max * prob.gains / (prob.n0 * prob.b_tot)
+            rates = prob.b_tot / n * amc_goodput(gam)
+        ok = (rates > 0) & np.isfinite(payload)
+        t_tx = np.where(rates > 0, payload / np.maximum(rates, 1e-9), np.inf)
+        t_fin = np.where(np.isfinite(t_tx), t_tx, 0)
+        if noma:  # eq. (16): each group radiates P/M until its slower user is done
+            e_comm = float(np.sum(scale * prob.p_max / prob.m * t_fin[pairs].max(axis=1)))
+        else:
+            e_comm = float(np.sum(scale * prob.p_max / n * t_fin))
+        e = e_comm + float(prob.e_comp.sum())
+        if e <= prob.e_max:
+            break
     nu = np.full(n, bits / IMAGE_BITS)
     a = _oma_alloc(prob, rates, nu, t_tx, e, ok, "classical_noma" if noma else "classical_oma", t0)
     if noma:
