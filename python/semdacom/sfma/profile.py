@@ -244,14 +244,16 @@ def profile_model(
     weights: str | Path | None = None,
     progress: bool = True,
 ) -> tuple[dict | None, dict, dict]:
-    """Measure one shipped model: ``(xi table or None for OMA, distortion table, raw)``."""
+    """Measure one shipped model: ``(xi table, distortion table, raw)``; the xi table is None
+    for the models without a partner (OMA) or without a Swin receiver (DeepJSCC-NOMA)."""
     from . import load_transceiver
 
     model = load_transceiver(weights or variant)
     pairs = eval_pairs(n_per_class, seed=1234 + seed)
     meas = measure(model, pairs, snr_grid, nu_grid, seed=seed, progress=progress)
     name = model.weights_file
-    xi = None if getattr(model, "oma", False) else xi_doc(variant, name, meas, snr_grid, nu_grid)
+    has_xi = not getattr(model, "oma", False) and hasattr(model, "recovered_feature")
+    xi = xi_doc(variant, name, meas, snr_grid, nu_grid) if has_xi else None
     return xi, distortion_doc(variant, name, meas, snr_grid, nu_grid), meas
 
 
