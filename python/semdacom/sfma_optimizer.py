@@ -99,7 +99,7 @@ class sfma_optimizer(gr.basic_block):
         self,
         labels: Sequence[int] = (0, 0, 2, 4, 5, 7, 8, 1),
         source_bits: float | Sequence[float] = 64 * IMAGE_BITS,
-        d_max: float = 0.15,
+        d_max: float = 0.4,
         p_max: float = 0.1,
         bandwidth: float = 10e6,
         e_max: float = -1.0,

@@ -67,7 +67,7 @@ def test_csi_in_allocation_out_is_feasible(harness) -> None:
         gains=g,
         labels=np.array(LABELS),
         source_bits=np.full(8, 64 * 6272.0),
-        d_max=0.15,
+        d_max=0.4,
         xi_table=sfma.synthetic_xi_table("sc_sfma", seed=100),
         dist_table=sfma.synthetic_distortion_table("sc_sfma", seed=200),
         p_max=0.1,
