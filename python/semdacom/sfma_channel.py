@@ -52,7 +52,7 @@ class sfma_channel(gr.sync_block):
     labels : sequence of int
         Image class of every user, published in the CSI (empty: none).
     seed : int
-        Noise generator seed.
+        Noise seed (one generator per user; the same seed gives the same noise every run).
     """
 
     def __init__(
@@ -76,7 +76,10 @@ class sfma_channel(gr.sync_block):
         self._seq = 0
         self._gains = self._check(gains)
         self._gains_next = self._gains
-        self._rng = np.random.default_rng(check_int("seed", seed))
+        # one generator per user: its noise does not depend on how the scheduler cuts the
+        # stream into work calls, so a seed gives the same realisation every run
+        seed = check_int("seed", seed)
+        self._rngs = [np.random.default_rng([seed, u]) for u in range(k)]
         self._route: list[tuple[int, float] | None] = [None] * k  # (group, B_m) per user
         self._csi_due: int | None = None  # publish CSI at the next frame start
         self._last_frame = -1
@@ -183,7 +186,7 @@ class sfma_channel(gr.sync_block):
                 continue
             m, bw = r
             std = math.sqrt(self._n0 * bw / 2.0)
-            nz = self._rng.standard_normal((b - a, 2)) * std
+            nz = self._rngs[u].standard_normal((b - a, 2)) * std
             out[u][a:b] = math.sqrt(self._gains[u]) * inp[m][a:b] + (nz[:, 0] + 1j * nz[:, 1])
 
 

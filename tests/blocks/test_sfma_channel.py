@@ -111,6 +111,16 @@ def test_routing_follows_the_group_tags_gain_and_noise() -> None:
     assert list(csi[0].labels) == [0, 1, 2, 3]
 
 
+def test_same_seed_same_noise() -> None:
+    rng = np.random.default_rng(8)
+    x = [_unit(rng, F) for _ in range(3)]
+    frames = [[(x[f], _group(0, 0, 1, 1e6)) for f in range(3)]]
+    runs = [_run(2, frames, [1e-10, 1e-10], seed=s)[1] for s in (4, 4, 5)]
+    for u in range(2):
+        np.testing.assert_array_equal(runs[0][u], runs[1][u])
+        assert not np.array_equal(runs[0][u], runs[2][u])
+
+
 def test_set_gains_publishes_csi_at_the_next_frame_and_applies_there() -> None:
     rng = np.random.default_rng(6)
     x = [_unit(rng, F) for _ in range(2)]
