@@ -10,7 +10,7 @@ tables the scheme's transceiver needs and returns its :class:`Allocation`.
   energy budget holds), pairing by Alg. 3, nu by Alg. 1.
 - ``swinjscc_fdma``: OMA, every user alone on B/N at P/N (no interference), the power scaled
   by 0.8 until the energy budget holds; nu at the user's distortion floor of the
-  ``swinjscc_oma`` table.
+  ``swinjscc_oma`` table (its ``same`` class: a user alone has no partner).
 - ``deepjscc_noma``: power-domain superposition of DeepJSCC signals, channel-disparity pairing,
   equal P/B per group, power split searched per group (largest sum rate among the splits
   meeting both users' latency floors, else the least violation); analogue
@@ -132,6 +132,13 @@ def _oma_alloc(prob, rates, nu, t_tx, e_total, dist_ok, scheme, t0) -> Allocatio
     return a
 
 
+def _oma_nu_min(table: sfma.DistortionTable, s_db, d_max: float):
+    """nu_min (18) of a user alone: the ``same`` class of the OMA table (its envelope covers
+    every label decoded without a partner); a table with one class uses that one."""
+    cls = "same" if "same" in table.classes else table.classes[0]
+    return table.nu_min(cls, s_db, d_max)
+
+
 def fdma(prob: SfmaProblem, oma_table: sfma.DistortionTable) -> Allocation:
     """SwinJSCC-FDMA: B/N and P/N per user, no interference, nu at the distortion floor."""
     t0 = time.perf_counter()
@@ -139,7 +146,7 @@ def fdma(prob: SfmaProblem, oma_table: sfma.DistortionTable) -> Allocation:
     gam = prob.p_max * prob.gains / (prob.n0 * prob.b_tot)  # P/N over B/N: same SNR
     rates = prob.b_tot / n * np.log2(1 + gam)
     s = 10 * np.log10(gam)
-    nu = np.max([oma_table.nu_min(c, s, float(prob.d_max[0])) for c in oma_table.classes], axis=0)
+    nu = _oma_nu_min(oma_table, s, float(prob.d_max[0]))
     nu = np.maximum(np.atleast_1d(nu), prob.nu_lb)
     ok = np.isfinite(nu)
     nu = np.where(ok, nu, 1.0)
@@ -148,9 +155,7 @@ def fdma(prob: SfmaProblem, oma_table: sfma.DistortionTable) -> Allocation:
         g = gam * scale
         rates = prob.b_tot / n * np.log2(1 + g)
         s = 10 * np.log10(g)
-        nu = np.max(
-            [oma_table.nu_min(c, s, float(prob.d_max[0])) for c in oma_table.classes], axis=0
-        )
+        nu = _oma_nu_min(oma_table, s, float(prob.d_max[0]))
         nu = np.maximum(np.atleast_1d(nu), prob.nu_lb)
         ok = np.isfinite(nu)
         nu = np.where(ok, nu, 1.0)
