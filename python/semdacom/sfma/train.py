@@ -15,7 +15,9 @@ SNR drawn uniformly in ``[snr_lo, snr_hi]`` dB independently, and the pairwise l
 
 Adam with a cosine learning-rate decay; seeded (the batch, ``nu``, SNRs and noise of step ``t``
 depend only on ``seed`` and ``t``), so a run resumed from its checkpoint
-(``<ckpt_dir>/<variant>.ckpt``, every ``ckpt_every`` steps) continues the same sequence.
+(``<ckpt_dir>/<variant>_s<seed>.ckpt``, every ``ckpt_every`` steps) continues the same
+sequence. A checkpoint resumed with another ``steps`` keeps the optimiser state and continues
+the cosine from the resumed step towards the new end (recorded in ``info``).
 The final weights are stored in float16 (``{"config", "state_dict", "info"}``) and loaded back
 to float32 by :func:`semdacom.sfma.load_transceiver`.
 """
