@@ -87,3 +87,47 @@ def test_rotate_removes_a_frequency_offset() -> None:
     x = np.exp(1j * 0.05 * np.arange(100))
     assert np.allclose(sync.rotate(x, 0.05), 1.0)
     assert np.allclose(sync.rotate(x[10:], 0.05, 10), 1.0)
+
+
+def test_rrc_taps_give_a_nyquist_pulse_and_interpolate_reads_between_samples() -> None:
+    for sps in (2, 4):
+        g = sync.rrc_taps(sps, 0.35, 11)
+        assert np.linalg.norm(g) == pytest.approx(1.0)
+        rc = np.convolve(g, g)
+        mid = rc.size // 2
+        assert rc[mid] == pytest.approx(1.0, abs=1e-3)
+        # zero ISI at the other symbol instants (truncated pulse: small residue)
+        assert (
+            np.max(np.abs(rc[mid % sps :: sps][np.arange(rc[mid % sps :: sps].size) != mid // sps]))
+            < 0.02
+        )
+    t = np.arange(400)
+    x = np.exp(2j * np.pi * 0.07 * t) + 0.5 * np.exp(-2j * np.pi * 0.13 * t)
+    pos = np.linspace(10.0, 380.0, 777)
+    want = np.exp(2j * np.pi * 0.07 * pos) + 0.5 * np.exp(-2j * np.pi * 0.13 * pos)
+    assert np.max(np.abs(sync.interpolate(x, pos) - want)) < 0.02
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.3, -0.4])
+def test_find_burst_at_two_samples_per_symbol_reads_the_fractional_start(delay: float) -> None:
+    rng = np.random.default_rng(9)
+    sps, n = 2, 63
+    pre = sync.preamble(2, n)
+    g = sync.rrc_taps(sps)
+    h = np.array([0.8, 0.4 - 0.5j])
+    up = np.zeros(2 * n * sps, complex)
+    up[::sps] = np.conj(h) @ pre
+    tx = np.concatenate([np.zeros(300), np.convolve(up, g) * np.sqrt(sps), np.zeros(300)])
+    pos = np.arange(20, tx.size - 20) - delay  # received = transmitted delayed by ``delay``
+    y = sync.interpolate(tx, pos) * np.exp(1j * 0.004 * np.arange(pos.size))
+    y = y + (rng.standard_normal(y.size) + 1j * rng.standard_normal(y.size)) * 0.05
+    r = np.convolve(y, g)
+    det, _, _ = sync.find_burst(r, pre, sps=sps)
+    assert det is not None
+    # the preamble's first symbol: 280 zeros, the pulse's delay (two halves of 11 symbols),
+    # and the delay asked
+    true = 280 + 11 * sps + delay
+    assert det.start + det.frac == pytest.approx(true, abs=0.1)
+    assert det.cfo == pytest.approx(0.004, abs=5e-4)
+    with pytest.raises(ValueError):
+        sync.find_burst(r, pre, sps=0)

@@ -40,9 +40,11 @@ __all__ = [
     "Detection",
     "find_burst",
     "fine_timing",
+    "interpolate",
     "preamble",
     "preamble_roots",
     "rotate",
+    "rrc_taps",
     "schmidl_cox",
     "zadoff_chu",
 ]
@@ -109,23 +111,30 @@ def rotate(x: np.ndarray, cfo: float, n0: int = 0) -> np.ndarray:
     return np.asarray(x, dtype=np.complex128) * np.exp(-1j * cfo * k)
 
 
-def fine_timing(r: np.ndarray, pre: np.ndarray, lo: int, hi: int) -> tuple[int, float]:
-    """Best start ``t`` in ``[lo, hi]`` (``r`` CFO-free) and its ``rho(t)`` (module docstring).
-
-    ``r`` must hold ``hi + pre.shape[1]`` samples."""
+def _rho_curve(r: np.ndarray, pre: np.ndarray, lo: int, hi: int, stride: int) -> np.ndarray:
     pre = np.asarray(pre, dtype=np.complex128)
     n = pre.shape[1]
-    r = np.asarray(r, dtype=np.complex128).reshape(-1)
     starts = np.arange(lo, hi + 1)
-    idx = starts[:, None] + np.arange(n)[None, :]
+    idx = starts[:, None] + stride * np.arange(n)[None, :]
     win = r[idx]  # (T, n)
     corr = win @ pre.conj().T  # (T, n_t)
     energy = np.sum(np.abs(win) ** 2, axis=1)
     pe = float(np.mean(np.sum(np.abs(pre) ** 2, axis=1)))
     num = np.sum(np.abs(corr) ** 2, axis=1)
-    rho = np.where(energy > 0, num / (np.where(energy > 0, energy, 1.0) * pe), 0.0)
+    return np.where(energy > 0, num / (np.where(energy > 0, energy, 1.0) * pe), 0.0)
+
+
+def fine_timing(
+    r: np.ndarray, pre: np.ndarray, lo: int, hi: int, stride: int = 1
+) -> tuple[int, float]:
+    """Best start ``t`` in ``[lo, hi]`` (``r`` CFO-free) and its ``rho(t)`` (module docstring),
+    the preamble's symbols taken every ``stride`` samples (``stride`` = samples per symbol).
+
+    ``r`` must hold ``hi + stride * (pre.shape[1] - 1) + 1`` samples."""
+    r = np.asarray(r, dtype=np.complex128).reshape(-1)
+    rho = _rho_curve(r, pre, lo, hi, stride)
     best = int(np.argmax(rho))
-    return int(starts[best]), float(rho[best])
+    return int(lo + best), float(rho[best])
 
 
 @dataclass(frozen=True)
@@ -137,6 +146,7 @@ class Detection:
     cfo: float  # radians per sample
     metric: float  # M at the coarse peak
     rho: float  # fine-timing energy share at ``start``
+    frac: float = 0.0  # fractional part of the start, in samples (oversampled input only)
 
 
 def find_burst(
@@ -146,42 +156,98 @@ def find_burst(
     threshold: float = 0.1,
     rho_min: float = 0.15,
     search: int | None = None,
+    sps: int = 1,
 ) -> tuple[Detection | None, int, bool]:
-    """Search ``r`` from ``begin`` for a preamble ``pre`` (shape ``(n_t, 2N)``).
+    """Search ``r`` from ``begin`` for a preamble ``pre`` (shape ``(n_t, 2N)``, symbols).
 
-    Returns ``(detection, resume, rejected)``: ``detection`` is None when no preamble starts in the
-    part of ``r`` that can be judged yet; ``resume`` is where the next search should begin
-    (after a detection: its start; after a rejected candidate: past it; with nothing found:
-    the first position that could not be judged yet); ``rejected`` says a candidate failed
-    the fine-timing check (a false alarm of the metric). A candidate is the first ``d`` with
-    ``M(d) > threshold``; the coarse start is the peak of ``M`` within the ``N`` samples
-    after it, the CFO ``angle(P)/N`` there, and the fine start the peak of ``rho`` within
-    ``search`` samples (default ``N // 4``) of the coarse one; it is accepted when
-    ``rho >= rho_min``.
+    Returns ``(detection, resume, rejected)``: ``detection`` is None when no preamble starts
+    in the part of ``r`` that can be judged yet; ``resume`` is where the next search should
+    begin (after a detection: its start; after a rejected candidate: past it; with nothing
+    found: the first position that could not be judged yet); ``rejected`` says a candidate
+    failed the fine-timing check (a false alarm of the metric). A candidate is the first
+    ``d`` with ``M(d) > threshold``; the coarse start is the peak of ``M`` within the ``N``
+    symbols after it, the CFO ``angle(P)/(N sps)`` rad/sample there, and the fine start the
+    peak of ``rho`` within ``search`` symbols (default ``N // 4``) of the coarse one; it is
+    accepted when ``rho >= rho_min``.
+
+    With ``sps > 1`` samples per symbol (a pulse-shaped, matched-filtered stream) the
+    metric's halves are ``N sps`` samples, ``rho`` takes every ``sps``-th sample, and the
+    start gets a fractional part (``Detection.frac``, in samples) from a parabola through
+    ``rho`` at the peak and its two neighbours.
     """
+    sps = int(sps)
+    if sps < 1:
+        raise ValueError(f"sps must be >= 1, got {sps}")
     n = pre.shape[1] // 2
-    search = n // 4 if search is None else int(search)
+    ns = n * sps
+    search = (n // 4 if search is None else int(search)) * sps
     r = np.asarray(r, dtype=np.complex128).reshape(-1)
-    need = 3 * n + search  # beyond the candidate: the metric peak, the fine search, the preamble
-    m, p = schmidl_cox(r[begin:], n)
+    need = 3 * ns + search + 2  # beyond the candidate: metric peak, fine search, preamble
+    m, p = schmidl_cox(r[begin:], ns)
     if m.size == 0:
         return None, begin, False
     above = np.flatnonzero(m > threshold)
     if above.size == 0:
         return None, begin + m.size, False
     d0 = int(above[0])
-    if begin + d0 + need + n > r.size:
+    if begin + d0 + need + ns > r.size:
         return None, begin + d0, False  # judge it when more samples are in
-    seg = m[d0 : d0 + n]
+    seg = m[d0 : d0 + ns]
     dc = d0 + int(np.argmax(seg))
-    cfo = float(np.angle(p[dc]) / n)
+    cfo = float(np.angle(p[dc]) / ns)
     coarse = begin + dc
-    lo = max(coarse - search, 0)
-    hi = coarse + search
-    base = lo
-    part = rotate(r[base : hi + 2 * n], cfo, base - coarse)
-    t, rho = fine_timing(part, pre, 0, hi - lo)
-    start = base + t
+    lo = max(coarse - search - 1, 0)
+    hi = coarse + search + 1
+    part = rotate(r[lo : hi + 2 * ns + 1], cfo, lo - coarse)
+    rho_c = _rho_curve(part, pre, 0, hi - lo, sps)
+    k = int(np.argmax(rho_c))
+    rho = float(rho_c[k])
+    frac = 0.0
+    if sps > 1 and 0 < k < rho_c.size - 1:
+        a, b, c = rho_c[k - 1], rho_c[k], rho_c[k + 1]
+        den = a - 2 * b + c
+        if den < 0:
+            frac = float(np.clip(0.5 * (a - c) / den, -0.5, 0.5))
+    start = lo + k
     if rho < rho_min:
-        return None, begin + d0 + max(1, n // 8), True
-    return Detection(start, coarse, cfo, float(m[dc]), rho), start, False
+        return None, begin + d0 + max(1, ns // 8), True
+    return Detection(start, coarse, cfo, float(m[dc]), rho, frac), start, False
+
+
+def interpolate(r: np.ndarray, positions: np.ndarray, half: int = 4) -> np.ndarray:
+    """``r`` at fractional sample ``positions`` (Hann-windowed sinc over ``2 half`` taps; the
+    signal must be oversampled, e.g. a matched-filtered stream at 2+ samples per symbol).
+    ``r`` must hold ``half`` samples around every position."""
+    r = np.asarray(r, dtype=np.complex128).reshape(-1)
+    pos = np.asarray(positions, dtype=np.float64).reshape(-1)
+    base = np.floor(pos).astype(np.int64)
+    mu = pos - base
+    m = np.arange(-half + 1, half + 1)
+    x = mu[:, None] - m[None, :]  # distance of each tap
+    w = np.sinc(x) * (0.5 + 0.5 * np.cos(np.pi * x / half))
+    idx = base[:, None] + m[None, :]
+    return np.sum(r[idx] * w, axis=1)
+
+
+def rrc_taps(sps: int, alpha: float = 0.35, span: int = 11) -> np.ndarray:
+    """Root-raised-cosine taps (``span`` symbols, ``sps`` samples each, unit energy): the
+    pulse for shaping and matched filtering at ``sps`` samples per symbol."""
+    sps = int(sps)
+    t = (np.arange(span * sps + 1) - span * sps / 2) / sps
+    h = np.empty_like(t)
+    for i, ti in enumerate(t):
+        if abs(ti) < 1e-12:
+            h[i] = 1.0 - alpha + 4 * alpha / np.pi
+        elif alpha > 0 and abs(abs(ti) - 1 / (4 * alpha)) < 1e-9:
+            q = np.pi / (4 * alpha)
+            h[i] = (
+                alpha
+                / math.sqrt(2)
+                * ((1 + 2 / np.pi) * math.sin(q) + (1 - 2 / np.pi) * math.cos(q))
+            )
+        else:
+            num = math.sin(np.pi * ti * (1 - alpha)) + 4 * alpha * ti * math.cos(
+                np.pi * ti * (1 + alpha)
+            )
+            h[i] = num / (np.pi * ti * (1 - (4 * alpha * ti) ** 2))
+    return h / np.linalg.norm(h)
