@@ -26,10 +26,13 @@ WEIGHTS = ROOT / "python" / "semdacom" / "data" / "weights" / "sfma_sc_sfma.pt"
 K = 4
 N_IMAGES = 16
 TIMEOUT_S = 120.0
-#: |flowgraph PSNR - library PSNR| per user, dB (16 images each; different noise draws)
-PSNR_TOL_DB = 0.2
+#: |flowgraph PSNR - library PSNR| per user, dB. The two runs draw different channel noise: the
+#: PSNR of 16 images moves by 0.02-0.1 dB (one standard deviation, measured over noise draws
+#: at nu = 1/4 .. 1, 10-15 dB), so the tolerance is about 3-10 of those; a decoder that used
+#: the wrong slot, mask or SNR would be off by several dB
+PSNR_TOL_DB = 0.3
 #: the same over all 64 images
-PSNR_TOL_ALL_DB = 0.1
+PSNR_TOL_ALL_DB = 0.15
 #: library noise draws per image (averaging the reference's own noise)
 LIB_DRAWS = 4
 #: apply_frame lead of the gain-change run: more frames than the encoder can code ahead of
