@@ -452,8 +452,10 @@ def t_sfma_optimizer() -> Target:
         )
 
     def state() -> Any:
+        # the allocation in force and the CSI taken (a valid CSI may have no feasible
+        # allocation: then only the count of CSI solved moves)
         a = blk.last_allocation()
-        return None if a is None else a.seq
+        return (None if a is None else a.seq, blk.counters()["solves"])
 
     t.ports["csi"] = Port("csi", "control", _c(blk, "csi_in"), valid, state,
                           _c(blk, "solves"))  # fmt: skip
