@@ -206,7 +206,8 @@ pmt::pmt_t make_csi_message(const std::vector<gr_complex>& h,
                             const std::vector<double>& noise_var,
                             int k,
                             int n_t,
-                            uint64_t seq)
+                            uint64_t seq,
+                            int64_t frame)
 {
     std::vector<std::complex<double>> hd(h.begin(), h.end());
     pmt::pmt_t d = pmt::make_dict();
@@ -216,6 +217,10 @@ pmt::pmt_t make_csi_message(const std::vector<gr_complex>& h,
     d = pmt::dict_add(d, pmt::intern("n_t"), pmt::from_long(n_t));
     d = pmt::dict_add(d, pmt::intern("k"), pmt::from_long(k));
     d = pmt::dict_add(d, pmt::intern("seq"), pmt::from_uint64(seq));
+    if (frame >= 0) {
+        d = pmt::dict_add(
+            d, pmt::intern("frame"), pmt::from_uint64(static_cast<uint64_t>(frame)));
+    }
     return d;
 }
 

@@ -58,18 +58,18 @@ miso_channel_impl::miso_channel_impl(int k,
     message_port_register_out(pmt::mp("csi"));
 }
 
-void miso_channel_impl::publish_csi()
+void miso_channel_impl::publish_csi(int64_t frame)
 {
     d_seq++;
     message_port_pub(
         pmt::mp("csi"),
-        make_csi_message(d_kernel.h(), d_kernel.noise_var(), d_k, d_n_t, d_seq));
+        make_csi_message(d_kernel.h(), d_kernel.noise_var(), d_k, d_n_t, d_seq, frame));
 }
 
 bool miso_channel_impl::start()
 {
     std::lock_guard<std::mutex> lock(d_mutex);
-    publish_csi();
+    publish_csi(0); // the channel of the first frame
     return gr::sync_block::start();
 }
 
@@ -80,14 +80,14 @@ void miso_channel_impl::set_h(const std::vector<gr_complex>& h)
     if (d_fading_frames > 0) {
         d_kernel.redraw_rayleigh();
     }
-    publish_csi();
+    publish_csi(); // set from code: no frame number
 }
 
 void miso_channel_impl::set_noise_var(const std::vector<double>& noise_var)
 {
     std::lock_guard<std::mutex> lock(d_mutex);
     d_kernel.set_noise_var(noise_var);
-    publish_csi();
+    publish_csi(); // set from code: no frame number
 }
 
 std::vector<gr_complex> miso_channel_impl::h() const
@@ -153,7 +153,8 @@ int miso_channel_impl::work_unchecked(int noutput_items,
             run(b.offset);
             d_epoch = epoch;
             d_kernel.redraw_rayleigh();
-            publish_csi();
+            publish_csi(
+                static_cast<int64_t>(b.frame)); // the first frame of the new block
         }
     }
     run(noutput_items);

@@ -32,7 +32,7 @@ private:
     std::vector<const gr_complex*> d_in;
     std::vector<gr_complex*> d_out;
 
-    void publish_csi(); // d_mutex held
+    void publish_csi(int64_t frame = -1); // d_mutex held; frame < 0: none in the message
 
 public:
     miso_channel_impl(int k,

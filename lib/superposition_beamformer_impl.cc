@@ -138,6 +138,13 @@ size_t superposition_beamformer_impl::pending() const
     return d_schedule.pending();
 }
 
+std::vector<std::pair<uint64_t, uint64_t>>
+superposition_beamformer_impl::frame_log() const
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    return { d_frame_log.begin(), d_frame_log.end() };
+}
+
 uint64_t superposition_beamformer_impl::rejected() const
 {
     std::lock_guard<std::mutex> lock(d_mutex);
@@ -191,6 +198,10 @@ int superposition_beamformer_impl::work_unchecked(int noutput_items,
                                 d_schedule.applied_seq(),
                                 e.what());
             }
+        }
+        d_frame_log.emplace_back(b.frame, d_schedule.applied_seq());
+        if (d_frame_log.size() > 4096) {
+            d_frame_log.pop_front();
         }
     }
     run(noutput_items);

@@ -12,6 +12,7 @@
 #include <gnuradio/semdacom/allocation_schedule.h>
 #include <gnuradio/semdacom/superposition_beamformer.h>
 #include <gnuradio/semdacom/superposition_kernel.h>
+#include <deque>
 #include <mutex>
 
 namespace gr {
@@ -27,6 +28,7 @@ private:
     allocation_schedule d_schedule;
     mutable std::mutex d_mutex;
     uint64_t d_rejected = 0;
+    std::deque<std::pair<uint64_t, uint64_t>> d_frame_log; // (frame, applied seq)
     std::vector<gr::tag_t> d_tags;
     std::vector<frame_boundary> d_bounds;
     std::vector<const gr_complex*> d_in;
@@ -54,6 +56,7 @@ public:
     std::vector<gr_complex> w() const override;
     uint64_t applied_seq() const override;
     size_t pending() const override;
+    std::vector<std::pair<uint64_t, uint64_t>> frame_log() const override;
     uint64_t rejected() const override;
 
     int work(int noutput_items,

@@ -543,3 +543,24 @@ def test_chan_info_accepts_the_encoder_tag() -> None:
     info = {"user": 1, "mode": "fbl", "L": 256, "n_bits": 9, "rc": 1.0}
     info["bits"] = np.zeros(2, np.uint8)
     assert messages.chan_info(info)["n_bits"] == 9
+
+
+def test_csi_frame_key_is_optional_and_round_trips() -> None:
+    """CSI may name the first frame its channel applies to (u64 ``frame``)."""
+    h, nv = np.ones((2, 2), complex), np.ones(2)
+    c = messages.csi_from_pmt(messages.csi_to_pmt(Csi(h=h, noise_var=nv, seq=3, frame=41)))
+    assert c.frame == 41 and c.seq == 3
+    assert messages.csi_from_pmt(messages.csi_to_pmt(Csi(h=h, noise_var=nv))).frame is None
+    bad = pmt.dict_add(messages.csi_to_pmt(Csi(h=h, noise_var=nv)), pmt.intern("frame"),
+                       pmt.from_double(1.5))  # fmt: skip
+    with pytest.raises(messages.MessageError, match="frame"):
+        messages.csi_from_pmt(bad)
+    with pytest.raises(messages.MessageError, match="frame"):
+        messages.csi_to_pmt(Csi(h=h, noise_var=nv, frame=-1))
+
+
+def test_frame_sent_credit() -> None:
+    m = messages.meta_from_pmt(messages.frame_sent_to_pmt(7, 1))
+    assert m == {"sent_frame": 7, "user": 1}
+    with pytest.raises(messages.MessageError):
+        messages.frame_sent_to_pmt(-1, 0)

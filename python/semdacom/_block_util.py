@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import bisect
 import math
+import queue
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -36,6 +38,7 @@ __all__ = [
     "guarded",
     "is_user",
     "pdu_or_bare",
+    "PduWorker",
     "salvage_meta",
 ]
 
@@ -249,14 +252,39 @@ class ChannelState:
     ``snr_db`` (``g = 1``, ``N0 = 10^(-snr_db/10)``, ``"fixed"``) or, with no ``snr_db``,
     ``(None, None, "none")``. The message limits of :mod:`messages` keep ``g`` and ``N0``
     finite; a non-finite result falls back as a shape mismatch does.
+
+    CSI is frame-exact like allocations: :meth:`set_csi` queues a CSI that carries ``frame``
+    (the first frame of that channel) and :meth:`on_frame` puts it in force from that frame
+    on, so frames still in flight when the channel changed are decoded with the channel they
+    crossed; CSI without ``frame`` (or ``on_frame(None)``) is in force at once.
     """
+
+    #: queued CSI kept at most (the oldest goes into force when more arrive)
+    MAX_PENDING_CSI = 64
 
     def __init__(self, user: int, snr_db: float | None, schedule: AllocationSchedule) -> None:
         self.user = int(user)
         self.snr_db = snr_db
         self.schedule = schedule
         self.csi: messages.Csi | None = None
+        self._pending_csi: list[messages.Csi] = []  # sorted by frame
         self.mismatch = False  # CSI and beams are known but cannot be combined
+
+    def set_csi(self, csi: messages.Csi) -> None:
+        """Queue ``csi`` for its ``frame`` (in force at once when it has none)."""
+        if csi.frame is None:
+            self._pending_csi.clear()
+            self.csi = csi
+            return
+        pos = bisect.bisect_right([c.frame for c in self._pending_csi], csi.frame)
+        self._pending_csi.insert(pos, csi)
+        if len(self._pending_csi) > self.MAX_PENDING_CSI:
+            self.csi = self._pending_csi.pop(0)
+
+    def on_frame(self, frame: int | None) -> None:
+        """Put in force every queued CSI whose ``frame`` is at most ``frame`` (all: None)."""
+        while self._pending_csi and (frame is None or self._pending_csi[0].frame <= frame):
+            self.csi = self._pending_csi.pop(0)
 
     def channel(self) -> tuple[complex | None, float | None, str]:
         p, w = self.schedule.get("power"), self.schedule.get("w")
@@ -284,6 +312,57 @@ class ChannelState:
 # --------------------------------------------------------------------------------------------
 # Stream transmission
 # --------------------------------------------------------------------------------------------
+# Work off the message thread
+# --------------------------------------------------------------------------------------------
+
+
+class PduWorker:
+    """A thread that handles a message block's PDUs in arrival order, off the message thread.
+
+    GNU Radio drains one input message port before it looks at the next, so a block whose
+    PDU handler is slow (a neural encoder) and whose PDUs keep coming would handle its
+    ``cmd`` port only after the PDUs stop: allocations arrive late. With the slow work here,
+    the PDU handler only queues and returns, and ``cmd`` is handled at once. ``fn`` must not
+    raise (it is the block's own guarded handler). Without :meth:`start` (a block used outside
+    a running flowgraph) :meth:`submit` calls ``fn`` at once; :meth:`stop` handles what is
+    still queued before it returns, so every PDU in gives its result out.
+    """
+
+    def __init__(self, fn: Callable[[Any], None], name: str) -> None:
+        self._fn = fn
+        self._name = name
+        self._q: queue.Queue = queue.Queue()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, item: Any) -> None:
+        if self._thread is None:
+            self._fn(item)
+        else:
+            self._q.put(item)
+
+    def _run(self) -> None:
+        while True:
+            item = self._q.get()
+            if item is _STOP:
+                return
+            self._fn(item)
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._q.put(_STOP)
+            self._thread.join()
+            self._thread = None
+
+
+_STOP = object()
+
+
+# --------------------------------------------------------------------------------------------
 
 
 class FrameTx:
@@ -300,6 +379,11 @@ class FrameTx:
     def idle(self) -> bool:
         """No frame is being sent."""
         return self._frame is None
+
+    @property
+    def fresh(self) -> bool:
+        """A frame is waiting whose first item has not been written yet."""
+        return self._frame is not None and self._pos == 0
 
     def start(self, frame: tuple[Any, list]) -> None:
         self._frame, self._pos = frame, 0

@@ -50,6 +50,16 @@ class RateCommands:
             if r is not None:
                 self.rate_index = int(r[self.user])
 
+    @property
+    def last_seq(self) -> int | None:
+        """``seq`` of the newest allocation accepted (None before any)."""
+        return self._sched.last_seq
+
+    @property
+    def applied_seq(self) -> int | None:
+        """``seq`` of the last allocation applied (None before any)."""
+        return self._sched.applied_seq
+
     def rate_for(self, meta: dict) -> int:
         """The operating point of a bits PDU: its meta ``rate_index`` if present, else the
         allocation in force at its frame. Raises MessageError when out of range."""

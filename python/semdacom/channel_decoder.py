@@ -39,6 +39,15 @@ _PORT_CSI = pmt.intern("csi")
 _PORT_CMD = pmt.intern("cmd")
 
 
+def _blocks_sent(chan: dict | None, default: int) -> int:
+    """Channel blocks the encoder sent of this frame (``blocks_sent`` when it cut the frame
+    at its slot, else all of them)."""
+    v = None if chan is None else chan.get("blocks_sent")
+    if isinstance(v, (int, np.integer)) and not isinstance(v, bool) and 0 <= v < default:
+        return int(v)
+    return default
+
+
 class channel_decoder(gr.sync_block):
     """Channel decoder of one user: frames of symbols in, one bits PDU per frame out.
 
@@ -136,7 +145,7 @@ class channel_decoder(gr.sync_block):
         guarded(self.logger, self._counts, "cmd_rejected", self._handle_cmd, msg)
 
     def _handle_csi(self, msg: Any) -> None:
-        self._chan.csi = messages.csi_from_pmt(msg, user=self._user)
+        self._chan.set_csi(messages.csi_from_pmt(msg, user=self._user))
         self._counts["csi_accepted"] += 1
 
     def _handle_cmd(self, msg: Any) -> None:
@@ -145,6 +154,7 @@ class channel_decoder(gr.sync_block):
         self._counts["cmd_accepted"] += 1
 
     def _apply_pending(self, frame: int) -> None:
+        self._chan.on_frame(frame if frame >= 0 else None)
         if self._sched.on_frame(frame):
             mcs, rc = self._sched.get("mcs"), self._sched.get("rc")
             self._mcs = self._mcs if mcs is None else int(mcs[self._user])
@@ -203,10 +213,18 @@ class channel_decoder(gr.sync_block):
             meta["decoder_reason"] = reason
             meta["erasure_reason"] = reason
             meta["payload_known"] = chan is not None
+        if self._sched.applied_seq is not None:  # the allocation in force at this frame
+            meta["dec_alloc_seq"] = self._sched.applied_seq
+        if self._chan.csi is not None:  # the channel this frame was decoded with
+            meta["csi_seq"] = self._chan.csi.seq
         if chan:
             for key, val in chan.items():
                 if key.startswith("pdu_"):
                     meta.setdefault(key[4:], val)
+            if "pdu_frame" in chan:
+                meta["source_frame"] = chan["pdu_frame"]
+            if "enc_alloc_seq" in chan:
+                meta["enc_alloc_seq"] = chan["enc_alloc_seq"]
         meta["codewords"] = int(cw_ok.size)
         meta["cw_crc_ok"] = cw_ok.astype(np.int32)
         meta["cw_erased"] = cw_erased.astype(np.int32)
@@ -238,15 +256,27 @@ class channel_decoder(gr.sync_block):
             mcs = int(chan["mcs"]) if chan and "mcs" in chan else self._mcs
             n_bits = int(chan["n_bits"]) if chan and "n_bits" in chan else None
             lay = mcs_mod.block_layout(mcs, self._L)
-            if n_bits is not None:
-                nblk = min(nblk, framing.n_blocks(n_bits, lay))
+            need = nblk if n_bits is None else framing.n_blocks(n_bits, lay)
+            nblk = min(nblk, need, _blocks_sent(chan, need))
             res = framing.decode_symbols(
                 y[: nblk * self._L], mcs, self._L, n0, g, n_bits, self._iters
             )
             ok = res.crc_ok.astype(np.int32)
+            erased = 1 - ok
+            syn = res.syndrome_ok.astype(np.int32)
+            bits = res.bits
+            if nblk < need:  # blocks the encoder cut off at the slot: erased codewords
+                per_blk = len(lay.codes())
+                miss = (need - nblk) * per_blk
+                ok = np.concatenate([ok, np.zeros(miss, np.int32)])
+                erased = np.concatenate([erased, np.ones(miss, np.int32)])
+                syn = np.concatenate([syn, np.zeros(miss, np.int32)])
+                if n_bits is not None and bits.size < n_bits:
+                    bits = np.concatenate([bits, np.zeros(n_bits - bits.size, np.uint8)])
+                extra["blocks_cut"] = int(need - nblk)
             extra.update({"mcs": mcs, "rc": lay.rc_effective, "L": self._L})
-            extra["cw_syndrome_ok"] = res.syndrome_ok.astype(np.int32)
-            return res.bits, res.crc_ok.astype(np.int32), 1 - ok, extra
+            extra["cw_syndrome_ok"] = syn
+            return bits, ok, erased, extra
         rc = float(chan["rc"]) if chan and "rc" in chan else self._rc
         n = fbl_emulation.bits_per_packet(rc, self._L)
         extra.update({"rc": n / self._L, "L": self._L})
@@ -262,5 +292,10 @@ class channel_decoder(gr.sync_block):
         pkt = np.arange(n_bits) // n
         bad = np.zeros(n_pkt, bool)
         np.logical_or.at(bad, pkt, got != sent)
+        kept = _blocks_sent(chan, n_pkt)
+        if kept < n_pkt:  # packets the encoder cut off at the slot never reached the channel
+            bad[kept:] = True
+            got = np.where(pkt < kept, got, 0).astype(np.uint8)
+            extra["blocks_cut"] = int(n_pkt - kept)
         extra["per"] = float(st["per"])
         return got, (~bad).astype(np.int32), bad.astype(np.int32), extra

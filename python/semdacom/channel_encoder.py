@@ -30,6 +30,7 @@ CHAN_TAG = messages.CHAN_TAG
 MODES = messages.CHAN_MODES
 _PORT_PDUS = pmt.intern("pdus")
 _PORT_CMD = pmt.intern("cmd")
+_PORT_SENT = pmt.intern("sent")
 
 
 class channel_encoder(gr.sync_block):
@@ -49,8 +50,11 @@ class channel_encoder(gr.sync_block):
     The frame starts with a ``frame`` tag (u64, counting from ``first_frame``), a
     ``packet_len`` tag (long: symbols in the frame) and a ``semdacom_chan`` tag (dict: user,
     mode, mcs, rc, L, n_bits, pdu meta keys, and in fbl mode the bits). With
-    ``frame_len > 0`` the frame is zero-padded to a multiple of ``frame_len`` symbols so
-    that the users of a slot stay aligned.
+    ``frame_len > 0`` (the slot) every frame is exactly ``frame_len`` symbols, so that the K
+    users' streams stay aligned frame by frame for the superposition (docs/architecture.md
+    §4): a shorter frame is zero-padded, a longer one keeps only the channel blocks of ``L``
+    uses that fit (``blocks_sent`` in the tag; the decoder counts the blocks cut off as
+    erased codewords/packets, and ``counters()["truncated"]`` counts such frames).
 
     The MCS (ldpc) or ``R_c`` (fbl) in force is the parameter until an allocation on ``cmd``
     carries ``mcs`` / ``rc`` for this user; an allocation applies from the frame number
@@ -75,9 +79,12 @@ class channel_encoder(gr.sync_block):
     blocklength : int
         ``L``, channel uses per channel block (per packet in fbl mode).
     frame_len : int
-        Pad every frame to a multiple of this many symbols (0: no padding).
+        Every frame exactly this many symbols, padded or cut to whole blocks (0: as coded).
     first_frame : int
         Number of the first frame.
+    hold : bool
+        Send no frame before the first allocation has arrived (frame-exact start of a
+        closed loop).
     seed : int
         Seed of the fbl filler symbols.
     """
@@ -92,6 +99,7 @@ class channel_encoder(gr.sync_block):
         frame_len: int = 0,
         first_frame: int = 0,
         seed: int = 0,
+        hold: bool = False,
     ) -> None:
         gr.sync_block.__init__(self, name="channel_encoder", in_sig=None, out_sig=[np.complex64])
         self._mode = check_choice("mode", mode, MODES)
@@ -106,19 +114,22 @@ class channel_encoder(gr.sync_block):
         self._sched = AllocationSchedule(("mcs", "rc"))
         self._mcs, self._rc = int(mcs), float(rc)
         self._rng = np.random.default_rng(check_int("seed", seed))
+        self._hold = bool(hold)
         self._queue: queue.Queue = queue.Queue()
         self._tx = FrameTx()  # the frame (symbols, tags) being sent
         self._counts = {"pdus_in": 0, "frames_out": 0, "erasures": 0, "pdus_dropped": 0,
-                        "cmd_accepted": 0, "cmd_rejected": 0}  # fmt: skip
+                        "truncated": 0, "cmd_accepted": 0, "cmd_rejected": 0}  # fmt: skip
         self.message_port_register_in(_PORT_PDUS)
         self.message_port_register_in(_PORT_CMD)
+        self.message_port_register_out(_PORT_SENT)
         self.set_msg_handler(_PORT_PDUS, self._on_pdus)
         self.set_msg_handler(_PORT_CMD, self._on_cmd)
 
     # ------------------------------------------------------------------ inspection
     def counters(self) -> dict[str, int]:
         """PDUs in, frames out (erasure frames included), erasure frames, PDUs dropped (only
-        if even an erasure frame could not be built), allocations accepted/rejected."""
+        if even an erasure frame could not be built), frames cut to the slot, allocations
+        accepted/rejected."""
         return dict(self._counts)
 
     def current_mcs(self) -> int:
@@ -165,6 +176,8 @@ class channel_encoder(gr.sync_block):
             "L": self._L,
             "n_bits": int(bits.size),
         }
+        if self._sched.applied_seq is not None:  # the allocation this frame was coded with
+            info["enc_alloc_seq"] = self._sched.applied_seq
         if reason is not None:
             info["erased"] = True
             info["erasure_reason"] = reason[:200]
@@ -180,7 +193,7 @@ class channel_encoder(gr.sync_block):
             sym /= np.float32(math.sqrt(2.0))
             info["rc"] = self._rc
             info["bits"] = np.packbits(bits).astype(np.uint8)
-        for key in ("frame", "seq", "image_id", "label", "rate_index"):
+        for key in ("frame", "seq", "image_id", "label", "rate_index", "src_alloc_seq"):
             v = meta.get(key)
             if isinstance(v, (int, np.integer)) and not isinstance(v, bool) and key not in info:
                 try:
@@ -188,9 +201,14 @@ class channel_encoder(gr.sync_block):
                 except messages.MessageError:
                     continue
                 info["pdu_" + key] = v
-        if self._frame_len > 0 and sym.size % self._frame_len:
-            pad = self._frame_len - sym.size % self._frame_len
-            sym = np.concatenate([sym, np.zeros(pad, np.complex64)])
+        if self._frame_len > 0:
+            if sym.size > self._frame_len:  # keep the whole blocks that fit in the slot
+                keep = self._frame_len // self._L
+                sym = sym[: keep * self._L]
+                info["blocks_sent"] = int(keep)
+                self._counts["truncated"] += 1
+            if sym.size < self._frame_len:
+                sym = np.concatenate([sym, np.zeros(self._frame_len - sym.size, np.complex64)])
         tags = [
             ("frame", pmt.from_uint64(frame)),
             ("packet_len", pmt.from_long(int(sym.size))),
@@ -201,6 +219,9 @@ class channel_encoder(gr.sync_block):
 
     def work(self, input_items, output_items):
         out = output_items[0]
+        if self._hold and self._sched.last_seq is None:  # no frame before the first allocation
+            time.sleep(0.001)
+            return 0
         if self._tx.idle:
             try:
                 meta, bits, reason = self._queue.get_nowait()
@@ -218,6 +239,13 @@ class channel_encoder(gr.sync_block):
                     self._counts["pdus_dropped"] += 1
                     self.logger.error(f"dropped PDU after {type(exc2).__name__}: {exc2}")
                     return 0
+        if self._tx.fresh:  # the frame's first samples go out now: ask for the next image
+            try:
+                self.message_port_pub(
+                    _PORT_SENT, messages.frame_sent_to_pmt(self._next_frame - 1, self._user)
+                )
+            except Exception as exc:  # a credit that cannot be sent must not end the thread
+                self.logger.error(f"sent: {type(exc).__name__}: {exc}")
         n, done = self._tx.write(self, out)
         if done:
             self._counts["frames_out"] += 1

@@ -128,7 +128,7 @@ class djscc_decoder(gr.sync_block):
         guarded(self.logger, self._counts, "cmd_rejected", self._handle_cmd, msg)
 
     def _handle_csi(self, msg: Any) -> None:
-        self._chan.csi = messages.csi_from_pmt(msg, user=self._user)
+        self._chan.set_csi(messages.csi_from_pmt(msg, user=self._user))
         self._counts["csi_accepted"] += 1
 
     def _handle_cmd(self, msg: Any) -> None:
@@ -146,6 +146,7 @@ class djscc_decoder(gr.sync_block):
             return
         gain = meta.pop("gain", None)
         self._sched.on_frame(frame_of(meta))
+        self._chan.on_frame(frame_of(meta))
         reason = None
         if meta.get("erased") is True:
             reason = f"erased upstream ({meta.get('erasure_reason', '?')})"
@@ -173,6 +174,7 @@ class djscc_decoder(gr.sync_block):
         self._counts["frames_in"] += 1
         frame = f["frame"] if f["frame"] is not None else -1
         self._sched.on_frame(frame)
+        self._chan.on_frame(frame if frame >= 0 else None)
         info = f["info"]
         if not (isinstance(info, dict) and is_user(info.get("user"), self._user)):
             info = None

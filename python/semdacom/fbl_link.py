@@ -175,7 +175,7 @@ class fbl_link(gr.basic_block):
         self._apply_pending(frame=0)
 
     def _handle_csi(self, msg: Any) -> None:
-        self._chan.csi = messages.csi_from_pmt(msg, user=self._user, positive_noise=True)
+        self._chan.set_csi(messages.csi_from_pmt(msg, user=self._user, positive_noise=True))
         self._counts["csi_accepted"] += 1
 
     def _emulate(self, meta: dict, bits: np.ndarray) -> Any:
@@ -213,7 +213,9 @@ class fbl_link(gr.basic_block):
     # ----------------------------------------------------------------------------------------
 
     def _apply_pending(self, frame: int | None) -> None:
-        """Apply waiting allocations with ``apply_frame <= frame`` (all of them if None)."""
+        """Apply waiting allocations with ``apply_frame <= frame`` (all of them if None), and
+        the CSI queued for frames up to ``frame``."""
+        self._chan.on_frame(frame)
         if self._sched.on_frame(frame):
             rc = self._sched.get("rc")
             if rc is not None:

@@ -53,6 +53,12 @@ class image_source(gr.basic_block):
     ``count`` images are emitted (0 = the whole split from ``start``); with ``loop`` the
     sequence restarts and never ends. Once finished, triggers are counted and ignored.
 
+    ``prefill`` images are emitted when the flowgraph starts (trigger mode). With the
+    ``sent`` port of the user's ``channel_encoder`` wired to ``trigger`` this is a credit loop:
+    each frame the encoder starts sending asks for one image, so at most ``prefill`` images
+    wait ahead of the channel and a new allocation reaches the source encoder before the
+    frames it applies to are coded (frame-exact reconfiguration).
+
     Parameters
     ----------
     split : {"train", "test"}
@@ -69,6 +75,8 @@ class image_source(gr.basic_block):
     seed : int
     period_ms : float
         Emission period of the free-running mode; 0 = driven by ``trigger``.
+    prefill : int
+        Images emitted at start in trigger mode (the credits of a credit loop).
     """
 
     def __init__(
@@ -81,6 +89,7 @@ class image_source(gr.basic_block):
         shuffle: bool = False,
         seed: int = 0,
         period_ms: float = 0.0,
+        prefill: int = 0,
     ) -> None:
         gr.basic_block.__init__(self, name="image_source", in_sig=None, out_sig=None)
         user = check_int("user", user)
@@ -89,6 +98,7 @@ class image_source(gr.basic_block):
             raise ValueError(f"start must be in [0, {len(images) - 1}], got {start!r}")
         count = check_int("count", count)
         period_ms = check_finite("period_ms", period_ms, 0.0)
+        self._prefill = check_int("prefill", prefill)
         order = np.arange(len(images))
         if shuffle:
             order = np.random.default_rng(int(seed)).permutation(len(images))
@@ -161,6 +171,13 @@ class image_source(gr.basic_block):
             self._stop.wait(self._period)
 
     def start(self) -> bool:
+        if self._period <= 0:
+            for _ in range(self._prefill):
+                try:
+                    if not self._emit():
+                        break
+                except Exception as exc:  # start() must not fail on one image
+                    self.logger.error(f"prefill image not emitted: {type(exc).__name__}: {exc}")
         if self._period > 0:
             self._stop.clear()
             self._thread = threading.Thread(target=self._run, name="image_source", daemon=True)

@@ -54,6 +54,7 @@ noise_var      f64vector[K]          noise variance per user (>= 0; 0 = noiseles
 n_t            long                  transmit antennas N_t
 k              long                  users K
 seq            u64 (or long >= 0)    CSI number
+frame          u64 (or long >= 0)    optional: first frame this channel applies to
 ============== ===================== =========================================================
 
 CSI limits: ``|h_ij| <=`` :data:`MAX_CHANNEL_GAIN` and ``noise_var <=`` :data:`MAX_NOISE_VAR`;
@@ -672,7 +673,9 @@ def chan_info(info: Any) -> dict:
     Keys: ``user`` (int >= 0), ``mode`` (one of :data:`CHAN_MODES`), ``L`` (int >= 1),
     ``n_bits`` (int in ``[0, 2**31]``), optional ``mcs`` (int >= 0), ``rc`` (finite > 0),
     ``bits`` (u8 array holding at least ``n_bits`` bits), ``erased`` (bool),
-    ``erasure_reason`` and the forwarded ``pdu_*`` keys. Raises MessageError.
+    ``erasure_reason``, ``enc_alloc_seq`` (int >= 0: the allocation the frame was coded with),
+    ``blocks_sent`` (int >= 0: channel blocks left after the encoder cut the frame at its slot)
+    and the forwarded ``pdu_*`` keys. Raises MessageError.
     """
     if not isinstance(info, dict):
         raise MessageError(f"'{CHAN_TAG}' tag must be a dictionary, got {type(info).__name__}")
@@ -694,6 +697,10 @@ def chan_info(info: Any) -> dict:
         raise MessageError(f"'{CHAN_TAG}' mode must be one of {CHAN_MODES}")
     if "mcs" in info:
         out["mcs"] = integer("mcs", 0)
+    if "enc_alloc_seq" in info:
+        out["enc_alloc_seq"] = integer("enc_alloc_seq", 0)
+    if "blocks_sent" in info:
+        out["blocks_sent"] = integer("blocks_sent", 0)
     if "rc" in info:
         rc = info["rc"]
         if isinstance(rc, bool) or not isinstance(rc, (int, float, np.number)):
@@ -746,6 +753,9 @@ class Csi:
     h: np.ndarray
     noise_var: np.ndarray
     seq: int = 0
+    #: First frame this channel applies to (u64 key ``frame``); None when not known (a
+    #: channel set from code, or an estimator that does not number frames).
+    frame: int | None = None
 
     @property
     def k(self) -> int:
@@ -758,7 +768,9 @@ class Csi:
         return int(np.shape(self.h)[1])
 
 
-def _validate_csi(h: Any, noise_var: Any, seq: Any, positive_noise: bool = False) -> Csi:
+def _validate_csi(
+    h: Any, noise_var: Any, seq: Any, positive_noise: bool = False, frame: Any = None
+) -> Csi:
     try:
         h_arr = np.asarray(h, dtype=np.complex128)
     except (TypeError, ValueError) as exc:
@@ -784,7 +796,13 @@ def _validate_csi(h: Any, noise_var: Any, seq: Any, positive_noise: bool = False
         raise MessageError(f"'seq' must be an integer, got {type(seq).__name__}")
     if seq < 0 or seq >= 2**64:
         raise MessageError(f"'seq' must fit a u64, got {seq}")
-    return Csi(h=h_arr, noise_var=nv, seq=int(seq))
+    if frame is not None:
+        if isinstance(frame, (bool, np.bool_)) or not isinstance(frame, (int, np.integer)):
+            raise MessageError(f"'frame' must be an integer, got {type(frame).__name__}")
+        if frame < 0 or frame >= 2**64:
+            raise MessageError(f"'frame' must fit a u64, got {frame}")
+        frame = int(frame)
+    return Csi(h=h_arr, noise_var=nv, seq=int(seq), frame=frame)
 
 
 def csi_to_pmt(c: Csi) -> Any:
@@ -798,7 +816,8 @@ def csi_to_pmt(c: Csi) -> Any:
     Returns
     -------
     pmt.pmt_base
-        ``{"h", "noise_var", "n_t", "k", "seq"}`` as in the module docstring.
+        ``{"h", "noise_var", "n_t", "k", "seq"}`` as in the module docstring, plus
+        ``frame`` when the CSI has one.
 
     Raises
     ------
@@ -807,13 +826,15 @@ def csi_to_pmt(c: Csi) -> Any:
     """
     if not isinstance(c, Csi):
         raise MessageError(f"expected a Csi, got {type(c).__name__}")
-    v = _validate_csi(c.h, c.noise_var, c.seq)
+    v = _validate_csi(c.h, c.noise_var, c.seq, frame=c.frame)
     d = pmt.make_dict()
     d = pmt.dict_add(d, pmt.intern("h"), _vec_to_pmt(v.h.reshape(-1)))
     d = pmt.dict_add(d, pmt.intern("noise_var"), _vec_to_pmt(v.noise_var))
     d = pmt.dict_add(d, pmt.intern("n_t"), pmt.from_long(v.n_t))
     d = pmt.dict_add(d, pmt.intern("k"), pmt.from_long(v.k))
     d = pmt.dict_add(d, pmt.intern("seq"), _from_count(v.seq))
+    if v.frame is not None:
+        d = pmt.dict_add(d, pmt.intern("frame"), _from_count(v.frame))
     return d
 
 
@@ -870,7 +891,9 @@ def csi_from_pmt(
     _check_len(h, "h", msg_k * msg_n_t, f"k*n_t={msg_k}*{msg_n_t}")
     noise_var = _read_real_vec(fields["noise_var"], "noise_var")
     seq = _read_count(fields["seq"], "seq")
-    return _validate_csi(h.reshape(msg_k, msg_n_t), noise_var, seq, positive_noise)
+    frame_pmt = _get(msg, "frame")
+    frame = None if frame_pmt is None else _read_count(frame_pmt, "frame")
+    return _validate_csi(h.reshape(msg_k, msg_n_t), noise_var, seq, positive_noise, frame)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1326,6 +1349,27 @@ def csi_report_from_pmt(
     csi = csi_from_pmt(msg, k=1, n_t=n_t)
     return csi, user, csi_frame(msg)
 
+
+# --------------------------------------------------------------------------------------------
+# Frame credits (channel_encoder ``sent`` -> image_source ``trigger``)
+# --------------------------------------------------------------------------------------------
+#
+# ``{"sent_frame": u64, "user": long}``: a channel encoder started sending frame ``sent_frame``.
+# Wired to an image_source's ``trigger`` it asks for the next image, so that images are
+# coded just in time for their slot (a credit loop: at most the image source's ``prefill``
+# images wait between the source and the channel encoder). The key is not ``frame``, so the
+# image source keeps numbering its own frames.
+
+
+def frame_sent_to_pmt(frame: int, user: int) -> Any:
+    """The ``sent`` message of a channel encoder that started sending ``frame``."""
+    if isinstance(frame, bool) or not isinstance(frame, (int, np.integer)) or frame < 0:
+        raise MessageError(f"sent_frame must be a non-negative integer, got {frame!r}")
+    d = pmt.make_dict()
+    d = pmt.dict_add(d, pmt.intern("sent_frame"), _from_count(int(frame)))
+    return pmt.dict_add(d, pmt.intern("user"), pmt.from_long(int(user)))
+
+
 # --------------------------------------------------------------------------------------------
 # SC-SFMA: CSI with per-user gains, allocation checks (sfma_optimizer)
 # --------------------------------------------------------------------------------------------
@@ -1447,6 +1491,7 @@ def check_sfma_alloc(
 
 __all__ += ["MAX_SFMA_GAIN", "SfmaCsi", "check_sfma_alloc", "sfma_csi_from_pmt",
             "sfma_csi_to_pmt"]  # fmt: skip
+
 
 # --------------------------------------------------------------------------------------------
 # SC-SFMA frames (sfma_encoder -> sfma_superposer -> sfma_channel -> sfma_decoder)

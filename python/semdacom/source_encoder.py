@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -14,7 +15,15 @@ import pmt
 from gnuradio import gr
 
 from . import messages
-from ._block_util import check_int, erasure_meta, frame_of, guarded, pdu_or_bare, salvage_meta
+from ._block_util import (
+    PduWorker,
+    check_int,
+    erasure_meta,
+    frame_of,
+    guarded,
+    pdu_or_bare,
+    salvage_meta,
+)
 from ._codec_block import CODECS, RateCommands, check_codec, shared_codec
 
 __all__ = ["source_encoder"]
@@ -48,10 +57,22 @@ class source_encoder(gr.basic_block):
     codec : str
         "learned" (default, the VBR hyperprior) or "classical" (HEVC intra via x265 in HEIF,
         :mod:`semdacom.codec.classical`, 16 quality indexes; ``weights`` unused).
+    hold : bool
+        Hold images until the first allocation arrives (at most ``MAX_HELD``; beyond that
+        they are coded at ``rate_index``), so that no frame of the closed loop is coded
+        before the optimiser has spoken (frame-exact start).
     """
 
+    #: images held at most while waiting for the first allocation (``hold``)
+    MAX_HELD = 256
+
     def __init__(
-        self, user: int = 0, rate_index: int = 0, weights: str = "", codec: str = "learned"
+        self,
+        user: int = 0,
+        rate_index: int = 0,
+        weights: str = "",
+        codec: str = "learned",
+        hold: bool = False,
     ) -> None:
         gr.basic_block.__init__(self, name="source_encoder", in_sig=None, out_sig=None)
         user = check_int("user", user)
@@ -60,6 +81,12 @@ class source_encoder(gr.basic_block):
         rate_index = check_int("rate_index", rate_index, 0, self._codec.levels - 1)
         self._user = int(user)
         self._rates = RateCommands(self._user, self._codec.levels, int(rate_index))
+        self._hold = bool(hold)
+        self._held: list[Any] = []
+        # images are coded off the message thread, so that allocations on cmd are taken at
+        # once instead of after the queued images (_block_util.PduWorker)
+        self._lock = threading.Lock()
+        self._worker = PduWorker(self._encode, "source_encoder")
         # One encode now, so that the first real image is not slowed by the networks' first
         # call: GNU Radio drains a port's queue before the next port's, so images queued
         # behind a slow first encode would all be coded before an allocation waiting on
@@ -89,25 +116,48 @@ class source_encoder(gr.basic_block):
     def _on_cmd(self, msg: Any) -> None:
         guarded(self.logger, self._counts, "cmd_rejected", self._handle_cmd, msg)
 
+    def start(self) -> bool:
+        self._worker.start()
+        return True
+
+    def stop(self) -> bool:
+        self._worker.stop()  # codes what is still queued: every image in gives one PDU out
+        return True
+
     def _handle_cmd(self, msg: Any) -> None:
-        self._rates.accept(msg)  # raises MessageError for a malformed or older allocation
-        self._counts["cmd_accepted"] += 1
+        with self._lock:
+            self._rates.accept(msg)  # raises MessageError for a malformed or older allocation
+            self._counts["cmd_accepted"] += 1
+            held, self._held = self._held, []
+        for m in held:  # images held for the first allocation, in their order
+            self._worker.submit(m)
 
     def _on_pdus(self, msg: Any) -> None:
-        self._counts["pdus_in"] += 1
+        with self._lock:
+            self._counts["pdus_in"] += 1
+            if self._hold and self._rates.last_seq is None and len(self._held) < self.MAX_HELD:
+                self._held.append(msg)  # coded once the first allocation is here
+                return
+        self._worker.submit(msg)
+
+    def _encode(self, msg: Any) -> None:
         try:
             meta, image = messages.unpack_image_pdu(msg)
-            self._rates.apply(frame_of(meta))
+            with self._lock:
+                self._rates.apply(frame_of(meta))
             if tuple(image.shape) != self._codec.image_shape:
                 raise messages.MessageError(
                     f"image shape {image.shape} differs from the codec's {self._codec.image_shape}"
                 )
-            r = self._rates.rate_index
+            with self._lock:
+                r, seq = self._rates.rate_index, self._rates.applied_seq
             stream = self._codec.encode(image[None], r)[0]
             meta.pop("shape", None)
             meta.update(
                 {"rate_index": r, "codec": self._codec_name, "user": meta.get("user", self._user)}
             )
+            if seq is not None:  # the allocation this image was coded with
+                meta["src_alloc_seq"] = seq
             bits = np.unpackbits(np.frombuffer(stream, dtype=np.uint8))
             out = messages.bits_pdu(meta, bits)
         except Exception as exc:  # log, and let an explicit erasure leave instead

@@ -39,7 +39,9 @@ def _run_decoder(samples: np.ndarray, tags: list, msgs=(), **kw) -> tuple[list, 
 def _loopback(mode: str, mcs: int, snr_db: float, payloads, L: int = 256, **kw):
     """channel_encoder -> AWGN -> channel_decoder in a running flowgraph."""
     tb = gr.top_block()
-    enc = channel_encoder(mode=mode, mcs=mcs, rc=kw.pop("rc", 1.0), blocklength=L)
+    enc = channel_encoder(
+        mode=mode, mcs=mcs, rc=kw.pop("rc", 1.0), blocklength=L, frame_len=kw.pop("slot", 0)
+    )
     dec = channel_decoder(mode=mode, mcs=mcs, blocklength=L, snr_db=snr_db, **kw)
     n0 = 10 ** (-snr_db / 10)
     from gnuradio import analog
@@ -201,7 +203,7 @@ def test_two_users_through_beamformer_and_channel_get_their_own_tags(mode: str) 
     w = bf.zf_beamformers(h)
     p = np.array([20.0, 20.0])
     tb = gr.top_block()
-    encs = [channel_encoder(user=u, mode=mode, mcs=0, rc=2.0, frame_len=64) for u in range(k)]
+    encs = [channel_encoder(user=u, mode=mode, mcs=0, rc=2.0, frame_len=2048) for u in range(k)]
     decs = [channel_decoder(user=u, mode=mode, mcs=0, rc=2.0) for u in range(k)]
     dbgs = [blocks.message_debug() for _ in range(k)]
     bfm = semdacom.superposition_beamformer(k, n_t, list(p), list(w.reshape(-1)), 0)
@@ -266,3 +268,22 @@ def test_crafted_chan_tag_gives_one_erasure_pdu(block_harness, mode: str, n_bits
     assert meta["frame"] == 0 and meta["erased"] == meta["codewords"] >= 1
     assert meta["decoder_reason"]
     assert out[1][0]["frame"] == 1
+
+
+@pytest.mark.parametrize("mode", ["fbl", "ldpc"])
+def test_blocks_cut_at_the_slot_are_erased_and_the_rest_decodes(mode: str) -> None:
+    """A frame longer than the encoder's slot loses the blocks beyond it: the decoder marks
+    them erased (blocks_cut) and still decodes the blocks that were sent, at high SNR
+    exactly; a frame that fits is untouched."""
+    rng = np.random.default_rng(5)
+    small, big = (rng.integers(0, 2, n, dtype=np.uint8) for n in (100, 3000))
+    slot = 512 if mode == "fbl" else 2048  # ldpc MCS 0: 48 payload bits per block
+    out = _loopback(mode, 0, 30.0, [small, big], L=256, rc=1.0, slot=slot)
+    (m0, b0), (m1, b1) = out
+    assert np.array_equal(b0, small) and m0["erased"] == 0 and "blocks_cut" not in m0
+    assert m1["blocks_cut"] >= 1 and b1.size == big.size
+    assert 0 < m1["erased"] < m1["codewords"]
+    assert np.array_equal(b1[:100], big[:100])  # the first block was sent: it decodes
+    if mode == "fbl":  # 256-bit packets, 2 of 12 sent
+        assert m1["erased"] == m1["blocks_cut"] == 10
+        assert np.array_equal(b1[:512], big[:512]) and not b1[512:].any()

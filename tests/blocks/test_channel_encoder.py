@@ -173,3 +173,30 @@ def test_older_allocation_is_dropped() -> None:
     h.close()
     assert h.enc.current_mcs() == 5
     assert h.enc.counters()["cmd_rejected"] == 2
+
+
+def test_slot_frames_are_exact_cut_frames_say_so_and_credits_are_sent() -> None:
+    """frame_len > 0 is the slot: every frame is exactly that long (K users stay aligned); a
+    frame longer than the slot keeps the whole blocks that fit (blocks_sent) and counts as
+    truncated. Each frame started sends a "sent" credit; the frame records the allocation
+    it was coded with (enc_alloc_seq)."""
+    h = BlockHarness(
+        channel_encoder(mode="fbl", rc=1.0, blocklength=100, frame_len=300),
+        ["sent"],
+        stream_out=True,
+    )
+    h.enc, dbg = h.blk, h.dbg
+    h.wait_frames = lambda n: Harness.wait_frames(h, n)
+    h.close = lambda: Harness.close(h)
+    h.post("cmd", messages.alloc_to_pmt(Allocation(seq=2, apply_frame=1, rc=np.array([0.5]))))
+    for n in (150, 1000):  # 2 packets of 100 bits; then 20 packets of 50 bits: cut to 3
+        h.post("pdus", messages.bits_pdu({"frame": 9}, np.ones(n, np.uint8)))
+    h.wait_frames(2)
+    data, tags = h.close()
+    fr = _frames(tags)
+    assert [n for _, _, n, _ in fr] == [300, 300] and data.size == 600
+    assert "blocks_sent" not in fr[0][3] and fr[1][3]["blocks_sent"] == 3
+    assert "enc_alloc_seq" not in fr[0][3] and fr[1][3]["enc_alloc_seq"] == 2
+    assert h.enc.counters()["truncated"] == 1
+    sent = [messages.meta_from_pmt(dbg.get_message(i)) for i in range(dbg.num_messages())]
+    assert [s["sent_frame"] for s in sent] == [0, 1]

@@ -155,3 +155,15 @@ def test_odd_dict_triggers_emit_one_image(harness, build, frame) -> None:
     h.wait_for(lambda: h.dbg.num_messages() == 1)
     assert int(h.out()[0][0]["frame"]) == frame
     assert h.blk.counters()["triggers_ignored"] == 0
+
+
+def test_prefill_emits_images_at_start_for_a_credit_loop(harness) -> None:
+    """prefill images leave when the flowgraph starts; each later trigger (a channel
+    encoder's "sent" credit, whose key is not "frame") emits the next one, numbered on."""
+    h = harness(count=5, prefill=2)
+    h.wait_for(lambda: h.dbg.num_messages() == 2)
+    h.trigger(pmt.dict_add(pmt.make_dict(), pmt.intern("sent_frame"), pmt.from_uint64(0)))
+    h.wait_for(lambda: h.dbg.num_messages() == 3)
+    assert [m["frame"] for m, _ in h.out()] == [0, 1, 2]
+    with pytest.raises(ValueError):
+        image_source(prefill=-1)

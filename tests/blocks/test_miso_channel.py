@@ -269,7 +269,7 @@ def test_csi_published_at_start() -> None:
     msgs = r.csi()
     assert len(msgs) == 1
     c = messages.csi_from_pmt(r.dbg.get_message(0), k=3, n_t=2)
-    assert c.seq == 1
+    assert c.seq == 1 and c.frame == 0  # the channel of the first frame
     np.testing.assert_allclose(c.h, h, rtol=0, atol=1e-7)
     np.testing.assert_array_equal(c.noise_var, nv)
 
@@ -331,6 +331,9 @@ def check_fading(r: Run, x_col: np.ndarray, F: int, n_frames: int, every: int) -
     csi = r.csi()
     assert len(csi) == n_epochs == r.blk.csi_seq()
     assert [c[0] for c in csi] == list(range(1, n_epochs + 1))
+    # each CSI names the first frame of its channel (the optimiser's apply_frame base)
+    frames = [messages.csi_from_pmt(r.dbg.get_message(i)).frame for i in range(n_epochs)]
+    assert frames == [e * every for e in range(n_epochs)]
     for e in range(n_epochs):
         seg = y[:, e * every * F : min(n_frames, (e + 1) * every) * F]
         want = np.conj(csi[e][1]) @ x_col

@@ -46,9 +46,12 @@ def harness(block_harness) -> Callable[..., Harness]:
     return functools.partial(block_harness, Harness)
 
 
-def csi_msg(h: np.ndarray | None = None, noise: float = 1.0, seq: int = 1) -> object:
+def csi_msg(
+    h: np.ndarray | None = None, noise: float = 1.0, seq: int = 1, frame: int | None = None
+) -> object:
     h = bf.paper_channel() if h is None else h
-    return messages.csi_to_pmt(Csi(h=h, noise_var=np.full(h.shape[0], noise), seq=seq))
+    nv = np.full(h.shape[0], noise)
+    return messages.csi_to_pmt(Csi(h=h, noise_var=nv, seq=seq, frame=frame))
 
 
 def test_csi_in_allocation_out_matches_the_fast_solver(harness) -> None:
@@ -82,9 +85,19 @@ def test_resolves_on_every_csi_change(harness) -> None:
 
 
 def test_apply_lead_sets_apply_frame(harness) -> None:
+    """apply_frame = the CSI's first frame + the lead (not its seq); the first allocation at
+    the CSI's frame itself (nothing is in force yet); CSI without a frame number, or a
+    negative lead, applies at once."""
     h = harness(apply_lead=2)
-    h.send(csi_msg(seq=40))
-    assert h.allocs()[0].apply_frame == 42
+    h.send(csi_msg(seq=40, frame=7))
+    assert h.allocs()[0].apply_frame == 7
+    h.send(csi_msg(h=2 * bf.paper_channel(), seq=41, frame=12))
+    assert h.allocs()[1].apply_frame == 14
+    h.send(csi_msg(h=3 * bf.paper_channel(), seq=42))
+    assert h.allocs()[2].apply_frame == 0
+    h2 = harness(apply_lead=-1)
+    h2.send(csi_msg(seq=3, frame=7))
+    assert h2.allocs()[0].apply_frame == 0
 
 
 def _bad_messages() -> list[tuple[str, object]]:

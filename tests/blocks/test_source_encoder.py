@@ -161,3 +161,18 @@ def test_learned_codec_is_named_in_meta_and_codec_is_checked(harness, images) ->
         source_encoder(codec="bpg")
     with pytest.raises(ValueError):
         source_encoder(codec="classical", rate_index=16)
+
+
+def test_hold_waits_for_the_first_allocation_and_records_it(harness, images) -> None:
+    """hold: images wait for the first allocation, then leave in order coded with it; every
+    output records the allocation it was coded with (src_alloc_seq)."""
+    h = harness(user=0, rate_index=0, hold=True)
+    for i in range(2):
+        h.blk.to_basic_block()._post(pmt.intern("pdus"), _image_pdu(images, i, frame=np.uint64(i)))
+    time.sleep(0.3)
+    assert h.dbg.num_messages() == 0  # held
+    h.cmd(messages.alloc_to_pmt(Allocation(seq=3, apply_frame=0, rate_index=np.array([5, 1]))))
+    h.wait_for(lambda: h.dbg.num_messages() == 2)
+    out = [messages.unpack_bits_pdu(h.dbg.get_message(i))[0] for i in range(2)]
+    assert [m["image_id"] for m in out] == [0, 1]
+    assert all(m["rate_index"] == 5 and m["src_alloc_seq"] == 3 for m in out)

@@ -517,3 +517,21 @@ def test_older_or_equal_seq_is_dropped() -> None:
     want = piecewise(g, [(0, [1.0, 1.0], w), (100, [0.5, 0.5], w)])
     np.testing.assert_allclose(out, want, atol=1e-5)
     assert blk.applied_seq() == 5 and blk.rejected() == 2
+
+
+def test_frame_log_records_the_allocation_each_frame_was_sent_with() -> None:
+    """frame_log(): (frame, seq in force) for every frame that started, so a closed loop can
+    check that the beamformer switched at the same frame as every other block."""
+    F, n_frames = 32, 6
+    g = symbols(np.random.default_rng(2), 2, F * n_frames)
+    r = Run(
+        g,
+        P0,
+        W0,
+        tags=[frame_tags(range(0, F * n_frames, F))],
+        before=lambda b: (
+            post(b, alloc_msg(4, P1, W1, apply_frame=2)),
+            post(b, alloc_msg(5, P2, W2, apply_frame=4)),
+        ),
+    )
+    assert r.blk.frame_log() == [(0, 0), (1, 0), (2, 4), (3, 4), (4, 5), (5, 5)]

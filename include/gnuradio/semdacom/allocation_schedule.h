@@ -96,12 +96,14 @@ private:
     void insert(const beam_allocation& a);
 };
 
-/*! CSI dict of docs/architecture.md §3: {"h", "noise_var", "n_t", "k", "seq"}. */
+/*! CSI dict of docs/architecture.md §3: {"h", "noise_var", "n_t", "k", "seq"}, plus
+ * "frame" (u64: the first frame this channel applies to) when frame >= 0. */
 SEMDACOM_API pmt::pmt_t make_csi_message(const std::vector<gr_complex>& h,
                                          const std::vector<double>& noise_var,
                                          int k,
                                          int n_t,
-                                         uint64_t seq);
+                                         uint64_t seq,
+                                         int64_t frame = -1);
 
 } // namespace semdacom
 } // namespace gr

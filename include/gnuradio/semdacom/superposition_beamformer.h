@@ -12,6 +12,7 @@
 #include <gnuradio/semdacom/api.h>
 #include <gnuradio/sync_block.h>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 namespace gr {
@@ -59,6 +60,9 @@ public:
     virtual size_t pending() const = 0;
     /*! Messages dropped as malformed. */
     virtual uint64_t rejected() const = 0;
+    /*! (frame, seq of the allocation in force for that frame) of the last frames that
+     * started (at most 4096, oldest first): which allocation each frame was sent with. */
+    virtual std::vector<std::pair<uint64_t, uint64_t>> frame_log() const = 0;
 };
 
 } // namespace semdacom
