@@ -77,4 +77,3 @@ def test_malformed_reports_are_dropped_and_change_nothing(block_harness) -> None
 def test_bad_parameters_are_refused(kw) -> None:
     with pytest.raises(ValueError):
         semdacom.csi_combiner(**kw)
-
