@@ -21,7 +21,7 @@ from semdacom.optimize.mu_ascc import baselines, fast, jrpb
 from semdacom.optimize.mu_ascc.problem import Problem, link_from_spec
 
 from . import messages
-from ._block_util import check_choice, check_finite, check_int
+from ._block_util import AllocationPublisher, check_choice, check_finite, check_int
 
 __all__ = ["mu_ascc_optimizer"]
 
@@ -154,10 +154,6 @@ class mu_ascc_optimizer(gr.basic_block):
                                 self._L, self._link))  # fmt: skip
 
         self._seq = 0
-        self._last_msg: Any | None = None
-        self._last_alloc: messages.Allocation | None = None
-        self._last_key: tuple | None = None
-        self._last_reason = ""
         self._counts = {
             "csi_in": 0,
             "csi_rejected": 0,
@@ -168,6 +164,7 @@ class mu_ascc_optimizer(gr.basic_block):
         }
         self.message_port_register_in(_PORT_CSI)
         self.message_port_register_out(_PORT_ALLOC)
+        self._out = AllocationPublisher(self, _PORT_ALLOC, self._counts, self.logger)
         self.set_msg_handler(_PORT_CSI, self._on_csi)
 
     # ----------------------------------------------------------------------------------------
@@ -178,54 +175,32 @@ class mu_ascc_optimizer(gr.basic_block):
 
     def last_allocation(self) -> messages.Allocation | None:
         """The allocation in force (None before the first successful solve)."""
-        return self._last_alloc
+        return self._out.alloc
 
     def last_reason(self) -> str:
         """Why the last CSI message did not produce a new allocation ("" if it did)."""
-        return self._last_reason
+        return self._out.reason
 
     # ----------------------------------------------------------------------------------------
 
     def _on_csi(self, msg: Any) -> None:
         try:  # no exception leaves the handler: the block's thread must not end
             self._handle(msg)
-            self._last_reason = ""
         except messages.MessageError as exc:
             self._counts["csi_rejected"] += 1
-            self._fail(f"dropped CSI: {exc}")
+            self._out.fail(f"dropped CSI: {exc}")
         except Exception as exc:  # a failed solve must never kill the scheduler thread
             self._counts["solve_failed"] += 1
-            self._fail(f"solve failed ({type(exc).__name__}: {exc})")
+            self._out.fail(f"solve failed ({type(exc).__name__}: {exc})")
         finally:
             self._counts["csi_in"] += 1  # counted once the message has been dealt with
-
-    def _fail(self, reason: str) -> None:
-        try:
-            self._fail_unchecked(reason)
-        except Exception as exc:  # even re-publishing must not end the thread
-            self._last_reason = f"{reason}; {type(exc).__name__}: {exc}"
-
-    def _fail_unchecked(self, reason: str) -> None:
-        self._last_reason = reason
-        if self._last_msg is None:
-            self.logger.error(f"{reason}; no valid allocation yet, nothing published")
-            return
-        self.logger.error(f"{reason}; re-publishing allocation seq={self._last_alloc.seq}")
-        self._publish(self._last_msg, republished=True)
-
-    def _publish(self, msg: Any, republished: bool) -> None:
-        self.message_port_pub(_PORT_ALLOC, msg)
-        self._counts["alloc_out"] += 1
-        if republished:
-            self._counts["republished"] += 1
 
     def _handle(self, msg: Any) -> None:
         csi = messages.csi_from_pmt(msg, k=self._K, positive_noise=True)
         if csi.n_t > MAX_N_T:
             raise messages.MessageError(f"CSI has n_t={csi.n_t} > {MAX_N_T} antennas")
         key = (csi.h.tobytes(), csi.noise_var.tobytes())
-        if key == self._last_key and self._last_msg is not None:
-            self._publish(self._last_msg, republished=True)
+        if self._out.repeat(key):  # the same channel again: the same allocation
             return
         problem = Problem(
             csi.h,
@@ -248,12 +223,7 @@ class mu_ascc_optimizer(gr.basic_block):
         sol.solve_ms = (time.perf_counter() - t0) * 1e3
         if not math.isfinite(sol.objective):
             raise ValueError("the objective is not finite")
-        if self._apply_lead < 0 or csi.frame is None:
-            apply_frame = 0
-        elif self._seq == 0:  # the first allocation: nothing in force to switch from
-            apply_frame = csi.frame
-        else:
-            apply_frame = csi.frame + self._apply_lead
+        apply_frame = self._out.apply_frame(csi.frame, self._apply_lead)
         fields = sol.allocation_fields(self._seq + 1, apply_frame)
         if getattr(self._link, "discrete", False) and fields.get("rc") is not None:
             # the LDPC + QAM codes that run: each user's MCS is the one the plan was made
@@ -266,5 +236,4 @@ class mu_ascc_optimizer(gr.basic_block):
         # self-check against the schema, the budget and the shapes before anything leaves
         checked = messages.alloc_from_pmt(out, k=self._K, n_t=csi.n_t, p_max=self._p_max)
         self._seq += 1
-        self._last_msg, self._last_alloc, self._last_key = out, checked, key
-        self._publish(out, republished=False)
+        self._out.publish(out, checked, key)

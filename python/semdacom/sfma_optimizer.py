@@ -22,7 +22,7 @@ from semdacom.optimize.sfma.problem import SfmaProblem
 from semdacom.optimize.sfma.solver import solve
 
 from . import messages
-from ._block_util import check_choice, check_finite, check_int, guarded
+from ._block_util import AllocationPublisher, check_choice, check_finite, check_int, guarded
 
 __all__ = ["sfma_optimizer"]
 
@@ -157,10 +157,6 @@ class sfma_optimizer(gr.basic_block):
         )
         self._pairing = pairing
         self._seq = 0
-        self._last_msg: Any | None = None
-        self._last_alloc: messages.Allocation | None = None
-        self._last_key: tuple | None = None
-        self._last_reason = ""
         self._counts = {
             "csi_in": 0,
             "csi_rejected": 0,
@@ -172,6 +168,7 @@ class sfma_optimizer(gr.basic_block):
         }
         self.message_port_register_in(_PORT_CSI)
         self.message_port_register_out(_PORT_ALLOC)
+        self._out = AllocationPublisher(self, _PORT_ALLOC, self._counts, self.logger)
         self.set_msg_handler(_PORT_CSI, self._on_csi)
 
     # ----------------------------------------------------------------------------------------
@@ -183,44 +180,27 @@ class sfma_optimizer(gr.basic_block):
 
     def last_allocation(self) -> messages.Allocation | None:
         """The allocation in force (None before the first successful solve)."""
-        return self._last_alloc
+        return self._out.alloc
 
     def last_reason(self) -> str:
         """Why the last CSI message did not produce a new allocation ("" if it did)."""
-        return self._last_reason
+        return self._out.reason
 
     # ----------------------------------------------------------------------------------------
 
     def _on_csi(self, msg: Any) -> None:
-        self._last_reason = ""
         guarded(self.logger, self._counts, "csi_rejected", self._handle, msg)
         self._counts["csi_in"] += 1  # counted once the message has been dealt with
-
-    def _republish(self, reason: str) -> None:
-        """Log ``reason`` and re-publish the allocation in force (if any)."""
-        self._last_reason = reason
-        if self._last_msg is None:
-            self.logger.error(f"{reason}; no valid allocation yet, nothing published")
-            return
-        self.logger.error(f"{reason}; re-publishing allocation seq={self._last_alloc.seq}")
-        self._publish(self._last_msg, republished=True)
-
-    def _publish(self, msg: Any, republished: bool) -> None:
-        self.message_port_pub(_PORT_ALLOC, msg)
-        self._counts["alloc_out"] += 1
-        if republished:
-            self._counts["republished"] += 1
 
     def _handle(self, msg: Any) -> None:
         try:
             csi = messages.sfma_csi_from_pmt(msg, k=self._K)
         except messages.MessageError as exc:
-            self._republish(f"dropped CSI: {exc}")
+            self._out.fail(f"dropped CSI: {exc}")
             raise  # guarded() logs and counts it as rejected
         labels = self._cfg["labels"] if csi.labels is None else csi.labels
         key = (csi.gain.tobytes(), np.asarray(labels).tobytes())
-        if key == self._last_key and self._last_msg is not None:
-            self._publish(self._last_msg, republished=True)
+        if self._out.repeat(key):  # the same channel again: the same allocation
             return
         self._counts["solves"] += 1
         t0 = time.perf_counter()
@@ -233,18 +213,13 @@ class sfma_optimizer(gr.basic_block):
                 alloc = solve(prob)
         except Exception as exc:  # a failed solve must never kill the scheduler thread
             self._counts["solve_failed"] += 1
-            self._republish(f"solve failed ({type(exc).__name__}: {exc})")
+            self._out.fail(f"solve failed ({type(exc).__name__}: {exc})")
             return
         if not alloc.feasible or not math.isfinite(alloc.objective):
             self._counts["infeasible"] += 1
-            self._republish(f"no allocation meets (20a)-(20h): {alloc.status}")
+            self._out.fail(f"no allocation meets (20a)-(20h): {alloc.status}")
             return
-        if self._apply_lead < 0 or csi.frame is None:
-            apply_frame = 0
-        elif self._seq == 0:
-            apply_frame = csi.frame
-        else:
-            apply_frame = csi.frame + self._apply_lead
+        apply_frame = self._out.apply_frame(csi.frame, self._apply_lead)
         out_alloc = messages.Allocation(
             seq=self._seq + 1,
             apply_frame=apply_frame,
@@ -263,5 +238,4 @@ class sfma_optimizer(gr.basic_block):
             b_tot=self._cfg["b_tot"],
         )  # fmt: skip
         self._seq += 1
-        self._last_msg, self._last_alloc, self._last_key = out, checked, key
-        self._publish(out, republished=False)
+        self._out.publish(out, checked, key)
