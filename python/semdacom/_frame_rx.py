@@ -114,3 +114,28 @@ class FrameCutter:
             a = f["start"] - self._buf_start
             y = self._buf[max(a, 0) : max(a, 0) + (f["len"] or self._buf.size)]
             emit(f, y)
+
+
+class FrameReceiver:
+    """``work``/``stop`` of a block that cuts its stream into frames (``channel_decoder``,
+    ``djscc_decoder``, ``sfma_decoder``): mix in before ``gr.sync_block``; the block sets
+    ``self._cutter`` (a :class:`FrameCutter`) and defines ``_emit_frame(f, y)``, which must
+    answer every frame. ``work`` never ends the thread; ``stop`` answers the frames still
+    open with what arrived of them."""
+
+    def work(self, input_items, output_items):
+        x = input_items[0]
+        try:
+            tags = self.get_tags_in_window(0, 0, len(x))
+            self._cutter.push(x, self.nitems_read(0), tags, self.logger, self._emit_frame)
+        except Exception as exc:  # work() must never end the thread
+            self.logger.error(f"work: {type(exc).__name__}: {exc}")
+        return len(x)
+
+    def stop(self) -> bool:
+        """Flowgraph stop: frames still open are answered with what arrived of them."""
+        try:
+            self._cutter.flush(self._emit_frame)
+        except Exception as exc:
+            self.logger.error(f"stop: {type(exc).__name__}: {exc}")
+        return True

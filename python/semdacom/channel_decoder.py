@@ -28,7 +28,7 @@ from ._block_util import (
     guarded,
     is_user,
 )
-from ._frame_rx import FrameCutter
+from ._frame_rx import FrameCutter, FrameReceiver
 
 __all__ = ["channel_decoder"]
 
@@ -48,7 +48,7 @@ def _blocks_sent(chan: dict | None, default: int) -> int:
     return default
 
 
-class channel_decoder(gr.sync_block):
+class channel_decoder(FrameReceiver, gr.sync_block):
     """Channel decoder of one user: frames of symbols in, one bits PDU per frame out.
 
     A frame starts at a ``frame`` tag and is ``packet_len`` symbols long (the tag at the same
@@ -160,26 +160,9 @@ class channel_decoder(gr.sync_block):
             self._mcs = self._mcs if mcs is None else int(mcs[self._user])
             self._rc = self._rc if rc is None else float(rc[self._user])
 
-    # ------------------------------------------------------------------ stream
-    def work(self, input_items, output_items):
-        x = input_items[0]
-        try:
-            tags = self.get_tags_in_window(0, 0, len(x))
-            self._cutter.push(x, self.nitems_read(0), tags, self.logger, self._emit)
-        except Exception as exc:  # work() must never end the thread
-            self.logger.error(f"work: {type(exc).__name__}: {exc}")
-        return len(x)
-
-    def stop(self) -> bool:
-        """Flowgraph stop: frames still open are answered with what arrived of them."""
-        try:
-            self._cutter.flush(self._emit)
-        except Exception as exc:
-            self.logger.error(f"stop: {type(exc).__name__}: {exc}")
-        return True
-
     # ------------------------------------------------------------------ decoding
-    def _emit(self, f: dict, y: np.ndarray) -> None:
+    # (work and stop: _frame_rx.FrameReceiver)
+    def _emit_frame(self, f: dict, y: np.ndarray) -> None:
         """One PDU for the frame ``f``, whatever happens (an erasure when decoding fails)."""
         self._counts["frames_in"] += 1
         frame = f["frame"] if f["frame"] is not None else -1

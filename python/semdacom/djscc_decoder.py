@@ -28,7 +28,7 @@ from ._block_util import (
     salvage_meta,
 )
 from ._codec_block import shared_djscc
-from ._frame_rx import FrameCutter
+from ._frame_rx import FrameCutter, FrameReceiver
 
 __all__ = ["djscc_decoder"]
 
@@ -41,7 +41,7 @@ _PORT_CMD = pmt.intern("cmd")
 MIN_GAIN = 1e-9
 
 
-class djscc_decoder(gr.sync_block):
+class djscc_decoder(FrameReceiver, gr.sync_block):
     """DeepJSCC decoder of one user (the "ZF-WF-DJSCC" benchmark, MU-ASCC seed 000, Sec. V-A).
 
     Frames of received symbols ``y = g s + n`` arrive on the stream input exactly as for
@@ -153,23 +153,7 @@ class djscc_decoder(gr.sync_block):
         self._publish(meta, y, reason, gain)
 
     # ------------------------------------------------------------------ stream
-    def work(self, input_items, output_items):
-        x = input_items[0]
-        try:
-            tags = self.get_tags_in_window(0, 0, len(x))
-            self._cutter.push(x, self.nitems_read(0), tags, self.logger, self._emit_frame)
-        except Exception as exc:  # work() must never end the thread
-            self.logger.error(f"work: {type(exc).__name__}: {exc}")
-        return len(x)
-
-    def stop(self) -> bool:
-        """Flowgraph stop: frames still open are answered with what arrived of them."""
-        try:
-            self._cutter.flush(self._emit_frame)
-        except Exception as exc:
-            self.logger.error(f"stop: {type(exc).__name__}: {exc}")
-        return True
-
+    # (work and stop: _frame_rx.FrameReceiver)
     def _emit_frame(self, f: dict, y: np.ndarray) -> None:
         self._counts["frames_in"] += 1
         frame = f["frame"] if f["frame"] is not None else -1

@@ -17,7 +17,7 @@ from gnuradio import gr
 
 from . import messages
 from ._block_util import check_finite, check_int, erasure_meta, guarded, pdu_or_bare
-from ._frame_rx import FrameCutter
+from ._frame_rx import FrameCutter, FrameReceiver
 from ._sfma_block import GainSchedule, noise_w_per_hz, shared_sfma
 
 __all__ = ["sfma_decoder"]
@@ -30,7 +30,7 @@ _PORT_SIDE = pmt.intern("side")
 SNR_RANGE_DB = (-30.0, 60.0)
 
 
-class sfma_decoder(gr.sync_block):
+class sfma_decoder(FrameReceiver, gr.sync_block):
     """SC-SFMA receiver of one user (seed 001, eq. 7): each received frame of the user's
     group gives the user's image, decoded by the transceiver's decoder of the user's slot
     from the frame's first ``n_sym`` symbols and the mask side information.
@@ -155,22 +155,7 @@ class sfma_decoder(gr.sync_block):
         self._counts["side_accepted"] += 1
 
     # ------------------------------------------------------------------ stream
-    def work(self, input_items, output_items):
-        x = input_items[0]
-        try:
-            tags = self.get_tags_in_window(0, 0, len(x))
-            self._cutter.push(x, self.nitems_read(0), tags, self.logger, self._emit_frame)
-        except Exception as exc:  # work() must never end the thread
-            self.logger.error(f"work: {type(exc).__name__}: {exc}")
-        return len(x)
-
-    def stop(self) -> bool:
-        try:
-            self._cutter.flush(self._emit_frame)
-        except Exception as exc:
-            self.logger.error(f"stop: {type(exc).__name__}: {exc}")
-        return True
-
+    # (work and stop: _frame_rx.FrameReceiver)
     def _emit_frame(self, f: dict, y: np.ndarray) -> None:
         self._counts["frames_in"] += 1
         frame = f["frame"]
