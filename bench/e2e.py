@@ -23,7 +23,6 @@ One function per key group, merged by :func:`main`:
 from __future__ import annotations
 
 import math
-import socket
 import tempfile
 import time
 from pathlib import Path
@@ -48,26 +47,6 @@ def _db(x: float) -> float:
     return 10.0 * math.log10(x) if x > 0 else -math.inf
 
 
-def _free_port_base(n: int = 3) -> int:
-    for _ in range(200):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1]
-        socks = []
-        try:
-            for i in range(n):
-                t = socket.socket()
-                socks.append(t)
-                t.bind(("127.0.0.1", base + i))
-            return base
-        except OSError:
-            continue
-        finally:
-            for t in socks:
-                t.close()
-    raise RuntimeError("no free port range")
-
-
 _MODULE = None
 
 
@@ -84,8 +63,10 @@ def _ota_module():
 
 def run_ota_sim(n_images: int = OTA_IMAGES, timeout_s: float = 300.0, **kw):
     """examples/mu_ascc_ota_sim.grc headless until every image has its result."""
+    from semdacom.cli.examples import free_port_base
+
     mod = _ota_module()
-    tb = mod.mu_ascc_ota_sim(n_images=n_images, zmq_port=_free_port_base(), **kw)
+    tb = mod.mu_ascc_ota_sim(n_images=n_images, zmq_port=free_port_base(), **kw)
     t0 = time.monotonic()
     tb.start()
     last, since = -1, time.monotonic()

@@ -13,7 +13,6 @@ estimated CSI, and the estimates match the least-squares theory.
 
 from __future__ import annotations
 
-import socket
 import time
 from pathlib import Path
 
@@ -22,35 +21,12 @@ import pytest
 from gnuradio import blocks
 from gnuradio.semdacom import messages
 
-from semdacom.cli.examples import compile_example, load_flowgraph_module
+from semdacom.cli.examples import compile_example, free_port_base, load_flowgraph_module
 from semdacom.core import pilots
 
 ROOT = Path(__file__).resolve().parents[1]
 N_IMAGES = 40
 TIMEOUT_S = 150.0
-
-
-def free_port_base(n: int = 3) -> int:
-    """A port p such that p .. p+n-1 are free on 127.0.0.1."""
-    for _ in range(200):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1]
-        if base + n >= 65535:
-            continue
-        try:
-            socks = []
-            for i in range(n):
-                t = socket.socket()
-                socks.append(t)
-                t.bind(("127.0.0.1", base + i))
-            return base
-        except OSError:
-            continue
-        finally:
-            for t in socks:
-                t.close()
-    raise RuntimeError("no free port range")
 
 
 @pytest.fixture(scope="module")

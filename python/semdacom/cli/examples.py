@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -64,3 +65,27 @@ def load_flowgraph_module(py: Path) -> ModuleType:
     sys.modules[py.stem] = mod
     spec.loader.exec_module(mod)
     return mod
+
+
+def free_port_base(n: int = 3) -> int:
+    """A port p such that p .. p+n-1 are free on 127.0.0.1 (the ZMQ ports of a flowgraph
+    split over message sockets, such as mu_ascc_ota_sim)."""
+    for _ in range(200):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            base = s.getsockname()[1]
+        if base + n >= 65535:
+            continue
+        try:
+            socks = []
+            for i in range(n):
+                t = socket.socket()
+                socks.append(t)
+                t.bind(("127.0.0.1", base + i))
+            return base
+        except OSError:
+            continue
+        finally:
+            for t in socks:
+                t.close()
+    raise RuntimeError("no free port range")
