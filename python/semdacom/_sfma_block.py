@@ -172,3 +172,20 @@ class GainSchedule:
 
     def state(self) -> tuple:
         return (self.gain, self.seq, tuple(self._pending))
+
+
+def walk_frames(block, n_inputs: int, n: int, fill, start) -> None:
+    """The next ``n`` items of a multi-input SFMA stream block, segment by segment:
+    ``fill(pos, stop)`` copies relative items ``pos .. stop`` with the state in force, and at
+    every ``frame`` tag on any input ``start(offset, rel, per_input)`` changes the state
+    (``per_input``: :func:`frame_tags` of every input)."""
+    base = block.nitems_read(0)
+    per_input = [frame_tags(block, i, n) for i in range(n_inputs)]
+    offsets = sorted({off for d in per_input for off in d if "frame" in d[off]})
+    pos = 0
+    for off in offsets:
+        rel = max(0, min(n, off - base))
+        fill(pos, rel)
+        pos = rel
+        start(off, rel, per_input)
+    fill(pos, n)

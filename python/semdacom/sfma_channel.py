@@ -17,7 +17,7 @@ from gnuradio import gr
 
 from . import messages
 from ._block_util import check_finite, check_int
-from ._sfma_block import frame_tags, noise_w_per_hz
+from ._sfma_block import noise_w_per_hz, walk_frames
 
 __all__ = ["sfma_channel"]
 
@@ -121,18 +121,12 @@ class sfma_channel(gr.sync_block):
     # ------------------------------------------------------------------ stream
     def work(self, input_items, output_items):
         n = len(output_items[0])
-        base = self.nitems_read(0)
         try:
-            per_input = [frame_tags(self, m, n) for m in range(self._m)]
-            offsets = sorted({off for d in per_input for off in d if "frame" in d[off]})
-            pos = 0
-            for off in [*offsets, base + n]:
-                rel = max(0, min(n, off - base))
-                self._fill(input_items, output_items, pos, rel)
-                pos = rel
-                if off == base + n:
-                    break
-                self._start_frames(off, rel, per_input)
+
+            def fill(a: int, b: int) -> None:
+                self._fill(input_items, output_items, a, b)
+
+            walk_frames(self, self._m, n, fill, self._start_frames)
         except Exception as exc:  # work() must never end the thread
             self.logger.error(f"work: {type(exc).__name__}: {exc}")
             for o in output_items:

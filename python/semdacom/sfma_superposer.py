@@ -16,7 +16,7 @@ from gnuradio import gr
 
 from . import messages
 from ._block_util import check_finite, check_int, guarded
-from ._sfma_block import SfmaCommands, frame_tags
+from ._sfma_block import SfmaCommands, walk_frames
 
 __all__ = ["sfma_superposer"]
 
@@ -171,34 +171,31 @@ class sfma_superposer(gr.sync_block):
         del self._frame_log[:-10000]
         return out, frame, plen
 
+    def _frame_boundary(self, off: int, rel: int, per_input: list[dict]) -> None:
+        """Frames start at input offset ``off`` (output item ``rel`` of this call): new group
+        state, and the group tags on every output and the ``side`` port."""
+        starts = {u: d[off] for u, d in enumerate(per_input) if off in d and "frame" in d[off]}
+        tags, frame, plen = self._start_frames(off, starts)
+        out_off = self.nitems_written(0) + rel
+        for m, tag in tags:
+            if frame is not None:
+                self.add_item_tag(m, out_off, pmt.intern("frame"), pmt.from_uint64(frame))
+            if plen is not None:
+                self.add_item_tag(m, out_off, pmt.intern("packet_len"), pmt.from_long(plen))
+            self.add_item_tag(m, out_off, pmt.intern(GROUP_TAG), messages.meta_to_pmt(tag))
+            self._counts["frames_out"] += 1
+            if frame is not None:
+                side = messages.meta_to_pmt({"frame": np.uint64(frame), **tag})
+                self.message_port_pub(_PORT_SIDE, side)
+
     def work(self, input_items, output_items):
         n = len(output_items[0])
-        base = self.nitems_read(0)
         try:
-            per_input = [frame_tags(self, u, n) for u in range(self._k)]
-            offsets = sorted({off for d in per_input for off in d if "frame" in d[off]})
-            pos = 0
-            for off in [*offsets, base + n]:
-                rel = max(0, min(n, off - base))
-                self._fill(input_items, output_items, pos, rel)
-                pos = rel
-                if off == base + n:
-                    break
-                starts = {
-                    u: d[off] for u, d in enumerate(per_input) if off in d and "frame" in d[off]
-                }
-                tags, frame, plen = self._start_frames(off, starts)
-                out_off = self.nitems_written(0) + rel
-                for m, tag in tags:
-                    if frame is not None:
-                        self.add_item_tag(m, out_off, pmt.intern("frame"), pmt.from_uint64(frame))
-                    if plen is not None:
-                        self.add_item_tag(m, out_off, pmt.intern("packet_len"), pmt.from_long(plen))
-                    self.add_item_tag(m, out_off, pmt.intern(GROUP_TAG), messages.meta_to_pmt(tag))
-                    self._counts["frames_out"] += 1
-                    if frame is not None:
-                        side = messages.meta_to_pmt({"frame": np.uint64(frame), **tag})
-                        self.message_port_pub(_PORT_SIDE, side)
+
+            def fill(a: int, b: int) -> None:
+                self._fill(input_items, output_items, a, b)
+
+            walk_frames(self, self._k, n, fill, self._frame_boundary)
         except Exception as exc:  # work() must never end the thread
             self.logger.error(f"work: {type(exc).__name__}: {exc}")
             for o in output_items:
