@@ -7,7 +7,7 @@ PREFIX := $(ROOT)/prefix
 BUILD := $(ROOT)/build
 JOBS ?= 2
 
-.PHONY: setup demo test lint format bench fuzz clean apt venv build
+.PHONY: setup demo test lint format bench fuzz clean apt venv build install-py
 
 setup: apt venv build
 	@$(PY) scripts/wire_venv.py $(VENV) $(PREFIX)
@@ -33,6 +33,11 @@ build: | $(VENV)/bin/python
 	@cmake --build $(BUILD) -j $(JOBS) >> $(BUILD).log 2>&1 || { tail -50 $(BUILD).log; exit 1; }
 	@cmake --install $(BUILD) >> $(BUILD).log 2>&1 || { tail -50 $(BUILD).log; exit 1; }
 
+# the edit-test loop for Python-only changes: copy src/semdacom, python/semdacom and grc/ into
+# ./prefix (no CMake; C++ changes need `make setup`)
+install-py:
+	@$(PY) scripts/install_py.py $(PREFIX)
+
 demo: setup
 	$(VENV)/bin/semdacom demo-mu-ascc
 	$(VENV)/bin/semdacom demo
@@ -41,13 +46,13 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	clang-format --dry-run --Werror lib/*.cc lib/*.c lib/*.h include/gnuradio/semdacom/*.h \
-	  python/semdacom/bindings/*_python.cc
+	  python/semdacom/bindings/*_python.cc src/bindings/*.cc
 
 format: setup
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 	clang-format -i lib/*.cc lib/*.c lib/*.h include/gnuradio/semdacom/*.h \
-	  python/semdacom/bindings/*_python.cc
+	  python/semdacom/bindings/*_python.cc src/bindings/*.cc
 
 test: setup lint
 	cd $(BUILD) && ctest --output-on-failure

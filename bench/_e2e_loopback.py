@@ -33,9 +33,9 @@ def _module():
 
 def _stage_times() -> dict:
     """Per-image cost of each stage's library call (ms), single and batched."""
-    from semdacom.codec.codec import shared_codec
-    from semdacom.codec.data import load_fashion_mnist
-    from semdacom.core import fbl_emulation
+    from semdacom.data.datasets import load_fashion_mnist
+    from semdacom.phy import fbl_emulation
+    from semdacom.source_coding.codec import shared_codec
 
     x, _ = load_fashion_mnist("test")
     codec = shared_codec(None, semantic=False)

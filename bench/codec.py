@@ -1,4 +1,4 @@
-"""Learned-codec benchmark (MU-ASCC seed 000, Sec. II-B): speed, rate span, memory, BD-rate.
+"""Learned-codec benchmark (MU-ASCC [1], Sec. II-B): speed, rate span, memory, BD-rate.
 
 * ``images_per_s_batch1`` / ``images_per_s_batch256``: real encode + decode to and from bytes
   (analysis, entropy coding, guarded decoding, synthesis) of 28x28 Fashion-MNIST images per
@@ -26,16 +26,16 @@ import numpy as np
 import torch
 from common import best_time, write
 
-from semdacom.codec.codec import WEIGHTS_DIR, LearnedCodec, load_codec
-from semdacom.codec.data import load_fashion_mnist
-from semdacom.codec.evaluate import bd_rate, evaluate
+from semdacom.data.datasets import load_fashion_mnist
+from semdacom.source_coding.codec import WEIGHTS_DIR, LearnedCodec, load_codec
+from semdacom.source_coding.evaluate import bd_rate, evaluate
 
 N_EVAL = 1000
 
 
 def _stages(codec: LearnedCodec, x: np.ndarray, r: int) -> dict:
     """Microseconds per image of each stage of a batch encode + decode (best of 3)."""
-    from semdacom.codec import bitstream
+    from semdacom.source_coding import bitstream
 
     m = codec.model
     xt = codec.as_tensor(x)

@@ -96,7 +96,7 @@ def _problem(h, noise_var, link: str = "tabulated_mcs", p_max_dbw: float = 5.0,
     erasure-aware where its link calls for it, and its link model)."""
     from gnuradio import semdacom
 
-    from semdacom.optimize.mu_ascc.problem import Problem
+    from semdacom.mu_ascc.optimizer.problem import Problem
 
     delay = 0.6 * 784
     names = ["hyperprior_vbr_du_msssim", "hyperprior_vbr_su_error"]
@@ -117,9 +117,9 @@ def planning_loss(n_p_total: int, average: int = 1, trials: int = 200, seed: int
     """Weighted distortion lost by planning on LS estimates from ``n_p_total`` pilots per
     antenna (the flowgraph's channel, SNR and powers), each the mean of ``average`` bursts'
     estimates (channel and noise, as ``csi_combiner`` averages reports)."""
-    from semdacom.core import beamforming as bf
-    from semdacom.core import pilots
-    from semdacom.optimize.mu_ascc import fast
+    from semdacom.mu_ascc.optimizer import fast
+    from semdacom.phy import beamforming as bf
+    from semdacom.phy import pilots
 
     rng = np.random.default_rng(seed)
     H = bf.paper_channel()
@@ -206,8 +206,8 @@ def ota_keys() -> dict:
 
 def csi_keys() -> dict:
     """``csi_mse_db`` measured per pilot length, with the theory and the planning loss."""
-    from semdacom.core import pilots
-    from semdacom.optimize.mu_ascc import fast
+    from semdacom.mu_ascc.optimizer import fast
+    from semdacom.phy import pilots
 
     measured, theory, lib, lib_theory, loss, loss_avg, loss_fg = {}, {}, {}, {}, {}, {}, {}
     for n_p in N_PILOTS:

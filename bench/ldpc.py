@@ -62,7 +62,7 @@ def _grfec_run(dec, soft: np.ndarray, k: int) -> tuple[np.ndarray, float]:
 def compare_with_grfec(rng: np.random.Generator) -> dict:
     from gnuradio import blocks, fec, gr
 
-    from semdacom.coding import AlistCode
+    from semdacom.channel_coding import AlistCode
 
     ours = AlistCode(ALIST)
     enc = fec.ldpc_encoder.make(ALIST)
@@ -150,7 +150,7 @@ def gaussian_na_bler(ebn0_db: float, n: int, k: int) -> float:
 def gap_to_na(rng: np.random.Generator, n: int = 512, k: int = 256, iters: int = 50) -> dict:
     from tqdm import tqdm
 
-    from semdacom.coding import qc_code
+    from semdacom.channel_coding import qc_code
 
     code = qc_code(n, k)
     grid = np.arange(2.4, 4.01, 0.2)

@@ -1,6 +1,6 @@
 """MU-ASCC optimiser benchmark: faithful JRPB (cvxpy) vs the fast solver vs brute force.
 
-k2: the paper's channel (seed 000, Sec. V-A) and random CN(0, 1) 2x2 channels (unit noise),
+k2: the paper's channel (MU-ASCC [1], Sec. V-A) and random CN(0, 1) 2x2 channels (unit noise),
 P_max drawn from {1, 3, 6.3} W and L from {256, 4096}, DU weight 0.8 / SU weight 0.2,
 T = 0.6 x 784 channel uses per image. For each instance: both solvers' objective and time, and
 the brute-force optimum (grid over the power split and both rate indices, MMSE/UDD beams).
@@ -37,7 +37,7 @@ T_IMAGE = 0.6 * 784
 
 
 def _tables(k: int):
-    from semdacom.core import distortion as dist
+    from semdacom.mu_ascc import distortion as dist
 
     try:
         du = dist.load_table("hyperprior_vbr_du_msssim")
@@ -50,14 +50,14 @@ def _tables(k: int):
 
 
 def _problem(H, tables, p_max, L, link=None):
-    from semdacom.optimize.mu_ascc.problem import Problem
+    from semdacom.mu_ascc.optimizer.problem import Problem
 
     w = np.where(np.arange(len(tables)) % 2 == 0, 0.8, 0.2)
     return Problem(H, 1.0, tables, w, p_max, T_IMAGE, L, link)
 
 
 def _fast_ms(pr):
-    from semdacom.optimize.mu_ascc.fast import solve_fast
+    from semdacom.mu_ascc.optimizer.fast import solve_fast
 
     sols = [solve_fast(pr) for _ in range(3)]
     return sols[0], min(s.solve_ms for s in sols)
@@ -65,7 +65,7 @@ def _fast_ms(pr):
 
 def _build_lookups(problems) -> dict:
     """Build the fast solver's lookup for each table set (timed) from an empty cache."""
-    from semdacom.optimize.mu_ascc import fast
+    from semdacom.mu_ascc.optimizer import fast
 
     fast.clear_lookup_cache()
     per_set = {}
@@ -80,7 +80,7 @@ def _build_lookups(problems) -> dict:
 
 
 def _lookup_reused(before: dict) -> dict:
-    from semdacom.optimize.mu_ascc import fast
+    from semdacom.mu_ascc.optimizer import fast
 
     info = fast.lookup_cache_info()
     return {
@@ -111,9 +111,9 @@ def _compare(fj, tj, ff, tf, fb) -> dict:
 
 
 def bench_k2() -> dict:
-    from semdacom.core import beamforming as bf
-    from semdacom.optimize.mu_ascc.bruteforce import solve_bruteforce
-    from semdacom.optimize.mu_ascc.jrpb import solve_faithful
+    from semdacom.mu_ascc.optimizer.bruteforce import solve_bruteforce
+    from semdacom.mu_ascc.optimizer.jrpb import solve_faithful
+    from semdacom.phy import beamforming as bf
 
     tables, kind = _tables(2)
     H0 = bf.paper_channel()
@@ -153,9 +153,9 @@ def bench_k2() -> dict:
 
 def bench_k(K: int, physical: bool = False) -> dict:
     """K users, N_t = K: fast and faithful against the global reference (same keys as k2)."""
-    from semdacom.core.link import RandomCodingLink, physical_link
-    from semdacom.optimize.mu_ascc.bruteforce import solve_global
-    from semdacom.optimize.mu_ascc.jrpb import solve_faithful
+    from semdacom.mu_ascc.optimizer.bruteforce import solve_global
+    from semdacom.mu_ascc.optimizer.jrpb import solve_faithful
+    from semdacom.phy.link import RandomCodingLink, physical_link
 
     link = physical_link() if physical else RandomCodingLink()
     tables, kind = _tables(K)
@@ -192,7 +192,7 @@ def bench_k(K: int, physical: bool = False) -> dict:
 
 
 def bench_k8() -> dict:
-    from semdacom.optimize.mu_ascc.jrpb import solve_faithful
+    from semdacom.mu_ascc.optimizer.jrpb import solve_faithful
 
     tables, kind = _tables(8)
     H0 = np.eye(8) + 0j

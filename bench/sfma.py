@@ -1,4 +1,4 @@
-"""SC-SFMA transceiver benchmark (SC-SFMA seed 001, Sec. II-B, IV-B):
+"""SC-SFMA transceiver benchmark (SC-SFMA [2], Sec. II-B, IV-B):
 
 * ``images_per_s_batch256``: images per second through the whole SC-SFMA chain (encode pair
   with SCFM, Rate-ModNet and code mask, superposition, AWGN per user, both users' decoders) for
@@ -21,10 +21,10 @@ import numpy as np
 import torch
 from common import best_time, write
 
-from semdacom.codec import metrics
-from semdacom.core.sfma import load_xi_table
-from semdacom.sfma import MODELS, load_transceiver
-from semdacom.sfma.evaluate import eval_pairs, reconstruct
+from semdacom.sc_sfma.model import load_xi_table
+from semdacom.sc_sfma.transceiver import MODELS, load_transceiver
+from semdacom.sc_sfma.transceiver.evaluate import eval_pairs, reconstruct
+from semdacom.source_coding import metrics
 
 NU = 0.5
 SNR_DB = 10.0

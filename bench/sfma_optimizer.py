@@ -1,6 +1,6 @@
 """SC-SFMA network optimiser benchmark (optimize/sfma, Alg. 1-4 of SC-SFMA).
 
-solve time: Alg. 4 on the Sec. IV-A scenario (docs/sfma_model.md) for N = 4, 8, 16, 32 users,
+solve time: Alg. 4 on the Sec. IV-A scenario (docs/sc_sfma/model.md) for N = 4, 8, 16, 32 users,
 with the power and bandwidth scaled with N (P_max = 20 dBm + 10 log10(N/8), B = 10 MHz x N/8) so
 that every N has the per-group resources of the default N = 8; wall-clock per solve, medians
 over the instances (SEMDACOM_BENCH_SFMA instances per N, fixed seeds).
@@ -36,10 +36,10 @@ def _scenario(n: int) -> dict:
 
 
 def main() -> None:
-    from semdacom.optimize.sfma.bruteforce import solve_bruteforce
-    from semdacom.optimize.sfma.problem import violations
-    from semdacom.optimize.sfma.scenario import load_tables, make_problem
-    from semdacom.optimize.sfma.solver import solve
+    from semdacom.sc_sfma.optimizer.bruteforce import solve_bruteforce
+    from semdacom.sc_sfma.optimizer.problem import violations
+    from semdacom.sc_sfma.optimizer.scenario import load_tables, make_problem
+    from semdacom.sc_sfma.optimizer.solver import solve
 
     tables = load_tables()
     solve(make_problem(999, tables=tables))  # warm-up: imports, cvxpy compile for M = 4

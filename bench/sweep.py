@@ -71,12 +71,12 @@ def task_seconds(tables) -> dict:
     """One task of each sweep kind at its full (paper or shipped-table) size."""
     import numpy as np
 
+    from semdacom.channel_coding.linktable import mcs_curve
     from semdacom.cli import sweep
     from semdacom.cli.djscc import djscc_trial
-    from semdacom.codec import distortion_fit as dfit
-    from semdacom.codec.data import load_fashion_mnist
-    from semdacom.codec.manifest import default_data_dir
-    from semdacom.coding.linktable import mcs_curve
+    from semdacom.data.datasets import load_fashion_mnist
+    from semdacom.data.manifest import default_data_dir
+    from semdacom.mu_ascc import distortion_fit as dfit
 
     out: dict = {}
     job = {"figure": "7a", "solver": "faithful", "tables": tables, "link": "random_coding",

@@ -15,7 +15,7 @@ namespace gr {
 namespace semdacom {
 
 /*
- * Per-user tag routing through the antenna streams (docs/implementation_notes.md):
+ * Per-user tag routing through the antenna streams (docs/blocks/implementation_notes.md):
  * superposition_beamformer copies the tags of user 0's input to every antenna output, as
  * they are, and carries the tags of user i > 0 on antenna output 0 wrapped as
  * ("semdacom_user_tag", (i, key, value)); miso_channel sends `frame` tags of antenna 0 to

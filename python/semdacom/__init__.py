@@ -20,31 +20,31 @@ blocks and the PMT schemas (messages).
 # kernels themselves (ldpc_code, ldpc_decoder, rans_coder) are in semdacom._kernels and
 # re-exported here. A checkout that has not been built yet has neither.
 try:
-    from semdacom._kernels import ldpc_code, ldpc_decoder, rans_coder  # noqa: F401
+    from gnuradio.semdacom.semdacom_python import *  # noqa: F403
 
-    from .semdacom_python import *  # noqa: F403
+    from semdacom._kernels import ldpc_code, ldpc_decoder, rans_coder  # noqa: F401
 except ModuleNotFoundError:
     pass
 
-from .channel_decoder import channel_decoder  # noqa: E402, F401
-from .channel_encoder import channel_encoder  # noqa: E402, F401
-from .csi_combiner import csi_combiner  # noqa: E402, F401
-from .csi_estimator import csi_estimator  # noqa: E402, F401
-from .djscc_decoder import djscc_decoder  # noqa: E402, F401
-from .djscc_encoder import djscc_encoder  # noqa: E402, F401
-from .fbl_link import fbl_link  # noqa: E402, F401
-from .frame_sync import frame_sync  # noqa: E402, F401
-from .frame_tagger import frame_tagger  # noqa: E402, F401
-from .image_source import image_source  # noqa: E402, F401
-from .metrics_sink import metrics_sink  # noqa: E402, F401
-from .mu_ascc_optimizer import mu_ascc_optimizer  # noqa: E402, F401
-from .phy_probe import phy_probe  # noqa: E402, F401
-from .pilot_inserter import pilot_inserter  # noqa: E402, F401
-from .semantic_decoder import semantic_decoder  # noqa: E402, F401
-from .sfma_channel import sfma_channel  # noqa: E402, F401
-from .sfma_decoder import sfma_decoder  # noqa: E402, F401
-from .sfma_encoder import sfma_encoder  # noqa: E402, F401
-from .sfma_optimizer import sfma_optimizer  # noqa: E402, F401
-from .sfma_superposer import sfma_superposer  # noqa: E402, F401
-from .source_decoder import source_decoder  # noqa: E402, F401
-from .source_encoder import source_encoder  # noqa: E402, F401
+from gnuradio.semdacom.channel_coding.channel_decoder import channel_decoder  # noqa: E402, F401
+from gnuradio.semdacom.channel_coding.channel_encoder import channel_encoder  # noqa: E402, F401
+from gnuradio.semdacom.mu_ascc.mu_ascc_optimizer import mu_ascc_optimizer  # noqa: E402, F401
+from gnuradio.semdacom.ota.csi_combiner import csi_combiner  # noqa: E402, F401
+from gnuradio.semdacom.ota.csi_estimator import csi_estimator  # noqa: E402, F401
+from gnuradio.semdacom.ota.frame_sync import frame_sync  # noqa: E402, F401
+from gnuradio.semdacom.ota.pilot_inserter import pilot_inserter  # noqa: E402, F401
+from gnuradio.semdacom.phy.fbl_link import fbl_link  # noqa: E402, F401
+from gnuradio.semdacom.phy.frame_tagger import frame_tagger  # noqa: E402, F401
+from gnuradio.semdacom.phy.phy_probe import phy_probe  # noqa: E402, F401
+from gnuradio.semdacom.sc_sfma.sfma_channel import sfma_channel  # noqa: E402, F401
+from gnuradio.semdacom.sc_sfma.sfma_decoder import sfma_decoder  # noqa: E402, F401
+from gnuradio.semdacom.sc_sfma.sfma_encoder import sfma_encoder  # noqa: E402, F401
+from gnuradio.semdacom.sc_sfma.sfma_optimizer import sfma_optimizer  # noqa: E402, F401
+from gnuradio.semdacom.sc_sfma.sfma_superposer import sfma_superposer  # noqa: E402, F401
+from gnuradio.semdacom.source_coding.djscc_decoder import djscc_decoder  # noqa: E402, F401
+from gnuradio.semdacom.source_coding.djscc_encoder import djscc_encoder  # noqa: E402, F401
+from gnuradio.semdacom.source_coding.image_source import image_source  # noqa: E402, F401
+from gnuradio.semdacom.source_coding.metrics_sink import metrics_sink  # noqa: E402, F401
+from gnuradio.semdacom.source_coding.semantic_decoder import semantic_decoder  # noqa: E402, F401
+from gnuradio.semdacom.source_coding.source_decoder import source_decoder  # noqa: E402, F401
+from gnuradio.semdacom.source_coding.source_encoder import source_encoder  # noqa: E402, F401

@@ -225,7 +225,7 @@ _STREAMS: list[Any] = []
 def valid_stream(draw: st.DrawFn) -> Any:
     """A bits PDU of source_encoder (a real stream of the learned codec)."""
     if not _STREAMS:
-        from gnuradio.semdacom._codec_block import shared_codec
+        from gnuradio.semdacom.plumbing.codec import shared_codec
 
         codec = shared_codec(None, semantic=False)
         rng = np.random.default_rng(0)
@@ -525,7 +525,7 @@ def _sfma_weights() -> str:
     blocks' logic is the same); skips while neither weights file is shipped."""
     import pytest
 
-    from semdacom.sfma import weights_path
+    from semdacom.sc_sfma.transceiver import weights_path
 
     for v in ("sc_sfma", "swinjscc_noma"):
         if weights_path(v).exists():

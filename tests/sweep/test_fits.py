@@ -10,9 +10,9 @@ import shutil
 import numpy as np
 import pytest
 
-from semdacom.codec import distortion_fit as dfit
-from semdacom.codec.data import load_fashion_mnist
-from semdacom.codec.manifest import default_data_dir
+from semdacom.data.datasets import load_fashion_mnist
+from semdacom.data.manifest import default_data_dir
+from semdacom.mu_ascc import distortion_fit as dfit
 from semdacom.sweep import run_tasks, task_hash
 
 torch = pytest.importorskip("torch")
@@ -30,7 +30,7 @@ def sample():
 
 
 def test_fit_distortion_tasks_equal_the_in_process_loop(sample):
-    from semdacom.codec.codec import LearnedCodec
+    from semdacom.source_coding.codec import LearnedCodec
 
     images, labels = sample
     grid = dfit.default_grid(3)
@@ -57,7 +57,7 @@ def test_fit_distortion_tasks_equal_the_in_process_loop(sample):
 
 def test_fit_classical_tasks_equal_the_in_process_loop(sample):
     pytest.importorskip("pillow_heif")
-    from semdacom.codec.classical import ClassicalCodec
+    from semdacom.source_coding.classical import ClassicalCodec
 
     images, labels = sample
     images, labels = images[:8], labels[:8]

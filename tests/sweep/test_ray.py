@@ -192,7 +192,7 @@ def test_two_node_cluster_equals_local_bit_for_bit(cluster):
 def test_real_semdacom_task_on_the_cluster(cluster):
     """A real Monte-Carlo task of the package (one MCS of ``fit-link``, tiny sizes) imports
     and runs on the cluster's workers, with the local engine's numbers."""
-    from semdacom.coding.linktable import link_tasks, mcs_curve
+    from semdacom.channel_coding.linktable import link_tasks, mcs_curve
 
     tasks = link_tasks(64, seed=4, mcs_indices=[3, 6], min_errors=5, max_bits=4e3,
                        max_iterations=5, step_db=1.0, max_points=3)  # fmt: skip

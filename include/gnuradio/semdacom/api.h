@@ -11,7 +11,14 @@
 #ifndef INCLUDED_SEMDACOM_API_H
 #define INCLUDED_SEMDACOM_API_H
 
+/* The kernels (LDPC, rANS) also build without GNU Radio, as semdacom._kernels
+ * (src/CMakeLists.txt, `pip install .`): then the attributes are spelled out here. */
+#if defined(__has_include) && __has_include(<gnuradio/attributes.h>)
 #include <gnuradio/attributes.h>
+#else
+#define __GR_ATTR_EXPORT __attribute__((visibility("default")))
+#define __GR_ATTR_IMPORT __attribute__((visibility("default")))
+#endif
 
 #ifdef gnuradio_semdacom_EXPORTS
 #define SEMDACOM_API __GR_ATTR_EXPORT

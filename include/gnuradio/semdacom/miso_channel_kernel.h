@@ -19,7 +19,7 @@ namespace gr {
 namespace semdacom {
 
 /*!
- * \brief MU-MISO downlink channel kernel, eq. (6) of MU-ASCC (seed 000):
+ * \brief MU-MISO downlink channel kernel, eq. (6) of MU-ASCC ([1]):
  *        y_i[t] = h_i^H x[t] + n_i[t],  n_i ~ CN(0, sigma_i^2).
  *
  * h is K*N_t complex, user-major (h_1 then h_2 ...), as in the CSI message.

@@ -18,7 +18,7 @@ namespace gr {
 namespace semdacom {
 
 /*!
- * \brief Indexed rANS entropy coder holding its CDF tables once (learned codec, seed 000
+ * \brief Indexed rANS entropy coder holding its CDF tables once (learned codec, MU-ASCC [1]
  * §II-B).
  *
  * Same stream format as compressai's RansEncoder/RansDecoder (64-bit rANS state, 32-bit

@@ -18,7 +18,7 @@ namespace gr {
 namespace semdacom {
 
 /*!
- * \brief Superposition beamforming kernel, eq. (5) of MU-ASCC (seed 000):
+ * \brief Superposition beamforming kernel, eq. (5) of MU-ASCC ([1]):
  *        u[t] = sum_i sqrt(p_i) w_i g_i[t].
  *
  * A plain class (no GNU Radio block): K user streams in, N_t antenna streams

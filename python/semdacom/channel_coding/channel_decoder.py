@@ -1,0 +1,283 @@
+#
+# Copyright 2026 gr-semdacom authors.
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+"""GNU Radio block ``channel_decoder``: a frame of received symbols -> one bits PDU."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pmt
+from gnuradio import gr
+from gnuradio.semdacom import messages
+from gnuradio.semdacom.plumbing.block_util import (
+    AllocationSchedule,
+    ChannelState,
+    check_choice,
+    check_finite,
+    check_int,
+    guarded,
+    is_user,
+)
+from gnuradio.semdacom.plumbing.frame_rx import FrameCutter, FrameReceiver
+
+from semdacom.channel_coding import framing
+from semdacom.channel_coding import mcs as mcs_mod
+from semdacom.phy import fbl_emulation
+
+__all__ = ["channel_decoder"]
+
+CHAN_TAG = messages.CHAN_TAG
+MODES = messages.CHAN_MODES
+_PORT_PDUS = pmt.intern("pdus")
+_PORT_CSI = pmt.intern("csi")
+_PORT_CMD = pmt.intern("cmd")
+
+
+def _blocks_sent(chan: dict | None, default: int) -> int:
+    """Channel blocks the encoder sent of this frame (``blocks_sent`` when it cut the frame
+    at its slot, else all of them)."""
+    v = None if chan is None else chan.get("blocks_sent")
+    if isinstance(v, (int, np.integer)) and not isinstance(v, bool) and 0 <= v < default:
+        return int(v)
+    return default
+
+
+class channel_decoder(FrameReceiver, gr.sync_block):
+    """Channel decoder of one user: frames of symbols in, one bits PDU per frame out.
+
+    A frame starts at a ``frame`` tag and is ``packet_len`` symbols long (the tag at the same
+    sample; without it the frame ends at the next ``frame`` tag). Samples outside frames are
+    ignored. The frame's ``semdacom_chan`` tag (from ``channel_encoder``), when it belongs to
+    this user, gives the mode's MCS or ``R_c``, the payload length and, in fbl mode, the bits;
+    otherwise the MCS / ``R_c`` of the last allocation applied (``cmd``, from ``apply_frame``)
+    or the parameters are used and every decoded bit is output.
+
+    Channel: with CSI (``csi``) and ``power`` and ``w`` in force (from allocations, applied
+    from their ``apply_frame``; an allocation whose ``seq`` is not newer than the last one
+    taken is dropped), the effective gain is ``g = sqrt(p_u) h_u^H w_u`` and the noise
+    ``N0 = sigma_u^2 + sum_{j != u} p_j |h_u^H w_j|^2`` (eqs. 6-7,
+    ``core.beamforming.effective_channel``); otherwise ``g = 1`` and ``N0 = 10^(-snr_db/10)``.
+
+    ``ldpc``: max-log demapping, deinterleaving, layered min-sum LDPC, CRC-16 per codeword.
+    ``fbl``: eq. (8) decides per packet whether it fails (its bits replaced by random bits),
+    at the SINR ``|g|^2 / N0``.
+
+    Every frame gives exactly one PDU (never dropped): meta ``frame``, ``mode``, ``mcs`` /
+    ``rc``, ``sinr_db``, ``codewords``, ``cw_crc_ok`` (s32 0/1 per codeword),
+    ``cw_erased`` (1 where the codeword's CRC-16 failed, or its fbl packet failed),
+    ``cw_syndrome_ok`` (ldpc: 1 where the LDPC syndrome reached zero),
+    ``erased`` (count), ``payload_known`` (whether the payload length came with the frame)
+    and ``decoder_reason`` when the frame could not be decoded at all (then every codeword
+    is flagged erased and the bits are zeros). A ``semdacom_chan`` tag that does not follow
+    its schema (``messages.chan_info``) or one the encoder flagged ``erased`` makes the frame
+    such an erasure (with ``erasure_reason``); no error in decoding ends the block's thread.
+
+    Parameters
+    ----------
+    user : int
+    mode : {"ldpc", "fbl"}
+    mcs : int
+        Default MCS index.
+    rc : float
+        Default rate (fbl).
+    blocklength : int
+        ``L``.
+    snr_db : float
+        SNR used while no CSI with beams is known.
+    max_iterations : int
+        LDPC decoder iterations.
+    seed : int
+        Seed of the fbl emulator.
+    """
+
+    def __init__(
+        self,
+        user: int = 0,
+        mode: str = "ldpc",
+        mcs: int = 3,
+        rc: float = 1.0,
+        blocklength: int = 256,
+        snr_db: float = 20.0,
+        max_iterations: int = 20,
+        seed: int = 0,
+    ) -> None:
+        gr.sync_block.__init__(self, name="channel_decoder", in_sig=[np.complex64], out_sig=None)
+        self._mode = check_choice("mode", mode, MODES)
+        self._user = check_int("user", user)
+        self._L = check_int("blocklength", blocklength, 1)
+        max_iterations = check_int("max_iterations", max_iterations, 1)
+        seed = check_int("seed", seed)
+        snr_db = check_finite("snr_db", snr_db)
+        if mode == "ldpc":
+            mcs_mod.block_layout(int(mcs), self._L)
+        else:
+            fbl_emulation.bits_per_packet(rc, self._L)
+        self._mcs, self._rc = int(mcs), float(rc)
+        self._snr_db = float(snr_db)
+        self._iters = int(max_iterations)
+        self._rng = np.random.default_rng(int(seed))
+        self._sched = AllocationSchedule(("mcs", "rc", "power", "w"))
+        self._chan = ChannelState(self._user, self._snr_db, self._sched)
+        self._cutter = FrameCutter(CHAN_TAG)
+        self._counts = {"frames_in": 0, "pdus_out": 0, "erasure_pdus": 0,
+                        "cmd_accepted": 0, "cmd_rejected": 0,
+                        "csi_accepted": 0, "csi_rejected": 0}  # fmt: skip
+        self.message_port_register_in(_PORT_CSI)
+        self.message_port_register_in(_PORT_CMD)
+        self.message_port_register_out(_PORT_PDUS)
+        self.set_msg_handler(_PORT_CSI, self._on_csi)
+        self.set_msg_handler(_PORT_CMD, self._on_cmd)
+
+    def counters(self) -> dict[str, int]:
+        return dict(self._counts)
+
+    # ------------------------------------------------------------------ messages
+    def _on_csi(self, msg: Any) -> None:
+        guarded(self.logger, self._counts, "csi_rejected", self._handle_csi, msg)
+
+    def _on_cmd(self, msg: Any) -> None:
+        guarded(self.logger, self._counts, "cmd_rejected", self._handle_cmd, msg)
+
+    def _handle_csi(self, msg: Any) -> None:
+        self._chan.set_csi(messages.csi_from_pmt(msg, user=self._user))
+        self._counts["csi_accepted"] += 1
+
+    def _handle_cmd(self, msg: Any) -> None:
+        alloc = messages.link_allocation(msg, self._user, self._L)
+        self._sched.accept(alloc)
+        self._counts["cmd_accepted"] += 1
+
+    def _apply_pending(self, frame: int) -> None:
+        self._chan.on_frame(frame if frame >= 0 else None)
+        if self._sched.on_frame(frame):
+            mcs, rc = self._sched.get("mcs"), self._sched.get("rc")
+            self._mcs = self._mcs if mcs is None else int(mcs[self._user])
+            self._rc = self._rc if rc is None else float(rc[self._user])
+
+    # ------------------------------------------------------------------ decoding
+    # (work and stop: _frame_rx.FrameReceiver)
+    def _emit_frame(self, f: dict, y: np.ndarray) -> None:
+        """One PDU for the frame ``f``, whatever happens (an erasure when decoding fails)."""
+        self._counts["frames_in"] += 1
+        frame = f["frame"] if f["frame"] is not None else -1
+        meta: dict[str, Any] = {"frame": frame, "mode": self._mode, "user": self._user}
+        chan, bad_tag = f["info"], None
+        try:
+            self._apply_pending(frame)
+            if isinstance(chan, dict) and is_user(chan.get("user"), self._user):
+                chan = messages.chan_info(chan)
+            else:
+                chan = None
+        except Exception as exc:  # a tag of this user that breaks its schema
+            bad_tag, chan = f"{type(exc).__name__}: {exc}", None
+        try:
+            if bad_tag is not None:
+                raise messages.MessageError(f"bad '{CHAN_TAG}' tag: {bad_tag}")
+            if chan is not None and chan.get("erased") is True:
+                raise messages.MessageError(
+                    f"erased at the encoder ({chan.get('erasure_reason', '?')})"
+                )
+            bits, cw_ok, cw_erased, extra = self._decode(y, chan)
+            meta.update(extra)
+        except Exception as exc:  # never drop a frame: emit an explicit erasure
+            self._counts["erasure_pdus"] += 1
+            reason = f"{type(exc).__name__}: {exc}"[:200]
+            self.logger.error(f"frame {frame}: {reason}")
+            n_bits = chan["n_bits"] if chan is not None and "erased" not in chan else 0
+            bits = np.zeros(n_bits if n_bits <= 8 * max(y.size, 1) else 0, np.uint8)
+            cw_ok = np.zeros(1, np.int32)
+            cw_erased = np.ones(1, np.int32)
+            meta["decoder_reason"] = reason
+            meta["erasure_reason"] = reason
+            meta["payload_known"] = chan is not None
+        if self._sched.applied_seq is not None:  # the allocation in force at this frame
+            meta["dec_alloc_seq"] = self._sched.applied_seq
+        if self._chan.csi is not None:  # the channel this frame was decoded with
+            meta["csi_seq"] = self._chan.csi.seq
+        if chan:
+            for key, val in chan.items():
+                if key.startswith("pdu_"):
+                    meta.setdefault(key[4:], val)
+            if "pdu_frame" in chan:
+                meta["source_frame"] = chan["pdu_frame"]
+            if "enc_alloc_seq" in chan:
+                meta["enc_alloc_seq"] = chan["enc_alloc_seq"]
+        meta["codewords"] = int(cw_ok.size)
+        meta["cw_crc_ok"] = cw_ok.astype(np.int32)
+        meta["cw_erased"] = cw_erased.astype(np.int32)
+        meta["erased"] = int(cw_erased.sum())
+        try:
+            out = messages.bits_pdu(meta, bits)
+        except Exception as exc:  # meta cannot be written: the bare erasure
+            self.logger.error(f"frame {frame}: {type(exc).__name__}: {exc}")
+            out = messages.bits_pdu(
+                {"frame": frame, "user": self._user, "erased": 1, "codewords": 1,
+                 "decoder_reason": "unwritable meta"},
+                np.zeros(0, np.uint8),
+            )  # fmt: skip
+        self.message_port_pub(_PORT_PDUS, out)
+        self._counts["pdus_out"] += 1
+
+    def _decode(self, y: np.ndarray, chan: dict | None):
+        g, n0, source = self._chan.channel()
+        sinr = abs(g) ** 2 / n0 if n0 > 0 else math.inf
+        extra: dict[str, Any] = {
+            "sinr_db": 10 * math.log10(sinr) if sinr > 0 else -math.inf,
+            "sinr_source": source,
+            "payload_known": chan is not None,
+        }
+        nblk = y.size // self._L
+        if nblk < 1:
+            raise ValueError(f"frame of {y.size} symbols is shorter than L={self._L}")
+        if self._mode == "ldpc":
+            mcs = int(chan["mcs"]) if chan and "mcs" in chan else self._mcs
+            n_bits = int(chan["n_bits"]) if chan and "n_bits" in chan else None
+            lay = mcs_mod.block_layout(mcs, self._L)
+            need = nblk if n_bits is None else framing.n_blocks(n_bits, lay)
+            nblk = min(nblk, need, _blocks_sent(chan, need))
+            res = framing.decode_symbols(
+                y[: nblk * self._L], mcs, self._L, n0, g, n_bits, self._iters
+            )
+            ok = res.crc_ok.astype(np.int32)
+            erased = 1 - ok
+            syn = res.syndrome_ok.astype(np.int32)
+            bits = res.bits
+            if nblk < need:  # blocks the encoder cut off at the slot: erased codewords
+                per_blk = len(lay.codes())
+                miss = (need - nblk) * per_blk
+                ok = np.concatenate([ok, np.zeros(miss, np.int32)])
+                erased = np.concatenate([erased, np.ones(miss, np.int32)])
+                syn = np.concatenate([syn, np.zeros(miss, np.int32)])
+                if n_bits is not None and bits.size < n_bits:
+                    bits = np.concatenate([bits, np.zeros(n_bits - bits.size, np.uint8)])
+                extra["blocks_cut"] = int(need - nblk)
+            extra.update({"mcs": mcs, "rc": lay.rc_effective, "L": self._L})
+            extra["cw_syndrome_ok"] = syn
+            return bits, ok, erased, extra
+        rc = float(chan["rc"]) if chan and "rc" in chan else self._rc
+        n = fbl_emulation.bits_per_packet(rc, self._L)
+        extra.update({"rc": n / self._L, "L": self._L})
+        if chan is None or "bits" not in chan:
+            # No bits reached this decoder: every packet of the frame is an erasure.
+            extra["decoder_reason"] = "no_fbl_bits"
+            erased = np.ones(nblk, np.int32)
+            return np.zeros(nblk * n, np.uint8), np.zeros(nblk, np.int32), erased, extra
+        n_bits = int(chan["n_bits"])
+        sent = np.unpackbits(np.asarray(chan["bits"], dtype=np.uint8))[:n_bits]
+        got, st = fbl_emulation.emulate(sent, sinr, rc, self._L, "packet", self._rng)
+        n_pkt = max(1, fbl_emulation.num_packets(n_bits, n))
+        pkt = np.arange(n_bits) // n
+        bad = np.zeros(n_pkt, bool)
+        np.logical_or.at(bad, pkt, got != sent)
+        kept = _blocks_sent(chan, n_pkt)
+        if kept < n_pkt:  # packets the encoder cut off at the slot never reached the channel
+            bad[kept:] = True
+            got = np.where(pkt < kept, got, 0).astype(np.uint8)
+            extra["blocks_cut"] = int(n_pkt - kept)
+        extra["per"] = float(st["per"])
+        return got, (~bad).astype(np.int32), bad.astype(np.int32), extra

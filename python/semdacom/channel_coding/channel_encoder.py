@@ -1,0 +1,258 @@
+#
+# Copyright 2026 gr-semdacom authors.
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+"""GNU Radio block ``channel_encoder``: bits PDU -> one frame of complex symbols with tags."""
+
+from __future__ import annotations
+
+import math
+import queue
+import time
+from typing import Any
+
+import numpy as np
+import pmt
+from gnuradio import gr
+from gnuradio.semdacom import messages
+from gnuradio.semdacom.plumbing.block_util import (
+    AllocationSchedule,
+    FrameTx,
+    check_choice,
+    check_int,
+    guarded,
+    salvage_meta,
+)
+
+from semdacom.channel_coding import framing
+from semdacom.channel_coding import mcs as mcs_mod
+from semdacom.phy import fbl_emulation
+
+__all__ = ["channel_encoder", "CHAN_TAG", "MODES"]
+
+#: Key of the per-frame tag carrying the coding parameters for the decoder.
+CHAN_TAG = messages.CHAN_TAG
+MODES = messages.CHAN_MODES
+_PORT_PDUS = pmt.intern("pdus")
+_PORT_CMD = pmt.intern("cmd")
+_PORT_SENT = pmt.intern("sent")
+
+
+class channel_encoder(gr.sync_block):
+    """Channel encoder of one user (MU-ASCC [1], Sec. II-C and Remark 3.2).
+
+    Each bits PDU on ``pdus`` becomes one frame of unit-energy complex symbols on the output.
+
+    ``ldpc`` mode: the bits are cut into channel blocks of ``L`` uses, each carrying the
+    codewords of :func:`semdacom.channel_coding.block_layout` for the MCS in force (CRC-16 per
+    codeword, LDPC, interleaving, Gray QAM); see docs/channel_coding.md.
+
+    ``fbl`` mode: the finite-blocklength random-coding emulator (eq. 8) runs in the decoder.
+    Here every packet of ``N = floor(R_c L)`` bits occupies ``L`` channel uses of random
+    unit-energy QPSK (so the beamformer and channel see a real signal of the right length)
+    and the bits travel in the frame's ``semdacom_chan`` tag.
+
+    The frame starts with a ``frame`` tag (u64, counting from ``first_frame``), a
+    ``packet_len`` tag (long: symbols in the frame) and a ``semdacom_chan`` tag (dict: user,
+    mode, mcs, rc, L, n_bits, pdu meta keys, and in fbl mode the bits). With
+    ``frame_len > 0`` (the slot) every frame is exactly ``frame_len`` symbols, so that the K
+    users' streams stay aligned frame by frame for the superposition (docs/architecture.md
+    §4): a shorter frame is zero-padded, a longer one keeps only the channel blocks of ``L``
+    uses that fit (``blocks_sent`` in the tag; the decoder counts the blocks cut off as
+    erased codewords/packets, and ``counters()["truncated"]`` counts such frames).
+
+    The MCS (ldpc) or ``R_c`` (fbl) in force is the parameter until an allocation on ``cmd``
+    carries ``mcs`` / ``rc`` for this user; an allocation applies from the frame number
+    ``apply_frame`` (``_block_util.AllocationSchedule``: an allocation whose ``seq`` is not
+    newer than the last one taken is dropped). Malformed allocations are logged and dropped;
+    the block keeps its state.
+
+    Every PDU in gives one frame out: a malformed PDU (or one the coder cannot take) is
+    logged and sent as an erasure frame, one channel block of zero bits whose
+    ``semdacom_chan`` tag has ``erased`` true, ``erasure_reason`` and the ``pdu_*`` meta the
+    PDU still carried.
+
+    Parameters
+    ----------
+    user : int
+        Index of this user in the allocation.
+    mode : {"ldpc", "fbl"}
+    mcs : int
+        Default MCS index (ldpc).
+    rc : float
+        Default rate in bits per channel use (fbl).
+    blocklength : int
+        ``L``, channel uses per channel block (per packet in fbl mode).
+    frame_len : int
+        Every frame exactly this many symbols, padded or cut to whole blocks (0: as coded).
+    first_frame : int
+        Number of the first frame.
+    hold : bool
+        Send no frame before the first allocation has arrived (frame-exact start of a
+        closed loop).
+    seed : int
+        Seed of the fbl filler symbols.
+    """
+
+    def __init__(
+        self,
+        user: int = 0,
+        mode: str = "ldpc",
+        mcs: int = 3,
+        rc: float = 1.0,
+        blocklength: int = 256,
+        frame_len: int = 0,
+        first_frame: int = 0,
+        seed: int = 0,
+        hold: bool = False,
+    ) -> None:
+        gr.sync_block.__init__(self, name="channel_encoder", in_sig=None, out_sig=[np.complex64])
+        self._mode = check_choice("mode", mode, MODES)
+        self._user = check_int("user", user)
+        self._L = check_int("blocklength", blocklength, 1)
+        self._frame_len = check_int("frame_len", frame_len)
+        self._next_frame = check_int("first_frame", first_frame)
+        if mode == "ldpc":
+            mcs_mod.block_layout(int(mcs), self._L)  # raises on a bad MCS or L
+        else:
+            fbl_emulation.bits_per_packet(rc, self._L)
+        self._sched = AllocationSchedule(("mcs", "rc"))
+        self._mcs, self._rc = int(mcs), float(rc)
+        self._rng = np.random.default_rng(check_int("seed", seed))
+        self._hold = bool(hold)
+        self._queue: queue.Queue = queue.Queue()
+        self._tx = FrameTx()  # the frame (symbols, tags) being sent
+        self._counts = {"pdus_in": 0, "frames_out": 0, "erasures": 0, "pdus_dropped": 0,
+                        "truncated": 0, "cmd_accepted": 0, "cmd_rejected": 0}  # fmt: skip
+        self.message_port_register_in(_PORT_PDUS)
+        self.message_port_register_in(_PORT_CMD)
+        self.message_port_register_out(_PORT_SENT)
+        self.set_msg_handler(_PORT_PDUS, self._on_pdus)
+        self.set_msg_handler(_PORT_CMD, self._on_cmd)
+
+    # ------------------------------------------------------------------ inspection
+    def counters(self) -> dict[str, int]:
+        """PDUs in, frames out (erasure frames included), erasure frames, PDUs dropped (only
+        if even an erasure frame could not be built), frames cut to the slot, allocations
+        accepted/rejected."""
+        return dict(self._counts)
+
+    def current_mcs(self) -> int:
+        return self._mcs
+
+    def current_rc(self) -> float:
+        return self._rc
+
+    # ------------------------------------------------------------------ handlers
+    def _on_cmd(self, msg: Any) -> None:
+        guarded(self.logger, self._counts, "cmd_rejected", self._handle_cmd, msg)
+
+    def _handle_cmd(self, msg: Any) -> None:
+        alloc = messages.link_allocation(msg, self._user, self._L)
+        self._sched.accept(alloc)
+        self._counts["cmd_accepted"] += 1
+
+    def _apply_pending(self, frame: int) -> None:
+        if self._sched.on_frame(frame):
+            mcs, rc = self._sched.get("mcs"), self._sched.get("rc")
+            self._mcs = self._mcs if mcs is None else int(mcs[self._user])
+            self._rc = self._rc if rc is None else float(rc[self._user])
+
+    def _on_pdus(self, msg: Any) -> None:
+        self._counts["pdus_in"] += 1
+        try:
+            meta, bits = messages.unpack_bits_pdu(msg)
+            reason = None
+        except Exception as exc:  # a malformed PDU leaves as an erasure frame
+            self.logger.error(f"input PDU is an erasure: {type(exc).__name__}: {exc}")
+            meta, bits = salvage_meta(msg), np.zeros(0, np.uint8)
+            reason = f"{type(exc).__name__}: {exc}"
+        self._queue.put((meta, bits, reason))
+
+    # ------------------------------------------------------------------ framing
+    def _build_frame(
+        self, meta: dict, bits: np.ndarray, reason: str | None
+    ) -> tuple[np.ndarray, list]:
+        frame = self._next_frame
+        self._apply_pending(frame)
+        info: dict[str, Any] = {
+            "user": self._user,
+            "mode": self._mode,
+            "L": self._L,
+            "n_bits": int(bits.size),
+        }
+        if self._sched.applied_seq is not None:  # the allocation this frame was coded with
+            info["enc_alloc_seq"] = self._sched.applied_seq
+        if reason is not None:
+            info["erased"] = True
+            info["erasure_reason"] = reason[:200]
+            self._counts["erasures"] += 1
+        if self._mode == "ldpc":
+            sym = framing.encode_bits(bits, self._mcs, self._L)
+            info["mcs"] = self._mcs
+        else:
+            n = fbl_emulation.bits_per_packet(self._rc, self._L)
+            n_pkt = max(1, fbl_emulation.num_packets(bits.size, n))
+            q = self._rng.integers(0, 4, n_pkt * self._L)
+            sym = ((1 - 2 * (q & 1)) + 1j * (1 - 2 * (q >> 1))).astype(np.complex64)
+            sym /= np.float32(math.sqrt(2.0))
+            info["rc"] = self._rc
+            info["bits"] = np.packbits(bits).astype(np.uint8)
+        for key in ("frame", "seq", "image_id", "label", "rate_index", "src_alloc_seq"):
+            v = meta.get(key)
+            if isinstance(v, (int, np.integer)) and not isinstance(v, bool) and key not in info:
+                try:
+                    messages.meta_to_pmt({key: v})
+                except messages.MessageError:
+                    continue
+                info["pdu_" + key] = v
+        if self._frame_len > 0:
+            if sym.size > self._frame_len:  # keep the whole blocks that fit in the slot
+                keep = self._frame_len // self._L
+                sym = sym[: keep * self._L]
+                info["blocks_sent"] = int(keep)
+                self._counts["truncated"] += 1
+            if sym.size < self._frame_len:
+                sym = np.concatenate([sym, np.zeros(self._frame_len - sym.size, np.complex64)])
+        tags = [
+            ("frame", pmt.from_uint64(frame)),
+            ("packet_len", pmt.from_long(int(sym.size))),
+            (CHAN_TAG, messages.meta_to_pmt(info)),
+        ]
+        self._next_frame += 1
+        return sym, tags
+
+    def work(self, input_items, output_items):
+        out = output_items[0]
+        if self._hold and self._sched.last_seq is None:  # no frame before the first allocation
+            time.sleep(0.001)
+            return 0
+        if self._tx.idle:
+            try:
+                meta, bits, reason = self._queue.get_nowait()
+            except queue.Empty:
+                time.sleep(0.001)
+                return 0
+            try:
+                self._tx.start(self._build_frame(meta, bits, reason))
+            except Exception as exc:  # a PDU the coder cannot take becomes an erasure frame
+                self.logger.error(f"PDU is an erasure: {type(exc).__name__}: {exc}")
+                try:
+                    why = f"{type(exc).__name__}: {exc}"
+                    self._tx.start(self._build_frame(meta, np.zeros(0, np.uint8), why))
+                except Exception as exc2:  # not even an erasure: logged and dropped
+                    self._counts["pdus_dropped"] += 1
+                    self.logger.error(f"dropped PDU after {type(exc2).__name__}: {exc2}")
+                    return 0
+        if self._tx.fresh:  # the frame's first samples go out now: ask for the next image
+            try:
+                self.message_port_pub(
+                    _PORT_SENT, messages.frame_sent_to_pmt(self._next_frame - 1, self._user)
+                )
+            except Exception as exc:  # a credit that cannot be sent must not end the thread
+                self.logger.error(f"sent: {type(exc).__name__}: {exc}")
+        n, done = self._tx.write(self, out)
+        if done:
+            self._counts["frames_out"] += 1
+        return n

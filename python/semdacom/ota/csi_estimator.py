@@ -1,0 +1,213 @@
+#
+# Copyright 2026 gr-semdacom authors.
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+"""GNU Radio block ``csi_estimator``: synchronised bursts -> CSI report and tagged payload."""
+
+from __future__ import annotations
+
+import collections
+import math
+
+import numpy as np
+import pmt
+from gnuradio import gr
+from gnuradio.semdacom import messages
+from gnuradio.semdacom.ota.frame_sync import SYNC_TAG
+from gnuradio.semdacom.plumbing.block_util import check_int
+from gnuradio.semdacom.plumbing.ota import MAX_BUFFER, BurstQueue, burst_layout
+from gnuradio.semdacom.plumbing.ota import pilot_power as _check_power
+
+from semdacom.channel_coding import ota
+
+__all__ = ["csi_estimator"]
+
+_PORT_CSI = pmt.intern("csi")
+#: Estimates kept for inspection (:meth:`csi_estimator.estimates`).
+HISTORY = 4096
+
+
+class csi_estimator(gr.basic_block):
+    """Pilot-based CSI of one user and the frame's payload, from the bursts of
+    ``frame_sync`` (docs/ota.md).
+
+    For every burst (``ota_sync`` tag and ``packet_len`` samples from ``frame_sync``):
+
+    - least squares over the three pilot blocks (``core.pilots.estimate_blocks``): the
+      channel ``h_u`` (``N_t`` coefficients, error ``sigma^2 / (3 N_p p)`` each), the noise
+      variance from the residual, and the residual CFO from the phase turn between the
+      blocks, removed from the header and the payload;
+    - the channel is turned so that ``h_u[0]`` is real and non-negative, and the samples
+      with it: estimates of different bursts (each with its own carrier phase) then
+      describe the payload in the same frame of reference, so a decoder may combine the
+      payload with an older estimate (the base station's combined CSI);
+    - the header (``coding.ota``) is decoded with the estimate: frame number and this
+      user's entry (payload bits, MCS, image id, label, source rate);
+    - a CSI report is published on ``csi`` (``messages.csi_report_to_pmt``: one row,
+      ``user``, ``frame`` when the header was read, ``seq`` counting reports);
+    - the payload (``payload_len`` samples; preamble, pilots and header removed) goes out
+      with a ``frame`` tag (u64), a ``packet_len`` tag and the ``semdacom_chan`` tag the
+      channel decoder of this user reads (``coding.ota.chan_info_from_entry``).
+
+    A burst whose header fails (CRC) still gives its CSI report (without ``frame``) and its
+    payload, tagged with the frame after the last one read (``frame_inferred`` in the
+    ``semdacom_chan`` tag) and marked erased, so its decoder answers with an erasure.
+    Frames skipped between two headers are counted as missed (``frames_missed``); a burst
+    whose header has no frame for this user gives no payload (``no_frame_for_user``).
+
+    Parameters
+    ----------
+    user : int
+        This user's index in the header.
+    k, n_t, preamble_len, n_pilots, pilot_power, header_mcs, payload_len :
+        The burst layout and pilot power, as in ``pilot_inserter``.
+    blocklength : int
+        ``L`` written into the ``semdacom_chan`` tag.
+    """
+
+    def __init__(
+        self,
+        user: int = 0,
+        k: int = 2,
+        n_t: int = 2,
+        preamble_len: int = 127,
+        n_pilots: int = 16,
+        pilot_power: float = 1.0,
+        header_mcs: int = 2,
+        payload_len: int = 4096,
+        blocklength: int = 256,
+    ) -> None:
+        self._layout = burst_layout(k, n_t, preamble_len, n_pilots, header_mcs, payload_len)
+        self._user = check_int("user", user, 0, self._layout.k - 1)
+        self._power = _check_power(pilot_power)
+        self._L = check_int("blocklength", blocklength, 1)
+        gr.basic_block.__init__(
+            self, name="csi_estimator", in_sig=[np.complex64], out_sig=[np.complex64]
+        )
+        self.set_tag_propagation_policy(gr.TPP_DONT)
+        self.message_port_register_out(_PORT_CSI)
+        self._buf = np.zeros(0, np.complex64)
+        self._buf_start = 0
+        self._starts: list[int] = []  # absolute starts of bursts not processed yet
+        self._out = BurstQueue(1)
+        self._last_frame: int | None = None
+        self._seq = 0
+        self._last: ota.ReceivedBurst | None = None
+        self._history: collections.deque = collections.deque(maxlen=HISTORY)
+        self._counts = {"bursts": 0, "headers_ok": 0, "header_failed": 0, "frames_missed": 0,
+                        "no_frame_for_user": 0, "reports": 0, "payloads_out": 0,
+                        "errors": 0}  # fmt: skip
+
+    # ------------------------------------------------------------------ inspection
+    def counters(self) -> dict[str, int]:
+        return dict(self._counts)
+
+    def last_estimate(self) -> ota.ReceivedBurst | None:
+        """What the last burst gave (channel, noise, residual CFO, header, payload)."""
+        return self._last
+
+    def estimates(self) -> list[dict]:
+        """The last :data:`HISTORY` estimates, oldest first: ``{"frame"`` (None when the
+        header failed), ``"h"``, ``"noise_var"``, ``"cfo"`` (residual, rad/sample)``}``."""
+        return list(self._history)
+
+    def layout(self) -> ota.BurstLayout:
+        return self._layout
+
+    # ------------------------------------------------------------------ stream
+    def forecast(self, noutput_items, ninputs):
+        return [0 if len(self._out) else 1] * ninputs
+
+    def general_work(self, input_items, output_items):
+        x = input_items[0]
+        n = len(x)
+        try:
+            if n:
+                self._take(np.asarray(x), self.nitems_read(0))
+        except Exception as exc:  # work() must never end the thread
+            self._counts["errors"] += 1
+            self.logger.error(f"work: {type(exc).__name__}: {exc}")
+        if n:
+            self.consume_each(n)
+        return self._out.write(self, output_items)
+
+    def _take(self, x: np.ndarray, start: int) -> None:
+        for t in self.get_tags_in_window(0, 0, x.size):
+            if pmt.is_symbol(t.key) and pmt.symbol_to_string(t.key) == SYNC_TAG:
+                self._starts.append(int(t.offset))
+        if not self._starts:
+            self._buf = np.zeros(0, np.complex64)
+            self._buf_start = start + x.size
+            return
+        if self._buf.size == 0:
+            self._buf_start = start
+        self._buf = np.concatenate([self._buf, x])
+        span = self._layout.span
+        while self._starts:
+            a = self._starts[0] - self._buf_start
+            if a < 0:  # its samples were dropped (a full buffer)
+                self._starts.pop(0)
+                continue
+            if a + span > self._buf.size:
+                break
+            self._starts.pop(0)
+            try:
+                self._burst(self._buf[a : a + span])
+            except Exception as exc:  # one bad burst must not end the thread
+                self._counts["errors"] += 1
+                self.logger.error(f"burst: {type(exc).__name__}: {exc}")
+        keep = self._starts[0] if self._starts else self._buf_start + self._buf.size
+        cut = max(0, keep - self._buf_start, self._buf.size - MAX_BUFFER)
+        self._buf = self._buf[cut:]
+        self._buf_start += cut
+
+    def _burst(self, y: np.ndarray) -> None:
+        self._counts["bursts"] += 1
+        rb = ota.receive_burst(y, self._layout, self._power)
+        self._last = rb
+        frame: int | None = None
+        entry: dict | None = None
+        if rb.header is not None:
+            self._counts["headers_ok"] += 1
+            frame = rb.header["frame"]
+            if self._last_frame is not None and frame > self._last_frame + 1:
+                self._counts["frames_missed"] += frame - self._last_frame - 1
+            entry = rb.header["entries"][self._user]
+        else:
+            self._counts["header_failed"] += 1
+            self.logger.warn(f"user {self._user}: burst {self._counts['bursts']}: {rb.reason}")
+        self._history.append({"frame": frame, "h": rb.h, "noise_var": rb.noise_var,
+                              "cfo": rb.cfo})  # fmt: skip
+        self._report(rb, frame)
+        if frame is None:
+            frame = 0 if self._last_frame is None else (self._last_frame + 1) % 2**64
+            info = {"user": self._user, "mode": "ldpc", "L": self._L, "n_bits": 0,
+                    "erased": True, "erasure_reason": f"over-the-air header lost: {rb.reason}",
+                    "frame_inferred": True}  # fmt: skip
+        elif not entry.get("present"):
+            self._counts["no_frame_for_user"] += 1
+            self._last_frame = frame
+            return
+        else:
+            info = ota.chan_info_from_entry(entry, self._user, self._L)
+            if rb.header["truncated"]:
+                info["slot_cut"] = True
+        self._last_frame = frame
+        tags = [(0, "frame", pmt.from_uint64(int(frame))),
+                (0, "packet_len", pmt.from_long(int(rb.payload.size))),
+                (0, messages.CHAN_TAG, messages.meta_to_pmt(info))]  # fmt: skip
+        self._out.put(rb.payload[None, :], tags)
+        self._counts["payloads_out"] += 1
+
+    def _report(self, rb: ota.ReceivedBurst, frame: int | None) -> None:
+        if not (np.all(np.isfinite(rb.h)) and math.isfinite(rb.noise_var)):
+            return
+        try:
+            msg = messages.csi_report_to_pmt(self._user, rb.h, rb.noise_var, self._seq, frame)
+        except messages.MessageError as exc:  # e.g. a gain beyond MAX_CHANNEL_GAIN
+            self.logger.warn(f"no CSI report: {exc}")
+            return
+        self._seq += 1
+        self.message_port_pub(_PORT_CSI, msg)
+        self._counts["reports"] += 1

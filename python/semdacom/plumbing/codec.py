@@ -1,0 +1,128 @@
+#
+# Copyright 2026 gr-semdacom authors.
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+"""Shared plumbing of the learned-codec message blocks (not a block itself).
+
+The ``rate_index`` of the ``cmd`` allocations (on ``_block_util.AllocationSchedule``), stream
+PDUs, and the process-wide codec models.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from gnuradio.semdacom import messages
+from gnuradio.semdacom.plumbing.block_util import AllocationSchedule, frame_of
+
+
+class RateCommands:
+    """``rate_index[user]`` from allocations, applied from their ``apply_frame`` on
+    (``_block_util.AllocationSchedule``: an allocation whose ``seq`` is not newer is dropped)."""
+
+    def __init__(self, user: int, levels: int, rate_index: int) -> None:
+        self.user = user
+        self.levels = levels
+        self.rate_index = rate_index
+        self._sched = AllocationSchedule(("rate_index",))
+
+    def accept(self, msg: Any) -> bool:
+        """Validate an allocation and queue it; False when it carries no rate (it still
+        counts as the newest allocation). Raises MessageError."""
+        alloc = messages.alloc_from_pmt(msg, user=self.user)
+        if alloc.rate_index is not None:
+            r = int(alloc.rate_index[self.user])
+            if not 0 <= r < self.levels:
+                raise messages.MessageError(
+                    f"rate_index[{self.user}]={r} outside the codec's 0..{self.levels - 1}"
+                )
+        self._sched.accept(alloc)
+        self.apply(0)
+        return alloc.rate_index is not None
+
+    def apply(self, frame: int | None) -> None:
+        """Apply every queued rate due at ``frame`` (all of them when ``frame`` is None)."""
+        if self._sched.on_frame(frame):
+            r = self._sched.get("rate_index")
+            if r is not None:
+                self.rate_index = int(r[self.user])
+
+    @property
+    def last_seq(self) -> int | None:
+        """``seq`` of the newest allocation accepted (None before any)."""
+        return self._sched.last_seq
+
+    @property
+    def applied_seq(self) -> int | None:
+        """``seq`` of the last allocation applied (None before any)."""
+        return self._sched.applied_seq
+
+    def rate_for(self, meta: dict) -> int:
+        """The operating point of a bits PDU: its meta ``rate_index`` if present, else the
+        allocation in force at its frame. Raises MessageError when out of range."""
+        self.apply(frame_of(meta))
+        r = meta.get("rate_index", self.rate_index)
+        if isinstance(r, bool) or not isinstance(r, (int, np.integer)):
+            raise messages.MessageError(f"meta 'rate_index' must be an integer, got {r!r}")
+        if not 0 <= int(r) < self.levels:
+            raise messages.MessageError(f"meta 'rate_index'={r} outside 0..{self.levels - 1}")
+        return int(r)
+
+
+def stream_from_bits(bits: np.ndarray) -> bytes:
+    """Bits (MSB first) back to the codec's bytes; a partial last byte is zero-padded."""
+    return np.packbits(np.asarray(bits, dtype=np.uint8)).tobytes()
+
+
+def unpack_stream_pdu(msg: Any, codec_name: str, rates: RateCommands) -> tuple[dict, bytes, int]:
+    """A decoder's input: ``(meta, stream bytes, rate_index)`` of a bits PDU.
+
+    Raises :class:`messages.MessageError` for a malformed PDU, one flagged erased upstream, or a
+    stream of another codec than ``codec_name`` (by its meta ``codec``).
+    """
+    meta, bits = messages.unpack_bits_pdu(msg)
+    if meta.get("erased") is True:
+        raise messages.MessageError(f"erased upstream ({meta.get('erasure_reason', '?')})")
+    if isinstance(meta.get("codec"), str) and meta["codec"] != codec_name:
+        raise messages.MessageError(
+            f"stream of codec {meta['codec']!r}, this decoder is {codec_name!r}"
+        )
+    return meta, stream_from_bits(bits), rates.rate_for(meta)
+
+
+#: Codec choices of the codec blocks (``codec`` parameter) and the name each writes in meta.
+CODECS = {"learned": "hyperprior_vbr", "classical": "heif-x265"}
+
+
+def check_codec(codec: str) -> str:
+    """Validate a block's ``codec`` parameter ("learned" or "classical")."""
+    if not isinstance(codec, str) or codec not in CODECS:
+        raise ValueError(f"codec must be one of {sorted(CODECS)}, got {codec!r}")
+    return codec
+
+
+def shared_djscc(weights: str | None) -> Any:
+    """The process-wide DeepJSCC model of a weights file (``codec.djscc.shared_djscc``; torch
+    is imported when a DeepJSCC block is built, not when ``gnuradio.semdacom`` is imported)."""
+    from semdacom.source_coding.djscc import shared_djscc as _shared
+
+    return _shared(weights or None)
+
+
+def shared_codec(weights: str | None, *, semantic: bool, codec: str = "learned") -> Any:
+    """The process-wide codec: the learned one (``codec.codec.shared_codec``) or, for
+    ``codec="classical"``, the HEVC-intra/HEIF one (``codec.classical.shared_classical``;
+    ``weights`` does not apply to it, ``semantic`` loads its classifier E).
+
+    torch is imported here, when a codec block is built, not when ``gnuradio.semdacom``
+    is imported: blocks that need no DNN load in a fraction of a second.
+    """
+    if check_codec(codec) == "classical":
+        from semdacom.source_coding.classical import shared_classical
+
+        return shared_classical(classifier=semantic)
+    from semdacom.source_coding.codec import shared_codec as _shared
+
+    return _shared(weights, semantic=semantic)

@@ -1,0 +1,140 @@
+#
+# Copyright 2026 gr-semdacom authors.
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+"""Shared plumbing of the frame receivers ``channel_decoder`` and ``djscc_decoder`` (not a
+block): cutting frames out of the stream by their tags. (Their effective channel is
+``_block_util.ChannelState``, on :func:`core.beamforming.effective_channel`.)
+
+A frame starts at a ``frame`` tag and lasts ``packet_len`` samples (a tag at the same sample;
+without it the frame ends at the next ``frame`` tag). The transmitter's per-frame tag
+(``semdacom_chan`` or ``semdacom_djscc``) at the same sample is parsed into a dict. Samples
+outside frames are ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pmt
+from gnuradio.semdacom import messages
+
+__all__ = ["MAX_FRAME", "FrameCutter", "to_int"]
+
+#: Longest frame accepted from a ``packet_len`` tag (samples).
+MAX_FRAME = 1 << 24
+
+
+def to_int(v: Any) -> int | None:
+    """Integer value of a PMT (u64 or long), or None."""
+    try:
+        if pmt.is_uint64(v):
+            return int(pmt.to_uint64(v))
+        if pmt.is_integer(v):
+            return int(pmt.to_long(v))
+    except Exception:
+        return None
+    return None
+
+
+class FrameCutter:
+    """Buffers a stream and hands out whole frames ``(f, samples)``.
+
+    ``f`` is a dict: ``start`` (absolute sample), ``frame`` (int or None), ``len`` (None until
+    known) and ``info`` (the parsed transmitter tag ``info_tag``, or None).
+    """
+
+    def __init__(self, info_tag: str) -> None:
+        self.info_tag = info_tag
+        self._buf = np.zeros(0, np.complex64)
+        self._buf_start = 0  # absolute index of self._buf[0]
+        self._frames: list[dict] = []  # pending frames
+
+    def push(
+        self, x: np.ndarray, start: int, tags, logger, emit: Callable[[dict, np.ndarray], None]
+    ) -> None:
+        """Take the samples ``x`` (absolute index ``start``) and their tags; emit every frame
+        that is complete."""
+        n = len(x)
+        by_off: dict[int, dict] = {}
+        for t in tags:
+            if not pmt.is_symbol(t.key):
+                continue
+            key = pmt.symbol_to_string(t.key)
+            if key == "packet_len":
+                plen = to_int(t.value)
+                if plen is None or not 0 < plen <= MAX_FRAME:
+                    logger.warn(f"ignored packet_len tag {t.value} at {t.offset}")
+                    continue
+            if key in ("frame", "packet_len", self.info_tag):
+                by_off.setdefault(int(t.offset), {})[key] = t.value
+        for off in sorted(by_off):
+            d = by_off[off]
+            if "frame" not in d:
+                continue
+            if self._frames and self._frames[-1]["len"] is None:
+                self._frames[-1]["len"] = off - self._frames[-1]["start"]
+            f = {"start": off, "frame": to_int(d["frame"]), "len": None, "info": None}
+            if "packet_len" in d:
+                f["len"] = to_int(d["packet_len"])
+            if self.info_tag in d:
+                try:
+                    f["info"] = messages.meta_from_pmt(d[self.info_tag])
+                except Exception:
+                    f["info"] = None
+            self._frames.append(f)
+        if not self._frames:
+            self._buf = np.zeros(0, np.complex64)
+            self._buf_start = start + n
+            return
+        if self._buf.size == 0:
+            self._buf_start = start
+        self._buf = np.concatenate([self._buf, x])
+        end = start + n
+        while self._frames and self._frames[0]["len"] is not None:
+            f = self._frames[0]
+            if f["start"] + f["len"] > end:
+                break
+            a = f["start"] - self._buf_start
+            self._frames.pop(0)
+            emit(f, self._buf[a : a + f["len"]])
+        keep_from = self._frames[0]["start"] if self._frames else end
+        cut = max(0, keep_from - self._buf_start)
+        self._buf = self._buf[cut:]
+        self._buf_start += cut
+
+    def flush(self, emit: Callable[[dict, np.ndarray], None]) -> None:
+        """Flowgraph stop: emit the frames still open with what arrived of them."""
+        while self._frames:
+            f = self._frames.pop(0)
+            a = f["start"] - self._buf_start
+            y = self._buf[max(a, 0) : max(a, 0) + (f["len"] or self._buf.size)]
+            emit(f, y)
+
+
+class FrameReceiver:
+    """``work``/``stop`` of a block that cuts its stream into frames (``channel_decoder``,
+    ``djscc_decoder``, ``sfma_decoder``): mix in before ``gr.sync_block``; the block sets
+    ``self._cutter`` (a :class:`FrameCutter`) and defines ``_emit_frame(f, y)``, which must
+    answer every frame. ``work`` never ends the thread; ``stop`` answers the frames still
+    open with what arrived of them."""
+
+    def work(self, input_items, output_items):
+        x = input_items[0]
+        try:
+            tags = self.get_tags_in_window(0, 0, len(x))
+            self._cutter.push(x, self.nitems_read(0), tags, self.logger, self._emit_frame)
+        except Exception as exc:  # work() must never end the thread
+            self.logger.error(f"work: {type(exc).__name__}: {exc}")
+        return len(x)
+
+    def stop(self) -> bool:
+        """Flowgraph stop: frames still open are answered with what arrived of them."""
+        try:
+            self._cutter.flush(self._emit_frame)
+        except Exception as exc:
+            self.logger.error(f"stop: {type(exc).__name__}: {exc}")
+        return True

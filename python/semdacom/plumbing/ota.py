@@ -1,0 +1,89 @@
+#
+# Copyright 2026 gr-semdacom authors.
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+"""Plumbing of the over-the-air blocks ``pilot_inserter``, ``frame_sync`` and
+``csi_estimator`` (not a block): their common burst parameters and the queue that writes
+whole bursts, with their tags, into one or several output streams in chunks.
+"""
+
+from __future__ import annotations
+
+import collections
+from typing import Any
+
+import numpy as np
+import pmt
+from gnuradio.semdacom.plumbing.block_util import check_finite, check_int
+
+from semdacom.channel_coding import mcs as mcs_mod
+from semdacom.channel_coding import ota
+
+__all__ = ["BurstQueue", "burst_layout", "MAX_BUFFER"]
+
+#: Most samples a receiving block buffers before it drops the oldest (a stream with no burst
+#: in it must not grow memory without bound).
+MAX_BUFFER = 1 << 22
+
+
+def burst_layout(
+    k: int, n_t: int, preamble_len: int, n_pilots: int, header_mcs: int, payload_len: int,
+    guard: int = 0,
+) -> ota.BurstLayout:  # fmt: skip
+    """The burst layout from block parameters (ValueError with the reason for bad ones)."""
+    k = check_int("k", k, 1, 255)
+    n_t = check_int("n_t", n_t, 1, 255)
+    preamble_len = check_int("preamble_len", preamble_len, 3, 1 << 16)
+    n_pilots = check_int("n_pilots", n_pilots, 2, 1 << 16)
+    header_mcs = check_int("header_mcs", header_mcs, 0, len(mcs_mod.MCS_TABLE) - 1)
+    payload_len = check_int("payload_len", payload_len, 1, 1 << 24)
+    guard = check_int("guard", guard, 0, 1 << 24)
+    return ota.BurstLayout(k, n_t, preamble_len, n_pilots, header_mcs, payload_len, guard)
+
+
+def pilot_power(value: Any) -> float:
+    """The per-antenna pilot power parameter (watts, > 0)."""
+    p = check_finite("pilot_power", value, 0.0)
+    if p <= 0:
+        raise ValueError(f"pilot_power must be positive, got {value!r}")
+    return p
+
+
+class BurstQueue:
+    """Bursts waiting to be written: each is ``(samples (n_out, m), tags)`` with tags as
+    ``(position in the burst, key, pmt value)``; :meth:`write` copies as much as the output
+    buffers take and puts every tag on its absolute output offset."""
+
+    def __init__(self, n_out: int) -> None:
+        self.n_out = int(n_out)
+        self._q: collections.deque = collections.deque()
+        self._pos = 0
+
+    def __len__(self) -> int:
+        return len(self._q)
+
+    def put(self, samples: np.ndarray, tags: list[tuple[int, str, Any]]) -> None:
+        samples = np.asarray(samples, dtype=np.complex64).reshape(self.n_out, -1)
+        self._q.append((samples, sorted(tags, key=lambda t: t[0])))
+
+    def write(self, block, outputs) -> int:
+        """Fill ``outputs`` (the same count on each); returns the items written."""
+        room = min(len(o) for o in outputs)
+        done = 0
+        while self._q and done < room:
+            samples, tags = self._q[0]
+            n = min(room - done, samples.shape[1] - self._pos)
+            base = block.nitems_written(0) + done
+            for pos, key, value in tags:
+                if self._pos <= pos < self._pos + n:
+                    for o in range(self.n_out):
+                        block.add_item_tag(o, base + pos - self._pos, pmt.intern(key), value)
+            for o in range(self.n_out):
+                outputs[o][done : done + n] = samples[o, self._pos : self._pos + n]
+            self._pos += n
+            done += n
+            if self._pos >= samples.shape[1]:
+                self._q.popleft()
+                self._pos = 0
+        return done

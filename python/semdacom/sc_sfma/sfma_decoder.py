@@ -1,0 +1,230 @@
+#
+# Copyright 2026 gr-semdacom authors.
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+"""GNU Radio block ``sfma_decoder``: one user's received SC-SFMA frames -> image PDUs."""
+
+from __future__ import annotations
+
+import collections
+import math
+from typing import Any
+
+import numpy as np
+import pmt
+from gnuradio import gr
+from gnuradio.semdacom import messages
+from gnuradio.semdacom.plumbing.block_util import (
+    check_finite,
+    check_int,
+    erasure_meta,
+    guarded,
+    pdu_or_bare,
+)
+from gnuradio.semdacom.plumbing.frame_rx import FrameCutter, FrameReceiver
+from gnuradio.semdacom.plumbing.sfma import GainSchedule, noise_w_per_hz, shared_sfma
+
+__all__ = ["sfma_decoder"]
+
+GROUP_TAG = messages.SFMA_GROUP_TAG
+_PORT_PDUS = pmt.intern("pdus")
+_PORT_CSI = pmt.intern("csi")
+_PORT_SIDE = pmt.intern("side")
+#: Received SNRs outside this range (dB) are clipped before they condition the decoder.
+SNR_RANGE_DB = (-30.0, 60.0)
+
+
+class sfma_decoder(FrameReceiver, gr.sync_block):
+    """SC-SFMA receiver of one user (SC-SFMA [2], eq. 7): each received frame of the user's
+    group gives the user's image, decoded by the transceiver's decoder of the user's slot
+    from the frame's first ``n_sym`` symbols and the mask side information.
+
+    Frames arrive on the stream input (a ``frame`` tag, ``packet_len`` samples, as every
+    frame receiver here: ``_frame_rx.FrameCutter``) with the ``semdacom_sfma_group`` tag of
+    ``sfma_superposer`` (through ``sfma_channel``): the group's two users, their slots, ``nu``,
+    ``n_sym``, masks and the group's ``P_m``, ``B_m``. Where tags do not survive (over the
+    air) the same dictionary may arrive as a message on ``side`` (``sfma_superposer``'s
+    ``side`` output: ``{"frame": u64, "group": ...}``), matched to the stream frame by its
+    number.
+
+    Equalisation and SNR: with the user's gain ``g`` known (SFMA CSI on ``csi``:
+    ``gain[user]``, in force from its ``frame``; else the ``gain`` parameter when > 0) the
+    frame is divided by ``sqrt(P_m g)`` and the decoder is conditioned on
+    ``s = P_m g / (N0 B_m)`` (``snr_source`` "csi" / "param"). Without a gain the amplitude
+    is estimated blindly from the frame's power at the ``snr_db`` parameter,
+    ``sqrt(P g) = sqrt(mean |y|^2 s / (1 + s))`` (``snr_source`` "blind").
+
+    Every frame in gives exactly one image PDU (uint8 1x28x28) on ``pdus``, meta ``user``,
+    ``frame``, ``group``, ``slot``, ``partner``, ``nu``, ``snr_db``, ``snr_source``,
+    ``enc_alloc_seq`` / ``alloc_seq`` when known, the image's ``image_id``, ``label``,
+    ``source_frame``, ``seq``, and ``erased``. A frame without readable side information, one
+    not for this user, one the encoder or superposer flagged erased, one shorter than
+    ``n_sym`` or with non-finite samples, or a gain too small to equalise, leaves as an
+    explicit erasure (``erased`` true, ``erasure_reason``; pixels: the decoder's output for
+    zero symbols).
+
+    Parameters
+    ----------
+    user : int
+        This user's index.
+    weights : str
+        "" (the shipped ``sc_sfma``), ``swinjscc_noma`` or a weights file (the encoder's).
+    snr_db : float
+        SNR of the blind mode (no gain known).
+    gain : float
+        This user's linear power gain until a CSI arrives (<= 0: unknown).
+    noise_dbm_hz : float
+        ``N0`` in dBm/Hz, as in ``sfma_channel`` and ``sfma_optimizer``.
+    """
+
+    #: side-information dictionaries kept at most (the oldest frame goes first)
+    MAX_SIDE = 1024
+
+    def __init__(
+        self,
+        user: int = 0,
+        weights: str = "",
+        snr_db: float = 10.0,
+        gain: float = 0.0,
+        noise_dbm_hz: float = -165.0,
+    ) -> None:
+        gr.sync_block.__init__(self, name="sfma_decoder", in_sig=[np.complex64], out_sig=None)
+        self._user = check_int("user", user)
+        self._snr_db = check_finite("snr_db", snr_db)
+        gain = check_finite("gain", gain)
+        self._n0 = noise_w_per_hz(check_finite("noise_dbm_hz", noise_dbm_hz))
+        self._model = shared_sfma(weights)
+        self._c = int(self._model.code_channels)
+        self._gain = GainSchedule(self._user, gain if gain > 0 else None)
+        self._side: collections.OrderedDict[int, Any] = collections.OrderedDict()
+        self._cutter = FrameCutter(GROUP_TAG)
+        self._fill = self._decode(np.zeros(0, np.complex64), np.zeros(self._c, bool), 1.0, 0, 0.0)
+        self._counts = dict.fromkeys(
+            ("frames_in", "pdus_out", "erasures", "csi_accepted", "csi_rejected",
+             "side_accepted", "side_rejected", "side_other"), 0
+        )  # fmt: skip
+        self.message_port_register_in(_PORT_CSI)
+        self.message_port_register_in(_PORT_SIDE)
+        self.message_port_register_out(_PORT_PDUS)
+        self.set_msg_handler(_PORT_CSI, self._on_csi)
+        self.set_msg_handler(_PORT_SIDE, self._on_side)
+
+    # ------------------------------------------------------------------ inspection
+    def counters(self) -> dict[str, int]:
+        return dict(self._counts)
+
+    @property
+    def erasure_fill(self) -> np.ndarray:
+        return self._fill.copy()
+
+    def _decode(self, y: np.ndarray, mask: np.ndarray, nu: float, slot: int, snr_db: float):
+        import torch
+
+        k = int(mask.sum())
+        z = np.zeros(k * self._model.spatial // 2, np.complex64)
+        z[: min(z.size, y.size)] = y[: z.size]
+        if k == 0:  # the erasure fill: the decoder's output for zero symbols at nu = 1
+            mask = np.ones(self._c, bool)
+            z = np.zeros(self._model.symbols_per_user(1.0), np.complex64)
+        with torch.no_grad():
+            x = self._model.decode(torch.from_numpy(z[None]), torch.from_numpy(mask[None]),
+                                   nu, slot, snr_db)[0]  # fmt: skip
+        return np.round(x.clamp(0, 1).cpu().numpy() * 255.0).astype(np.uint8)
+
+    # ------------------------------------------------------------------ messages
+    def _on_csi(self, msg: Any) -> None:
+        guarded(self.logger, self._counts, "csi_rejected", self._handle_csi, msg)
+
+    def _handle_csi(self, msg: Any) -> None:
+        self._gain.set_csi(messages.sfma_csi_from_pmt(msg))
+        self._counts["csi_accepted"] += 1
+
+    def _on_side(self, msg: Any) -> None:
+        guarded(self.logger, self._counts, "side_rejected", self._handle_side, msg)
+
+    def _handle_side(self, msg: Any) -> None:
+        d = messages.meta_from_pmt(msg)
+        frame = d.pop("frame", None)
+        if isinstance(frame, bool) or not isinstance(frame, int) or frame < 0:
+            raise messages.MessageError(f"side information needs a frame number, got {frame!r}")
+        info = messages.sfma_group_info(d, self._c)
+        slots = (info["slot0"]["user"], info["slot1"]["user"])
+        if self._user not in slots:
+            self._counts["side_other"] += 1  # another group's side information
+            return
+        self._side[frame] = d
+        self._side.move_to_end(frame)
+        while len(self._side) > self.MAX_SIDE:
+            self._side.popitem(last=False)
+        self._counts["side_accepted"] += 1
+
+    # ------------------------------------------------------------------ stream
+    # (work and stop: _frame_rx.FrameReceiver)
+    def _emit_frame(self, f: dict, y: np.ndarray) -> None:
+        self._counts["frames_in"] += 1
+        frame = f["frame"]
+        meta: dict[str, Any] = {"user": self._user, "frame": -1 if frame is None else frame}
+        img, reason = None, None
+        try:
+            self._gain.on_frame(frame)
+            raw = f["info"]
+            if raw is None and frame is not None:
+                raw = self._side.pop(frame, None)
+            if raw is None:
+                raise messages.MessageError("no SFMA side information for this frame")
+            info = messages.sfma_group_info(raw, self._c)
+            slot = next((r for r in (0, 1) if info[f"slot{r}"]["user"] == self._user), None)
+            if slot is None:
+                users = (info["slot0"]["user"], info["slot1"]["user"])
+                raise messages.MessageError(f"frame of group {info['group']} is for users {users}")
+            s = info[f"slot{slot}"]
+            meta.update({"group": info["group"], "slot": slot, "partner": s["partner"],
+                         "nu": s["nu"]})  # fmt: skip
+            for key in ("enc_alloc_seq",):
+                if key in s:
+                    meta[key] = s[key]
+            if "alloc_seq" in info:
+                meta["alloc_seq"] = info["alloc_seq"]
+            for key in ("image_id", "label", "seq"):
+                if "pdu_" + key in s:
+                    meta[key] = s["pdu_" + key]
+            if "pdu_frame" in s:
+                meta["source_frame"] = s["pdu_frame"]
+            if s["erased"]:
+                raise messages.MessageError(f"erased at the transmitter ({s['erasure_reason']})")
+            n_sym = s["n_sym"]
+            if n_sym != int(s["mask"].sum()) * self._model.spatial // 2:
+                raise messages.MessageError(f"n_sym={n_sym} does not match the mask")
+            if y.size < n_sym:
+                raise messages.MessageError(f"frame of {y.size} samples is shorter than {n_sym}")
+            ys = np.asarray(y[:n_sym], np.complex128)
+            if not np.all(np.isfinite(ys)):
+                raise messages.MessageError("non-finite received samples")
+            p, bw = info["power"], info["bw"]
+            g = self._gain.gain
+            if g is not None:
+                amp2 = p * g
+                snr = amp2 / (self._n0 * bw)
+                meta["snr_source"] = "csi" if self._gain.seq is not None else "param"
+            else:
+                snr = 10.0 ** (self._snr_db / 10.0)
+                amp2 = float(np.mean(np.abs(ys) ** 2)) * snr / (1.0 + snr)
+                meta["snr_source"] = "blind"
+            if not (math.isfinite(amp2) and amp2 > 0 and math.isfinite(snr) and snr > 0):
+                raise messages.MessageError(f"signal power {amp2:.3g} cannot be equalised")
+            snr_db = min(max(10.0 * math.log10(snr), SNR_RANGE_DB[0]), SNR_RANGE_DB[1])
+            meta["snr_db"] = 10.0 * math.log10(snr)
+            ye = (ys / math.sqrt(amp2)).astype(np.complex64)
+            img = self._decode(ye, s["mask"], s["nu"], slot, snr_db)
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            self.logger.error(f"frame {meta['frame']}: erasure: {reason}")
+        if img is None:
+            self._counts["erasures"] += 1
+            meta = erasure_meta(meta, reason or "?", self._user)
+            img = self._fill
+        else:
+            meta["erased"] = False
+        self._counts["pdus_out"] += 1
+        self.message_port_pub(_PORT_PDUS, pdu_or_bare(messages.image_pdu, meta, img))

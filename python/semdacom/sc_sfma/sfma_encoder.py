@@ -1,0 +1,315 @@
+#
+# Copyright 2026 gr-semdacom authors.
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+"""GNU Radio block ``sfma_encoder``: the users' image PDUs -> per-user SC-SFMA feature frames."""
+
+from __future__ import annotations
+
+import collections
+import functools
+import queue
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pmt
+from gnuradio import gr
+from gnuradio.semdacom import messages
+from gnuradio.semdacom.plumbing.block_util import PduWorker, check_int, guarded, salvage_meta
+from gnuradio.semdacom.plumbing.sfma import MultiFrameTx, SfmaCommands, check_pairs, shared_sfma
+
+__all__ = ["sfma_encoder"]
+
+SFMA_TAG = messages.SFMA_TAG
+_PORT_CMD = pmt.intern("cmd")
+_PORT_SENT = pmt.intern("sent")
+_KICK = object()
+_FORWARD = ("image_id", "label", "frame", "seq")
+
+
+class sfma_encoder(gr.sync_block):
+    """SC-SFMA transmitter of the base station (SC-SFMA [2], eqs. 3-4, Sec. II-A/B): the images
+    of the ``k`` users are coded pair by pair by the learned transceiver (
+    ``semdacom.sc_sfma.transceiver``:
+    Swin encoder, SCFM fusion of the pair, Rate-ModNet and the top-k code mask at the group's
+    compression ratio ``nu``), one frame per user and slot.
+
+    Image PDUs of user ``u`` arrive on ``pdus<u>``. A slot is formed as soon as every user has
+    an image waiting (one per user, in arrival order); it is frame ``first_frame``, then +1
+    per slot. The pairing and each group's ``nu`` are those in force at that frame: the last
+    SFMA allocation on ``cmd`` (``pairs``, ``nu``; checked by ``messages.check_sfma_alloc``,
+    applied from its ``apply_frame``, an allocation whose ``seq`` is not newer is dropped),
+    else the ``pairs`` and ``nu`` parameters. With ``hold`` no slot is coded before the first
+    allocation (at most ``MAX_HELD`` slots and ``HOLD_TIMEOUT_S`` seconds wait; then the
+    parameters are used, logged).
+
+    Output ``u`` carries user ``u``'s frame: its ``n_sym = symbols_per_user(nu)`` complex
+    feature symbols, power-normalised (mean ``|s|^2 = 1`` over them), zero-padded to
+    ``frame_len``, with a ``frame`` tag (u64), a ``packet_len`` tag and a ``semdacom_sfma``
+    tag (``messages.sfma_frame_info``: user, group, slot, partner, nu, n_sym, the mask as side
+    information, erased, enc_alloc_seq, the image's image_id/label/frame/seq as ``pdu_*``).
+    All outputs carry the slot's frames at the same items. ``sent`` gets one
+    ``messages.frame_sent_to_pmt(frame, -1)`` per slot when it starts (user -1: every user),
+    for the image sources' ``trigger`` (a credit loop).
+
+    A malformed PDU (not an image PDU, a shape other than 1x28x28, erased upstream), or a pair
+    whose encoding fails, still gives its user's frame: zero symbols, ``erased`` true with
+    ``erasure_reason`` (the partner is coded with a blank image in its place). Every image in
+    gives one frame out; images still waiting for the other users at stop are logged.
+
+    Parameters
+    ----------
+    k : int
+        Users ``K`` (even, >= 2): ``pdus0..pdus<K-1>``, ``K`` stream outputs.
+    weights : str
+        "" (the shipped ``sc_sfma``), ``swinjscc_noma`` or a weights file.
+    pairs : sequence of int
+        Pairing before any allocation (``2M`` user indices; empty: (0, 1), (2, 3), ...).
+    nu : float
+        Compression ratio of every group before any allocation, in (0, 1].
+    frame_len : int
+        Items per frame (0: the symbols of ``nu = 1``, the longest frame).
+    first_frame : int
+        Number of the first slot.
+    hold : bool
+        Wait for the first allocation before coding.
+    """
+
+    MAX_HELD = 256
+    #: seconds ``hold`` waits for the first allocation before it codes with the parameters
+    HOLD_TIMEOUT_S = 30.0
+
+    def __init__(
+        self,
+        k: int = 2,
+        weights: str = "",
+        pairs: Sequence[int] = (),
+        nu: float = 0.5,
+        frame_len: int = 0,
+        first_frame: int = 0,
+        hold: bool = False,
+    ) -> None:
+        k = check_int("k", k, 2)
+        if k % 2:
+            raise ValueError(f"k must be even, got {k}")
+        gr.sync_block.__init__(self, name="sfma_encoder", in_sig=None, out_sig=[np.complex64] * k)
+        self._k, self._m = k, k // 2
+        self._model = shared_sfma(weights)
+        self._c = int(self._model.code_channels)
+        self._shape = (1, 28, 28)
+        nu = float(nu)
+        if not 0.0 < nu <= 1.0:
+            raise ValueError(f"nu must be in (0, 1], got {nu!r}")
+        longest = int(self._model.symbols_per_user(1.0))
+        frame_len = check_int("frame_len", frame_len)
+        self._frame_len = frame_len or longest
+        if self._frame_len < longest:
+            raise ValueError(f"frame_len must be 0 or >= {longest}, got {frame_len}")
+        self._cmds = SfmaCommands(
+            k, ("pairs", "nu"), {"pairs": check_pairs(pairs, k), "nu": np.full(self._m, nu)}
+        )
+        self._hold = bool(hold)
+        self._hold_expired = False
+        self._hold_timer: threading.Timer | None = None
+        self._next_frame = check_int("first_frame", first_frame)
+        self._lock = threading.Lock()
+        self._fifo: list[collections.deque] = [collections.deque() for _ in range(k)]
+        self._slots: queue.Queue = queue.Queue()
+        self._tx = MultiFrameTx()
+        self._worker = PduWorker(self._take, "sfma_encoder")
+        self._counts = {"pdus_in": 0, "frames_out": 0, "slots_out": 0, "erasures": 0,
+                        "cmd_accepted": 0, "cmd_rejected": 0}  # fmt: skip
+        for u in range(k):
+            port = pmt.intern(f"pdus{u}")
+            self.message_port_register_in(port)
+            # the gateway calls a handler by its attribute name: one named method per port
+            handler = functools.partial(self._on_pdus, u)
+            handler.__name__ = f"_on_pdus{u}"
+            setattr(self, handler.__name__, handler)
+            self.set_msg_handler(port, handler)
+        self.message_port_register_in(_PORT_CMD)
+        self.set_msg_handler(_PORT_CMD, self._on_cmd)
+        self.message_port_register_out(_PORT_SENT)
+        # the networks' first call is slow: make it now, not on the first slot
+        with self._torch().no_grad():
+            z = self._torch().zeros(1, *self._shape)
+            self._model.encode_pair(z, z, nu)
+
+    @staticmethod
+    def _torch():
+        import torch
+
+        return torch
+
+    # ------------------------------------------------------------------ inspection
+    def counters(self) -> dict[str, int]:
+        """PDUs in, frames out (per user), slots out, erasures, cmd accepted/rejected."""
+        return dict(self._counts)
+
+    @property
+    def frame_len(self) -> int:
+        return self._frame_len
+
+    def waiting(self) -> list[int]:
+        """Images waiting per user for a slot."""
+        with self._lock:
+            return [len(f) for f in self._fifo]
+
+    # ------------------------------------------------------------------ messages
+    def start(self) -> bool:
+        self._worker.start()
+        if self._hold and self._cmds.sched.last_seq is None:
+            self._hold_timer = threading.Timer(self.HOLD_TIMEOUT_S, self._hold_expire)
+            self._hold_timer.daemon = True
+            self._hold_timer.start()
+        return True
+
+    def _hold_expire(self) -> None:
+        with self._lock:
+            if self._cmds.sched.last_seq is not None:
+                return
+            self._hold_expired = True
+        self.logger.warn(
+            f"no allocation within {self.HOLD_TIMEOUT_S:g} s: coding with the parameters"
+        )
+        self._worker.submit(_KICK)
+
+    def stop(self) -> bool:
+        if self._hold_timer is not None:
+            self._hold_timer.cancel()
+        self._worker.stop()
+        left = self.waiting()
+        if any(left):
+            self.logger.warn(f"stopped with images waiting for a slot: {left} per user")
+        return True
+
+    def _on_cmd(self, msg: Any) -> None:
+        guarded(self.logger, self._counts, "cmd_rejected", self._handle_cmd, msg)
+
+    def _handle_cmd(self, msg: Any) -> None:
+        with self._lock:
+            self._cmds.accept(msg)
+            self._counts["cmd_accepted"] += 1
+        self._worker.submit(_KICK)  # slots held for the first allocation may go now
+
+    def _on_pdus(self, user: int, msg: Any) -> None:
+        with self._lock:
+            self._counts["pdus_in"] += 1
+        self._worker.submit((user, msg))
+
+    # ------------------------------------------------------------------ slots (worker thread)
+    def _take(self, item: Any) -> None:
+        try:
+            if item is not _KICK:
+                self._queue_image(*item)
+            self._form_slots()
+        except Exception as exc:  # the worker must never end
+            self.logger.error(f"slot not formed: {type(exc).__name__}: {exc}")
+
+    def _queue_image(self, user: int, msg: Any) -> None:
+        try:
+            meta, img = messages.unpack_image_pdu(msg)
+            if meta.get("erased") is True:
+                raise messages.MessageError(f"erased upstream ({meta.get('erasure_reason', '?')})")
+            if tuple(img.shape) != self._shape:
+                raise messages.MessageError(f"image shape {tuple(img.shape)} is not {self._shape}")
+            entry = (meta, img, None)
+        except Exception as exc:
+            self.logger.error(f"user {user}: input PDU is an erasure: {type(exc).__name__}: {exc}")
+            entry = (salvage_meta(msg), None, f"{type(exc).__name__}: {exc}"[:200])
+        with self._lock:
+            self._fifo[user].append(entry)
+
+    def _form_slots(self) -> None:
+        while True:
+            with self._lock:
+                ready = all(self._fifo)
+                held = self._hold and not self._hold_expired and self._cmds.sched.last_seq is None
+                if not ready or (held and max(map(len, self._fifo)) <= self.MAX_HELD):
+                    return
+                entries = [f.popleft() for f in self._fifo]
+                frame = self._next_frame
+                self._next_frame += 1
+                alloc = self._cmds.at(frame)
+            self._slots.put(self._encode_slot(frame, entries, alloc))
+
+    def _encode_slot(self, frame: int, entries: list, alloc: dict) -> list:
+        torch = self._torch()
+        pairs, nus, seq = alloc["pairs"], alloc["nu"], alloc["seq"]
+        slot: list = [None] * self._k
+        for m in range(self._m):
+            users = (int(pairs[2 * m]), int(pairs[2 * m + 1]))
+            nu = float(nus[m])
+            reasons = [entries[u][2] for u in users]
+            n_sym = int(self._model.symbols_per_user(nu))
+            syms = [np.zeros(n_sym, np.complex64), np.zeros(n_sym, np.complex64)]
+            masks = [np.zeros(self._c, np.uint8), np.zeros(self._c, np.uint8)]
+            if any(r is None for r in reasons):
+                try:
+                    x = [
+                        torch.zeros(1, *self._shape)
+                        if entries[u][1] is None
+                        else torch.from_numpy(entries[u][1].astype(np.float32)[None] / 255.0)
+                        for u in users
+                    ]
+                    with torch.no_grad():
+                        sa, sb, mk = self._model.encode_pair(x[0], x[1], nu)
+                    out = [sa[0].cpu().numpy(), sb[0].cpu().numpy()]
+                    if not all(np.all(np.isfinite(s)) and s.size == n_sym for s in out):
+                        raise ValueError("encoder produced non-finite or mis-sized symbols")
+                    for r in (0, 1):
+                        if reasons[r] is None:
+                            syms[r] = out[r].astype(np.complex64)
+                            masks[r] = mk[0, r].cpu().numpy().astype(np.uint8)
+                except Exception as exc:
+                    self.logger.error(f"frame {frame} group {m}: {type(exc).__name__}: {exc}")
+                    reasons = [r or f"{type(exc).__name__}: {exc}"[:200] for r in reasons]
+            nu_eff = self._model.kept_channels(nu) / self._c
+            for r, u in enumerate(users):
+                info: dict[str, Any] = {
+                    "user": u, "group": m, "slot": r, "partner": users[1 - r], "nu": nu_eff,
+                    "n_sym": n_sym, "mask": masks[r], "erased": reasons[r] is not None,
+                }  # fmt: skip
+                if reasons[r] is not None:
+                    info["erasure_reason"] = reasons[r]
+                    self._counts["erasures"] += 1
+                if seq is not None:
+                    info["enc_alloc_seq"] = int(seq)
+                meta = entries[u][0]
+                for key in _FORWARD:
+                    v = meta.get(key)
+                    if isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 0:
+                        info["pdu_" + key] = int(v)
+                sym = np.zeros(self._frame_len, np.complex64)
+                sym[:n_sym] = syms[r]
+                tags = [
+                    ("frame", pmt.from_uint64(frame)),
+                    ("packet_len", pmt.from_long(self._frame_len)),
+                    (SFMA_TAG, messages.meta_to_pmt(info)),
+                ]
+                slot[u] = (sym, tags)
+        return [frame, slot]
+
+    # ------------------------------------------------------------------ stream
+    def work(self, input_items, output_items):
+        if self._tx.idle:
+            try:
+                frame, slot = self._slots.get_nowait()
+            except queue.Empty:
+                time.sleep(0.001)
+                return 0
+            try:
+                self._tx.start(slot)
+            except Exception as exc:  # work() must never end the thread
+                self.logger.error(f"slot {frame} not sent: {type(exc).__name__}: {exc}")
+                return 0
+            self.message_port_pub(_PORT_SENT, messages.frame_sent_to_pmt(frame, -1))
+        n, done = self._tx.write(self, output_items)
+        if done:
+            self._counts["slots_out"] += 1
+            self._counts["frames_out"] += self._k
+        return n

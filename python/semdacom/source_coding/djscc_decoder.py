@@ -1,0 +1,216 @@
+#
+# Copyright 2026 gr-semdacom authors.
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+"""GNU Radio block ``djscc_decoder``: received DeepJSCC symbols -> image PDU."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pmt
+from gnuradio import gr
+from gnuradio.semdacom import messages
+from gnuradio.semdacom.plumbing.block_util import (
+    AllocationSchedule,
+    ChannelState,
+    check_finite,
+    check_int,
+    erasure_meta,
+    frame_of,
+    guarded,
+    is_user,
+    pdu_or_bare,
+    salvage_meta,
+)
+from gnuradio.semdacom.plumbing.codec import shared_djscc
+from gnuradio.semdacom.plumbing.frame_rx import FrameCutter, FrameReceiver
+
+__all__ = ["djscc_decoder"]
+
+DJSCC_TAG = messages.DJSCC_TAG
+_PORT_PDUS = pmt.intern("pdus")
+_PORT_SYMBOLS = pmt.intern("symbols")
+_PORT_CSI = pmt.intern("csi")
+_PORT_CMD = pmt.intern("cmd")
+#: Effective gains below this magnitude cannot be equalised: the frame is an erasure.
+MIN_GAIN = 1e-9
+
+
+class djscc_decoder(FrameReceiver, gr.sync_block):
+    """DeepJSCC decoder of one user (the "ZF-WF-DJSCC" benchmark, MU-ASCC [1], Sec. V-A).
+
+    Frames of received symbols ``y = g s + n`` arrive on the stream input exactly as for
+    ``channel_decoder``: a frame starts at a ``frame`` tag and lasts ``packet_len`` symbols
+    (without it, until the next ``frame`` tag); samples outside frames are ignored. A received
+    symbol PDU (c32vector, e.g. from ``djscc_encoder``'s ``symbols`` port through a
+    message-level channel) on the ``symbols`` port is decoded the same way.
+
+    The first ``k`` symbols of a frame are divided by the effective channel gain of this user,
+    taken as in ``channel_decoder``: with CSI (``csi``) and an allocation carrying ``power``
+    and ``w`` (``cmd``, applied from its ``apply_frame``), ``g = sqrt(p_u) h_u^H w_u`` and the
+    noise-plus-interference ``N0 = sigma_u^2 + sum_{j != u} p_j |h_u^H w_j|^2`` (eqs. 6-7);
+    otherwise ``g = 1`` and ``N0 = 10^(-snr_db/10)``. A symbol PDU may carry its own ``gain``
+    (complex) in its meta. The DeepJSCC decoder then maps ``y / g`` to an image. Allocations
+    go through ``_block_util.AllocationSchedule`` (one whose ``seq`` is not newer than the
+    last one taken is dropped); the effective channel is ``_block_util.ChannelState``.
+
+    Every frame or symbol PDU gives exactly one image PDU (uint8, the model's shape) with meta
+    ``frame``, ``user``, ``sinr_db``, ``sinr_source``, ``erased`` and the image meta forwarded
+    by the encoder (``image_id``, ``label``, ``seq`` from the ``semdacom_djscc`` tag of this
+    user). A frame shorter than ``k`` symbols, with non-finite samples, a gain of (almost) zero
+    or not finite (so is the SINR then), a frame the encoder flagged erased, or a malformed
+    symbol PDU leaves as an explicit erasure
+    (``erased`` true, ``erasure_reason``; pixels: the decoder's output for all-zero symbols).
+
+    Parameters
+    ----------
+    weights : str
+        DeepJSCC weights ("" = the shipped rho = 0.6, 10 dB model).
+    user : int
+        Index of this user.
+    snr_db : float
+        SNR reported while no CSI with beams is known.
+    """
+
+    def __init__(self, weights: str = "", user: int = 0, snr_db: float = 10.0) -> None:
+        gr.sync_block.__init__(self, name="djscc_decoder", in_sig=[np.complex64], out_sig=None)
+        self._user = check_int("user", user)
+        self._snr_db = check_finite("snr_db", snr_db)
+        self._model = shared_djscc(weights or None)
+        self._k = int(self._model.k)
+        self._sched = AllocationSchedule(("power", "w"))
+        self._chan = ChannelState(self._user, self._snr_db, self._sched)
+        self._cutter = FrameCutter(DJSCC_TAG)
+        self._fill = self._decode_symbols(np.zeros(self._k, np.complex64))
+        self._counts = {"frames_in": 0, "symbol_pdus_in": 0, "pdus_out": 0, "erasures": 0,
+                        "cmd_accepted": 0, "cmd_rejected": 0,
+                        "csi_accepted": 0, "csi_rejected": 0}  # fmt: skip
+        self.message_port_register_in(_PORT_SYMBOLS)
+        self.message_port_register_in(_PORT_CSI)
+        self.message_port_register_in(_PORT_CMD)
+        self.message_port_register_out(_PORT_PDUS)
+        self.set_msg_handler(_PORT_SYMBOLS, self._on_symbols)
+        self.set_msg_handler(_PORT_CSI, self._on_csi)
+        self.set_msg_handler(_PORT_CMD, self._on_cmd)
+
+    # ------------------------------------------------------------------ inspection
+    def counters(self) -> dict[str, int]:
+        """Frames and symbol PDUs in, image PDUs out, erasures, cmd/csi accepted/rejected."""
+        return dict(self._counts)
+
+    @property
+    def k(self) -> int:
+        """Complex symbols per image."""
+        return self._k
+
+    @property
+    def erasure_fill(self) -> np.ndarray:
+        """The image sent for an erasure (decoder output for all-zero symbols), uint8."""
+        return self._fill.copy()
+
+    def _decode_symbols(self, s: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.no_grad():
+            x = self._model.decode(torch.from_numpy(s.astype(np.complex64)[None]))[0]
+        return np.round(x.clamp(0, 1).numpy() * 255.0).astype(np.uint8)
+
+    # ------------------------------------------------------------------ messages
+    def _on_csi(self, msg: Any) -> None:
+        guarded(self.logger, self._counts, "csi_rejected", self._handle_csi, msg)
+
+    def _on_cmd(self, msg: Any) -> None:
+        guarded(self.logger, self._counts, "cmd_rejected", self._handle_cmd, msg)
+
+    def _handle_csi(self, msg: Any) -> None:
+        self._chan.set_csi(messages.csi_from_pmt(msg, user=self._user))
+        self._counts["csi_accepted"] += 1
+
+    def _handle_cmd(self, msg: Any) -> None:
+        self._sched.accept(messages.alloc_from_pmt(msg, user=self._user))
+        self._counts["cmd_accepted"] += 1
+
+    def _on_symbols(self, msg: Any) -> None:
+        self._counts["symbol_pdus_in"] += 1
+        try:
+            meta, y = messages.unpack_symbols_pdu(msg)
+        except Exception as exc:
+            self.logger.error(f"input PDU is an erasure: {type(exc).__name__}: {exc}")
+            meta = salvage_meta(msg)
+            self._publish(meta, None, f"{type(exc).__name__}: {exc}", None)
+            return
+        gain = meta.pop("gain", None)
+        self._sched.on_frame(frame_of(meta))
+        self._chan.on_frame(frame_of(meta))
+        reason = None
+        if meta.get("erased") is True:
+            reason = f"erased upstream ({meta.get('erasure_reason', '?')})"
+        self._publish(meta, y, reason, gain)
+
+    # ------------------------------------------------------------------ stream
+    # (work and stop: _frame_rx.FrameReceiver)
+    def _emit_frame(self, f: dict, y: np.ndarray) -> None:
+        self._counts["frames_in"] += 1
+        frame = f["frame"] if f["frame"] is not None else -1
+        self._sched.on_frame(frame)
+        self._chan.on_frame(frame if frame >= 0 else None)
+        info = f["info"]
+        if not (isinstance(info, dict) and is_user(info.get("user"), self._user)):
+            info = None
+        meta: dict[str, Any] = {"frame": frame}
+        reason = None
+        if info is not None:
+            for key, val in info.items():
+                if key.startswith("pdu_") and key != "pdu_frame":
+                    meta.setdefault(key[4:], val)
+            if "pdu_frame" in info:
+                meta["source_frame"] = info["pdu_frame"]
+            if info.get("erased") is True:
+                reason = f"erased at the encoder ({info.get('erasure_reason', '?')})"
+        self._publish(meta, y, reason, None)
+
+    # ------------------------------------------------------------------ decoding
+    def _publish(self, meta: dict, y: np.ndarray | None, reason: str | None, gain) -> None:
+        meta = dict(meta)
+        meta.pop("shape", None)
+        meta.pop("k", None)
+        meta["user"] = self._user
+        img = None
+        try:
+            g, n0, source = self._chan.channel()
+            if gain is not None:
+                if isinstance(gain, bool) or not isinstance(gain, (int, float, complex, np.number)):
+                    raise ValueError(f"meta gain must be a number, got {type(gain).__name__}")
+                g, source = complex(gain), "meta"
+            if not math.isfinite(abs(g)):
+                raise ValueError(f"effective gain {g} is not finite")
+            sinr = abs(g) ** 2 / n0 if n0 > 0 else math.inf
+            meta["sinr_db"] = 10 * math.log10(sinr) if sinr > 0 else -math.inf
+            meta["sinr_source"] = source
+            if reason is None:
+                if y is None:
+                    raise ValueError("no symbols")
+                if y.size < self._k:
+                    raise ValueError(f"frame of {y.size} symbols is shorter than k={self._k}")
+                s = np.asarray(y[: self._k], np.complex64)
+                if not np.all(np.isfinite(s)):
+                    raise ValueError("non-finite received symbols")
+                if not abs(g) > MIN_GAIN:
+                    raise ValueError(f"effective gain {abs(g):.3g} too small to equalise")
+                img = self._decode_symbols((s / np.complex64(g)).astype(np.complex64))
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            self.logger.error(f"frame {meta.get('frame')}: erasure: {reason}")
+        if img is None:
+            self._counts["erasures"] += 1
+            meta = erasure_meta(meta, reason or "?", self._user)
+            img = self._fill
+        else:
+            meta["erased"] = False
+        out = pdu_or_bare(messages.image_pdu, meta, img)
+        self._counts["pdus_out"] += 1
+        self.message_port_pub(_PORT_PDUS, out)

@@ -1,0 +1,181 @@
+#
+# Copyright 2026 gr-semdacom authors.
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+"""GNU Radio block ``djscc_encoder``: image PDU -> one frame of analog DeepJSCC symbols."""
+
+from __future__ import annotations
+
+import queue
+import time
+from typing import Any
+
+import numpy as np
+import pmt
+from gnuradio import gr
+from gnuradio.semdacom import messages
+from gnuradio.semdacom.plumbing.block_util import FrameTx, check_int, pdu_or_bare, salvage_meta
+from gnuradio.semdacom.plumbing.codec import shared_djscc
+
+__all__ = ["DJSCC_TAG", "djscc_encoder"]
+
+#: Key of the per-frame tag carrying the image meta to ``djscc_decoder``.
+DJSCC_TAG = messages.DJSCC_TAG
+_PORT_PDUS = pmt.intern("pdus")
+_PORT_SYMBOLS = pmt.intern("symbols")
+_FORWARD = ("frame", "seq", "image_id", "label")
+
+
+class djscc_encoder(gr.sync_block):
+    """DeepJSCC encoder of one user (the "ZF-WF-DJSCC" benchmark, MU-ASCC [1], Sec. V-A).
+
+    Each image PDU on ``pdus`` becomes ``k`` complex symbols (the model's bandwidth ratio
+    times the pixels), power-normalised per image (mean ``|s|^2 = 1``), sent as one frame on
+    the stream output exactly like ``channel_encoder`` frames: a ``frame`` tag (u64, counting
+    from ``first_frame``), a ``packet_len`` tag and a ``semdacom_djscc`` tag (dict: user, k,
+    erased, and the PDU's frame/seq/image_id/label as ``pdu_*``), zero-padded to a multiple
+    of ``frame_len`` when it is > 0. The same symbols also leave as a symbol PDU (c32vector;
+    meta user, k, frame and the input meta) on the ``symbols`` message port.
+
+    A malformed image PDU (not an image PDU, wrong shape, erased upstream) is logged and still
+    gives one frame (``k`` zero symbols, tag ``erased`` true with ``erasure_reason``) and one
+    symbol PDU flagged erased, so that nothing is lost and the users' streams stay aligned.
+
+    Parameters
+    ----------
+    weights : str
+        DeepJSCC weights ("" = the shipped rho = 0.6, 10 dB model).
+    user : int
+        Index of this user.
+    frame_len : int
+        Pad every frame to a multiple of this many symbols (0: no padding).
+    first_frame : int
+        Number of the first frame.
+    """
+
+    def __init__(
+        self, weights: str = "", user: int = 0, frame_len: int = 0, first_frame: int = 0
+    ) -> None:
+        gr.sync_block.__init__(self, name="djscc_encoder", in_sig=None, out_sig=[np.complex64])
+        user = check_int("user", user)
+        frame_len = check_int("frame_len", frame_len)
+        first_frame = check_int("first_frame", first_frame)
+        self._model = shared_djscc(weights or None)
+        self._k = int(self._model.k)
+        self._shape = tuple(int(v) for v in self._model.image_shape)
+        self._user, self._frame_len = int(user), int(frame_len)
+        self._next_frame = int(first_frame)
+        self._queue: queue.Queue = queue.Queue()
+        self._tx = FrameTx()  # the frame being sent
+        self._counts = {"pdus_in": 0, "frames_out": 0, "erasures": 0}
+        self.message_port_register_in(_PORT_PDUS)
+        self.message_port_register_out(_PORT_SYMBOLS)
+        self.set_msg_handler(_PORT_PDUS, self._on_pdus)
+
+    # ------------------------------------------------------------------ inspection
+    def counters(self) -> dict[str, int]:
+        """PDUs in, frames out, erasures sent."""
+        return dict(self._counts)
+
+    @property
+    def k(self) -> int:
+        """Complex symbols per image."""
+        return self._k
+
+    def encode_image(self, image: np.ndarray) -> np.ndarray:
+        """``k`` unit-power complex symbols of one uint8 image ``(H, W)`` or ``(C, H, W)``."""
+        import torch
+
+        arr = np.asarray(image, dtype=np.float32).reshape(1, *self._shape)
+        x = torch.from_numpy(arr / 255.0)
+        with torch.no_grad():
+            s = self._model.encode(x)[0].numpy()
+        return s.astype(np.complex64)
+
+    # ------------------------------------------------------------------ handlers
+    def _on_pdus(self, msg: Any) -> None:
+        self._counts["pdus_in"] += 1
+        try:
+            meta, img = messages.unpack_image_pdu(msg)
+            if meta.get("erased") is True:
+                raise messages.MessageError(f"erased upstream ({meta.get('erasure_reason', '?')})")
+            if tuple(img.shape) != self._shape:
+                raise messages.MessageError(
+                    f"image shape {tuple(img.shape)} is not the model's {self._shape}"
+                )
+            sym = self.encode_image(img)
+            if not np.all(np.isfinite(sym)):
+                raise ValueError("encoder produced non-finite symbols")
+            reason = None
+        except Exception as exc:  # log, and let an explicit erasure leave instead
+            self.logger.error(f"input PDU is an erasure: {type(exc).__name__}: {exc}")
+            meta = salvage_meta(msg)
+            sym = np.zeros(self._k, np.complex64)
+            reason = f"{type(exc).__name__}: {exc}"[:200]
+        meta.pop("shape", None)
+        self._queue.put((meta, sym, reason))
+
+    # ------------------------------------------------------------------ framing
+    def _build_frame(self, meta: dict, sym: np.ndarray, reason: str | None):
+        frame = self._next_frame
+        self._next_frame += 1
+        info: dict[str, Any] = {"user": self._user, "k": self._k, "erased": reason is not None}
+        if reason is not None:
+            info["erasure_reason"] = reason
+            self._counts["erasures"] += 1
+        for key in _FORWARD:
+            v = meta.get(key)
+            if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+                info["pdu_" + key] = int(v)
+        out_meta = {}
+        for key, v in meta.items():
+            try:
+                messages.meta_to_pmt({key: v})
+                out_meta[key] = v
+            except Exception:  # keys with no PMT form are not forwarded
+                continue
+        out_meta.update({"user": self._user, "k": self._k, "tx_frame": frame})
+        out_meta["erased"] = reason is not None
+        if reason is not None:
+            out_meta["erasure_reason"] = reason
+        pdu = pdu_or_bare(messages.symbols_pdu, out_meta, sym)
+        self.message_port_pub(_PORT_SYMBOLS, pdu)
+        if self._frame_len > 0 and sym.size % self._frame_len:
+            pad = self._frame_len - sym.size % self._frame_len
+            sym = np.concatenate([sym, np.zeros(pad, np.complex64)])
+        tags = [
+            ("frame", pmt.from_uint64(frame)),
+            ("packet_len", pmt.from_long(int(sym.size))),
+            (DJSCC_TAG, messages.meta_to_pmt(info)),
+        ]
+        return sym, tags
+
+    def _erasure_frame(self, reason: str):
+        """The bare erasure frame (k zero symbols), when not even the meta could be used."""
+        try:
+            return self._build_frame({}, np.zeros(self._k, np.complex64), reason[:200])
+        except Exception:  # the tag alone, the smallest erasure there is
+            info = messages.meta_to_pmt({"user": self._user, "k": self._k, "erased": True})
+            frame, self._next_frame = self._next_frame, self._next_frame + 1
+            sym = np.zeros(self._k, np.complex64)
+            return sym, [("frame", pmt.from_uint64(frame)),
+                         ("packet_len", pmt.from_long(self._k)), (DJSCC_TAG, info)]  # fmt: skip
+
+    def work(self, input_items, output_items):
+        out = output_items[0]
+        if self._tx.idle:
+            try:
+                meta, sym, reason = self._queue.get_nowait()
+            except queue.Empty:
+                time.sleep(0.001)
+                return 0
+            try:
+                self._tx.start(self._build_frame(meta, sym, reason))
+            except Exception as exc:  # work() must never end the thread
+                self.logger.error(f"frame not built: {type(exc).__name__}: {exc}")
+                self._tx.start(self._erasure_frame(f"{type(exc).__name__}: {exc}"))
+        n, done = self._tx.write(self, out)
+        if done:
+            self._counts["frames_out"] += 1
+        return n

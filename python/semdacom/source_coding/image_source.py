@@ -1,0 +1,191 @@
+#
+# Copyright 2026 gr-semdacom authors.
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+"""GNU Radio block ``image_source``: a dataset split as image PDUs, one per frame."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+import pmt
+from gnuradio import gr
+from gnuradio.semdacom import messages
+from gnuradio.semdacom.plumbing.block_util import check_finite, check_int, describe
+
+from semdacom.data.datasets import load_fashion_mnist
+
+__all__ = ["image_source"]
+
+_PORT_TRIGGER = pmt.intern("trigger")
+_PORT_PDUS = pmt.intern("pdus")
+
+
+def _trigger_frame(msg: Any) -> int | None:
+    """The frame number a trigger sets: its ``frame`` key when the trigger is a dictionary and
+    ``frame`` a u64 or a non-negative long (only that key is read), else None."""
+    try:
+        if not (isinstance(msg, pmt.pmt_base) and pmt.is_dict(msg)) or pmt.is_null(msg):
+            return None
+        key = pmt.intern("frame")
+        if not pmt.dict_has_key(msg, key):
+            return None
+        return messages.read_count(pmt.dict_ref(msg, key, pmt.PMT_NIL), "frame")
+    except Exception:  # an odd dictionary (a pair that is not one, ...) sets no frame
+        return None
+
+
+class image_source(gr.basic_block):
+    """Fashion-MNIST images as image PDUs (MU-ASCC [1], Fig. 2: the source x_i).
+
+    Each PDU is ``(meta, u8vector)`` (see :mod:`messages`, image PDUs) with meta ``label``,
+    ``image_id`` (index in the split), ``user``, ``frame``, ``shape``, ``dataset``, ``split``.
+
+    With ``period_ms > 0`` a thread emits one image every ``period_ms`` milliseconds; with
+    ``period_ms == 0`` every message on ``trigger`` emits one (a trigger that is a dictionary
+    with a ``frame`` that is a u64 or a non-negative long sets the frame number; its other keys
+    are not read; otherwise frames count 0, 1, ... modulo 2**64). Every trigger emits exactly
+    one image until a finite source is finished.
+    ``count`` images are emitted (0 = the whole split from ``start``); with ``loop`` the
+    sequence restarts and never ends. Once finished, triggers are counted and ignored.
+
+    ``prefill`` images are emitted when the flowgraph starts (trigger mode). With the
+    ``sent`` port of the user's ``channel_encoder`` wired to ``trigger`` this is a credit loop:
+    each frame the encoder starts sending asks for one image, so at most ``prefill`` images
+    wait ahead of the channel and a new allocation reaches the source encoder before the
+    frames it applies to are coded (frame-exact reconfiguration).
+
+    Parameters
+    ----------
+    split : {"train", "test"}
+    user : int
+        User index written into the metadata.
+    count : int
+        Images to emit (0 = all from ``start`` to the end of the split).
+    start : int
+        First image index.
+    loop : bool
+        Restart after ``count`` images.
+    shuffle : bool
+        Visit the images in a seeded random order.
+    seed : int
+    period_ms : float
+        Emission period of the free-running mode; 0 = driven by ``trigger``.
+    prefill : int
+        Images emitted at start in trigger mode (the credits of a credit loop).
+    """
+
+    def __init__(
+        self,
+        split: str = "test",
+        user: int = 0,
+        count: int = 0,
+        start: int = 0,
+        loop: bool = False,
+        shuffle: bool = False,
+        seed: int = 0,
+        period_ms: float = 0.0,
+        prefill: int = 0,
+    ) -> None:
+        gr.basic_block.__init__(self, name="image_source", in_sig=None, out_sig=None)
+        user = check_int("user", user)
+        images, labels = load_fashion_mnist(split)
+        if not 0 <= int(start) < len(images):
+            raise ValueError(f"start must be in [0, {len(images) - 1}], got {start!r}")
+        count = check_int("count", count)
+        period_ms = check_finite("period_ms", period_ms, 0.0)
+        self._prefill = check_int("prefill", prefill)
+        order = np.arange(len(images))
+        if shuffle:
+            order = np.random.default_rng(int(seed)).permutation(len(images))
+        order = order[int(start) :]
+        if int(count):
+            order = order[: int(count)]
+        self._images, self._labels = images, labels
+        self._order = order
+        self._split = split
+        self._user = int(user)
+        self._loop = bool(loop)
+        self._period = float(period_ms) / 1000.0
+        self._next = 0
+        self._frame = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._counts = {"pdus_out": 0, "triggers": 0, "triggers_ignored": 0}
+        self.message_port_register_in(_PORT_TRIGGER)
+        self.message_port_register_out(_PORT_PDUS)
+        self.set_msg_handler(_PORT_TRIGGER, self._on_trigger)
+
+    def counters(self) -> dict[str, int]:
+        """Images emitted, triggers received and ignored (after the end)."""
+        return dict(self._counts)
+
+    def finished(self) -> bool:
+        """True once a finite source has emitted all its images."""
+        return not self._loop and self._next >= len(self._order)
+
+    def _emit(self, frame: int | None = None) -> bool:
+        with self._lock:
+            if self.finished():
+                return False
+            if self._next >= len(self._order):
+                self._next = 0
+            idx = int(self._order[self._next])
+            self._next += 1
+            f = self._frame if frame is None else frame
+            self._frame = (f + 1) % 2**64  # frames are u64: the count wraps
+            meta = {
+                "label": int(self._labels[idx]),
+                "image_id": idx,
+                "user": self._user,
+                "frame": np.uint64(f),
+                "dataset": "fashion-mnist",
+                "split": self._split,
+            }
+            pdu = messages.image_pdu(meta, self._images[idx])
+            self._counts["pdus_out"] += 1
+        self.message_port_pub(_PORT_PDUS, pdu)
+        return True
+
+    def _on_trigger(self, msg: Any) -> None:
+        try:
+            self._counts["triggers"] += 1
+            if not self._emit(_trigger_frame(msg)):
+                self._counts["triggers_ignored"] += 1
+        except Exception as exc:  # never kill the scheduler thread
+            self._counts["triggers_ignored"] += 1
+            self.logger.error(f"ignored trigger {describe(msg)}: {type(exc).__name__}: {exc}")
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if not self._emit():
+                    return
+            except Exception as exc:  # the emitting thread must not end on an error
+                self.logger.error(f"image not emitted: {type(exc).__name__}: {exc}")
+            self._stop.wait(self._period)
+
+    def start(self) -> bool:
+        if self._period <= 0:
+            for _ in range(self._prefill):
+                try:
+                    if not self._emit():
+                        break
+                except Exception as exc:  # start() must not fail on one image
+                    self.logger.error(f"prefill image not emitted: {type(exc).__name__}: {exc}")
+        if self._period > 0:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="image_source", daemon=True)
+            self._thread.start()
+        return True
+
+    def stop(self) -> bool:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5.0)
+            self._thread = None
+        return True

@@ -1,0 +1,221 @@
+#
+# Copyright 2026 gr-semdacom authors.
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+"""GNU Radio block ``metrics_sink``: per-user MS-SSIM/PSNR (DUs) and accuracy (SUs)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pmt
+from gnuradio import gr
+from gnuradio.semdacom import messages
+from gnuradio.semdacom.plumbing.block_util import check_int, describe
+
+__all__ = ["metrics_sink"]
+
+_PORT_PDUS = pmt.intern("pdus")
+_PORT_REF = pmt.intern("ref")
+
+
+def _int_or_none(value: Any) -> int | None:
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return int(value)
+    return None
+
+
+class metrics_sink(gr.basic_block):
+    """End-to-end metrics of every user (MU-ASCC [1], eqs. 9 and 11, measured).
+
+    ``pdus`` takes the results: image PDUs of ``source_decoder`` (data users) and label PDUs of
+    ``semantic_decoder`` (semantic users). ``ref`` takes the original image PDUs of
+    ``image_source``; a decoded image is compared with the reference of the same ``user`` and
+    ``image_id`` (MS-SSIM as in :mod:`semdacom.source_coding.metrics`, MSE, PSNR of the mean
+    MSE). A label is compared with the ``label`` its meta carries from the source. Erasures
+    count as results: an erased image with its fill pixels, an erased label as wrong.
+
+    A decoded image whose reference has not arrived waits (at most ``max_pending``); when the
+    flowgraph stops, waiting ones are counted as ``unmatched``. Malformed messages (a result
+    without an integer ``user``, a decoded image without an integer ``image_id``) are logged
+    and counted as ``malformed`` only: never as received, never evaluated. :meth:`summary`
+    returns the per-user counts (received, evaluated, erased) and means; on stop the summary
+    is logged and, with ``json_path``, written as JSON.
+
+    Parameters
+    ----------
+    json_path : str
+        File for the JSON summary at stop ("" = none).
+    max_refs : int
+        References kept (oldest dropped first).
+    max_pending : int
+        Results kept while they wait for their reference.
+    """
+
+    def __init__(self, json_path: str = "", max_refs: int = 100000, max_pending: int = 10000):
+        gr.basic_block.__init__(self, name="metrics_sink", in_sig=None, out_sig=None)
+        max_refs = check_int("max_refs", max_refs, 1)
+        max_pending = check_int("max_pending", max_pending)
+        self._json = str(json_path)
+        self._max_refs = int(max_refs)
+        self._max_pending = int(max_pending)
+        self._lock = threading.Lock()
+        self._refs: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
+        self._pending: OrderedDict[tuple[int, int], list[tuple[dict, np.ndarray]]] = OrderedDict()
+        self._n_pending = 0
+        self._users: dict[int, dict] = {}
+        self._counts = {"refs": 0, "results": 0, "malformed": 0, "unmatched": 0, "evicted": 0}
+        self.message_port_register_in(_PORT_PDUS)
+        self.message_port_register_in(_PORT_REF)
+        self.set_msg_handler(_PORT_PDUS, self._on_pdus)
+        self.set_msg_handler(_PORT_REF, self._on_ref)
+
+    # ----------------------------------------------------------------------------------------
+    def _user(self, user: int, task: str) -> dict:
+        u = self._users.setdefault(
+            user,
+            {
+                "task": task,
+                "received": 0,
+                "evaluated": 0,
+                "erased": 0,
+                "msssim": [],
+                "mse": [],
+                "correct": 0,
+                "no_label": 0,
+            },
+        )
+        if u["task"] != task:
+            u["task"] = "mixed"
+        return u
+
+    def _on_ref(self, msg: Any) -> None:
+        try:
+            meta, img = messages.unpack_image_pdu(msg)
+            user, image_id = _int_or_none(meta.get("user")), _int_or_none(meta.get("image_id"))
+            if user is None or image_id is None:
+                raise messages.MessageError("reference lacks integer 'user' and 'image_id'")
+            with self._lock:
+                self._counts["refs"] += 1
+                self._refs[(user, image_id)] = img
+                while len(self._refs) > self._max_refs:
+                    self._refs.popitem(last=False)
+                waiting = self._pending.pop((user, image_id), [])
+                self._n_pending -= len(waiting)
+                for m, x in waiting:
+                    self._score_image(m, x, img)
+        except Exception as exc:
+            with self._lock:
+                self._counts["malformed"] += 1
+            self.logger.error(f"dropped reference {describe(msg)}: {type(exc).__name__}: {exc}")
+
+    def _on_pdus(self, msg: Any) -> None:
+        try:
+            self._handle_result(msg)
+        except Exception as exc:
+            with self._lock:
+                self._counts["malformed"] += 1
+            self.logger.error(f"dropped result {describe(msg)}: {type(exc).__name__}: {exc}")
+
+    def _handle_result(self, msg: Any) -> None:
+        try:
+            meta, pred = messages.unpack_label_pdu(msg)
+            is_label = True
+        except messages.MessageError:
+            meta, img = messages.unpack_image_pdu(msg)
+            is_label = False
+        user = _int_or_none(meta.get("user"))
+        if user is None or user < 0:
+            raise messages.MessageError("result lacks a non-negative integer 'user'")
+        image_id = None if is_label else _int_or_none(meta.get("image_id"))
+        if not is_label and image_id is None:  # checked before anything is counted
+            raise messages.MessageError("decoded image lacks an integer 'image_id'")
+        with self._lock:
+            self._counts["results"] += 1
+            if is_label:
+                u = self._user(user, "su")
+                u["received"] += 1
+                u["erased"] += int(pred < 0 or meta.get("erased") is True)
+                label = _int_or_none(meta.get("label"))
+                if label is None:
+                    u["no_label"] += 1
+                    return
+                u["evaluated"] += 1
+                u["correct"] += int(pred == label)
+                return
+            u = self._user(user, "du")
+            u["received"] += 1
+            u["erased"] += int(meta.get("erased") is True)
+            ref = self._refs.get((user, image_id))
+            if ref is not None:
+                self._score_image(meta, img, ref)
+            elif self._n_pending < self._max_pending:
+                self._pending.setdefault((user, image_id), []).append((meta, img))
+                self._n_pending += 1
+            else:
+                self._counts["evicted"] += 1
+
+    def _score_image(self, meta: dict, img: np.ndarray, ref: np.ndarray) -> None:
+        from semdacom.source_coding import metrics  # torch is loaded on first use
+
+        u = self._users[int(meta["user"])]
+        if img.shape != ref.shape:
+            self._counts["malformed"] += 1
+            self.logger.error(f"decoded shape {img.shape} differs from reference {ref.shape}")
+            return
+        x = img[None].astype(np.float32) / 255.0
+        r = ref[None].astype(np.float32) / 255.0
+        u["msssim"].append(float(metrics.msssim(x, r)[0]))
+        u["mse"].append(float(metrics.mse(x, r)[0]))
+        u["evaluated"] += 1
+
+    # ----------------------------------------------------------------------------------------
+    def summary(self) -> dict:
+        """Per-user counts and means, plus global counters (JSON-ready)."""
+        from semdacom.source_coding import metrics  # torch is loaded on first use
+
+        with self._lock:
+            users = {}
+            for user, u in sorted(self._users.items()):
+                d = {k: u[k] for k in ("task", "received", "evaluated", "erased")}
+                if u["msssim"]:
+                    mse = float(np.mean(u["mse"]))
+                    d.update(
+                        {
+                            "msssim": float(np.mean(u["msssim"])),
+                            "one_minus_msssim": float(1.0 - np.mean(u["msssim"])),
+                            "mse": mse,
+                            "psnr_db": float(metrics.psnr_from_mse(mse)),
+                        }
+                    )
+                if u["task"] in ("su", "mixed") and u["evaluated"] and not u["msssim"]:
+                    d["accuracy"] = u["correct"] / u["evaluated"]
+                    d["classification_error"] = 1.0 - d["accuracy"]
+                if u["no_label"]:
+                    d["no_label"] = u["no_label"]
+                users[str(user)] = d
+            counts = dict(self._counts)
+            counts["pending"] = self._n_pending
+            return {"users": users, "counts": counts}
+
+    def stop(self) -> bool:
+        with self._lock:
+            self._counts["unmatched"] += self._n_pending
+            self._pending.clear()
+            self._n_pending = 0
+        summary = self.summary()
+        text = json.dumps(summary, indent=1)
+        self.logger.info(f"metrics summary: {json.dumps(summary)}")
+        if self._json:
+            try:
+                Path(self._json).parent.mkdir(parents=True, exist_ok=True)
+                Path(self._json).write_text(text + "\n")
+            except OSError as exc:
+                self.logger.error(f"cannot write {self._json}: {exc}")
+        return True

@@ -1,0 +1,171 @@
+#
+# Copyright 2026 gr-semdacom authors.
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+"""GNU Radio block ``source_encoder``: image PDU -> bits PDU with the learned VBR codec."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+import pmt
+from gnuradio import gr
+from gnuradio.semdacom import messages
+from gnuradio.semdacom.plumbing.block_util import (
+    PduWorker,
+    check_int,
+    erasure_meta,
+    frame_of,
+    guarded,
+    pdu_or_bare,
+    salvage_meta,
+)
+from gnuradio.semdacom.plumbing.codec import CODECS, RateCommands, check_codec, shared_codec
+
+__all__ = ["source_encoder"]
+
+_PORT_PDUS = pmt.intern("pdus")
+_PORT_CMD = pmt.intern("cmd")
+
+
+class source_encoder(gr.basic_block):
+    """DNN source encoder F of one user (MU-ASCC [1], Sec. II-B, Fig. 3(a)).
+
+    Each image PDU on ``pdus`` leaves as one bits PDU: the packetised stream of the learned
+    variable-rate hyperprior (:mod:`semdacom.source_coding`) at the operating point in force,
+    with the input meta plus ``rate_index``, ``n_bits`` and ``codec``. The operating point is
+    ``rate_index`` until an allocation on ``cmd`` carries ``rate_index[user]``; an allocation
+    with ``apply_frame`` waits for the first PDU whose meta ``frame`` reaches it.
+
+    Malformed input (not an image PDU, wrong shape, huge) is logged and leaves as an explicit
+    erasure: an empty bits PDU with ``erased`` true and ``erasure_reason`` (plus whatever meta
+    could be read), so every PDU that enters leaves exactly once. Malformed commands are logged
+    and dropped; the rate in force stays.
+
+    Parameters
+    ----------
+    user : int
+        Index of this user in the allocation.
+    rate_index : int
+        Initial operating point.
+    weights : str
+        Codec weights file ("" = the shipped model).
+    codec : str
+        "learned" (default, the VBR hyperprior) or "classical" (HEVC intra via x265 in HEIF,
+        :mod:`semdacom.source_coding.classical`, 16 quality indexes; ``weights`` unused).
+    hold : bool
+        Hold images until the first allocation arrives (at most ``MAX_HELD``; beyond that
+        they are coded at ``rate_index``), so that no frame of the closed loop is coded
+        before the optimiser has spoken (frame-exact start).
+    """
+
+    #: images held at most while waiting for the first allocation (``hold``)
+    MAX_HELD = 256
+
+    def __init__(
+        self,
+        user: int = 0,
+        rate_index: int = 0,
+        weights: str = "",
+        codec: str = "learned",
+        hold: bool = False,
+    ) -> None:
+        gr.basic_block.__init__(self, name="source_encoder", in_sig=None, out_sig=None)
+        user = check_int("user", user)
+        self._codec_name = CODECS[check_codec(codec)]
+        self._codec = shared_codec(weights or None, semantic=False, codec=codec)
+        rate_index = check_int("rate_index", rate_index, 0, self._codec.levels - 1)
+        self._user = int(user)
+        self._rates = RateCommands(self._user, self._codec.levels, int(rate_index))
+        self._hold = bool(hold)
+        self._held: list[Any] = []
+        # images are coded off the message thread, so that allocations on cmd are taken at
+        # once instead of after the queued images (_block_util.PduWorker)
+        self._lock = threading.Lock()
+        self._worker = PduWorker(self._encode, "source_encoder")
+        # One encode now, so that the first real image is not slowed by the networks' first
+        # call: GNU Radio drains a port's queue before the next port's, so images queued
+        # behind a slow first encode would all be coded before an allocation waiting on
+        # ``cmd`` (docs/blocks/implementation_notes.md).
+        self._codec.encode(np.zeros((1, *self._codec.image_shape), np.uint8), int(rate_index))
+        self._counts = {
+            "pdus_in": 0,
+            "pdus_out": 0,
+            "erasures": 0,
+            "cmd_accepted": 0,
+            "cmd_rejected": 0,
+        }
+        self.message_port_register_in(_PORT_PDUS)
+        self.message_port_register_in(_PORT_CMD)
+        self.message_port_register_out(_PORT_PDUS)
+        self.set_msg_handler(_PORT_PDUS, self._on_pdus)
+        self.set_msg_handler(_PORT_CMD, self._on_cmd)
+
+    def counters(self) -> dict[str, int]:
+        """PDUs in/out (erasures included), erasures, commands accepted/rejected."""
+        return dict(self._counts)
+
+    def current_rate_index(self) -> int:
+        """Operating point in force."""
+        return self._rates.rate_index
+
+    def _on_cmd(self, msg: Any) -> None:
+        guarded(self.logger, self._counts, "cmd_rejected", self._handle_cmd, msg)
+
+    def start(self) -> bool:
+        self._worker.start()
+        return True
+
+    def stop(self) -> bool:
+        self._worker.stop()  # codes what is still queued: every image in gives one PDU out
+        return True
+
+    def _handle_cmd(self, msg: Any) -> None:
+        with self._lock:
+            self._rates.accept(msg)  # raises MessageError for a malformed or older allocation
+            self._counts["cmd_accepted"] += 1
+            held, self._held = self._held, []
+        for m in held:  # images held for the first allocation, in their order
+            self._worker.submit(m)
+
+    def _on_pdus(self, msg: Any) -> None:
+        with self._lock:
+            self._counts["pdus_in"] += 1
+            if self._hold and self._rates.last_seq is None and len(self._held) < self.MAX_HELD:
+                self._held.append(msg)  # coded once the first allocation is here
+                return
+        self._worker.submit(msg)
+
+    def _encode(self, msg: Any) -> None:
+        try:
+            meta, image = messages.unpack_image_pdu(msg)
+            with self._lock:
+                self._rates.apply(frame_of(meta))
+            if tuple(image.shape) != self._codec.image_shape:
+                raise messages.MessageError(
+                    f"image shape {image.shape} differs from the codec's {self._codec.image_shape}"
+                )
+            with self._lock:
+                r, seq = self._rates.rate_index, self._rates.applied_seq
+            stream = self._codec.encode(image[None], r)[0]
+            meta.pop("shape", None)
+            meta.update(
+                {"rate_index": r, "codec": self._codec_name, "user": meta.get("user", self._user)}
+            )
+            if seq is not None:  # the allocation this image was coded with
+                meta["src_alloc_seq"] = seq
+            bits = np.unpackbits(np.frombuffer(stream, dtype=np.uint8))
+            out = messages.bits_pdu(meta, bits)
+        except Exception as exc:  # log, and let an explicit erasure leave instead
+            self.logger.error(f"input PDU is an erasure: {type(exc).__name__}: {exc}")
+            out = self._erasure(msg, f"{type(exc).__name__}: {exc}")
+        self._counts["pdus_out"] += 1
+        self.message_port_pub(_PORT_PDUS, out)
+
+    def _erasure(self, msg: Any, reason: str) -> Any:
+        self._counts["erasures"] += 1
+        meta = erasure_meta(salvage_meta(msg), reason, self._user, drop=("shape", "n_bits"))
+        return pdu_or_bare(messages.bits_pdu, meta, np.zeros(0, dtype=np.uint8))

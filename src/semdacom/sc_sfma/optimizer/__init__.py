@@ -1,0 +1,32 @@
+"""SC-SFMA network optimiser (SC-SFMA [2], *Semantic Feature Multiple Access Empowered Integrated
+Learning and Communication Networks*, Sec. III); docs/sc_sfma/optimizer.md, docs/sc_sfma/model.md.
+
+numpy, scipy, cvxpy and networkx only (no torch, no GNU Radio).
+
+Modules
+-------
+problem
+    Problem (20): :class:`SfmaProblem` (users, budgets, tables), :class:`Allocation` (pairs, nu,
+    group power and bandwidth, objective, slacks, history), the pruning (21).
+compression
+    Alg. 1: dual decomposition on the energy budget, Newton on (25), subgradient steps (26).
+power_bw
+    Alg. 2: trust-region SCA on (P, B) with a DPP-parametrised cvxpy surrogate (35), ratio (36).
+pairing
+    Alg. 3: dynamic feasible edges (37), dual pricing (39)-(43), conflict resolution, residual
+    matching (44) and assignment (45), repair (46), pair swaps.
+solver
+    Alg. 4: the outer loop with the monotone check (47); :func:`solve`.
+bruteforce
+    Every perfect matching for N <= 8 with the continuous blocks re-optimised.
+baselines
+    SwinJSCC+NOMA, SwinJSCC-FDMA, channel-gain pairing, equal allocation, DeepJSCC-NOMA,
+    HEVC + LDPC + QAM with AMC (OMA, NOMA); :func:`run_scheme`.
+scenario
+    Sec. IV-A Monte-Carlo scenarios; :func:`make_problem`, :func:`load_tables`.
+"""
+
+from semdacom.sc_sfma.optimizer.problem import Allocation, SfmaProblem
+from semdacom.sc_sfma.optimizer.solver import solve
+
+__all__ = ["Allocation", "SfmaProblem", "solve"]

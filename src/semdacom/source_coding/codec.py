@@ -1,0 +1,426 @@
+#
+# Copyright 2026 gr-semdacom authors.
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+"""Real encode/decode to bytes with the variable-rate hyperprior (MU-ASCC [1], Sec. II-B).
+
+:class:`LearnedCodec` is the API the blocks, the CLI and the distortion fitting use::
+
+    codec = LearnedCodec.load()                      # shipped weights
+    streams = codec.encode(images, rate_index=7)    # list[bytes], one per image
+    out = codec.decode(streams, rate_index=7)       # DecodeResult: images + erasures
+    labels = codec.classify(streams, rate_index=7)  # semantic decoder Q = E o G
+
+Decoding never raises on a corrupted or truncated stream: it returns an image (or a label) for
+whatever is readable and an explicit erasure (``erased[i]`` with a reason) when nothing is.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from compressai.models.utils import update_registered_buffers
+
+from semdacom.data import DATA_DIR, TABLES_DIR, WEIGHTS_DIR, file_sha256
+from semdacom.source_coding import bitstream
+from semdacom.source_coding.models import Classifier, SemanticDecoder, VBRHyperprior, scale_table
+
+__all__ = [
+    "DATA_DIR",
+    "DecodeResult",
+    "LearnedCodec",
+    "file_sha256",
+    "load_classifier",
+    "load_codec",
+    "load_semantic",
+    "shared_codec",
+]
+
+
+#: Largest stream accepted (bytes); anything longer is an erasure (a 28x28 image needs < 1 kB).
+MAX_STREAM_BYTES = 1 << 16
+#: Smallest share of a batch handed to one worker thread (smaller batches stay on the caller).
+MIN_WORKER_CHUNK = 32
+#: Clamp of decoded symbols (|y| and |z| stay far below this on real data).
+Y_BOUND = 255
+Z_BOUND = 255
+
+
+def _load(path: str | Path, device: torch.device | str | None) -> dict:
+    return torch.load(Path(path), map_location=device or "cpu", weights_only=False)
+
+
+def load_codec(path: str | Path | None = None, device=None) -> VBRHyperprior:
+    """Load a codec saved by :func:`.train.train_codec` (CDF tables included)."""
+    path = Path(path) if path is not None else WEIGHTS_DIR / "hyperprior_vbr.pt"
+    saved = _load(path, device)
+    # Weights saved before the "arch" option existed use transposed convolutions.
+    model = VBRHyperprior(**{"arch": "deconv", **saved["config"]})
+    sd = saved["state_dict"]
+    update_registered_buffers(
+        model.gaussian_conditional,
+        "gaussian_conditional",
+        ["_quantized_cdf", "_offset", "_cdf_length", "scale_table"],
+        sd,
+    )
+    update_registered_buffers(
+        model.entropy_bottleneck,
+        "entropy_bottleneck",
+        ["_quantized_cdf", "_offset", "_cdf_length"],
+        sd,
+    )
+    model.load_state_dict(sd)
+    model.lambdas = list(saved.get("lambdas", []))
+    return model.to(device or "cpu").eval()
+
+
+def load_classifier(path: str | Path | None = None, device=None) -> Classifier:
+    """Load the classifier E saved by :func:`.train.train_classifier`."""
+    path = Path(path) if path is not None else WEIGHTS_DIR / "classifier.pt"
+    saved = _load(path, device)
+    model = Classifier(**saved["config"])
+    model.load_state_dict(saved["state_dict"])
+    return model.to(device or "cpu").eval()
+
+
+def load_semantic(
+    path: str | Path | None, codec: VBRHyperprior, classifier: Classifier, device=None
+) -> SemanticDecoder:
+    """Load the semantic decoder Q saved by :func:`.train.train_semantic`."""
+    path = Path(path) if path is not None else WEIGHTS_DIR / "semantic_vbr.pt"
+    saved = _load(path, device)
+    model = SemanticDecoder(codec, classifier)
+    model.load_state_dict(saved["state_dict"])
+    return model.to(device or "cpu").eval()
+
+
+@dataclass
+class DecodeResult:
+    """Decoded images ``(n, C, H, W)`` float32 in [0, 1]; erased ones hold the erasure fill."""
+
+    images: np.ndarray
+    erased: np.ndarray
+    reasons: list[str] = field(default_factory=list)
+
+
+class LearnedCodec:
+    """Variable-rate learned source codec with bytes in and out (see the module docstring).
+
+    Parameters
+    ----------
+    model : VBRHyperprior
+        Trained codec (its CDF tables built).
+    image_shape : tuple
+        ``(C, H, W)`` of the images (any size; padded to multiples of 16 inside).
+    semantic : SemanticDecoder, optional
+        Q = E o G for :meth:`classify`.
+    rate_table : sequence of float, optional
+        Mean bits per image of each operating point (R_s).
+    deadline_s : float
+        Wall-clock budget of one :meth:`decode` call; streams not reached in time are erased
+        with the reason ``"timeout"``.
+    workers : int
+        Threads that share a large batch (at least ``2 * MIN_WORKER_CHUNK`` images) in
+        :meth:`encode`, :meth:`decode` and :meth:`classify`. The networks and the rANS kernel
+        release the GIL, so on a multi-core CPU two workers with one torch thread each beat one
+        worker with two torch threads (torch's intra-op parallelism is poor on these small
+        feature maps); set ``torch.set_num_threads(1)`` when using more than one.
+    """
+
+    def __init__(
+        self,
+        model: VBRHyperprior,
+        image_shape: tuple[int, int, int] = (1, 28, 28),
+        semantic: SemanticDecoder | None = None,
+        rate_table: list[float] | None = None,
+        deadline_s: float = 30.0,
+        sha256: str | None = None,
+        workers: int = 1,
+    ) -> None:
+        self.model = model.eval()
+        if int(workers) < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        self.workers = int(workers)
+        self._pool: ThreadPoolExecutor | None = None
+        self.device = next(model.parameters()).device
+        self.image_shape = tuple(int(v) for v in image_shape)
+        self.semantic = semantic.eval() if semantic is not None else None
+        self.rate_table = None if rate_table is None else [float(v) for v in rate_table]
+        self.deadline_s = float(deadline_s)
+        self.sha256 = sha256
+        c, h, w = self.image_shape
+        if c != model.config["channels"]:
+            raise ValueError(f"image_shape has {c} channels, the model {model.config['channels']}")
+        pad = model.pad(torch.zeros(1, c, h, w))[1]
+        self._pad = pad
+        hp, wp = h + pad[2] + pad[3], w + pad[0] + pad[1]
+        self._y_shape = (model.config["m"], hp // 4, wp // 4)
+        self._z_shape = (model.config["nh"], hp // 16, wp // 16)
+        self._y_coder = bitstream.make_coder(model.gaussian_conditional)
+        self._z_coder = bitstream.make_coder(model.entropy_bottleneck)
+        nh, zh, zw = self._z_shape
+        self._z_indexes = np.repeat(np.arange(nh, dtype=np.int32), zh * zw)
+        eb = model.entropy_bottleneck
+        self._medians = eb._get_medians().detach().double().reshape(1, nh, 1, 1).cpu()
+        self._h_s = copy.deepcopy(model.h_s).double().cpu().eval()
+        table = scale_table().double()
+        self._log_lo = float(torch.log(table[0]))
+        self._log_step = float((torch.log(table[-1]) - torch.log(table[0])) / (len(table) - 1))
+        self._n_scales = len(table)
+        with torch.no_grad():  # G(0) at point 0 (one fill for every point)
+            zero = torch.zeros(1, dtype=torch.long, device=self.device)
+            fill = model.synthesis(torch.zeros(1, *self._y_shape, device=self.device), zero)
+            self._fill = model.crop(fill, pad).clamp(0, 1).cpu().numpy()[0].astype(np.float32)
+
+    # ------------------------------------------------------------------------------------
+    @classmethod
+    def load(
+        cls,
+        weights: str | Path | None = None,
+        semantic: str | Path | None | bool = None,
+        classifier: str | Path | None = None,
+        rate_table: str | Path | None | bool = None,
+        device=None,
+        **kwargs,
+    ) -> LearnedCodec:
+        """Load shipped (default) or given weights; ``semantic=False`` skips Q."""
+        weights = Path(weights) if weights is not None else WEIGHTS_DIR / "hyperprior_vbr.pt"
+        model = load_codec(weights, device)
+        sem = None
+        if semantic is not False:
+            sem_path = Path(semantic) if semantic is not None else WEIGHTS_DIR / "semantic_vbr.pt"
+            if sem_path.exists():
+                clf = load_classifier(classifier, device)
+                sem = load_semantic(sem_path, model, clf, device)
+        rates = None
+        if rate_table is not False:
+            rt_path = (
+                Path(rate_table)
+                if rate_table is not None
+                else TABLES_DIR / "hyperprior_vbr_eval.json"
+            )
+            if rt_path.exists():
+                doc = json.loads(rt_path.read_text())
+                if doc.get("model_sha256") in (None, file_sha256(weights)):
+                    rates = [p["rs_bits"] for p in doc["points"]]
+        return cls(model, semantic=sem, rate_table=rates, sha256=file_sha256(weights), **kwargs)
+
+    @property
+    def levels(self) -> int:
+        """Number of operating points."""
+        return self.model.levels
+
+    @property
+    def erasure_fill(self) -> np.ndarray:
+        """What an erased image is replaced by in metrics: the decoder's output for y = 0."""
+        return self._fill.copy()
+
+    def _check_rate(self, rate_index: int) -> int:
+        if isinstance(rate_index, bool) or int(rate_index) != rate_index:
+            raise ValueError(f"rate_index must be an integer, got {rate_index!r}")
+        if not 0 <= int(rate_index) < self.levels:
+            raise ValueError(f"rate_index must be in [0, {self.levels - 1}], got {rate_index}")
+        return int(rate_index)
+
+    def as_tensor(self, images) -> torch.Tensor:
+        """uint8 (0..255) or float (0..1) images ``(n, H, W)``/``(n, C, H, W)`` -> tensor."""
+        if isinstance(images, torch.Tensor):
+            x = images.detach().to(torch.float32)
+        else:
+            arr = np.asarray(images)
+            x = torch.from_numpy(
+                arr.astype(np.float32) / 255.0 if arr.dtype == np.uint8 else arr.astype(np.float32)
+            )
+        if x.ndim == 2:
+            x = x[None]
+        if x.ndim == 3 and self.image_shape[0] == 1 and tuple(x.shape[1:]) == self.image_shape[1:]:
+            x = x[:, None]
+        if tuple(x.shape[1:]) != self.image_shape:
+            raise ValueError(
+                f"images must have shape (n, {self.image_shape}), got {tuple(x.shape)}"
+            )
+        if not torch.isfinite(x).all():
+            raise ValueError("images hold non-finite values")
+        return x.clamp(0.0, 1.0).to(self.device)
+
+    # ------------------------------------------------------------------------------------
+    def _scale_indexes(self, z_hat: torch.Tensor) -> np.ndarray:
+        """CDF table index of every latent element; computed in float64 on both sides."""
+        with torch.no_grad():
+            scales = self._h_s(z_hat)
+        # The first table scale >= each scale (compressai's build_indexes), computed from the
+        # log-spaced grid: elementwise, so it cannot depend on the batch around an image.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pos = np.ceil((np.log(scales.numpy()) - self._log_lo) / self._log_step - 1e-9)
+        pos = np.fmax(pos, 0.0)  # also maps NaN to 0
+        np.minimum(pos, self._n_scales - 1, out=pos)
+        return pos.astype(np.int32).reshape(len(z_hat), -1)
+
+    def _split(self, n: int) -> list[tuple[int, int]] | None:
+        """Chunks of a batch of ``n`` for the worker threads, or None to stay on the caller."""
+        w = min(self.workers, n // MIN_WORKER_CHUNK)
+        if w <= 1:
+            return None
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="semdacom-codec")
+        edges = np.linspace(0, n, w + 1).astype(int)
+        return list(zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True))
+
+    def encode(self, images, rate_index: int) -> list[bytes]:
+        """Encode images at operating point ``rate_index``; one stream (bytes) per image."""
+        r = self._check_rate(rate_index)
+        x = self.as_tensor(images)
+        chunks = self._split(len(x))
+        if chunks is None:
+            return self._encode(x, r)
+        parts = self._pool.map(lambda c: self._encode(x[c[0] : c[1]], r), chunks)
+        return [s for part in parts for s in part]
+
+    @torch.no_grad()
+    def _encode(self, x: torch.Tensor, r: int) -> list[bytes]:
+        if len(x) == 0:
+            return []
+        model = self.model
+        xp, _ = model.pad(x)
+        ri = torch.full((len(x),), r, dtype=torch.long, device=self.device)
+        yg = model.analysis(xp, ri)
+        z = model.h_a(torch.abs(yg)).cpu().double()
+        z_sym = torch.round(z - self._medians).clamp(-Z_BOUND, Z_BOUND)
+        z_hat = z_sym + self._medians
+        y_idx = self._scale_indexes(z_hat)
+        y_sym = torch.round(yg.cpu()).clamp(-Y_BOUND, Y_BOUND).int().reshape(len(x), -1).numpy()
+        z_sym_np = z_sym.int().reshape(len(x), -1).numpy()
+        zs = self._z_coder.encode(z_sym_np, self._z_indexes)
+        ys = self._y_coder.encode(y_sym, y_idx)
+        return [bitstream.join_stream(a, b) for a, b in zip(zs, ys, strict=True)]
+
+    @torch.no_grad()
+    def decode_latent(
+        self, streams: list[bytes], rate_index: int
+    ) -> tuple[torch.Tensor, np.ndarray, list[str]]:
+        """Dequantised latents ``y_hat`` of the streams, the erasure mask and the reasons.
+
+        Never raises on stream contents: unreadable streams are erased (``y_hat`` = 0). The
+        rANS kernel's work is bounded by the symbol count; ``deadline_s`` is checked before each
+        of the two substream passes (streams not decoded by then are erased as ``"timeout"``).
+        """
+        t0 = time.monotonic()
+        r = self._check_rate(rate_index)
+        n = len(streams)
+        m, yh, yw = self._y_shape
+        nh, zh, zw = self._z_shape
+        erased = np.zeros(n, dtype=bool)
+        reasons = [""] * n
+        parts: list[tuple[bytes, bytes] | None] = [None] * n
+        for i, s in enumerate(streams):
+            try:
+                if isinstance(s, (bytes, bytearray, memoryview)) and len(s) > MAX_STREAM_BYTES:
+                    raise bitstream.StreamError(f"stream of {len(s)} bytes is too long")
+                parts[i] = bitstream.split_stream(s)
+            except bitstream.StreamError as exc:
+                erased[i], reasons[i] = True, str(exc)
+        if n and time.monotonic() - t0 > self.deadline_s:
+            for i, p in enumerate(parts):
+                if p is not None:
+                    erased[i], reasons[i], parts[i] = True, "timeout", None
+        z_sym, _ = self._z_coder.decode(
+            [b"" if p is None else p[0] for p in parts], self._z_indexes, Z_BOUND
+        )
+        z_hat = torch.from_numpy(z_sym).double().reshape(n, nh, zh, zw) + self._medians
+        y_idx = self._scale_indexes(z_hat) if n else np.zeros((0, m * yh * yw), dtype=np.int32)
+        if n and time.monotonic() - t0 > self.deadline_s:
+            for i, p in enumerate(parts):
+                if p is not None:
+                    erased[i], reasons[i], parts[i] = True, "timeout", None
+        y_sym, _ = self._y_coder.decode([b"" if p is None else p[1] for p in parts], y_idx, Y_BOUND)
+        y_sym[erased] = 0
+        ri = torch.full((n,), r, dtype=torch.long, device=self.device)
+        _, ig = self.model.gains(ri)
+        y_hat = torch.from_numpy(y_sym).float().reshape(n, m, yh, yw).to(self.device) * ig
+        return y_hat, erased, reasons
+
+    @torch.no_grad()
+    def images_from_latent(
+        self, y_hat: torch.Tensor, erased: np.ndarray, rate_index: int
+    ) -> np.ndarray:
+        """G: images ``(n, C, H, W)`` in [0, 1] from the latents of operating point
+        ``rate_index``; erased ones get the fill."""
+        if len(y_hat) == 0:
+            return np.zeros((0, *self.image_shape), np.float32)
+        ri = torch.full((len(y_hat),), self._check_rate(rate_index), dtype=torch.long)
+        x = self.model.synthesis(y_hat, ri.to(self.device))
+        x = self.model.crop(x, self._pad).cpu()
+        x = torch.nan_to_num(x, nan=0.0, posinf=1.0, neginf=0.0).clamp(0.0, 1.0).numpy()
+        x[np.asarray(erased, dtype=bool)] = self._fill
+        return x.astype(np.float32)
+
+    @torch.no_grad()
+    def labels_from_latent(
+        self, y_hat: torch.Tensor, erased: np.ndarray, rate_index: int
+    ) -> np.ndarray:
+        """Q = E o G: labels from latents; -1 for erased ones."""
+        if self.semantic is None:
+            raise RuntimeError("this codec was loaded without a semantic decoder")
+        if len(y_hat) == 0:
+            return np.zeros(0, dtype=np.int64)
+        ri = torch.full((len(y_hat),), int(rate_index), dtype=torch.long, device=self.device)
+        logits = self.semantic(y_hat, ri, self._pad)
+        labels = torch.nan_to_num(logits).argmax(1).cpu().numpy().astype(np.int64)
+        labels[np.asarray(erased, dtype=bool)] = -1
+        return labels
+
+    def decode(self, streams: list[bytes], rate_index: int) -> DecodeResult:
+        """Decode streams at operating point ``rate_index`` (the DU's data decoder G)."""
+        streams = list(streams)
+        r = self._check_rate(rate_index)
+        chunks = self._split(len(streams))
+        if chunks is None:
+            return self._decode(streams, r)
+        parts = list(self._pool.map(lambda c: self._decode(streams[c[0] : c[1]], r), chunks))
+        return DecodeResult(
+            np.concatenate([p.images for p in parts]),
+            np.concatenate([p.erased for p in parts]),
+            [why for p in parts for why in p.reasons],
+        )
+
+    def _decode(self, streams: list[bytes], r: int) -> DecodeResult:
+        y_hat, erased, reasons = self.decode_latent(streams, r)
+        return DecodeResult(self.images_from_latent(y_hat, erased, r), erased, reasons)
+
+    def classify(self, streams: list[bytes], rate_index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Labels from streams with Q = E o G (the SU's semantic decoder); -1 when erased.
+
+        Returns ``(labels, erased)``.
+        """
+        if self.semantic is None:
+            raise RuntimeError("this codec was loaded without a semantic decoder")
+        r = self._check_rate(rate_index)
+        streams = list(streams)
+        chunks = self._split(len(streams))
+        if chunks is None:
+            return self._classify(streams, r)
+        parts = list(self._pool.map(lambda c: self._classify(streams[c[0] : c[1]], r), chunks))
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+    def _classify(self, streams: list[bytes], r: int) -> tuple[np.ndarray, np.ndarray]:
+        y_hat, erased, _ = self.decode_latent(streams, r)
+        return self.labels_from_latent(y_hat, erased, r), erased
+
+
+_SHARED: dict[tuple, LearnedCodec] = {}
+
+
+def shared_codec(weights: str | Path | None = None, semantic: bool = True) -> LearnedCodec:
+    """One :class:`LearnedCodec` per weights file and process (blocks share it; read-only use)."""
+    key = (str(weights) if weights else "", bool(semantic))
+    if key not in _SHARED:
+        _SHARED[key] = LearnedCodec.load(weights or None, semantic=None if semantic else False)
+    return _SHARED[key]

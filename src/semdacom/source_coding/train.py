@@ -1,0 +1,411 @@
+#
+# Copyright 2026 gr-semdacom authors.
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+"""Training of the codec, the classifier and the semantic decoder (MU-ASCC [1], Sec. II-B-3).
+
+* Codec: eq. (3) with the rate term ``R`` in bits per pixel and the distortion scaled as in
+  compressai (``lambda * 255^2 * MSE + bpp``), one lambda per operating point; every sample of a
+  batch draws its operating point at random (gain units, Cui et al. 2021).
+* Classifier E: cross entropy on clean images.
+* Semantic decoder Q = E o G: eq. (4), cross entropy on the *really quantised* latent of the frozen
+  encoder F at a random operating point.
+
+Every trainer is seeded, shows a tqdm bar, runs on CUDA when present (CPU otherwise), writes a
+checkpoint every few hundred steps and at each epoch end, and resumes from it when restarted.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from semdacom._torch_util import default_device, save_atomic
+from semdacom.data.datasets import load_fashion_mnist
+from semdacom.source_coding.models import Classifier, SemanticDecoder, VBRHyperprior
+
+__all__ = [
+    "default_device",
+    "default_lambdas",
+    "images_to_tensor",
+    "train_classifier",
+    "train_codec",
+    "train_semantic",
+]
+
+
+def default_lambdas(levels: int = 16, lo: float = 0.0012, hi: float = 0.2) -> list[float]:
+    """Log-spaced rate-distortion multipliers, one per operating point (ascending rate)."""
+    if levels == 1:
+        return [lo]
+    return [float(v) for v in np.exp(np.linspace(math.log(lo), math.log(hi), levels))]
+
+
+def images_to_tensor(images: np.ndarray) -> torch.Tensor:
+    """uint8 ``(n, H, W)`` or ``(n, C, H, W)`` images -> float ``(n, C, H, W)`` in [0, 1]."""
+    arr = np.asarray(images)
+    if arr.ndim == 3:
+        arr = arr[:, None]
+    return torch.from_numpy(arr.astype(np.float32) / 255.0)
+
+
+def _set_threads() -> None:
+    n = int(os.environ.get("SEMDACOM_THREADS", "2"))
+    torch.set_num_threads(max(1, n))
+
+
+def _batches(n: int, batch: int, seed: int, epoch: int) -> list[np.ndarray]:
+    perm = np.random.default_rng([seed, epoch]).permutation(n)
+    return [perm[i : i + batch] for i in range(0, n - batch + 1, batch)]
+
+
+def _steps(
+    name: str,
+    ckpt: Path,
+    state: dict,
+    n: int,
+    batch: int,
+    epochs: int,
+    seed: int,
+    every: int,
+    save_state,
+    max_steps: int | None = None,
+) -> Iterator[tuple[int, int, np.ndarray]]:
+    """Yield ``(epoch, step, batch indices)`` from the resume point, checkpointing as it goes.
+
+    ``max_steps`` ends training early (after that many batches in all).
+    """
+    total = epochs * (n // batch)
+    if max_steps is not None:
+        total = min(total, int(max_steps))
+    done = state.get("global_step", 0)
+    with tqdm(total=total, initial=done, desc=name, unit="batch", dynamic_ncols=True) as bar:
+        for epoch in range(epochs):
+            for step, idx in enumerate(_batches(n, batch, seed, epoch)):
+                g = epoch * (n // batch) + step
+                if g >= total:
+                    return
+                if g < done:
+                    continue
+                yield epoch, g, idx
+                bar.update(1)
+                state["global_step"] = g + 1
+                if (g + 1) % every == 0 or step == n // batch - 1 or g + 1 == total:
+                    save_atomic(save_state(), ckpt)
+                if "postfix" in state:
+                    bar.set_postfix(state["postfix"], refresh=False)
+
+
+def train_classifier(
+    out: str | Path,
+    *,
+    epochs: int = 4,
+    batch: int = 128,
+    lr: float = 1e-3,
+    seed: int = 0,
+    ckpt_dir: str | Path = "out/codec",
+    device: torch.device | None = None,
+) -> dict:
+    """Train the classifier E on the Fashion-MNIST training split; save to ``out``.
+
+    Returns the test accuracy and the file written.
+    """
+    _set_threads()
+    device = device or default_device()
+    torch.manual_seed(seed)
+    images, labels = load_fashion_mnist("train")
+    x_all = images_to_tensor(images)
+    y_all = torch.from_numpy(labels)
+    model = Classifier().to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    ckpt = Path(ckpt_dir) / "classifier.ckpt"
+    state: dict = {}
+    if ckpt.exists():
+        saved = torch.load(ckpt, map_location=device, weights_only=False)
+        model.load_state_dict(saved["model"])
+        opt.load_state_dict(saved["opt"])
+        state["global_step"] = saved["global_step"]
+
+    def save_state() -> dict:
+        return {"model": model.state_dict(), "opt": opt.state_dict(), **state}
+
+    model.train()
+    total = epochs * (len(x_all) // batch)
+    for _epoch, g, idx in _steps(
+        "classifier", ckpt, state, len(x_all), batch, epochs, seed, 200, save_state
+    ):
+        for group in opt.param_groups:
+            group["lr"] = lr * (0.1 if g >= 0.8 * total else 1.0)
+        xb, yb = x_all[idx].to(device), y_all[idx].to(device)
+        loss = F.cross_entropy(model(xb), yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        state["postfix"] = {"ce": f"{loss.item():.3f}"}
+    model.eval()
+    acc = classifier_accuracy(model, device)
+    out = Path(out)
+    save_atomic(
+        {"config": model.config, "state_dict": model.state_dict(), "test_accuracy": acc}, out
+    )
+    return {"file": str(out), "test_accuracy": acc}
+
+
+@torch.no_grad()
+def classifier_accuracy(
+    model: Classifier, device: torch.device | None = None, n: int | None = None
+) -> float:
+    """Accuracy of ``model`` on the clean Fashion-MNIST test split (its first ``n`` images)."""
+    device = device or next(model.parameters()).device
+    images, labels = load_fashion_mnist("test")
+    if n is not None:
+        images, labels = images[:n], labels[:n]
+    x = images_to_tensor(images)
+    correct = 0
+    for i in range(0, len(x), 1000):
+        pred = model(x[i : i + 1000].to(device)).argmax(1).cpu()
+        correct += int((pred == torch.from_numpy(labels[i : i + 1000])).sum())
+    return correct / len(x)
+
+
+def train_codec(
+    out: str | Path,
+    *,
+    levels: int = 16,
+    lambdas: list[float] | None = None,
+    epochs: int = 6,
+    batch: int = 64,
+    lr: float = 1e-3,
+    seed: int = 0,
+    n: int = 32,
+    m: int = 32,
+    nh: int = 16,
+    arch: str = "subpixel",
+    ckpt_dir: str | Path = "out/codec",
+    name: str = "hyperprior_vbr",
+    init: str | Path | None = None,
+    max_steps: int | None = None,
+    gain_lr_scale: float = 1.0,
+    init_point: int | None = None,
+    film: bool = False,
+    balance: bool = False,
+    device: torch.device | None = None,
+) -> dict:
+    """Train a (variable-rate) hyperprior codec with eq. (3); save weights and CDF tables.
+
+    ``n``, ``m``, ``nh`` and ``arch`` size the networks (:class:`.models.VBRHyperprior`).
+    ``levels == 1`` trains a fixed-rate model at ``lambdas[0]``. ``init`` starts from the
+    weights of a saved model (fine-tuning, e.g. to a new lambda range); ``gain_lr_scale``
+    multiplies the learning rate of the gain units (so that they can move to new lambdas fast).
+    ``init_point`` (with ``init`` and ``levels == 1``) starts the gain units from the init
+    model's operating point ``init_point``: a fixed-rate model then starts exactly where the
+    variable-rate model is at that point and is fine-tuned from there.
+
+    ``film`` adds the rate-conditioned affine maps of :class:`.models.VBRHyperprior`.
+    ``balance`` divides each sample's loss ``lambda_r D + R`` by a running mean of that
+    point's loss, so that every operating point pulls on the shared weights with the same
+    relative strength (the gradient of ``sum_r log L_r``; each point's own optimum is
+    unchanged, but without it the high-lambda points, whose losses are several times larger,
+    dominate the shared transforms).
+    """
+    _set_threads()
+    device = device or default_device()
+    lambdas = list(lambdas) if lambdas is not None else default_lambdas(levels)
+    if len(lambdas) != levels:
+        raise ValueError(f"{levels} levels need {levels} lambdas, got {len(lambdas)}")
+    torch.manual_seed(seed)
+    images, _ = load_fashion_mnist("train")
+    x_all = images_to_tensor(images)
+    saved_init = None
+    if init is not None:
+        saved_init = torch.load(Path(init), map_location=device, weights_only=False)
+        # a point taken from a FiLM model keeps its affine maps (else it would start elsewhere)
+        film = film or (init_point is not None and bool(saved_init["config"].get("film")))
+    model = VBRHyperprior(
+        channels=x_all.shape[1], n=n, m=m, nh=nh, levels=levels, arch=arch, film=film
+    ).to(device)
+    main_params = [p for k, p in model.named_parameters() if not k.endswith("quantiles")]
+    aux_params = [p for k, p in model.named_parameters() if k.endswith("quantiles")]
+    gain_params = [model.log_gain, model.log_inv_gain]
+    other = [p for p in main_params if all(p is not g for g in gain_params)]
+    opt = torch.optim.Adam(
+        [{"params": other, "scale": 1.0}, {"params": gain_params, "scale": gain_lr_scale}], lr=lr
+    )
+    aux_opt = torch.optim.Adam(aux_params, lr=1e-3)
+    if saved_init is not None:
+        saved = saved_init
+        sd = {k: v for k, v in saved["state_dict"].items() if not k.startswith("gaussian")}
+        sd = {k: v for k, v in sd.items() if not k.startswith("entropy_bottleneck._")}
+        own = model.state_dict()  # gain units of another number of points are not taken
+        sd = {k: v for k, v in sd.items() if k in own and own[k].shape == v.shape}
+        model.load_state_dict(sd, strict=False)
+        if init_point is not None:
+            if levels != 1:
+                raise ValueError("init_point needs levels == 1")
+            with torch.no_grad():
+                model.log_gain.copy_(saved["state_dict"]["log_gain"][init_point][None])
+                model.log_inv_gain.copy_(saved["state_dict"]["log_inv_gain"][init_point][None])
+                for key in ("film_a", "film_s", "film_o"):
+                    if getattr(model, key) is not None:
+                        getattr(model, key).copy_(saved["state_dict"][key][init_point][None])
+    lam = torch.tensor(lambdas, dtype=torch.float32, device=device)
+    ckpt = Path(ckpt_dir) / f"{name}.ckpt"
+    state: dict = {}
+    if ckpt.exists():
+        saved = torch.load(ckpt, map_location=device, weights_only=False)
+        model.load_state_dict(saved["model"], strict=False)
+        opt.load_state_dict(saved["opt"])
+        aux_opt.load_state_dict(saved["aux_opt"])
+        state["global_step"] = saved["global_step"]
+        if "loss_ema" in saved:
+            state["loss_ema"] = saved["loss_ema"]
+
+    def save_state() -> dict:
+        return {
+            "model": model.state_dict(),
+            "opt": opt.state_dict(),
+            "aux_opt": aux_opt.state_dict(),
+            **state,
+        }
+
+    gen = torch.Generator().manual_seed(seed + 1)
+    for _ in range(state.get("global_step", 0)):  # same rate draws as an uninterrupted run
+        torch.randint(0, levels, (batch,), generator=gen)
+    total = epochs * (len(x_all) // batch)
+    if max_steps is not None:
+        total = min(total, int(max_steps))
+    npix = x_all.shape[-1] * x_all.shape[-2]
+    model.train()
+    t0 = time.time()
+    for _epoch, g, idx in _steps(
+        name, ckpt, state, len(x_all), batch, epochs, seed, 300, save_state, max_steps
+    ):
+        for group in opt.param_groups:
+            group["lr"] = lr * group["scale"] * (0.1 if g >= 0.85 * total else 1.0)
+        xb = x_all[idx].to(device)
+        r = torch.randint(0, levels, (len(idx),), generator=gen).to(device)
+        res = model(xb, r)
+        bits = sum(
+            (-torch.log2(lk)).flatten(1).sum(1) for lk in res["likelihoods"].values()
+        )  # per image
+        mse = (res["x_hat"] - xb).pow(2).flatten(1).mean(1)
+        per = lam[r] * 255.0**2 * mse + bits / npix
+        if balance:
+            per = per / _balance_scale(state, per.detach(), r, levels)
+        loss = per.mean()
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(main_params, 1.0)
+        opt.step()
+        aux = model.aux_loss()
+        aux_opt.zero_grad()
+        aux.backward()
+        aux_opt.step()
+        state["postfix"] = {"loss": f"{loss.item():.3f}", "bits": f"{bits.mean().item():.0f}"}
+    model.eval()
+    model.update()
+    out = Path(out)
+    save_atomic(
+        {
+            "config": model.config,
+            "lambdas": lambdas,
+            "state_dict": model.state_dict(),
+            "train_seconds": time.time() - t0,
+            "init": None if init is None else str(init),
+        },
+        out,
+    )
+    return {"file": str(out)}
+
+
+def _balance_scale(state: dict, per: torch.Tensor, r: torch.Tensor, levels: int) -> torch.Tensor:
+    """Running mean (EMA 0.99) of each operating point's loss, per sample of the batch."""
+    ema = state.get("loss_ema")
+    if ema is None:
+        ema = torch.full((levels,), float("nan"))
+    ema = ema.clone()
+    rc = r.cpu()
+    for k in torch.unique(rc).tolist():
+        v = float(per[rc == k].mean())
+        ema[k] = v if not torch.isfinite(ema[k]) else 0.99 * float(ema[k]) + 0.01 * v
+    state["loss_ema"] = ema
+    return ema.to(per.device)[r]
+
+
+def train_semantic(
+    out: str | Path,
+    codec_path: str | Path,
+    classifier_path: str | Path,
+    *,
+    epochs: int = 2,
+    batch: int = 128,
+    lr: float = 3e-4,
+    seed: int = 0,
+    ckpt_dir: str | Path = "out/codec",
+    max_steps: int | None = None,
+    device: torch.device | None = None,
+) -> dict:
+    """Fine-tune Q = E o G with eq. (4) on the frozen encoder's quantised latents."""
+    from semdacom.source_coding.codec import load_classifier, load_codec
+
+    _set_threads()
+    device = device or default_device()
+    torch.manual_seed(seed)
+    codec = load_codec(codec_path, device=device)
+    classifier = load_classifier(classifier_path, device=device)
+    model = SemanticDecoder(codec, classifier).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    ckpt = Path(ckpt_dir) / "semantic_vbr.ckpt"
+    state: dict = {}
+    if ckpt.exists():
+        saved = torch.load(ckpt, map_location=device, weights_only=False)
+        model.load_state_dict(saved["model"])
+        opt.load_state_dict(saved["opt"])
+        state["global_step"] = saved["global_step"]
+
+    def save_state() -> dict:
+        return {"model": model.state_dict(), "opt": opt.state_dict(), **state}
+
+    images, labels = load_fashion_mnist("train")
+    x_all = images_to_tensor(images)
+    y_all = torch.from_numpy(labels)
+    gen = torch.Generator().manual_seed(seed + 2)
+    levels = codec.levels
+    for _ in range(state.get("global_step", 0)):  # same rate draws as an uninterrupted run
+        torch.randint(0, levels, (batch,), generator=gen)
+    model.train()
+    for _epoch, _g, idx in _steps(
+        "semantic", ckpt, state, len(x_all), batch, epochs, seed, 200, save_state, max_steps
+    ):
+        xb, yb = x_all[idx].to(device), y_all[idx].to(device)
+        r = torch.randint(0, levels, (len(idx),), generator=gen).to(device)
+        with torch.no_grad():
+            y_hat, pad = codec_latent(codec, xb, r)
+        loss = F.cross_entropy(model(y_hat, r, pad), yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        state["postfix"] = {"ce": f"{loss.item():.3f}"}
+    model.eval()
+    out = Path(out)
+    save_atomic({"config": model.config, "state_dict": model.state_dict()}, out)
+    return {"file": str(out)}
+
+
+@torch.no_grad()
+def codec_latent(
+    codec: VBRHyperprior, x: torch.Tensor, rate_index: torch.Tensor
+) -> tuple[torch.Tensor, tuple[int, int, int, int]]:
+    """The really quantised, dequantised latent ``y_hat`` of ``x`` (error-free channel)."""
+    xp, pad = codec.pad(x)
+    _, ig = codec.gains(rate_index)
+    return torch.round(codec.analysis(xp, rate_index)) * ig, pad

@@ -1,0 +1,219 @@
+"""QA of the ``mu_ascc_optimizer`` message block in a running flowgraph.
+
+CSI is posted to the block's ``csi`` port and the allocations are collected with
+``blocks.message_debug`` (the gr-satellites pattern). Tables are synthetic (labelled so).
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+
+import numpy as np
+import pmt
+import pytest
+from block_harness import BlockHarness
+from gnuradio import gr
+from gnuradio.semdacom import messages
+from gnuradio.semdacom.messages import Csi
+from gnuradio.semdacom.mu_ascc.mu_ascc_optimizer import mu_ascc_optimizer
+
+from semdacom.mu_ascc.optimizer import fast
+from semdacom.mu_ascc.optimizer.problem import Problem
+from semdacom.phy import beamforming as bf
+from semdacom.phy.link import physical_link
+
+TIMEOUT_S = 30.0
+
+
+class Harness(BlockHarness):
+    timeout = TIMEOUT_S
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(mu_ascc_optimizer(**kwargs), ["alloc"])
+
+    def send(self, msg: object) -> None:
+        self.post_and_wait("csi", msg, ("csi_in",))
+        time.sleep(0.01)  # let message_debug store what was published
+
+    def allocs(self) -> list[messages.Allocation]:
+        return super().out("alloc", messages.alloc_from_pmt)
+
+
+@pytest.fixture
+def harness(block_harness) -> Callable[..., Harness]:
+    return functools.partial(block_harness, Harness)
+
+
+def csi_msg(
+    h: np.ndarray | None = None, noise: float = 1.0, seq: int = 1, frame: int | None = None
+) -> object:
+    h = bf.paper_channel() if h is None else h
+    nv = np.full(h.shape[0], noise)
+    return messages.csi_to_pmt(Csi(h=h, noise_var=nv, seq=seq, frame=frame))
+
+
+def test_csi_in_allocation_out_matches_the_fast_solver(harness) -> None:
+    h = harness(p_max=3.0, blocklength=256)
+    h.send(csi_msg())
+    (a,) = h.allocs()
+    assert a.seq == 1 and a.apply_frame == 0 and a.solver == "fast"
+    assert a.power.sum() <= 3.0 * (1 + 1e-9) and a.w.shape == (2, 2)
+    assert a.solve_ms > 0 and np.all(a.rs_bits / a.rc <= 470.4 * (1 + 1e-12))
+    blk_tables = h.blk._tables
+    # the block plans with the physical link by default (BER = rho / 2)
+    ref = fast.solve_fast(
+        Problem(bf.paper_channel(), 1.0, blk_tables, [0.8, 0.2], 3.0, 470.4, 256, physical_link())
+    )
+    assert a.objective == pytest.approx(ref.objective, rel=1e-9)
+    np.testing.assert_array_equal(a.rate_index, ref.rate_index)
+
+
+def test_resolves_on_every_csi_change(harness) -> None:
+    h = harness()
+    rng = np.random.default_rng(0)
+    h.send(csi_msg())
+    h.send(csi_msg(seq=2))  # same channel: the allocation in force again, no new solve
+    hh = (rng.standard_normal((2, 2)) + 1j * rng.standard_normal((2, 2))) / np.sqrt(2)
+    h.send(csi_msg(hh, seq=3))
+    h.send(csi_msg(hh, noise=0.5, seq=4))  # noise changed: a new solve
+    seqs = [a.seq for a in h.allocs()]
+    assert seqs == [1, 1, 2, 3]
+    c = h.blk.counters()
+    assert c["solves"] == 3 and c["republished"] == 1 and c["alloc_out"] == 4
+
+
+def test_apply_lead_sets_apply_frame(harness) -> None:
+    """apply_frame = the CSI's first frame + the lead (not its seq); the first allocation at
+    the CSI's frame itself (nothing is in force yet); CSI without a frame number, or a
+    negative lead, applies at once."""
+    h = harness(apply_lead=2)
+    h.send(csi_msg(seq=40, frame=7))
+    assert h.allocs()[0].apply_frame == 7
+    h.send(csi_msg(h=2 * bf.paper_channel(), seq=41, frame=12))
+    assert h.allocs()[1].apply_frame == 14
+    h.send(csi_msg(h=3 * bf.paper_channel(), seq=42))
+    assert h.allocs()[2].apply_frame == 0
+    h2 = harness(apply_lead=-1)
+    h2.send(csi_msg(seq=3, frame=7))
+    assert h2.allocs()[0].apply_frame == 0
+
+
+def _bad_messages() -> list[tuple[str, object]]:
+    good = meta = messages.meta_from_pmt(csi_msg())
+    out: list[tuple[str, object]] = [
+        ("not a dict", pmt.intern("hello")),
+        ("empty dict", pmt.make_dict()),
+        ("pdu pair", pmt.cons(pmt.make_dict(), pmt.init_u8vector(1, [0]))),
+    ]
+    nan_h = good["h"].copy()
+    nan_h[1] = np.nan
+    out.append(("NaN in h", messages.meta_to_pmt({**meta, "h": nan_h})))
+    out.append(("NaN noise", messages.meta_to_pmt({**meta, "noise_var": np.array([np.nan, 1.0])})))
+    out.append(("zero noise", messages.meta_to_pmt({**meta, "noise_var": np.zeros(2)})))
+    out.append(("wrong h type", messages.meta_to_pmt({**meta, "h": np.ones(4)})))
+    out.append(("short h", messages.meta_to_pmt({**meta, "h": good["h"][:3]})))
+    big = np.ones(3 * 2, dtype=np.complex128)
+    out.append(("K=3", messages.meta_to_pmt({**meta, "h": big, "k": 3, "noise_var": np.ones(3)})))
+    huge = np.ones(2 * 100_000, dtype=np.complex128)
+    out.append(("huge", messages.meta_to_pmt({**meta, "h": huge, "n_t": 100_000})))
+    return out
+
+
+@pytest.mark.parametrize("name, msg", _bad_messages(), ids=[n for n, _ in _bad_messages()])
+def test_malformed_csi_is_logged_and_last_allocation_kept(harness, name: str, msg) -> None:
+    h = harness()
+    h.send(csi_msg())
+    first = h.allocs()[0]
+    h.send(msg)
+    allocs = h.allocs()
+    assert len(allocs) == 2, name  # exactly one result: the last valid allocation again
+    assert allocs[1].seq == first.seq and allocs[1].objective == first.objective
+    assert h.blk.last_reason() != "" and h.blk.last_allocation().seq == first.seq
+    c = h.blk.counters()
+    assert c["csi_rejected"] + c["solve_failed"] == 1 and c["republished"] == 1
+    h.send(csi_msg(2 * bf.paper_channel(), seq=9))  # and the block keeps working
+    assert h.allocs()[-1].seq == 2 and h.blk.last_reason() == ""
+
+
+def test_bad_csi_before_any_allocation_publishes_nothing(harness) -> None:
+    h = harness()
+    h.send(pmt.intern("garbage"))
+    assert h.dbg.num_messages() == 0 and "dropped CSI" in h.blk.last_reason()
+
+
+def test_failed_solve_republishes_last_allocation(harness) -> None:
+    h = harness()
+    h.send(csi_msg())
+    h.send(csi_msg(np.zeros((2, 2), dtype=complex), seq=2))  # no channel: beams undefined
+    allocs = h.allocs()
+    assert [a.seq for a in allocs] == [1, 1]
+    assert h.blk.counters()["solve_failed"] == 1 and "solve failed" in h.blk.last_reason()
+
+
+def test_faithful_solver_in_the_block(harness) -> None:
+    h = harness(solver="faithful", time_limit_s=5.0)
+    h.send(csi_msg())
+    (a,) = h.allocs()
+    assert a.solver == "faithful" and a.power.sum() <= 3.0 * (1 + 1e-9)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"weights": [1.0]}, "weights"),
+        ({"p_max": -1.0}, "p_max"),
+        ({"solver": "magic"}, "solver"),
+        ({"tables": ["no_such_table"], "weights": [1.0]}, "no distortion table"),
+        ({"blocklength": 0}, "blocklength"),
+        ({"delay": 0.0}, "delay"),
+        ({"distortion": "magic"}, "distortion"),
+        ({"distortion": "erasure", "link": "random_coding"}, "physical link"),
+        ({"distortion": "erasure", "solver": "faithful"}, "physical link and the fast"),
+    ],
+)
+def test_bad_parameters(kwargs, match) -> None:
+    with pytest.raises((ValueError, FileNotFoundError), match=match):
+        mu_ascc_optimizer(**kwargs)
+
+
+def test_allocation_drives_fbl_link_at_the_planned_sinr() -> None:
+    """optimizer -> fbl_link (cmd): the link sees the SINR of eq. (7) the optimiser planned."""
+    from gnuradio.semdacom.phy.fbl_link import fbl_link
+
+    tb = gr.top_block()
+    opt = mu_ascc_optimizer(p_max=3.0)
+    links = [fbl_link(user=u, blocklength=256) for u in range(2)]
+    for lk in links:
+        tb.msg_connect(opt, "alloc", lk, "cmd")
+    tb.start()
+    try:
+        csi = csi_msg()
+        for lk in links:
+            lk.to_basic_block()._post(pmt.intern("csi"), csi)
+        opt.to_basic_block()._post(pmt.intern("csi"), csi)
+        t0 = time.monotonic()
+        while not all(lk.counters()["cmd_accepted"] for lk in links):
+            assert time.monotonic() - t0 < TIMEOUT_S, "timed out"
+            time.sleep(0.005)
+        time.sleep(0.01)
+        a = opt.last_allocation()
+        planned = bf.downlink_sinr(bf.paper_channel(), a.power, a.w, np.ones(2))
+        for u, lk in enumerate(links):
+            assert lk.current_sinr() == pytest.approx(planned[u], rel=1e-9)
+            assert lk.current_rc() == pytest.approx(a.rc[u])
+    finally:
+        tb.stop()
+        tb.wait()
+
+
+def test_distortion_model_auto_is_erasure_aware_with_the_physical_link() -> None:
+    from semdacom.mu_ascc.distortion import erasure_aware
+
+    opt = mu_ascc_optimizer()  # physical link, auto
+    assert opt._distortion == "erasure" and all(t.model == "erasure" for t in opt._tables)
+    ref = erasure_aware(mu_ascc_optimizer(distortion="ber")._tables[0], 470.4, 256)
+    np.testing.assert_array_equal(opt._tables[0].packets, ref.packets)
+    assert mu_ascc_optimizer(link="random_coding")._distortion == "ber"
+    assert mu_ascc_optimizer(solver="faithful")._distortion == "ber"

@@ -1,0 +1,116 @@
+"""QA of ``csi_estimator``: LS CSI reports, headers and payloads of synchronised bursts."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pmt
+import pytest
+from block_harness import make_tag
+from gnuradio import blocks, gr, semdacom
+from gnuradio.semdacom import messages
+
+from semdacom.channel_coding import ota
+from semdacom.phy import pilots
+
+P = 1.2
+LAY = dict(k=2, n_t=2, preamble_len=63, n_pilots=8, header_mcs=2, payload_len=300)
+H = np.array([[0.9 - 0.5j, 0.3 + 0.8j], [-0.2 + 1.1j, 0.6 - 0.1j]])
+
+
+def bursts(user, frames, nv, seed=0, noise_bursts=(), entries=None):
+    """Spans as frame_sync hands them on (CFO removed), with their ota_sync tags."""
+    rng = np.random.default_rng(seed)
+    lay = ota.BurstLayout(**LAY)
+    parts, tags, pays = [], [], []
+    for b, f in enumerate(frames):
+        ent = entries or [{"present": True, "n_bits": 50 + f, "erased": False, "mcs": 3,
+                           "image_id": 1000 + f, "label": f % 10}] * 2  # fmt: skip
+        pay = (rng.standard_normal((2, 300)) + 1j * rng.standard_normal((2, 300))) * 0.5
+        y = (np.conj(H[user]) @ ota.build_burst(lay, f, ent, pay, P))[: lay.span]
+        y = y * np.exp(1j * (0.3 + 2e-5 * np.arange(y.size)))
+        y = y + (rng.standard_normal(y.size) + 1j * rng.standard_normal(y.size)) * math.sqrt(nv / 2)
+        if b in noise_bursts:
+            y = (rng.standard_normal(y.size) + 1j * rng.standard_normal(y.size)) * 3
+        info = messages.meta_to_pmt({"start": b, "cfo": 0.0, "metric": 0.9, "rho": 0.9})
+        tags.append(make_tag(b * lay.span, "ota_sync", info))
+        parts.append(y)
+        pays.append(np.conj(H[user]) @ pay)
+    return np.concatenate(parts).astype(np.complex64), tags, pays, lay
+
+
+def run(user, y, tags, chunk=0):
+    blk = semdacom.csi_estimator(user=user, pilot_power=P, blocklength=256, **LAY)
+    if chunk:
+        blk.set_max_noutput_items(chunk)
+    tb = gr.top_block()
+    src = blocks.vector_source_c(y.tolist(), False, 1, tags)
+    snk = blocks.vector_sink_c()
+    dbg = blocks.message_debug()
+    tb.connect(src, blk, snk)
+    tb.msg_connect((blk, "csi"), (dbg, "store"))
+    tb.run()
+    reports = [messages.csi_report_from_pmt(dbg.get_message(i), n_t=2, k=2)
+               for i in range(dbg.num_messages())]  # fmt: skip
+    stags = [(t.offset, pmt.symbol_to_string(t.key), t.value) for t in snk.tags()]
+    return blk, np.array(snk.data(), np.complex64), stags, reports
+
+
+@pytest.mark.parametrize(("user", "chunk"), [(0, 0), (1, 0), (1, 111)])
+def test_reports_and_payloads_of_every_burst(user: int, chunk: int) -> None:
+    nv = 0.05
+    frames = list(range(3, 23))
+    y, tags, pays, lay = bursts(user, frames, nv, seed=user)
+    blk, out, stags, reports = run(user, y, tags, chunk)
+    c = blk.counters()
+    assert c["bursts"] == c["headers_ok"] == c["reports"] == c["payloads_out"] == 20, c
+    assert c["header_failed"] == c["frames_missed"] == c["errors"] == 0
+    assert [r[1] for r in reports] == [user] * 20
+    assert [r[2] for r in reports] == frames
+    assert [r[0].seq for r in reports] == list(range(20))
+    mse = np.mean([pilots.aligned_mse(r[0].h[0], H[user]) for r in reports])
+    theory = pilots.aligned_mse_theory(nv, lay.pilots_total, P, 2)
+    assert 0.5 < mse / theory < 1.6, (mse, theory)
+    assert np.mean([r[0].noise_var[0] for r in reports]) == pytest.approx(nv, rel=0.2)
+    # payloads: the slot, turned like the estimate (h[0] real), with the decoder's tags
+    assert out.size == 20 * 300
+    frame_tags = [(o, pmt.to_uint64(v)) for o, k, v in stags if k == "frame"]
+    assert frame_tags == [(300 * b, f) for b, f in enumerate(frames)]
+    assert [pmt.to_long(v) for _, k, v in stags if k == "packet_len"] == [300] * 20
+    infos = [messages.chan_info(messages.meta_from_pmt(v)) for _, k, v in stags
+             if k == messages.CHAN_TAG]  # fmt: skip
+    assert [i["pdu_image_id"] for i in infos] == [1000 + f for f in frames]
+    assert all(i["user"] == user and i["mcs"] == 3 and i["mode"] == "ldpc" for i in infos)
+    assert [i["n_bits"] for i in infos] == [50 + f for f in frames]
+    for b, r in enumerate(reports):
+        # out = payload * conj(u) with h_out = h u: removing the turn gives the payload back
+        u = r[0].h[0][0] / H[user][0]
+        u /= abs(u)
+        err = out[300 * b : 300 * (b + 1)] * u - pays[b] * np.exp(0.3j + 0j)
+        assert np.mean(np.abs(err) ** 2) < 0.2
+
+
+def test_a_lost_header_is_an_erasure_and_a_gap_counts_as_missed() -> None:
+    y, tags, _, _ = bursts(0, [0, 1, 4, 5], 0.01, noise_bursts=(1,))
+    blk, out, stags, reports = run(0, y, tags)
+    c = blk.counters()
+    assert c["header_failed"] == 1 and c["headers_ok"] == 3 and c["payloads_out"] == 4
+    assert c["frames_missed"] == 2  # frames 2 and 3 (after 0, the lost one was inferred as 1)
+    assert [r[2] for r in reports] == [0, None, 4, 5]
+    infos = [messages.meta_from_pmt(v) for _, k, v in stags if k == messages.CHAN_TAG]
+    assert infos[1]["erased"] is True and infos[1]["frame_inferred"] is True
+    assert [pmt.to_uint64(v) for _, k, v in stags if k == "frame"] == [0, 1, 4, 5]
+
+
+def test_no_entry_for_this_user_gives_no_payload() -> None:
+    ent = [{"present": True, "n_bits": 8, "erased": False}, {"present": False}]
+    y, tags, _, _ = bursts(1, [0, 1], 0.01, entries=ent)
+    blk, out, _, reports = run(1, y, tags)
+    assert blk.counters()["no_frame_for_user"] == 2 and out.size == 0 and len(reports) == 2
+
+
+@pytest.mark.parametrize("kw", [{"user": 2}, {"pilot_power": -1.0}, {"blocklength": 0}])
+def test_bad_parameters_are_refused(kw) -> None:
+    with pytest.raises(ValueError):
+        semdacom.csi_estimator(**{**LAY, **kw})

@@ -1,0 +1,169 @@
+"""QA of ``image_source``: dataset images as image PDUs, trigger-driven and free-running."""
+
+from __future__ import annotations
+
+import functools
+import time
+
+import numpy as np
+import pmt
+import pytest
+from block_harness import BlockHarness
+from gnuradio.semdacom import messages
+from gnuradio.semdacom.source_coding.image_source import image_source
+
+from semdacom.data.datasets import load_fashion_mnist
+
+TIMEOUT_S = 10.0
+
+
+class Harness(BlockHarness):
+    timeout = TIMEOUT_S
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(image_source(**kwargs), ["pdus"])
+
+    def trigger(self, msg=pmt.PMT_T) -> None:
+        self.post_and_wait("trigger", msg, ("triggers",))
+
+    def out(self) -> list[tuple[dict, np.ndarray]]:
+        return super().out("pdus", messages.unpack_image_pdu)
+
+
+@pytest.fixture
+def harness(block_harness):
+    return functools.partial(block_harness, Harness)
+
+
+def test_trigger_emits_images_with_meta(harness) -> None:
+    images, labels = load_fashion_mnist("test")
+    h = harness(split="test", user=2, count=3, start=10)
+    for _ in range(3):
+        h.trigger()
+    h.wait_for(lambda: h.dbg.num_messages() == 3)
+    out = h.out()
+    for k, (meta, img) in enumerate(out):
+        assert meta["image_id"] == 10 + k and meta["label"] == labels[10 + k]
+        assert meta["user"] == 2 and meta["frame"] == k and meta["split"] == "test"
+        np.testing.assert_array_equal(img[0], images[10 + k])
+
+
+def test_finite_source_ignores_extra_triggers(harness) -> None:
+    h = harness(count=2)
+    for _ in range(5):
+        h.trigger()
+    h.wait_for(lambda: h.blk.counters()["triggers"] == 5)
+    assert h.dbg.num_messages() == 2
+    assert h.blk.counters()["triggers_ignored"] == 3 and h.blk.finished()
+
+
+def test_trigger_frame_numbers_and_loop(harness) -> None:
+    h = harness(count=2, loop=True)
+    h.trigger(messages.meta_to_pmt({"frame": 40}))
+    h.trigger()
+    h.trigger()
+    h.wait_for(lambda: h.dbg.num_messages() == 3)
+    out = h.out()
+    assert [m["frame"] for m, _ in out] == [40, 41, 42]
+    assert [m["image_id"] for m, _ in out] == [0, 1, 0]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        pmt.intern("junk"),
+        pmt.make_dict(),
+        messages.meta_to_pmt({"frame": -3}),
+        messages.meta_to_pmt({"frame": "x"}),
+        pmt.init_u8vector(10**6, [0] * 10**6),
+        pmt.from_double(float("nan")),
+    ],
+)
+def test_malformed_triggers_still_count_once(harness, bad) -> None:
+    """Any trigger emits exactly one image (frame taken only from a valid dict)."""
+    h = harness(count=5)
+    h.trigger(bad)
+    h.wait_for(lambda: h.dbg.num_messages() == 1)
+    assert h.out()[0][0]["frame"] == 0
+
+
+def test_free_running_shuffled(harness) -> None:
+    h = harness(count=20, period_ms=1.0, shuffle=True, seed=3)
+    h.wait_for(lambda: h.dbg.num_messages() == 20)
+    time.sleep(0.05)
+    assert h.dbg.num_messages() == 20
+    ids = [m["image_id"] for m, _ in h.out()]
+    assert len(set(ids)) == 20 and ids != list(range(20))
+
+
+def test_bad_parameters() -> None:
+    for kwargs in (
+        {"split": "val"},
+        {"user": -1},
+        {"start": 10**6},
+        {"count": -1},
+        {"period_ms": float("nan")},
+    ):
+        with pytest.raises(ValueError):
+            image_source(**kwargs)
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 12 regressions (defect 3)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_trigger_with_u64_max_frame_does_not_wedge_the_source(harness) -> None:
+    """After a trigger with frame 2**64-1, plain triggers still emit every image in order."""
+    h = harness(count=6)
+    h.trigger(messages.meta_to_pmt({"frame": np.uint64(2**64 - 1)}))
+    for _ in range(3):
+        h.trigger()
+    h.wait_for(lambda: h.dbg.num_messages() == 4)
+    out = h.out()
+    assert [m["image_id"] for m, _ in out] == [0, 1, 2, 3]
+    assert [int(m["frame"]) for m, _ in out] == [2**64 - 1, 0, 1, 2]
+    assert h.blk.counters()["triggers_ignored"] == 0
+
+
+def _deep_dict(depth: int) -> object:
+    d = pmt.make_dict()
+    for _ in range(depth):
+        d = pmt.dict_add(pmt.make_dict(), pmt.intern("x"), d)
+    return pmt.dict_add(d, pmt.intern("frame"), pmt.from_uint64(4))
+
+
+@pytest.mark.parametrize(
+    ("build", "frame"),
+    [
+        (lambda: pmt.dict_add(pmt.make_dict(), pmt.from_long(3), pmt.from_long(1)), 0),
+        (
+            lambda: pmt.dict_add(
+                pmt.dict_add(pmt.make_dict(), pmt.from_long(3), pmt.from_long(1)),
+                pmt.intern("frame"),
+                pmt.from_uint64(9),
+            ),
+            9,
+        ),
+        (lambda: _deep_dict(5000), 4),
+    ],
+    ids=["non_symbol_key", "non_symbol_key_and_frame", "nested_5000"],
+)
+def test_odd_dict_triggers_emit_one_image(harness, build, frame) -> None:
+    h = harness(count=5)
+    h.trigger(build())
+    h.wait_for(lambda: h.dbg.num_messages() == 1)
+    assert int(h.out()[0][0]["frame"]) == frame
+    assert h.blk.counters()["triggers_ignored"] == 0
+
+
+def test_prefill_emits_images_at_start_for_a_credit_loop(harness) -> None:
+    """prefill images leave when the flowgraph starts; each later trigger (a channel
+    encoder's "sent" credit, whose key is not "frame") emits the next one, numbered on."""
+    h = harness(count=5, prefill=2)
+    h.wait_for(lambda: h.dbg.num_messages() == 2)
+    h.trigger(pmt.dict_add(pmt.make_dict(), pmt.intern("sent_frame"), pmt.from_uint64(0)))
+    h.wait_for(lambda: h.dbg.num_messages() == 3)
+    assert [m["frame"] for m, _ in h.out()] == [0, 1, 2]
+    with pytest.raises(ValueError):
+        image_source(prefill=-1)

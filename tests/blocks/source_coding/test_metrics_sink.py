@@ -1,0 +1,151 @@
+"""QA of ``metrics_sink``: per-user MS-SSIM/PSNR and accuracy, counts, malformed input, JSON."""
+
+from __future__ import annotations
+
+import functools
+import json
+
+import numpy as np
+import pmt
+import pytest
+from block_harness import BlockHarness
+from gnuradio.semdacom import messages
+from gnuradio.semdacom.source_coding.image_source import image_source
+from gnuradio.semdacom.source_coding.metrics_sink import metrics_sink
+
+from semdacom.source_coding import metrics
+
+TIMEOUT_S = 10.0
+
+
+class Harness(BlockHarness):
+    timeout = TIMEOUT_S
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(metrics_sink(**kwargs), start=False)
+        # A flowgraph needs a connection: an idle trigger-driven image_source feeds ref.
+        self.src = image_source(count=1)
+        self.tb.msg_connect(self.src, "pdus", self.blk, "ref")
+        self.start()
+
+    def counters(self) -> dict:
+        return self.blk.summary()
+
+    def post(self, port: str, msg) -> None:
+        """Post and wait until the message is counted (as a ref, a result or malformed)."""
+
+        def total() -> int:
+            c = self.blk.summary()["counts"]
+            return c["refs"] + c["results"] + c["malformed"]
+
+        before = total()
+        super().post(port, msg)
+        self.wait_for(lambda: total() > before)
+
+
+@pytest.fixture
+def harness(block_harness):
+    return functools.partial(block_harness, Harness)
+
+
+def _img(seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (1, 28, 28), dtype=np.uint8)
+
+
+def test_du_and_su_metrics_and_json(harness, tmp_path) -> None:
+    path = tmp_path / "m.json"
+    h = harness(json_path=str(path))
+    refs = [_img(i) for i in range(3)]
+    noisy = [np.clip(r.astype(int) + 20, 0, 255).astype(np.uint8) for r in refs]
+    for i, r in enumerate(refs):
+        h.post("ref", messages.image_pdu({"user": 0, "image_id": i}, r))
+    for i, x in enumerate(noisy):
+        h.post("pdus", messages.image_pdu({"user": 0, "image_id": i, "erased": False}, x))
+    for i, pred in enumerate([3, 4, -1, 7]):
+        h.post("pdus", messages.label_pdu({"user": 1, "label": 3 if i < 2 else 7}, pred))
+    s = h.blk.summary()
+    du, su = s["users"]["0"], s["users"]["1"]
+    ref = np.stack(refs).astype(np.float32) / 255
+    x = np.stack(noisy).astype(np.float32) / 255
+    assert du["task"] == "du" and du["received"] == du["evaluated"] == 3
+    assert du["msssim"] == pytest.approx(metrics.msssim(x, ref).mean(), abs=1e-6)
+    assert du["psnr_db"] == pytest.approx(metrics.psnr_from_mse(metrics.mse(x, ref).mean()))
+    assert su["task"] == "su" and su["received"] == 4 and su["erased"] == 1
+    assert su["accuracy"] == pytest.approx(0.5)
+    h.stop()
+    doc = json.loads(path.read_text())
+    assert doc["users"]["1"]["accuracy"] == pytest.approx(0.5)
+
+
+def test_result_before_reference_waits_then_unmatched(harness) -> None:
+    h = harness()
+    h.post("pdus", messages.image_pdu({"user": 0, "image_id": 5}, _img(5)))
+    h.post("pdus", messages.image_pdu({"user": 0, "image_id": 6}, _img(6)))
+    assert h.blk.summary()["counts"]["pending"] == 2
+    h.post("ref", messages.image_pdu({"user": 0, "image_id": 5}, _img(5)))
+    s = h.blk.summary()
+    assert s["users"]["0"]["evaluated"] == 1 and s["users"]["0"]["msssim"] == pytest.approx(1.0)
+    h.stop()
+    assert h.blk.summary()["counts"]["unmatched"] == 1
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        pmt.intern("junk"),
+        pmt.cons(pmt.make_dict(), pmt.init_u8vector(0, [])),  # empty: neither image nor label
+        pmt.cons(pmt.PMT_NIL, pmt.init_u8vector(3, [1, 2, 3])),
+        pmt.cons(
+            messages.meta_to_pmt({"shape": np.array([28, 28], np.int32)}),
+            pmt.init_f32vector(784, [0.0] * 784),
+        ),
+        messages.image_pdu({"image_id": 1}, _img(1)),  # no user
+        messages.label_pdu({"user": 0, "label": 1}, 0).__class__(),  # an empty PMT
+        pmt.cons(
+            messages.meta_to_pmt({"shape": np.array([2000, 2000, 3], np.int32)}),
+            pmt.init_u8vector(10, [0] * 10),
+        ),  # huge shape
+        pmt.cons(messages.meta_to_pmt({"user": 0, "pred": float("nan")}), pmt.init_u8vector(0, [])),
+    ],
+)
+def test_malformed_results_logged_and_counted(harness, bad) -> None:
+    h = harness()
+    before = h.blk.summary()["counts"]["malformed"]
+    h.post("pdus", bad)
+    s = h.blk.summary()
+    assert s["counts"]["malformed"] == before + 1
+    assert s["users"] == {}
+    # the block keeps working
+    h.post("pdus", messages.label_pdu({"user": 0, "label": 2}, 2))
+    assert h.blk.summary()["users"]["0"]["accuracy"] == 1.0
+
+
+def test_malformed_reference_and_shape_mismatch(harness) -> None:
+    h = harness()
+    h.post("ref", pmt.intern("junk"))
+    h.post("ref", messages.image_pdu({"image_id": 0}, _img(0)))  # no user
+    h.post("ref", messages.image_pdu({"user": 0, "image_id": 0}, _img(0)))
+    h.post("pdus", messages.image_pdu({"user": 0, "image_id": 0}, np.zeros((1, 14, 14), np.uint8)))
+    s = h.blk.summary()
+    assert s["counts"]["refs"] == 1 and s["counts"]["malformed"] == 3
+    assert s["users"]["0"]["evaluated"] == 0
+
+
+def test_bad_parameters() -> None:
+    with pytest.raises(ValueError):
+        metrics_sink(max_refs=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 12 regressions (defect 7)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_result_without_image_id_is_malformed_not_received(harness) -> None:
+    """A decoded image with a user but no image_id used to count as received (and as a result)
+    before being rejected as malformed."""
+    h = harness()
+    h.post("pdus", messages.image_pdu({"user": 0, "erased": True}, _img(3)))
+    s = h.blk.summary()
+    assert s["counts"]["malformed"] == 1 and s["counts"]["results"] == 0
+    assert s["users"] == {}

@@ -1,0 +1,133 @@
+"""core.sync: Zadoff-Chu preamble, Schmidl-Cox metric and CFO, matched-filter timing."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from semdacom.phy import sync
+
+
+def test_zadoff_chu_has_unit_modulus_and_zero_cyclic_autocorrelation() -> None:
+    z = sync.zadoff_chu(5, 127)
+    assert np.allclose(np.abs(z), 1.0)
+    for lag in (1, 17, 100):
+        assert abs(np.vdot(z, np.roll(z, lag))) < 1e-9
+    with pytest.raises(ValueError):
+        sync.zadoff_chu(2, 128)  # even length
+    with pytest.raises(ValueError):
+        sync.zadoff_chu(3, 129)  # root not prime to the length
+
+
+def test_preamble_roots_cross_correlate_at_sqrt_n() -> None:
+    n = 127
+    roots = sync.preamble_roots(4, n)
+    assert len(set(roots)) == 4
+    zs = [sync.zadoff_chu(r, n) for r in roots]
+    for i in range(4):
+        for j in range(i + 1, 4):
+            for lag in (0, 5, 60):
+                assert abs(np.vdot(zs[i], np.roll(zs[j], lag))) == pytest.approx(math.sqrt(n))
+    pre = sync.preamble(2, n, 2.0)
+    assert pre.shape == (2, 2 * n) and np.allclose(pre[:, :n], pre[:, n:])
+    assert np.allclose(np.abs(pre) ** 2, 2.0)
+    with pytest.raises(ValueError):
+        sync.preamble_roots(3, 9)  # 9 = 3^2: too few roots with prime differences
+
+
+def _received(h, pre, start, total, cfo, nv, rng):
+    y = np.zeros(total, np.complex128)
+    y[start : start + pre.shape[1]] = np.conj(h) @ pre
+    y *= np.exp(1j * (cfo * np.arange(total) + 0.4))
+    return y + (rng.standard_normal(total) + 1j * rng.standard_normal(total)) * math.sqrt(nv / 2)
+
+
+def test_schmidl_cox_peaks_at_the_preamble_and_reads_the_cfo() -> None:
+    rng = np.random.default_rng(1)
+    n = 127
+    pre = sync.preamble(2, n)
+    y = _received(np.array([0.9, 0.5 - 0.6j]), pre, 500, 2000, 0.01, 0.1, rng)
+    m, p = sync.schmidl_cox(y, n)
+    assert m.size == 2000 - 2 * n + 1 and np.all((m >= 0) & (m <= 1))
+    assert abs(int(np.argmax(m)) - 500) <= 3
+    assert m.max() > 0.7 and np.median(m) < 0.05
+    assert np.angle(p[500]) / n == pytest.approx(0.01, abs=1e-3)
+    assert sync.schmidl_cox(y[:10], n)[0].size == 0
+
+
+@pytest.mark.parametrize("h", [np.array([1.0, 0.0]), np.array([0.0, 1.0j]),
+                               np.array([0.7, -0.7])])  # fmt: skip
+def test_find_burst_times_it_exactly_whatever_the_channel(h) -> None:
+    rng = np.random.default_rng(2)
+    n = 63
+    pre = sync.preamble(2, n)
+    nv = float(np.linalg.norm(h) ** 2) / 10  # 10 dB
+    y = _received(h, pre, 333, 1500, -0.02, nv, rng)
+    det, resume, rejected = sync.find_burst(y, pre)
+    assert det is not None and not rejected
+    assert det.start == 333 and resume == 333
+    assert det.cfo == pytest.approx(-0.02, abs=2e-3)
+    assert det.rho > 0.6
+
+
+def test_noise_alone_gives_no_burst_and_a_short_buffer_waits() -> None:
+    rng = np.random.default_rng(4)
+    pre = sync.preamble(2, 63)
+    noise = rng.standard_normal(5000) + 1j * rng.standard_normal(5000)
+    det, resume, _ = sync.find_burst(noise, pre)
+    assert det is None and resume > 4000  # searched to where it can judge
+    y = _received(np.array([1.0, 0.3]), pre, 100, 260, 0.0, 0.01, rng)
+    det, resume, rejected = sync.find_burst(y, pre)
+    assert det is None and not rejected and resume <= 100  # more samples are needed
+
+
+def test_rotate_removes_a_frequency_offset() -> None:
+    x = np.exp(1j * 0.05 * np.arange(100))
+    assert np.allclose(sync.rotate(x, 0.05), 1.0)
+    assert np.allclose(sync.rotate(x[10:], 0.05, 10), 1.0)
+
+
+def test_rrc_taps_give_a_nyquist_pulse_and_interpolate_reads_between_samples() -> None:
+    for sps in (2, 4):
+        g = sync.rrc_taps(sps, 0.35, 11)
+        assert np.linalg.norm(g) == pytest.approx(1.0)
+        rc = np.convolve(g, g)
+        mid = rc.size // 2
+        assert rc[mid] == pytest.approx(1.0, abs=1e-3)
+        # zero ISI at the other symbol instants (truncated pulse: small residue)
+        assert (
+            np.max(np.abs(rc[mid % sps :: sps][np.arange(rc[mid % sps :: sps].size) != mid // sps]))
+            < 0.02
+        )
+    t = np.arange(400)
+    x = np.exp(2j * np.pi * 0.07 * t) + 0.5 * np.exp(-2j * np.pi * 0.13 * t)
+    pos = np.linspace(10.0, 380.0, 777)
+    want = np.exp(2j * np.pi * 0.07 * pos) + 0.5 * np.exp(-2j * np.pi * 0.13 * pos)
+    assert np.max(np.abs(sync.interpolate(x, pos) - want)) < 0.02
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.3, -0.4])
+def test_find_burst_at_two_samples_per_symbol_reads_the_fractional_start(delay: float) -> None:
+    rng = np.random.default_rng(9)
+    sps, n = 2, 63
+    pre = sync.preamble(2, n)
+    g = sync.rrc_taps(sps)
+    h = np.array([0.8, 0.4 - 0.5j])
+    up = np.zeros(2 * n * sps, complex)
+    up[::sps] = np.conj(h) @ pre
+    tx = np.concatenate([np.zeros(300), np.convolve(up, g) * np.sqrt(sps), np.zeros(300)])
+    pos = np.arange(20, tx.size - 20) - delay  # received = transmitted delayed by ``delay``
+    y = sync.interpolate(tx, pos) * np.exp(1j * 0.004 * np.arange(pos.size))
+    y = y + (rng.standard_normal(y.size) + 1j * rng.standard_normal(y.size)) * 0.05
+    r = np.convolve(y, g)
+    det, _, _ = sync.find_burst(r, pre, sps=sps)
+    assert det is not None
+    # the preamble's first symbol: 280 zeros, the pulse's delay (two halves of 11 symbols),
+    # and the delay asked
+    true = 280 + 11 * sps + delay
+    assert det.start + det.frac == pytest.approx(true, abs=0.1)
+    assert det.cfo == pytest.approx(0.004, abs=5e-4)
+    with pytest.raises(ValueError):
+        sync.find_burst(r, pre, sps=0)

@@ -1,0 +1,244 @@
+"""SC-SFMA optimiser: Alg. 1-4 monotone (eq. (47)), every allocation feasible in (20a)-(20h),
+the SCA surrogate DPP, Proposition 1 of the pruning (21), agreement with brute force."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from semdacom.sc_sfma import baselines
+from semdacom.sc_sfma.optimizer.bruteforce import perfect_matchings, solve_bruteforce
+from semdacom.sc_sfma.optimizer.compression import optimise_nu
+from semdacom.sc_sfma.optimizer.pairing import edge_table, pair_users
+from semdacom.sc_sfma.optimizer.power_bw import optimise_pb, surrogate
+from semdacom.sc_sfma.optimizer.problem import TOL, Allocation, violations
+from semdacom.sc_sfma.optimizer.scenario import make_problem
+from semdacom.sc_sfma.optimizer.solver import feasible_start, solve
+
+# constraint tolerance of every check: TOL = 1e-6 relative on budgets, latency and energy,
+# 1e-9 absolute on distortion and nu bounds (problem.violations)
+
+
+def _monotone(h):
+    h = np.asarray(h)
+    return h.size < 2 or bool(np.all(np.diff(h) >= -1e-9 * np.abs(h[:-1])))
+
+
+def _assert_feasible(prob, a):
+    slack = prob.check(a)
+    assert violations(slack) == [], slack
+    assert slack["power"] >= -TOL and slack["bandwidth"] >= -TOL and slack["energy"] >= -TOL
+    assert slack["latency"] >= -TOL and slack["distortion"] >= -1e-9
+    assert slack["pairing"] == 0.0
+    assert np.all(a.nu >= prob.nu_lb - 1e-12) and np.all(a.nu <= 1 + 1e-12)
+
+
+def test_surrogate_is_dpp_and_compiles_once():
+    for m in (1, 2, 4, 8):
+        s = surrogate(m)
+        assert s.is_dpp()
+        assert surrogate(m) is s
+
+
+@pytest.mark.parametrize("n", [4, 8])
+def test_outer_objective_monotone_and_feasible(tables, n):
+    runs = feasible_runs = 0
+    for seed in range(12 if n == 4 else 8):
+        prob = make_problem(seed, n=n, tables=tables)
+        a = solve(prob)
+        runs += 1
+        assert _monotone(a.history), (seed, a.history)
+        if a.feasible:
+            feasible_runs += 1
+            _assert_feasible(prob, a)
+            assert a.objective == pytest.approx(prob.objective(a))
+            assert a.history[-1] == pytest.approx(a.objective)
+    assert feasible_runs >= runs * 0.7
+
+
+def test_blocks_never_decrease(tables):
+    prob = make_problem(5, n=8, tables=tables)
+    edges = prob.prune()
+    from semdacom.sc_sfma.optimizer.solver import initial_pairs
+
+    pairs = initial_pairs(prob, edges)
+    a = feasible_start(prob, pairs)
+    assert a.feasible
+    nu, info = optimise_nu(prob, a.pairs, a.power, a.bw, a.nu)
+    b = Allocation(a.pairs, nu, a.power, a.bw).finalise(prob)
+    assert b.feasible and b.objective >= a.objective * (1 - 1e-12)
+    P, B, info = optimise_pb(prob, b.pairs, b.nu, b.power, b.bw)
+    c = Allocation(b.pairs, b.nu, P, B).finalise(prob)
+    assert c.feasible and c.objective >= b.objective * (1 - 1e-12)
+    assert _monotone(info["history"])
+    assert info["solves"] >= 1
+
+
+def test_energy_budget_binds_and_holds(tables):
+    # solve without a binding energy budget, then cut the communication energy to 40 %: the
+    # multipliers of Alg. 1 / the energy constraint of Alg. 2 must bring it under E_max
+    prob = make_problem(2, n=8, tables=tables, p_max_dbm=30.0, e_per_user_j=1.0)
+    free = solve(prob)
+    assert free.feasible
+    e_used = float(prob.evaluate(free).energy.sum())
+    e_comp = float(prob.e_comp.sum())
+    prob.e_max = e_comp + 0.4 * (e_used - e_comp)
+    a = solve(prob)
+    assert a.feasible, a.status
+    assert a.slacks["energy"] >= -TOL
+    assert a.slacks["energy"] < 0.05  # binding
+    # (no ordering of the two objectives is asserted: Alg. 4 is a local method, and the
+    # constrained run can end at a better local optimum than the free one)
+
+
+def test_pairing_returns_perfect_feasible_matching(tables):
+    checked = 0
+    for seed in range(8):
+        prob = make_problem(seed, n=8, tables=tables, p_max_dbm=25.0)
+        edges = prob.prune()
+        m = prob.m
+        P, B = np.full(m, prob.p_max / m), np.full(m, prob.b_tot / m)
+        nu = np.full(m, 0.5)
+        tab = edge_table(prob, edges, P, B, nu)
+        index = {tuple(e): k for k, e in enumerate(edges.tolist())}
+        # all groups alike: Alg. 3 must reach the best matching of the enumeration
+        best = max(
+            sum(
+                tab["rate"][index[p], 0] if p in index and tab["feasible"][index[p], 0] else -np.inf
+                for p in match
+            )
+            for match in perfect_matchings(list(range(prob.n)))
+        )
+        pairs, info = pair_users(prob, edges, P, B, nu)
+        if not np.isfinite(best):
+            assert pairs is None
+            continue
+        checked += 1
+        assert pairs is not None
+        assert sorted(pairs.ravel().tolist()) == list(range(prob.n))
+        for g, (i, j) in enumerate(pairs):
+            assert tab["feasible"][index[(i, j)], g]
+        assert info["utility"] >= best * (1 - 1e-9)
+    assert checked >= 3
+
+
+def _pair_can_be_feasible(prob, i, j, grid=10):
+    """Grid search: can pair (i, j) alone meet (20a)-(20b) with P <= P_max, B <= B_tot?"""
+    for fp, fb, v in itertools.product(
+        np.linspace(0.05, 1.0, grid), np.logspace(-3, 0, grid), np.linspace(prob.nu_lb, 1, grid)
+    ):
+        a = Allocation(
+            np.array([[i, j]]),
+            np.array([v]),
+            np.array([fp * prob.p_max]),
+            np.array([fb * prob.b_tot]),
+        )
+        ev = prob.evaluate(a)
+        if (
+            np.all(ev.distortion <= prob.d_max[[i, j]] + 1e-9)
+            and np.all(ev.nu_min <= v + 1e-12)
+            and np.all(ev.t_tx <= prob.tau[[i, j]])
+        ):
+            return True
+    return False
+
+
+def test_proposition1_pruning_keeps_every_feasible_pair(tables):
+    """Prop. 1: a pair outside E_0 is never feasible. Instances with tight latency and
+    distortion budgets so that some pairs are pruned; each pruned pair is checked by a grid
+    search over its own resources (the most a pair can get), and every pair used by a feasible
+    allocation of the solver or the brute force lies in E_0."""
+    pruned_total = kept_total = 0
+    for seed in range(6):
+        prob = make_problem(
+            seed, n=4, tables=tables, t_max_s=0.012, d_max=0.13, p_max_dbm=14.0, b_mhz=4.0
+        )
+        kept = {tuple(e) for e in prob.prune().tolist()}
+        for i, j in itertools.combinations(range(4), 2):
+            if (i, j) in kept:
+                kept_total += 1
+                continue
+            pruned_total += 1
+            assert not _pair_can_be_feasible(prob, i, j), (seed, i, j)
+        bf = solve_bruteforce(prob)
+        if bf.feasible:
+            assert {tuple(p) for p in bf.pairs.tolist()} <= kept
+    assert pruned_total > 0 and kept_total > 0
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_agrees_with_bruteforce_n4(tables, seed):
+    prob = make_problem(seed, n=4, tables=tables)
+    bf = solve_bruteforce(prob)
+    assert bf.info["matchings"] == 3
+    a = solve(prob)
+    assert a.feasible == bf.feasible
+    if bf.feasible:
+        assert a.objective >= bf.objective * (1 - 0.01)
+
+
+def test_bruteforce_n6_matchings_and_gap(tables):
+    prob = make_problem(1, n=6, tables=tables)
+    bf = solve_bruteforce(prob)
+    assert bf.info["matchings"] == 15
+    a = solve(prob)
+    assert bf.feasible and a.feasible
+    assert a.objective >= bf.objective * (1 - 0.03)
+    assert len(list(perfect_matchings(list(range(8))))) == 105
+
+
+def test_baselines_run(tables):
+    out = {s: baselines.run_scheme(s, 0, tables=tables) for s in baselines.SCHEMES}
+    for s, a in out.items():
+        assert np.isfinite(a.objective) and a.objective > 0, s
+        assert a.solver == s
+    prob = make_problem(0, tables=tables)
+    snr = prob.p_max * prob.gains / (prob.n0 * prob.b_tot)
+    assert out["swinjscc_fdma"].objective == pytest.approx(
+        np.sum(prob.b_tot / prob.n * np.log2(1 + snr))
+    )
+    # the SCFM model interferes less than the no-SCFM one: same optimiser, higher sum rate
+    assert out["sc_sfma"].objective > out["swinjscc_noma"].objective
+    # AMC never exceeds capacity
+    assert out["classical_oma"].objective < out["swinjscc_fdma"].objective
+    chp = baselines.channel_pairs(prob)
+    g = prob.gains
+    strongest, weakest = int(np.argmax(g)), int(np.argmin(g))
+    assert sorted((strongest, weakest)) in chp.tolist()
+
+
+def test_pairing_stage2_and_repair_complete_the_matching(tables):
+    """With one dual iteration the groups' one-hot picks conflict; conflict resolution plus
+    the residual matching (44)/assignment (45), or the repair MILP (46), must still return a
+    perfect matching of dynamically feasible edges; the repair alone too."""
+    from semdacom.sc_sfma.optimizer import pairing
+
+    stages = set()
+    for seed in range(6):
+        prob = make_problem(seed, n=8, tables=tables, p_max_dbm=25.0)
+        edges = prob.prune()
+        m = prob.m
+        # unequal groups, so that the assignment to groups matters
+        P = prob.p_max * np.array([0.4, 0.3, 0.2, 0.1])
+        B = prob.b_tot * np.array([0.1, 0.2, 0.3, 0.4])
+        nu = np.full(m, 0.6)
+        pairs, info = pair_users(prob, edges, P, B, nu, dual_iters=1)
+        if pairs is None:
+            continue
+        stages.add(info["stage2"])
+        assert sorted(pairs.ravel().tolist()) == list(range(prob.n))
+        tab = edge_table(prob, edges, P, B, nu)
+        index = {tuple(e): k for k, e in enumerate(edges.tolist())}
+        assert all(tab["feasible"][index[tuple(p)], g] for g, p in enumerate(pairs.tolist()))
+        # the repair MILP on the whole problem gives a one-to-one feasible assignment
+        assign: dict = {}
+        if pairing._repair(tab, edges, np.arange(prob.n), np.arange(m), assign):
+            used = sorted(u for e in assign.values() for u in edges[e])
+            assert used == list(range(prob.n)) and sorted(assign) == list(range(m))
+            assert all(tab["feasible"][e, g] for g, e in assign.items())
+            # optimal: at least the utility of Alg. 3's answer
+            val = sum(tab["rate"][e, g] for g, e in assign.items())
+            assert val >= info["utility"] * (1 - 1e-9)
+    assert stages & {"matching+assignment", "repair"}
