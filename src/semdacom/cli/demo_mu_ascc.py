@@ -64,7 +64,10 @@ def _run_point(mod, p_dbw: float, args: argparse.Namespace) -> dict:
     t0 = time.monotonic()
     tb.start()
     try:
-        while tb.metrics.summary()["counts"]["results"] < 2 * args.images:
+        # every result and every reference: a result whose reference is still queued at stop
+        # would count as unmatched (GNU Radio drains one message port before the next, so the
+        # sink's `ref` queue can trail its `pdus` queue by tens of images)
+        while not _complete(tb.metrics.summary()["counts"], 2 * args.images):
             if time.monotonic() - t0 > 60 + args.images * 0.5:
                 raise RuntimeError(f"closed loop stalled: {tb.metrics.summary()}")
             time.sleep(0.02)
@@ -90,6 +93,11 @@ def _run_point(mod, p_dbw: float, args: argparse.Namespace) -> dict:
         "predicted_weighted": float(a.objective),
         "measured_weighted": float(measured),
     }
+
+
+def _complete(counts: dict, n: int) -> bool:
+    """All ``n`` results in, all ``n`` references in, none waiting for its reference."""
+    return counts["results"] >= n and counts["refs"] >= n and counts["pending"] == 0
 
 
 def _examples(probes: dict, n: int = SHOWN) -> dict:
