@@ -14,6 +14,7 @@ numpy references:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 from common import best_time, write
@@ -55,13 +56,8 @@ def bench_beamformer(k: int, n_t: int, rng: np.random.Generator) -> dict:
     ref = numpy_matmul()
     cpp()
     err = float(np.max(np.abs(out - ref)))
-    t_cpp, t_np, t_mm = best_time(cpp), best_time(numpy_direct), best_time(numpy_matmul)
     return {
-        "cpp_msps": N / t_cpp / 1e6,
-        "numpy_msps": N / t_np / 1e6,
-        "numpy_matmul_msps": N / t_mm / 1e6,
-        "speedup_vs_numpy": t_np / t_cpp,
-        "speedup_vs_numpy_matmul": t_mm / t_cpp,
+        **_rates(cpp, numpy_direct, numpy_matmul),
         "max_abs_err": err,
         "cpp_block_msps": _block_msps(
             semdacom.superposition_beamformer(k, n_t, list(p), list(w64.reshape(-1)), 0), k, n_t
@@ -98,16 +94,25 @@ def bench_channel(k: int, n_t: int, rng: np.random.Generator) -> dict:
     def numpy_matmul() -> np.ndarray:
         return hc @ x + noise()
 
-    t_cpp, t_np, t_mm = best_time(cpp), best_time(numpy_direct), best_time(numpy_matmul)
+    return {
+        **_rates(cpp, numpy_direct, numpy_matmul),
+        "cpp_block_msps": _block_msps(
+            semdacom.miso_channel(k, n_t, list(h.reshape(-1)), list(nv), 1, 0, 0), n_t, k
+        ),
+    }
+
+
+def _rates(
+    cpp: Callable[[], object], direct: Callable[[], object], matmul: Callable[[], object]
+) -> dict:
+    """Samples per second of the C++ kernel and of the two numpy references, and the speedups."""
+    t_cpp, t_np, t_mm = best_time(cpp), best_time(direct), best_time(matmul)
     return {
         "cpp_msps": N / t_cpp / 1e6,
         "numpy_msps": N / t_np / 1e6,
         "numpy_matmul_msps": N / t_mm / 1e6,
         "speedup_vs_numpy": t_np / t_cpp,
         "speedup_vs_numpy_matmul": t_mm / t_cpp,
-        "cpp_block_msps": _block_msps(
-            semdacom.miso_channel(k, n_t, list(h.reshape(-1)), list(nv), 1, 0, 0), n_t, k
-        ),
     }
 
 

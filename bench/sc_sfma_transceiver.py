@@ -83,7 +83,7 @@ def main() -> dict:
         "n_pairs_per_class": N_PER_CLASS,
         "weights": {n: m.weights_file for n, m in models.items()},
     }
-    path = write("sfma", out)
+    path = write("sc_sfma_transceiver", out)
     print(
         f"sfma: {out['images_per_s_batch256']} img/s (batch 256 pairs, {threads} threads), "
         f"{out['params']} params, PSNR at 10 dB nu {NU}: {psnr}, xi R2 min {out['xi_r2_min']}"

@@ -6,16 +6,16 @@ T = 0.6 x 784 channel uses per image. For each instance: both solvers' objective
 the brute-force optimum (grid over the power split and both rate indices, MMSE/UDD beams).
 k3, k4: K = 3 and 4 users (DU 0.8, SU 0.2, DU 0.8, SU 0.2), N_t = K, random CN(0, 1) channels,
 P_max uniform in -4..12 dBW, L from {256, 4096}, fixed seeds; the reference is the global
-search of optimize.mu_ascc.bruteforce.solve_global (simplex lattice, nested grids, faces included).
+search of mu_ascc.optimizer.bruteforce.solve_global (simplex lattice, nested grids, faces included).
 Printed eq. (14) link as k2; ``k3_physical``/``k4_physical`` repeat them with the physical link
-(BER = rho / 2, core.link.physical_link).
+(BER = rho / 2, phy.link.physical_link).
 k8: K = 8 users (alternating DU/SU), N_t = 8, random channels, P_max = 10 W.
 
 Times are wall-clock per solve on this machine (the fast solver: best of 3 calls), medians
 over the instances. Tables: the measured ones in data/tables when present, otherwise the
-synthetic ones of core.distortion (the JSON says which).
+synthetic ones of mu_ascc.distortion (the JSON says which).
 
-The fast solver's candidate lookup (optimize.mu_ascc.fast.lookup) is built once per table set
+The fast solver's candidate lookup (mu_ascc.optimizer.fast.lookup) is built once per table set
 (tables, T, L, link) and reused by every later solve, as in the optimiser block, which
 re-solves with the same tables on every CSI change. The bench builds it before the timed
 solves, reports the build time as ``fast_cache_build_ms`` (not in ``fast_ms_*``) and checks
@@ -185,7 +185,7 @@ def bench_k(K: int, physical: bool = False) -> dict:
         **cache,
         **_lookup_reused(cache),
         "reference_with_a_user_off": int(np.sum(np.array(off) > 0)),
-        "reference": "optimize.mu_ascc.bruteforce.solve_global",
+        "reference": "mu_ascc.optimizer.bruteforce.solve_global",
         "gap_definition": "100 (objective - reference) / reference; the un-prefixed keys are "
         "the fast solver's (a negative gap: fast beat the reference)",
     }
@@ -237,7 +237,7 @@ def main() -> None:
     for name, r in ks.items():
         goals[f"{name}_gap_max_at_most_1_pct"] = r["gap_to_bruteforce_max_pct"] <= 1.0
         goals[f"{name}_gap_median_at_most_0.1_pct"] = r["gap_to_bruteforce_median_pct"] <= 0.1
-    path = write("optimizer", {"k2": k2, **ks, "k8": k8, "goals_met": goals})
+    path = write("mu_ascc_optimizer", {"k2": k2, **ks, "k8": k8, "goals_met": goals})
     print(
         f"k2 ({k2['instances']} instances, {k2['tables']} tables): faithful "
         f"{k2['faithful_ms_median']:.1f} ms, fast {k2['fast_ms_median']:.2f} ms, speedup "

@@ -1,4 +1,4 @@
-"""SC-SFMA network optimiser benchmark (optimize/sfma, Alg. 1-4 of SC-SFMA).
+"""SC-SFMA network optimiser benchmark (semdacom.sc_sfma.optimizer, Alg. 1-4 of SC-SFMA [2]).
 
 solve time: Alg. 4 on the Sec. IV-A scenario (docs/sc_sfma/model.md) for N = 4, 8, 16, 32 users,
 with the power and bandwidth scaled with N (P_max = 20 dBm + 10 log10(N/8), B = 10 MHz x N/8) so
@@ -93,7 +93,7 @@ def main() -> None:
     out["pairing_gap_pct"] = gaps
     out["pairing_gap_to_bruteforce_median_pct"] = float(np.median(allg)) if allg else None
     out["pairing_gap_to_bruteforce_max_pct"] = float(np.max(allg)) if allg else None
-    path = write("sfma_optimizer", out)
+    path = write("sc_sfma_optimizer", out)
     print(
         f"solve_ms_median {solve_ms}; monotone violations {mono}; constraint violations "
         f"{cons}; gap median {out['pairing_gap_to_bruteforce_median_pct']} %, max "
