@@ -14,7 +14,8 @@ import pmt
 from gnuradio import gr
 from gnuradio.semdacom import messages
 from gnuradio.semdacom.plumbing.block_util import is_user
-from gnuradio.semdacom.plumbing.frame_rx import FrameCutter, to_int
+from gnuradio.semdacom.plumbing.frame_rx import FrameCutter
+from gnuradio.semdacom.plumbing.meta import to_int
 from gnuradio.semdacom.plumbing.ota import BurstQueue, burst_layout
 from gnuradio.semdacom.plumbing.ota import pilot_power as _check_power
 

@@ -11,32 +11,19 @@ import math
 from typing import Any
 
 import numpy as np
-import pmt
 from gnuradio import gr
 from gnuradio.semdacom import messages
-from gnuradio.semdacom.plumbing.block_util import (
-    AllocationSchedule,
-    ChannelState,
-    check_choice,
-    check_finite,
-    check_int,
-    erasure_meta,
-    frame_of,
-    guarded,
-    pdu_or_bare,
-    salvage_meta,
-)
+from gnuradio.semdacom.plumbing.base import Block
+from gnuradio.semdacom.plumbing.channel_state import ChannelState
+from gnuradio.semdacom.plumbing.checks import check_choice, check_finite, check_int
+from gnuradio.semdacom.plumbing.meta import frame_of, salvage_meta
 
 from semdacom.phy import fbl_emulation
 
 __all__ = ["fbl_link"]
 
-_PORT_PDUS = pmt.intern("pdus")
-_PORT_CSI = pmt.intern("csi")
-_PORT_CMD = pmt.intern("cmd")
 
-
-class fbl_link(gr.basic_block):
+class fbl_link(Block, gr.basic_block):
     """Finite-blocklength random-coding link for one user (MU-ASCC [1], Sec. II-C).
 
     Bits PDUs in, bits PDUs out. Each PDU of ``B`` bits is cut into ``ceil(B / N)`` packets of
@@ -51,7 +38,7 @@ class fbl_link(gr.basic_block):
     packet fails and the output meta says ``fbl_reason = "no_sinr"``. ``rc[user]`` of an
     allocation (at most ``messages.MAX_RC``) overrides the ``rc`` parameter.
 
-    Allocations go through ``_block_util.AllocationSchedule``: one whose ``seq`` is not newer
+    Allocations go through ``plumbing.schedule.AllocationSchedule``: one whose ``seq`` is not newer
     than the last one taken is dropped; one with ``apply_frame > 0`` waits until a PDU whose
     meta ``frame`` (integer) is at least ``apply_frame`` arrives; a PDU without ``frame``
     meta applies every waiting allocation first.
@@ -100,36 +87,22 @@ class fbl_link(gr.basic_block):
         self._rng = np.random.default_rng(int(seed))
 
         self._rc = self._default_rc
-        self._sched = AllocationSchedule(("rc", "power", "w"))
-        self._chan = ChannelState(self._user, self._sinr_db, self._sched)
         self._warned: set[str] = set()
-        self._counts = {
-            "pdus_in": 0,
-            "pdus_out": 0,
-            "erasures": 0,
-            "cmd_accepted": 0,
-            "cmd_rejected": 0,
-            "csi_accepted": 0,
-            "csi_rejected": 0,
-        }
-
-        self.message_port_register_in(_PORT_PDUS)
-        self.message_port_register_in(_PORT_CSI)
-        self.message_port_register_in(_PORT_CMD)
-        self.message_port_register_out(_PORT_PDUS)
-        # The GNU Radio 3.10 gateway finds handlers by name: they must be methods of the block.
-        self.set_msg_handler(_PORT_PDUS, self._on_pdus)
-        self.set_msg_handler(_PORT_CSI, self._on_csi)
-        self.set_msg_handler(_PORT_CMD, self._on_cmd)
+        self.setup(("pdus_in", "pdus_out", "erasures", "cmd_accepted", "cmd_rejected",
+                    "csi_accepted", "csi_rejected"))  # fmt: skip
+        self.message_in("pdus", self._on_pdus, arrived="pdus_in")
+        self.csi_in(self._handle_csi)
+        self.take_allocations(
+            ("rc", "power", "w"),
+            lambda msg: messages.link_allocation(msg, self._user, self._L),
+            then=lambda _: self._apply_pending(frame=0),
+        )
+        self._chan = ChannelState(self._user, self._sinr_db, self._sched)
+        self.message_out("pdus")
 
     # ----------------------------------------------------------------------------------------
     # Inspection
     # ----------------------------------------------------------------------------------------
-
-    def counters(self) -> dict[str, int]:
-        """Message counters: PDUs in/out (erasures included), erasures, commands and CSI
-        accepted/rejected."""
-        return dict(self._counts)
 
     def current_rc(self) -> float:
         """Channel coding rate ``R_c`` in force (before rounding to ``floor(R_c L) / L``)."""
@@ -147,37 +120,18 @@ class fbl_link(gr.basic_block):
         self.logger.warn(text)  # gr.logger has no warning()
 
     def _on_pdus(self, msg: Any) -> None:
-        self._counts["pdus_in"] += 1
-        try:
-            meta, bits = messages.unpack_bits_pdu(msg)
-            out = self._emulate(meta, bits)
-        except Exception as exc:  # every PDU in gives one out: an erasure here
-            reason = f"{type(exc).__name__}: {exc}"
-            self.logger.error(f"input PDU is an erasure: {reason}")
-            self._counts["erasures"] += 1
-            meta = erasure_meta(salvage_meta(msg), reason, self._user, drop=("n_bits",))
-            meta["fbl_reason"] = "malformed_pdu"
-            out = pdu_or_bare(messages.bits_pdu, meta, np.zeros(0, np.uint8))
-        self.message_port_pub(_PORT_PDUS, out)
-        self._counts["pdus_out"] += 1
+        self.answer("pdus", msg, self._emulate, self._erasure)
 
-    def _on_csi(self, msg: Any) -> None:
-        guarded(self.logger, self._counts, "csi_rejected", self._handle_csi, msg)
-
-    def _on_cmd(self, msg: Any) -> None:
-        guarded(self.logger, self._counts, "cmd_rejected", self._handle_cmd, msg)
-
-    def _handle_cmd(self, msg: Any) -> None:
-        alloc = messages.link_allocation(msg, self._user, self._L)
-        self._sched.accept(alloc)
-        self._counts["cmd_accepted"] += 1
-        self._apply_pending(frame=0)
+    def _erasure(self, msg: Any, reason: str) -> Any:
+        meta = salvage_meta(msg)
+        meta["fbl_reason"] = "malformed_pdu"
+        return self.erasure(messages.bits_pdu, meta, reason, np.zeros(0, np.uint8), ("n_bits",))
 
     def _handle_csi(self, msg: Any) -> None:
         self._chan.set_csi(messages.csi_from_pmt(msg, user=self._user, positive_noise=True))
-        self._counts["csi_accepted"] += 1
 
-    def _emulate(self, meta: dict, bits: np.ndarray) -> Any:
+    def _emulate(self, msg: Any) -> Any:
+        meta, bits = messages.unpack_bits_pdu(msg)
         self._apply_pending(frame_of(meta))
         sinr, source = self._resolve_sinr()
         if sinr is None and "no_sinr" not in self._warned:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pmt
 from gnuradio import gr
-from gnuradio.semdacom.plumbing.block_util import check_int
+from gnuradio.semdacom.plumbing.base import Block
+from gnuradio.semdacom.plumbing.checks import check_int
 
 
-class frame_tagger(gr.sync_block):
+class frame_tagger(Block, gr.sync_block):
     """Adds a ``frame`` tag (u64 frame number) and a ``packet_len`` tag (long)
     every ``frame_len`` samples, starting at sample 0 with frame ``first_frame``.
 
@@ -20,6 +21,7 @@ class frame_tagger(gr.sync_block):
         gr.sync_block.__init__(
             self, name="frame_tagger", in_sig=[np.complex64], out_sig=[np.complex64]
         )
+        self.setup(())
         self.frame_len = check_int("frame_len", frame_len, 1)
         self.first_frame = check_int("first_frame", first_frame)
         self._k_frame = pmt.intern("frame")

@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pmt
 from gnuradio import gr
 from gnuradio.semdacom import messages
-from gnuradio.semdacom.plumbing.block_util import check_int
+from gnuradio.semdacom.plumbing.base import Block
+from gnuradio.semdacom.plumbing.checks import check_int
 
 from semdacom.phy.metrics import SinrBerMeter
 
 
-class phy_probe(gr.sync_block):
+class phy_probe(Block, gr.sync_block):
     """Sink with two complex inputs: 0 = transmitted symbols of user ``user``
     (unit average energy, Gray QPSK), 1 = that user's received samples.
 
@@ -34,7 +34,8 @@ class phy_probe(gr.sync_block):
         self.json_path = str(json_path)
         self.meter = SinrBerMeter()
         self._since = 0
-        self.message_port_register_out(pmt.intern("stats"))
+        self.setup(())
+        self.message_out("stats")
 
     def work(self, input_items, output_items):
         ref, rx = input_items[0], input_items[1]
@@ -54,7 +55,7 @@ class phy_probe(gr.sync_block):
         return {"user": self.user, **self.meter.summary()}
 
     def _publish(self) -> None:
-        self.message_port_pub(pmt.intern("stats"), messages.meta_to_pmt(self.results()))
+        self.publish("stats", messages.meta_to_pmt(self.results()))
 
     def stop(self) -> bool:
         self._publish()

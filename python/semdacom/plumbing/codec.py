@@ -5,7 +5,7 @@
 #
 """Shared plumbing of the learned-codec message blocks (not a block itself).
 
-The ``rate_index`` of the ``cmd`` allocations (on ``_block_util.AllocationSchedule``), stream
+The ``rate_index`` of the ``cmd`` allocations (on ``schedule.AllocationSchedule``), stream
 PDUs, and the process-wide codec models.
 """
 
@@ -15,12 +15,13 @@ from typing import Any
 
 import numpy as np
 from gnuradio.semdacom import messages
-from gnuradio.semdacom.plumbing.block_util import AllocationSchedule, frame_of
+from gnuradio.semdacom.plumbing.meta import frame_of
+from gnuradio.semdacom.plumbing.schedule import AllocationSchedule
 
 
 class RateCommands:
     """``rate_index[user]`` from allocations, applied from their ``apply_frame`` on
-    (``_block_util.AllocationSchedule``: an allocation whose ``seq`` is not newer is dropped)."""
+    (``schedule.AllocationSchedule``: an allocation whose ``seq`` is not newer is dropped)."""
 
     def __init__(self, user: int, levels: int, rate_index: int) -> None:
         self.user = user

@@ -3,9 +3,9 @@
 #
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
-"""Shared plumbing of the frame receivers ``channel_decoder`` and ``djscc_decoder`` (not a
-block): cutting frames out of the stream by their tags. (Their effective channel is
-``_block_util.ChannelState``, on :func:`core.beamforming.effective_channel`.)
+"""Frames arriving on a stream: cutting them out of the stream by their tags (FrameCutter) and the
+``work``/``stop`` of the blocks that receive them (FrameReceiver: ``channel_decoder``,
+``djscc_decoder``, ``sfma_decoder``; their effective channel is ``channel_state.ChannelState``).
 
 A frame starts at a ``frame`` tag and lasts ``packet_len`` samples (a tag at the same sample;
 without it the frame ends at the next ``frame`` tag). The transmitter's per-frame tag
@@ -21,23 +21,12 @@ from typing import Any
 import numpy as np
 import pmt
 from gnuradio.semdacom import messages
+from gnuradio.semdacom.plumbing.meta import to_int
 
-__all__ = ["MAX_FRAME", "FrameCutter", "to_int"]
+__all__ = ["MAX_FRAME", "FrameCutter", "FrameReceiver"]
 
 #: Longest frame accepted from a ``packet_len`` tag (samples).
 MAX_FRAME = 1 << 24
-
-
-def to_int(v: Any) -> int | None:
-    """Integer value of a PMT (u64 or long), or None."""
-    try:
-        if pmt.is_uint64(v):
-            return int(pmt.to_uint64(v))
-        if pmt.is_integer(v):
-            return int(pmt.to_long(v))
-    except Exception:
-        return None
-    return None
 
 
 class FrameCutter:

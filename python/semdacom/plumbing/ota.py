@@ -5,7 +5,8 @@
 #
 """Plumbing of the over-the-air blocks ``pilot_inserter``, ``frame_sync`` and
 ``csi_estimator`` (not a block): their common burst parameters and the queue that writes
-whole bursts, with their tags, into one or several output streams in chunks.
+whole bursts, with their tags, into one or several output streams in chunks, and the
+``forecast``/``general_work`` they share (BurstBlock).
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ from typing import Any
 
 import numpy as np
 import pmt
-from gnuradio.semdacom.plumbing.block_util import check_finite, check_int
+from gnuradio.semdacom.plumbing.checks import check_finite, check_int
 
 from semdacom.channel_coding import mcs as mcs_mod
 from semdacom.channel_coding import ota
 
-__all__ = ["BurstQueue", "burst_layout", "MAX_BUFFER"]
+__all__ = ["BurstBlock", "BurstQueue", "burst_layout", "MAX_BUFFER"]
 
 #: Most samples a receiving block buffers before it drops the oldest (a stream with no burst
 #: in it must not grow memory without bound).
@@ -87,3 +88,30 @@ class BurstQueue:
                 self._q.popleft()
                 self._pos = 0
         return done
+
+
+class BurstBlock:
+    """``forecast`` and ``general_work`` of a block that takes a stream and writes whole bursts
+    (``pilot_inserter``, ``frame_sync``, ``csi_estimator``): mix in before
+    ``gr.basic_block``; the block sets ``self._out`` (a :class:`BurstQueue`) and defines
+    ``_take(input_items, n)``, which takes the next ``n`` items of every input. ``work`` never
+    ends the thread: an error is logged (and counted in ``WORK_ERRORS`` when it names a
+    counter); the items are consumed all the same."""
+
+    WORK_ERRORS: str | None = None
+
+    def forecast(self, noutput_items, ninputs):
+        return [0 if len(self._out) else 1] * ninputs
+
+    def general_work(self, input_items, output_items):
+        n = min(len(x) for x in input_items)
+        try:
+            if n:
+                self._take(input_items, n)
+        except Exception as exc:  # work() must never end the thread
+            if self.WORK_ERRORS is not None:
+                self._counts[self.WORK_ERRORS] += 1
+            self.logger.error(f"work: {type(exc).__name__}: {exc}")
+        if n:
+            self.consume_each(n)
+        return self._out.write(self, output_items)

@@ -5,7 +5,7 @@
 #
 """Shared plumbing of the SC-SFMA blocks (not a block): the process-wide transceiver, the SFMA
 part of the allocation (``pairs``, ``nu``, ``group_power``, ``group_bw`` on
-``_block_util.AllocationSchedule``), aligned multi-output frames, tag reading and the
+``schedule.AllocationSchedule``), tag reading and the
 frame-exact per-user channel gain of the SFMA CSI.
 """
 
@@ -18,12 +18,11 @@ from typing import Any
 import numpy as np
 import pmt
 from gnuradio.semdacom import messages
-from gnuradio.semdacom.plumbing.block_util import AllocationSchedule
-from gnuradio.semdacom.plumbing.frame_rx import to_int
+from gnuradio.semdacom.plumbing.meta import to_int
+from gnuradio.semdacom.plumbing.schedule import AllocationSchedule
 
 __all__ = [
     "GainSchedule",
-    "MultiFrameTx",
     "SfmaCommands",
     "check_pairs",
     "frame_tags",
@@ -102,41 +101,6 @@ def frame_tags(block, port: int, n: int) -> dict[int, dict[str, Any]]:
             except Exception as exc:  # an unreadable tag is kept as its reason
                 d[key] = f"{type(exc).__name__}: {exc}"
     return out
-
-
-class MultiFrameTx:
-    """One slot in flight on several aligned stream outputs: equal-length frames, each with
-    its own tags on its first item, written in the same chunks to every output."""
-
-    def __init__(self) -> None:
-        self._slot: list[tuple[np.ndarray, list]] | None = None
-        self._pos = 0
-
-    @property
-    def idle(self) -> bool:
-        return self._slot is None
-
-    def start(self, slot: list[tuple[np.ndarray, list]]) -> None:
-        if len({s.size for s, _ in slot}) != 1:
-            raise ValueError("the frames of a slot must have one length")
-        self._slot, self._pos = slot, 0
-
-    def write(self, block, outs) -> tuple[int, bool]:
-        """Copy the next chunk into every output; returns ``(items, slot finished)``."""
-        size = self._slot[0][0].size
-        if self._pos == 0:
-            for port, (_, tags) in enumerate(self._slot):
-                off = block.nitems_written(port)
-                for key, val in tags:
-                    block.add_item_tag(port, off, pmt.intern(key), val)
-        n = min(min(len(o) for o in outs), size - self._pos)
-        for o, (sym, _) in zip(outs, self._slot, strict=False):
-            o[:n] = sym[self._pos : self._pos + n]
-        self._pos += n
-        if self._pos >= size:
-            self._slot = None
-            return n, True
-        return n, False
 
 
 class GainSchedule:

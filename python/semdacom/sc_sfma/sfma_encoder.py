@@ -20,7 +20,8 @@ import pmt
 from gnuradio import gr
 from gnuradio.semdacom import messages
 from gnuradio.semdacom.plumbing.block_util import PduWorker, check_int, guarded, salvage_meta
-from gnuradio.semdacom.plumbing.sfma import MultiFrameTx, SfmaCommands, check_pairs, shared_sfma
+from gnuradio.semdacom.plumbing.frame_tx import MultiFrameTx
+from gnuradio.semdacom.plumbing.sfma import SfmaCommands, check_pairs, shared_sfma
 
 __all__ = ["sfma_encoder"]
 

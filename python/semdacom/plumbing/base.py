@@ -1,0 +1,212 @@
+#
+# Copyright 2026 gr-semdacom authors.
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+"""The base of every Python block of gr-semdacom: :class:`Block`, a mixin put before the GNU
+Radio parent (``class my_block(Block, gr.basic_block)``).
+
+It owns what every block does the same way, so that a block file holds only what is
+particular to it:
+
+- the counters (:meth:`Block.setup` names them, :meth:`Block.counters` returns a copy,
+  :meth:`Block.count` adds to one);
+- input message ports with a guarded handler (:meth:`Block.message_in`): a message whose
+  handler raises is logged with the reason, counted and dropped; the block keeps its last good
+  state and no exception reaches the scheduler's thread;
+- the ``cmd`` port of a block that takes allocations (:meth:`Block.take_allocations`: an
+  :class:`~gnuradio.semdacom.plumbing.schedule.AllocationSchedule` as ``self._sched``, or
+  :meth:`Block.cmd_in` for a block with its own schedule), counted in ``cmd_accepted`` /
+  ``cmd_rejected``, and the ``csi`` port likewise (:meth:`Block.csi_in`);
+- every input gives exactly one output or erasure (:meth:`Block.answer`, :meth:`Block.send`,
+  :meth:`Block.erasure`), counted in ``pdus_out`` and ``erasures``.
+
+A ``gr.basic_block`` subclass must call its GNU Radio parent's ``__init__`` first, then
+:meth:`Block.setup`; the mixin has no ``__init__`` of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import pmt
+from gnuradio.semdacom import messages
+from gnuradio.semdacom.plumbing.meta import erasure_meta, pdu_or_bare
+from gnuradio.semdacom.plumbing.schedule import AllocationSchedule
+
+__all__ = ["Block", "guarded"]
+
+
+def guarded(logger, counts: dict, counter: str | None, handler: Callable[[Any], Any], msg: Any) -> bool:
+    """Run a handler so that no exception escapes into the scheduler thread: a
+    :class:`messages.MessageError` or any other error is logged, counted in
+    ``counts[counter]`` (unless None) and the message is dropped. True when the handler returned."""
+    try:
+        handler(msg)
+        return True
+    except messages.MessageError as exc:
+        if counter is not None:
+            counts[counter] += 1
+        logger.error(f"dropped message: {exc}")
+    except Exception as exc:  # a handler must never kill the thread
+        if counter is not None:
+            counts[counter] += 1
+        logger.error(f"dropped message after {type(exc).__name__}: {exc}")
+    return False
+
+
+class Block:
+    """Mixin of every Python block (see the module text): counters, guarded message ports,
+    the ``cmd`` and ``csi`` ports, one output per input."""
+
+    _counts: dict[str, int]
+
+    # ------------------------------------------------------------------ counters
+    def setup(self, counters: Iterable[str]) -> None:
+        """Name the block's counters (all start at 0); call it right after the GNU Radio
+        parent's ``__init__``."""
+        self._counts = dict.fromkeys(counters, 0)
+
+    def counters(self) -> dict[str, int]:
+        """The block's counters (a copy)."""
+        return dict(self._counts)
+
+    def count(self, name: str, n: int = 1) -> None:
+        self._counts[name] += n
+
+    # ------------------------------------------------------------------ message ports
+    def message_in(
+        self,
+        port: str,
+        handler: Callable[[Any], Any],
+        *,
+        rejected: str | None = None,
+        accepted: str | None = None,
+        arrived: str | None = None,
+        dealt: str | None = None,
+        then: Callable[[Any], None] | None = None,
+        on_error: Callable[[Any, Exception], None] | None = None,
+    ) -> None:
+        """Register the input message port ``port``; each message goes to ``handler(msg)``.
+
+        ``arrived`` is counted when a message arrives, ``accepted`` when the handler returns
+        (then ``then(result)`` runs with what it returned), ``dealt`` once the message has
+        been dealt with either way. A handler that raises: ``on_error(msg, exc)`` when given,
+        else the message is logged, counted in ``rejected`` and dropped (:func:`guarded`).
+        Nothing raised here reaches the scheduler's thread.
+        """
+
+        def run(msg: Any) -> None:
+            result = handler(msg)
+            if accepted is not None:
+                self._counts[accepted] += 1
+            if then is not None:
+                then(result)
+
+        def on_msg(msg: Any) -> None:
+            if arrived is not None:
+                self._counts[arrived] += 1
+            try:
+                if on_error is None:
+                    guarded(self.logger, self._counts, rejected, run, msg)
+                else:
+                    try:
+                        run(msg)
+                    except Exception as exc:
+                        on_error(msg, exc)
+            finally:
+                if dealt is not None:
+                    self._counts[dealt] += 1
+
+        # The GNU Radio 3.10 gateway calls a handler by its attribute name: one per port.
+        on_msg.__name__ = f"_on_port_{port}"
+        setattr(self, on_msg.__name__, on_msg)
+        self.message_port_register_in(pmt.intern(port))
+        self.set_msg_handler(pmt.intern(port), on_msg)
+
+    def message_out(self, *ports: str) -> None:
+        """Register output message ports."""
+        for port in ports:
+            self.message_port_register_out(pmt.intern(port))
+
+    def publish(self, port: str, msg: Any) -> None:
+        self.message_port_pub(pmt.intern(port), msg)
+
+    def cmd_in(self, accept: Callable[[Any], Any], then: Callable[[Any], None] | None = None):
+        """The ``cmd`` port: ``accept(msg)`` validates and queues an allocation (raising
+        :class:`messages.MessageError` for a malformed or older one); counted in
+        ``cmd_accepted`` / ``cmd_rejected``; ``then(result)`` after an accepted one."""
+        self.message_in(
+            "cmd", accept, rejected="cmd_rejected", accepted="cmd_accepted", then=then
+        )
+
+    def take_allocations(
+        self,
+        keys: Sequence[str],
+        parse: Callable[[Any], messages.Allocation],
+        *,
+        initial: dict | None = None,
+        then: Callable[[Any], None] | None = None,
+    ) -> AllocationSchedule:
+        """The ``cmd`` port of a block that takes allocations: ``parse(msg)`` gives the
+        allocation, queued on ``self._sched`` (an :class:`AllocationSchedule` of ``keys``; one
+        whose ``seq`` is not newer is rejected) and applied at frame boundaries by the block.
+        Returns the schedule."""
+        self._sched = AllocationSchedule(keys, initial)
+        self.cmd_in(lambda msg: self._sched.accept(parse(msg)), then)
+        return self._sched
+
+    def csi_in(self, accept: Callable[[Any], Any]) -> None:
+        """The ``csi`` port: ``accept(msg)`` takes a CSI (raising for a malformed one);
+        counted in ``csi_accepted`` / ``csi_rejected``."""
+        self.message_in("csi", accept, rejected="csi_rejected", accepted="csi_accepted")
+
+    # ------------------------------------------------------------------ one output per input
+    def answer(
+        self,
+        port: str,
+        msg: Any,
+        result: Callable[[Any], Any],
+        erasure: Callable[[Any, str], Any],
+    ) -> None:
+        """Exactly one message out on ``port`` for the input ``msg``: ``result(msg)`` or, when
+        it raises, the reason logged ("input PDU is an erasure: ...") and ``erasure(msg,
+        reason)``; counted in ``pdus_out``."""
+        try:
+            out = result(msg)
+        except Exception as exc:  # log, and let an explicit erasure leave instead
+            reason = f"{type(exc).__name__}: {exc}"
+            self.logger.error(f"input PDU is an erasure: {reason}")
+            out = erasure(msg, reason)
+        self._counts["pdus_out"] += 1
+        self.message_port_pub(pmt.intern(port), out)
+
+    def erasure(
+        self, build: Callable[[dict, Any], Any], meta: dict, reason: str, fill: Any, drop=()
+    ) -> Any:
+        """The erasure PDU ``build(meta, fill)`` with :func:`meta.erasure_meta` (``erased``,
+        ``erasure_reason``, ``user``; the keys ``drop`` removed); counted in ``erasures``."""
+        self._counts["erasures"] += 1
+        meta = erasure_meta(meta, reason, self._user, drop=drop)
+        return pdu_or_bare(build, meta, fill)
+
+    def send(
+        self,
+        port: str,
+        build: Callable[[dict, Any], Any],
+        meta: dict,
+        payload: Any,
+        fill: Any,
+        reason: str | None = None,
+    ) -> None:
+        """The one result of one input on ``port``: ``payload`` with ``meta`` (``erased``
+        false) or, when ``payload`` is None, the erasure of ``reason`` with ``fill``; counted
+        in ``pdus_out``."""
+        if payload is None:
+            out = self.erasure(build, meta, reason or "?", fill)
+        else:
+            meta["erased"] = False
+            out = pdu_or_bare(build, meta, payload)
+        self._counts["pdus_out"] += 1
+        self.message_port_pub(pmt.intern(port), out)

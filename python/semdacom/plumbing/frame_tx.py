@@ -1,0 +1,104 @@
+#
+# Copyright 2026 gr-semdacom authors.
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+"""Frames leaving a stream-source block: one frame in flight written in chunks (FrameTx), one
+slot of aligned frames on several outputs (MultiFrameTx), and the wait for the next frame to send
+(next_item).
+"""
+
+from __future__ import annotations
+
+import queue
+import time
+from typing import Any
+
+import numpy as np
+import pmt
+
+__all__ = ["FrameTx", "MultiFrameTx", "next_item"]
+
+
+def next_item(q: queue.Queue) -> Any | None:
+    """The next item waiting in ``q``, or None after a millisecond's sleep (``work`` then
+    returns 0 and the scheduler calls it again)."""
+    try:
+        return q.get_nowait()
+    except queue.Empty:
+        time.sleep(0.001)
+        return None
+
+
+class FrameTx:
+    """The frame a stream-source block is sending: ``(symbols, tags)``, written in chunks.
+
+    The tags (``(key, pmt value)`` pairs) go on the frame's first item.
+    """
+
+    def __init__(self) -> None:
+        self._frame: tuple[Any, list] | None = None
+        self._pos = 0
+
+    @property
+    def idle(self) -> bool:
+        """No frame is being sent."""
+        return self._frame is None
+
+    @property
+    def fresh(self) -> bool:
+        """A frame is waiting whose first item has not been written yet."""
+        return self._frame is not None and self._pos == 0
+
+    def start(self, frame: tuple[Any, list]) -> None:
+        self._frame, self._pos = frame, 0
+
+    def write(self, block, out) -> tuple[int, bool]:
+        """Copy the next chunk into ``out``; returns ``(items written, frame finished)``."""
+        sym, tags = self._frame
+        if self._pos == 0:
+            off = block.nitems_written(0)
+            for key, val in tags:
+                block.add_item_tag(0, off, pmt.intern(key), val)
+        n = min(len(out), sym.size - self._pos)
+        out[:n] = sym[self._pos : self._pos + n]
+        self._pos += n
+        if self._pos >= sym.size:
+            self._frame = None
+            return n, True
+        return n, False
+
+
+class MultiFrameTx:
+    """One slot in flight on several aligned stream outputs: equal-length frames, each with
+    its own tags on its first item, written in the same chunks to every output."""
+
+    def __init__(self) -> None:
+        self._slot: list[tuple[np.ndarray, list]] | None = None
+        self._pos = 0
+
+    @property
+    def idle(self) -> bool:
+        return self._slot is None
+
+    def start(self, slot: list[tuple[np.ndarray, list]]) -> None:
+        if len({s.size for s, _ in slot}) != 1:
+            raise ValueError("the frames of a slot must have one length")
+        self._slot, self._pos = slot, 0
+
+    def write(self, block, outs) -> tuple[int, bool]:
+        """Copy the next chunk into every output; returns ``(items, slot finished)``."""
+        size = self._slot[0][0].size
+        if self._pos == 0:
+            for port, (_, tags) in enumerate(self._slot):
+                off = block.nitems_written(port)
+                for key, val in tags:
+                    block.add_item_tag(port, off, pmt.intern(key), val)
+        n = min(min(len(o) for o in outs), size - self._pos)
+        for o, (sym, _) in zip(outs, self._slot, strict=False):
+            o[:n] = sym[self._pos : self._pos + n]
+        self._pos += n
+        if self._pos >= size:
+            self._slot = None
+            return n, True
+        return n, False

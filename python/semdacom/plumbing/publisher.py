@@ -1,0 +1,73 @@
+#
+# Copyright 2026 gr-semdacom authors.
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+"""The allocation an optimiser block has in force and how it leaves on ``alloc``
+(AllocationPublisher).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["AllocationPublisher"]
+
+
+class AllocationPublisher:
+    """The allocation a CSI-driven optimiser block (``mu_ascc_optimizer``, ``sfma_optimizer``)
+    has in force, and how it leaves on the ``alloc`` port.
+
+    :meth:`publish` sends a new allocation (and keeps it with the channel ``key`` it was
+    solved for); :meth:`repeat` sends the one in force again when the same channel comes
+    back; :meth:`fail` logs why a CSI gave no new allocation and re-publishes the one in
+    force (nothing before the first), so downstream blocks keep their last good state.
+    ``counts`` gets ``alloc_out`` and ``republished``; ``reason`` is the last failure ("" after
+    a success). Nothing here raises: a failure to publish is kept in ``reason``.
+    """
+
+    def __init__(self, block, port: Any, counts: dict, logger) -> None:
+        self._block, self._port, self._counts, self._logger = block, port, counts, logger
+        self.msg: Any | None = None
+        self.alloc: Any | None = None
+        self.key: Any | None = None
+        self.reason = ""
+
+    def _send(self, msg: Any, republished: bool) -> None:
+        self._block.message_port_pub(self._port, msg)
+        self._counts["alloc_out"] += 1
+        if republished:
+            self._counts["republished"] += 1
+
+    def publish(self, msg: Any, alloc: Any, key: Any) -> None:
+        """Send a new allocation ``msg`` (``alloc``: its parsed form) solved for ``key``."""
+        self.msg, self.alloc, self.key, self.reason = msg, alloc, key, ""
+        self._send(msg, republished=False)
+
+    def repeat(self, key: Any) -> bool:
+        """Re-publish the allocation in force if it was solved for ``key``; False otherwise."""
+        if self.msg is None or key != self.key:
+            return False
+        self.reason = ""
+        self._send(self.msg, republished=True)
+        return True
+
+    def apply_frame(self, csi_frame: int | None, lead: int) -> int:
+        """``apply_frame`` of an allocation solved for CSI of ``csi_frame`` (the first frame
+        of that channel): ``csi_frame + lead``, the first allocation at ``csi_frame`` itself
+        (nothing is in force to switch from); 0 (at once) with ``lead < 0`` or no frame."""
+        if lead < 0 or csi_frame is None:
+            return 0
+        return int(csi_frame) if self.msg is None else int(csi_frame) + int(lead)
+
+    def fail(self, reason: str) -> None:
+        """Log ``reason`` and re-publish the allocation in force (if any)."""
+        self.reason = reason
+        try:
+            if self.msg is None:
+                self._logger.error(f"{reason}; no valid allocation yet, nothing published")
+                return
+            self._logger.error(f"{reason}; re-publishing allocation seq={self.alloc.seq}")
+            self._send(self.msg, republished=True)
+        except Exception as exc:  # even re-publishing must not end the thread
+            self.reason = f"{reason}; {type(exc).__name__}: {exc}"
