@@ -11,18 +11,11 @@ import math
 from typing import Any
 
 import numpy as np
-import pmt
 from gnuradio import gr
 from gnuradio.semdacom import messages
-from gnuradio.semdacom.plumbing.block_util import (
-    AllocationSchedule,
-    ChannelState,
-    check_choice,
-    check_finite,
-    check_int,
-    guarded,
-    is_user,
-)
+from gnuradio.semdacom.plumbing.base import Block
+from gnuradio.semdacom.plumbing.channel_state import ChannelState
+from gnuradio.semdacom.plumbing.checks import check_choice, check_finite, check_int, is_user
 from gnuradio.semdacom.plumbing.frame_rx import FrameCutter, FrameReceiver
 
 from semdacom.channel_coding import framing
@@ -33,9 +26,6 @@ __all__ = ["channel_decoder"]
 
 CHAN_TAG = messages.CHAN_TAG
 MODES = messages.CHAN_MODES
-_PORT_PDUS = pmt.intern("pdus")
-_PORT_CSI = pmt.intern("csi")
-_PORT_CMD = pmt.intern("cmd")
 
 
 def _blocks_sent(chan: dict | None, default: int) -> int:
@@ -47,7 +37,7 @@ def _blocks_sent(chan: dict | None, default: int) -> int:
     return default
 
 
-class channel_decoder(FrameReceiver, gr.sync_block):
+class channel_decoder(FrameReceiver, Block, gr.sync_block):
     """Channel decoder of one user: frames of symbols in, one bits PDU per frame out.
 
     A frame starts at a ``frame`` tag and is ``packet_len`` symbols long (the tag at the same
@@ -121,36 +111,15 @@ class channel_decoder(FrameReceiver, gr.sync_block):
         self._snr_db = float(snr_db)
         self._iters = int(max_iterations)
         self._rng = np.random.default_rng(int(seed))
-        self._sched = AllocationSchedule(("mcs", "rc", "power", "w"))
+        self.setup(("frames_in", "pdus_out", "erasure_pdus", "cmd_accepted", "cmd_rejected",
+                    "csi_accepted", "csi_rejected"))  # fmt: skip
+        self.csi_in(lambda msg: self._chan.set_csi(messages.csi_from_pmt(msg, user=self._user)))
+        self.take_allocations(
+            ("mcs", "rc", "power", "w"), lambda m: messages.link_allocation(m, self._user, self._L)
+        )
         self._chan = ChannelState(self._user, self._snr_db, self._sched)
         self._cutter = FrameCutter(CHAN_TAG)
-        self._counts = {"frames_in": 0, "pdus_out": 0, "erasure_pdus": 0,
-                        "cmd_accepted": 0, "cmd_rejected": 0,
-                        "csi_accepted": 0, "csi_rejected": 0}  # fmt: skip
-        self.message_port_register_in(_PORT_CSI)
-        self.message_port_register_in(_PORT_CMD)
-        self.message_port_register_out(_PORT_PDUS)
-        self.set_msg_handler(_PORT_CSI, self._on_csi)
-        self.set_msg_handler(_PORT_CMD, self._on_cmd)
-
-    def counters(self) -> dict[str, int]:
-        return dict(self._counts)
-
-    # ------------------------------------------------------------------ messages
-    def _on_csi(self, msg: Any) -> None:
-        guarded(self.logger, self._counts, "csi_rejected", self._handle_csi, msg)
-
-    def _on_cmd(self, msg: Any) -> None:
-        guarded(self.logger, self._counts, "cmd_rejected", self._handle_cmd, msg)
-
-    def _handle_csi(self, msg: Any) -> None:
-        self._chan.set_csi(messages.csi_from_pmt(msg, user=self._user))
-        self._counts["csi_accepted"] += 1
-
-    def _handle_cmd(self, msg: Any) -> None:
-        alloc = messages.link_allocation(msg, self._user, self._L)
-        self._sched.accept(alloc)
-        self._counts["cmd_accepted"] += 1
+        self.message_out("pdus")
 
     def _apply_pending(self, frame: int) -> None:
         self._chan.on_frame(frame if frame >= 0 else None)
@@ -220,7 +189,7 @@ class channel_decoder(FrameReceiver, gr.sync_block):
                  "decoder_reason": "unwritable meta"},
                 np.zeros(0, np.uint8),
             )  # fmt: skip
-        self.message_port_pub(_PORT_PDUS, out)
+        self.publish("pdus", out)
         self._counts["pdus_out"] += 1
 
     def _decode(self, y: np.ndarray, chan: dict | None):

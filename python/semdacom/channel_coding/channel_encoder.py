@@ -16,14 +16,10 @@ import numpy as np
 import pmt
 from gnuradio import gr
 from gnuradio.semdacom import messages
-from gnuradio.semdacom.plumbing.block_util import (
-    AllocationSchedule,
-    FrameTx,
-    check_choice,
-    check_int,
-    guarded,
-    salvage_meta,
-)
+from gnuradio.semdacom.plumbing.base import Block
+from gnuradio.semdacom.plumbing.checks import check_choice, check_int
+from gnuradio.semdacom.plumbing.frame_tx import FrameTx, next_item
+from gnuradio.semdacom.plumbing.meta import salvage_meta
 
 from semdacom.channel_coding import framing
 from semdacom.channel_coding import mcs as mcs_mod
@@ -34,12 +30,9 @@ __all__ = ["channel_encoder", "CHAN_TAG", "MODES"]
 #: Key of the per-frame tag carrying the coding parameters for the decoder.
 CHAN_TAG = messages.CHAN_TAG
 MODES = messages.CHAN_MODES
-_PORT_PDUS = pmt.intern("pdus")
-_PORT_CMD = pmt.intern("cmd")
-_PORT_SENT = pmt.intern("sent")
 
 
-class channel_encoder(gr.sync_block):
+class channel_encoder(Block, gr.sync_block):
     """Channel encoder of one user (MU-ASCC [1], Sec. II-C and Remark 3.2).
 
     Each bits PDU on ``pdus`` becomes one frame of unit-energy complex symbols on the output.
@@ -64,7 +57,7 @@ class channel_encoder(gr.sync_block):
 
     The MCS (ldpc) or ``R_c`` (fbl) in force is the parameter until an allocation on ``cmd``
     carries ``mcs`` / ``rc`` for this user; an allocation applies from the frame number
-    ``apply_frame`` (``_block_util.AllocationSchedule``: an allocation whose ``seq`` is not
+    ``apply_frame`` (``plumbing.schedule.AllocationSchedule``: an allocation whose ``seq`` is not
     newer than the last one taken is dropped). Malformed allocations are logged and dropped;
     the block keeps its state.
 
@@ -117,27 +110,20 @@ class channel_encoder(gr.sync_block):
             mcs_mod.block_layout(int(mcs), self._L)  # raises on a bad MCS or L
         else:
             fbl_emulation.bits_per_packet(rc, self._L)
-        self._sched = AllocationSchedule(("mcs", "rc"))
         self._mcs, self._rc = int(mcs), float(rc)
         self._rng = np.random.default_rng(check_int("seed", seed))
         self._hold = bool(hold)
         self._queue: queue.Queue = queue.Queue()
         self._tx = FrameTx()  # the frame (symbols, tags) being sent
-        self._counts = {"pdus_in": 0, "frames_out": 0, "erasures": 0, "pdus_dropped": 0,
-                        "truncated": 0, "cmd_accepted": 0, "cmd_rejected": 0}  # fmt: skip
-        self.message_port_register_in(_PORT_PDUS)
-        self.message_port_register_in(_PORT_CMD)
-        self.message_port_register_out(_PORT_SENT)
-        self.set_msg_handler(_PORT_PDUS, self._on_pdus)
-        self.set_msg_handler(_PORT_CMD, self._on_cmd)
+        self.setup(("pdus_in", "frames_out", "erasures", "pdus_dropped", "truncated",
+                    "cmd_accepted", "cmd_rejected"))  # fmt: skip
+        self.message_in("pdus", self._on_pdus, arrived="pdus_in")
+        self.take_allocations(
+            ("mcs", "rc"), lambda m: messages.link_allocation(m, self._user, self._L)
+        )
+        self.message_out("sent")
 
     # ------------------------------------------------------------------ inspection
-    def counters(self) -> dict[str, int]:
-        """PDUs in, frames out (erasure frames included), erasure frames, PDUs dropped (only
-        if even an erasure frame could not be built), frames cut to the slot, allocations
-        accepted/rejected."""
-        return dict(self._counts)
-
     def current_mcs(self) -> int:
         return self._mcs
 
@@ -145,14 +131,6 @@ class channel_encoder(gr.sync_block):
         return self._rc
 
     # ------------------------------------------------------------------ handlers
-    def _on_cmd(self, msg: Any) -> None:
-        guarded(self.logger, self._counts, "cmd_rejected", self._handle_cmd, msg)
-
-    def _handle_cmd(self, msg: Any) -> None:
-        alloc = messages.link_allocation(msg, self._user, self._L)
-        self._sched.accept(alloc)
-        self._counts["cmd_accepted"] += 1
-
     def _apply_pending(self, frame: int) -> None:
         if self._sched.on_frame(frame):
             mcs, rc = self._sched.get("mcs"), self._sched.get("rc")
@@ -160,7 +138,6 @@ class channel_encoder(gr.sync_block):
             self._rc = self._rc if rc is None else float(rc[self._user])
 
     def _on_pdus(self, msg: Any) -> None:
-        self._counts["pdus_in"] += 1
         try:
             meta, bits = messages.unpack_bits_pdu(msg)
             reason = None
@@ -229,11 +206,10 @@ class channel_encoder(gr.sync_block):
             time.sleep(0.001)
             return 0
         if self._tx.idle:
-            try:
-                meta, bits, reason = self._queue.get_nowait()
-            except queue.Empty:
-                time.sleep(0.001)
+            item = next_item(self._queue)
+            if item is None:
                 return 0
+            meta, bits, reason = item
             try:
                 self._tx.start(self._build_frame(meta, bits, reason))
             except Exception as exc:  # a PDU the coder cannot take becomes an erasure frame
@@ -247,9 +223,7 @@ class channel_encoder(gr.sync_block):
                     return 0
         if self._tx.fresh:  # the frame's first samples go out now: ask for the next image
             try:
-                self.message_port_pub(
-                    _PORT_SENT, messages.frame_sent_to_pmt(self._next_frame - 1, self._user)
-                )
+                self.publish("sent", messages.frame_sent_to_pmt(self._next_frame - 1, self._user))
             except Exception as exc:  # a credit that cannot be sent must not end the thread
                 self.logger.error(f"sent: {type(exc).__name__}: {exc}")
         n, done = self._tx.write(self, out)

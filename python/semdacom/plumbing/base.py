@@ -38,7 +38,9 @@ from gnuradio.semdacom.plumbing.schedule import AllocationSchedule
 __all__ = ["Block", "guarded"]
 
 
-def guarded(logger, counts: dict, counter: str | None, handler: Callable[[Any], Any], msg: Any) -> bool:
+def guarded(
+    logger, counts: dict, counter: str | None, handler: Callable[[Any], Any], msg: Any
+) -> bool:
     """Run a handler so that no exception escapes into the scheduler thread: a
     :class:`messages.MessageError` or any other error is logged, counted in
     ``counts[counter]`` (unless None) and the message is dropped. True when the handler returned."""
@@ -137,9 +139,7 @@ class Block:
         """The ``cmd`` port: ``accept(msg)`` validates and queues an allocation (raising
         :class:`messages.MessageError` for a malformed or older one); counted in
         ``cmd_accepted`` / ``cmd_rejected``; ``then(result)`` after an accepted one."""
-        self.message_in(
-            "cmd", accept, rejected="cmd_rejected", accepted="cmd_accepted", then=then
-        )
+        self.message_in("cmd", accept, rejected="cmd_rejected", accepted="cmd_accepted", then=then)
 
     def take_allocations(
         self,

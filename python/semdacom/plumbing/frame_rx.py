@@ -16,7 +16,6 @@ outside frames are ignored.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 import pmt

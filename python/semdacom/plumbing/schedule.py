@@ -3,8 +3,7 @@
 #
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
-"""The allocations a block takes on ``cmd``, applied at frame boundaries (AllocationSchedule).
-"""
+"""The allocations a block takes on ``cmd``, applied at frame boundaries (AllocationSchedule)."""
 
 from __future__ import annotations
 

@@ -11,36 +11,23 @@ import math
 from typing import Any
 
 import numpy as np
-import pmt
 from gnuradio import gr
 from gnuradio.semdacom import messages
-from gnuradio.semdacom.plumbing.block_util import (
-    AllocationSchedule,
-    ChannelState,
-    check_finite,
-    check_int,
-    erasure_meta,
-    frame_of,
-    guarded,
-    is_user,
-    pdu_or_bare,
-    salvage_meta,
-)
+from gnuradio.semdacom.plumbing.base import Block
+from gnuradio.semdacom.plumbing.channel_state import ChannelState
+from gnuradio.semdacom.plumbing.checks import check_finite, check_int, is_user
 from gnuradio.semdacom.plumbing.codec import shared_djscc
 from gnuradio.semdacom.plumbing.frame_rx import FrameCutter, FrameReceiver
+from gnuradio.semdacom.plumbing.meta import frame_of, salvage_meta
 
 __all__ = ["djscc_decoder"]
 
 DJSCC_TAG = messages.DJSCC_TAG
-_PORT_PDUS = pmt.intern("pdus")
-_PORT_SYMBOLS = pmt.intern("symbols")
-_PORT_CSI = pmt.intern("csi")
-_PORT_CMD = pmt.intern("cmd")
 #: Effective gains below this magnitude cannot be equalised: the frame is an erasure.
 MIN_GAIN = 1e-9
 
 
-class djscc_decoder(FrameReceiver, gr.sync_block):
+class djscc_decoder(FrameReceiver, Block, gr.sync_block):
     """DeepJSCC decoder of one user (the "ZF-WF-DJSCC" benchmark, MU-ASCC [1], Sec. V-A).
 
     Frames of received symbols ``y = g s + n`` arrive on the stream input exactly as for
@@ -55,8 +42,8 @@ class djscc_decoder(FrameReceiver, gr.sync_block):
     noise-plus-interference ``N0 = sigma_u^2 + sum_{j != u} p_j |h_u^H w_j|^2`` (eqs. 6-7);
     otherwise ``g = 1`` and ``N0 = 10^(-snr_db/10)``. A symbol PDU may carry its own ``gain``
     (complex) in its meta. The DeepJSCC decoder then maps ``y / g`` to an image. Allocations
-    go through ``_block_util.AllocationSchedule`` (one whose ``seq`` is not newer than the
-    last one taken is dropped); the effective channel is ``_block_util.ChannelState``.
+    go through ``plumbing.schedule.AllocationSchedule`` (one whose ``seq`` is not newer than the
+    last one taken is dropped); the effective channel is ``plumbing.channel_state.ChannelState``.
 
     Every frame or symbol PDU gives exactly one image PDU (uint8, the model's shape) with meta
     ``frame``, ``user``, ``sinr_db``, ``sinr_source``, ``erased`` and the image meta forwarded
@@ -82,26 +69,17 @@ class djscc_decoder(FrameReceiver, gr.sync_block):
         self._snr_db = check_finite("snr_db", snr_db)
         self._model = shared_djscc(weights or None)
         self._k = int(self._model.k)
-        self._sched = AllocationSchedule(("power", "w"))
+        self.setup(("frames_in", "symbol_pdus_in", "pdus_out", "erasures", "cmd_accepted",
+                    "cmd_rejected", "csi_accepted", "csi_rejected"))  # fmt: skip
+        self.message_in("symbols", self._on_symbols, arrived="symbol_pdus_in")
+        self.csi_in(lambda msg: self._chan.set_csi(messages.csi_from_pmt(msg, user=self._user)))
+        self.take_allocations(("power", "w"), lambda m: messages.alloc_from_pmt(m, user=self._user))
         self._chan = ChannelState(self._user, self._snr_db, self._sched)
         self._cutter = FrameCutter(DJSCC_TAG)
         self._fill = self._decode_symbols(np.zeros(self._k, np.complex64))
-        self._counts = {"frames_in": 0, "symbol_pdus_in": 0, "pdus_out": 0, "erasures": 0,
-                        "cmd_accepted": 0, "cmd_rejected": 0,
-                        "csi_accepted": 0, "csi_rejected": 0}  # fmt: skip
-        self.message_port_register_in(_PORT_SYMBOLS)
-        self.message_port_register_in(_PORT_CSI)
-        self.message_port_register_in(_PORT_CMD)
-        self.message_port_register_out(_PORT_PDUS)
-        self.set_msg_handler(_PORT_SYMBOLS, self._on_symbols)
-        self.set_msg_handler(_PORT_CSI, self._on_csi)
-        self.set_msg_handler(_PORT_CMD, self._on_cmd)
+        self.message_out("pdus")
 
     # ------------------------------------------------------------------ inspection
-    def counters(self) -> dict[str, int]:
-        """Frames and symbol PDUs in, image PDUs out, erasures, cmd/csi accepted/rejected."""
-        return dict(self._counts)
-
     @property
     def k(self) -> int:
         """Complex symbols per image."""
@@ -120,22 +98,7 @@ class djscc_decoder(FrameReceiver, gr.sync_block):
         return np.round(x.clamp(0, 1).numpy() * 255.0).astype(np.uint8)
 
     # ------------------------------------------------------------------ messages
-    def _on_csi(self, msg: Any) -> None:
-        guarded(self.logger, self._counts, "csi_rejected", self._handle_csi, msg)
-
-    def _on_cmd(self, msg: Any) -> None:
-        guarded(self.logger, self._counts, "cmd_rejected", self._handle_cmd, msg)
-
-    def _handle_csi(self, msg: Any) -> None:
-        self._chan.set_csi(messages.csi_from_pmt(msg, user=self._user))
-        self._counts["csi_accepted"] += 1
-
-    def _handle_cmd(self, msg: Any) -> None:
-        self._sched.accept(messages.alloc_from_pmt(msg, user=self._user))
-        self._counts["cmd_accepted"] += 1
-
     def _on_symbols(self, msg: Any) -> None:
-        self._counts["symbol_pdus_in"] += 1
         try:
             meta, y = messages.unpack_symbols_pdu(msg)
         except Exception as exc:
@@ -205,12 +168,4 @@ class djscc_decoder(FrameReceiver, gr.sync_block):
         except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}"
             self.logger.error(f"frame {meta.get('frame')}: erasure: {reason}")
-        if img is None:
-            self._counts["erasures"] += 1
-            meta = erasure_meta(meta, reason or "?", self._user)
-            img = self._fill
-        else:
-            meta["erased"] = False
-        out = pdu_or_bare(messages.image_pdu, meta, img)
-        self._counts["pdus_out"] += 1
-        self.message_port_pub(_PORT_PDUS, out)
+        self.send("pdus", messages.image_pdu, meta, img, self._fill, reason)

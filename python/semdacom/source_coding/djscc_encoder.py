@@ -8,26 +8,26 @@
 from __future__ import annotations
 
 import queue
-import time
 from typing import Any
 
 import numpy as np
 import pmt
 from gnuradio import gr
 from gnuradio.semdacom import messages
-from gnuradio.semdacom.plumbing.block_util import FrameTx, check_int, pdu_or_bare, salvage_meta
+from gnuradio.semdacom.plumbing.base import Block
+from gnuradio.semdacom.plumbing.checks import check_int
 from gnuradio.semdacom.plumbing.codec import shared_djscc
+from gnuradio.semdacom.plumbing.frame_tx import FrameTx, next_item
+from gnuradio.semdacom.plumbing.meta import pdu_or_bare, salvage_meta
 
 __all__ = ["DJSCC_TAG", "djscc_encoder"]
 
 #: Key of the per-frame tag carrying the image meta to ``djscc_decoder``.
 DJSCC_TAG = messages.DJSCC_TAG
-_PORT_PDUS = pmt.intern("pdus")
-_PORT_SYMBOLS = pmt.intern("symbols")
 _FORWARD = ("frame", "seq", "image_id", "label")
 
 
-class djscc_encoder(gr.sync_block):
+class djscc_encoder(Block, gr.sync_block):
     """DeepJSCC encoder of one user (the "ZF-WF-DJSCC" benchmark, MU-ASCC [1], Sec. V-A).
 
     Each image PDU on ``pdus`` becomes ``k`` complex symbols (the model's bandwidth ratio
@@ -68,15 +68,11 @@ class djscc_encoder(gr.sync_block):
         self._next_frame = int(first_frame)
         self._queue: queue.Queue = queue.Queue()
         self._tx = FrameTx()  # the frame being sent
-        self._counts = {"pdus_in": 0, "frames_out": 0, "erasures": 0}
-        self.message_port_register_in(_PORT_PDUS)
-        self.message_port_register_out(_PORT_SYMBOLS)
-        self.set_msg_handler(_PORT_PDUS, self._on_pdus)
+        self.setup(("pdus_in", "frames_out", "erasures"))
+        self.message_in("pdus", self._on_pdus, arrived="pdus_in")
+        self.message_out("symbols")
 
     # ------------------------------------------------------------------ inspection
-    def counters(self) -> dict[str, int]:
-        """PDUs in, frames out, erasures sent."""
-        return dict(self._counts)
 
     @property
     def k(self) -> int:
@@ -95,7 +91,6 @@ class djscc_encoder(gr.sync_block):
 
     # ------------------------------------------------------------------ handlers
     def _on_pdus(self, msg: Any) -> None:
-        self._counts["pdus_in"] += 1
         try:
             meta, img = messages.unpack_image_pdu(msg)
             if meta.get("erased") is True:
@@ -140,7 +135,7 @@ class djscc_encoder(gr.sync_block):
         if reason is not None:
             out_meta["erasure_reason"] = reason
         pdu = pdu_or_bare(messages.symbols_pdu, out_meta, sym)
-        self.message_port_pub(_PORT_SYMBOLS, pdu)
+        self.publish("symbols", pdu)
         if self._frame_len > 0 and sym.size % self._frame_len:
             pad = self._frame_len - sym.size % self._frame_len
             sym = np.concatenate([sym, np.zeros(pad, np.complex64)])
@@ -165,11 +160,10 @@ class djscc_encoder(gr.sync_block):
     def work(self, input_items, output_items):
         out = output_items[0]
         if self._tx.idle:
-            try:
-                meta, sym, reason = self._queue.get_nowait()
-            except queue.Empty:
-                time.sleep(0.001)
+            item = next_item(self._queue)
+            if item is None:
                 return 0
+            meta, sym, reason = item
             try:
                 self._tx.start(self._build_frame(meta, sym, reason))
             except Exception as exc:  # work() must never end the thread

@@ -14,14 +14,12 @@ import numpy as np
 import pmt
 from gnuradio import gr
 from gnuradio.semdacom import messages
-from gnuradio.semdacom.plumbing.block_util import check_finite, check_int, describe
+from gnuradio.semdacom.plumbing.base import Block
+from gnuradio.semdacom.plumbing.checks import check_finite, check_int, describe
 
 from semdacom.data.datasets import load_fashion_mnist
 
 __all__ = ["image_source"]
-
-_PORT_TRIGGER = pmt.intern("trigger")
-_PORT_PDUS = pmt.intern("pdus")
 
 
 def _trigger_frame(msg: Any) -> int | None:
@@ -38,7 +36,7 @@ def _trigger_frame(msg: Any) -> int | None:
         return None
 
 
-class image_source(gr.basic_block):
+class image_source(Block, gr.basic_block):
     """Fashion-MNIST images as image PDUs (MU-ASCC [1], Fig. 2: the source x_i).
 
     Each PDU is ``(meta, u8vector)`` (see :mod:`messages`, image PDUs) with meta ``label``,
@@ -115,14 +113,9 @@ class image_source(gr.basic_block):
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._counts = {"pdus_out": 0, "triggers": 0, "triggers_ignored": 0}
-        self.message_port_register_in(_PORT_TRIGGER)
-        self.message_port_register_out(_PORT_PDUS)
-        self.set_msg_handler(_PORT_TRIGGER, self._on_trigger)
-
-    def counters(self) -> dict[str, int]:
-        """Images emitted, triggers received and ignored (after the end)."""
-        return dict(self._counts)
+        self.setup(("pdus_out", "triggers", "triggers_ignored"))
+        self.message_in("trigger", self._on_trigger, arrived="triggers", on_error=self._ignored)
+        self.message_out("pdus")
 
     def finished(self) -> bool:
         """True once a finite source has emitted all its images."""
@@ -148,17 +141,16 @@ class image_source(gr.basic_block):
             }
             pdu = messages.image_pdu(meta, self._images[idx])
             self._counts["pdus_out"] += 1
-        self.message_port_pub(_PORT_PDUS, pdu)
+        self.publish("pdus", pdu)
         return True
 
     def _on_trigger(self, msg: Any) -> None:
-        try:
-            self._counts["triggers"] += 1
-            if not self._emit(_trigger_frame(msg)):
-                self._counts["triggers_ignored"] += 1
-        except Exception as exc:  # never kill the scheduler thread
+        if not self._emit(_trigger_frame(msg)):
             self._counts["triggers_ignored"] += 1
-            self.logger.error(f"ignored trigger {describe(msg)}: {type(exc).__name__}: {exc}")
+
+    def _ignored(self, msg: Any, exc: Exception) -> None:
+        self._counts["triggers_ignored"] += 1
+        self.logger.error(f"ignored trigger {describe(msg)}: {type(exc).__name__}: {exc}")
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -14,15 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pmt
 from gnuradio import gr
 from gnuradio.semdacom import messages
-from gnuradio.semdacom.plumbing.block_util import check_int, describe
+from gnuradio.semdacom.plumbing.base import Block
+from gnuradio.semdacom.plumbing.checks import check_int, describe
 
 __all__ = ["metrics_sink"]
-
-_PORT_PDUS = pmt.intern("pdus")
-_PORT_REF = pmt.intern("ref")
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -31,7 +28,7 @@ def _int_or_none(value: Any) -> int | None:
     return None
 
 
-class metrics_sink(gr.basic_block):
+class metrics_sink(Block, gr.basic_block):
     """End-to-end metrics of every user (MU-ASCC [1], eqs. 9 and 11, measured).
 
     ``pdus`` takes the results: image PDUs of ``source_decoder`` (data users) and label PDUs of
@@ -70,11 +67,19 @@ class metrics_sink(gr.basic_block):
         self._pending: OrderedDict[tuple[int, int], list[tuple[dict, np.ndarray]]] = OrderedDict()
         self._n_pending = 0
         self._users: dict[int, dict] = {}
-        self._counts = {"refs": 0, "results": 0, "malformed": 0, "unmatched": 0, "evicted": 0}
-        self.message_port_register_in(_PORT_PDUS)
-        self.message_port_register_in(_PORT_REF)
-        self.set_msg_handler(_PORT_PDUS, self._on_pdus)
-        self.set_msg_handler(_PORT_REF, self._on_ref)
+        self.setup(("refs", "results", "malformed", "unmatched", "evicted"))
+        self.message_in("pdus", self._handle_result, on_error=self._dropped("result"))
+        self.message_in("ref", self._on_ref, on_error=self._dropped("reference"))
+
+    def _dropped(self, what: str):
+        """The error handler of a port: the message is counted as malformed and logged."""
+
+        def on_error(msg: Any, exc: Exception) -> None:
+            with self._lock:
+                self._counts["malformed"] += 1
+            self.logger.error(f"dropped {what} {describe(msg)}: {type(exc).__name__}: {exc}")
+
+        return on_error
 
     # ----------------------------------------------------------------------------------------
     def _user(self, user: int, task: str) -> dict:
@@ -96,32 +101,19 @@ class metrics_sink(gr.basic_block):
         return u
 
     def _on_ref(self, msg: Any) -> None:
-        try:
-            meta, img = messages.unpack_image_pdu(msg)
-            user, image_id = _int_or_none(meta.get("user")), _int_or_none(meta.get("image_id"))
-            if user is None or image_id is None:
-                raise messages.MessageError("reference lacks integer 'user' and 'image_id'")
-            with self._lock:
-                self._counts["refs"] += 1
-                self._refs[(user, image_id)] = img
-                while len(self._refs) > self._max_refs:
-                    self._refs.popitem(last=False)
-                waiting = self._pending.pop((user, image_id), [])
-                self._n_pending -= len(waiting)
-                for m, x in waiting:
-                    self._score_image(m, x, img)
-        except Exception as exc:
-            with self._lock:
-                self._counts["malformed"] += 1
-            self.logger.error(f"dropped reference {describe(msg)}: {type(exc).__name__}: {exc}")
-
-    def _on_pdus(self, msg: Any) -> None:
-        try:
-            self._handle_result(msg)
-        except Exception as exc:
-            with self._lock:
-                self._counts["malformed"] += 1
-            self.logger.error(f"dropped result {describe(msg)}: {type(exc).__name__}: {exc}")
+        meta, img = messages.unpack_image_pdu(msg)
+        user, image_id = _int_or_none(meta.get("user")), _int_or_none(meta.get("image_id"))
+        if user is None or image_id is None:
+            raise messages.MessageError("reference lacks integer 'user' and 'image_id'")
+        with self._lock:
+            self._counts["refs"] += 1
+            self._refs[(user, image_id)] = img
+            while len(self._refs) > self._max_refs:
+                self._refs.popitem(last=False)
+            waiting = self._pending.pop((user, image_id), [])
+            self._n_pending -= len(waiting)
+            for m, x in waiting:
+                self._score_image(m, x, img)
 
     def _handle_result(self, msg: Any) -> None:
         try:

@@ -9,16 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import pmt
 from gnuradio import gr
 from gnuradio.semdacom import messages
-from gnuradio.semdacom.plumbing.block_util import (
-    check_int,
-    erasure_meta,
-    guarded,
-    pdu_or_bare,
-    salvage_meta,
-)
+from gnuradio.semdacom.plumbing.base import Block
+from gnuradio.semdacom.plumbing.checks import check_int
 from gnuradio.semdacom.plumbing.codec import (
     CODECS,
     RateCommands,
@@ -26,14 +20,12 @@ from gnuradio.semdacom.plumbing.codec import (
     shared_codec,
     unpack_stream_pdu,
 )
+from gnuradio.semdacom.plumbing.meta import salvage_meta
 
 __all__ = ["semantic_decoder"]
 
-_PORT_PDUS = pmt.intern("pdus")
-_PORT_CMD = pmt.intern("cmd")
 
-
-class semantic_decoder(gr.basic_block):
+class semantic_decoder(Block, gr.basic_block):
     """Semantic decoder of a semantic user (MU-ASCC [1], Sec. II-B-2, Fig. 3(c), eq. 4).
 
     Each bits PDU on ``pdus`` leaves as exactly one label PDU: meta ``pred`` is the class that
@@ -70,50 +62,22 @@ class semantic_decoder(gr.basic_block):
         rate_index = check_int("rate_index", rate_index, 0, self._codec.levels - 1)
         self._user = int(user)
         self._rates = RateCommands(self._user, self._codec.levels, int(rate_index))
-        self._counts = {
-            "pdus_in": 0,
-            "pdus_out": 0,
-            "erasures": 0,
-            "cmd_accepted": 0,
-            "cmd_rejected": 0,
-        }
-        self.message_port_register_in(_PORT_PDUS)
-        self.message_port_register_in(_PORT_CMD)
-        self.message_port_register_out(_PORT_PDUS)
-        self.set_msg_handler(_PORT_PDUS, self._on_pdus)
-        self.set_msg_handler(_PORT_CMD, self._on_cmd)
-
-    def counters(self) -> dict[str, int]:
-        """PDUs in/out (erasures included), erasures, commands accepted/rejected."""
-        return dict(self._counts)
-
-    def _on_cmd(self, msg: Any) -> None:
-        guarded(self.logger, self._counts, "cmd_rejected", self._handle_cmd, msg)
-
-    def _handle_cmd(self, msg: Any) -> None:
-        self._rates.accept(msg)  # raises MessageError for a malformed or older allocation
-        self._counts["cmd_accepted"] += 1
+        self.setup(("pdus_in", "pdus_out", "erasures", "cmd_accepted", "cmd_rejected"))
+        self.message_in("pdus", self._on_pdus, arrived="pdus_in")
+        self.cmd_in(self._rates.accept)  # MessageError for a malformed or older allocation
+        self.message_out("pdus")
 
     def _on_pdus(self, msg: Any) -> None:
-        self._counts["pdus_in"] += 1
-        try:
-            meta, stream, r = unpack_stream_pdu(msg, self._codec_name, self._rates)
-            labels, erased = self._codec.classify([stream], r)
-            meta.pop("n_bits", None)
-            if erased[0]:
-                out = self._erasure(meta, "unreadable stream")
-            else:
-                meta.update({"erased": False, "user": meta.get("user", self._user)})
-                out = messages.label_pdu(meta, int(labels[0]))
-        except Exception as exc:  # log, and let an explicit erasure leave instead
-            self.logger.error(f"input PDU is an erasure: {type(exc).__name__}: {exc}")
-            meta = salvage_meta(msg)
-            meta.pop("n_bits", None)
-            out = self._erasure(meta, f"{type(exc).__name__}: {exc}")
-        self._counts["pdus_out"] += 1
-        self.message_port_pub(_PORT_PDUS, out)
+        self.answer("pdus", msg, self._classify, lambda m, why: self._erasure(salvage_meta(m), why))
+
+    def _classify(self, msg: Any) -> Any:
+        meta, stream, r = unpack_stream_pdu(msg, self._codec_name, self._rates)
+        labels, erased = self._codec.classify([stream], r)
+        meta.pop("n_bits", None)
+        if erased[0]:
+            return self._erasure(meta, "unreadable stream")
+        meta.update({"erased": False, "user": meta.get("user", self._user)})
+        return messages.label_pdu(meta, int(labels[0]))
 
     def _erasure(self, meta: dict, reason: str) -> Any:
-        self._counts["erasures"] += 1
-        meta = erasure_meta(meta, reason, self._user, drop=("pred", "n_bits"))
-        return pdu_or_bare(messages.label_pdu, meta, -1)
+        return self.erasure(messages.label_pdu, meta, reason, -1, ("pred", "n_bits"))

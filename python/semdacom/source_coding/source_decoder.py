@@ -10,16 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pmt
 from gnuradio import gr
 from gnuradio.semdacom import messages
-from gnuradio.semdacom.plumbing.block_util import (
-    check_int,
-    erasure_meta,
-    guarded,
-    pdu_or_bare,
-    salvage_meta,
-)
+from gnuradio.semdacom.plumbing.base import Block
+from gnuradio.semdacom.plumbing.checks import check_int
 from gnuradio.semdacom.plumbing.codec import (
     CODECS,
     RateCommands,
@@ -27,14 +21,12 @@ from gnuradio.semdacom.plumbing.codec import (
     shared_codec,
     unpack_stream_pdu,
 )
+from gnuradio.semdacom.plumbing.meta import salvage_meta
 
 __all__ = ["source_decoder"]
 
-_PORT_PDUS = pmt.intern("pdus")
-_PORT_CMD = pmt.intern("cmd")
 
-
-class source_decoder(gr.basic_block):
+class source_decoder(Block, gr.basic_block):
     """Source data decoder of a data user (MU-ASCC [1], Sec. II-B-1, Fig. 3(b)).
 
     Each bits PDU on ``pdus`` (possibly with bit errors from the channel) leaves as exactly one
@@ -72,51 +64,23 @@ class source_decoder(gr.basic_block):
         self._user = int(user)
         self._rates = RateCommands(self._user, self._codec.levels, int(rate_index))
         self._fill = np.round(self._codec.erasure_fill * 255.0).astype(np.uint8)
-        self._counts = {
-            "pdus_in": 0,
-            "pdus_out": 0,
-            "erasures": 0,
-            "cmd_accepted": 0,
-            "cmd_rejected": 0,
-        }
-        self.message_port_register_in(_PORT_PDUS)
-        self.message_port_register_in(_PORT_CMD)
-        self.message_port_register_out(_PORT_PDUS)
-        self.set_msg_handler(_PORT_PDUS, self._on_pdus)
-        self.set_msg_handler(_PORT_CMD, self._on_cmd)
-
-    def counters(self) -> dict[str, int]:
-        """PDUs in/out (erasures included), erasures, commands accepted/rejected."""
-        return dict(self._counts)
-
-    def _on_cmd(self, msg: Any) -> None:
-        guarded(self.logger, self._counts, "cmd_rejected", self._handle_cmd, msg)
-
-    def _handle_cmd(self, msg: Any) -> None:
-        self._rates.accept(msg)  # raises MessageError for a malformed or older allocation
-        self._counts["cmd_accepted"] += 1
+        self.setup(("pdus_in", "pdus_out", "erasures", "cmd_accepted", "cmd_rejected"))
+        self.message_in("pdus", self._on_pdus, arrived="pdus_in")
+        self.cmd_in(self._rates.accept)  # MessageError for a malformed or older allocation
+        self.message_out("pdus")
 
     def _on_pdus(self, msg: Any) -> None:
-        self._counts["pdus_in"] += 1
-        try:
-            meta, stream, r = unpack_stream_pdu(msg, self._codec_name, self._rates)
-            res = self._codec.decode([stream], r)
-            meta.pop("n_bits", None)
-            if res.erased[0]:
-                out = self._erasure(meta, res.reasons[0])
-            else:
-                img = np.round(res.images[0] * 255.0).astype(np.uint8)
-                meta.update({"erased": False, "user": meta.get("user", self._user)})
-                out = messages.image_pdu(meta, img)
-        except Exception as exc:  # log, and let an explicit erasure leave instead
-            self.logger.error(f"input PDU is an erasure: {type(exc).__name__}: {exc}")
-            meta = salvage_meta(msg)
-            meta.pop("n_bits", None)
-            out = self._erasure(meta, f"{type(exc).__name__}: {exc}")
-        self._counts["pdus_out"] += 1
-        self.message_port_pub(_PORT_PDUS, out)
+        self.answer("pdus", msg, self._decode, lambda m, why: self._erasure(salvage_meta(m), why))
+
+    def _decode(self, msg: Any) -> Any:
+        meta, stream, r = unpack_stream_pdu(msg, self._codec_name, self._rates)
+        res = self._codec.decode([stream], r)
+        meta.pop("n_bits", None)
+        if res.erased[0]:
+            return self._erasure(meta, res.reasons[0])
+        img = np.round(res.images[0] * 255.0).astype(np.uint8)
+        meta.update({"erased": False, "user": meta.get("user", self._user)})
+        return messages.image_pdu(meta, img)
 
     def _erasure(self, meta: dict, reason: str) -> Any:
-        self._counts["erasures"] += 1
-        meta = erasure_meta(meta, reason, self._user, drop=("shape", "n_bits"))
-        return pdu_or_bare(messages.image_pdu, meta, self._fill)
+        return self.erasure(messages.image_pdu, meta, reason, self._fill, ("shape", "n_bits"))

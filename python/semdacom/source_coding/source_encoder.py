@@ -11,27 +11,18 @@ import threading
 from typing import Any
 
 import numpy as np
-import pmt
 from gnuradio import gr
 from gnuradio.semdacom import messages
-from gnuradio.semdacom.plumbing.block_util import (
-    PduWorker,
-    check_int,
-    erasure_meta,
-    frame_of,
-    guarded,
-    pdu_or_bare,
-    salvage_meta,
-)
+from gnuradio.semdacom.plumbing.base import Block
+from gnuradio.semdacom.plumbing.checks import check_int
 from gnuradio.semdacom.plumbing.codec import CODECS, RateCommands, check_codec, shared_codec
+from gnuradio.semdacom.plumbing.meta import frame_of, salvage_meta
+from gnuradio.semdacom.plumbing.worker import PduWorker
 
 __all__ = ["source_encoder"]
 
-_PORT_PDUS = pmt.intern("pdus")
-_PORT_CMD = pmt.intern("cmd")
 
-
-class source_encoder(gr.basic_block):
+class source_encoder(Block, gr.basic_block):
     """DNN source encoder F of one user (MU-ASCC [1], Sec. II-B, Fig. 3(a)).
 
     Each image PDU on ``pdus`` leaves as one bits PDU: the packetised stream of the learned
@@ -83,7 +74,7 @@ class source_encoder(gr.basic_block):
         self._hold = bool(hold)
         self._held: list[Any] = []
         # images are coded off the message thread, so that allocations on cmd are taken at
-        # once instead of after the queued images (_block_util.PduWorker)
+        # once instead of after the queued images (plumbing.worker.PduWorker)
         self._lock = threading.Lock()
         self._worker = PduWorker(self._encode, "source_encoder")
         # One encode now, so that the first real image is not slowed by the networks' first
@@ -91,29 +82,14 @@ class source_encoder(gr.basic_block):
         # behind a slow first encode would all be coded before an allocation waiting on
         # ``cmd`` (docs/blocks/implementation_notes.md).
         self._codec.encode(np.zeros((1, *self._codec.image_shape), np.uint8), int(rate_index))
-        self._counts = {
-            "pdus_in": 0,
-            "pdus_out": 0,
-            "erasures": 0,
-            "cmd_accepted": 0,
-            "cmd_rejected": 0,
-        }
-        self.message_port_register_in(_PORT_PDUS)
-        self.message_port_register_in(_PORT_CMD)
-        self.message_port_register_out(_PORT_PDUS)
-        self.set_msg_handler(_PORT_PDUS, self._on_pdus)
-        self.set_msg_handler(_PORT_CMD, self._on_cmd)
-
-    def counters(self) -> dict[str, int]:
-        """PDUs in/out (erasures included), erasures, commands accepted/rejected."""
-        return dict(self._counts)
+        self.setup(("pdus_in", "pdus_out", "erasures", "cmd_accepted", "cmd_rejected"))
+        self.message_in("pdus", self._on_pdus)
+        self.cmd_in(self._take_cmd, then=self._release)
+        self.message_out("pdus")
 
     def current_rate_index(self) -> int:
         """Operating point in force."""
         return self._rates.rate_index
-
-    def _on_cmd(self, msg: Any) -> None:
-        guarded(self.logger, self._counts, "cmd_rejected", self._handle_cmd, msg)
 
     def start(self) -> bool:
         self._worker.start()
@@ -123,12 +99,15 @@ class source_encoder(gr.basic_block):
         self._worker.stop()  # codes what is still queued: every image in gives one PDU out
         return True
 
-    def _handle_cmd(self, msg: Any) -> None:
+    def _take_cmd(self, msg: Any) -> list:
+        """Take an allocation; the images held for the first one, in their order."""
         with self._lock:
             self._rates.accept(msg)  # raises MessageError for a malformed or older allocation
-            self._counts["cmd_accepted"] += 1
             held, self._held = self._held, []
-        for m in held:  # images held for the first allocation, in their order
+        return held
+
+    def _release(self, held: list) -> None:
+        for m in held:
             self._worker.submit(m)
 
     def _on_pdus(self, msg: Any) -> None:
@@ -140,32 +119,29 @@ class source_encoder(gr.basic_block):
         self._worker.submit(msg)
 
     def _encode(self, msg: Any) -> None:
-        try:
-            meta, image = messages.unpack_image_pdu(msg)
-            with self._lock:
-                self._rates.apply(frame_of(meta))
-            if tuple(image.shape) != self._codec.image_shape:
-                raise messages.MessageError(
-                    f"image shape {image.shape} differs from the codec's {self._codec.image_shape}"
-                )
-            with self._lock:
-                r, seq = self._rates.rate_index, self._rates.applied_seq
-            stream = self._codec.encode(image[None], r)[0]
-            meta.pop("shape", None)
-            meta.update(
-                {"rate_index": r, "codec": self._codec_name, "user": meta.get("user", self._user)}
+        self.answer("pdus", msg, self._encoded, self._erasure)
+
+    def _encoded(self, msg: Any) -> Any:
+        meta, image = messages.unpack_image_pdu(msg)
+        with self._lock:
+            self._rates.apply(frame_of(meta))
+        if tuple(image.shape) != self._codec.image_shape:
+            raise messages.MessageError(
+                f"image shape {image.shape} differs from the codec's {self._codec.image_shape}"
             )
-            if seq is not None:  # the allocation this image was coded with
-                meta["src_alloc_seq"] = seq
-            bits = np.unpackbits(np.frombuffer(stream, dtype=np.uint8))
-            out = messages.bits_pdu(meta, bits)
-        except Exception as exc:  # log, and let an explicit erasure leave instead
-            self.logger.error(f"input PDU is an erasure: {type(exc).__name__}: {exc}")
-            out = self._erasure(msg, f"{type(exc).__name__}: {exc}")
-        self._counts["pdus_out"] += 1
-        self.message_port_pub(_PORT_PDUS, out)
+        with self._lock:
+            r, seq = self._rates.rate_index, self._rates.applied_seq
+        stream = self._codec.encode(image[None], r)[0]
+        meta.pop("shape", None)
+        meta.update(
+            {"rate_index": r, "codec": self._codec_name, "user": meta.get("user", self._user)}
+        )
+        if seq is not None:  # the allocation this image was coded with
+            meta["src_alloc_seq"] = seq
+        bits = np.unpackbits(np.frombuffer(stream, dtype=np.uint8))
+        return messages.bits_pdu(meta, bits)
 
     def _erasure(self, msg: Any, reason: str) -> Any:
-        self._counts["erasures"] += 1
-        meta = erasure_meta(salvage_meta(msg), reason, self._user, drop=("shape", "n_bits"))
-        return pdu_or_bare(messages.bits_pdu, meta, np.zeros(0, dtype=np.uint8))
+        return self.erasure(
+            messages.bits_pdu, salvage_meta(msg), reason, np.zeros(0, np.uint8), ("shape", "n_bits")
+        )
