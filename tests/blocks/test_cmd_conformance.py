@@ -471,7 +471,7 @@ def _entries(msg: object) -> dict[str, object]:
 @given(case=schedule_ops())
 def test_python_schedule_matches_the_cpp_schedule(case) -> None:
     """Same messages, same frames: the same pushes taken, the same allocation in force."""
-    from gnuradio.semdacom.plumbing.block_util import AllocationSchedule
+    from gnuradio.semdacom.plumbing.schedule import AllocationSchedule
 
     k, n_t, ops = case
     p0 = [1.0] * k
@@ -501,7 +501,7 @@ def test_python_schedule_matches_the_cpp_schedule(case) -> None:
 
 
 def test_schedule_drops_older_and_equal_seq_in_both() -> None:
-    from gnuradio.semdacom.plumbing.block_util import AllocationSchedule
+    from gnuradio.semdacom.plumbing.schedule import AllocationSchedule
 
     cpp = semdacom.allocation_schedule([1.0], [1.0 + 0j])
     py = AllocationSchedule(("power",), {"power": np.array([1.0])})

@@ -13,15 +13,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import pmt
 from gnuradio import gr
 from gnuradio.semdacom import messages
-from gnuradio.semdacom.plumbing.block_util import (
-    AllocationPublisher,
-    check_choice,
-    check_finite,
-    check_int,
-)
+from gnuradio.semdacom.plumbing.base import Block
+from gnuradio.semdacom.plumbing.checks import check_choice, check_finite, check_int
+from gnuradio.semdacom.plumbing.publisher import Optimizer
 
 from semdacom.mu_ascc import baselines
 from semdacom.mu_ascc.distortion import erasure_aware, load_table
@@ -30,8 +26,6 @@ from semdacom.mu_ascc.optimizer.problem import Problem, link_from_spec
 
 __all__ = ["mu_ascc_optimizer"]
 
-_PORT_CSI = pmt.intern("csi")
-_PORT_ALLOC = pmt.intern("alloc")
 SOLVERS = ("fast", "faithful", "mrt_ep")
 DISTORTION_MODELS = ("auto", "erasure", "ber")
 #: Largest number of transmit antennas accepted (a larger CSI is treated as malformed: the
@@ -39,7 +33,7 @@ DISTORTION_MODELS = ("auto", "erasure", "ber")
 MAX_N_T = 64
 
 
-class mu_ascc_optimizer(gr.basic_block):
+class mu_ascc_optimizer(Optimizer, Block, gr.basic_block):
     """Joint rate, power and beamforming optimiser of MU-ASCC ([1], Sec. IV).
 
     Every valid CSI message (``csi`` port) that differs from the last one solved sets up
@@ -159,46 +153,19 @@ class mu_ascc_optimizer(gr.basic_block):
                                 self._L, self._link))  # fmt: skip
 
         self._seq = 0
-        self._counts = {
-            "csi_in": 0,
-            "csi_rejected": 0,
-            "solves": 0,
-            "solve_failed": 0,
-            "alloc_out": 0,
-            "republished": 0,
-        }
-        self.message_port_register_in(_PORT_CSI)
-        self.message_port_register_out(_PORT_ALLOC)
-        self._out = AllocationPublisher(self, _PORT_ALLOC, self._counts, self.logger)
-        self.set_msg_handler(_PORT_CSI, self._on_csi)
+        # counters: CSI in/rejected, solves, failed solves, allocations out, re-publications
+        self.setup(("csi_in", "csi_rejected", "solves", "solve_failed", "alloc_out", "republished"))
+        self.message_in("csi", self._handle, dealt="csi_in", on_error=self._failed)
+        self.publish_allocations()
 
-    # ----------------------------------------------------------------------------------------
-
-    def counters(self) -> dict[str, int]:
-        """Counters: CSI in/rejected, solves, failed solves, allocations out, re-publications."""
-        return dict(self._counts)
-
-    def last_allocation(self) -> messages.Allocation | None:
-        """The allocation in force (None before the first successful solve)."""
-        return self._out.alloc
-
-    def last_reason(self) -> str:
-        """Why the last CSI message did not produce a new allocation ("" if it did)."""
-        return self._out.reason
-
-    # ----------------------------------------------------------------------------------------
-
-    def _on_csi(self, msg: Any) -> None:
-        try:  # no exception leaves the handler: the block's thread must not end
-            self._handle(msg)
-        except messages.MessageError as exc:
+    def _failed(self, msg: Any, exc: Exception) -> None:
+        """A CSI that gave no allocation: the one in force is re-published."""
+        if isinstance(exc, messages.MessageError):
             self._counts["csi_rejected"] += 1
             self._out.fail(f"dropped CSI: {exc}")
-        except Exception as exc:  # a failed solve must never kill the scheduler thread
+        else:  # a failed solve must never kill the scheduler thread
             self._counts["solve_failed"] += 1
             self._out.fail(f"solve failed ({type(exc).__name__}: {exc})")
-        finally:
-            self._counts["csi_in"] += 1  # counted once the message has been dealt with
 
     def _handle(self, msg: Any) -> None:
         csi = messages.csi_from_pmt(msg, k=self._K, positive_noise=True)

@@ -10,17 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pmt
 from gnuradio import gr
 from gnuradio.semdacom import messages
-from gnuradio.semdacom.plumbing.block_util import check_int, guarded
+from gnuradio.semdacom.plumbing.base import Block
+from gnuradio.semdacom.plumbing.checks import check_int
 
 __all__ = ["csi_combiner"]
 
-_PORT_CSI = pmt.intern("csi")
 
-
-class csi_combiner(gr.basic_block):
+class csi_combiner(Block, gr.basic_block):
     """Base-station side of the CSI feedback (docs/ota.md): every user's ``csi_estimator``
     reports its own channel row (``messages.csi_report_from_pmt``: one row, ``user``,
     ``frame``), the downlink optimiser needs all ``K`` rows at once.
@@ -64,14 +62,10 @@ class csi_combiner(gr.basic_block):
         self._published: int | None = None  # frame of the last CSI published
         self._seq: int | None = None
         self._last: messages.Csi | None = None
-        self._counts = {"reports": 0, "accepted": 0, "rejected": 0, "stale": 0, "published": 0}
-        self.message_port_register_in(_PORT_CSI)
-        self.message_port_register_out(_PORT_CSI)
-        self.set_msg_handler(_PORT_CSI, self._on_csi)
-
-    def counters(self) -> dict[str, int]:
-        """Reports in, accepted, rejected (malformed), stale, CSIs published."""
-        return dict(self._counts)
+        # counters: reports in, accepted, rejected (malformed), stale, CSIs published
+        self.setup(("reports", "accepted", "rejected", "stale", "published"))
+        self.message_in("csi", self._handle, rejected="rejected", dealt="reports")
+        self.message_out("csi")
 
     def last_csi(self) -> messages.Csi | None:
         """The last CSI published (None before every user has reported); its ``frame`` is
@@ -81,10 +75,6 @@ class csi_combiner(gr.basic_block):
     def last_frame(self) -> int | None:
         """The ``frame`` of the last CSI published."""
         return self._published
-
-    def _on_csi(self, msg: Any) -> None:
-        guarded(self.logger, self._counts, "rejected", self._handle, msg)
-        self._counts["reports"] += 1  # counted once the message has been dealt with
 
     def _handle(self, msg: Any) -> None:
         csi, user, frame = messages.csi_report_from_pmt(msg, n_t=self._n_t, k=self._k)
@@ -114,5 +104,5 @@ class csi_combiner(gr.basic_block):
         self._counts["accepted"] += 1
         if publish:
             self._seq, self._published, self._last = out.seq, newest, out
-            self.message_port_pub(_PORT_CSI, msg_out)
+            self.publish("csi", msg_out)
             self._counts["published"] += 1

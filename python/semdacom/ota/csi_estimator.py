@@ -15,20 +15,20 @@ import pmt
 from gnuradio import gr
 from gnuradio.semdacom import messages
 from gnuradio.semdacom.ota.frame_sync import SYNC_TAG
-from gnuradio.semdacom.plumbing.block_util import check_int
-from gnuradio.semdacom.plumbing.ota import MAX_BUFFER, BurstQueue, burst_layout
+from gnuradio.semdacom.plumbing.base import Block
+from gnuradio.semdacom.plumbing.checks import check_int
+from gnuradio.semdacom.plumbing.ota import MAX_BUFFER, BurstBlock, BurstQueue, burst_layout
 from gnuradio.semdacom.plumbing.ota import pilot_power as _check_power
 
 from semdacom.channel_coding import ota
 
 __all__ = ["csi_estimator"]
 
-_PORT_CSI = pmt.intern("csi")
 #: Estimates kept for inspection (:meth:`csi_estimator.estimates`).
 HISTORY = 4096
 
 
-class csi_estimator(gr.basic_block):
+class csi_estimator(BurstBlock, Block, gr.basic_block):
     """Pilot-based CSI of one user and the frame's payload, from the bursts of
     ``frame_sync`` (docs/ota.md).
 
@@ -66,6 +66,8 @@ class csi_estimator(gr.basic_block):
         ``L`` written into the ``semdacom_chan`` tag.
     """
 
+    WORK_ERRORS = "errors"
+
     def __init__(
         self,
         user: int = 0,
@@ -86,7 +88,7 @@ class csi_estimator(gr.basic_block):
             self, name="csi_estimator", in_sig=[np.complex64], out_sig=[np.complex64]
         )
         self.set_tag_propagation_policy(gr.TPP_DONT)
-        self.message_port_register_out(_PORT_CSI)
+        self.message_out("csi")
         self._buf = np.zeros(0, np.complex64)
         self._buf_start = 0
         self._starts: list[int] = []  # absolute starts of bursts not processed yet
@@ -95,14 +97,10 @@ class csi_estimator(gr.basic_block):
         self._seq = 0
         self._last: ota.ReceivedBurst | None = None
         self._history: collections.deque = collections.deque(maxlen=HISTORY)
-        self._counts = {"bursts": 0, "headers_ok": 0, "header_failed": 0, "frames_missed": 0,
-                        "no_frame_for_user": 0, "reports": 0, "payloads_out": 0,
-                        "errors": 0}  # fmt: skip
+        self.setup(("bursts", "headers_ok", "header_failed", "frames_missed",
+                    "no_frame_for_user", "reports", "payloads_out", "errors"))  # fmt: skip
 
     # ------------------------------------------------------------------ inspection
-    def counters(self) -> dict[str, int]:
-        return dict(self._counts)
-
     def last_estimate(self) -> ota.ReceivedBurst | None:
         """What the last burst gave (channel, noise, residual CFO, header, payload)."""
         return self._last
@@ -116,23 +114,8 @@ class csi_estimator(gr.basic_block):
         return self._layout
 
     # ------------------------------------------------------------------ stream
-    def forecast(self, noutput_items, ninputs):
-        return [0 if len(self._out) else 1] * ninputs
-
-    def general_work(self, input_items, output_items):
-        x = input_items[0]
-        n = len(x)
-        try:
-            if n:
-                self._take(np.asarray(x), self.nitems_read(0))
-        except Exception as exc:  # work() must never end the thread
-            self._counts["errors"] += 1
-            self.logger.error(f"work: {type(exc).__name__}: {exc}")
-        if n:
-            self.consume_each(n)
-        return self._out.write(self, output_items)
-
-    def _take(self, x: np.ndarray, start: int) -> None:
+    def _take(self, input_items, n: int) -> None:
+        x, start = np.asarray(input_items[0][:n]), self.nitems_read(0)
         for t in self.get_tags_in_window(0, 0, x.size):
             if pmt.is_symbol(t.key) and pmt.symbol_to_string(t.key) == SYNC_TAG:
                 self._starts.append(int(t.offset))
@@ -209,5 +192,5 @@ class csi_estimator(gr.basic_block):
             self.logger.warn(f"no CSI report: {exc}")
             return
         self._seq += 1
-        self.message_port_pub(_PORT_CSI, msg)
+        self.publish("csi", msg)
         self._counts["reports"] += 1

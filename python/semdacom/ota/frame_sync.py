@@ -11,8 +11,9 @@ import numpy as np
 import pmt
 from gnuradio import gr
 from gnuradio.semdacom import messages
-from gnuradio.semdacom.plumbing.block_util import check_finite, check_int
-from gnuradio.semdacom.plumbing.ota import MAX_BUFFER, BurstQueue, burst_layout
+from gnuradio.semdacom.plumbing.base import Block
+from gnuradio.semdacom.plumbing.checks import check_finite, check_int
+from gnuradio.semdacom.plumbing.ota import MAX_BUFFER, BurstBlock, BurstQueue, burst_layout
 
 from semdacom.phy import sync
 
@@ -24,7 +25,7 @@ SYNC_TAG = "ota_sync"
 _HALF = 4
 
 
-class frame_sync(gr.basic_block):
+class frame_sync(BurstBlock, Block, gr.basic_block):
     """User side of the over-the-air split: finds the bursts of ``pilot_inserter`` in the
     received stream and hands each on, timed and with its carrier frequency offset removed.
 
@@ -89,11 +90,8 @@ class frame_sync(gr.basic_block):
         self._buf_start = 0  # absolute input index of self._buf[0]
         self._pos = 0  # absolute index where the search continues
         self._out = BurstQueue(1)
-        self._counts = {"bursts": 0, "rejected": 0, "samples_in": 0, "samples_dropped": 0}
+        self.setup(("bursts", "rejected", "samples_in", "samples_dropped"))
         self._cfos: list[float] = []
-
-    def counters(self) -> dict[str, int]:
-        return dict(self._counts)
 
     def _symbols(self, det, span: int) -> np.ndarray:
         """The burst's ``span`` symbols, CFO removed (rad/sample ``det.cfo``)."""
@@ -116,22 +114,8 @@ class frame_sync(gr.basic_block):
         return list(self._cfos)
 
     # ------------------------------------------------------------------ stream
-    def forecast(self, noutput_items, ninputs):
-        return [0 if len(self._out) else 1] * ninputs
-
-    def general_work(self, input_items, output_items):
-        x = input_items[0]
-        n = len(x)
-        try:
-            if n:
-                self._take(np.asarray(x))
-        except Exception as exc:  # work() must never end the thread
-            self.logger.error(f"work: {type(exc).__name__}: {exc}")
-        if n:
-            self.consume_each(n)
-        return self._out.write(self, output_items)
-
-    def _take(self, x: np.ndarray) -> None:
+    def _take(self, input_items, n: int) -> None:
+        x = np.asarray(input_items[0][:n])
         self._counts["samples_in"] += x.size
         self._buf = np.concatenate([self._buf, x.astype(np.complex64)])
         sps = self._sps

@@ -13,10 +13,11 @@ import numpy as np
 import pmt
 from gnuradio import gr
 from gnuradio.semdacom import messages
-from gnuradio.semdacom.plumbing.block_util import is_user
+from gnuradio.semdacom.plumbing.base import Block
+from gnuradio.semdacom.plumbing.checks import is_user
 from gnuradio.semdacom.plumbing.frame_rx import FrameCutter
 from gnuradio.semdacom.plumbing.meta import to_int
-from gnuradio.semdacom.plumbing.ota import BurstQueue, burst_layout
+from gnuradio.semdacom.plumbing.ota import BurstBlock, BurstQueue, burst_layout
 from gnuradio.semdacom.plumbing.ota import pilot_power as _check_power
 
 from semdacom.channel_coding import ota
@@ -27,7 +28,7 @@ CHAN_TAG = messages.CHAN_TAG
 USER_TAG = "semdacom_user_tag"
 
 
-class pilot_inserter(gr.basic_block):
+class pilot_inserter(BurstBlock, Block, gr.basic_block):
     """Base-station side of the over-the-air split (docs/ota.md): every frame of the
     ``N_t`` antenna streams of ``superposition_beamformer`` becomes one burst
     ``preamble | pilots | header | pilots | payload | pilots | guard``
@@ -93,35 +94,17 @@ class pilot_inserter(gr.basic_block):
         self._user_infos: dict[int, dict[int, Any]] = {}  # frame start -> user -> info PMT
         self._out = BurstQueue(self._n_t)
         self._next_frame = 0
-        self._counts = {"frames_in": 0, "bursts_out": 0, "frames_cut": 0, "frames_dropped": 0,
-                        "frames_unnumbered": 0, "bad_user_tags": 0,
-                        "samples_in": 0, "samples_framed": 0}  # fmt: skip
+        # counters: frames in, bursts out, frames cut to the slot, frames dropped, frames
+        # without a frame number, malformed user tags, samples in and samples in frames (the
+        # difference lay outside frames or waits in an open frame)
+        self.setup(("frames_in", "bursts_out", "frames_cut", "frames_dropped", "frames_unnumbered",
+                    "bad_user_tags", "samples_in", "samples_framed"))  # fmt: skip
 
     # ------------------------------------------------------------------ inspection
-    def counters(self) -> dict[str, int]:
-        """Frames in, bursts out, frames cut to the slot, frames dropped, frames without a
-        frame number, malformed user tags, samples in and samples in frames (the difference
-        lay outside frames or waits in an open frame)."""
-        return dict(self._counts)
-
     def layout(self) -> ota.BurstLayout:
         return self._layout
 
     # ------------------------------------------------------------------ stream
-    def forecast(self, noutput_items, ninputs):
-        return [0 if len(self._out) else 1] * ninputs
-
-    def general_work(self, input_items, output_items):
-        n = min(len(x) for x in input_items)
-        try:
-            if n:
-                self._take(input_items, n)
-        except Exception as exc:  # work() must never end the thread
-            self.logger.error(f"work: {type(exc).__name__}: {exc}")
-        if n:
-            self.consume_each(n)
-        return self._out.write(self, output_items)
-
     def _take(self, input_items, n: int) -> None:
         start = self.nitems_read(0)
         tags = self.get_tags_in_window(0, 0, n)

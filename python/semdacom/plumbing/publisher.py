@@ -4,14 +4,16 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
 """The allocation an optimiser block has in force and how it leaves on ``alloc``
-(AllocationPublisher).
+(AllocationPublisher), and what the optimiser blocks share around it (Optimizer).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["AllocationPublisher"]
+import pmt
+
+__all__ = ["AllocationPublisher", "Optimizer"]
 
 
 class AllocationPublisher:
@@ -71,3 +73,23 @@ class AllocationPublisher:
             self._send(self.msg, republished=True)
         except Exception as exc:  # even re-publishing must not end the thread
             self.reason = f"{reason}; {type(exc).__name__}: {exc}"
+
+
+class Optimizer:
+    """Mixin of the CSI-driven optimiser blocks (``mu_ascc_optimizer``, ``sfma_optimizer``),
+    beside ``plumbing.base.Block``: the ``alloc`` output and its :class:`AllocationPublisher`
+    (``self._out``, counting in the block's ``alloc_out`` and ``republished``), and the
+    inspection of the allocation in force."""
+
+    def publish_allocations(self) -> None:
+        """Register ``alloc``; call it after the counters are set up."""
+        self.message_port_register_out(pmt.intern("alloc"))
+        self._out = AllocationPublisher(self, pmt.intern("alloc"), self._counts, self.logger)
+
+    def last_allocation(self):
+        """The allocation in force (None before the first successful solve)."""
+        return self._out.alloc
+
+    def last_reason(self) -> str:
+        """Why the last CSI message did not produce a new allocation ("" if it did)."""
+        return self._out.reason

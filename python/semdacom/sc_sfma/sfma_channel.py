@@ -15,16 +15,16 @@ import numpy as np
 import pmt
 from gnuradio import gr
 from gnuradio.semdacom import messages
-from gnuradio.semdacom.plumbing.block_util import check_finite, check_int
+from gnuradio.semdacom.plumbing.base import Block
+from gnuradio.semdacom.plumbing.checks import check_even_k, check_finite, check_int
 from gnuradio.semdacom.plumbing.sfma import noise_w_per_hz, walk_frames
 
 __all__ = ["sfma_channel"]
 
 GROUP_TAG = messages.SFMA_GROUP_TAG
-_PORT_CSI = pmt.intern("csi")
 
 
-class sfma_channel(gr.sync_block):
+class sfma_channel(Block, gr.sync_block):
     """Downlink channel of SC-SFMA ([2], eq. 6): user ``i`` of group ``m`` receives
     ``y_i = sqrt(g_i) x_m + n_i``, ``n_i ~ CN(0, N0 B_m)``, with ``g_i`` its large-scale power
     gain and ``B_m`` the group's bandwidth (so that its SNR is ``P_m g_i / (N0 B_m)``).
@@ -62,9 +62,7 @@ class sfma_channel(gr.sync_block):
         labels: Sequence[int] = (),
         seed: int = 0,
     ) -> None:
-        k = check_int("k", k, 2)
-        if k % 2:
-            raise ValueError(f"k must be even, got {k}")
+        k = check_even_k(k)
         gr.sync_block.__init__(
             self, name="sfma_channel", in_sig=[np.complex64] * (k // 2), out_sig=[np.complex64] * k
         )
@@ -82,8 +80,8 @@ class sfma_channel(gr.sync_block):
         self._route: list[tuple[int, float] | None] = [None] * k  # (group, B_m) per user
         self._csi_due: int | None = None  # publish CSI at the next frame start
         self._last_frame = -1
-        self._counts = {"frames_out": 0, "frames_unrouted": 0, "csi_out": 0}
-        self.message_port_register_out(_PORT_CSI)
+        self.setup(("frames_out", "frames_unrouted", "csi_out"))
+        self.message_out("csi")
 
     def _check(self, gains: Sequence[float]) -> np.ndarray:
         g = np.asarray(gains, dtype=np.float64).reshape(-1)
@@ -96,9 +94,6 @@ class sfma_channel(gr.sync_block):
         return g
 
     # ------------------------------------------------------------------ control
-    def counters(self) -> dict[str, int]:
-        return dict(self._counts)
-
     def gains(self) -> np.ndarray:
         return self._gains.copy()
 
@@ -110,7 +105,7 @@ class sfma_channel(gr.sync_block):
     def _publish_csi(self, frame: int) -> None:
         self._seq += 1
         c = messages.SfmaCsi(gain=self._gains, seq=self._seq, frame=frame, labels=self._labels)
-        self.message_port_pub(_PORT_CSI, messages.sfma_csi_to_pmt(c))
+        self.publish("csi", messages.sfma_csi_to_pmt(c))
         self._counts["csi_out"] += 1
 
     def start(self) -> bool:

@@ -12,36 +12,27 @@ import math
 from typing import Any
 
 import numpy as np
-import pmt
 from gnuradio import gr
 from gnuradio.semdacom import messages
-from gnuradio.semdacom.plumbing.block_util import (
-    check_finite,
-    check_int,
-    erasure_meta,
-    guarded,
-    pdu_or_bare,
-)
+from gnuradio.semdacom.plumbing.base import Block
+from gnuradio.semdacom.plumbing.checks import check_finite, check_int
 from gnuradio.semdacom.plumbing.frame_rx import FrameCutter, FrameReceiver
 from gnuradio.semdacom.plumbing.sfma import GainSchedule, noise_w_per_hz, shared_sfma
 
 __all__ = ["sfma_decoder"]
 
 GROUP_TAG = messages.SFMA_GROUP_TAG
-_PORT_PDUS = pmt.intern("pdus")
-_PORT_CSI = pmt.intern("csi")
-_PORT_SIDE = pmt.intern("side")
 #: Received SNRs outside this range (dB) are clipped before they condition the decoder.
 SNR_RANGE_DB = (-30.0, 60.0)
 
 
-class sfma_decoder(FrameReceiver, gr.sync_block):
+class sfma_decoder(FrameReceiver, Block, gr.sync_block):
     """SC-SFMA receiver of one user (SC-SFMA [2], eq. 7): each received frame of the user's
     group gives the user's image, decoded by the transceiver's decoder of the user's slot
     from the frame's first ``n_sym`` symbols and the mask side information.
 
     Frames arrive on the stream input (a ``frame`` tag, ``packet_len`` samples, as every
-    frame receiver here: ``_frame_rx.FrameCutter``) with the ``semdacom_sfma_group`` tag of
+    frame receiver here: ``plumbing.frame_rx.FrameCutter``) with the ``semdacom_sfma_group`` tag of
     ``sfma_superposer`` (through ``sfma_channel``): the group's two users, their slots, ``nu``,
     ``n_sym``, masks and the group's ``P_m``, ``B_m``. Where tags do not survive (over the
     air) the same dictionary may arrive as a message on ``side`` (``sfma_superposer``'s
@@ -100,20 +91,13 @@ class sfma_decoder(FrameReceiver, gr.sync_block):
         self._side: collections.OrderedDict[int, Any] = collections.OrderedDict()
         self._cutter = FrameCutter(GROUP_TAG)
         self._fill = self._decode(np.zeros(0, np.complex64), np.zeros(self._c, bool), 1.0, 0, 0.0)
-        self._counts = dict.fromkeys(
-            ("frames_in", "pdus_out", "erasures", "csi_accepted", "csi_rejected",
-             "side_accepted", "side_rejected", "side_other"), 0
-        )  # fmt: skip
-        self.message_port_register_in(_PORT_CSI)
-        self.message_port_register_in(_PORT_SIDE)
-        self.message_port_register_out(_PORT_PDUS)
-        self.set_msg_handler(_PORT_CSI, self._on_csi)
-        self.set_msg_handler(_PORT_SIDE, self._on_side)
+        self.setup(("frames_in", "pdus_out", "erasures", "csi_accepted", "csi_rejected",
+                    "side_accepted", "side_rejected", "side_other"))  # fmt: skip
+        self.csi_in(lambda msg: self._gain.set_csi(messages.sfma_csi_from_pmt(msg)))
+        self.message_in("side", self._handle_side, rejected="side_rejected")
+        self.message_out("pdus")
 
     # ------------------------------------------------------------------ inspection
-    def counters(self) -> dict[str, int]:
-        return dict(self._counts)
-
     @property
     def erasure_fill(self) -> np.ndarray:
         return self._fill.copy()
@@ -133,16 +117,6 @@ class sfma_decoder(FrameReceiver, gr.sync_block):
         return np.round(x.clamp(0, 1).cpu().numpy() * 255.0).astype(np.uint8)
 
     # ------------------------------------------------------------------ messages
-    def _on_csi(self, msg: Any) -> None:
-        guarded(self.logger, self._counts, "csi_rejected", self._handle_csi, msg)
-
-    def _handle_csi(self, msg: Any) -> None:
-        self._gain.set_csi(messages.sfma_csi_from_pmt(msg))
-        self._counts["csi_accepted"] += 1
-
-    def _on_side(self, msg: Any) -> None:
-        guarded(self.logger, self._counts, "side_rejected", self._handle_side, msg)
-
     def _handle_side(self, msg: Any) -> None:
         d = messages.meta_from_pmt(msg)
         frame = d.pop("frame", None)
@@ -160,7 +134,7 @@ class sfma_decoder(FrameReceiver, gr.sync_block):
         self._counts["side_accepted"] += 1
 
     # ------------------------------------------------------------------ stream
-    # (work and stop: _frame_rx.FrameReceiver)
+    # (work and stop: plumbing.frame_rx.FrameReceiver)
     def _emit_frame(self, f: dict, y: np.ndarray) -> None:
         self._counts["frames_in"] += 1
         frame = f["frame"]
@@ -220,11 +194,4 @@ class sfma_decoder(FrameReceiver, gr.sync_block):
         except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}"
             self.logger.error(f"frame {meta['frame']}: erasure: {reason}")
-        if img is None:
-            self._counts["erasures"] += 1
-            meta = erasure_meta(meta, reason or "?", self._user)
-            img = self._fill
-        else:
-            meta["erased"] = False
-        self._counts["pdus_out"] += 1
-        self.message_port_pub(_PORT_PDUS, pdu_or_bare(messages.image_pdu, meta, img))
+        self.send("pdus", messages.image_pdu, meta, img, self._fill, reason)

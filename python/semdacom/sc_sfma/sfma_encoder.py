@@ -11,7 +11,6 @@ import collections
 import functools
 import queue
 import threading
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,20 +18,21 @@ import numpy as np
 import pmt
 from gnuradio import gr
 from gnuradio.semdacom import messages
-from gnuradio.semdacom.plumbing.block_util import PduWorker, check_int, guarded, salvage_meta
-from gnuradio.semdacom.plumbing.frame_tx import MultiFrameTx
+from gnuradio.semdacom.plumbing.base import Block
+from gnuradio.semdacom.plumbing.checks import check_even_k, check_int
+from gnuradio.semdacom.plumbing.frame_tx import MultiFrameTx, next_item
+from gnuradio.semdacom.plumbing.meta import salvage_meta
 from gnuradio.semdacom.plumbing.sfma import SfmaCommands, check_pairs, shared_sfma
+from gnuradio.semdacom.plumbing.worker import PduWorker
 
 __all__ = ["sfma_encoder"]
 
 SFMA_TAG = messages.SFMA_TAG
-_PORT_CMD = pmt.intern("cmd")
-_PORT_SENT = pmt.intern("sent")
 _KICK = object()
 _FORWARD = ("image_id", "label", "frame", "seq")
 
 
-class sfma_encoder(gr.sync_block):
+class sfma_encoder(Block, gr.sync_block):
     """SC-SFMA transmitter of the base station (SC-SFMA [2], eqs. 3-4, Sec. II-A/B): the images
     of the ``k`` users are coded pair by pair by the learned transceiver (
     ``semdacom.sc_sfma.transceiver``:
@@ -94,9 +94,7 @@ class sfma_encoder(gr.sync_block):
         first_frame: int = 0,
         hold: bool = False,
     ) -> None:
-        k = check_int("k", k, 2)
-        if k % 2:
-            raise ValueError(f"k must be even, got {k}")
+        k = check_even_k(k)
         gr.sync_block.__init__(self, name="sfma_encoder", in_sig=None, out_sig=[np.complex64] * k)
         self._k, self._m = k, k // 2
         self._model = shared_sfma(weights)
@@ -122,19 +120,12 @@ class sfma_encoder(gr.sync_block):
         self._slots: queue.Queue = queue.Queue()
         self._tx = MultiFrameTx()
         self._worker = PduWorker(self._take, "sfma_encoder")
-        self._counts = {"pdus_in": 0, "frames_out": 0, "slots_out": 0, "erasures": 0,
-                        "cmd_accepted": 0, "cmd_rejected": 0}  # fmt: skip
+        self.setup(("pdus_in", "frames_out", "slots_out", "erasures", "cmd_accepted",
+                    "cmd_rejected"))  # fmt: skip
         for u in range(k):
-            port = pmt.intern(f"pdus{u}")
-            self.message_port_register_in(port)
-            # the gateway calls a handler by its attribute name: one named method per port
-            handler = functools.partial(self._on_pdus, u)
-            handler.__name__ = f"_on_pdus{u}"
-            setattr(self, handler.__name__, handler)
-            self.set_msg_handler(port, handler)
-        self.message_port_register_in(_PORT_CMD)
-        self.set_msg_handler(_PORT_CMD, self._on_cmd)
-        self.message_port_register_out(_PORT_SENT)
+            self.message_in(f"pdus{u}", functools.partial(self._on_pdus, u))
+        self.cmd_in(self._take_cmd, then=lambda _: self._worker.submit(_KICK))
+        self.message_out("sent")
         # the networks' first call is slow: make it now, not on the first slot
         with self._torch().no_grad():
             z = self._torch().zeros(1, *self._shape)
@@ -147,10 +138,6 @@ class sfma_encoder(gr.sync_block):
         return torch
 
     # ------------------------------------------------------------------ inspection
-    def counters(self) -> dict[str, int]:
-        """PDUs in, frames out (per user), slots out, erasures, cmd accepted/rejected."""
-        return dict(self._counts)
-
     @property
     def frame_len(self) -> int:
         return self._frame_len
@@ -188,14 +175,10 @@ class sfma_encoder(gr.sync_block):
             self.logger.warn(f"stopped with images waiting for a slot: {left} per user")
         return True
 
-    def _on_cmd(self, msg: Any) -> None:
-        guarded(self.logger, self._counts, "cmd_rejected", self._handle_cmd, msg)
-
-    def _handle_cmd(self, msg: Any) -> None:
+    def _take_cmd(self, msg: Any) -> None:
+        """Take an allocation; then slots held for the first allocation may go."""
         with self._lock:
             self._cmds.accept(msg)
-            self._counts["cmd_accepted"] += 1
-        self._worker.submit(_KICK)  # slots held for the first allocation may go now
 
     def _on_pdus(self, user: int, msg: Any) -> None:
         with self._lock:
@@ -298,17 +281,16 @@ class sfma_encoder(gr.sync_block):
     # ------------------------------------------------------------------ stream
     def work(self, input_items, output_items):
         if self._tx.idle:
-            try:
-                frame, slot = self._slots.get_nowait()
-            except queue.Empty:
-                time.sleep(0.001)
+            item = next_item(self._slots)
+            if item is None:
                 return 0
+            frame, slot = item
             try:
                 self._tx.start(slot)
             except Exception as exc:  # work() must never end the thread
                 self.logger.error(f"slot {frame} not sent: {type(exc).__name__}: {exc}")
                 return 0
-            self.message_port_pub(_PORT_SENT, messages.frame_sent_to_pmt(frame, -1))
+            self.publish("sent", messages.frame_sent_to_pmt(frame, -1))
         n, done = self._tx.write(self, output_items)
         if done:
             self._counts["slots_out"] += 1

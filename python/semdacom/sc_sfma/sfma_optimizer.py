@@ -13,16 +13,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import pmt
 from gnuradio import gr
 from gnuradio.semdacom import messages
-from gnuradio.semdacom.plumbing.block_util import (
-    AllocationPublisher,
-    check_choice,
-    check_finite,
-    check_int,
-    guarded,
-)
+from gnuradio.semdacom.plumbing.base import Block
+from gnuradio.semdacom.plumbing.checks import check_choice, check_finite, check_int
+from gnuradio.semdacom.plumbing.publisher import Optimizer
 
 from semdacom.sc_sfma import model as sfma_model
 from semdacom.sc_sfma.baselines import channel_pairs
@@ -31,8 +26,6 @@ from semdacom.sc_sfma.optimizer.solver import solve
 
 __all__ = ["sfma_optimizer"]
 
-_PORT_CSI = pmt.intern("csi")
-_PORT_ALLOC = pmt.intern("alloc")
 MODELS = ("sc_sfma", "swinjscc_noma")
 PAIRINGS = ("dfg", "channel")
 IMAGE_BITS = 28 * 28 * 8
@@ -52,7 +45,7 @@ def _load(kind: str, spec: str, model: str):
         return None
 
 
-class sfma_optimizer(gr.basic_block):
+class sfma_optimizer(Optimizer, Block, gr.basic_block):
     """Joint pairing, compression ratio, power and bandwidth optimiser of SC-SFMA ([2],
     Sec. III, Alg. 1-4; docs/sc_sfma/optimizer.md).
 
@@ -162,47 +155,19 @@ class sfma_optimizer(gr.basic_block):
         )
         self._pairing = pairing
         self._seq = 0
-        self._counts = {
-            "csi_in": 0,
-            "csi_rejected": 0,
-            "solves": 0,
-            "solve_failed": 0,
-            "infeasible": 0,
-            "alloc_out": 0,
-            "republished": 0,
-        }
-        self.message_port_register_in(_PORT_CSI)
-        self.message_port_register_out(_PORT_ALLOC)
-        self._out = AllocationPublisher(self, _PORT_ALLOC, self._counts, self.logger)
-        self.set_msg_handler(_PORT_CSI, self._on_csi)
-
-    # ----------------------------------------------------------------------------------------
-
-    def counters(self) -> dict[str, int]:
-        """Counters: CSI in/rejected, solves, failed and infeasible solves, allocations out,
-        re-publications."""
-        return dict(self._counts)
-
-    def last_allocation(self) -> messages.Allocation | None:
-        """The allocation in force (None before the first successful solve)."""
-        return self._out.alloc
-
-    def last_reason(self) -> str:
-        """Why the last CSI message did not produce a new allocation ("" if it did)."""
-        return self._out.reason
-
-    # ----------------------------------------------------------------------------------------
-
-    def _on_csi(self, msg: Any) -> None:
-        guarded(self.logger, self._counts, "csi_rejected", self._handle, msg)
-        self._counts["csi_in"] += 1  # counted once the message has been dealt with
+        # counters: CSI in/rejected, solves, failed and infeasible solves, allocations out,
+        # re-publications
+        self.setup(("csi_in", "csi_rejected", "solves", "solve_failed", "infeasible",
+                    "alloc_out", "republished"))  # fmt: skip
+        self.message_in("csi", self._handle, rejected="csi_rejected", dealt="csi_in")
+        self.publish_allocations()
 
     def _handle(self, msg: Any) -> None:
         try:
             csi = messages.sfma_csi_from_pmt(msg, k=self._K)
         except messages.MessageError as exc:
             self._out.fail(f"dropped CSI: {exc}")
-            raise  # guarded() logs and counts it as rejected
+            raise  # logged and counted as rejected by the port's guard
         labels = self._cfg["labels"] if csi.labels is None else csi.labels
         key = (csi.gain.tobytes(), np.asarray(labels).tobytes())
         if self._out.repeat(key):  # the same channel again: the same allocation

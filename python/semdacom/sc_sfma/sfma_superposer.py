@@ -14,18 +14,17 @@ import numpy as np
 import pmt
 from gnuradio import gr
 from gnuradio.semdacom import messages
-from gnuradio.semdacom.plumbing.block_util import check_finite, check_int, guarded
+from gnuradio.semdacom.plumbing.base import Block
+from gnuradio.semdacom.plumbing.checks import check_even_k, check_finite
 from gnuradio.semdacom.plumbing.sfma import SfmaCommands, walk_frames
 
 __all__ = ["sfma_superposer"]
 
 SFMA_TAG = messages.SFMA_TAG
 GROUP_TAG = messages.SFMA_GROUP_TAG
-_PORT_CMD = pmt.intern("cmd")
-_PORT_SIDE = pmt.intern("side")
 
 
-class sfma_superposer(gr.sync_block):
+class sfma_superposer(Block, gr.sync_block):
     """Feature superposition of SC-SFMA ([2], eq. 5): group ``m`` sends
     ``x_m = sqrt(P_m) (sqrt(alpha) s_i + sqrt(1 - alpha) s_j)`` for its pair ``(i, j)``, at
     the group power ``P_m`` in watts (unit-power features: mean ``|x_m|^2 = P_m``).
@@ -64,9 +63,7 @@ class sfma_superposer(gr.sync_block):
     def __init__(
         self, k: int = 2, power: float = 1.0, bandwidth: float = 1e6, power_split: float = 0.5
     ) -> None:
-        k = check_int("k", k, 2)
-        if k % 2:
-            raise ValueError(f"k must be even, got {k}")
+        k = check_even_k(k)
         m = k // 2
         gr.sync_block.__init__(
             self, name="sfma_superposer", in_sig=[np.complex64] * k, out_sig=[np.complex64] * m
@@ -87,17 +84,13 @@ class sfma_superposer(gr.sync_block):
         )
         # per group: (amplitude of slot 0 input, input index; slot 1 ...) in force
         self._route: list[list[tuple[int, float]]] = [[] for _ in range(m)]
-        self._counts = {"frames_in": 0, "frames_out": 0, "frames_silent": 0,
-                        "slots_rebuilt": 0, "cmd_accepted": 0, "cmd_rejected": 0}  # fmt: skip
         self._frame_log: list[tuple[int, int, float, float]] = []
-        self.message_port_register_in(_PORT_CMD)
-        self.set_msg_handler(_PORT_CMD, self._on_cmd)
-        self.message_port_register_out(_PORT_SIDE)
+        self.setup(("frames_in", "frames_out", "frames_silent", "slots_rebuilt", "cmd_accepted",
+                    "cmd_rejected"))  # fmt: skip
+        self.cmd_in(self._cmds.accept)
+        self.message_out("side")
 
     # ------------------------------------------------------------------ inspection
-    def counters(self) -> dict[str, int]:
-        return dict(self._counts)
-
     def frame_log(self) -> list[tuple[int, int, float, float]]:
         """``(frame, group, P_m, B_m)`` of every group frame sent (the last 10000)."""
         return list(self._frame_log)
@@ -107,14 +100,6 @@ class sfma_superposer(gr.sync_block):
         s = self._cmds.sched
         return {"group_power": s.get("group_power"), "group_bw": s.get("group_bw"),
                 "seq": s.applied_seq}  # fmt: skip
-
-    # ------------------------------------------------------------------ messages
-    def _on_cmd(self, msg: Any) -> None:
-        guarded(self.logger, self._counts, "cmd_rejected", self._handle_cmd, msg)
-
-    def _handle_cmd(self, msg: Any) -> None:
-        self._cmds.accept(msg)
-        self._counts["cmd_accepted"] += 1
 
     # ------------------------------------------------------------------ frames
     def _start_frames(self, off: int, starts: dict[int, dict]) -> tuple[list, Any, Any]:
@@ -185,7 +170,7 @@ class sfma_superposer(gr.sync_block):
             self._counts["frames_out"] += 1
             if frame is not None:
                 side = messages.meta_to_pmt({"frame": np.uint64(frame), **tag})
-                self.message_port_pub(_PORT_SIDE, side)
+                self.publish("side", side)
 
     def work(self, input_items, output_items):
         n = len(output_items[0])
