@@ -1,9 +1,14 @@
 """Wire the locally installed module into .venv and GRC (run by `make setup`).
 
+`make setup` installs two packages side by side into ./prefix's site-packages: `semdacom`
+(the algorithms, src/semdacom) and `gnuradio.semdacom` (the blocks, python/semdacom; GNU
+Radio's own `gnuradio` package uses pkgutil.extend_path, so it finds the subpackage there).
+Neither python knows that folder, so:
+
 - a .pth file in the venv's site-packages, and one in the system python3's user
-  site-packages, point at the prefix's site-packages (GNU Radio's package uses
-  pkgutil.extend_path, so gnuradio.semdacom is found);
-- .venv/bin/semdacom runs the command-line interface;
+  site-packages (python3 runs grcc and gnuradio-companion), put it on sys.path;
+- .venv/bin/semdacom runs the command-line interface (the entry point pyproject.toml's
+  [project.scripts] declares for `pip install .`);
 - ~/.gnuradio/config.conf gets the prefix's GRC blocks folder in
   [grc] local_blocks_path, so grcc and gnuradio-companion find the blocks.
 Idempotent: running it twice changes nothing the second time.
@@ -18,22 +23,28 @@ import sys
 from pathlib import Path
 
 
+def _write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` unless it already holds it (setup stays idempotent)."""
+    if not path.is_file() or path.read_text() != text:
+        path.write_text(text)
+
+
 def main() -> int:
     venv, prefix = Path(sys.argv[1]).resolve(), Path(sys.argv[2]).resolve()
     pyver = f"python{sys.version_info.major}.{sys.version_info.minor}"
     site = venv / "lib" / pyver / "site-packages"
-    candidates = [
-        prefix / "lib" / pyver / "site-packages",
-        prefix / "lib" / "python3" / "dist-packages",
-        prefix / "local" / "lib" / pyver / "dist-packages",
-    ]
-    target = next((c for c in candidates if (c / "gnuradio" / "semdacom").is_dir()), None)
-    if target is None:
-        print(f"wire_venv: gnuradio/semdacom not found under {prefix}", file=sys.stderr)
+    # the prefix's site-packages (GrPython's GR_PYTHON_DIR: lib/python3.X/site-packages here,
+    # dist-packages on some systems): the folder that holds gnuradio/semdacom
+    found = sorted(prefix.glob("**/gnuradio/semdacom/__init__.py"))
+    target = found[0].parents[2] if found else None
+    if target is None or not (target / "semdacom" / "__init__.py").is_file():
+        print(
+            f"wire_venv: semdacom and gnuradio/semdacom not found under {prefix}", file=sys.stderr
+        )
         return 1
     # put this checkout's prefix first: the user-site .pth below may point at another
     # checkout (the last one set up), and user site-packages come before the venv's
-    (site / "gr-semdacom.pth").write_text(f"import sys; sys.path.insert(0, {str(target)!r})\n")
+    _write(site / "gr-semdacom.pth", f"import sys; sys.path.insert(0, {str(target)!r})\n")
     # The system python3 runs grcc and gnuradio-companion (and the flowgraphs GRC
     # starts): its user site gets the same .pth, so plain `grcc` works after setup.
     user_site = subprocess.run(
@@ -41,15 +52,11 @@ def main() -> int:
     ).stdout.strip()
     if user_site:
         Path(user_site).mkdir(parents=True, exist_ok=True)
-        (Path(user_site) / "gr-semdacom.pth").write_text(f"{target}\n")
+        _write(Path(user_site) / "gr-semdacom.pth", f"{target}\n")
 
     script = venv / "bin" / "semdacom"
-    script.write_text(
-        f"#!{venv / 'bin' / 'python'}\n"
-        "import sys\n"
-        "from semdacom.cli import main\n"
-        "sys.exit(main())\n"
-    )
+    python = venv / "bin" / "python"
+    _write(script, f"#!{python}\nimport sys\nfrom semdacom.cli import main\nsys.exit(main())\n")
     script.chmod(0o755)
 
     blocks = str(prefix / "share" / "gnuradio" / "grc" / "blocks")
