@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 from gnuradio import gr
 from gnuradio.semdacom import messages
-from gnuradio.semdacom.plumbing.base import Block
 from gnuradio.semdacom.plumbing.channel_state import ChannelState
-from gnuradio.semdacom.plumbing.checks import check_choice, check_finite, check_int, is_user
+from gnuradio.semdacom.plumbing.checks import check_finite, check_int, is_user
 from gnuradio.semdacom.plumbing.frame_rx import FrameCutter, FrameReceiver
+from gnuradio.semdacom.plumbing.link import LinkBlock
 
 from semdacom.channel_coding import framing
 from semdacom.channel_coding import mcs as mcs_mod
@@ -37,7 +37,7 @@ def _blocks_sent(chan: dict | None, default: int) -> int:
     return default
 
 
-class channel_decoder(FrameReceiver, Block, gr.sync_block):
+class channel_decoder(FrameReceiver, LinkBlock, gr.sync_block):
     """Channel decoder of one user: frames of symbols in, one bits PDU per frame out.
 
     A frame starts at a ``frame`` tag and is ``packet_len`` symbols long (the tag at the same
@@ -97,36 +97,24 @@ class channel_decoder(FrameReceiver, Block, gr.sync_block):
         seed: int = 0,
     ) -> None:
         gr.sync_block.__init__(self, name="channel_decoder", in_sig=[np.complex64], out_sig=None)
-        self._mode = check_choice("mode", mode, MODES)
-        self._user = check_int("user", user)
-        self._L = check_int("blocklength", blocklength, 1)
+        self.setup_link(user, mode, mcs, rc, blocklength)
         max_iterations = check_int("max_iterations", max_iterations, 1)
         seed = check_int("seed", seed)
         snr_db = check_finite("snr_db", snr_db)
-        if mode == "ldpc":
-            mcs_mod.block_layout(int(mcs), self._L)
-        else:
-            fbl_emulation.bits_per_packet(rc, self._L)
-        self._mcs, self._rc = int(mcs), float(rc)
         self._snr_db = float(snr_db)
         self._iters = int(max_iterations)
         self._rng = np.random.default_rng(int(seed))
         self.setup(("frames_in", "pdus_out", "erasure_pdus", "cmd_accepted", "cmd_rejected",
                     "csi_accepted", "csi_rejected"))  # fmt: skip
         self.csi_in(lambda msg: self._chan.set_csi(messages.csi_from_pmt(msg, user=self._user)))
-        self.take_allocations(
-            ("mcs", "rc", "power", "w"), lambda m: messages.link_allocation(m, self._user, self._L)
-        )
+        self.take_link_allocations(("mcs", "rc", "power", "w"))
         self._chan = ChannelState(self._user, self._snr_db, self._sched)
         self._cutter = FrameCutter(CHAN_TAG)
         self.message_out("pdus")
 
     def _apply_pending(self, frame: int) -> None:
         self._chan.on_frame(frame if frame >= 0 else None)
-        if self._sched.on_frame(frame):
-            mcs, rc = self._sched.get("mcs"), self._sched.get("rc")
-            self._mcs = self._mcs if mcs is None else int(mcs[self._user])
-            self._rc = self._rc if rc is None else float(rc[self._user])
+        self._apply_link(frame)
 
     # ------------------------------------------------------------------ decoding
     # (work and stop: _frame_rx.FrameReceiver)

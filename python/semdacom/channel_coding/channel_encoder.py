@@ -16,13 +16,12 @@ import numpy as np
 import pmt
 from gnuradio import gr
 from gnuradio.semdacom import messages
-from gnuradio.semdacom.plumbing.base import Block
-from gnuradio.semdacom.plumbing.checks import check_choice, check_int
+from gnuradio.semdacom.plumbing.checks import check_int
 from gnuradio.semdacom.plumbing.frame_tx import FrameTx, next_item
+from gnuradio.semdacom.plumbing.link import LinkBlock
 from gnuradio.semdacom.plumbing.meta import salvage_meta
 
 from semdacom.channel_coding import framing
-from semdacom.channel_coding import mcs as mcs_mod
 from semdacom.phy import fbl_emulation
 
 __all__ = ["channel_encoder", "CHAN_TAG", "MODES"]
@@ -32,7 +31,7 @@ CHAN_TAG = messages.CHAN_TAG
 MODES = messages.CHAN_MODES
 
 
-class channel_encoder(Block, gr.sync_block):
+class channel_encoder(LinkBlock, gr.sync_block):
     """Channel encoder of one user (MU-ASCC [1], Sec. II-C and Remark 3.2).
 
     Each bits PDU on ``pdus`` becomes one frame of unit-energy complex symbols on the output.
@@ -101,16 +100,9 @@ class channel_encoder(Block, gr.sync_block):
         hold: bool = False,
     ) -> None:
         gr.sync_block.__init__(self, name="channel_encoder", in_sig=None, out_sig=[np.complex64])
-        self._mode = check_choice("mode", mode, MODES)
-        self._user = check_int("user", user)
-        self._L = check_int("blocklength", blocklength, 1)
+        self.setup_link(user, mode, mcs, rc, blocklength)
         self._frame_len = check_int("frame_len", frame_len)
         self._next_frame = check_int("first_frame", first_frame)
-        if mode == "ldpc":
-            mcs_mod.block_layout(int(mcs), self._L)  # raises on a bad MCS or L
-        else:
-            fbl_emulation.bits_per_packet(rc, self._L)
-        self._mcs, self._rc = int(mcs), float(rc)
         self._rng = np.random.default_rng(check_int("seed", seed))
         self._hold = bool(hold)
         self._queue: queue.Queue = queue.Queue()
@@ -118,9 +110,7 @@ class channel_encoder(Block, gr.sync_block):
         self.setup(("pdus_in", "frames_out", "erasures", "pdus_dropped", "truncated",
                     "cmd_accepted", "cmd_rejected"))  # fmt: skip
         self.message_in("pdus", self._on_pdus, arrived="pdus_in")
-        self.take_allocations(
-            ("mcs", "rc"), lambda m: messages.link_allocation(m, self._user, self._L)
-        )
+        self.take_link_allocations(("mcs", "rc"))
         self.message_out("sent")
 
     # ------------------------------------------------------------------ inspection
@@ -131,12 +121,6 @@ class channel_encoder(Block, gr.sync_block):
         return self._rc
 
     # ------------------------------------------------------------------ handlers
-    def _apply_pending(self, frame: int) -> None:
-        if self._sched.on_frame(frame):
-            mcs, rc = self._sched.get("mcs"), self._sched.get("rc")
-            self._mcs = self._mcs if mcs is None else int(mcs[self._user])
-            self._rc = self._rc if rc is None else float(rc[self._user])
-
     def _on_pdus(self, msg: Any) -> None:
         try:
             meta, bits = messages.unpack_bits_pdu(msg)
@@ -152,7 +136,7 @@ class channel_encoder(Block, gr.sync_block):
         self, meta: dict, bits: np.ndarray, reason: str | None
     ) -> tuple[np.ndarray, list]:
         frame = self._next_frame
-        self._apply_pending(frame)
+        self._apply_link(frame)
         info: dict[str, Any] = {
             "user": self._user,
             "mode": self._mode,

@@ -3,10 +3,11 @@
 #
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
-"""Shared plumbing of the learned-codec message blocks (not a block itself).
+"""Shared plumbing of the codec message blocks (not a block itself).
 
 The ``rate_index`` of the ``cmd`` allocations (on ``schedule.AllocationSchedule``), stream
-PDUs, and the process-wide codec models.
+PDUs, the process-wide codec models, and :class:`CodecBlock`, the base of ``source_encoder``,
+``source_decoder`` and ``semantic_decoder``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from typing import Any
 
 import numpy as np
 from gnuradio.semdacom import messages
-from gnuradio.semdacom.plumbing.meta import frame_of
+from gnuradio.semdacom.plumbing.base import Block
+from gnuradio.semdacom.plumbing.checks import check_int
+from gnuradio.semdacom.plumbing.meta import frame_of, salvage_meta
 from gnuradio.semdacom.plumbing.schedule import AllocationSchedule
 
 
@@ -127,3 +130,36 @@ def shared_codec(weights: str | None, *, semantic: bool, codec: str = "learned")
     from semdacom.source_coding.codec import shared_codec as _shared
 
     return _shared(weights, semantic=semantic)
+
+
+class CodecBlock(Block):
+    """Base of the codec blocks of one user (``source_encoder``, ``source_decoder``,
+    ``semantic_decoder``): the codec of the ``codec`` parameter, the ``rate_index`` in force
+    (``self._rates``, a :class:`RateCommands`), the counters ``pdus_in``, ``pdus_out``,
+    ``erasures``, ``cmd_accepted``, ``cmd_rejected`` and the ``pdus`` output."""
+
+    def setup_codec(
+        self, user: Any, rate_index: Any, weights: str, codec: str, *, semantic: bool
+    ) -> int:
+        """Check the parameters, load the codec; returns the initial ``rate_index``."""
+        user = check_int("user", user)
+        self._codec_name = CODECS[check_codec(codec)]
+        self._codec = shared_codec(weights or None, semantic=semantic, codec=codec)
+        if semantic and self._codec.semantic is None:
+            raise ValueError("no semantic decoder weights were found for this codec")
+        rate_index = check_int("rate_index", rate_index, 0, self._codec.levels - 1)
+        self._user = int(user)
+        self._rates = RateCommands(self._user, self._codec.levels, int(rate_index))
+        self.setup(("pdus_in", "pdus_out", "erasures", "cmd_accepted", "cmd_rejected"))
+        return int(rate_index)
+
+    def decoder_ports(self) -> None:
+        """The ports of a decoder: each PDU on ``pdus`` gives one result (``self._result(msg)``)
+        or erasure (``self._erasure(meta, reason)``) on ``pdus``; ``cmd`` sets the
+        ``rate_index`` used when a PDU carries none."""
+        self.message_in("pdus", self._on_pdus, arrived="pdus_in")
+        self.cmd_in(self._rates.accept)  # MessageError for a malformed or older allocation
+        self.message_out("pdus")
+
+    def _on_pdus(self, msg: Any) -> None:
+        self.answer("pdus", msg, self._result, lambda m, why: self._erasure(salvage_meta(m), why))

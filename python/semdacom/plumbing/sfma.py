@@ -5,8 +5,9 @@
 #
 """Shared plumbing of the SC-SFMA blocks (not a block): the process-wide transceiver, the SFMA
 part of the allocation (``pairs``, ``nu``, ``group_power``, ``group_bw`` on
-``schedule.AllocationSchedule``), tag reading and the
-frame-exact per-user channel gain of the SFMA CSI.
+``schedule.AllocationSchedule``), tag reading, the
+frame-exact per-user channel gain of the SFMA CSI and the frame walk of the multi-input
+stream blocks (FrameWalker).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from gnuradio.semdacom.plumbing.meta import to_int
 from gnuradio.semdacom.plumbing.schedule import AllocationSchedule
 
 __all__ = [
+    "FrameWalker",
     "GainSchedule",
     "SfmaCommands",
     "check_pairs",
@@ -152,3 +154,25 @@ def walk_frames(block, n_inputs: int, n: int, fill, start) -> None:
         pos = rel
         start(off, rel, per_input)
     fill(pos, n)
+
+
+class FrameWalker:
+    """``work`` of a multi-input SFMA stream block (``sfma_superposer``, ``sfma_channel``): mix
+    in before ``gr.sync_block``; the block defines ``_fill(inputs, outputs, a, b)`` (items
+    ``a .. b`` with the state in force) and ``_frame_boundary(offset, rel, per_input)`` (frames
+    start: :func:`walk_frames`). ``work`` never ends the thread: after an error the call's
+    outputs are zeros."""
+
+    def work(self, input_items, output_items):
+        n = len(output_items[0])
+        try:
+
+            def fill(a: int, b: int) -> None:
+                self._fill(input_items, output_items, a, b)
+
+            walk_frames(self, len(input_items), n, fill, self._frame_boundary)
+        except Exception as exc:  # work() must never end the thread
+            self.logger.error(f"work: {type(exc).__name__}: {exc}")
+            for o in output_items:
+                o[:n] = 0
+        return n

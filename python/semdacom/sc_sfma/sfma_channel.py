@@ -17,14 +17,14 @@ from gnuradio import gr
 from gnuradio.semdacom import messages
 from gnuradio.semdacom.plumbing.base import Block
 from gnuradio.semdacom.plumbing.checks import check_even_k, check_finite, check_int
-from gnuradio.semdacom.plumbing.sfma import noise_w_per_hz, walk_frames
+from gnuradio.semdacom.plumbing.sfma import FrameWalker, noise_w_per_hz
 
 __all__ = ["sfma_channel"]
 
 GROUP_TAG = messages.SFMA_GROUP_TAG
 
 
-class sfma_channel(Block, gr.sync_block):
+class sfma_channel(FrameWalker, Block, gr.sync_block):
     """Downlink channel of SC-SFMA ([2], eq. 6): user ``i`` of group ``m`` receives
     ``y_i = sqrt(g_i) x_m + n_i``, ``n_i ~ CN(0, N0 B_m)``, with ``g_i`` its large-scale power
     gain and ``B_m`` the group's bandwidth (so that its SNR is ``P_m g_i / (N0 B_m)``).
@@ -113,21 +113,7 @@ class sfma_channel(Block, gr.sync_block):
         return True
 
     # ------------------------------------------------------------------ stream
-    def work(self, input_items, output_items):
-        n = len(output_items[0])
-        try:
-
-            def fill(a: int, b: int) -> None:
-                self._fill(input_items, output_items, a, b)
-
-            walk_frames(self, self._m, n, fill, self._start_frames)
-        except Exception as exc:  # work() must never end the thread
-            self.logger.error(f"work: {type(exc).__name__}: {exc}")
-            for o in output_items:
-                o[:n] = 0
-        return n
-
-    def _start_frames(self, off: int, rel: int, per_input: list[dict]) -> None:
+    def _frame_boundary(self, off: int, rel: int, per_input: list[dict]) -> None:
         out_off = self.nitems_written(0) + rel
         for m, d in enumerate(per_input):
             tags = d.get(off)

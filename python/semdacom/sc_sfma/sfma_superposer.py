@@ -16,7 +16,7 @@ from gnuradio import gr
 from gnuradio.semdacom import messages
 from gnuradio.semdacom.plumbing.base import Block
 from gnuradio.semdacom.plumbing.checks import check_even_k, check_finite
-from gnuradio.semdacom.plumbing.sfma import SfmaCommands, walk_frames
+from gnuradio.semdacom.plumbing.sfma import FrameWalker, SfmaCommands
 
 __all__ = ["sfma_superposer"]
 
@@ -24,7 +24,7 @@ SFMA_TAG = messages.SFMA_TAG
 GROUP_TAG = messages.SFMA_GROUP_TAG
 
 
-class sfma_superposer(Block, gr.sync_block):
+class sfma_superposer(FrameWalker, Block, gr.sync_block):
     """Feature superposition of SC-SFMA ([2], eq. 5): group ``m`` sends
     ``x_m = sqrt(P_m) (sqrt(alpha) s_i + sqrt(1 - alpha) s_j)`` for its pair ``(i, j)``, at
     the group power ``P_m`` in watts (unit-power features: mean ``|x_m|^2 = P_m``).
@@ -171,20 +171,6 @@ class sfma_superposer(Block, gr.sync_block):
             if frame is not None:
                 side = messages.meta_to_pmt({"frame": np.uint64(frame), **tag})
                 self.publish("side", side)
-
-    def work(self, input_items, output_items):
-        n = len(output_items[0])
-        try:
-
-            def fill(a: int, b: int) -> None:
-                self._fill(input_items, output_items, a, b)
-
-            walk_frames(self, self._k, n, fill, self._frame_boundary)
-        except Exception as exc:  # work() must never end the thread
-            self.logger.error(f"work: {type(exc).__name__}: {exc}")
-            for o in output_items:
-                o[:n] = 0
-        return n
 
     def _fill(self, inp, out, a: int, b: int) -> None:
         if b <= a:

@@ -11,21 +11,12 @@ from typing import Any
 
 from gnuradio import gr
 from gnuradio.semdacom import messages
-from gnuradio.semdacom.plumbing.base import Block
-from gnuradio.semdacom.plumbing.checks import check_int
-from gnuradio.semdacom.plumbing.codec import (
-    CODECS,
-    RateCommands,
-    check_codec,
-    shared_codec,
-    unpack_stream_pdu,
-)
-from gnuradio.semdacom.plumbing.meta import salvage_meta
+from gnuradio.semdacom.plumbing.codec import CodecBlock, unpack_stream_pdu
 
 __all__ = ["semantic_decoder"]
 
 
-class semantic_decoder(Block, gr.basic_block):
+class semantic_decoder(CodecBlock, gr.basic_block):
     """Semantic decoder of a semantic user (MU-ASCC [1], Sec. II-B-2, Fig. 3(c), eq. 4).
 
     Each bits PDU on ``pdus`` leaves as exactly one label PDU: meta ``pred`` is the class that
@@ -54,23 +45,10 @@ class semantic_decoder(Block, gr.basic_block):
         self, user: int = 0, rate_index: int = 0, weights: str = "", codec: str = "learned"
     ) -> None:
         gr.basic_block.__init__(self, name="semantic_decoder", in_sig=None, out_sig=None)
-        user = check_int("user", user)
-        self._codec_name = CODECS[check_codec(codec)]
-        self._codec = shared_codec(weights or None, semantic=True, codec=codec)
-        if self._codec.semantic is None:
-            raise ValueError("no semantic decoder weights were found for this codec")
-        rate_index = check_int("rate_index", rate_index, 0, self._codec.levels - 1)
-        self._user = int(user)
-        self._rates = RateCommands(self._user, self._codec.levels, int(rate_index))
-        self.setup(("pdus_in", "pdus_out", "erasures", "cmd_accepted", "cmd_rejected"))
-        self.message_in("pdus", self._on_pdus, arrived="pdus_in")
-        self.cmd_in(self._rates.accept)  # MessageError for a malformed or older allocation
-        self.message_out("pdus")
+        self.setup_codec(user, rate_index, weights, codec, semantic=True)
+        self.decoder_ports()
 
-    def _on_pdus(self, msg: Any) -> None:
-        self.answer("pdus", msg, self._classify, lambda m, why: self._erasure(salvage_meta(m), why))
-
-    def _classify(self, msg: Any) -> Any:
+    def _result(self, msg: Any) -> Any:
         meta, stream, r = unpack_stream_pdu(msg, self._codec_name, self._rates)
         labels, erased = self._codec.classify([stream], r)
         meta.pop("n_bits", None)

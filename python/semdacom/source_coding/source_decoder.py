@@ -12,21 +12,12 @@ from typing import Any
 import numpy as np
 from gnuradio import gr
 from gnuradio.semdacom import messages
-from gnuradio.semdacom.plumbing.base import Block
-from gnuradio.semdacom.plumbing.checks import check_int
-from gnuradio.semdacom.plumbing.codec import (
-    CODECS,
-    RateCommands,
-    check_codec,
-    shared_codec,
-    unpack_stream_pdu,
-)
-from gnuradio.semdacom.plumbing.meta import salvage_meta
+from gnuradio.semdacom.plumbing.codec import CodecBlock, unpack_stream_pdu
 
 __all__ = ["source_decoder"]
 
 
-class source_decoder(Block, gr.basic_block):
+class source_decoder(CodecBlock, gr.basic_block):
     """Source data decoder of a data user (MU-ASCC [1], Sec. II-B-1, Fig. 3(b)).
 
     Each bits PDU on ``pdus`` (possibly with bit errors from the channel) leaves as exactly one
@@ -57,22 +48,11 @@ class source_decoder(Block, gr.basic_block):
         self, user: int = 0, rate_index: int = 0, weights: str = "", codec: str = "learned"
     ) -> None:
         gr.basic_block.__init__(self, name="source_decoder", in_sig=None, out_sig=None)
-        user = check_int("user", user)
-        self._codec_name = CODECS[check_codec(codec)]
-        self._codec = shared_codec(weights or None, semantic=False, codec=codec)
-        rate_index = check_int("rate_index", rate_index, 0, self._codec.levels - 1)
-        self._user = int(user)
-        self._rates = RateCommands(self._user, self._codec.levels, int(rate_index))
+        self.setup_codec(user, rate_index, weights, codec, semantic=False)
         self._fill = np.round(self._codec.erasure_fill * 255.0).astype(np.uint8)
-        self.setup(("pdus_in", "pdus_out", "erasures", "cmd_accepted", "cmd_rejected"))
-        self.message_in("pdus", self._on_pdus, arrived="pdus_in")
-        self.cmd_in(self._rates.accept)  # MessageError for a malformed or older allocation
-        self.message_out("pdus")
+        self.decoder_ports()
 
-    def _on_pdus(self, msg: Any) -> None:
-        self.answer("pdus", msg, self._decode, lambda m, why: self._erasure(salvage_meta(m), why))
-
-    def _decode(self, msg: Any) -> Any:
+    def _result(self, msg: Any) -> Any:
         meta, stream, r = unpack_stream_pdu(msg, self._codec_name, self._rates)
         res = self._codec.decode([stream], r)
         meta.pop("n_bits", None)

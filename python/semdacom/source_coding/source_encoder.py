@@ -13,16 +13,14 @@ from typing import Any
 import numpy as np
 from gnuradio import gr
 from gnuradio.semdacom import messages
-from gnuradio.semdacom.plumbing.base import Block
-from gnuradio.semdacom.plumbing.checks import check_int
-from gnuradio.semdacom.plumbing.codec import CODECS, RateCommands, check_codec, shared_codec
+from gnuradio.semdacom.plumbing.codec import CodecBlock
 from gnuradio.semdacom.plumbing.meta import frame_of, salvage_meta
 from gnuradio.semdacom.plumbing.worker import PduWorker
 
 __all__ = ["source_encoder"]
 
 
-class source_encoder(Block, gr.basic_block):
+class source_encoder(CodecBlock, gr.basic_block):
     """DNN source encoder F of one user (MU-ASCC [1], Sec. II-B, Fig. 3(a)).
 
     Each image PDU on ``pdus`` leaves as one bits PDU: the packetised stream of the learned
@@ -65,12 +63,7 @@ class source_encoder(Block, gr.basic_block):
         hold: bool = False,
     ) -> None:
         gr.basic_block.__init__(self, name="source_encoder", in_sig=None, out_sig=None)
-        user = check_int("user", user)
-        self._codec_name = CODECS[check_codec(codec)]
-        self._codec = shared_codec(weights or None, semantic=False, codec=codec)
-        rate_index = check_int("rate_index", rate_index, 0, self._codec.levels - 1)
-        self._user = int(user)
-        self._rates = RateCommands(self._user, self._codec.levels, int(rate_index))
+        rate_index = self.setup_codec(user, rate_index, weights, codec, semantic=False)
         self._hold = bool(hold)
         self._held: list[Any] = []
         # images are coded off the message thread, so that allocations on cmd are taken at
@@ -82,7 +75,6 @@ class source_encoder(Block, gr.basic_block):
         # behind a slow first encode would all be coded before an allocation waiting on
         # ``cmd`` (docs/blocks/implementation_notes.md).
         self._codec.encode(np.zeros((1, *self._codec.image_shape), np.uint8), int(rate_index))
-        self.setup(("pdus_in", "pdus_out", "erasures", "cmd_accepted", "cmd_rejected"))
         self.message_in("pdus", self._on_pdus)
         self.cmd_in(self._take_cmd, then=self._release)
         self.message_out("pdus")
