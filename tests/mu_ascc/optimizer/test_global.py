@@ -13,7 +13,7 @@ from opt_helpers import T_PAPERLIKE, make_problem, random_channel
 
 from semdacom.mu_ascc import baselines
 from semdacom.mu_ascc import distortion as dist
-from semdacom.mu_ascc.optimizer import fast
+from semdacom.mu_ascc.optimizer import fast, objective, search
 from semdacom.mu_ascc.optimizer.bruteforce import solve_global
 from semdacom.mu_ascc.optimizer.problem import Problem
 from semdacom.phy.link import RandomCodingLink, physical_link
@@ -40,7 +40,7 @@ def _bench_like(shipped, K: int, link, seed: int, index: int) -> Problem:
 @settings(max_examples=30, deadline=None)
 @given(K=st.integers(1, 5), m=st.integers(1, 12))
 def test_simplex_lattice(K: int, m: int) -> None:
-    A = fast.simplex_lattice(K, m)
+    A = search.simplex_lattice(K, m)
     assert A.shape == (math.comb(m + K - 1, K - 1), K)
     np.testing.assert_allclose(A.sum(axis=1), 1.0)
     assert A.min() >= 0 and len({tuple(r) for r in np.round(A * m).astype(int)}) == A.shape[0]
@@ -53,8 +53,8 @@ def test_global_reference_beats_its_lattice_and_the_fast_solver() -> None:
     for _ in range(3):
         pr = make_problem(random_channel(rng, 3, 3), p_max=float(rng.uniform(0.5, 10)))
         g = solve_global(pr, m=40)
-        lat = pr.p_max * fast.simplex_lattice(3, 40)
-        assert g.objective <= fast._evaluate(pr, lat, grad=False)[0].min() + 1e-12
+        lat = pr.p_max * search.simplex_lattice(3, 40)
+        assert g.objective <= objective.evaluate(pr, lat, grad=False)[0].min() + 1e-12
         assert g.objective <= fast.solve_fast(pr).objective * (1 + 1e-9)
         assert g.power.sum() <= pr.p_max * (1 + 1e-9)
         np.testing.assert_allclose(np.linalg.norm(g.w, axis=1), 1.0)

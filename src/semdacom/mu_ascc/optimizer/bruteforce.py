@@ -34,14 +34,11 @@ import time
 
 import numpy as np
 
-from semdacom.mu_ascc.optimizer.fast import (
-    _beams_and_downlink,
-    _evaluate,
-    _pattern_search,
-    lookup,
-    simplex_lattice,
-)
+from semdacom.mu_ascc.optimizer.lookup import lookup
+from semdacom.mu_ascc.optimizer.objective import evaluate
 from semdacom.mu_ascc.optimizer.problem import Problem, Solution
+from semdacom.mu_ascc.optimizer.search import pattern_search, simplex_lattice
+from semdacom.mu_ascc.optimizer.sinr import beams_and_downlink
 from semdacom.phy import beamforming as bf
 
 __all__ = ["simplex_lattice", "solve_bruteforce", "solve_global"]
@@ -104,7 +101,7 @@ _LATTICE_M = {3: 240, 4: 60, 5: 30, 6: 18, 7: 13, 8: 10}
 def _objective(problem: Problem, Q: np.ndarray, chunk: int) -> np.ndarray:
     out = np.empty(Q.shape[0])
     for s in range(0, Q.shape[0], chunk):
-        out[s : s + chunk] = _evaluate(problem, Q[s : s + chunk], grad=False)[0]
+        out[s : s + chunk] = evaluate(problem, Q[s : s + chunk], grad=False)[0]
     return out
 
 
@@ -185,13 +182,13 @@ def solve_global(
             step *= 2.0 / r
             levels += 1
         # polish every refined seed with the transfer search (line searches included)
-        Qp, fp, _ = _pattern_search(
+        Qp, fp, _ = pattern_search(
             problem, lookup(problem)[0], P * best_a, best_f, 60, escape_rounds=60
         )
         b = int(np.argmin(fp))
         q = np.clip(Qp[b], 0.0, None)
         best_f = float(fp[b])
-    W, p, sinr = _beams_and_downlink(problem.hbar, q, P)
+    W, p, sinr = beams_and_downlink(problem.hbar, q, P)
     pos, _ = problem.best_positions(sinr)
     ms = (time.perf_counter() - t0) * 1e3
     return problem.make_solution(
