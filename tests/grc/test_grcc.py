@@ -113,5 +113,9 @@ def test_block_loads_in_grc_platform(platform, path: Path) -> None:
     text = doc.get("", "") if isinstance(doc, dict) else str(doc)
     assert text.strip(), f"{block_id} has no documentation"
     assert cls.category and cls.category[0] == "semdacom"
-    # one sub-category level under [semdacom] (PHY, Coding, Source coding, MU-ASCC, ...)
+    # one sub-category level under [semdacom] (PHY, Channel coding, Source coding, Over the air,
+    # MU-ASCC, SC-SFMA: the role groups of grc/<group>/)
     assert len(cls.category) == 2, f"{block_id}: category {cls.category}, no sub-category"
+    # what GRC shows (grc/semdacom.tree.yml wins over the YAML) is the YAML's own category
+    shown = f"[{cls.category[0]}]/{cls.category[1]}"
+    assert shown == yaml.safe_load(path.read_text())["category"], (block_id, cls.category)
