@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import queue
-import time
 from typing import Any
 
 import numpy as np
@@ -17,7 +16,7 @@ import pmt
 from gnuradio import gr
 from gnuradio.semdacom import messages
 from gnuradio.semdacom.plumbing.checks import check_int
-from gnuradio.semdacom.plumbing.frame_tx import FrameTx, next_item
+from gnuradio.semdacom.plumbing.frame_tx import FrameSource, FrameTx
 from gnuradio.semdacom.plumbing.link import LinkBlock
 from gnuradio.semdacom.plumbing.meta import salvage_meta
 
@@ -31,7 +30,7 @@ CHAN_TAG = messages.CHAN_TAG
 MODES = messages.CHAN_MODES
 
 
-class channel_encoder(LinkBlock, gr.sync_block):
+class channel_encoder(FrameSource, LinkBlock, gr.sync_block):
     """Channel encoder of one user (MU-ASCC [1], Sec. II-C and Remark 3.2).
 
     Each bits PDU on ``pdus`` becomes one frame of unit-energy complex symbols on the output.
@@ -184,33 +183,29 @@ class channel_encoder(LinkBlock, gr.sync_block):
         self._next_frame += 1
         return sym, tags
 
-    def work(self, input_items, output_items):
-        out = output_items[0]
-        if self._hold and self._sched.last_seq is None:  # no frame before the first allocation
-            time.sleep(0.001)
-            return 0
-        if self._tx.idle:
-            item = next_item(self._queue)
-            if item is None:
-                return 0
-            meta, bits, reason = item
+    # ------------------------------------------------------------------ stream
+    # (work: plumbing.frame_tx.FrameSource)
+    def _ready(self) -> bool:
+        return not (self._hold and self._sched.last_seq is None)  # no frame before the first alloc
+
+    def _start_frame(self, item: tuple) -> bool:
+        meta, bits, reason = item
+        try:
+            self._tx.start(self._build_frame(meta, bits, reason))
+        except Exception as exc:  # a PDU the coder cannot take becomes an erasure frame
+            self.logger.error(f"PDU is an erasure: {type(exc).__name__}: {exc}")
             try:
-                self._tx.start(self._build_frame(meta, bits, reason))
-            except Exception as exc:  # a PDU the coder cannot take becomes an erasure frame
-                self.logger.error(f"PDU is an erasure: {type(exc).__name__}: {exc}")
-                try:
-                    why = f"{type(exc).__name__}: {exc}"
-                    self._tx.start(self._build_frame(meta, np.zeros(0, np.uint8), why))
-                except Exception as exc2:  # not even an erasure: logged and dropped
-                    self._counts["pdus_dropped"] += 1
-                    self.logger.error(f"dropped PDU after {type(exc2).__name__}: {exc2}")
-                    return 0
-        if self._tx.fresh:  # the frame's first samples go out now: ask for the next image
-            try:
-                self.publish("sent", messages.frame_sent_to_pmt(self._next_frame - 1, self._user))
-            except Exception as exc:  # a credit that cannot be sent must not end the thread
-                self.logger.error(f"sent: {type(exc).__name__}: {exc}")
-        n, done = self._tx.write(self, out)
-        if done:
-            self._counts["frames_out"] += 1
-        return n
+                why = f"{type(exc).__name__}: {exc}"
+                self._tx.start(self._build_frame(meta, np.zeros(0, np.uint8), why))
+            except Exception as exc2:  # not even an erasure: logged and dropped
+                self._counts["pdus_dropped"] += 1
+                self.logger.error(f"dropped PDU after {type(exc2).__name__}: {exc2}")
+                return False
+        return True
+
+    def _frame_fresh(self) -> None:
+        """The frame's first samples go out now: ask for the next image."""
+        try:
+            self.publish("sent", messages.frame_sent_to_pmt(self._next_frame - 1, self._user))
+        except Exception as exc:  # a credit that cannot be sent must not end the thread
+            self.logger.error(f"sent: {type(exc).__name__}: {exc}")

@@ -4,8 +4,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
 """Frames leaving a stream-source block: one frame in flight written in chunks (FrameTx), one
-slot of aligned frames on several outputs (MultiFrameTx), and the wait for the next frame to send
-(next_item).
+slot of aligned frames on several outputs (MultiFrameTx), the wait for the next frame to send
+(next_item) and the ``work`` of a block that sends one frame per PDU (FrameSource).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pmt
 
-__all__ = ["FrameTx", "MultiFrameTx", "next_item"]
+__all__ = ["FrameSource", "FrameTx", "MultiFrameTx", "next_item"]
 
 
 def next_item(q: queue.Queue) -> Any | None:
@@ -67,6 +67,37 @@ class FrameTx:
             self._frame = None
             return n, True
         return n, False
+
+
+class FrameSource:
+    """``work`` of a block that sends one frame per PDU on its stream output
+    (``channel_encoder``, ``djscc_encoder``): mix in before ``gr.sync_block``. The block keeps
+    ``self._queue`` (what its PDU handler queued) and ``self._tx`` (a :class:`FrameTx`) and
+    defines ``_start_frame(item)``: start the frame of a queued item (False: none, the item is
+    dropped); it may define ``_ready()`` (False: send nothing yet) and ``_frame_fresh()``
+    (called when a frame's first items are about to go out). Every frame sent is counted in
+    ``frames_out``."""
+
+    def _ready(self) -> bool:
+        return True
+
+    def _frame_fresh(self) -> None:
+        pass
+
+    def work(self, input_items, output_items):
+        if not self._ready():
+            time.sleep(0.001)
+            return 0
+        if self._tx.idle:
+            item = next_item(self._queue)
+            if item is None or not self._start_frame(item):
+                return 0
+        if self._tx.fresh:
+            self._frame_fresh()
+        n, done = self._tx.write(self, output_items[0])
+        if done:
+            self._counts["frames_out"] += 1
+        return n
 
 
 class MultiFrameTx:

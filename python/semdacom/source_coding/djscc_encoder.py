@@ -17,7 +17,7 @@ from gnuradio.semdacom import messages
 from gnuradio.semdacom.plumbing.base import Block
 from gnuradio.semdacom.plumbing.checks import check_int
 from gnuradio.semdacom.plumbing.codec import shared_djscc
-from gnuradio.semdacom.plumbing.frame_tx import FrameTx, next_item
+from gnuradio.semdacom.plumbing.frame_tx import FrameSource, FrameTx
 from gnuradio.semdacom.plumbing.meta import pdu_or_bare, salvage_meta
 
 __all__ = ["DJSCC_TAG", "djscc_encoder"]
@@ -27,7 +27,7 @@ DJSCC_TAG = messages.DJSCC_TAG
 _FORWARD = ("frame", "seq", "image_id", "label")
 
 
-class djscc_encoder(Block, gr.sync_block):
+class djscc_encoder(FrameSource, Block, gr.sync_block):
     """DeepJSCC encoder of one user (the "ZF-WF-DJSCC" benchmark, MU-ASCC [1], Sec. V-A).
 
     Each image PDU on ``pdus`` becomes ``k`` complex symbols (the model's bandwidth ratio
@@ -157,19 +157,13 @@ class djscc_encoder(Block, gr.sync_block):
             return sym, [("frame", pmt.from_uint64(frame)),
                          ("packet_len", pmt.from_long(self._k)), (DJSCC_TAG, info)]  # fmt: skip
 
-    def work(self, input_items, output_items):
-        out = output_items[0]
-        if self._tx.idle:
-            item = next_item(self._queue)
-            if item is None:
-                return 0
-            meta, sym, reason = item
-            try:
-                self._tx.start(self._build_frame(meta, sym, reason))
-            except Exception as exc:  # work() must never end the thread
-                self.logger.error(f"frame not built: {type(exc).__name__}: {exc}")
-                self._tx.start(self._erasure_frame(f"{type(exc).__name__}: {exc}"))
-        n, done = self._tx.write(self, out)
-        if done:
-            self._counts["frames_out"] += 1
-        return n
+    # ------------------------------------------------------------------ stream
+    # (work: plumbing.frame_tx.FrameSource)
+    def _start_frame(self, item: tuple) -> bool:
+        meta, sym, reason = item
+        try:
+            self._tx.start(self._build_frame(meta, sym, reason))
+        except Exception as exc:  # work() must never end the thread
+            self.logger.error(f"frame not built: {type(exc).__name__}: {exc}")
+            self._tx.start(self._erasure_frame(f"{type(exc).__name__}: {exc}"))
+        return True
