@@ -132,14 +132,14 @@ def _oma_alloc(prob, rates, nu, t_tx, e_total, dist_ok, scheme, t0) -> Allocatio
     return a
 
 
-def _oma_nu_min(table: sfma.DistortionTable, s_db, d_max: float):
+def _oma_nu_min(table: sfma.DistortionEnvelopeTable, s_db, d_max: float):
     """nu_min (18) of a user alone: the ``same`` class of the OMA table (its envelope covers
     every label decoded without a partner); a table with one class uses that one."""
     cls = "same" if "same" in table.classes else table.classes[0]
     return table.nu_min(cls, s_db, d_max)
 
 
-def fdma(prob: SfmaProblem, oma_table: sfma.DistortionTable) -> Allocation:
+def fdma(prob: SfmaProblem, oma_table: sfma.DistortionEnvelopeTable) -> Allocation:
     """SwinJSCC-FDMA: B/N and P/N per user, no interference, nu at the distortion floor."""
     t0 = time.perf_counter()
     n = prob.n
@@ -204,7 +204,7 @@ def _noma_pair_rates(prob, pairs, sic: bool, need: np.ndarray, scale: float = 1.
     return best
 
 
-def deepjscc_noma(prob: SfmaProblem, table: sfma.DistortionTable) -> Allocation:
+def deepjscc_noma(prob: SfmaProblem, table: sfma.DistortionEnvelopeTable) -> Allocation:
     t0 = time.perf_counter()
     pairs = channel_pairs(prob)
     m = prob.m

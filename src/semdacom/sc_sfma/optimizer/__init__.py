@@ -19,11 +19,11 @@ solver
     Alg. 4: the outer loop with the monotone check (47); :func:`solve`.
 bruteforce
     Every perfect matching for N <= 8 with the continuous blocks re-optimised.
-baselines
-    SwinJSCC+NOMA, SwinJSCC-FDMA, channel-gain pairing, equal allocation, DeepJSCC-NOMA,
-    HEVC + LDPC + QAM with AMC (OMA, NOMA); :func:`run_scheme`.
 scenario
     Sec. IV-A Monte-Carlo scenarios; :func:`make_problem`, :func:`load_tables`.
+
+The model they use (xi, rates, tables) is :mod:`semdacom.sc_sfma.model`; the baselines of
+Sec. IV (:func:`~semdacom.sc_sfma.baselines.run_scheme`) are :mod:`semdacom.sc_sfma.baselines`.
 """
 
 from semdacom.sc_sfma.optimizer.problem import Allocation, SfmaProblem

@@ -21,7 +21,6 @@ The cvxpy problem is built once per group count M with every iterate-dependent n
 
 from __future__ import annotations
 
-import math
 import warnings
 
 import cvxpy as cp
@@ -29,11 +28,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from semdacom.sc_sfma.optimizer.problem import Allocation, SfmaProblem, violations
+from semdacom.sc_sfma.rates import DB, LN2
 
 __all__ = ["Surrogate", "optimise_pb", "surrogate"]
 
-LN2 = math.log(2.0)
-DB = 10.0 / math.log(10.0)
 B_FLOOR = 1e-6  # smallest normalised bandwidth (keeps the perspective's domain open)
 
 

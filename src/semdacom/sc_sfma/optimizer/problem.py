@@ -35,7 +35,7 @@ class SfmaProblem:
     source_bits: NDArray  # (N,) S_i
     d_max: NDArray  # (N,) distortion thresholds (1 - MS-SSIM)
     xi_table: sfma.XiTable
-    dist_table: sfma.DistortionTable
+    dist_table: sfma.DistortionEnvelopeTable
     p_max: float = 0.1  # W (20 dBm)
     b_tot: float = 10e6  # Hz
     e_max: float = 24e-3  # J

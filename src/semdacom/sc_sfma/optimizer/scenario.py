@@ -53,7 +53,7 @@ def path_loss_db(d_m: np.ndarray) -> np.ndarray:
 @dataclass
 class Tables:
     xi: dict[str, sfma.XiTable] = field(default_factory=dict)
-    dist: dict[str, sfma.DistortionTable] = field(default_factory=dict)
+    dist: dict[str, sfma.DistortionEnvelopeTable] = field(default_factory=dict)
     synthetic: list[str] = field(default_factory=list)
 
 
