@@ -13,9 +13,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from semdacom.data.datasets import load_fashion_mnist
 from semdacom.sc_sfma.model import PAIR_CLASSES
-from semdacom.sc_sfma.transceiver.train import PairSampler, images_tensor
+from semdacom.sc_sfma.transceiver.pairs import eval_pairs, pyplot, reconstruct, save_figure
 from semdacom.source_coding import metrics
 
 __all__ = [
@@ -41,51 +40,6 @@ LABELS = {
     "separated_oma": "HEVC+LDPC+QAM (OMA)",
     "separated_noma": "HEVC+LDPC+QAM (NOMA, SIC)",
 }
-
-
-def eval_pairs(n_per_class: int, seed: int = 1234) -> dict[str, tuple[torch.Tensor, ...]]:
-    """Fixed Fashion-MNIST test pairs per class: ``{class: (x_a, x_b, label_a, label_b)}``."""
-    images, labels = load_fashion_mnist("test")
-    x = images_tensor(images)
-    sampler = PairSampler(labels)
-    out = {}
-    for i, cls in enumerate(PAIR_CLASSES):
-        rng = np.random.default_rng([seed, i])
-        ia, ib, _ = sampler.sample(n_per_class, rng, cls)
-        out[cls] = (x[ia], x[ib], torch.from_numpy(labels[ia]), torch.from_numpy(labels[ib]))
-    return out
-
-
-def same_label_alternates(
-    labels_a, labels_b, seed: int = 4321
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """For each pair, other test images with the same labels as ``x_a`` and ``x_b``
-    (never the same image): the swaps of the interventional xi measurement (sfma/profile.py).
-    """
-    images, labels = load_fashion_mnist("test")
-    x = images_tensor(images)
-    rng = np.random.default_rng(seed)
-    by_label = {c: np.flatnonzero(labels == c) for c in range(10)}
-    out = []
-    for lab in (labels_a, labels_b):
-        idx = np.array([by_label[int(c)][rng.integers(len(by_label[int(c)]))] for c in lab])
-        out.append(x[idx])
-    return out[0], out[1]
-
-
-@torch.no_grad()
-def reconstruct(model, xa, xb, nu: float, snr_db: float, seed: int = 0, batch: int = 256):
-    """Both users' reconstructions of pairs ``(x_a, x_b)`` at ratio ``nu`` and received SNR
-    ``snr_db`` (both users), with noise seeded by ``seed``."""
-    dev = next(model.parameters()).device
-    g = torch.Generator().manual_seed(int(seed))
-    outs_a, outs_b = [], []
-    for i in range(0, len(xa), batch):
-        a, b = xa[i : i + batch].to(dev), xb[i : i + batch].to(dev)
-        ha, hb = model(a, b, nu, float(snr_db), generator=g)
-        outs_a.append(ha.cpu())
-        outs_b.append(hb.cpu())
-    return torch.cat(outs_a), torch.cat(outs_b)
 
 
 def _scores(h: torch.Tensor, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
@@ -151,7 +105,8 @@ def evaluate(
 
     from semdacom.sc_sfma.model import TABLES_DIR
     from semdacom.sc_sfma.transceiver import load_transceiver
-    from semdacom.sc_sfma.transceiver.profile import SNR_GRID, measure
+    from semdacom.sc_sfma.transceiver.pairs import SNR_GRID
+    from semdacom.sc_sfma.transceiver.profile import measure
     from semdacom.sc_sfma.transceiver.separated import SeparatedScheme
     from semdacom.sc_sfma.transceiver.transceiver import NU_GRID, channel_uses
 
@@ -310,12 +265,7 @@ def describe_claims(claims: list[dict]) -> list[str]:
 def plot_fig3(res: dict, path, snr_db: float = 10.0, nu: float = 0.5):
     """Fig. 3 analogue: rows (a) PSNR vs CBR at ``snr_db``, (b) PSNR vs SNR at ``nu``, (c)
     MS-SSIM vs SNR at ``nu``; one column per pair class."""
-    from pathlib import Path
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     snr, nus, cbr = res["snr_db"], res["nu"], res["cbr"]
     i0, j0 = _idx(snr, snr_db), _idx(nus, nu)
@@ -333,26 +283,16 @@ def plot_fig3(res: dict, path, snr_db: float = 10.0, nu: float = 0.5):
         for r in range(3):
             axes[r, c].grid(alpha=0.3)
     axes[0, 0].legend(fontsize=7)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, 100)
 
 
 @torch.no_grad()
 def plot_fig4(path, snr_db: float = 10.0, nu: float = 0.5, seed: int = 7, weights=None):
     """Fig. 4 analogue: one test pair per class, the originals and each learned model's
     reconstructions (user a and user b) with PSNR / MS-SSIM."""
-    from pathlib import Path
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from semdacom.sc_sfma.transceiver import load_transceiver
+
+    plt = pyplot()
 
     pairs = eval_pairs(1, seed=seed)
     rows = [("original", None)] + [
@@ -379,9 +319,4 @@ def plot_fig4(path, snr_db: float = 10.0, nu: float = 0.5, seed: int = 7, weight
                 if 2 * c + u == 0:
                     ax.set_ylabel(LABELS.get(name, name), fontsize=7)
     fig.suptitle(f"Reconstructions at SNR {snr_db:g} dB, nu {nu:g} (PSNR / MS-SSIM)", fontsize=9)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, 110)

@@ -49,7 +49,7 @@ from semdacom.sc_sfma.model import (
     fit_xi,
     upper_envelope,
 )
-from semdacom.sc_sfma.transceiver.evaluate import eval_pairs
+from semdacom.sc_sfma.transceiver.pairs import SNR_GRID, eval_pairs, pyplot, save_figure
 from semdacom.sc_sfma.transceiver.transceiver import NU_GRID, superpose
 from semdacom.source_coding import metrics
 
@@ -61,9 +61,6 @@ __all__ = [
     "regression_xi",
     "xi_doc",
 ]
-
-#: Received SNRs (dB) of the profiling grid.
-SNR_GRID = tuple(float(s) for s in range(0, 21, 2))
 
 
 def regression_xi(f_hat: torch.Tensor, own: torch.Tensor, partner: torch.Tensor):
@@ -272,10 +269,7 @@ def write_json(doc: dict, path: str | Path) -> Path:
 
 def plot_xi_surfaces(xi_docs: dict[str, dict], path: str | Path) -> Path:
     """Fig. 2 analogue: measured xi (points) and the eq. (10) fit (surface) per pair class."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     from semdacom.sc_sfma.model import xi as xi_fn
 
@@ -300,20 +294,12 @@ def plot_xi_surfaces(xi_docs: dict[str, dict], path: str | Path) -> Path:
             ax.set_ylabel("nu")
             ax.set_zlabel("xi")
             ax.set_title(f"{name}: {cls}, R2 = {e['r2']:.3f}", fontsize=9)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, 110)
 
 
 def plot_psnr_surface(dist_doc: dict, model, path: str | Path) -> Path:
     """Fig. 3(d) analogue: PSNR over (SNR, channel bandwidth ratio), all pairs of all classes."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     s = np.asarray(dist_doc["snr_db"])
     cbr = np.asarray([model.bandwidth_ratio(v) for v in dist_doc["nu"]])
@@ -330,9 +316,4 @@ def plot_psnr_surface(dist_doc: dict, model, path: str | Path) -> Path:
     ax.set_ylabel("CBR")
     ax.set_zlabel("PSNR (dB)")
     ax.set_title(f"{dist_doc['model']}: PSNR over SNR and CBR (all pair classes)")
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, 110)
