@@ -1,37 +1,20 @@
-"""End-to-end distortion tables of MU-ASCC ([1]): eqs. (12)/(13), (26)-(30) and (31).
+"""End-to-end distortion tables of MU-ASCC ([1]): the public entry.
 
 A :class:`DistortionTable` holds the operating points of one codec for one task (data users,
-"du", or semantic users, "su"), sorted by ascending source rate ``R_s`` (bits per image). Each
-point ``n`` carries the logistic fit of eq. (12) (DUs) or eq. (13) (SUs)::
+"du", or semantic users, "su"), sorted by ascending source rate ``R_s``, each with the logistic
+fit of eq. (12) (DUs) or eq. (13) (SUs) in ``x = log10 BER`` (eq. (14)), interpolated in
+``R_s`` by eqs. (26)-(30) with the subgradient rule of eq. (31); or, for ``"model":
+"tabulated"``, a monotone curve per point. The class, the maths and the erasure-aware form
+(:func:`erasure_aware`) live in :mod:`semdacom.mu_ascc.distortion_table`.
+:class:`SnrTable` is the SNR-indexed table of the DeepJSCC baseline (``"x": "snr_db"``), in
+:mod:`semdacom.mu_ascc.snr_table`. Both are re-exported here.
 
-    D_n(x) = d_s^n + d_c^n / (1 + exp(-a_1^n (x - a_0^n)))                eq. (12)/(13)
-
-with ``x = log10 BER`` (eq. (14)). Between two points the parameters are interpolated linearly
-in ``R_s`` (eqs. (26)-(30))::
-
-    lambda = (R_s - R^n) / (R^{n+1} - R^n),   theta~ = theta^n + lambda (theta^{n+1} - theta^n)
-
-for ``theta`` in ``(d_s, d_c, a_1, a_0)``. The interpolated distortion is differentiable in
-``R_s`` except at the table rates, where :meth:`DistortionTable.subgradient` applies the rule of
-eq. (31): the right derivative at the first rate, the left derivative at the last, the mean of
-both elsewhere.
-
-Tables whose curves are not logistic (``"model": "tabulated"``, e.g. a classical codec whose
-header breaks) store per point a monotone curve ``distortion(log10_ber)`` interpolated linearly
-in ``x``; between points the two curves are mixed with the same ``lambda``.
-
-The JSON format is documented in ``docs/mu_ascc/tables.md``. :func:`synthetic_table` and
-:func:`synthetic_snr_table` build tables in the same format with plausible Fashion-MNIST-like
-numbers for tests and for runs made before measured tables exist; they are labelled
-``"synthetic": true`` and their ``made_by`` says so.
-
-:class:`SnrTable` is the SNR-indexed table of the DeepJSCC baseline (``"x": "snr_db"``): per
-point (training SNR, bandwidth ratio) a monotone curve of distortion against the SNR in dB.
-
-This module is the public entry of the tables: the table class and eqs. (12)/(13), (26)-(31)
-live in :mod:`semdacom.mu_ascc.distortion_table`, the SNR tables in
-:mod:`semdacom.mu_ascc.snr_table`; both are re-exported here, with the synthetic tables and
-:func:`load_table`.
+This module adds the loader :func:`load_table` (a path, a shipped table name or
+``synthetic:<task>[:seed]``) and :func:`synthetic_table`, which, like
+:func:`synthetic_snr_table`, builds a table in the same format with plausible
+Fashion-MNIST-like numbers for tests and for runs made before measured tables exist; they are
+labelled ``"synthetic": true`` and their ``made_by`` says so. The JSON format is documented in
+``docs/mu_ascc/tables.md``.
 """
 
 from __future__ import annotations
