@@ -86,16 +86,9 @@ class channel_decoder(FrameReceiver, LinkBlock, gr.sync_block):
     """
 
     def __init__(
-        self,
-        user: int = 0,
-        mode: str = "ldpc",
-        mcs: int = 3,
-        rc: float = 1.0,
-        blocklength: int = 256,
-        snr_db: float = 20.0,
-        max_iterations: int = 20,
-        seed: int = 0,
-    ) -> None:
+        self, user: int = 0, mode: str = "ldpc", mcs: int = 3, rc: float = 1.0,
+        blocklength: int = 256, snr_db: float = 20.0, max_iterations: int = 20, seed: int = 0,
+    ) -> None:  # fmt: skip
         gr.sync_block.__init__(self, name="channel_decoder", in_sig=[np.complex64], out_sig=None)
         self.setup_link(user, mode, mcs, rc, blocklength)
         max_iterations = check_int("max_iterations", max_iterations, 1)

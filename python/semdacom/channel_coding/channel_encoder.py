@@ -87,17 +87,10 @@ class channel_encoder(FrameSource, LinkBlock, gr.sync_block):
     """
 
     def __init__(
-        self,
-        user: int = 0,
-        mode: str = "ldpc",
-        mcs: int = 3,
-        rc: float = 1.0,
-        blocklength: int = 256,
-        frame_len: int = 0,
-        first_frame: int = 0,
-        seed: int = 0,
+        self, user: int = 0, mode: str = "ldpc", mcs: int = 3, rc: float = 1.0,
+        blocklength: int = 256, frame_len: int = 0, first_frame: int = 0, seed: int = 0,
         hold: bool = False,
-    ) -> None:
+    ) -> None:  # fmt: skip
         gr.sync_block.__init__(self, name="channel_encoder", in_sig=None, out_sig=[np.complex64])
         self.setup_link(user, mode, mcs, rc, blocklength)
         self._frame_len = check_int("frame_len", frame_len)

@@ -69,17 +69,10 @@ class csi_estimator(BurstBlock, Block, gr.basic_block):
     WORK_ERRORS = "errors"
 
     def __init__(
-        self,
-        user: int = 0,
-        k: int = 2,
-        n_t: int = 2,
-        preamble_len: int = 127,
-        n_pilots: int = 16,
-        pilot_power: float = 1.0,
-        header_mcs: int = 2,
-        payload_len: int = 4096,
+        self, user: int = 0, k: int = 2, n_t: int = 2, preamble_len: int = 127, n_pilots: int = 16,
+        pilot_power: float = 1.0, header_mcs: int = 2, payload_len: int = 4096,
         blocklength: int = 256,
-    ) -> None:
+    ) -> None:  # fmt: skip
         self._layout = burst_layout(k, n_t, preamble_len, n_pilots, header_mcs, payload_len)
         self._user = check_int("user", user, 0, self._layout.k - 1)
         self._power = _check_power(pilot_power)

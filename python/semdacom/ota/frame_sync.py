@@ -64,17 +64,10 @@ class frame_sync(BurstBlock, Block, gr.basic_block):
     """
 
     def __init__(
-        self,
-        k: int = 2,
-        n_t: int = 2,
-        preamble_len: int = 127,
-        n_pilots: int = 16,
-        header_mcs: int = 2,
-        payload_len: int = 4096,
-        threshold: float = 0.1,
-        rho_min: float = 0.15,
-        sps: int = 1,
-    ) -> None:
+        self, k: int = 2, n_t: int = 2, preamble_len: int = 127, n_pilots: int = 16,
+        header_mcs: int = 2, payload_len: int = 4096, threshold: float = 0.1,
+        rho_min: float = 0.15, sps: int = 1,
+    ) -> None:  # fmt: skip
         self._layout = burst_layout(k, n_t, preamble_len, n_pilots, header_mcs, payload_len)
         self._sps = check_int("sps", sps, 1, 64)
         for name, v in (("threshold", threshold), ("rho_min", rho_min)):

@@ -69,16 +69,9 @@ class pilot_inserter(BurstBlock, Block, gr.basic_block):
     """
 
     def __init__(
-        self,
-        k: int = 2,
-        n_t: int = 2,
-        preamble_len: int = 127,
-        n_pilots: int = 16,
-        pilot_power: float = 1.0,
-        header_mcs: int = 2,
-        payload_len: int = 4096,
-        guard: int = 64,
-    ) -> None:
+        self, k: int = 2, n_t: int = 2, preamble_len: int = 127, n_pilots: int = 16,
+        pilot_power: float = 1.0, header_mcs: int = 2, payload_len: int = 4096, guard: int = 64,
+    ) -> None:  # fmt: skip
         self._layout = burst_layout(k, n_t, preamble_len, n_pilots, header_mcs, payload_len,
                                     guard)  # fmt: skip
         self._power = _check_power(pilot_power)

@@ -73,13 +73,9 @@ class sfma_decoder(FrameReceiver, Block, gr.sync_block):
     MAX_SIDE = 1024
 
     def __init__(
-        self,
-        user: int = 0,
-        weights: str = "",
-        snr_db: float = 10.0,
-        gain: float = 0.0,
+        self, user: int = 0, weights: str = "", snr_db: float = 10.0, gain: float = 0.0,
         noise_dbm_hz: float = -165.0,
-    ) -> None:
+    ) -> None:  # fmt: skip
         gr.sync_block.__init__(self, name="sfma_decoder", in_sig=[np.complex64], out_sig=None)
         self._user = check_int("user", user)
         self._snr_db = check_finite("snr_db", snr_db)

@@ -53,14 +53,8 @@ class djscc_decoder(FrameReceiver, Block, gr.sync_block):
     symbol PDU leaves as an explicit erasure
     (``erased`` true, ``erasure_reason``; pixels: the decoder's output for all-zero symbols).
 
-    Parameters
-    ----------
-    weights : str
-        DeepJSCC weights ("" = the shipped rho = 0.6, 10 dB model).
-    user : int
-        Index of this user.
-    snr_db : float
-        SNR reported while no CSI with beams is known.
+    Parameters: ``weights`` and ``user`` as in ``djscc_encoder``; ``snr_db`` (float), the SNR
+    reported while no CSI with beams is known.
     """
 
     def __init__(self, weights: str = "", user: int = 0, snr_db: float = 10.0) -> None:

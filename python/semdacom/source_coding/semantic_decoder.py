@@ -28,17 +28,9 @@ class semantic_decoder(CodecBlock, gr.basic_block):
     Unreadable streams, malformed PDUs and bad ``rate_index`` leave as erasures: ``pred`` = -1,
     ``erased`` true and ``erasure_reason``. Decoding never crashes or hangs.
 
-    Parameters
-    ----------
-    user : int
-    rate_index : int
-        Operating point used when a PDU carries none and no command has set one.
-    weights : str
-        Codec weights file ("" = the shipped model with its shipped semantic decoder).
-    codec : str
-        "learned" (default) or "classical" (classifier E on the HEVC-intra/HEIF decoded image,
-        :mod:`semdacom.source_coding.classical`; ``weights`` unused). A PDU whose meta
-        ``codec`` names another codec is an erasure.
+    Parameters: ``user``, ``rate_index`` and ``codec`` as in ``source_decoder`` (with
+    ``codec="classical"`` the classifier E reads the HEVC-intra/HEIF decoded image); ``weights``
+    is the codec weights file ("" = the shipped model with its shipped semantic decoder).
     """
 
     def __init__(
