@@ -11,11 +11,17 @@ private HOME so that the user's GRC settings are not touched). A launch counts a
   grey "Missing Block" stand-in and prints nothing) and no error message (a red block, e.g. a
   parameter that does not evaluate, also prints nothing). tests/grc/grc_probe/sitecustomize.py reads
   these from inside the running GRC and writes them to a JSON report when the GTK main loop is
-  idle after loading, which is also how the test knows GRC has finished loading.
+  idle after loading, which is also how the test knows GRC has finished loading;
+- no block overlaps another on GRC's canvas. The probe reports each block's rectangle as GRC
+  itself sized and placed it (``Block.get_extents()`` once the canvas is realised: the body
+  sized from the rendered title and visible parameters, the ports sticking out of it, and the
+  comment below the block when there is one), and no two rectangles of different blocks may
+  intersect.
 
 Negative checks make sure that the detection works: a flowgraph with an unknown block id, one
-with a parameter that does not evaluate, a file that is not YAML, and a block folder holding a
-malformed block description must each be reported as failed.
+with a parameter that does not evaluate, one with a block moved onto another, a file that is
+not YAML, and a block folder holding a malformed block description must each be reported as
+failed.
 
 The only skip is for a machine where no X server can run (no Xvfb binary, or Xvfb does not come
 up).
@@ -35,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("*.grc"))
@@ -223,6 +230,27 @@ def launch_once(
     return result
 
 
+def _boxes(rect: dict) -> list[tuple[float, float, float, float]]:
+    """The block's rectangles on GRC's canvas: body with ports, and its comment if shown."""
+    return [tuple(rect["extent"])] + ([tuple(rect["comment"])] if "comment" in rect else [])
+
+
+def overlaps(page: dict) -> list[str]:
+    """Pairs of blocks whose rectangles on GRC's canvas intersect (touching edges is fine)."""
+    out = []
+    rects = page["rects"]
+    for i, a in enumerate(rects):
+        for b in rects[i + 1 :]:
+            hit = any(
+                ax0 < bx1 and bx0 < ax1 and ay0 < by1 and by0 < ay1
+                for ax0, ay0, ax1, ay1 in _boxes(a)
+                for bx0, by0, bx1, by1 in _boxes(b)
+            )
+            if hit:
+                out.append(f"{a['name']} {a['extent']} / {b['name']} {b['extent']}")
+    return out
+
+
 def _problems(r: Launch) -> list[str]:
     out = []
     if not r.alive_after_load:
@@ -245,6 +273,13 @@ def _problems(r: Launch) -> list[str]:
                 out.append("flowgraph errors in GRC: " + " | ".join(p["errors"][:8]))
             if p["blocks"] < 2:
                 out.append("GRC shows an empty flowgraph")
+            if not p["sized"]:
+                out.append("GRC did not size the blocks (no canvas drawn)")
+            elif p["blocks"] != len(p["rects"]):
+                out.append(f"{len(p['rects'])} block rectangles for {p['blocks']} blocks")
+            hits = overlaps(p)
+            if hits:
+                out.append("blocks overlap on GRC's canvas: " + " | ".join(hits[:8]))
     return out
 
 
@@ -262,6 +297,15 @@ def _negative_files(base: Path) -> dict[str, tuple[Path, dict[str, str]]]:
     assert "value: '1.0'" in good
     bad_param.write_text(good.replace("value: '1.0'", "value: 'undefined_name_xyz'", 1))
     files["bad_param"] = (bad_param, {})
+
+    overlap = base / "overlap.grc"
+    flowgraph = yaml.safe_load(good)
+    by_name = {b["name"]: b for b in flowgraph["blocks"]}
+    # the second block of the chain on top of the first, shifted by a few pixels
+    x, y = by_name["src_0"]["states"]["coordinate"]
+    by_name["head_0"]["states"]["coordinate"] = [x + 24, y + 8]
+    overlap.write_text(yaml.safe_dump(flowgraph, sort_keys=False))
+    files["overlap"] = (overlap, {})
 
     not_yaml = base / "not_yaml.grc"
     not_yaml.write_text("options: [this is: not: yaml\n")
@@ -311,11 +355,27 @@ def test_example_opens_in_gnuradio_companion(grc: Path, launches) -> None:
     assert "Loading: " in r.output and ">>> Done" in r.output, r.output
 
 
+@pytest.mark.parametrize("grc", EXAMPLES, ids=lambda p: p.name)
+def test_no_block_overlaps_another(grc: Path, launches) -> None:
+    """Every example is laid out so that GRC draws no block over another (the rectangles come
+    from GRC's own canvas, see tests/grc/grc_probe/sitecustomize.py)."""
+    r = launches[grc.name]
+    assert r.report is not None, r.problems
+    pages = [p for p in r.report["pages"] if Path(p["file"] or "/") == r.path]
+    assert pages, r.problems
+    for page in pages:
+        assert page["sized"], "GRC did not size the blocks"
+        assert len(page["rects"]) == page["blocks"] >= 2
+        hits = overlaps(page)
+        assert not hits, f"{grc.name}: blocks overlap in GRC:\n" + "\n".join(hits)
+
+
 @pytest.mark.parametrize(
     ("case", "expect"),
     [
         ("missing_block", "blocks GRC does not know: ['semdacom_no_such_block']"),
         ("bad_param", "flowgraph errors in GRC"),
+        ("overlap", "blocks overlap on GRC's canvas: src_0 "),
         ("not_yaml", "error lines on GRC's console"),
         ("broken_block_yml", "semdacom_broken.block.yml"),
     ],
