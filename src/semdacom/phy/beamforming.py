@@ -21,6 +21,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from semdacom.phy.docs import shared_params
+
 __all__ = [
     "downlink_powers_for_sinr",
     "downlink_powers_from_uplink",
@@ -235,6 +237,7 @@ def uplink_sinr(Hbar: ArrayLike, q: ArrayLike, W: ArrayLike) -> FloatArray:
     return signal / (interference + noise)
 
 
+@shared_params
 def udd_matrices(Hbar: ArrayLike, W: ArrayLike, sinr: ArrayLike) -> tuple[FloatArray, FloatArray]:
     """Duality matrices ``Psi`` and ``Phi`` of eqs. (36) and (37) of MU-ASCC ([1]).
 
@@ -248,8 +251,7 @@ def udd_matrices(Hbar: ArrayLike, W: ArrayLike, sinr: ArrayLike) -> tuple[FloatA
 
     Parameters
     ----------
-    Hbar : array_like, shape (K, N_t)
-        Normalised channel.
+    {Hbar}
     W : array_like, shape (K, N_t)
         Unit-norm beamformers (shared by downlink and uplink).
     sinr : array_like, shape (K,)
@@ -305,20 +307,14 @@ def _solve_powers(Hbar: ArrayLike, W: ArrayLike, sinr: ArrayLike, uplink: bool) 
     return out
 
 
+@shared_params
 def downlink_powers_for_sinr(Hbar: ArrayLike, W: ArrayLike, sinr: ArrayLike) -> FloatArray:
     """Downlink powers reaching given SINRs with beams ``W``: ``p = Psi^-1 1``, eqs. (34), (36).
 
     Users with target SINR 0 get zero power and are left out of the system (they neither need
     nor cause interference).
 
-    Parameters
-    ----------
-    Hbar : array_like, shape (K, N_t)
-        Normalised channel.
-    W : array_like, shape (K, N_t)
-        Unit-norm beamformers.
-    sinr : array_like, shape (K,)
-        Target linear SINRs, ``>= 0``.
+    {Parameters: Hbar W target_sinr}
 
     Returns
     -------
@@ -334,19 +330,13 @@ def downlink_powers_for_sinr(Hbar: ArrayLike, W: ArrayLike, sinr: ArrayLike) -> 
     return _solve_powers(Hbar, W, sinr, uplink=False)
 
 
+@shared_params
 def uplink_powers_for_sinr(Hbar: ArrayLike, W: ArrayLike, sinr: ArrayLike) -> FloatArray:
     """Uplink powers reaching given SINRs with receive beams ``W``, eqs. (35) and (37).
 
     ``q = Phi^-1 1``; users with target SINR 0 get zero power and are left out of the system.
 
-    Parameters
-    ----------
-    Hbar : array_like, shape (K, N_t)
-        Normalised channel.
-    W : array_like, shape (K, N_t)
-        Unit-norm receive beamformers.
-    sinr : array_like, shape (K,)
-        Target linear SINRs, ``>= 0``.
+    {Parameters: Hbar W target_sinr}
 
     Returns
     -------
@@ -361,6 +351,7 @@ def uplink_powers_for_sinr(Hbar: ArrayLike, W: ArrayLike, sinr: ArrayLike) -> Fl
     return _solve_powers(Hbar, W, sinr, uplink=True)
 
 
+@shared_params
 def uplink_powers_from_downlink(Hbar: ArrayLike, p: ArrayLike, W: ArrayLike) -> FloatArray:
     """Virtual-uplink powers with the same SINRs as a downlink allocation, eqs. (35), (37).
 
@@ -368,14 +359,7 @@ def uplink_powers_from_downlink(Hbar: ArrayLike, p: ArrayLike, W: ArrayLike) -> 
     ``Phi q = 1``. The total power is preserved, ``sum(q) == sum(p)``, and
     ``uplink_sinr(Hbar, q, W) == downlink_sinr(Hbar, p, W, 1)``.
 
-    Parameters
-    ----------
-    Hbar : array_like, shape (K, N_t)
-        Normalised channel.
-    p : array_like, shape (K,)
-        Downlink powers in watts, ``>= 0``.
-    W : array_like, shape (K, N_t)
-        Unit-norm beamformers.
+    {Parameters: Hbar p W}
 
     Returns
     -------
@@ -392,20 +376,14 @@ def uplink_powers_from_downlink(Hbar: ArrayLike, p: ArrayLike, W: ArrayLike) -> 
     return _solve_powers(Hm, W, gamma, uplink=True)
 
 
+@shared_params
 def downlink_powers_from_uplink(Hbar: ArrayLike, q: ArrayLike, W: ArrayLike) -> FloatArray:
     """Downlink powers with the same SINRs as a virtual-uplink allocation, eqs. (34), (36).
 
     Computes the uplink SINRs of ``(q, W)`` (eq. (33)) and solves ``Psi p = 1``; this is the
     last step of Alg. 3 (Proposition 4.1). ``sum(p) == sum(q)``.
 
-    Parameters
-    ----------
-    Hbar : array_like, shape (K, N_t)
-        Normalised channel.
-    q : array_like, shape (K,)
-        Uplink powers in watts, ``>= 0``.
-    W : array_like, shape (K, N_t)
-        Unit-norm beamformers.
+    {Parameters: Hbar q W}
 
     Returns
     -------
@@ -422,18 +400,14 @@ def downlink_powers_from_uplink(Hbar: ArrayLike, q: ArrayLike, W: ArrayLike) -> 
     return _solve_powers(Hm, W, gamma, uplink=False)
 
 
+@shared_params
 def mmse_beamformers(Hbar: ArrayLike, q: ArrayLike) -> ComplexArray:
     """Uplink MMSE receive beamformers, eq. (43) of MU-ASCC ([1]).
 
     ``w_i = (I + sum_j q_j hbar_j hbar_j^H)^{-1} hbar_i``, normalised to unit norm; for fixed
     ``q`` it maximises every uplink SINR of eq. (33) at once.
 
-    Parameters
-    ----------
-    Hbar : array_like, shape (K, N_t)
-        Normalised channel.
-    q : array_like, shape (K,)
-        Uplink powers in watts, ``>= 0``.
+    {Parameters: Hbar q}
 
     Returns
     -------

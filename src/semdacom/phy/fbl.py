@@ -39,6 +39,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
+from semdacom.phy.docs import shared_params
+
 __all__ = [
     "FloatOrArray",
     "ber",
@@ -153,13 +155,11 @@ def _hazard(x: NDArray[np.float64]) -> NDArray[np.float64]:
         return _SQRT_2_OVER_PI / special.erfcx(x / np.sqrt(2.0))
 
 
+@shared_params
 def capacity(sinr: ArrayLike) -> FloatOrArray:
     """Shannon capacity ``C = log2(1 + sinr)`` in bits per complex channel use (eq. (8)).
 
-    Parameters
-    ----------
-    sinr : array_like
-        Linear SINR, ``>= 0``.
+    {Parameters: sinr}
 
     Returns
     -------
@@ -175,13 +175,13 @@ def _one_minus_inv_sq(g: NDArray[np.float64]) -> NDArray[np.float64]:
     return -np.expm1(-2.0 * np.log1p(g))
 
 
+@shared_params
 def dispersion(sinr: ArrayLike, paper_form: bool = False) -> FloatOrArray:
     """Channel dispersion ``V`` of the complex AWGN channel (denominator of eq. (8)).
 
     Parameters
     ----------
-    sinr : array_like
-        Linear SINR, ``>= 0``.
+    {sinr}
     paper_form : bool, optional
         ``False`` (default): the standard ``V = (1 - 1/(1+sinr)^2) (log2 e)^2`` in bits^2
         (Polyanskiy, Poor and Verdu 2010). ``True``: the form printed in eq. (8) of MU-ASCC,
@@ -225,47 +225,35 @@ def _q_arg(
     return x, dx_dg, dx_drc
 
 
+def _q_only(sinr: ArrayLike, rc: ArrayLike, L: ArrayLike, paper_form: bool) -> NDArray:
+    """The checked inputs' Q argument of eq. (8), without derivatives."""
+    g, r, n = _prepare(sinr, rc, L)
+    return _q_arg(g, r, n, paper_form, need_grad=False)[0]
+
+
+@shared_params
 def q_argument(
     sinr: ArrayLike, rc: ArrayLike, L: ArrayLike, paper_form: bool = False
 ) -> FloatOrArray:
     """Argument of Q in eq. (8) of MU-ASCC ([1]): ``sqrt(L) (C - rc) / sqrt(V)``.
 
-    Parameters
-    ----------
-    sinr : array_like
-        Linear SINR, ``>= 0``.
-    rc : array_like
-        Channel coding rate ``R_c`` in bits per complex channel use, ``> 0``.
-    L : array_like
-        Blocklength in channel uses, ``> 0``.
-    paper_form : bool, optional
-        Use the dispersion as printed in the paper (see :func:`dispersion`).
+    {Parameters: sinr rc L paper_form}
 
     Returns
     -------
     float or ndarray
         The Q argument (``-inf`` where ``sinr == 0``), broadcast over the inputs.
     """
-    g, r, n = _prepare(sinr, rc, L)
-    x, _, _ = _q_arg(g, r, n, paper_form, need_grad=False)
-    return _ret(x)
+    return _ret(_q_only(sinr, rc, L, paper_form))
 
 
+@shared_params
 def packet_error_prob(
     sinr: ArrayLike, rc: ArrayLike, L: ArrayLike, paper_form: bool = False
 ) -> FloatOrArray:
     """Packet (block) error probability, eq. (8) of MU-ASCC ([1]).
 
-    Parameters
-    ----------
-    sinr : array_like
-        Linear SINR, ``>= 0``.
-    rc : array_like
-        Channel coding rate in bits per complex channel use, ``> 0``.
-    L : array_like
-        Blocklength in channel uses, ``> 0``.
-    paper_form : bool, optional
-        Use the dispersion as printed in the paper (see :func:`dispersion`).
+    {Parameters: sinr rc L paper_form}
 
     Returns
     -------
@@ -273,11 +261,10 @@ def packet_error_prob(
         ``rho = Q(x)`` in ``[0, 1]``; underflows to 0 for very reliable links, use
         :func:`log_packet_error_prob` there.
     """
-    g, r, n = _prepare(sinr, rc, L)
-    x, _, _ = _q_arg(g, r, n, paper_form, need_grad=False)
-    return _ret(np.asarray(special.ndtr(-x)))
+    return _ret(np.asarray(special.ndtr(-_q_only(sinr, rc, L, paper_form))))
 
 
+@shared_params
 def log_packet_error_prob(
     sinr: ArrayLike, rc: ArrayLike, L: ArrayLike, paper_form: bool = False
 ) -> FloatOrArray:
@@ -285,25 +272,14 @@ def log_packet_error_prob(
 
     Evaluated as ``log_ndtr(-x)``, finite and accurate far below ``1e-300``.
 
-    Parameters
-    ----------
-    sinr : array_like
-        Linear SINR, ``>= 0``.
-    rc : array_like
-        Channel coding rate in bits per complex channel use, ``> 0``.
-    L : array_like
-        Blocklength in channel uses, ``> 0``.
-    paper_form : bool, optional
-        Use the dispersion as printed in the paper (see :func:`dispersion`).
+    {Parameters: sinr rc L paper_form}
 
     Returns
     -------
     float or ndarray
         ``log(rho) <= 0``.
     """
-    g, r, n = _prepare(sinr, rc, L)
-    x, _, _ = _q_arg(g, r, n, paper_form, need_grad=False)
-    return _ret(np.asarray(special.log_ndtr(-x)))
+    return _ret(np.asarray(special.log_ndtr(-_q_only(sinr, rc, L, paper_form))))
 
 
 def log10_prefactor(rc: ArrayLike, L: ArrayLike, packet_loss: bool = False) -> FloatOrArray:
@@ -316,6 +292,7 @@ def log10_prefactor(rc: ArrayLike, L: ArrayLike, packet_loss: bool = False) -> F
     return _ret(-np.log10(r * n))
 
 
+@shared_params
 def log10_ber(
     sinr: ArrayLike,
     rc: ArrayLike,
@@ -337,14 +314,10 @@ def log10_ber(
 
     Parameters
     ----------
-    sinr : array_like
-        Linear SINR, ``>= 0``.
-    rc : array_like
-        Channel coding rate in bits per complex channel use, ``> 0``.
-    L : array_like
-        Blocklength in channel uses, ``> 0``.
-    paper_form : bool, optional
-        Use the dispersion as printed in the paper (see :func:`dispersion`).
+    {sinr}
+    {rc}
+    {L}
+    {paper_form}
     packet_loss : bool, optional
         The physical form ``BER = rho / 2`` instead of eq. (14)'s ``rho / (rc L)``.
 
@@ -359,6 +332,7 @@ def log10_ber(
     return _ret(log10_prefactor(r, n, packet_loss) + special.log_ndtr(-x) / _LN10)
 
 
+@shared_params
 def log10_ber_and_grad(
     sinr: ArrayLike,
     rc: ArrayLike,
@@ -382,16 +356,12 @@ def log10_ber_and_grad(
 
     Parameters
     ----------
-    sinr : array_like
-        Linear SINR, ``>= 0``.
-    rc : array_like
-        Channel coding rate in bits per complex channel use, ``> 0``.
+    {sinr}
+    {rc}
     L : array_like
         Blocklength in channel uses, ``> 0`` (a parameter: no derivative is returned for it).
-    paper_form : bool, optional
-        Use the dispersion as printed in the paper (see :func:`dispersion`).
-    packet_loss : bool, optional
-        The physical form ``BER = rho / 2`` (see :func:`log10_ber`).
+    {paper_form}
+    {packet_loss}
 
     Returns
     -------
@@ -414,6 +384,7 @@ def log10_ber_and_grad(
     return _ret(value), _ret(dv_dg), _ret(np.broadcast_to(dv_drc, value.shape).copy())
 
 
+@shared_params
 def ber(
     sinr: ArrayLike,
     rc: ArrayLike,
@@ -423,18 +394,7 @@ def ber(
 ) -> FloatOrArray:
     """Bit error rate ``10 ** log10_ber`` of eq. (14) of MU-ASCC ([1]), clipped to [0, 0.5].
 
-    Parameters
-    ----------
-    sinr : array_like
-        Linear SINR, ``>= 0``.
-    rc : array_like
-        Channel coding rate in bits per complex channel use, ``> 0``.
-    L : array_like
-        Blocklength in channel uses, ``> 0``.
-    paper_form : bool, optional
-        Use the dispersion as printed in the paper (see :func:`dispersion`).
-    packet_loss : bool, optional
-        The physical form ``BER = rho / 2`` (see :func:`log10_ber`).
+    {Parameters: sinr rc L paper_form packet_loss}
 
     Returns
     -------

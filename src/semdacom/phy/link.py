@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from semdacom.phy import fbl
+from semdacom.phy.docs import shared_params
 from semdacom.phy.fbl import FloatOrArray
 
 __all__ = ["LinkModel", "RandomCodingLink", "TabulatedLink", "physical_link"]
@@ -42,18 +43,12 @@ class LinkModel(abc.ABC):
 
     name: str = "link"
 
+    @shared_params
     @abc.abstractmethod
     def log10_ber(self, sinr: ArrayLike, rc: ArrayLike, L: ArrayLike) -> FloatOrArray:
         """Base-10 log of the bit error rate (the quantity of eq. (14) of MU-ASCC [1]).
 
-        Parameters
-        ----------
-        sinr : array_like
-            Linear SINR, ``>= 0``.
-        rc : array_like
-            Channel coding rate in bits per complex channel use, ``> 0``.
-        L : array_like
-            Blocklength in channel uses, ``> 0``.
+        {Parameters: sinr rc L}
 
         Returns
         -------
@@ -61,20 +56,14 @@ class LinkModel(abc.ABC):
             ``log10 BER``.
         """
 
+    @shared_params
     @abc.abstractmethod
     def log10_ber_and_grad(
         self, sinr: ArrayLike, rc: ArrayLike, L: ArrayLike
     ) -> tuple[FloatOrArray, FloatOrArray, FloatOrArray]:
         """``log10 BER`` and its partial derivatives in ``sinr`` and ``rc``.
 
-        Parameters
-        ----------
-        sinr : array_like
-            Linear SINR, ``>= 0``.
-        rc : array_like
-            Channel coding rate in bits per complex channel use, ``> 0``.
-        L : array_like
-            Blocklength in channel uses, ``> 0``.
+        {Parameters: sinr rc L}
 
         Returns
         -------
@@ -82,17 +71,11 @@ class LinkModel(abc.ABC):
             ``log10 BER`` and its partial derivatives.
         """
 
+    @shared_params
     def ber(self, sinr: ArrayLike, rc: ArrayLike, L: ArrayLike) -> FloatOrArray:
         """Bit error rate ``10 ** log10_ber`` clipped to ``[0, 0.5]``.
 
-        Parameters
-        ----------
-        sinr : array_like
-            Linear SINR, ``>= 0``.
-        rc : array_like
-            Channel coding rate in bits per complex channel use, ``> 0``.
-        L : array_like
-            Blocklength in channel uses, ``> 0``.
+        {Parameters: sinr rc L}
 
         Returns
         -------
@@ -102,20 +85,14 @@ class LinkModel(abc.ABC):
         v = np.asarray(self.log10_ber(sinr, rc, L), dtype=np.float64)
         return _ret(np.clip(10.0**v, 0.0, 0.5))
 
+    @shared_params
     def packet_error_prob(self, sinr: ArrayLike, rc: ArrayLike, L: ArrayLike) -> FloatOrArray:
         """Packet error probability implied by the BER through eq. (14) of MU-ASCC ([1]).
 
         The default inverts eq. (14): ``rho = BER * rc * L``, clipped to ``[0, 1]``.
         Subclasses with a direct packet error model (e.g. eq. (8)) override it.
 
-        Parameters
-        ----------
-        sinr : array_like
-            Linear SINR, ``>= 0``.
-        rc : array_like
-            Channel coding rate in bits per complex channel use, ``> 0``.
-        L : array_like
-            Blocklength in channel uses, ``> 0``.
+        {Parameters: sinr rc L}
 
         Returns
         -------
@@ -126,6 +103,7 @@ class LinkModel(abc.ABC):
         nbits = np.asarray(rc, dtype=np.float64) * np.asarray(L, dtype=np.float64)
         return _ret(np.clip(10.0 ** (v + np.log10(nbits)), 0.0, 1.0))
 
+    @shared_params
     def required_sinr(
         self,
         target_log10_ber: ArrayLike,
@@ -143,10 +121,8 @@ class LinkModel(abc.ABC):
         ----------
         target_log10_ber : array_like
             Target base-10 log BER.
-        rc : array_like
-            Channel coding rate in bits per complex channel use, ``> 0``.
-        L : array_like
-            Blocklength in channel uses, ``> 0``.
+        {rc}
+        {L}
         sinr_max : float, optional
             Largest SINR searched; targets not met there give ``inf``.
         rtol : float, optional
