@@ -6,7 +6,15 @@
 # size, default 1920x1080), GRC_SHOT_WAIT=seconds to let GRC draw after its window appears
 # (default 3), GRC_SHOT_SEARCH=text typed into GRC's block search so that the library panel
 # shows those blocks (default semdacom: the module's categories; empty: no search),
-# GRC_SHOT_ZOOM_OUT=N zoom-out steps (Ctrl+minus) so that a large flowgraph fits (default 0).
+# GRC_SHOT_ZOOM_OUT=N zoom-out steps (Ctrl+minus) so that a large flowgraph fits (default 0),
+# GRC_SHOT_CROP=WxH+X+Y the part of the window to keep (default: all of it).
+# The figures in docs/figures were made with:
+#   GRC_SHOT_ZOOM_OUT=3 scripts/grc_screenshot.sh examples/sfma_loopback.grc \
+#     docs/figures/grc_sfma_loopback.png
+#   GRC_SHOT_SIZE=2400x1080 GRC_SHOT_ZOOM_OUT=3 scripts/grc_screenshot.sh \
+#     examples/mu_ascc_loopback.grc docs/figures/grc_mu_ascc_loopback.png
+#   GRC_SHOT_SIZE=4000x1150 GRC_SHOT_ZOOM_OUT=3 GRC_SHOT_SEARCH= GRC_SHOT_CROP=3240x690+0+64 \
+#     scripts/grc_screenshot.sh examples/mu_ascc_ota_sim.grc docs/figures/grc_mu_ascc_ota_sim.png
 set -euo pipefail
 if [ $# -ne 2 ]; then
   echo "usage: $0 <file.grc> <out.png>" >&2
@@ -18,6 +26,7 @@ size=${GRC_SHOT_SIZE:-1920x1080}
 wait_s=${GRC_SHOT_WAIT:-3}
 search=${GRC_SHOT_SEARCH-semdacom}
 zoom_out=${GRC_SHOT_ZOOM_OUT:-0}
+crop=${GRC_SHOT_CROP:-}
 for tool in Xvfb xdotool import gnuradio-companion; do
   command -v "$tool" >/dev/null || { echo "$0: $tool not found (run make setup)" >&2; exit 1; }
 done
@@ -83,7 +92,7 @@ if [ -n "$search" ]; then
 fi
 sleep "$wait_s"
 mkdir -p "$(dirname "$out")"
-import -window root -crop "${width}x${height}+0+0" +repage "$out"
+import -window root -crop "${crop:-${width}x${height}+0+0}" +repage "$out"
 if grep -qiE "error|traceback|failed" "$tmp/grc.log"; then
   echo "$0: warning: GRC reported problems while loading:" >&2
   cat "$tmp/grc.log" >&2
