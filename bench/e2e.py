@@ -62,31 +62,18 @@ def _ota_module():
 
 
 def run_ota_sim(n_images: int = OTA_IMAGES, timeout_s: float = 300.0, **kw):
-    """examples/mu_ascc_ota_sim.grc headless until every image has its result."""
-    from semdacom.cli.examples import free_port_base
+    """examples/mu_ascc_ota_sim.grc headless until every image has its result (or every burst
+    has left and nothing new arrived for 5 s: the rest was lost on the air)."""
+    from semdacom.cli.examples import UntilIdle, free_port_base, run_until
 
     mod = _ota_module()
     tb = mod.mu_ascc_ota_sim(n_images=n_images, zmq_port=free_port_base(), **kw)
-    t0 = time.monotonic()
-    tb.start()
-    last, since = -1, time.monotonic()
-    try:
-        while time.monotonic() - t0 < timeout_s:
-            done = sum(getattr(tb, f"metrics_{u}").summary()["counts"]["results"] for u in (0, 1))
-            if done >= 2 * n_images:
-                break
-            if done != last:
-                last, since = done, time.monotonic()
-            # every burst sent and nothing new for 5 s: the rest was lost on the air
-            sent = tb.pilots.counters()["bursts_out"] >= n_images
-            if sent and time.monotonic() - since > 5.0:
-                break
-            time.sleep(0.05)
-        time.sleep(0.3)
-    finally:
-        tb.stop()
-        tb.wait()
-    tb.bench_wall_s = time.monotonic() - t0
+    done = UntilIdle(
+        lambda: sum(getattr(tb, f"metrics_{u}").summary()["counts"]["results"] for u in (0, 1)),
+        2 * n_images,
+        lambda: tb.pilots.counters()["bursts_out"] >= n_images,
+    )
+    tb.bench_wall_s = run_until(tb, done, timeout_s, poll_s=0.05, settle_s=0.3)
     return tb
 
 

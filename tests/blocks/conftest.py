@@ -4,6 +4,8 @@
 output message ports publishes, an optional stream source feeds its stream input and a vector
 sink takes its stream output; messages are posted straight to its input ports. ``wait_until``
 polls with a deadline, so a block whose thread died fails a test instead of hanging it.
+``GatedSource`` feeds tagged streams and pauses at a chosen sample, so that messages can be
+posted while a block is mid-stream (tests/flowgraphs uses it too, through its conftest).
 
 Test files subclass it (``from block_harness import BlockHarness``: this module registers
 itself under that name, since every test directory has a ``conftest``) and build instances
@@ -13,6 +15,7 @@ through the ``block_harness`` fixture, which stops them at teardown.
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -48,6 +51,46 @@ class IdleSource(gr.sync_block):
     def work(self, input_items, output_items):
         time.sleep(0.002)
         return 0
+
+
+class GatedSource(gr.sync_block):
+    """Emits the rows of ``data`` (with ``tags``, ``(offset, key, value)``, on output 0); stops
+    at sample ``hold_at`` until ``gate`` is set (or ``hold_timeout`` seconds have passed), so
+    that a test can post messages while a block is mid-stream."""
+
+    def __init__(
+        self,
+        data: np.ndarray,
+        tags: Sequence[tuple[int, object, object]],
+        hold_at: int,
+        hold_timeout: float = 10.0,
+    ):
+        gr.sync_block.__init__(
+            self, name="gated_source", in_sig=None, out_sig=[np.complex64] * data.shape[0]
+        )
+        self.data = data.astype(np.complex64)
+        self.tags = sorted(tags, key=lambda t: t[0])
+        self.hold_at = hold_at
+        self.hold_timeout = hold_timeout
+        self.gate = threading.Event()
+
+    def work(self, input_items, output_items):
+        start = self.nitems_written(0)
+        total = self.data.shape[1]
+        if start >= total:
+            return -1
+        if start == self.hold_at:
+            self.gate.wait(self.hold_timeout)
+        stop = min(total, start + len(output_items[0]))
+        if start < self.hold_at:
+            stop = min(stop, self.hold_at)
+        n = stop - start
+        for o, out in enumerate(output_items):
+            out[:n] = self.data[o, start:stop]
+        for off, key, value in self.tags:
+            if start <= off < stop:
+                self.add_item_tag(0, off, key, value)
+        return n
 
 
 class BlockHarness:

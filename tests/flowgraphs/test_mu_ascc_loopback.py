@@ -13,22 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
-from pathlib import Path
 
 import pytest
 
-from semdacom.cli.examples import compile_example, load_flowgraph_module
+from semdacom.cli.examples import run_until
 
-ROOT = Path(__file__).resolve().parents[2]
 N_IMAGES = 24
 TIMEOUT_S = 120.0
-
-
-@pytest.fixture(scope="module")
-def loopback(tmp_path_factory):
-    py = compile_example(ROOT / "examples" / "mu_ascc_loopback.grc", tmp_path_factory.mktemp("fg"))
-    return load_flowgraph_module(py)
 
 
 def _run(mod, watch: bool = False, **kw):
@@ -46,22 +37,17 @@ def _run(mod, watch: bool = False, **kw):
             probes[name] = blocks.message_debug()
             tb.msg_connect((blk, port), (probes[name], "store"))
     tb.probes = probes
-    t0 = time.monotonic()
-    tb.start()
-    try:
-        while tb.metrics.summary()["counts"]["results"] < 2 * N_IMAGES:
-            assert time.monotonic() - t0 < TIMEOUT_S, tb.metrics.summary()
-            time.sleep(0.02)
-        time.sleep(0.1)  # nothing more may arrive
-    finally:
-        tb.stop()
-        tb.wait()
+
+    def done() -> bool:
+        return tb.metrics.summary()["counts"]["results"] >= 2 * N_IMAGES
+
+    run_until(tb, done, TIMEOUT_S, describe=tb.metrics.summary)
     return tb
 
 
 @pytest.mark.parametrize("p_max_dbw", [-12.0, 5.0])
-def test_closed_loop_images_in_equal_results_out(loopback, p_max_dbw: float) -> None:
-    tb = _run(loopback, p_max_dbw=p_max_dbw)
+def test_closed_loop_images_in_equal_results_out(mu_ascc_loopback, p_max_dbw: float) -> None:
+    tb = _run(mu_ascc_loopback, p_max_dbw=p_max_dbw)
     s = tb.metrics.summary()
     assert s["counts"]["results"] == 2 * N_IMAGES and s["counts"]["refs"] == 2 * N_IMAGES
     assert s["counts"]["malformed"] == 0 and s["counts"]["unmatched"] == 0
@@ -91,12 +77,12 @@ def test_closed_loop_images_in_equal_results_out(loopback, p_max_dbw: float) -> 
         assert abs(du["one_minus_msssim"] - d_pred) < 0.01, (du, d_pred)
 
 
-def test_ldpc_mode_runs_the_mcs_the_optimiser_picks(loopback) -> None:
+def test_ldpc_mode_runs_the_mcs_the_optimiser_picks(mu_ascc_loopback) -> None:
     """link = tabulated_mcs: the channel coders run the real LDPC + QAM codes, the optimiser
     plans with the measured link tables (discrete MCS, codeword losses) and publishes the MCS
     of each user; the coders use it, every image gives one result, and the measured weighted
     distortion is the optimiser's prediction (24 images per user: within 0.03)."""
-    tb = _run(loopback, link="tabulated_mcs", p_max_dbw=6.0)
+    tb = _run(mu_ascc_loopback, link="tabulated_mcs", p_max_dbw=6.0)
     s = tb.metrics.summary()
     assert s["counts"]["results"] == 2 * N_IMAGES and s["counts"]["unmatched"] == 0
     a = tb.optimizer.last_allocation()
@@ -113,7 +99,7 @@ def _messages(dbg) -> list:
     return [dbg.get_message(i) for i in range(dbg.num_messages())]
 
 
-def test_allocation_change_takes_effect_at_its_frame_in_every_block(loopback) -> None:
+def test_allocation_change_takes_effect_at_its_frame_in_every_block(mu_ascc_loopback) -> None:
     """Rayleigh block fading (a new channel every 4 frames): miso_channel publishes CSI with
     the new channel's first frame, the optimiser answers with apply_frame = that frame + the
     lead, and every block — both source encoders, channel encoders and channel decoders, the
@@ -123,7 +109,7 @@ def test_allocation_change_takes_effect_at_its_frame_in_every_block(loopback) ->
     import pmt
     from gnuradio.semdacom import messages
 
-    tb = _run(loopback, watch=True, p_max_dbw=5.0, fading_frames=4, apply_lead=6)
+    tb = _run(mu_ascc_loopback, watch=True, p_max_dbw=5.0, fading_frames=4, apply_lead=6)
     allocs = [messages.alloc_from_pmt(m) for m in _messages(tb.probes["alloc"])]
     csis = [messages.csi_from_pmt(m) for m in _messages(tb.probes["csi"])]
     # the channel changed mid-run and the optimiser followed it

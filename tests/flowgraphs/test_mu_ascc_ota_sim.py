@@ -13,26 +13,15 @@ estimated CSI, and the estimates match the least-squares theory.
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
-
 import numpy as np
-import pytest
 from gnuradio import blocks
 from gnuradio.semdacom import messages
 
-from semdacom.cli.examples import compile_example, free_port_base, load_flowgraph_module
+from semdacom.cli.examples import UntilIdle, free_port_base, run_until
 from semdacom.phy import pilots
 
-ROOT = Path(__file__).resolve().parents[2]
 N_IMAGES = 40
 TIMEOUT_S = 150.0
-
-
-@pytest.fixture(scope="module")
-def ota_sim(tmp_path_factory):
-    py = compile_example(ROOT / "examples" / "mu_ascc_ota_sim.grc", tmp_path_factory.mktemp("fg"))
-    return load_flowgraph_module(py)
 
 
 def run_ota_sim(mod, n_images: int = N_IMAGES, timeout_s: float = TIMEOUT_S, **kw):
@@ -43,25 +32,13 @@ def run_ota_sim(mod, n_images: int = N_IMAGES, timeout_s: float = TIMEOUT_S, **k
     tb.decoded = [blocks.message_debug() for _ in (0, 1)]
     for u in (0, 1):
         tb.msg_connect((getattr(tb, f"channel_decoder_{u}"), "pdus"), (tb.decoded[u], "store"))
-    t0 = time.monotonic()
-    last, since = -1, t0
-    tb.start()
-    try:
-        while time.monotonic() - t0 < timeout_s:
-            c = [getattr(tb, f"metrics_{u}").summary()["counts"] for u in (0, 1)]
-            done = sum(x["results"] + x["malformed"] for x in c)
-            if done >= 2 * n_images:
-                break
-            if done != last:
-                last, since = done, time.monotonic()
-            sent = tb.pilots.counters()["bursts_out"] >= n_images
-            if sent and time.monotonic() - since > 5.0:
-                break
-            time.sleep(0.05)
-        time.sleep(0.3)  # nothing more may arrive
-    finally:
-        tb.stop()
-        tb.wait()
+
+    def finished() -> int:
+        c = [getattr(tb, f"metrics_{u}").summary()["counts"] for u in (0, 1)]
+        return sum(x["results"] + x["malformed"] for x in c)
+
+    done = UntilIdle(finished, 2 * n_images, lambda: tb.pilots.counters()["bursts_out"] >= n_images)
+    run_until(tb, done, timeout_s, poll_s=0.05, settle_s=0.3)
     return tb
 
 
@@ -71,8 +48,10 @@ def decoded(tb, u: int) -> list[dict]:
     return [messages.unpack_bits_pdu(dbg.get_message(i))[0] for i in range(dbg.num_messages())]
 
 
-def test_ota_sim_detects_frames_and_closes_the_loop(ota_sim) -> None:
-    tb = run_ota_sim(ota_sim, snr_db=10.0, cfo=0.001, delay_0=137, delay_1=311, sco_ppm=20.0)
+def test_ota_sim_detects_frames_and_closes_the_loop(mu_ascc_ota_sim) -> None:
+    tb = run_ota_sim(
+        mu_ascc_ota_sim, snr_db=10.0, cfo=0.001, delay_0=137, delay_1=311, sco_ppm=20.0
+    )
     sent = tb.pilots.counters()
     assert sent["frames_in"] == sent["bursts_out"] == N_IMAGES, sent
     assert sent["frames_cut"] == 0
@@ -132,12 +111,12 @@ def test_ota_sim_detects_frames_and_closes_the_loop(ota_sim) -> None:
     assert tb.optimizer.counters()["alloc_out"] >= 3
 
 
-def test_every_burst_found_gives_one_result_and_the_lost_ones_are_counted(ota_sim) -> None:
+def test_every_burst_found_gives_one_result_and_the_lost_ones_are_counted(mu_ascc_ota_sim) -> None:
     """At 0 dB pilot SNR the bursts are still found but many headers fail: each burst found
     gives exactly one result (a header lost makes an erasure without image id, which the
     image metrics count as malformed), and the frames never found are counted as missed."""
     n = 30
-    tb = run_ota_sim(ota_sim, n_images=n, snr_db=0.0, cfo=0.001, timeout_s=120.0)
+    tb = run_ota_sim(mu_ascc_ota_sim, n_images=n, snr_db=0.0, cfo=0.001, timeout_s=120.0)
     sent = tb.pilots.counters()["bursts_out"]
     assert sent == n
     for u in (0, 1):

@@ -11,22 +11,19 @@ from __future__ import annotations
 
 import json
 import math
-import threading
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pmt
 import pytest
+from block_harness import GatedSource, wait_until
 from gnuradio import blocks, gr, semdacom
 from gnuradio.semdacom import messages
 from gnuradio.semdacom.messages import Allocation
 
-from semdacom.cli.examples import compile_example, load_flowgraph_module
 from semdacom.phy import beamforming as bf
 
-ROOT = Path(__file__).resolve().parents[2]
 TOLERANCE_DB = 0.2
 N_SYMBOLS = 100_000
 TIMEOUT_S = 10.0
@@ -34,12 +31,6 @@ TIMEOUT_S = 10.0
 # ---------------------------------------------------------------------------------------------
 # phy_loopback.grc against eq. (7)
 # ---------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def phy_loopback(tmp_path_factory):
-    py = compile_example(ROOT / "examples" / "phy_loopback.grc", tmp_path_factory.mktemp("fg"))
-    return load_flowgraph_module(py)
 
 
 def beams(name: str, h: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -87,45 +78,6 @@ FRAME = pmt.intern("frame")
 PACKET_LEN = pmt.intern("packet_len")
 
 
-class GatedSource(gr.sync_block):
-    """K frame-tagged user streams; output pauses at sample ``hold_at`` until ``gate`` is set."""
-
-    def __init__(self, data: np.ndarray, frame_len: int, hold_at: int) -> None:
-        gr.sync_block.__init__(
-            self, name="gated_source", in_sig=None, out_sig=[np.complex64] * data.shape[0]
-        )
-        self.data = data.astype(np.complex64)
-        self.frame_len = frame_len
-        self.hold_at = hold_at
-        self.gate = threading.Event()
-
-    def work(self, input_items, output_items):
-        start = self.nitems_written(0)
-        total = self.data.shape[1]
-        if start >= total:
-            return -1
-        if start == self.hold_at:
-            self.gate.wait(TIMEOUT_S)
-        stop = min(total, start + len(output_items[0]))
-        if start < self.hold_at:
-            stop = min(stop, self.hold_at)
-        n = stop - start
-        for o, out in enumerate(output_items):
-            out[:n] = self.data[o, start:stop]
-        first = -(-start // self.frame_len) * self.frame_len
-        for off in range(first, stop, self.frame_len):
-            self.add_item_tag(0, off, FRAME, pmt.from_uint64(off // self.frame_len))
-            self.add_item_tag(0, off, PACKET_LEN, pmt.from_long(self.frame_len))
-        return n
-
-
-def wait_for(cond: Callable[[], bool], what: str) -> None:
-    t0 = time.monotonic()
-    while not cond():
-        assert time.monotonic() - t0 < TIMEOUT_S, f"timed out waiting for {what}"
-        time.sleep(0.002)
-
-
 def alloc_msg(seq: int, power: Sequence[float], w: np.ndarray, apply_frame: int) -> object:
     return messages.alloc_to_pmt(
         Allocation(seq=seq, apply_frame=apply_frame, power=np.asarray(power, float), w=w)
@@ -170,8 +122,11 @@ def test_bad_cmd_messages_mid_run_keep_last_good_allocation() -> None:
     good_b = alloc_msg(2, pb, wb, apply_frame=hold_frame + 5)
     bad = malformed(good_a, k, n_t)
 
+    tags = []
+    for off in range(0, n, F):  # frame and packet_len tags at every frame start
+        tags += [(off, FRAME, pmt.from_uint64(off // F)), (off, PACKET_LEN, pmt.from_long(F))]
     tb = gr.top_block()
-    src = GatedSource(g, F, hold)
+    src = GatedSource(g, tags, hold, hold_timeout=TIMEOUT_S)
     bfm = semdacom.superposition_beamformer(k, n_t, list(p0), list(w0.reshape(-1)), 0)
     ch = semdacom.miso_channel(k, n_t, list(h.reshape(-1)), [0.0, 0.0], 1, 0, 0)
     sinks = [blocks.vector_sink_c() for _ in range(k)]
@@ -187,7 +142,9 @@ def test_bad_cmd_messages_mid_run_keep_last_good_allocation() -> None:
 
     tb.start()
     try:
-        wait_for(lambda: bfm.nitems_read(0) == hold, "the beamformer to reach the hold")
+        wait_until(
+            lambda: bfm.nitems_read(0) == hold, TIMEOUT_S, "the beamformer to reach the hold"
+        )
         for m in bad[:6]:
             post(m)
         post(good_a)
@@ -196,8 +153,8 @@ def test_bad_cmd_messages_mid_run_keep_last_good_allocation() -> None:
         post(good_b)
         for m in bad:
             post(m)
-        wait_for(lambda: bfm.rejected() == 2 * len(bad), "the messages to be handled")
-        wait_for(lambda: bfm.pending() == 2, "the good allocations to be queued")
+        wait_until(lambda: bfm.rejected() == 2 * len(bad), TIMEOUT_S, "the messages to be handled")
+        wait_until(lambda: bfm.pending() == 2, TIMEOUT_S, "the good allocations to be queued")
         assert bfm.applied_seq() == 0
     finally:
         src.gate.set()

@@ -13,13 +13,12 @@ library-level evaluation's (``semdacom.sc_sfma.transceiver``: ``SfmaTransceiver.
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from semdacom.cli.examples import compile_example, load_flowgraph_module
+from semdacom.cli.examples import run_until
 
 ROOT = Path(__file__).resolve().parents[2]
 WEIGHTS = ROOT / "src" / "semdacom" / "data" / "weights" / "sfma_sc_sfma.pt"
@@ -45,12 +44,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(scope="module")
-def loopback(tmp_path_factory):
-    py = compile_example(ROOT / "examples" / "sfma_loopback.grc", tmp_path_factory.mktemp("fg"))
-    return load_flowgraph_module(py)
-
-
 def _run(mod, change_gains_at: int | None = None, new_gains=None, **kw):
     from gnuradio import blocks
 
@@ -62,21 +55,19 @@ def _run(mod, change_gains_at: int | None = None, new_gains=None, **kw):
     for name, (blk, port) in {"alloc": (tb.optimizer, "alloc"), "csi": (tb.channel, "csi")}.items():
         tb.probes[name] = blocks.message_debug()
         tb.msg_connect((blk, port), (tb.probes[name], "store"))
-    t0 = time.monotonic()
-    tb.start()
-    try:
-        changed = False
-        while tb.metrics.summary()["counts"]["results"] < K * N_IMAGES:
-            assert time.monotonic() - t0 < TIMEOUT_S, tb.metrics.summary()
-            if change_gains_at is not None and not changed:
-                if tb.encoder.counters()["slots_out"] >= change_gains_at:
-                    tb.channel.set_gains(new_gains)
-                    changed = True
-            time.sleep(0.02)
-        time.sleep(0.1)  # nothing more may arrive
-    finally:
-        tb.stop()
-        tb.wait()
+    changed = False
+
+    def done() -> bool:  # changes the channel's gains once the encoder is far enough
+        nonlocal changed
+        if tb.metrics.summary()["counts"]["results"] >= K * N_IMAGES:
+            return True
+        if change_gains_at is not None and not changed:
+            if tb.encoder.counters()["slots_out"] >= change_gains_at:
+                tb.channel.set_gains(new_gains)
+                changed = True
+        return False
+
+    run_until(tb, done, TIMEOUT_S, describe=tb.metrics.summary)
     return tb
 
 
@@ -144,11 +135,11 @@ SCENARIOS = [(64, 0.3), (80, 0.45)]
 
 @pytest.mark.parametrize(("request_images", "d_max"), SCENARIOS)
 def test_closed_loop_images_in_equal_results_out_psnr_of_the_library(
-    loopback, request_images: int, d_max: float
+    sfma_loopback, request_images: int, d_max: float
 ) -> None:
     from gnuradio.semdacom import messages
 
-    tb = _run(loopback, request_images=request_images, d_max=d_max)
+    tb = _run(sfma_loopback, request_images=request_images, d_max=d_max)
     s = tb.metrics.summary()
     assert s["counts"]["results"] == K * N_IMAGES and s["counts"]["refs"] == K * N_IMAGES
     assert s["counts"]["malformed"] == 0 and s["counts"]["unmatched"] == 0
@@ -197,7 +188,7 @@ def test_closed_loop_images_in_equal_results_out_psnr_of_the_library(
     assert abs(all_fg - all_lib) < PSNR_TOL_ALL_DB, (all_fg, all_lib)
 
 
-def test_gain_change_reaches_every_block_at_its_frame(loopback) -> None:
+def test_gain_change_reaches_every_block_at_its_frame(sfma_loopback) -> None:
     """The channel changes mid-run (set_gains): it publishes CSI with the first frame of the
     new gains, the optimiser answers with apply_frame = that frame + the lead (2), and the
     encoder, the superposer and the decoders switch at exactly that frame: each result
@@ -206,7 +197,7 @@ def test_gain_change_reaches_every_block_at_its_frame(loopback) -> None:
     from gnuradio.semdacom import messages
 
     new = [2e-11, 3e-10, 4e-11, 1.5e-10]
-    tb = _run(loopback, change_gains_at=5, new_gains=new, apply_lead=LEAD)
+    tb = _run(sfma_loopback, change_gains_at=5, new_gains=new, apply_lead=LEAD)
     assert tb.metrics.summary()["counts"]["results"] == K * N_IMAGES
     allocs = {}
     for msg in _messages(tb.probes["alloc"]):

@@ -1,4 +1,4 @@
-"""Finding, compiling (grcc) and loading the example flowgraphs."""
+"""Finding, compiling (grcc), loading and running the example flowgraphs."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -89,3 +91,57 @@ def free_port_base(n: int = 3) -> int:
             for t in socks:
                 t.close()
     raise RuntimeError("no free port range")
+
+
+def run_until(
+    tb,
+    done: Callable[[], bool],
+    timeout_s: float,
+    *,
+    poll_s: float = 0.02,
+    settle_s: float = 0.1,
+    describe: Callable[[], object] | None = None,
+) -> float:
+    """Start the flowgraph ``tb``, poll ``done()`` every ``poll_s`` seconds until it holds or
+    ``timeout_s`` have passed, wait ``settle_s`` more (nothing more may arrive), then stop it and
+    wait for it. A timeout raises TimeoutError with ``describe()`` where ``describe`` is given
+    (a test's check), and otherwise just ends the run (a benchmark counts what arrived).
+    Returns the seconds from start to the end of the wait."""
+    t0 = time.monotonic()
+    tb.start()
+    try:
+        while not done():
+            if time.monotonic() - t0 >= timeout_s:
+                if describe is not None:
+                    raise TimeoutError(f"not done after {timeout_s} s: {describe()}")
+                break
+            time.sleep(poll_s)
+        time.sleep(settle_s)
+    finally:
+        tb.stop()
+        tb.wait()
+    return time.monotonic() - t0
+
+
+class UntilIdle:
+    """A ``done()`` for :func:`run_until` on a flowgraph that may lose items (a simulated air):
+    true once ``count()`` reaches ``target``, or once ``sent()`` holds and ``count()`` has not
+    moved for ``idle_s`` seconds (the rest was lost)."""
+
+    def __init__(
+        self,
+        count: Callable[[], int],
+        target: int,
+        sent: Callable[[], bool],
+        idle_s: float = 5.0,
+    ) -> None:
+        self.count, self.target, self.sent, self.idle_s = count, target, sent, idle_s
+        self.last, self.since = -1, time.monotonic()
+
+    def __call__(self) -> bool:
+        n = self.count()
+        if n >= self.target:
+            return True
+        if n != self.last:
+            self.last, self.since = n, time.monotonic()
+        return self.sent() and time.monotonic() - self.since > self.idle_s

@@ -9,14 +9,13 @@ stream at a known sample.
 from __future__ import annotations
 
 import math
-import threading
 import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
 import pmt
 import pytest
-from block_harness import make_tag
+from block_harness import GatedSource, make_tag
 from gnuradio import blocks, gr, semdacom
 from gnuradio.semdacom import messages
 
@@ -46,38 +45,6 @@ def wait_for(cond: Callable[[], bool], what: str) -> None:
     while not cond():
         assert time.monotonic() - t0 < TIMEOUT_S, f"timed out waiting for {what}"
         time.sleep(0.002)
-
-
-class GatedSource(gr.sync_block):
-    """Emits the rows of ``data`` (with ``tags`` on output 0); stops at sample ``hold_at``
-    until ``gate`` is set."""
-
-    def __init__(self, data: np.ndarray, tags: Sequence[tuple[int, object, object]], hold_at: int):
-        gr.sync_block.__init__(
-            self, name="gated_source", in_sig=None, out_sig=[np.complex64] * data.shape[0]
-        )
-        self.data = data.astype(np.complex64)
-        self.tags = sorted(tags, key=lambda t: t[0])
-        self.hold_at = hold_at
-        self.gate = threading.Event()
-
-    def work(self, input_items, output_items):
-        start = self.nitems_written(0)
-        total = self.data.shape[1]
-        if start >= total:
-            return -1
-        if start == self.hold_at:
-            self.gate.wait(TIMEOUT_S)
-        stop = min(total, start + len(output_items[0]))
-        if start < self.hold_at:
-            stop = min(stop, self.hold_at)
-        n = stop - start
-        for o, out in enumerate(output_items):
-            out[:n] = self.data[o, start:stop]
-        for off, key, value in self.tags:
-            if start <= off < stop:
-                self.add_item_tag(0, off, key, value)
-        return n
 
 
 class Run:
