@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -105,6 +105,31 @@ def _steps(
                     bar.set_postfix(state["postfix"], refresh=False)
 
 
+def _resume(
+    ckpt: Path, device, model, opts: dict, strict: bool = True, keep: tuple[str, ...] = ()
+) -> tuple[dict, Callable[[], dict]]:
+    """Resume ``model`` and the optimisers ``opts`` (by checkpoint key) from ``ckpt`` if it
+    exists; returns the training state (``global_step`` and the ``keep`` entries) and the
+    function that makes the checkpoint (model, optimisers, state) for :func:`_steps`."""
+    state: dict = {}
+    if ckpt.exists():
+        saved = torch.load(ckpt, map_location=device, weights_only=False)
+        model.load_state_dict(saved["model"], strict=strict)
+        for key, opt in opts.items():
+            opt.load_state_dict(saved[key])
+        state["global_step"] = saved["global_step"]
+        state.update({k: saved[k] for k in keep if k in saved})
+
+    def save_state() -> dict:
+        return {
+            "model": model.state_dict(),
+            **{key: opt.state_dict() for key, opt in opts.items()},
+            **state,
+        }
+
+    return state, save_state
+
+
 def train_classifier(
     out: str | Path,
     *,
@@ -128,15 +153,7 @@ def train_classifier(
     model = Classifier().to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     ckpt = Path(ckpt_dir) / "classifier.ckpt"
-    state: dict = {}
-    if ckpt.exists():
-        saved = torch.load(ckpt, map_location=device, weights_only=False)
-        model.load_state_dict(saved["model"])
-        opt.load_state_dict(saved["opt"])
-        state["global_step"] = saved["global_step"]
-
-    def save_state() -> dict:
-        return {"model": model.state_dict(), "opt": opt.state_dict(), **state}
+    state, save_state = _resume(ckpt, device, model, {"opt": opt})
 
     model.train()
     total = epochs * (len(x_all) // batch)
@@ -259,23 +276,9 @@ def train_codec(
                         getattr(model, key).copy_(saved["state_dict"][key][init_point][None])
     lam = torch.tensor(lambdas, dtype=torch.float32, device=device)
     ckpt = Path(ckpt_dir) / f"{name}.ckpt"
-    state: dict = {}
-    if ckpt.exists():
-        saved = torch.load(ckpt, map_location=device, weights_only=False)
-        model.load_state_dict(saved["model"], strict=False)
-        opt.load_state_dict(saved["opt"])
-        aux_opt.load_state_dict(saved["aux_opt"])
-        state["global_step"] = saved["global_step"]
-        if "loss_ema" in saved:
-            state["loss_ema"] = saved["loss_ema"]
-
-    def save_state() -> dict:
-        return {
-            "model": model.state_dict(),
-            "opt": opt.state_dict(),
-            "aux_opt": aux_opt.state_dict(),
-            **state,
-        }
+    state, save_state = _resume(
+        ckpt, device, model, {"opt": opt, "aux_opt": aux_opt}, strict=False, keep=("loss_ema",)
+    )
 
     gen = torch.Generator().manual_seed(seed + 1)
     for _ in range(state.get("global_step", 0)):  # same rate draws as an uninterrupted run
@@ -365,15 +368,7 @@ def train_semantic(
     model = SemanticDecoder(codec, classifier).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     ckpt = Path(ckpt_dir) / "semantic_vbr.ckpt"
-    state: dict = {}
-    if ckpt.exists():
-        saved = torch.load(ckpt, map_location=device, weights_only=False)
-        model.load_state_dict(saved["model"])
-        opt.load_state_dict(saved["opt"])
-        state["global_step"] = saved["global_step"]
-
-    def save_state() -> dict:
-        return {"model": model.state_dict(), "opt": opt.state_dict(), **state}
+    state, save_state = _resume(ckpt, device, model, {"opt": opt})
 
     images, labels = load_fashion_mnist("train")
     x_all = images_to_tensor(images)
