@@ -20,6 +20,7 @@ from __future__ import annotations
 import glob
 import itertools
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -207,34 +208,27 @@ def _page_id(page: Path) -> str:
     return str(page.relative_to(ROOT))
 
 
+def _failing(page: Path, found: list[tuple[int, str]], ok: Callable[[str], bool]) -> str:
+    """One line per found item that is not ok: "page:line: item"."""
+    return "\n".join(f"{_page_id(page)}:{n}: {item}" for n, item in found if not ok(item))
+
+
 @pytest.mark.parametrize("page", doc_pages(), ids=_page_id)
 def test_relative_links_resolve(page: Path) -> None:
-    broken = [
-        f"{_page_id(page)}:{number}: {target}"
-        for number, target in relative_links(page)
-        if not (page.parent / target).exists()
-    ]
-    assert not broken, "broken links:\n" + "\n".join(broken)
+    broken = _failing(page, relative_links(page), lambda target: (page.parent / target).exists())
+    assert not broken, "broken links:\n" + broken
 
 
 @pytest.mark.parametrize("page", doc_pages(), ids=_page_id)
 def test_referenced_paths_exist(page: Path) -> None:
-    missing = [
-        f"{_page_id(page)}:{number}: {path}"
-        for number, path in referenced_paths(page)
-        if not _exists(path)
-    ]
-    assert not missing, "paths that do not exist:\n" + "\n".join(missing)
+    missing = _failing(page, referenced_paths(page), _exists)
+    assert not missing, "paths that do not exist:\n" + missing
 
 
 @pytest.mark.parametrize("page", doc_pages(), ids=_page_id)
 def test_module_names_resolve(page: Path) -> None:
-    stale = [
-        f"{_page_id(page)}:{number}: {ref}"
-        for number, ref in module_refs(page)
-        if not module_ref_resolves(ref)
-    ]
-    assert not stale, "module names that do not resolve:\n" + "\n".join(stale)
+    stale = _failing(page, module_refs(page), module_ref_resolves)
+    assert not stale, "module names that do not resolve:\n" + stale
 
 
 def test_the_checks_catch_a_broken_link(tmp_path: Path) -> None:
