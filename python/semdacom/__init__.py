@@ -8,7 +8,7 @@
 Blocks (C++): superposition_beamformer, miso_channel.
 Blocks (Python): frame_tagger, phy_probe, fbl_link, channel_encoder, channel_decoder,
 image_source, source_encoder, source_decoder, semantic_decoder, metrics_sink,
-mu_ascc_optimizer, sfma_optimizer, sfma_encoder, sfma_superposer, sfma_channel,
+mu_ascc_optimizer, alloc_probe, sfma_optimizer, sfma_encoder, sfma_superposer, sfma_channel,
 sfma_decoder, djscc_encoder, djscc_decoder; over the air:
 pilot_inserter, frame_sync, csi_estimator, csi_combiner.
 The algorithms live in the standalone package ``semdacom`` (core, codec, coding,
@@ -28,6 +28,7 @@ except ModuleNotFoundError:
 
 from gnuradio.semdacom.channel_coding.channel_decoder import channel_decoder  # noqa: E402, F401
 from gnuradio.semdacom.channel_coding.channel_encoder import channel_encoder  # noqa: E402, F401
+from gnuradio.semdacom.mu_ascc.alloc_probe import alloc_probe  # noqa: E402, F401
 from gnuradio.semdacom.mu_ascc.mu_ascc_optimizer import mu_ascc_optimizer  # noqa: E402, F401
 from gnuradio.semdacom.ota.csi_combiner import csi_combiner  # noqa: E402, F401
 from gnuradio.semdacom.ota.csi_estimator import csi_estimator  # noqa: E402, F401

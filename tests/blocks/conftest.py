@@ -9,15 +9,20 @@ posted while a block is mid-stream (tests/flowgraphs uses it too, through its co
 
 Test files subclass it (``from block_harness import BlockHarness``: this module registers
 itself under that name, since every test directory has a ``conftest``) and build instances
-through the ``block_harness`` fixture, which stops them at teardown.
+through the ``block_harness`` fixture, which stops them at teardown; a test module that defines
+a subclass named ``Harness`` gets it from the ``harness`` fixture. ``run_stream`` runs a stream
+block between a vector source and a ``message_debug``, ``run_until`` a flowgraph until its
+sinks hold enough items; ``SFMA_VARIANTS`` are the SC-SFMA transceivers the blocks take.
 """
 
 from __future__ import annotations
 
+import functools
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,6 +31,16 @@ import pytest
 from gnuradio import blocks, gr
 
 TIMEOUT_S = 20.0
+
+WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "src" / "semdacom" / "data" / "weights"
+#: every superposing SC-SFMA transceiver the blocks take; a variant's tests skip only while its
+#: shipped weights file is missing
+SFMA_VARIANTS = [
+    pytest.param(v, marks=pytest.mark.skipif(
+        not (WEIGHTS_DIR / f"sfma_{v}.pt").exists(),
+        reason=f"sfma_{v}.pt is not shipped yet (being trained)"))
+    for v in ("sc_sfma", "swinjscc_noma")
+]  # fmt: skip
 
 
 def wait_until(cond: Callable[[], bool], timeout: float = TIMEOUT_S, what: str = "") -> None:
@@ -40,6 +55,67 @@ def make_tag(offset: int, key: Any, value: Any, srcid: str = "qa") -> gr.tag_t:
     """A stream tag ``key = value`` at ``offset`` (``key`` a str or a PMT symbol)."""
     key = pmt.intern(key) if isinstance(key, str) else key
     return gr.tag_utils.python_to_tag((int(offset), key, value, pmt.intern(srcid)))
+
+
+def sink_tags(sink, value: Callable[[Any], Any] = lambda v: v) -> list[tuple[int, str, Any]]:
+    """The tags a vector sink received: ``(offset, key, value(pmt value))``."""
+    return [(t.offset, pmt.symbol_to_string(t.key), value(t.value)) for t in sink.tags()]
+
+
+def run_stream(blk: Any, samples: Any, tags: Sequence, msgs=(), until: int | None = None) -> Any:
+    """vector source (``samples`` with ``tags``) -> ``blk`` -> ``message_debug`` of its ``pdus``;
+    the messages ``msgs`` (``(port, msg)``) are posted first (handled before the stream). Runs to
+    the end of the stream, or with ``until`` until that many PDUs are out. Returns the debug."""
+    tb = gr.top_block()
+    if not isinstance(samples, list):
+        samples = np.asarray(samples, np.complex64).tolist()
+    src = blocks.vector_source_c(samples, False, 1, list(tags))
+    dbg = blocks.message_debug()
+    tb.connect(src, blk)
+    tb.msg_connect((blk, "pdus"), (dbg, "store"))
+    for port, m in msgs:
+        blk.to_basic_block()._post(pmt.intern(port), m)
+    if until is None:
+        tb.run()
+        return dbg
+    tb.start()
+    wait_until(lambda: dbg.num_messages() >= until, what=f"{until} PDUs")
+    time.sleep(0.05)
+    tb.stop()
+    tb.wait()
+    return dbg
+
+
+def miso_link(tb: gr.top_block, encs: Sequence, decs: Sequence, h, w, p, noise) -> list:
+    """Encoders -> ``superposition_beamformer`` (powers ``p``, beams ``w``) -> ``miso_channel``
+    (channel ``h``, noise variances ``noise``, seed 5) -> decoders, each given the allocation on
+    ``cmd`` and the channel's CSI; returns the decoders' ``message_debug`` of ``pdus``."""
+    from gnuradio import semdacom
+    from gnuradio.semdacom import messages
+
+    k, n_t = h.shape
+    dbgs = [blocks.message_debug() for _ in range(k)]
+    bfm = semdacom.superposition_beamformer(k, n_t, list(p), list(w.reshape(-1)), 0)
+    ch = semdacom.miso_channel(k, n_t, list(h.reshape(-1)), list(noise), 5, 0, 0)
+    alloc = messages.alloc_to_pmt(messages.Allocation(seq=1, apply_frame=0, power=p, w=w))
+    for u in range(k):
+        tb.connect(encs[u], (bfm, u))
+        tb.connect((ch, u), decs[u])
+        tb.msg_connect((ch, "csi"), (decs[u], "csi"))
+        tb.msg_connect((decs[u], "pdus"), (dbgs[u], "store"))
+        decs[u].to_basic_block()._post(pmt.intern("cmd"), alloc)
+    for a in range(n_t):
+        tb.connect((bfm, a), (ch, a))
+    return dbgs
+
+
+def run_until(tb: gr.top_block, sinks: Sequence, n: int, what: str) -> None:
+    """Run ``tb`` until every vector sink of ``sinks`` holds ``n`` items, then stop it."""
+    tb.start()
+    wait_until(lambda: all(len(s.data()) >= n for s in sinks), what=what)
+    time.sleep(0.05)
+    tb.stop()
+    tb.wait()
 
 
 class IdleSource(gr.sync_block):
@@ -231,6 +307,12 @@ def block_harness() -> Iterator[Callable[..., BlockHarness]]:
     yield make
     for h in made:
         h.stop()
+
+
+@pytest.fixture
+def harness(block_harness, request) -> Callable[..., BlockHarness]:
+    """``harness(**kwargs)``: a running instance of the test module's ``Harness`` subclass."""
+    return functools.partial(block_harness, request.module.Harness)
 
 
 # test files import the harness by a name no other directory's conftest has

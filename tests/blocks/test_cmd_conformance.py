@@ -153,6 +153,19 @@ def scaled_beams(draw: st.DrawFn, g: Good) -> np.ndarray:
     return w.reshape(-1)
 
 
+def _vector_cases(key: str, of, size, init, init32, name32: str) -> list:
+    """The rejected forms of a vector key: ``<key> wrong size`` (``size(g)`` entries wanted),
+    ``<key> non-finite`` and ``<key> non-finite <name32>`` (single precision)."""
+    return [
+        (f"{key} wrong size", False,
+         lambda d, g: g.msg(**{key: init(*_vec(resized(d, of(g), size(g))))})),
+        (f"{key} non-finite", False,
+         lambda d, g: g.msg(**{key: init(*_vec(with_nonfinite(d, of(g))))})),
+        (f"{key} non-finite {name32}", False,
+         lambda d, g: g.msg(**{key: init32(*_vec(with_nonfinite(d, of(g))))})),
+    ]  # fmt: skip
+
+
 MUTATIONS: list[tuple[str, bool, Builder]] = [
     ("unchanged", True, lambda d, g: g.msg()),
     # seq
@@ -178,21 +191,7 @@ MUTATIONS: list[tuple[str, bool, Builder]] = [
     ("apply_frame vector", False, lambda d, g: g.msg(apply_frame=pmt.init_s32vector(1, [3]))),
     # power
     ("power missing", True, lambda d, g: g.msg(power=None)),
-    (
-        "power wrong size",
-        False,
-        lambda d, g: g.msg(power=pmt.init_f64vector(*_vec(resized(d, power_of(g), g.k)))),
-    ),
-    (
-        "power non-finite",
-        False,
-        lambda d, g: g.msg(power=pmt.init_f64vector(*_vec(with_nonfinite(d, power_of(g))))),
-    ),
-    (
-        "power non-finite f32",
-        False,
-        lambda d, g: g.msg(power=pmt.init_f32vector(*_vec(with_nonfinite(d, power_of(g))))),
-    ),
+    *_vector_cases("power", power_of, lambda g: g.k, pmt.init_f64vector, pmt.init_f32vector, "f32"),
     (
         "power negative",
         False,
@@ -230,21 +229,7 @@ MUTATIONS: list[tuple[str, bool, Builder]] = [
     ("power symbol", False, lambda d, g: g.msg(power=pmt.intern("max"))),
     # w
     ("w missing", True, lambda d, g: g.msg(w=None)),
-    (
-        "w wrong size",
-        False,
-        lambda d, g: g.msg(w=pmt.init_c64vector(*_vec(resized(d, w_of(g), g.k * g.n_t)))),
-    ),
-    (
-        "w non-finite",
-        False,
-        lambda d, g: g.msg(w=pmt.init_c64vector(*_vec(with_nonfinite(d, w_of(g))))),
-    ),
-    (
-        "w non-finite c32",
-        False,
-        lambda d, g: g.msg(w=pmt.init_c32vector(*_vec(with_nonfinite(d, w_of(g))))),
-    ),
+    *_vector_cases("w", w_of, lambda g: g.k * g.n_t, pmt.init_c64vector, pmt.init_c32vector, "c32"),
     ("w not unit-norm", False, lambda d, g: g.msg(w=pmt.init_c64vector(*_vec(scaled_beams(d, g))))),
     (
         "w not unit-norm c32",

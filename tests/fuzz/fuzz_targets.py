@@ -624,6 +624,22 @@ def t_sfma_decoder() -> Target:
     return _start(t, out_ports=["pdus"], push=messages.SFMA_GROUP_TAG)
 
 
+def t_alloc_probe() -> Target:
+    blk = semdacom.alloc_probe(user=0)
+    t = Target("alloc_probe", blk)
+    seqs = SeqCounter(lambda: blk._sched.last_seq)
+    t.ports["cmd"] = Port("cmd", "control", _c(blk, "cmd_accepted", "cmd_rejected"),
+                          valid_alloc(seqs, ("rate_index", "rc", "mcs", "power")),
+                          lambda: sched_state(blk._sched), _c(blk, "cmd_accepted"))  # fmt: skip
+
+    def frame(draw: st.DrawFn) -> Any:
+        return messages.frame_sent_to_pmt(draw(st.integers(0, 2**40)), 0)
+
+    t.ports["frames"] = Port("frames", "data", _c(blk, "frames_in"), frame,
+                             outputs=lambda: t.n_out("in_force"))  # fmt: skip
+    return _start(t, out_ports=["in_force"])
+
+
 #: Every block with an input message port (miso_channel, frame_tagger, phy_probe, frame_sync,
 #: csi_estimator and sfma_channel have none), and pilot_inserter for the tags it parses.
 TARGETS: dict[str, Callable[[], Target]] = {
@@ -645,6 +661,7 @@ TARGETS: dict[str, Callable[[], Target]] = {
     "sfma_encoder": t_sfma_encoder,
     "sfma_superposer": t_sfma_superposer,
     "sfma_decoder": t_sfma_decoder,
+    "alloc_probe": t_alloc_probe,
 }
 
 #: (block, port) of every input message port, and ("stream") the stream input of the two
@@ -683,6 +700,8 @@ PORTS: list[tuple[str, str]] = [
     ("sfma_decoder", "csi"),
     ("sfma_decoder", "side"),
     ("sfma_decoder", "stream"),
+    ("alloc_probe", "cmd"),
+    ("alloc_probe", "frames"),
 ]
 
 #: Fuzz examples per port: ``SEMDACOM_FUZZ_PROFILE`` = default (make test) or fuzz (make fuzz).

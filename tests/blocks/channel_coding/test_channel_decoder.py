@@ -10,6 +10,7 @@ import numpy as np
 import pmt
 import pytest
 from block_harness import make_tag as _tag
+from block_harness import miso_link, run_stream
 from gnuradio import blocks, gr
 from gnuradio.semdacom import messages
 from gnuradio.semdacom.channel_coding.channel_decoder import channel_decoder
@@ -23,15 +24,8 @@ TIMEOUT_S = 30.0
 
 def _run_decoder(samples: np.ndarray, tags: list, msgs=(), **kw) -> tuple[list, channel_decoder]:
     """vector source (with tags) -> channel_decoder -> message_debug; returns the PDUs."""
-    tb = gr.top_block()
-    src = blocks.vector_source_c(samples.astype(np.complex64).tolist(), False, 1, tags)
     dec = channel_decoder(**kw)
-    dbg = blocks.message_debug()
-    tb.connect(src, dec)
-    tb.msg_connect((dec, "pdus"), (dbg, "store"))
-    for port, m in msgs:  # posted before the stream starts: handled in order
-        dec._post(pmt.intern(port), m)
-    tb.run()
+    dbg = run_stream(dec, samples, tags, msgs)  # msgs posted before the stream: in order
     out = [messages.unpack_bits_pdu(dbg.get_message(i)) for i in range(dbg.num_messages())]
     return out, dec
 
@@ -193,30 +187,18 @@ def test_two_users_through_beamformer_and_channel_get_their_own_tags(mode: str) 
     """channel_encoder x2 -> superposition_beamformer (ZF) -> miso_channel -> channel_decoder x2:
     each decoder gets its own user's `semdacom_chan` tag (per-user tag routing), so user 1
     decodes its exact payload too (padding stripped; in fbl mode the bits reach it)."""
-    from gnuradio import semdacom
 
     from semdacom.phy import beamforming as bf
 
     rng = np.random.default_rng(11)
-    k = n_t = 2
+    k = 2
     h = bf.paper_channel()
     w = bf.zf_beamformers(h)
     p = np.array([20.0, 20.0])
     tb = gr.top_block()
     encs = [channel_encoder(user=u, mode=mode, mcs=0, rc=2.0, frame_len=2048) for u in range(k)]
     decs = [channel_decoder(user=u, mode=mode, mcs=0, rc=2.0) for u in range(k)]
-    dbgs = [blocks.message_debug() for _ in range(k)]
-    bfm = semdacom.superposition_beamformer(k, n_t, list(p), list(w.reshape(-1)), 0)
-    ch = semdacom.miso_channel(k, n_t, list(h.reshape(-1)), [0.01, 0.01], 5, 0, 0)
-    alloc = messages.alloc_to_pmt(Allocation(seq=1, apply_frame=0, power=p, w=w))
-    for u in range(k):
-        tb.connect(encs[u], (bfm, u))
-        tb.connect((ch, u), decs[u])
-        tb.msg_connect((ch, "csi"), (decs[u], "csi"))
-        tb.msg_connect((decs[u], "pdus"), (dbgs[u], "store"))
-        decs[u]._post(pmt.intern("cmd"), alloc)
-    for a in range(n_t):
-        tb.connect((bfm, a), (ch, a))
+    dbgs = miso_link(tb, encs, decs, h, w, p, [0.01, 0.01])
     sent = [[rng.integers(0, 2, 300, dtype=np.uint8) for _ in range(3)] for _ in range(k)]
     tb.start()
     for i in range(3):

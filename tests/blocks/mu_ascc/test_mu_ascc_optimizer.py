@@ -6,9 +6,7 @@ CSI is posted to the block's ``csi`` port and the allocations are collected with
 
 from __future__ import annotations
 
-import functools
 import time
-from collections.abc import Callable
 
 import numpy as np
 import pmt
@@ -39,11 +37,6 @@ class Harness(BlockHarness):
 
     def allocs(self) -> list[messages.Allocation]:
         return super().out("alloc", messages.alloc_from_pmt)
-
-
-@pytest.fixture
-def harness(block_harness) -> Callable[..., Harness]:
-    return functools.partial(block_harness, Harness)
 
 
 def csi_msg(

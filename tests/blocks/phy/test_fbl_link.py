@@ -6,9 +6,7 @@ Messages are posted straight to the block's input ports and the output PDUs are 
 
 from __future__ import annotations
 
-import functools
 import math
-from collections.abc import Callable
 
 import numpy as np
 import pmt
@@ -37,11 +35,6 @@ class Harness(BlockHarness):
     def send_bits(self, bits: np.ndarray, **meta: object) -> tuple[dict, np.ndarray]:
         """Send a bits PDU and return the PDU that comes out."""
         return self.request("pdus", messages.bits_pdu(meta, bits), messages.unpack_bits_pdu)
-
-
-@pytest.fixture
-def harness(block_harness) -> Callable[..., Harness]:
-    return functools.partial(block_harness, Harness)
 
 
 def unit_rows(rng: np.random.Generator, k: int, n_t: int) -> np.ndarray:

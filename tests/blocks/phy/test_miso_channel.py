@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pmt
 import pytest
-from block_harness import GatedSource, make_tag
+from block_harness import GatedSource, make_tag, sink_tags
 from gnuradio import blocks, gr, semdacom
 from gnuradio.semdacom import messages
 
@@ -116,10 +116,7 @@ class Run:
         return np.array([s.data() for s in self.sinks], dtype=np.complex128)
 
     def out_tags(self, i: int) -> list[tuple[int, str, object]]:
-        return sorted(
-            (t.offset, pmt.symbol_to_string(t.key), pmt.to_python(t.value))
-            for t in self.sinks[i].tags()
-        )
+        return sorted(sink_tags(self.sinks[i], pmt.to_python))
 
 
 def f32(a: np.ndarray) -> np.ndarray:

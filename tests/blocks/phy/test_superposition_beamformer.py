@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pmt
 import pytest
-from block_harness import make_tag
+from block_harness import make_tag, sink_tags
 from gnuradio import blocks, gr, semdacom
 from gnuradio.semdacom import messages
 from gnuradio.semdacom.messages import Allocation
@@ -114,10 +114,7 @@ class Run:
         return np.array([s.data() for s in self.sinks], dtype=np.complex128)
 
     def out_tags(self, a: int) -> list[tuple[int, str, object]]:
-        return sorted(
-            (t.offset, pmt.symbol_to_string(t.key), pmt.to_python(t.value))
-            for t in self.sinks[a].tags()
-        )
+        return sorted(sink_tags(self.sinks[a], pmt.to_python))
 
 
 def post(blk: object, msg: object) -> None:

@@ -6,12 +6,11 @@ whose group tag is unreadable is not routed (zeros)."""
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pmt
 import pytest
-from block_harness import make_tag, wait_until
+from block_harness import make_tag, run_until, sink_tags
 from gnuradio import blocks, gr
 from gnuradio.semdacom import messages
 from gnuradio.semdacom.sc_sfma.sfma_channel import sfma_channel
@@ -58,14 +57,9 @@ def _run(k, frames, gains, change=None, seed=0):
     tb.msg_connect((blk, "csi"), (dbg, "store"))
     if change is not None:
         blk.set_gains(change)
-    tb.start()
-    n = len(frames[0]) * F
-    wait_until(lambda: all(len(s.data()) >= n for s in sinks), what="the user streams")
-    time.sleep(0.05)
-    tb.stop()
-    tb.wait()
+    run_until(tb, sinks, len(frames[0]) * F, "the user streams")
     outs = [np.asarray(s.data(), np.complex128) for s in sinks]
-    tags = [[(t.offset, pmt.symbol_to_string(t.key), t.value) for t in s.tags()] for s in sinks]
+    tags = [sink_tags(s) for s in sinks]
     csi = [messages.sfma_csi_from_pmt(dbg.get_message(i)) for i in range(dbg.num_messages())]
     return blk, outs, tags, csi
 

@@ -7,26 +7,18 @@ image PDU, an explicit erasure where it cannot be decoded."""
 from __future__ import annotations
 
 import math
-import time
-from pathlib import Path
 
 import numpy as np
 import pmt
 import pytest
-from block_harness import IdleSource, make_tag, wait_until
-from gnuradio import blocks, gr
+from block_harness import SFMA_VARIANTS, IdleSource, make_tag, run_stream, wait_until
+from gnuradio import gr
 from gnuradio.semdacom import messages
 from gnuradio.semdacom.sc_sfma.sfma_decoder import sfma_decoder
 
 from semdacom.data.datasets import load_fashion_mnist
 
-WEIGHTS_DIR = Path(__file__).resolve().parents[3] / "src" / "semdacom" / "data" / "weights"
-VARIANTS = [
-    pytest.param(v, marks=pytest.mark.skipif(
-        not (WEIGHTS_DIR / f"sfma_{v}.pt").exists(),
-        reason=f"sfma_{v}.pt is not shipped yet (being trained)"))
-    for v in ("sc_sfma", "swinjscc_noma")
-]  # fmt: skip
+VARIANTS = SFMA_VARIANTS
 N0_DBM_HZ = -165.0
 N0 = 10 ** ((N0_DBM_HZ - 30) / 10)
 FL = 128
@@ -73,7 +65,6 @@ def _group_tag(masks, nu, n_sym, power, bw, users=(0, 1), image_ids=(10, 11), **
 
 def _run(blk, frames, msgs=(), n_out=None):
     """Frames: (samples, tag dict or None, packet_len); ``msgs``: (port, msg) posted first."""
-    tb = gr.top_block()
     data, tags, off = [], [], 0
     for f, (s, tag, plen) in enumerate(frames):
         tags += [make_tag(off, "frame", pmt.from_uint64(f)),
@@ -82,18 +73,8 @@ def _run(blk, frames, msgs=(), n_out=None):
             tags.append(make_tag(off, messages.SFMA_GROUP_TAG, messages.meta_to_pmt(tag)))
         data += list(s)
         off += len(s)
-    src = blocks.vector_source_c(data, False, 1, tags)
-    dbg = blocks.message_debug()
-    tb.connect(src, blk)
-    tb.msg_connect((blk, "pdus"), (dbg, "store"))
-    for port, msg in msgs:
-        blk.to_basic_block()._post(pmt.intern(port), msg)
-    tb.start()
     n = len(frames) if n_out is None else n_out
-    wait_until(lambda: dbg.num_messages() >= n, what=f"{n} PDUs")
-    time.sleep(0.05)
-    tb.stop()
-    tb.wait()
+    dbg = run_stream(blk, data, tags, msgs, until=n)
     return [messages.unpack_image_pdu(dbg.get_message(i)) for i in range(dbg.num_messages())]
 
 

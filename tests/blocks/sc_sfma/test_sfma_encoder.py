@@ -7,27 +7,18 @@ tagged with the mask side information); pairing and nu from ``cmd`` at ``apply_f
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 import pmt
 import pytest
-from block_harness import wait_until
+from block_harness import SFMA_VARIANTS, WEIGHTS_DIR, wait_until
 from gnuradio import blocks, gr
 from gnuradio.semdacom import messages
 from gnuradio.semdacom.sc_sfma.sfma_encoder import sfma_encoder
 
 from semdacom.data.datasets import load_fashion_mnist
 
-WEIGHTS_DIR = Path(__file__).resolve().parents[3] / "src" / "semdacom" / "data" / "weights"
-#: every superposing transceiver the blocks take; a variant's tests skip only while its
-#: shipped weights file is missing
-VARIANTS = [
-    pytest.param(v, marks=pytest.mark.skipif(
-        not (WEIGHTS_DIR / f"sfma_{v}.pt").exists(),
-        reason=f"sfma_{v}.pt is not shipped yet (being trained)"))
-    for v in ("sc_sfma", "swinjscc_noma")
-]  # fmt: skip
+VARIANTS = SFMA_VARIANTS
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,6 @@ test does not move with the measured tables.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-
 import numpy as np
 import pmt
 import pytest
@@ -39,11 +36,6 @@ class Harness(BlockHarness):
 
     def allocs(self) -> list[messages.Allocation]:
         return super().out("alloc", messages.alloc_from_pmt)
-
-
-@pytest.fixture
-def harness(block_harness) -> Callable[..., Harness]:
-    return functools.partial(block_harness, Harness)
 
 
 def gains(seed: int = 1) -> np.ndarray:

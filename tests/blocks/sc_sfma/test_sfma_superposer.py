@@ -5,12 +5,11 @@ power (eq. 5), the pairing read from each frame's tag, P_m and B_m from ``cmd`` 
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pmt
 import pytest
-from block_harness import IdleSource, make_tag, wait_until
+from block_harness import IdleSource, make_tag, run_until, sink_tags, wait_until
 from gnuradio import blocks, gr
 from gnuradio.semdacom import messages
 from gnuradio.semdacom.sc_sfma.sfma_superposer import sfma_superposer
@@ -57,14 +56,9 @@ def _run(k, frames, msgs=(), **kw):
     tb.msg_connect((blk, "side"), (dbg, "store"))
     for msg in msgs:  # allocations first: they are handled before the stream starts
         blk.to_basic_block()._post(pmt.intern("cmd"), msg)
-    tb.start()
-    n = len(frames[0]) * F
-    wait_until(lambda: all(len(s.data()) >= n for s in sinks), what="the group streams")
-    time.sleep(0.05)
-    tb.stop()
-    tb.wait()
+    run_until(tb, sinks, len(frames[0]) * F, "the group streams")
     outs = [np.asarray(s.data(), np.complex64) for s in sinks]
-    tags = [[(t.offset, pmt.symbol_to_string(t.key), t.value) for t in s.tags()] for s in sinks]
+    tags = [sink_tags(s) for s in sinks]
     side = [messages.meta_from_pmt(dbg.get_message(i)) for i in range(dbg.num_messages())]
     return blk, outs, tags, side
 

@@ -11,11 +11,10 @@ import time
 import numpy as np
 import pmt
 import pytest
-from block_harness import IdleSource, wait_until
+from block_harness import IdleSource, miso_link, run_stream, wait_until
 from block_harness import make_tag as _tag
-from gnuradio import blocks, gr, semdacom
+from gnuradio import blocks, gr
 from gnuradio.semdacom import messages
-from gnuradio.semdacom.messages import Allocation
 from gnuradio.semdacom.source_coding.djscc_decoder import djscc_decoder
 from gnuradio.semdacom.source_coding.djscc_encoder import DJSCC_TAG, djscc_encoder
 
@@ -52,16 +51,8 @@ def _score(out, imgs) -> np.ndarray:
 
 
 def _run_stream(samples: np.ndarray, tags: list, msgs=(), **kw):
-    tb = gr.top_block()
-    src = blocks.vector_source_c(samples.astype(np.complex64).tolist(), False, 1, tags)
     dec = djscc_decoder(**kw)
-    dbg = blocks.message_debug()
-    tb.connect(src, dec)
-    tb.msg_connect((dec, "pdus"), (dbg, "store"))
-    for port, m in msgs:
-        dec.to_basic_block()._post(pmt.intern(port), m)
-    tb.run()
-    return _images_of(dbg), dec
+    return _images_of(run_stream(dec, samples, tags, msgs)), dec
 
 
 def test_direct_loopback_noiseless(images) -> None:
@@ -92,7 +83,7 @@ def test_direct_loopback_noiseless(images) -> None:
 def test_loopback_through_beamformer_and_channel(images) -> None:
     """Two DJSCC users -> superposition_beamformer (ZF) -> miso_channel -> two decoders."""
     imgs, labels = images
-    k = n_t = 2
+    k = 2
     h = bf.paper_channel()
     w = bf.zf_beamformers(h)
     p = np.array([20.0, 20.0])
@@ -100,18 +91,7 @@ def test_loopback_through_beamformer_and_channel(images) -> None:
     tb = gr.top_block()
     encs = [djscc_encoder(user=u, frame_len=64) for u in range(k)]
     decs = [djscc_decoder(user=u) for u in range(k)]
-    dbgs = [blocks.message_debug() for _ in range(k)]
-    bfm = semdacom.superposition_beamformer(k, n_t, list(p), list(w.reshape(-1)), 0)
-    ch = semdacom.miso_channel(k, n_t, list(h.reshape(-1)), noise, 5, 0, 0)
-    alloc = messages.alloc_to_pmt(Allocation(seq=1, apply_frame=0, power=p, w=w))
-    for u in range(k):
-        tb.connect(encs[u], (bfm, u))
-        tb.connect((ch, u), decs[u])
-        tb.msg_connect((ch, "csi"), (decs[u], "csi"))
-        tb.msg_connect((decs[u], "pdus"), (dbgs[u], "store"))
-        decs[u].to_basic_block()._post(pmt.intern("cmd"), alloc)
-    for a in range(n_t):
-        tb.connect((bfm, a), (ch, a))
+    dbgs = miso_link(tb, encs, decs, h, w, p, noise)
     tb.start()
     n = len(imgs) // 2
     for i in range(n):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import time
 
 import numpy as np
@@ -28,11 +27,6 @@ class Harness(BlockHarness):
 
     def out(self) -> list[tuple[dict, np.ndarray]]:
         return super().out("pdus", messages.unpack_image_pdu)
-
-
-@pytest.fixture
-def harness(block_harness):
-    return functools.partial(block_harness, Harness)
 
 
 def test_trigger_emits_images_with_meta(harness) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 
 import numpy as np
@@ -41,11 +40,6 @@ class Harness(BlockHarness):
         before = total()
         super().post(port, msg)
         self.wait_for(lambda: total() > before)
-
-
-@pytest.fixture
-def harness(block_harness):
-    return functools.partial(block_harness, Harness)
 
 
 def _img(seed: int) -> np.ndarray:

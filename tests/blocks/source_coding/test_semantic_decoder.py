@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import pmt
 import pytest
@@ -26,11 +24,6 @@ class Harness(BlockHarness):
 
     def send(self, msg):
         return self.request("pdus", msg, messages.unpack_label_pdu)
-
-
-@pytest.fixture
-def harness(block_harness):
-    return functools.partial(block_harness, Harness)
 
 
 @pytest.fixture(scope="module")

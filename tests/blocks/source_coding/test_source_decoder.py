@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import pmt
 import pytest
@@ -26,11 +24,6 @@ class Harness(BlockHarness):
 
     def send(self, msg, port: str = "pdus"):
         return self.request(port, msg, messages.unpack_image_pdu)
-
-
-@pytest.fixture
-def harness(block_harness):
-    return functools.partial(block_harness, Harness)
 
 
 @pytest.fixture(scope="module")
@@ -70,16 +63,22 @@ def test_rate_from_cmd_when_meta_has_none(harness, codec, streams) -> None:
     np.testing.assert_array_equal(img, np.round(codec.decode([s[7][0]], 7).images[0] * 255))
 
 
+def _noisy(s: dict, rng):
+    """``(rate_index, bits)`` of the first stream of every rate, with bit errors at BER 1e-3,
+    1e-2, 0.1 and 0.5."""
+    for r, ss in s.items():
+        bits = np.unpackbits(np.frombuffer(ss[0], np.uint8))
+        for ber in (1e-3, 1e-2, 0.1, 0.5):
+            yield r, bits ^ (rng.random(bits.size) < ber).astype(np.uint8)
+
+
 def test_bit_errors_give_degraded_images(harness, streams) -> None:
     h = harness()
     _, s = streams
     rng = np.random.default_rng(0)
-    for r, ss in s.items():
-        bits = np.unpackbits(np.frombuffer(ss[0], np.uint8))
-        for ber in (1e-3, 1e-2, 0.1, 0.5):
-            noisy = bits ^ (rng.random(bits.size) < ber).astype(np.uint8)
-            meta, img = h.send(messages.bits_pdu({"rate_index": r}, noisy))
-            assert img.shape == (1, 28, 28)
+    for r, noisy in _noisy(s, rng):
+        meta, img = h.send(messages.bits_pdu({"rate_index": r}, noisy))
+        assert img.shape == (1, 28, 28)
     c = h.blk.counters()
     assert c["pdus_in"] == c["pdus_out"] == 12
 
@@ -141,16 +140,13 @@ def test_classical_clean_and_corrupted_streams(harness, classical_streams) -> No
         assert meta["erased"] is False and meta["image_id"] == 1
     rng = np.random.default_rng(5)
     outcomes = set()
-    for r, ss in s.items():
-        bits = np.unpackbits(np.frombuffer(ss[0], np.uint8))
-        for ber in (1e-3, 1e-2, 0.1, 0.5):
-            noisy = bits ^ (rng.random(bits.size) < ber).astype(np.uint8)
-            meta, img = h.send(messages.bits_pdu({"rate_index": r}, noisy))
-            assert img.shape == (1, 28, 28)
-            if meta["erased"]:
-                assert meta["erasure_reason"]
-                np.testing.assert_array_equal(img, fill)
-            outcomes.add(meta["erased"])
+    for r, noisy in _noisy(s, rng):
+        meta, img = h.send(messages.bits_pdu({"rate_index": r}, noisy))
+        assert img.shape == (1, 28, 28)
+        if meta["erased"]:
+            assert meta["erasure_reason"]
+            np.testing.assert_array_equal(img, fill)
+        outcomes.add(meta["erased"])
     assert True in outcomes  # some corruption is rejected by the HEVC decoder: explicit erasure
     c2 = h.blk.counters()
     assert c2["pdus_in"] == c2["pdus_out"] == 15

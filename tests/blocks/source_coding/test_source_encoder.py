@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import time
 
 import numpy as np
@@ -30,11 +29,6 @@ class Harness(BlockHarness):
 
     def send(self, msg) -> tuple[dict, np.ndarray]:
         return self.request("pdus", msg, messages.unpack_bits_pdu)
-
-
-@pytest.fixture
-def harness(block_harness):
-    return functools.partial(block_harness, Harness)
 
 
 @pytest.fixture(scope="module")
