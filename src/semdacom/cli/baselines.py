@@ -19,28 +19,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shlex
-import sys
 from pathlib import Path
 
+from semdacom.cli.common import data_dir as _data_dir
+from semdacom.cli.common import fit_tables
+from semdacom.cli.common import made_by as _made_by
+from semdacom.cli.common import threads as _threads
+
 DATASET = "fashion-mnist"
-
-
-def _made_by() -> str:
-    return "semdacom " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-
-
-def _threads() -> None:
-    import torch
-
-    torch.set_num_threads(max(1, int(os.environ.get("SEMDACOM_THREADS", "1"))))
-
-
-def _data_dir(args) -> Path:
-    from semdacom.data.manifest import default_data_dir
-
-    return Path(args.data_dir) if args.data_dir else default_data_dir()
 
 
 def _floats(text: str) -> list[float]:
@@ -86,36 +72,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run_fit_classical(args) -> int:
     from semdacom.data import file_sha256
-    from semdacom.data.datasets import load_fashion_mnist
     from semdacom.data.manifest import update_manifest
     from semdacom.mu_ascc import distortion_fit as dfit
     from semdacom.source_coding.classical import ENCODER_PARAMS, NAME, ClassicalCodec
-    from semdacom.sweep import engine_kwargs, run_tasks
 
     _threads()
     data = _data_dir(args)
     clf_path = data / "weights" / "classifier.pt"
     codec = ClassicalCodec(classifier=clf_path, rate_table=False)
-    images, labels = load_fashion_mnist("test")
-    images, labels = images[: args.n], labels[: args.n]
-    grid = dfit.default_grid(args.points)
     # one sweep task per quality level (docs/sweeps.md); each worker builds the codec itself
     spec = dfit.codec_spec("classical", classifier=clf_path)
-    tasks = dfit.measure_tasks(
-        spec, images, labels, grid, trials=args.trials, seed=args.seed, rates=range(codec.levels)
+    paths, measures = fit_tables(
+        args, data, "fit-classical", spec, codec, f"classical_{NAME}", file_sha256(clf_path)
     )
-    measures = list(run_tasks("fit-classical", tasks, dfit.measure_point, **engine_kwargs(args)))
     import pillow_heif
 
-    paths = dfit.write_tables(
-        measures,
-        data / "tables",
-        codec_name=f"classical_{NAME}",
-        model_sha256=file_sha256(clf_path),
-        made_by=_made_by(),
-        image_shape=codec.image_shape,
-        n_images=len(images),
-    )
     info = pillow_heif.libheif_info()
     meta = {
         "codec": NAME,

@@ -12,13 +12,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
-import sys
 from pathlib import Path
 
-
-def _made_by() -> str:
-    return "semdacom " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+from semdacom.cli.common import made_by as _made_by
 
 
 def run_fit_link(args) -> int:

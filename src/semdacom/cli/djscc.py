@@ -19,9 +19,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import sys
 from pathlib import Path
+
+from semdacom.cli.common import data_dir as _data_dir
+from semdacom.cli.common import made_by as _made_by
+from semdacom.cli.common import threads as _threads
 
 DATASET = "fashion-mnist"
 TABLE_NAMES = {
@@ -29,24 +32,6 @@ TABLE_NAMES = {
     "mse": ("djscc_du_mse", "du", "mse"),
     "error": ("djscc_su_error", "su", "classification_error"),
 }
-
-
-def _made_by() -> str:
-    return "semdacom " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-
-
-def _data_dir(args) -> Path:
-    from semdacom.data.manifest import default_data_dir
-
-    return Path(args.data_dir) if args.data_dir else default_data_dir()
-
-
-def _threads() -> None:
-    import os
-
-    import torch
-
-    torch.set_num_threads(max(1, int(os.environ.get("SEMDACOM_THREADS", "1"))))
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

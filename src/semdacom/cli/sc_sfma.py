@@ -22,29 +22,13 @@ CPU by default (CUDA when available), ``SEMDACOM_THREADS`` torch threads (defaul
 from __future__ import annotations
 
 import argparse
-import shlex
-import sys
 from pathlib import Path
 
+from semdacom.cli.common import data_dir as _data_dir
+from semdacom.cli.common import made_by as _made_by
+from semdacom.cli.common import threads as _threads
+
 MODELS = ("sc_sfma", "swinjscc_noma", "swinjscc_oma", "deepjscc_noma")
-
-
-def _made_by() -> str:
-    return "semdacom " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-
-
-def _data_dir(args) -> Path:
-    from semdacom.data.manifest import default_data_dir
-
-    return Path(args.data_dir) if args.data_dir else default_data_dir()
-
-
-def _threads() -> None:
-    import os
-
-    import torch
-
-    torch.set_num_threads(max(1, int(os.environ.get("SEMDACOM_THREADS", "1"))))
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

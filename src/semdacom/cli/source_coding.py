@@ -15,21 +15,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import sys
 from pathlib import Path
 
+from semdacom.cli.common import data_dir as _data_dir
+from semdacom.cli.common import fit_tables, threads
+from semdacom.cli.common import made_by as _made_by
+
 DATASET = "fashion-mnist"
-
-
-def _made_by() -> str:
-    return "semdacom " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-
-
-def _data_dir(args) -> Path:
-    from semdacom.data.manifest import default_data_dir
-
-    return Path(args.data_dir) if args.data_dir else default_data_dir()
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -190,14 +183,6 @@ def run_train_codec(args) -> int:
     return 0
 
 
-def _threads() -> None:
-    import os
-
-    import torch
-
-    torch.set_num_threads(max(1, int(os.environ.get("SEMDACOM_THREADS", "2"))))
-
-
 def run_eval(args) -> int:
     import numpy as np
 
@@ -207,7 +192,7 @@ def run_eval(args) -> int:
     from semdacom.source_coding.evaluate import evaluate
     from semdacom.source_coding.train import classifier_accuracy
 
-    _threads()
+    threads(2)
     data = _data_dir(args)
     weights = Path(args.weights) if args.weights else data / "weights" / "hyperprior_vbr.pt"
     sem = data / "weights" / "semantic_vbr.pt"
@@ -277,35 +262,18 @@ def run_eval(args) -> int:
 
 
 def run_fit(args) -> int:
-    from semdacom.data.datasets import load_fashion_mnist
     from semdacom.data.manifest import update_manifest
     from semdacom.mu_ascc import distortion_fit as dfit
     from semdacom.source_coding.codec import LearnedCodec
-    from semdacom.sweep import engine_kwargs, run_tasks
 
-    _threads()
+    threads(2)
     data = _data_dir(args)
     weights = data / "weights" / "hyperprior_vbr.pt"
     semantic, classifier = data / "weights" / "semantic_vbr.pt", data / "weights" / "classifier.pt"
     codec = LearnedCodec.load(weights, semantic=semantic, classifier=classifier, rate_table=False)
-    images, labels = load_fashion_mnist("test")
-    images, labels = images[: args.n], labels[: args.n]
-    grid = dfit.default_grid(args.points)
     # one sweep task per operating point (docs/sweeps.md); each worker loads the codec itself
     spec = dfit.codec_spec("learned", weights, semantic=semantic, classifier=classifier)
-    tasks = dfit.measure_tasks(
-        spec, images, labels, grid, trials=args.trials, seed=args.seed, rates=range(codec.levels)
-    )
-    measures = list(run_tasks("fit-distortion", tasks, dfit.measure_point, **engine_kwargs(args)))
-    paths = dfit.write_tables(
-        measures,
-        data / "tables",
-        codec_name="hyperprior_vbr",
-        model_sha256=codec.sha256,
-        made_by=_made_by(),
-        image_shape=codec.image_shape,
-        n_images=len(images),
-    )
+    paths, _ = fit_tables(args, data, "fit-distortion", spec, codec, "hyperprior_vbr", codec.sha256)
     for p in paths:
         doc = json.loads(p.read_text())
         update_manifest(
