@@ -110,7 +110,7 @@ class channel_decoder(FrameReceiver, LinkBlock, gr.sync_block):
         self._apply_link(frame)
 
     # ------------------------------------------------------------------ decoding
-    # (work and stop: _frame_rx.FrameReceiver)
+    # (work and stop: plumbing.frame_rx.FrameReceiver)
     def _emit_frame(self, f: dict, y: np.ndarray) -> None:
         """One PDU for the frame ``f``, whatever happens (an erasure when decoding fails)."""
         self._counts["frames_in"] += 1

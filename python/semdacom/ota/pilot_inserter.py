@@ -35,7 +35,7 @@ class pilot_inserter(BurstBlock, Block, gr.basic_block):
     (``semdacom.channel_coding.ota``).
 
     A frame starts at a ``frame`` tag on antenna 0 and lasts ``packet_len`` samples
-    (``_frame_rx.FrameCutter``, the frame receivers' rule). The header carries the frame
+    (``plumbing.frame_rx.FrameCutter``, the frame receivers' rule). The header carries the frame
     number and, per user, what its channel decoder needs: the ``semdacom_chan`` tag of user 0
     (on antenna 0) and of users ``i > 0`` (wrapped as ``semdacom_user_tag`` ``(i, key,
     value)`` by the beamformer): payload bits, MCS, erased flag, image id, label, source rate

@@ -109,7 +109,7 @@ class djscc_decoder(FrameReceiver, Block, gr.sync_block):
         self._publish(meta, y, reason, gain)
 
     # ------------------------------------------------------------------ stream
-    # (work and stop: _frame_rx.FrameReceiver)
+    # (work and stop: plumbing.frame_rx.FrameReceiver)
     def _emit_frame(self, f: dict, y: np.ndarray) -> None:
         self._counts["frames_in"] += 1
         frame = f["frame"] if f["frame"] is not None else -1
