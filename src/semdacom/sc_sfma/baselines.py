@@ -144,12 +144,6 @@ def fdma(prob: SfmaProblem, oma_table: sfma.DistortionEnvelopeTable) -> Allocati
     t0 = time.perf_counter()
     n = prob.n
     gam = prob.p_max * prob.gains / (prob.n0 * prob.b_tot)  # P/N over B/N: same SNR
-    rates = prob.b_tot / n * np.log2(1 + gam)
-    s = 10 * np.log10(gam)
-    nu = _oma_nu_min(oma_table, s, float(prob.d_max[0]))
-    nu = np.maximum(np.atleast_1d(nu), prob.nu_lb)
-    ok = np.isfinite(nu)
-    nu = np.where(ok, nu, 1.0)
     for k in range(30):  # the equal split of the power the energy budget allows
         scale = 0.8**k
         g = gam * scale

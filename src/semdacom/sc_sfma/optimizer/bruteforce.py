@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from semdacom.sc_sfma.optimizer.problem import Allocation, SfmaProblem
-from semdacom.sc_sfma.optimizer.solver import continuous, feasible_start
+from semdacom.sc_sfma.optimizer.solver import continuous, feasible_start, placeholder
 
 __all__ = ["perfect_matchings", "solve_bruteforce"]
 
@@ -44,13 +44,7 @@ def solve_bruteforce(prob: SfmaProblem, max_n: int = 8, rounds: int = 4) -> Allo
         if a.feasible and (best is None or a.objective > best.objective):
             best = a
     if best is None:
-        best = Allocation(
-            pairs=np.arange(prob.n).reshape(prob.m, 2),
-            nu=np.ones(prob.m),
-            power=np.full(prob.m, prob.p_max / prob.m),
-            bw=np.full(prob.m, prob.b_tot / prob.m),
-        ).finalise(prob)
-        best.status = "no feasible matching found"
+        best = placeholder(prob, "no feasible matching found")
     else:
         best.status = "ok"
     best.solver = "sfma/bruteforce"

@@ -68,18 +68,18 @@ def load_tables(models=("sc_sfma", "swinjscc_noma"), dist_models=None) -> Tables
     if key in _CACHE:
         return _CACHE[key]
     t = Tables()
-    for k, m in enumerate(models):
-        try:
-            t.xi[m] = sfma.load_xi_table(f"sfma_xi_{m}.json")
-        except FileNotFoundError:
-            t.xi[m] = sfma.synthetic_xi_table(m, seed=100 + k)
-            t.synthetic.append(f"sfma_xi_{m}")
-    for k, m in enumerate(dist_models):
-        try:
-            t.dist[m] = sfma.load_distortion_table(f"sfma_distortion_{m}.json")
-        except FileNotFoundError:
-            t.dist[m] = sfma.synthetic_distortion_table(m, seed=200 + k)
-            t.synthetic.append(f"sfma_distortion_{m}")
+    kinds = (
+        ("xi", models, t.xi, sfma.load_xi_table, sfma.synthetic_xi_table, 100),
+        ("distortion", dist_models, t.dist, sfma.load_distortion_table,
+         sfma.synthetic_distortion_table, 200),
+    )  # fmt: skip
+    for kind, names, store, load, synthetic, seed0 in kinds:
+        for k, m in enumerate(names):
+            try:
+                store[m] = load(f"sfma_{kind}_{m}.json")
+            except FileNotFoundError:
+                store[m] = synthetic(m, seed=seed0 + k)
+                t.synthetic.append(f"sfma_{kind}_{m}")
     _CACHE[key] = t
     return t
 

@@ -99,6 +99,28 @@ def feasible_start(
     return alloc
 
 
+def _step(cur: Allocation, a: Allocation, hist: list[float]) -> Allocation:
+    """Keep ``a`` if it is feasible and not worse than ``cur`` (the monotone check of (47));
+    record the objective kept (feasible points only)."""
+    if a.feasible and (not cur.feasible or a.objective >= cur.objective):
+        cur = a
+    if cur.feasible:
+        hist.append(cur.objective)
+    return cur
+
+
+def placeholder(prob: SfmaProblem, status: str) -> Allocation:
+    """The allocation a solver returns when it finds nothing feasible: users paired in order,
+    ``nu = 1``, power and bandwidth split equally; ``status`` says why."""
+    return Allocation(
+        pairs=np.arange(prob.n).reshape(prob.m, 2),
+        nu=np.ones(prob.m),
+        power=np.full(prob.m, prob.p_max / prob.m),
+        bw=np.full(prob.m, prob.b_tot / prob.m),
+        status=status,
+    ).finalise(prob)
+
+
 def continuous(
     prob: SfmaProblem, alloc: Allocation, rounds: int = 2, tol: float = 1e-4
 ) -> tuple[Allocation, list[float]]:
@@ -109,17 +131,9 @@ def continuous(
     for _ in range(rounds):
         start = cur.objective
         nu, _ = optimise_nu(prob, cur.pairs, cur.power, cur.bw, cur.nu)
-        a = Allocation(cur.pairs, nu, cur.power, cur.bw).finalise(prob)
-        if a.feasible and (not cur.feasible or a.objective >= cur.objective):
-            cur = a
-        if cur.feasible:
-            hist.append(cur.objective)
+        cur = _step(cur, Allocation(cur.pairs, nu, cur.power, cur.bw).finalise(prob), hist)
         P, B, _ = optimise_pb(prob, cur.pairs, cur.nu, cur.power, cur.bw)
-        a = Allocation(cur.pairs, cur.nu, P, B).finalise(prob)
-        if a.feasible and (not cur.feasible or a.objective >= cur.objective):
-            cur = a
-        if cur.feasible:
-            hist.append(cur.objective)
+        cur = _step(cur, Allocation(cur.pairs, cur.nu, P, B).finalise(prob), hist)
         if cur.feasible and cur.objective - start <= tol * max(start, 1.0):
             break
     return cur, hist
@@ -144,13 +158,7 @@ def solve(
     edges = prob.prune()
     pairs = init_pairs if init_pairs is not None else initial_pairs(prob, edges)
     if pairs is None:
-        a = Allocation(
-            pairs=np.arange(prob.n).reshape(prob.m, 2),
-            nu=np.ones(prob.m),
-            power=np.full(prob.m, prob.p_max / prob.m),
-            bw=np.full(prob.m, prob.b_tot / prob.m),
-            status="no perfect matching of the pruned graph (21)",
-        ).finalise(prob)
+        a = placeholder(prob, "no perfect matching of the pruned graph (21)")
         a.solve_ms = (time.perf_counter() - t0) * 1e3
         return a
     pairs = np.asarray(pairs, dtype=int)
@@ -189,21 +197,14 @@ def solve(
         start = cur.objective if cur.feasible else -np.inf
         # Alg. 1
         nu, _ = optimise_nu(prob, cur.pairs, cur.power, cur.bw, cur.nu)
-        a = Allocation(cur.pairs, nu, cur.power, cur.bw).finalise(prob)
-        if a.feasible and (not cur.feasible or a.objective >= cur.objective):
-            cur = a
-        if cur.feasible:
-            history.append(cur.objective)
+        cur = _step(cur, Allocation(cur.pairs, nu, cur.power, cur.bw).finalise(prob), history)
         # Alg. 2
         if resources == "sca":
             P, B, _ = optimise_pb(prob, cur.pairs, cur.nu, cur.power, cur.bw)
-            a = Allocation(cur.pairs, cur.nu, P, B).finalise(prob)
-            if a.feasible and (not cur.feasible or a.objective >= cur.objective):
-                cur = a
-            if cur.feasible:
-                history.append(cur.objective)
+            cur = _step(cur, Allocation(cur.pairs, cur.nu, P, B).finalise(prob), history)
         # Alg. 3 + re-optimised continuous blocks, accepted only if not lower (47)
         if pairing == "dfg":
+            cand = cur
             cand_pairs, _ = pair_users(prob, edges, cur.power, cur.bw, cur.nu)
             if cand_pairs is not None and not np.array_equal(cand_pairs, cur.pairs):
                 lo = prob.nu_min_pairs(cand_pairs, cur.power, cur.bw)
@@ -214,10 +215,7 @@ def solve(
                 else:
                     nu, _ = optimise_nu(prob, cand.pairs, cand.power, cand.bw, cand.nu)
                     cand = Allocation(cand.pairs, nu, cand.power, cand.bw).finalise(prob)
-                if cand.feasible and (not cur.feasible or cand.objective >= cur.objective):
-                    cur = cand
-            if cur.feasible:
-                history.append(cur.objective)
+            cur = _step(cur, cand, history)
         if cur.feasible and cur.objective - start <= tol * max(abs(start), 1.0):
             break
     cur.history = history
