@@ -1,0 +1,98 @@
+#
+# Copyright 2025 gr-semdacom authors.
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+"""Per-frame stream tags of the channel coder and of DeepJSCC, and the frame credits.
+
+``semdacom_chan`` (:data:`CHAN_TAG`): the tag ``channel_encoder`` puts on the first sample of
+every frame, a dict read back by :func:`chan_info` (coding parameters, the packed bits of an
+emulated FBL frame, erasures, the allocation the frame was coded with).
+
+``semdacom_djscc`` (:data:`DJSCC_TAG`): the tag of ``djscc_encoder`` carrying the image meta.
+
+Frame credits (channel_encoder ``sent`` -> image_source ``trigger``): ``{"sent_frame": u64,
+"user": long}``: a channel encoder started sending frame ``sent_frame``. Wired to an
+image_source's ``trigger`` it asks for the next image, so that images are coded just in time for
+their slot (a credit loop: at most the image source's ``prefill`` images wait between the source
+and the channel encoder). The key is not ``frame``, so the image source keeps numbering its own
+frames.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pmt
+from gnuradio.semdacom.messages.limits import MAX_RC
+from gnuradio.semdacom.messages.pmt_util import MessageError, from_count, make_dict
+
+__all__ = ["CHAN_MODES", "CHAN_TAG", "DJSCC_TAG", "MAX_FRAME_BITS", "chan_info",
+           "frame_sent_to_pmt"]  # fmt: skip
+
+#: Key of the per-frame tag of ``channel_encoder`` carrying the coding parameters.
+CHAN_TAG = "semdacom_chan"
+#: Key of the per-frame tag of ``djscc_encoder`` carrying the image meta.
+DJSCC_TAG = "semdacom_djscc"
+#: Modes of the channel coder blocks.
+CHAN_MODES = ("ldpc", "fbl")
+#: Largest ``n_bits`` a ``semdacom_chan`` tag may announce.
+MAX_FRAME_BITS = 1 << 31
+
+
+def chan_info(info: Any) -> dict:
+    """Validate the dict of a ``semdacom_chan`` tag (as :func:`.meta_from_pmt` returns it).
+
+    Keys: ``user`` (int >= 0), ``mode`` (one of :data:`CHAN_MODES`), ``L`` (int >= 1),
+    ``n_bits`` (int in ``[0, 2**31]``), optional ``mcs`` (int >= 0), ``rc`` (finite > 0),
+    ``bits`` (u8 array holding at least ``n_bits`` bits), ``erased`` (bool),
+    ``erasure_reason``, ``enc_alloc_seq`` (int >= 0: the allocation the frame was coded with),
+    ``blocks_sent`` (int >= 0: channel blocks left after the encoder cut the frame at its slot)
+    and the forwarded ``pdu_*`` keys. Raises MessageError.
+    """
+    if not isinstance(info, dict):
+        raise MessageError(f"'{CHAN_TAG}' tag must be a dictionary, got {type(info).__name__}")
+
+    def integer(key: str, lo: int, hi: int | None = None) -> int:
+        v = info.get(key)
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise MessageError(f"'{CHAN_TAG}' {key} must be an integer, got {v!r}"[:200])
+        if v < lo or (hi is not None and v > hi):
+            raise MessageError(f"'{CHAN_TAG}' {key}={v} is out of range")
+        return int(v)
+
+    out = dict(info)
+    out["user"] = integer("user", 0)
+    out["n_bits"] = integer("n_bits", 0, MAX_FRAME_BITS)
+    if "L" in info:
+        out["L"] = integer("L", 1)
+    if info.get("mode") not in CHAN_MODES:
+        raise MessageError(f"'{CHAN_TAG}' mode must be one of {CHAN_MODES}")
+    for key in ("mcs", "enc_alloc_seq", "blocks_sent"):
+        if key in info:
+            out[key] = integer(key, 0)
+    if "rc" in info:
+        rc = info["rc"]
+        if isinstance(rc, bool) or not isinstance(rc, (int, float, np.number)):
+            raise MessageError(f"'{CHAN_TAG}' rc must be a real number")
+        if not (math.isfinite(float(rc)) and 0 < float(rc) <= MAX_RC):
+            raise MessageError(f"'{CHAN_TAG}' rc={rc} is out of range")
+        out["rc"] = float(rc)
+    if "bits" in info:
+        bits = info["bits"]
+        if not isinstance(bits, np.ndarray) or bits.dtype != np.uint8:
+            raise MessageError(f"'{CHAN_TAG}' bits must be a u8vector")
+        if 8 * bits.size < out["n_bits"]:
+            raise MessageError(f"'{CHAN_TAG}' bits hold fewer than n_bits={out['n_bits']} bits")
+    if "erased" in info and not isinstance(info["erased"], bool):
+        raise MessageError(f"'{CHAN_TAG}' erased must be a bool")
+    return out
+
+
+def frame_sent_to_pmt(frame: int, user: int) -> Any:
+    """The ``sent`` message of a channel encoder that started sending ``frame``."""
+    if isinstance(frame, bool) or not isinstance(frame, (int, np.integer)) or frame < 0:
+        raise MessageError(f"sent_frame must be a non-negative integer, got {frame!r}")
+    return make_dict({"sent_frame": from_count(int(frame)), "user": pmt.from_long(int(user))})
