@@ -274,3 +274,19 @@ def test_the_index_maps_every_page() -> None:
     pages = [p for p in doc_pages() if p != index]
     missing = [_page_id(p) for p in pages if p.resolve() not in linked]
     assert not missing, "pages docs/index.md does not link: " + ", ".join(missing)
+
+
+def test_the_blocks_index_lists_every_block_in_its_group() -> None:
+    """docs/blocks/index.md names every block (grc/<group>/semdacom_<name>.block.yml) in the
+    section of its group (the section that names the folder grc/<group>/)."""
+    text = (ROOT / "docs" / "blocks" / "index.md").read_text(encoding="utf-8")
+    sections = re.split(r"^## ", text, flags=re.MULTILINE)[1:]
+    missing = []
+    for yml in sorted((ROOT / "grc").glob("*/semdacom_*.block.yml")):
+        group, name = yml.parent.name, yml.name.removeprefix("semdacom_").removesuffix(".block.yml")
+        section = next((s for s in sections if f"`grc/{group}/`" in s), "")
+        if f"`{name}`" not in section:
+            missing.append(f"{group}/{name}")
+    assert not missing, "blocks docs/blocks/index.md does not list in their group: " + ", ".join(
+        missing
+    )
