@@ -24,7 +24,7 @@ batch); then a best-improvement search over pairwise power transfers (SINRs of e
 candidate from one Gram matrix by a rank-2 Woodbury update), with line searches along each
 transfer and transfers of a whole share (a user switched off), crosses the plateaus, the rate
 jumps and the narrow regions behind waterfalls that a gradient cannot. The optima of (P1)
-often sit on faces of the simplex (bench/results/optimizer.json, ``k3``/``k4``, against the
+often sit on faces of the simplex (bench/results/mu_ascc_optimizer.json, ``k3``/``k4``, against the
 global reference :func:`semdacom.mu_ascc.optimizer.bruteforce.solve_global`).
 
 The searches evaluate ``min_n D_i^n`` through a per-user lookup (:func:`lookup`) of the table
