@@ -121,6 +121,15 @@ rans_coder::rans_coder(const std::vector<std::vector<int32_t>>& cdfs,
     }
 }
 
+const uint32_t* rans_coder::cdf_of(int32_t t, const char* who) const
+{
+    if (t < 0 || t >= static_cast<int32_t>(d_sizes.size())) {
+        throw std::invalid_argument(std::string("rans_coder::") + who +
+                                    ": table index out of range");
+    }
+    return d_cdf.data() + d_start[t];
+}
+
 void rans_coder::encode(const int32_t* symbols,
                         const int32_t* indexes,
                         size_t n,
@@ -128,13 +137,9 @@ void rans_coder::encode(const int32_t* symbols,
 {
     std::vector<sym_t> syms;
     syms.reserve(n + n / 4 + 4);
-    const int32_t ntab = static_cast<int32_t>(d_sizes.size());
     for (size_t i = 0; i < n; ++i) {
         const int32_t t = indexes[i];
-        if (t < 0 || t >= ntab) {
-            throw std::invalid_argument("rans_coder::encode: table index out of range");
-        }
-        const uint32_t* cdf = d_cdf.data() + d_start[t];
+        const uint32_t* cdf = cdf_of(t, "encode");
         const int32_t max_value = d_sizes[t] - 2;
         int32_t value = symbols[i] - d_offsets[t];
         uint32_t raw_val = 0;
@@ -199,13 +204,9 @@ bool rans_coder::decode(const uint8_t* data,
     uint64_t x = rd.next();
     x |= static_cast<uint64_t>(rd.next()) << 32;
     bool clean = true;
-    const int32_t ntab = static_cast<int32_t>(d_sizes.size());
     for (size_t i = 0; i < n; ++i) {
         const int32_t t = indexes[i];
-        if (t < 0 || t >= ntab) {
-            throw std::invalid_argument("rans_coder::decode: table index out of range");
-        }
-        const uint32_t* cdf = d_cdf.data() + d_start[t];
+        const uint32_t* cdf = cdf_of(t, "decode");
         const int32_t size = d_sizes[t];
         const int32_t max_value = size - 2;
         const uint32_t cum = static_cast<uint32_t>(x & ((1u << PRECISION) - 1));

@@ -4,9 +4,9 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
  * semdacom._kernels: the C++ kernels the algorithm layers use (LDPC code and decoder,
- * batched rANS), with no GNU Radio at run time, so that `import semdacom.channel_coding` works on
- * a machine without GNU Radio (a notebook, a Ray worker). The C++ blocks are bound
- * separately in gnuradio.semdacom.semdacom_python.
+ * batched rANS), with no GNU Radio at run time, so that `import semdacom.channel_coding`
+ * works on a machine without GNU Radio (a notebook, a Ray worker). The C++ blocks are
+ * bound separately in gnuradio.semdacom.semdacom_python.
  */
 
 #include <pybind11/pybind11.h>

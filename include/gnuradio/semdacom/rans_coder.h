@@ -18,8 +18,8 @@ namespace gr {
 namespace semdacom {
 
 /*!
- * \brief Indexed rANS entropy coder holding its CDF tables once (learned codec, MU-ASCC [1]
- * §II-B).
+ * \brief Indexed rANS entropy coder holding its CDF tables once (learned codec, MU-ASCC
+ * [1] §II-B).
  *
  * Same stream format as compressai's RansEncoder/RansDecoder (64-bit rANS state, 32-bit
  * output words, 16-bit probability precision, 4-bit bypass coding of values outside a
@@ -70,6 +70,10 @@ public:
                 int32_t* out) const;
 
 private:
+    // Table t's CDF (d_sizes[t] entries); throws std::invalid_argument, naming the caller
+    // `who`, when t is not a table index.
+    const uint32_t* cdf_of(int32_t t, const char* who) const;
+
     std::vector<uint32_t> d_cdf; // all tables, concatenated
     std::vector<int32_t> d_start;
     std::vector<int32_t> d_sizes;

@@ -57,44 +57,51 @@ void process_arrays(K& k, int rows_in, int rows_out, carray in, carray out)
     py::gil_scoped_release release;
     k.process(pi.data(), po.data(), n_in);
 }
+
+// The `process(inp, out)` method of a stream kernel K: in (rows_in, n) -> out (rows_out,
+// n), the row counts read from the kernel's own accessors (e.g. &matrix_mixer::cols).
+template <typename K>
+void def_process(py::class_<K>& cls,
+                 int (K::*rows_in)() const,
+                 int (K::*rows_out)() const)
+{
+    cls.def(
+        "process",
+        [rows_in, rows_out](K& k, carray in, carray out) {
+            process_arrays(k, (k.*rows_in)(), (k.*rows_out)(), in, out);
+        },
+        py::arg("inp"),
+        py::arg("out"));
+}
 } // namespace
 
 void bind_kernels(py::module& m)
 {
     using namespace gr::semdacom;
 
-    py::class_<matrix_mixer>(m, "matrix_mixer", "out[r] = sum_s M[r, s] in[s]")
-        .def(py::init<int, int>(), py::arg("rows"), py::arg("cols"))
+    py::class_<matrix_mixer> mixer(m, "matrix_mixer", "out[r] = sum_s M[r, s] in[s]");
+    mixer.def(py::init<int, int>(), py::arg("rows"), py::arg("cols"))
         .def("set_matrix", &matrix_mixer::set_matrix, py::arg("m"))
-        .def("at", &matrix_mixer::at)
-        .def(
-            "process",
-            [](matrix_mixer& k, carray in, carray out) {
-                process_arrays(k, k.cols(), k.rows(), in, out);
-            },
-            py::arg("inp"),
-            py::arg("out"));
+        .def("at", &matrix_mixer::at);
+    def_process(mixer, &matrix_mixer::cols, &matrix_mixer::rows);
 
-    py::class_<superposition_kernel>(
-        m, "superposition_kernel", "Eq. (5) kernel: in (K, n) -> out (N_t, n)")
-        .def(py::init<int, int>(), py::arg("k"), py::arg("n_t"))
+    py::class_<superposition_kernel> superposition(
+        m, "superposition_kernel", "Eq. (5) kernel: in (K, n) -> out (N_t, n)");
+    superposition.def(py::init<int, int>(), py::arg("k"), py::arg("n_t"))
         .def("set_allocation",
              &superposition_kernel::set_allocation,
              py::arg("power"),
              py::arg("w"))
         .def("power", &superposition_kernel::power)
         .def("w", &superposition_kernel::w)
-        .def("coeff", &superposition_kernel::coeff)
-        .def(
-            "process",
-            [](superposition_kernel& k, carray in, carray out) {
-                process_arrays(k, k.k(), k.n_t(), in, out);
-            },
-            py::arg("inp"),
-            py::arg("out"));
+        .def("coeff", &superposition_kernel::coeff);
+    def_process(superposition, &superposition_kernel::k, &superposition_kernel::n_t);
 
-    py::class_<miso_channel_kernel>(
-        m, "miso_channel_kernel", "Eq. (6) kernel: in (N_t, n) -> out (K, n), adds noise")
+    py::class_<miso_channel_kernel> channel(
+        m,
+        "miso_channel_kernel",
+        "Eq. (6) kernel: in (N_t, n) -> out (K, n), adds noise");
+    channel
         .def(py::init<int, int, uint64_t>(),
              py::arg("k"),
              py::arg("n_t"),
@@ -105,14 +112,8 @@ void bind_kernels(py::module& m)
         .def("redraw_rayleigh", &miso_channel_kernel::redraw_rayleigh)
         .def("h", &miso_channel_kernel::h)
         .def("nominal_h", &miso_channel_kernel::nominal_h)
-        .def("noise_var", &miso_channel_kernel::noise_var)
-        .def(
-            "process",
-            [](miso_channel_kernel& k, carray in, carray out) {
-                process_arrays(k, k.n_t(), k.k(), in, out);
-            },
-            py::arg("inp"),
-            py::arg("out"));
+        .def("noise_var", &miso_channel_kernel::noise_var);
+    def_process(channel, &miso_channel_kernel::n_t, &miso_channel_kernel::k);
 
     py::class_<gaussian_rng>(m, "gaussian_rng", "Seeded CN(0, var) generator")
         .def(py::init<uint64_t>(), py::arg("seed") = 0)
