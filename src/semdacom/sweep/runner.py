@@ -283,6 +283,21 @@ def _run_local(tasks, pending, fn, workers, retries, done, failed) -> None:
     # import the driver script again in each worker) nor a fresh import of torch; a task
     # function must not rely on thread pools the driver started (it gets its own seeds only)
     ctx = mp.get_context("fork")
+
+    def settle(fut, i: int) -> bool:
+        """Book a finished task (done, or retried/failed); True if its worker pool broke."""
+        try:
+            out, sec = fut.result()
+        except BrokenProcessPool:
+            err = "worker process died (BrokenProcessPool)"
+            _retry_or_fail(i, err, attempts, retries, queue, failed)
+            return True
+        except Exception as exc:
+            _retry_or_fail(i, _error_text(exc), attempts, retries, queue, failed)
+        else:
+            done(i, out, sec)
+        return False
+
     while queue:
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
         inflight: dict = {}
@@ -300,30 +315,13 @@ def _run_local(tasks, pending, fn, workers, retries, done, failed) -> None:
                     break
                 finished, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
                 for fut in finished:
-                    i = inflight.pop(fut)
-                    try:
-                        out, sec = fut.result()
-                    except BrokenProcessPool:
+                    if settle(fut, inflight.pop(fut)):
                         # a worker died (killed, os._exit, out of memory): every task then in
                         # flight is charged an attempt and requeued on a fresh pool
                         broken = True
-                        err = "worker process died (BrokenProcessPool)"
-                        _retry_or_fail(i, err, attempts, retries, queue, failed)
-                    except Exception as exc:
-                        _retry_or_fail(i, _error_text(exc), attempts, retries, queue, failed)
-                    else:
-                        done(i, out, sec)
                 if broken:
                     for fut, i in list(inflight.items()):
-                        try:
-                            out, sec = fut.result()
-                        except BrokenProcessPool:
-                            err = "worker process died (BrokenProcessPool)"
-                            _retry_or_fail(i, err, attempts, retries, queue, failed)
-                        except Exception as exc:
-                            _retry_or_fail(i, _error_text(exc), attempts, retries, queue, failed)
-                        else:
-                            done(i, out, sec)
+                        settle(fut, i)
                     inflight.clear()
                     break
         finally:

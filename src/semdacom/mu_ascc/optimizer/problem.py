@@ -247,42 +247,31 @@ class Problem:
         Wm = np.asarray(W, dtype=np.complex128)
         Wm = Wm / np.linalg.norm(Wm, axis=1, keepdims=True)
         sinr = self.sinr(pw, Wm)
-        if positions is None:
+        if positions is None:  # DeepJSCC: no rate fields, the distortion given
+            pos = rate_index = rs = rcv = x = None
             d = np.asarray(distortion, dtype=np.float64)
-            return Solution(
-                solver=solver,
-                positions=None,
-                rate_index=None,
-                rs_bits=None,
-                rc=None,
-                power=pw,
-                w=Wm,
-                sinr=sinr,
-                log10_ber=None,
-                distortion=d,
-                objective=float(np.dot(self.weights, d)),
-                solve_ms=float(solve_ms),
-                diagnostics=dict(diagnostics or {}),
+            bad: list[int] = []
+        else:
+            pos = np.asarray(positions, dtype=np.int64)
+            rate_index = np.array(
+                [t.index[k] for t, k in zip(self.tables, pos, strict=True)], np.int32
             )
-        pos = np.asarray(positions, dtype=np.int64)
-        rs = np.array([t.rs_bits[k] for t, k in zip(self.tables, pos, strict=True)])
-        rcv = self.rc(rs) if rc is None else np.asarray(rc, dtype=np.float64)
-        x = np.asarray(self.link.log10_ber(sinr, rcv, self.L), dtype=np.float64)
-        d = np.array(
-            [
-                float(t.point_distortion(k, x[i]))
-                for i, (t, k) in enumerate(zip(self.tables, pos, strict=True))
-            ]
-        )
-        bad = sorted({int(i) for i in infeasible})
-        for i in bad:
-            d[i] = self.tables[i].max_distortion()
+            rs = np.array([t.rs_bits[k] for t, k in zip(self.tables, pos, strict=True)])
+            rcv = self.rc(rs) if rc is None else np.asarray(rc, dtype=np.float64)
+            x = np.asarray(self.link.log10_ber(sinr, rcv, self.L), dtype=np.float64)
+            d = np.array(
+                [
+                    float(t.point_distortion(k, x[i]))
+                    for i, (t, k) in enumerate(zip(self.tables, pos, strict=True))
+                ]
+            )
+            bad = sorted({int(i) for i in infeasible})
+            for i in bad:
+                d[i] = self.tables[i].max_distortion()
         return Solution(
             solver=solver,
             positions=pos,
-            rate_index=np.array(
-                [t.index[k] for t, k in zip(self.tables, pos, strict=True)], np.int32
-            ),
+            rate_index=rate_index,
             rs_bits=rs,
             rc=rcv,
             power=pw,
