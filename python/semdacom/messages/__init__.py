@@ -8,8 +8,9 @@
 Every block builds and parses its control and data messages through this package; no block
 handles these PMT dictionaries by hand. Every reader validates what it gets and raises
 :class:`MessageError` (a :class:`ValueError`) with the reason; the calling block logs the reason,
-drops the message and keeps its previous state. Every name below is importable from
-``gnuradio.semdacom.messages``; each module's docstring gives its schemas key by key.
+drops the message and keeps its previous state. The public names of the modules below are
+importable from ``gnuradio.semdacom.messages`` (``pmt_util`` also holds the readers and checks the
+schema modules build on); each module's docstring gives its schemas key by key.
 
 Families (one module each; a schema's reader, writer and validator sit together):
 
@@ -43,40 +44,151 @@ Families (one module each; a schema's reader, writer and validator sit together)
     ``DJSCC_TAG``) and the frame credits (``frame_sent_to_pmt``).
 
 A third paper adds a module: its allocation keys as an ``AllocFamily`` registered at import,
-its own messages beside them, and one import line here.
+its own messages beside them, and its import and names here.
 """
 
 from __future__ import annotations
 
-# Each module's __all__ is its public API; the package re-exports all of them. The allocation
-# families register when their module is imported: mu_ascc, then sc_sfma (the imports below, in
-# name order); an allocation is checked family by family in that order.
-from gnuradio.semdacom.messages import (
-    allocation,
-    csi,
-    frames,
-    limits,
-    mu_ascc,
-    ota,
-    pdu,
-    pmt_util,
-    sc_sfma,
+from gnuradio.semdacom.messages.allocation import (
+    Allocation,
+    AllocCheck,
+    AllocFamily,
+    AllocKey,
+    alloc_from_pmt,
+    alloc_keys,
+    alloc_to_pmt,
+    register_family,
 )
-from gnuradio.semdacom.messages.allocation import *  # noqa: F403
-from gnuradio.semdacom.messages.csi import *  # noqa: F403
-from gnuradio.semdacom.messages.frames import *  # noqa: F403
-from gnuradio.semdacom.messages.limits import *  # noqa: F403
-from gnuradio.semdacom.messages.mu_ascc import *  # noqa: F403
-from gnuradio.semdacom.messages.ota import *  # noqa: F403
-from gnuradio.semdacom.messages.pdu import *  # noqa: F403
-from gnuradio.semdacom.messages.pmt_util import *  # noqa: F403
-from gnuradio.semdacom.messages.sc_sfma import *  # noqa: F403
+from gnuradio.semdacom.messages.csi import (
+    Csi,
+    csi_frame,
+    csi_from_pmt,
+    csi_to_pmt,
+    csi_with_frame,
+)
+from gnuradio.semdacom.messages.frames import (
+    CHAN_MODES,
+    CHAN_TAG,
+    DJSCC_TAG,
+    MAX_FRAME_BITS,
+    chan_info,
+    frame_sent_to_pmt,
+)
+from gnuradio.semdacom.messages.limits import (
+    MAX_CHANNEL_GAIN,
+    MAX_NOISE_VAR,
+    MAX_POWER_W,
+    MAX_RC,
+    MIN_NOISE_VAR,
+    beam_norm_tolerance,
+)
+from gnuradio.semdacom.messages.mu_ascc import (
+    ALLOC_K_KEYS,
+    MU_ASCC_FAMILY,
+    link_allocation,
+)
+from gnuradio.semdacom.messages.ota import (
+    MAX_REPORT_USER,
+    csi_report_from_pmt,
+    csi_report_to_pmt,
+)
+from gnuradio.semdacom.messages.pdu import (
+    MAX_IMAGE_PIXELS,
+    MAX_SYMBOLS,
+    bits_pdu,
+    image_pdu,
+    label_pdu,
+    symbols_pdu,
+    unpack_bits_pdu,
+    unpack_image_pdu,
+    unpack_label_pdu,
+    unpack_symbols_pdu,
+)
+from gnuradio.semdacom.messages.pmt_util import (
+    MessageError,
+    meta_from_pmt,
+    meta_to_pmt,
+    read_count,
+)
+from gnuradio.semdacom.messages.sc_sfma import (
+    ALLOC_M_KEYS,
+    MAX_SFMA_CHANNELS,
+    MAX_SFMA_GAIN,
+    SC_SFMA_FAMILY,
+    SFMA_GROUP_TAG,
+    SFMA_TAG,
+    SfmaCsi,
+    check_sfma_alloc,
+    sfma_csi_from_pmt,
+    sfma_csi_to_pmt,
+    sfma_frame_info,
+    sfma_group_info,
+)
+
+# The allocation families register when their module is imported: mu_ascc, then sc_sfma (the
+# imports above, in name order); an allocation is checked family by family in that order.
 
 #: Every allocation key known: seq, apply_frame, each registered family's, then the diagnostics
 #: (objective, solve_ms, solver).
-ALLOC_KEYS: tuple[str, ...] = allocation.alloc_keys()
+ALLOC_KEYS: tuple[str, ...] = alloc_keys()
 
-__all__ = ["ALLOC_KEYS"]
-for _module in (pmt_util, limits, allocation, mu_ascc, sc_sfma, csi, ota, pdu, frames):
-    __all__ += _module.__all__
-del _module
+__all__ = [
+    "ALLOC_KEYS",
+    "ALLOC_K_KEYS",
+    "ALLOC_M_KEYS",
+    "AllocCheck",
+    "AllocFamily",
+    "AllocKey",
+    "Allocation",
+    "CHAN_MODES",
+    "CHAN_TAG",
+    "Csi",
+    "DJSCC_TAG",
+    "MAX_CHANNEL_GAIN",
+    "MAX_FRAME_BITS",
+    "MAX_IMAGE_PIXELS",
+    "MAX_NOISE_VAR",
+    "MAX_POWER_W",
+    "MAX_RC",
+    "MAX_REPORT_USER",
+    "MAX_SFMA_CHANNELS",
+    "MAX_SFMA_GAIN",
+    "MAX_SYMBOLS",
+    "MIN_NOISE_VAR",
+    "MU_ASCC_FAMILY",
+    "MessageError",
+    "SC_SFMA_FAMILY",
+    "SFMA_GROUP_TAG",
+    "SFMA_TAG",
+    "SfmaCsi",
+    "alloc_from_pmt",
+    "alloc_keys",
+    "alloc_to_pmt",
+    "beam_norm_tolerance",
+    "bits_pdu",
+    "chan_info",
+    "check_sfma_alloc",
+    "csi_frame",
+    "csi_from_pmt",
+    "csi_report_from_pmt",
+    "csi_report_to_pmt",
+    "csi_to_pmt",
+    "csi_with_frame",
+    "frame_sent_to_pmt",
+    "image_pdu",
+    "label_pdu",
+    "link_allocation",
+    "meta_from_pmt",
+    "meta_to_pmt",
+    "read_count",
+    "register_family",
+    "sfma_csi_from_pmt",
+    "sfma_csi_to_pmt",
+    "sfma_frame_info",
+    "sfma_group_info",
+    "symbols_pdu",
+    "unpack_bits_pdu",
+    "unpack_image_pdu",
+    "unpack_label_pdu",
+    "unpack_symbols_pdu",
+]

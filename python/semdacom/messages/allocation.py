@@ -49,17 +49,6 @@ from gnuradio.semdacom.messages.pmt_util import (
     require_dict,
 )
 
-__all__ = [
-    "AllocCheck",
-    "AllocFamily",
-    "AllocKey",
-    "Allocation",
-    "alloc_from_pmt",
-    "alloc_keys",
-    "alloc_to_pmt",
-    "register_family",
-]
-
 #: The envelope's diagnostic keys.
 DIAGNOSTIC_KEYS: tuple[str, ...] = ("objective", "solve_ms", "solver")
 

@@ -45,8 +45,6 @@ from gnuradio.semdacom.messages.pmt_util import (
     vec_to_pmt,
 )
 
-__all__ = ["Csi", "csi_frame", "csi_from_pmt", "csi_to_pmt", "csi_with_frame"]
-
 
 @dataclass(eq=False)
 class Csi:

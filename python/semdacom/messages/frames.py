@@ -29,9 +29,6 @@ import pmt
 from gnuradio.semdacom.messages.limits import MAX_RC
 from gnuradio.semdacom.messages.pmt_util import MessageError, from_count, make_dict
 
-__all__ = ["CHAN_MODES", "CHAN_TAG", "DJSCC_TAG", "MAX_FRAME_BITS", "chan_info",
-           "frame_sent_to_pmt"]  # fmt: skip
-
 #: Key of the per-frame tag of ``channel_encoder`` carrying the coding parameters.
 CHAN_TAG = "semdacom_chan"
 #: Key of the per-frame tag of ``djscc_encoder`` carrying the image meta.

@@ -19,15 +19,6 @@ number.
 
 from __future__ import annotations
 
-__all__ = [
-    "MAX_CHANNEL_GAIN",
-    "MAX_NOISE_VAR",
-    "MAX_POWER_W",
-    "MAX_RC",
-    "MIN_NOISE_VAR",
-    "beam_norm_tolerance",
-]
-
 #: Largest transmit power per user in an allocation, watts (C++ ``MAX_POWER_W``).
 MAX_POWER_W = 1e6
 #: Largest channel coding rate ``rc`` in an allocation, bits per complex channel use.

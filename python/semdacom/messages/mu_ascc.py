@@ -50,8 +50,6 @@ from gnuradio.semdacom.messages.pmt_util import (
     vec_to_pmt,
 )
 
-__all__ = ["ALLOC_K_KEYS", "MU_ASCC_FAMILY", "link_allocation"]
-
 #: Allocation keys holding one entry per user.
 ALLOC_K_KEYS: tuple[str, ...] = ("rate_index", "rs_bits", "rc", "mcs", "power")
 _INT_KEYS = ("rate_index", "mcs")

@@ -21,8 +21,6 @@ import pmt
 from gnuradio.semdacom.messages.csi import Csi, csi_frame, csi_from_pmt, csi_with_frame
 from gnuradio.semdacom.messages.pmt_util import MessageError, get, read_long, require_dict
 
-__all__ = ["MAX_REPORT_USER", "csi_report_from_pmt", "csi_report_to_pmt"]
-
 #: Largest user index a CSI report may name.
 MAX_REPORT_USER = 1 << 16
 

@@ -41,19 +41,6 @@ from gnuradio.semdacom.messages.pmt_util import (
     reraise,
 )
 
-__all__ = [
-    "MAX_IMAGE_PIXELS",
-    "MAX_SYMBOLS",
-    "bits_pdu",
-    "image_pdu",
-    "label_pdu",
-    "symbols_pdu",
-    "unpack_bits_pdu",
-    "unpack_image_pdu",
-    "unpack_label_pdu",
-    "unpack_symbols_pdu",
-]
-
 #: Largest image accepted (pixels); larger ones are malformed.
 MAX_IMAGE_PIXELS = 1 << 22
 #: Largest symbol PDU accepted (complex symbols).

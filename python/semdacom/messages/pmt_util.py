@@ -21,8 +21,6 @@ from typing import Any
 import numpy as np
 import pmt
 
-__all__ = ["MessageError", "meta_from_pmt", "meta_to_pmt", "read_count"]
-
 
 class MessageError(ValueError):
     """A message does not follow its schema; the text says why."""

@@ -80,21 +80,6 @@ from gnuradio.semdacom.messages.pmt_util import (
     vec_to_pmt,
 )
 
-__all__ = [
-    "ALLOC_M_KEYS",
-    "MAX_SFMA_CHANNELS",
-    "MAX_SFMA_GAIN",
-    "SC_SFMA_FAMILY",
-    "SFMA_GROUP_TAG",
-    "SFMA_TAG",
-    "SfmaCsi",
-    "check_sfma_alloc",
-    "sfma_csi_from_pmt",
-    "sfma_csi_to_pmt",
-    "sfma_frame_info",
-    "sfma_group_info",
-]
-
 # --------------------------------------------------------------------------------------------
 # Allocation keys
 # --------------------------------------------------------------------------------------------
