@@ -46,13 +46,13 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	clang-format --dry-run --Werror lib/*.cc lib/*.c lib/*.h include/gnuradio/semdacom/*.h \
-	  python/semdacom/bindings/*_python.cc src/bindings/*.cc
+	  python/semdacom/bindings/*.cc python/semdacom/bindings/*.h src/bindings/*.cc
 
 format: setup
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 	clang-format -i lib/*.cc lib/*.c lib/*.h include/gnuradio/semdacom/*.h \
-	  python/semdacom/bindings/*_python.cc src/bindings/*.cc
+	  python/semdacom/bindings/*.cc python/semdacom/bindings/*.h src/bindings/*.cc
 
 test: setup lint
 	cd $(BUILD) && ctest --output-on-failure

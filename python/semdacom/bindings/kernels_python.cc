@@ -14,6 +14,7 @@
 
 namespace py = pybind11;
 
+#include "binding_util.h"
 #include <gnuradio/semdacom/allocation_schedule.h>
 #include <gnuradio/semdacom/gaussian_rng.h>
 #include <gnuradio/semdacom/matrix_mixer.h>
@@ -164,10 +165,12 @@ void bind_kernels(py::module& m)
           py::arg("c32"),
           "Unit-norm tolerance of a beam: 1e-4 for c32 vectors, 1e-6 for c64.");
 
-    py::class_<allocation_schedule>(m,
-                                    "allocation_schedule",
-                                    "The C++ blocks' allocation schedule (monotone seq, "
-                                    "applied at frame boundaries).")
+    py::class_<allocation_schedule> schedule(
+        m,
+        "allocation_schedule",
+        "The C++ blocks' allocation schedule (monotone seq, applied at frame "
+        "boundaries).");
+    schedule
         .def(py::init<const std::vector<double>&, const std::vector<gr_complex>&>(),
              py::arg("power"),
              py::arg("w"))
@@ -188,10 +191,7 @@ void bind_kernels(py::module& m)
             "Parse and push: True (queued), False (seq not newer) or the rejection "
             "reason.")
         .def("on_frame", &allocation_schedule::on_frame, py::arg("frame"))
-        .def("pending", &allocation_schedule::pending)
-        .def("power", &allocation_schedule::power)
-        .def("w", &allocation_schedule::w)
-        .def("applied_seq", &allocation_schedule::applied_seq)
         .def("has_seq", &allocation_schedule::has_seq)
         .def("last_seq", &allocation_schedule::last_seq);
+    def_allocation_state(schedule);
 }

@@ -12,17 +12,14 @@
 
 namespace py = pybind11;
 
+#include "binding_util.h"
 #include <gnuradio/semdacom/miso_channel.h>
 
 void bind_miso_channel(py::module& m)
 {
     using miso_channel = gr::semdacom::miso_channel;
 
-    py::class_<miso_channel,
-               gr::sync_block,
-               gr::block,
-               gr::basic_block,
-               std::shared_ptr<miso_channel>>(
+    gr::semdacom::sync_block_class<miso_channel>(
         m,
         "miso_channel",
         "MU-MISO channel y_i = h_i^H x + n_i (MU-ASCC eq. 6); N_t inputs, K outputs, "
