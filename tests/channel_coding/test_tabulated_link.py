@@ -1,4 +1,4 @@
-"""TabulatedLink (core/link.py): the LinkModel built from measured link tables."""
+"""TabulatedLink (phy/link.py): the LinkModel built from measured link tables."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""core.pilots: orthogonal pilots, the LS estimate against its theory, the pilot-block CFO."""
+"""phy.pilots: orthogonal pilots, the LS estimate against its theory, the pilot-block CFO."""
 
 from __future__ import annotations
 

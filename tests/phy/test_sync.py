@@ -1,4 +1,4 @@
-"""core.sync: Zadoff-Chu preamble, Schmidl-Cox metric and CFO, matched-filter timing."""
+"""phy.sync: Zadoff-Chu preamble, Schmidl-Cox metric and CFO, matched-filter timing."""
 
 from __future__ import annotations
 

@@ -18,10 +18,10 @@ Figures:
 
 Tables: the measured ones in ``data/tables`` when present (``hyperprior_vbr_du_msssim``,
 ``hyperprior_vbr_su_error``, ``classical_*``, ``djscc_*``), otherwise synthetic ones made by
-``core.distortion`` — the output then says SYNTHETIC in its title, CSV and printout. Each point
-is one task of :func:`semdacom.sweep.run_tasks` (``--engine local`` processes or ``--engine ray``
-on a cluster, ``--workers``; finished points kept in ``out/<sweep>/tasks`` for a rerun, see
-docs/sweeps.md); results go to ``out/`` as CSV and PNG.
+``semdacom.mu_ascc.distortion`` — the output then says SYNTHETIC in its title, CSV and
+printout. Each point is one task of :func:`semdacom.sweep.run_tasks` (``--engine local``
+processes or ``--engine ray`` on a cluster, ``--workers``; finished points kept in
+``out/<sweep>/tasks`` for a rerun, see docs/sweeps.md); results go to ``out/`` as CSV and PNG.
 """
 
 from __future__ import annotations

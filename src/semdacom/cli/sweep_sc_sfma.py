@@ -9,7 +9,7 @@ paper), seeds 0..mc-1, the same seeds for every scheme and point.
   7  sum rate vs bandwidth B (MHz), N = 8, P_max = 20 dBm
   8  every scheme at N = 8 and N = 16 (defaults), mean and standard deviation (error bars)
 
-Schemes: ``optimize.sfma.baselines.SCHEMES`` (the proposed ``sc_sfma`` first). A realisation
+Schemes: ``semdacom.sc_sfma.baselines.SCHEMES`` (the proposed ``sc_sfma`` first). A realisation
 whose allocation misses a constraint counts as sum rate 0 (the service failed) and is counted in
 the ``infeasible`` column; the printout and CSV also give the mean over the feasible
 realisations and the paired gain over the realisations where both schemes are feasible

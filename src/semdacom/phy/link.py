@@ -243,7 +243,7 @@ class TabulatedLink(LinkModel):
     * ``log10 BER`` is read off the measured codeword error rate as ``log10(BLER / 2)``, so
       that ``rho = 2 BER`` is the probability that a codeword (a packet) fails: the same
       convention as the physical random-coding link (``packet_loss``), for the
-      erasure-aware tables (``core.distortion.erasure_aware``).
+      erasure-aware tables (``semdacom.mu_ascc.distortion.erasure_aware``).
 
     Parameters
     ----------

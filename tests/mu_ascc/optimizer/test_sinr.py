@@ -47,7 +47,7 @@ def test_transfer_sinrs_match_a_fresh_mmse_evaluation(seed: int, k: int, extra: 
 @settings(max_examples=30, deadline=None)
 @given(seed=st.integers(0, 10_000), n_t=st.integers(1, 5), scale=st.floats(0.05, 5.0))
 def test_two_user_closed_form_and_final_step(seed: int, n_t: int, scale: float) -> None:
-    """Closed-form 2-user MMSE SINRs and the unchecked beams/duality step match core.beamforming."""
+    """Closed-form 2-user MMSE SINRs and the unchecked beams/duality step match phy.beamforming."""
     rng = np.random.default_rng(seed)
     hbar = random_channel(rng, 2, n_t) * scale
     a = np.concatenate([[0.0, 1.0], rng.uniform(0.0, 1.0, 30)])

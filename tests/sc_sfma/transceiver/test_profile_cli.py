@@ -1,5 +1,5 @@
-"""SC-SFMA profiling and commands (sfma/profile.py, sfma/evaluate.py, sfma/separated.py,
-cli/sfma.py): the xi regression on known mixtures, the profiler on a tiny grid (table formats,
+"""SC-SFMA profiling and commands (sc_sfma/transceiver/{profile,evaluate,separated}.py,
+cli/sc_sfma.py): the xi regression on known mixtures, the profiler on a tiny grid (table formats,
 envelopes), the separated baseline's AMC, and the three commands on tiny models."""
 
 from __future__ import annotations

@@ -48,7 +48,7 @@ def link_from_spec(spec: str | LinkModel) -> LinkModel:
     ``"random_coding"`` (eq. (14) as printed, ``BER = rho / (R_c L)``, standard dispersion: the
     paper's figures), ``"random_coding_paper"`` (eq. (14) and the dispersion as printed),
     ``"tabulated"`` (the measured LDPC+QAM tables shipped in ``data/tables``,
-    ``core.link.TabulatedLink.shipped()``), ``"tabulated_mcs"`` (the same codes as they run
+    ``semdacom.phy.link.TabulatedLink.shipped()``), ``"tabulated_mcs"`` (the same codes as they run
     in the closed loop's LDPC mode: discrete MCS, codeword losses; ``TabulatedLink(mcs=True)``)
     or comma-separated paths of ``link_L<L>.json`` tables.
     """
@@ -66,7 +66,7 @@ def link_from_spec(spec: str | LinkModel) -> LinkModel:
 
     tab = getattr(link_mod, "TabulatedLink", None)
     if tab is None:
-        raise ValueError(f"link '{spec}': this checkout has no TabulatedLink in core/link.py")
+        raise ValueError(f"link '{spec}': this checkout has no TabulatedLink in phy/link.py")
     if spec == "tabulated":
         return tab.shipped()
     if spec == "tabulated_mcs":

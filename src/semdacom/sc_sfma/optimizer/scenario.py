@@ -8,7 +8,8 @@ noise figure; each user's image class is a Fashion-MNIST label drawn uniformly; 
 
 Tables: :func:`load_tables` returns the measured ``sfma_xi_<model>.json`` /
 ``sfma_distortion_<model>.json`` from ``data/tables`` when they exist, else synthetic tables of
-the same format (``core.sfma.synthetic_*``); callers print which (``tables.synthetic``).
+the same format (``semdacom.sc_sfma.model.synthetic_*``); callers print which
+(``tables.synthetic``).
 """
 
 from __future__ import annotations

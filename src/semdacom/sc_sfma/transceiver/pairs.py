@@ -49,7 +49,8 @@ def same_label_alternates(
     labels_a, labels_b, seed: int = 4321
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """For each pair, other test images with the same labels as ``x_a`` and ``x_b``
-    (never the same image): the swaps of the interventional xi measurement (sfma/profile.py).
+    (never the same image): the swaps of the interventional xi measurement
+    (sc_sfma/transceiver/profile.py).
     """
     images, labels = load_fashion_mnist("test")
     x = images_tensor(images)

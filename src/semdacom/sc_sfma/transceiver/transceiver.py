@@ -13,7 +13,7 @@
   for a pair's resource block of ``n`` channel uses it sends ``n / 2`` symbols, at the same
   per-symbol SNR (half the power on half the band), without interference.
 
-:class:`DeepJsccNoma` is baseline 3: each user its own DeepJSCC model (``codec/djscc.py``),
+:class:`DeepJsccNoma` is baseline 3: each user its own DeepJSCC model (``source_coding/djscc.py``),
 power-domain superposition of the two users' symbols at equal power.
 
 Channel (eqs. 5-6) in SNR units: with per-user received SNR ``s_u = P g_u / (N0 B)``, the BS
@@ -233,7 +233,7 @@ class SfmaTransceiver(nn.Module):
 
     def recovered_feature(self, received, mask, nu: float, user: int, snr_db) -> torch.Tensor:
         """User ``user``'s recovered semantic feature (the decoder's 2x2 stage output) from its
-        received symbols: where profiling measures xi (sfma/profile.py)."""
+        received symbols: where profiling measures xi (sc_sfma/transceiver/profile.py)."""
         y = torch.as_tensor(received).to(torch.complex64)
         mask = torch.as_tensor(mask, dtype=torch.bool, device=y.device)
         dec = self.decoders[0 if self.oma else int(user)]
@@ -263,7 +263,8 @@ class SfmaTransceiver(nn.Module):
 
 class DeepJsccNoma(nn.Module):
     """DeepJSCC-NOMA (SC-SFMA baseline 3): each user its own DeepJSCC encoder/decoder
-    (``codec/djscc.py``), the two users' symbols superposed in the power domain at equal power.
+    (``source_coding/djscc.py``), the two users' symbols superposed in the power domain at
+    equal power.
 
     DeepJSCC has no rate adaptation: at ratio ``nu`` each user sends the first
     ``channel_uses(nu)`` of its encoder's outputs (prefix truncation, re-normalised); the
