@@ -5,7 +5,6 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
-#include "guarded_work.h"
 #include "miso_channel_impl.h"
 #include "user_tags.h"
 #include <gnuradio/io_signature.h>
@@ -37,13 +36,11 @@ miso_channel_impl::miso_channel_impl(int k,
     : gr::sync_block("miso_channel",
                      gr::io_signature::make(n_t, n_t, sizeof(gr_complex)),
                      gr::io_signature::make(k, k, sizeof(gr_complex))),
+      frame_block(frame_len),
       d_k(k),
       d_n_t(n_t),
       d_fading_frames(fading_frames),
-      d_frame_len(frame_len),
-      d_kernel(k, n_t, static_cast<uint64_t>(seed)),
-      d_in(n_t),
-      d_out(k)
+      d_kernel(k, n_t, static_cast<uint64_t>(seed))
 {
     if (fading_frames < 0 || frame_len < 0) {
         throw std::invalid_argument(
@@ -108,56 +105,23 @@ uint64_t miso_channel_impl::csi_seq() const
     return d_seq;
 }
 
-int miso_channel_impl::work(int noutput_items,
-                            gr_vector_const_void_star& input_items,
-                            gr_vector_void_star& output_items)
-{
-    std::lock_guard<std::mutex> lock(d_mutex);
-    // never let an exception end the thread (guarded_work.h)
-    return guarded_work(d_logger, noutput_items, output_items, d_k, [&] {
-        return work_unchecked(noutput_items, input_items, output_items);
-    });
-}
-
 int miso_channel_impl::work_unchecked(int noutput_items,
                                       gr_vector_const_void_star& input_items,
                                       gr_vector_void_star& output_items)
 {
     if (d_fading_frames > 0) {
-        static const pmt::pmt_t frame_key = pmt::intern("frame");
-        const uint64_t nread = nitems_read(0);
-        if (d_frame_len == 0) {
-            get_tags_in_range(d_tags, 0, nread, nread + noutput_items, frame_key);
-        }
-        find_frame_boundaries(d_tags, nread, d_frame_len, noutput_items, d_bounds);
-    } else {
-        d_bounds.clear();
-    }
-    int start = 0;
-    auto run = [&](int stop) {
-        if (stop <= start) {
-            return;
-        }
-        for (int a = 0; a < d_n_t; a++) {
-            d_in[a] = static_cast<const gr_complex*>(input_items[a]) + start;
-        }
-        for (int i = 0; i < d_k; i++) {
-            d_out[i] = static_cast<gr_complex*>(output_items[i]) + start;
-        }
-        d_kernel.process(d_in.data(), d_out.data(), static_cast<size_t>(stop - start));
-        start = stop;
-    };
-    for (const auto& b : d_bounds) {
-        const uint64_t epoch = b.frame / static_cast<uint64_t>(d_fading_frames);
-        if (epoch != d_epoch) {
-            run(b.offset);
-            d_epoch = epoch;
-            d_kernel.redraw_rayleigh();
-            publish_csi(
-                static_cast<int64_t>(b.frame)); // the first frame of the new block
+        for (const auto& b : frame_starts(noutput_items)) {
+            const uint64_t epoch = b.frame / static_cast<uint64_t>(d_fading_frames);
+            if (epoch != d_epoch) {
+                process_until(d_kernel, input_items, output_items, b.offset);
+                d_epoch = epoch;
+                d_kernel.redraw_rayleigh();
+                publish_csi(
+                    static_cast<int64_t>(b.frame)); // the first frame of the new block
+            }
         }
     }
-    run(noutput_items);
+    process_until(d_kernel, input_items, output_items, noutput_items);
 
     // Tags of antenna 0 (user_tags.h): `frame` tags to every user output, wrapped user
     // tags to their user's output, the rest (user 0's own) to user output 0. Tags of the

@@ -8,29 +8,23 @@
 #ifndef INCLUDED_SEMDACOM_MISO_CHANNEL_IMPL_H
 #define INCLUDED_SEMDACOM_MISO_CHANNEL_IMPL_H
 
-#include "frame_boundaries.h"
+#include "frame_block.h"
 #include <gnuradio/semdacom/miso_channel.h>
 #include <gnuradio/semdacom/miso_channel_kernel.h>
-#include <mutex>
 
 namespace gr {
 namespace semdacom {
 
-class miso_channel_impl : public miso_channel
+class miso_channel_impl : public frame_block<miso_channel>
 {
 private:
     const int d_k;
     const int d_n_t;
     const int d_fading_frames;
-    const int d_frame_len;
     miso_channel_kernel d_kernel;
-    mutable std::mutex d_mutex;
     uint64_t d_seq = 0;
-    uint64_t d_epoch = 0; // frame / fading_frames of the current draw
-    std::vector<gr::tag_t> d_tags;
-    std::vector<frame_boundary> d_bounds;
-    std::vector<const gr_complex*> d_in;
-    std::vector<gr_complex*> d_out;
+    uint64_t d_epoch = 0;          // frame / fading_frames of the current draw
+    std::vector<gr::tag_t> d_tags; // tags to forward
 
     void publish_csi(int64_t frame = -1); // d_mutex held; frame < 0: none in the message
 
@@ -52,10 +46,7 @@ public:
 
     int work_unchecked(int noutput_items,
                        gr_vector_const_void_star& input_items,
-                       gr_vector_void_star& output_items);
-    int work(int noutput_items,
-             gr_vector_const_void_star& input_items,
-             gr_vector_void_star& output_items) override;
+                       gr_vector_void_star& output_items) override;
 };
 
 } // namespace semdacom

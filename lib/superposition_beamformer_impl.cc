@@ -5,7 +5,6 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
-#include "guarded_work.h"
 #include "superposition_beamformer_impl.h"
 #include "user_tags.h"
 #include <gnuradio/io_signature.h>
@@ -34,13 +33,11 @@ superposition_beamformer_impl::superposition_beamformer_impl(
     : gr::sync_block("superposition_beamformer",
                      gr::io_signature::make(k, k, sizeof(gr_complex)),
                      gr::io_signature::make(n_t, n_t, sizeof(gr_complex))),
+      frame_block(frame_len),
       d_k(k),
       d_n_t(n_t),
-      d_frame_len(frame_len),
       d_kernel(k, n_t),
-      d_schedule(d_kernel.power(), d_kernel.w()),
-      d_in(k),
-      d_out(n_t)
+      d_schedule(d_kernel.power(), d_kernel.w())
 {
     if (frame_len < 0) {
         throw std::invalid_argument("superposition_beamformer: frame_len must be >= 0");
@@ -151,44 +148,12 @@ uint64_t superposition_beamformer_impl::rejected() const
     return d_rejected;
 }
 
-int superposition_beamformer_impl::work(int noutput_items,
-                                        gr_vector_const_void_star& input_items,
-                                        gr_vector_void_star& output_items)
-{
-    std::lock_guard<std::mutex> lock(d_mutex);
-    // never let an exception end the thread (guarded_work.h)
-    return guarded_work(d_logger, noutput_items, output_items, d_n_t, [&] {
-        return work_unchecked(noutput_items, input_items, output_items);
-    });
-}
-
 int superposition_beamformer_impl::work_unchecked(int noutput_items,
                                                   gr_vector_const_void_star& input_items,
                                                   gr_vector_void_star& output_items)
 {
-    static const pmt::pmt_t frame_key = pmt::intern("frame");
-    const uint64_t nread = nitems_read(0);
-    if (d_frame_len == 0) {
-        get_tags_in_range(d_tags, 0, nread, nread + noutput_items, frame_key);
-    }
-    find_frame_boundaries(d_tags, nread, d_frame_len, noutput_items, d_bounds);
-
-    int start = 0;
-    auto run = [&](int stop) {
-        if (stop <= start) {
-            return;
-        }
-        for (int i = 0; i < d_k; i++) {
-            d_in[i] = static_cast<const gr_complex*>(input_items[i]) + start;
-        }
-        for (int a = 0; a < d_n_t; a++) {
-            d_out[a] = static_cast<gr_complex*>(output_items[a]) + start;
-        }
-        d_kernel.process(d_in.data(), d_out.data(), static_cast<size_t>(stop - start));
-        start = stop;
-    };
-    for (const auto& b : d_bounds) {
-        run(b.offset);
+    for (const auto& b : frame_starts(noutput_items)) {
+        process_until(d_kernel, input_items, output_items, b.offset);
         if (d_schedule.on_frame(b.frame)) {
             try {
                 d_kernel.set_allocation(d_schedule.power(), d_schedule.w());
@@ -204,7 +169,7 @@ int superposition_beamformer_impl::work_unchecked(int noutput_items,
             d_frame_log.pop_front();
         }
     }
-    run(noutput_items);
+    process_until(d_kernel, input_items, output_items, noutput_items);
 
     // Tags of user 0 go to every antenna output as they are (frame tags, and e.g. a USRP
     // sink's burst tags); those of user i > 0 ride on antenna 0 wrapped with their user

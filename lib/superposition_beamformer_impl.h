@@ -8,36 +8,30 @@
 #ifndef INCLUDED_SEMDACOM_SUPERPOSITION_BEAMFORMER_IMPL_H
 #define INCLUDED_SEMDACOM_SUPERPOSITION_BEAMFORMER_IMPL_H
 
-#include "frame_boundaries.h"
+#include "frame_block.h"
 #include <gnuradio/semdacom/allocation_schedule.h>
 #include <gnuradio/semdacom/superposition_beamformer.h>
 #include <gnuradio/semdacom/superposition_kernel.h>
 #include <deque>
-#include <mutex>
 
 namespace gr {
 namespace semdacom {
 
-class superposition_beamformer_impl : public superposition_beamformer
+class superposition_beamformer_impl : public frame_block<superposition_beamformer>
 {
 private:
     const int d_k;
     const int d_n_t;
-    const int d_frame_len;
     superposition_kernel d_kernel;
     allocation_schedule d_schedule;
-    mutable std::mutex d_mutex;
     uint64_t d_rejected = 0;
     std::deque<std::pair<uint64_t, uint64_t>> d_frame_log; // (frame, applied seq)
-    std::vector<gr::tag_t> d_tags;
-    std::vector<frame_boundary> d_bounds;
-    std::vector<const gr_complex*> d_in;
-    std::vector<gr_complex*> d_out;
+    std::vector<gr::tag_t> d_tags;                         // tags to forward
 
     void handle_cmd(const pmt::pmt_t& msg);
     int work_unchecked(int noutput_items,
                        gr_vector_const_void_star& input_items,
-                       gr_vector_void_star& output_items);
+                       gr_vector_void_star& output_items) override;
     /*! Validates power and w like the cmd port; throws std::invalid_argument. */
     beam_allocation checked_allocation(const std::vector<double>& power,
                                        const std::vector<gr_complex>& w,
@@ -58,10 +52,6 @@ public:
     size_t pending() const override;
     std::vector<std::pair<uint64_t, uint64_t>> frame_log() const override;
     uint64_t rejected() const override;
-
-    int work(int noutput_items,
-             gr_vector_const_void_star& input_items,
-             gr_vector_void_star& output_items) override;
 };
 
 } // namespace semdacom
