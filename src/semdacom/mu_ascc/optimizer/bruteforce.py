@@ -191,19 +191,13 @@ def solve_global(
     W, p, sinr = beams_and_downlink(problem.hbar, q, P)
     pos, _ = problem.best_positions(sinr)
     ms = (time.perf_counter() - t0) * 1e3
-    return problem.make_solution(
-        "global",
-        pos,
-        p,
-        W,
-        ms,
-        {
-            "q": q.tolist(),
-            "uplink_objective": best_f,
-            "lattice_points": int(n_lat),
-            "seeds": int(seeds),
-            "levels": int(levels),
-            "evaluations": int(evals),
-            "active_users": [int(i) for i in np.flatnonzero(q > 0)],
-        },
-    )
+    diagnostics = {
+        "q": q.tolist(),
+        "uplink_objective": best_f,
+        "lattice_points": int(n_lat),
+        "seeds": int(seeds),
+        "levels": int(levels),
+        "evaluations": int(evals),
+        "active_users": [int(i) for i in np.flatnonzero(q > 0)],
+    }
+    return problem.make_solution("global", pos, p, W, ms, diagnostics)

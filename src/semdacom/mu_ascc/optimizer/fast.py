@@ -164,17 +164,11 @@ def solve_fast(
         W, p, sinr = beams_and_downlink(problem.hbar, q, P)
     pos = best_positions(problem, lk, sinr)
     ms = (time.perf_counter() - t0) * 1e3
-    return problem.make_solution(
-        "fast",
-        pos,
-        p,
-        W,
-        ms,
-        {
-            "q": q.tolist(),
-            "iterations": it,
-            "trace": trace,
-            "uplink_objective": fq,
-            "lookup_build_ms": build_ms,
-        },
-    )
+    diagnostics = {
+        "q": q.tolist(),
+        "iterations": it,
+        "trace": trace,
+        "uplink_objective": fq,
+        "lookup_build_ms": build_ms,
+    }
+    return problem.make_solution("fast", pos, p, W, ms, diagnostics)
