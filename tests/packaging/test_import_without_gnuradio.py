@@ -1,8 +1,8 @@
 """The algorithm layers import on a machine without GNU Radio (a notebook, a Ray worker).
 
-Each module of the standalone ``semdacom`` package (core, codec, coding, optimize, sfma, sweep,
-cli) is imported in a fresh interpreter where ``gnuradio`` and ``pmt`` cannot be imported (a
-meta-path finder refuses them), and the test checks that neither was loaded.
+Each module of the standalone ``semdacom`` package (phy, source_coding, channel_coding, mu_ascc,
+sc_sfma, sweep, cli, data) is imported in a fresh interpreter where ``gnuradio`` and ``pmt``
+cannot be imported (a meta-path finder refuses them), and the test checks that neither was loaded.
 """
 
 from __future__ import annotations
