@@ -46,7 +46,7 @@ bool parse_beam_allocation_unchecked(
         return false;
     }
     // a sentinel no message can carry, so that a key present with a nil value is
-    // rejected as the wrong type (as messages.py does), not taken as absent
+    // rejected as the wrong type (as the Python messages do), not taken as absent
     static const pmt::pmt_t nf = pmt::intern("__semdacom_key_absent__");
     const pmt::pmt_t seq = pmt::dict_ref(msg, pmt::intern("seq"), nf);
     if (pmt::eq(seq, nf) || !get_index(seq, a.seq)) {
@@ -89,7 +89,7 @@ bool parse_beam_allocation_unchecked(
     const pmt::pmt_t w = pmt::dict_ref(msg, pmt::intern("w"), nf);
     if (!pmt::eq(w, nf)) {
         // norms are taken on the values as sent (double for c64, float for c32), as
-        // messages.py does, then the beams are stored as floats for the kernel
+        // the Python messages do, then the beams are stored as floats for the kernel
         std::vector<std::complex<double>> wd;
         bool c32 = false;
         if (pmt::is_c64vector(w)) {

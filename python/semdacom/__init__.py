@@ -5,15 +5,21 @@
 #
 """gr-semdacom: multi-user semantic and data communications for GNU Radio.
 
-Blocks (C++): superposition_beamformer, miso_channel.
-Blocks (Python): frame_tagger, phy_probe, fbl_link, channel_encoder, channel_decoder,
-image_source, source_encoder, source_decoder, semantic_decoder, metrics_sink,
-mu_ascc_optimizer, alloc_probe, sfma_optimizer, sfma_encoder, sfma_superposer, sfma_channel,
-sfma_decoder, djscc_encoder, djscc_decoder; over the air:
-pilot_inserter, frame_sync, csi_estimator, csi_combiner.
-The algorithms live in the standalone package ``semdacom`` (core, codec, coding,
-optimize, sfma, sweep, cli), which imports without GNU Radio; this package holds the
-blocks and the PMT schemas (messages).
+``gnuradio.semdacom`` holds the GNU Radio blocks, grouped by role in subpackages (the same
+groups as ``grc/`` and ``tests/blocks/``), the PMT schemas (``messages``) and the block plumbing
+(``plumbing``: the base class ``plumbing.base.Block`` and its helpers). Every block is also
+exported here, so ``from gnuradio import semdacom; semdacom.<block>`` works:
+
+- phy: superposition_beamformer, miso_channel (C++), frame_tagger, phy_probe, fbl_link
+- channel_coding: channel_encoder, channel_decoder
+- source_coding: image_source, source_encoder, source_decoder, semantic_decoder,
+  djscc_encoder, djscc_decoder, metrics_sink
+- ota (over the air): pilot_inserter, frame_sync, csi_estimator, csi_combiner
+- mu_ascc: mu_ascc_optimizer, alloc_probe
+- sc_sfma: sfma_encoder, sfma_superposer, sfma_channel, sfma_decoder, sfma_optimizer
+
+The algorithms are the standalone package ``semdacom`` (src/semdacom: phy, source_coding,
+channel_coding, mu_ascc, sc_sfma, sweep, cli, data), which imports without GNU Radio.
 """
 
 # pybind11 bindings of the C++ blocks (and the gr-fec wrappers of the LDPC kernels); the

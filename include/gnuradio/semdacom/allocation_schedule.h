@@ -43,7 +43,7 @@ struct SEMDACOM_API beam_allocation {
 
 /*!
  * \brief Parse and validate the keys seq, apply_frame, power and w of an
- *        allocation dict, mirroring python/semdacom/messages/__init__.py.
+ *        allocation dict, mirroring python/semdacom/messages/mu_ascc.py.
  *
  * Returns false and sets \p reason when the message is malformed: not a dict,
  * seq missing or not a non-negative integer, power not a float vector of K
@@ -63,7 +63,7 @@ SEMDACOM_API bool parse_beam_allocation(
  * within a frame), every queued allocation with apply_frame <= f (a later one
  * overrides the keys it carries) and returns true if anything was applied.
  * push_local() queues an allocation set from code (no seq of its own: it takes
- * the last seq and does not advance it). python/semdacom/plumbing/block_util.py
+ * the last seq and does not advance it). python/semdacom/plumbing/schedule.py
  * AllocationSchedule has the same semantics.
  */
 class SEMDACOM_API allocation_schedule

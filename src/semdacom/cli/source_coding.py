@@ -158,7 +158,7 @@ def run_train_codec(args) -> int:
             balance=args.balance,
             **_arch(args),
         )
-        metric = f"fixed-rate lambda {lam:.5g}; rate/PSNR in bench/results/codec.json"
+        metric = f"fixed-rate lambda {lam:.5g}; rate/PSNR in bench/results/source_coding.json"
     else:
         out = data / "weights" / "hyperprior_vbr.pt"
         res = train.train_codec(

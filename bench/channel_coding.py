@@ -199,7 +199,7 @@ def main() -> None:
     res = {"cpu_pinned": cpu}
     res.update(compare_with_grfec(rng))
     res.update(gap_to_na(rng))
-    path = write("ldpc", res)
+    path = write("channel_coding", res)
     keys = (
         "ours_info_mbps",
         "grfec_info_mbps",

@@ -144,7 +144,7 @@ def main() -> dict:
             bits = float(np.exp(np.interp(f["psnr_db"], vbr_psnr, np.log(vbr_bits))))
             f["vbr_bits_at_same_psnr"] = bits if inside else None
             f["vbr_extra_bits_pct"] = 100.0 * (bits / f["rs_bits"] - 1.0) if inside else None
-    path = write("codec", res)
+    path = write("source_coding", res)
     print(
         f"encode+decode: {res['images_per_s_batch1']:.0f} images/s (batch 1), "
         f"{res['images_per_s_batch256']:.0f} images/s (batch 256)"
