@@ -131,3 +131,80 @@ def test_find_burst_at_two_samples_per_symbol_reads_the_fractional_start(delay: 
     assert det.cfo == pytest.approx(0.004, abs=5e-4)
     with pytest.raises(ValueError):
         sync.find_burst(r, pre, sps=0)
+
+
+# --- junk samples and long streams (issue 24: the receiver shrugs off junk) --------------
+def _clean_bursts(rng, n=63, gap=600, count=3):
+    """``count`` preambles ``gap`` samples apart after a 400-sample lead, at 20 dB."""
+    pre = sync.preamble(2, n)
+    h = np.array([0.8 - 0.2j, 0.4 + 0.5j])
+    total = 400 + count * (2 * n + gap) + 400
+    y = np.zeros(total, np.complex128)
+    starts = [400 + b * (2 * n + gap) for b in range(count)]
+    for s in starts:
+        y[s : s + 2 * n] = np.conj(h) @ pre
+    y += (rng.standard_normal(total) + 1j * rng.standard_normal(total)) * 0.07
+    return y, pre, starts
+
+
+def _all_bursts(y, pre):
+    found, begin = [], 0
+    while True:
+        det, resume, rejected = sync.find_burst(y, pre, begin)
+        if det is None and not rejected:
+            return found
+        if det is not None:
+            found.append(det)
+            begin = det.start + pre.shape[1]
+        else:
+            begin = resume
+
+
+@pytest.mark.parametrize("junk", [np.nan, np.inf, complex(np.nan, 1.0), -np.inf * 1j, 1e12,
+                                  3e38])  # fmt: skip
+def test_a_junk_sample_ahead_of_bursts_does_not_blind_the_search(junk) -> None:
+    """Issue 24: one NaN, inf or absurd (>= MAX_SAMPLE) sample ahead of clean bursts in the
+    same buffer: every burst is still found, with the metric, timing and CFO of the clean
+    stream; only the windows touching the junk sample have an invalid (0) metric."""
+    y, pre, starts = _clean_bursts(np.random.default_rng(21))
+    clean = _all_bursts(y, pre)
+    assert [d.start for d in clean] == starts
+    bad = y.copy()
+    bad[150] = junk
+    got = _all_bursts(bad, pre)
+    assert [d.start for d in got] == starts
+    for a, b in zip(got, clean, strict=True):
+        assert a.metric == pytest.approx(b.metric, rel=1e-9, abs=1e-12)
+        assert a.cfo == pytest.approx(b.cfo, rel=1e-9, abs=1e-12)
+        assert a.rho == pytest.approx(b.rho, rel=1e-9, abs=1e-12)
+    m, p = sync.schmidl_cox(bad, 63)
+    assert np.all(np.isfinite(m)) and np.all(np.isfinite(p))
+    assert np.all(m[150 - 2 * 63 + 1 : 151] == 0.0)  # the windows that touch it: invalid
+    m0, _ = sync.schmidl_cox(y, 63)
+    assert np.allclose(m[151:], m0[151:], rtol=1e-9, atol=1e-12)
+
+
+def test_windowed_sums_stay_exact_over_a_long_loud_stream() -> None:
+    """Issue 24: 400 000 samples of a large DC level with noise (amplitude 1e6, under
+    MAX_SAMPLE) then a quiet gap and a clean preamble: the metric, CFO and timing of the
+    preamble are those of the preamble alone (a running cumulative sum over the loud part
+    loses every digit of the quiet windows)."""
+    rng = np.random.default_rng(22)
+    n = 63
+    pre = sync.preamble(2, n)
+    tail = np.zeros(3000, np.complex128)
+    tail[1000 : 1000 + 2 * n] = np.conj(np.array([0.9, 0.3j])) @ pre
+    tail *= np.exp(1j * 0.01 * np.arange(tail.size))
+    tail += (rng.standard_normal(tail.size) + 1j * rng.standard_normal(tail.size)) * 0.05
+    loud = 1e6 * (1 + 0.1 * (rng.standard_normal(400_000) + 1j * rng.standard_normal(400_000)))
+    want, _, _ = sync.find_burst(tail, pre)
+    m_want, p_want = sync.schmidl_cox(tail, n)
+    assert want is not None and want.start == 1000
+    r = np.concatenate([loud, tail])
+    m, p = sync.schmidl_cox(r, n)
+    assert np.allclose(m[loud.size :], m_want, rtol=1e-9, atol=1e-12)
+    assert np.allclose(p[loud.size :], p_want, rtol=1e-9, atol=1e-9)
+    got, _, _ = sync.find_burst(r, pre, loud.size)  # (a DC level repeats: M ~ 1 on it)
+    assert got is not None and got.start == loud.size + 1000
+    assert got.metric == pytest.approx(want.metric, rel=1e-9)
+    assert got.cfo == pytest.approx(want.cfo, rel=1e-9)

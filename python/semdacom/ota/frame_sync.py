@@ -44,7 +44,15 @@ class frame_sync(BurstBlock, Block, gr.basic_block):
     part, ``cfo`` rad/symbol, ``metric`` Schmidl-Cox, ``rho`` fine-timing energy share,
     ``burst`` count) on the first.
     Samples outside bursts are dropped. Counters: bursts found, candidates rejected by the
-    fine timing (false alarms of the metric), samples in, samples dropped from a full buffer.
+    fine timing (false alarms of the metric), samples in, samples dropped from a full buffer
+    (``MAX_BUFFER``), junk samples in (``samples_junk``).
+
+    Junk samples (NaN, inf, or ``|x| > semdacom.phy.sync.MAX_SAMPLE`` = 1e9: a saturating
+    front end, a NaN from upstream DSP) are neutralised locally: they count as 0, the
+    detection metric of every window that holds one is invalid (0), and a burst that holds
+    one goes out with 0 in its place; detection everywhere else is exactly as without them.
+    The windowed sums of the metric are computed per window (``sync._window_sum``), so they
+    stay exact however long the stream and however loud what came before.
 
     Parameters
     ----------
@@ -83,19 +91,19 @@ class frame_sync(BurstBlock, Block, gr.basic_block):
         self._buf_start = 0  # absolute input index of self._buf[0]
         self._pos = 0  # absolute index where the search continues
         self._out = BurstQueue(1)
-        self.setup(("bursts", "rejected", "samples_in", "samples_dropped"))
+        self.setup(("bursts", "rejected", "samples_in", "samples_dropped", "samples_junk"))
         self._cfos: list[float] = []
 
     def _symbols(self, det, span: int) -> np.ndarray:
         """The burst's ``span`` symbols, CFO removed (rad/sample ``det.cfo``)."""
         sps = self._sps
         if sps == 1:
-            return sync.rotate(self._buf[det.start : det.start + span], det.cfo)
+            return sync.rotate(sync.sanitize(self._buf[det.start : det.start + span])[0], det.cfo)
         k = np.arange(span)
         lo = det.start - _HALF
         pad = max(0, -lo)
         part = self._buf[max(lo, 0) : det.start + sps * (span - 1) + _HALF + 2]
-        part = np.concatenate([np.zeros(pad, np.complex64), part])
+        part = np.concatenate([np.zeros(pad, np.complex128), sync.sanitize(part)[0]])
         sym = sync.interpolate(part, _HALF + det.frac + sps * k, _HALF)
         return sym * np.exp(-1j * det.cfo * sps * k)
 
@@ -110,6 +118,8 @@ class frame_sync(BurstBlock, Block, gr.basic_block):
     def _take(self, input_items, n: int) -> None:
         x = np.asarray(input_items[0][:n])
         self._counts["samples_in"] += x.size
+        with np.errstate(invalid="ignore", over="ignore"):
+            self._counts["samples_junk"] += int(np.count_nonzero(~(np.abs(x) <= sync.MAX_SAMPLE)))
         self._buf = np.concatenate([self._buf, x.astype(np.complex64)])
         sps = self._sps
         span = self._layout.span

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = [
+    "MAX_SAMPLE",
     "Detection",
     "find_burst",
     "fine_timing",
@@ -45,9 +46,18 @@ __all__ = [
     "preamble_roots",
     "rotate",
     "rrc_taps",
+    "sanitize",
     "schmidl_cox",
     "zadoff_chu",
 ]
+
+#: Largest sample magnitude the receiver takes as a sample (1e9): anything above it, and any
+#: NaN or inf, is junk (a saturating front end, a NaN from upstream DSP) and is neutralised
+#: locally (:func:`sanitize`, :func:`schmidl_cox`). 1e9 is the amplitude of the largest power
+#: an allocation may carry (``MAX_POWER_W`` = 1e6 W, amplitude 1e3) through the largest
+#: channel gain a CSI message may carry (``MAX_CHANNEL_GAIN`` = 1e6); normalised front ends
+#: give ``|x| <= 1``, sc16 ones 32767.
+MAX_SAMPLE = 1e9
 
 
 def zadoff_chu(root: int, n: int) -> np.ndarray:
@@ -83,25 +93,74 @@ def preamble(n_t: int, n: int, power: float = 1.0) -> np.ndarray:
     return math.sqrt(power) * np.concatenate([z, z], axis=1)
 
 
+def sanitize(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(clean, bad)``: ``r`` as complex128 with every junk sample (non-finite, or
+    ``|r| > MAX_SAMPLE``) set to 0, and the boolean mask of those samples. A copy when
+    ``r`` holds junk, never a change of ``r``."""
+    r = np.asarray(r, dtype=np.complex128).reshape(-1)
+    with np.errstate(invalid="ignore", over="ignore"):
+        bad = ~(np.abs(r) <= MAX_SAMPLE)  # NaN compares False: caught too
+    if bad.any():
+        r = np.where(bad, 0.0, r)
+    return r, bad
+
+
 def _window_sum(x: np.ndarray, n: int) -> np.ndarray:
-    c = np.concatenate([[0], np.cumsum(x)])
-    return c[n:] - c[:-n]
+    """``sum_{m<n} x[d+m]`` for every ``d`` in ``[0, len(x) - n]``, each computed from the
+    window's own samples only (van Herk / Gil-Werman): ``x`` cut in blocks of ``n``, a
+    window starting at offset ``j`` of block ``k`` is the suffix sum of block ``k`` from
+    ``j`` (a reversed cumulative sum) plus the prefix sum of block ``k + 1`` up to ``j - 1``.
+    Both sums run over samples of the window, so the rounding error is that of summing the
+    window directly (relative to the window's own magnitudes), whatever came before it in
+    the stream; a running cumulative sum, differenced, would instead lose every digit of a
+    quiet window after a loud stretch. O(len(x)) work."""
+    x = np.asarray(x).reshape(-1)
+    count = x.size - n + 1
+    if count <= 0:
+        return np.zeros(0, x.dtype)
+    nb = -(-(x.size + n) // n)
+    xb = np.zeros(nb * n, x.dtype)
+    xb[: x.size] = x
+    xb = xb.reshape(nb, n)
+    pre = np.cumsum(xb, axis=1).reshape(-1)
+    suf = np.cumsum(xb[:, ::-1], axis=1)[:, ::-1].reshape(-1)
+    d = np.arange(count)
+    return suf[:count] + np.where(d % n > 0, pre[d + n - 1], 0)
+
+
+def _touching(bad: np.ndarray, span: int, count: int) -> np.ndarray:
+    """Mask of the windows ``[d, d + span)``, ``d < count``, that hold a sample of ``bad``."""
+    c = np.concatenate([[0], np.cumsum(bad, dtype=np.int64)])  # integers: exact
+    return (c[span : span + count] - c[:count]) > 0
 
 
 def schmidl_cox(r: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """``(M, P)`` for every start ``d`` in ``[0, len(r) - 2n]`` (see the module docstring).
 
-    ``M`` is 0 where a half has no energy."""
-    r = np.asarray(r, dtype=np.complex128).reshape(-1)
+    ``M`` is 0 where a half has no energy. Junk samples (:func:`sanitize`: non-finite or
+    above :data:`MAX_SAMPLE`) are neutralised locally: they count as 0 and every window
+    ``[d, d + 2n)`` that holds one has ``M = 0`` and ``P = 0`` (invalid: never a candidate);
+    every other window is exactly as without them. The windowed sums are exact over
+    arbitrarily long buffers (:func:`_window_sum`)."""
+    return _schmidl_cox(*sanitize(r), n)
+
+
+def _schmidl_cox(r: np.ndarray, bad: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`schmidl_cox` of a sanitized ``r`` and its junk mask ``bad``."""
     if r.size < 2 * n:
         return np.zeros(0), np.zeros(0, np.complex128)
+    count = r.size - 2 * n + 1
     prod = np.conj(r[:-n]) * r[n:]  # index d+m
-    p = _window_sum(prod, n)[: r.size - 2 * n + 1]
+    p = _window_sum(prod, n)[:count]
     e = _window_sum(np.abs(r) ** 2, n)
-    e1 = e[: r.size - 2 * n + 1]
-    e2 = e[n : n + r.size - 2 * n + 1]
+    e1 = e[:count]
+    e2 = e[n : n + count]
     den = e1 * e2
     m = np.where(den > 0, np.abs(p) ** 2 / np.where(den > 0, den, 1.0), 0.0)
+    if bad.any():
+        invalid = _touching(bad, 2 * n, count)
+        m = np.where(invalid, 0.0, m)
+        p = np.where(invalid, 0.0, p)
     return np.clip(m, 0.0, 1.0), p
 
 
@@ -168,7 +227,9 @@ def find_burst(
     ``d`` with ``M(d) > threshold``; the coarse start is the peak of ``M`` within the ``N``
     symbols after it, the CFO ``angle(P)/(N sps)`` rad/sample there, and the fine start the
     peak of ``rho`` within ``search`` symbols (default ``N // 4``) of the coarse one; it is
-    accepted when ``rho >= rho_min``.
+    accepted when ``rho >= rho_min``. Junk samples (:func:`sanitize`) count as 0 and the
+    metric of every window that holds one is 0 (:func:`schmidl_cox`), so a NaN, an inf or
+    an absurd sample blinds the search for the ``2N sps`` windows around it only.
 
     With ``sps > 1`` samples per symbol (a pulse-shaped, matched-filtered stream) the
     metric's halves are ``N sps`` samples, ``rho`` takes every ``sps``-th sample, and the
@@ -181,9 +242,9 @@ def find_burst(
     n = pre.shape[1] // 2
     ns = n * sps
     search = (n // 4 if search is None else int(search)) * sps
-    r = np.asarray(r, dtype=np.complex128).reshape(-1)
+    r, bad = sanitize(r)  # junk samples: 0 for the fine timing, invalid windows for the metric
     need = 3 * ns + search + 2  # beyond the candidate: metric peak, fine search, preamble
-    m, p = schmidl_cox(r[begin:], ns)
+    m, p = _schmidl_cox(r[begin:], bad[begin:], ns)
     if m.size == 0:
         return None, begin, False
     above = np.flatnonzero(m > threshold)

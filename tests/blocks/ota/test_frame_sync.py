@@ -132,3 +132,35 @@ def test_two_samples_per_symbol_absorb_a_sample_clock_offset(ppm: float, chunk: 
         gain = math.sqrt(1.0) * np.vdot(rb.h, w)
         res = framing.decode_symbols(rb.payload[:256], 3, 256, rb.noise_var, gain, 200)
         assert res.crc_ok.all() and np.array_equal(res.bits, bits)
+
+
+@pytest.mark.parametrize("junk", [np.nan, np.inf, 1e12])
+def test_a_junk_sample_ahead_of_bursts_blinds_nothing(junk) -> None:
+    """Issue 24: one NaN, inf or 1e12 sample ahead of the bursts, in the same buffer: every
+    burst is found, with the start, metric and CFO of the clean stream, and the junk sample
+    is counted (``samples_junk``); what comes out is finite."""
+    h = np.array([0.8 - 0.3j, 0.5 + 0.9j])
+    y, starts, lay = received(h, 6, 0.01, 10.0, (300, 400))
+    _, _, clean_tags = run(y)
+    clean = [messages.meta_from_pmt(v) for _, k, v in clean_tags if k == "ota_sync"]
+    assert [s["start"] for s in clean] == starts
+    bad = y.copy()
+    bad[100] = junk
+    blk, out, tags = run(bad)
+    got = [messages.meta_from_pmt(v) for _, k, v in tags if k == "ota_sync"]
+    c = blk.counters()
+    assert c["bursts"] == 6 and c["samples_junk"] == 1, c
+    assert [s["start"] for s in got] == starts
+    for a, b in zip(got, clean, strict=True):
+        assert a["metric"] == pytest.approx(b["metric"], rel=1e-6)
+        assert a["cfo"] == pytest.approx(b["cfo"], rel=1e-6, abs=1e-9)
+    assert np.all(np.isfinite(out))
+
+
+def test_a_junk_sample_inside_a_burst_is_zeroed_in_the_output() -> None:
+    h = np.array([0.8 - 0.3j, 0.5 + 0.9j])
+    y, starts, lay = received(h, 3, 0.0, 10.0, (300, 400))
+    y[starts[1] + lay.span - 5] = np.inf  # in the last pilot block of burst 1
+    blk, out, _ = run(y)
+    assert blk.counters()["bursts"] == 3 and blk.counters()["samples_junk"] == 1
+    assert np.all(np.isfinite(out)) and out[2 * lay.span - 5] == 0
