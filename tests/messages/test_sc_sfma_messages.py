@@ -78,3 +78,31 @@ def test_not_a_dict() -> None:
             messages.sfma_frame_info(bad)
         with pytest.raises(messages.MessageError):
             messages.sfma_group_info(bad)
+
+
+def _sfma_alloc(power=(0.1, 0.2), bw=(1e6, 2e6), **kw):
+    return messages.Allocation(seq=1, apply_frame=0, pairs=np.array([0, 1, 2, 3], np.int32),
+                               nu=np.array([0.5, 1.0]), group_power=np.asarray(power, float),
+                               group_bw=np.asarray(bw, float), **kw)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("change", "word"),
+    [({"power": (1e300, 0.1)}, "MAX_POWER_W"), ({"power": (1e6 * 1.01, 0.1)}, "MAX_POWER_W"),
+     ({"bw": (0.0, 1e6)}, "group_bw"), ({"bw": (1e6, 1e16)}, "group_bw"),
+     ({"rate_index": np.arange(5, dtype=np.int32)}, "K=4"),
+     ({"mcs": np.ones(6, np.int32)}, "K=4")],
+)  # fmt: skip
+def test_unusable_sfma_allocation_rejected(change, word) -> None:
+    """Issue 24: group powers above MAX_POWER_W (the C++ limit), a bandwidth that is 0 or above
+    MAX_SFMA_BW_HZ (the group-tag limits) and per-user fields whose length is not K."""
+    a = messages.alloc_from_pmt(messages.alloc_to_pmt(_sfma_alloc(**change)))
+    with pytest.raises(messages.MessageError, match=word):
+        messages.check_sfma_alloc(a, 4)
+
+
+def test_usable_sfma_allocation_at_the_limits_accepted() -> None:
+    a = _sfma_alloc(power=(1e6, 0.0), bw=(1e15, 1.0), rate_index=np.array([0, 1, 2, 3], np.int32))
+    assert (
+        messages.check_sfma_alloc(messages.alloc_from_pmt(messages.alloc_to_pmt(a)), 4) is not None
+    )

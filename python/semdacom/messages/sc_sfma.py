@@ -13,12 +13,16 @@ key            PMT type              meaning
 pairs          s32vector[2M]         SFMA user pairs (u_0, v_0, u_1, v_1, ...); -1 = no partner
 nu             f64vector[M]          SFMA compression ratio per group (> 0)
 group_power    f64vector[M]          SFMA transmit power per group, watts (>= 0)
-group_bw       f64vector[M]          SFMA bandwidth per group (>= 0)
+group_bw       f64vector[M]          SFMA bandwidth per group, Hz (>= 0)
 ============== ===================== =========================================================
 
 :func:`check_sfma_alloc` adds what an SFMA reader needs beyond the schema: ``pairs`` a perfect
-matching of the K users (M = K/2 groups, no -1), ``nu`` in (0, 1], and the power and bandwidth
-budgets.
+matching of the K users (M = K/2 groups, no -1), ``nu`` in (0, 1], ``group_power`` in
+[0, MAX_POWER_W] (1e6 W, ``limits.MAX_POWER_W``, the C++ limit), ``group_bw`` in
+(0, :data:`MAX_SFMA_BW_HZ`] (1e15 Hz; the limits of the ``semdacom_sfma_group`` tag, so that
+every frame of an accepted allocation carries a valid group tag), every per-user field the
+allocation also carries (``rate_index``, ``rs_bits``, ``rc``, ``mcs``, ``power``, ``w``) of
+length K, and the power and bandwidth budgets.
 
 SFMA CSI (``csi`` port of sfma_optimizer): ``{"gain": f64vector[K], "seq": u64}`` with optional
 ``"frame": u64`` (first frame this channel applies to) and ``"labels": s32vector[K]`` (the
@@ -83,6 +87,10 @@ from gnuradio.semdacom.messages.pmt_util import (
 # --------------------------------------------------------------------------------------------
 # Allocation keys
 # --------------------------------------------------------------------------------------------
+
+#: Largest group bandwidth B_m, Hz, in an SFMA allocation and a ``semdacom_sfma_group`` tag
+#: (1e15: far above any radio, low enough that N0 B stays a normal float).
+MAX_SFMA_BW_HZ = 1e15
 
 #: Allocation keys holding one entry per SFMA group (``pairs`` holds two).
 ALLOC_M_KEYS: tuple[str, ...] = ("nu", "group_power", "group_bw")
@@ -151,7 +159,8 @@ def check_sfma_alloc(
 ) -> Allocation:
     """Check an allocation as an SFMA reader needs it (see the module docstring): the pairing
     and the power and bandwidth budgets of SC-SFMA [2]'s problem; returns it or raises
-    :class:`MessageError` with the reason."""
+    :class:`MessageError` with the reason. Limits: group powers at most ``MAX_POWER_W``,
+    bandwidths in (0, :data:`MAX_SFMA_BW_HZ`], per-user fields of length K."""
     for key in ("pairs",) + ALLOC_M_KEYS:
         if getattr(a, key) is None:
             raise MessageError(f"SFMA allocation lacks '{key}'")
@@ -166,8 +175,20 @@ def check_sfma_alloc(
             raise MessageError(f"'{key}' has {np.asarray(getattr(a, key)).size} entries, "
                                f"expected M={m}")  # fmt: skip
     nu = np.asarray(a.nu, dtype=np.float64)
-    if np.any(nu <= 0) or np.any(nu > 1 + 1e-12):
+    if not np.all(np.isfinite(nu)) or np.any(nu <= 0) or np.any(nu > 1 + 1e-12):
         raise MessageError("'nu' entries must lie in (0, 1]")
+    power = np.asarray(a.group_power, dtype=np.float64)
+    if not np.all((power >= 0) & (power <= MAX_POWER_W)):
+        raise MessageError(
+            f"'group_power' entries must lie in [0, MAX_POWER_W = {MAX_POWER_W:g}] W"
+        )
+    bw = np.asarray(a.group_bw, dtype=np.float64)
+    if not np.all((bw > 0) & (bw <= MAX_SFMA_BW_HZ)):
+        raise MessageError(f"'group_bw' entries must lie in (0, {MAX_SFMA_BW_HZ:g}] Hz")
+    k_users = getattr(a, "k", None)  # the per-user (MU-ASCC) fields it also carries
+    if k_users is not None and k_users != k:
+        raise MessageError(f"per-user fields (e.g. 'rate_index') have {k_users} entries, "
+                           f"expected K={k}")  # fmt: skip
     for key, budget in (("group_power", p_max), ("group_bw", b_tot)):
         v = np.asarray(getattr(a, key), dtype=np.float64)
         if budget is not None and v.sum() > budget * (1 + 1e-6):
@@ -330,7 +351,7 @@ def sfma_group_info(info: Any, code_channels: int | None = None) -> dict:
     out: dict[str, Any] = {
         "group": _info_int(info, "group", 0, tag=tag),
         "power": _info_real(info, "power", 0.0, MAX_POWER_W, tag, False),
-        "bw": _info_real(info, "bw", 0.0, 1e15, tag, True),
+        "bw": _info_real(info, "bw", 0.0, MAX_SFMA_BW_HZ, tag, True),
         "power_split": _info_real(info, "power_split", 0.0, 1.0, tag, False),
     }
     if "alloc_seq" in info:

@@ -42,11 +42,13 @@ class sfma_encoder(Block, gr.sync_block):
     Image PDUs of user ``u`` arrive on ``pdus<u>``. A slot is formed as soon as every user has
     an image waiting (one per user, in arrival order); it is frame ``first_frame``, then +1
     per slot. The pairing and each group's ``nu`` are those in force at that frame: the last
-    SFMA allocation on ``cmd`` (``pairs``, ``nu``; checked by ``messages.check_sfma_alloc``,
-    applied from its ``apply_frame``, an allocation whose ``seq`` is not newer is dropped),
-    else the ``pairs`` and ``nu`` parameters. With ``hold`` no slot is coded before the first
-    allocation (at most ``MAX_HELD`` slots and ``HOLD_TIMEOUT_S`` seconds wait; then the
-    parameters are used, logged).
+    SFMA allocation on ``cmd`` (``pairs``, ``nu``; checked by ``messages.check_sfma_alloc``:
+    group powers at most ``MAX_POWER_W``, bandwidths in (0, ``MAX_SFMA_BW_HZ``], per-user
+    fields such as ``rate_index`` of length ``K``; applied from its ``apply_frame``, an
+    allocation whose ``seq`` is not newer is dropped), else the ``pairs`` and ``nu``
+    parameters. With ``hold`` no slot is coded before the first allocation (at most
+    ``MAX_HELD`` slots and ``HOLD_TIMEOUT_S`` seconds wait; then the parameters are used,
+    logged).
 
     Output ``u`` carries user ``u``'s frame: its ``n_sym = symbols_per_user(nu)`` complex
     feature symbols, power-normalised (mean ``|s|^2 = 1`` over them), zero-padded to
@@ -60,7 +62,13 @@ class sfma_encoder(Block, gr.sync_block):
     A malformed PDU (not an image PDU, a shape other than 1x28x28, erased upstream), or a pair
     whose encoding fails, still gives its user's frame: zero symbols, ``erased`` true with
     ``erasure_reason`` (the partner is coded with a blank image in its place). Every image in
-    gives one frame out; images still waiting for the other users at stop are logged.
+    gives one frame out; images still waiting for the other users at stop are logged. A slot
+    that cannot be built once its images have left the queues (an unexpected error) goes out
+    all erased, with the error as ``erasure_reason``, so no image is lost.
+
+    Frame numbers are u64 and never wrap (allocations are applied by comparing
+    ``apply_frame`` with them): ``first_frame`` is at most ``MAX_FIRST_FRAME`` = 2**63, which
+    leaves 2**63 slots (292 000 years at a million slots per second).
 
     Parameters
     ----------
@@ -75,12 +83,15 @@ class sfma_encoder(Block, gr.sync_block):
     frame_len : int
         Items per frame (0: the symbols of ``nu = 1``, the longest frame).
     first_frame : int
-        Number of the first slot.
+        Number of the first slot, in [0, ``MAX_FIRST_FRAME`` = 2**63].
     hold : bool
         Wait for the first allocation before coding.
     """
 
     MAX_HELD = 256
+    #: largest ``first_frame``: frame numbers are u64 and never wrap, 2**63 slots are left
+    MAX_FIRST_FRAME = 1 << 63
+    _MAX_FRAME = (1 << 64) - 1
     #: seconds ``hold`` waits for the first allocation before it codes with the parameters
     HOLD_TIMEOUT_S = 30.0
 
@@ -114,7 +125,7 @@ class sfma_encoder(Block, gr.sync_block):
         self._hold = bool(hold)
         self._hold_expired = False
         self._hold_timer: threading.Timer | None = None
-        self._next_frame = check_int("first_frame", first_frame)
+        self._next_frame = check_int("first_frame", first_frame, 0, self.MAX_FIRST_FRAME)
         self._lock = threading.Lock()
         self._fifo: list[collections.deque] = [collections.deque() for _ in range(k)]
         self._slots: queue.Queue = queue.Queue()
@@ -215,16 +226,36 @@ class sfma_encoder(Block, gr.sync_block):
                 held = self._hold and not self._hold_expired and self._cmds.sched.last_seq is None
                 if not ready or (held and max(map(len, self._fifo)) <= self.MAX_HELD):
                     return
+                if self._next_frame > self._MAX_FRAME:  # after 2**63 slots at least
+                    self.logger.error("frame counter exhausted: images wait")
+                    return
                 entries = [f.popleft() for f in self._fifo]
                 frame = self._next_frame
                 self._next_frame += 1
                 alloc = self._cmds.at(frame)
-            self._slots.put(self._encode_slot(frame, entries, alloc))
+            self._slots.put(self._build_slot(frame, entries, alloc))
+
+    def _build_slot(self, frame: int, entries: list, alloc: dict) -> list:
+        """The slot of ``entries``; if it cannot be built, every user's frame erased (with
+        the images' meta, then without it), so that every image still gives one frame."""
+        try:
+            return self._encode_slot(frame, entries, alloc)
+        except Exception as exc:
+            reason = f"slot not built: {type(exc).__name__}: {exc}"[:200]
+            self.logger.error(f"frame {frame}: {reason}; its frames go out erased")
+        for meta in (True, False):
+            erased = [(e[0] if meta else {}, None, e[2] or reason) for e in entries]
+            try:
+                return self._encode_slot(frame, erased, alloc)
+            except Exception as exc:  # the forwarded meta or the allocation itself
+                self.logger.error(f"frame {frame}: erased slot: {type(exc).__name__}: {exc}")
+        raise RuntimeError(f"frame {frame}: no frame could be built, {self._k} images lost")
 
     def _encode_slot(self, frame: int, entries: list, alloc: dict) -> list:
         torch = self._torch()
         pairs, nus, seq = alloc["pairs"], alloc["nu"], alloc["seq"]
         slot: list = [None] * self._k
+        erasures = 0
         for m in range(self._m):
             users = (int(pairs[2 * m]), int(pairs[2 * m + 1]))
             nu = float(nus[m])
@@ -260,7 +291,7 @@ class sfma_encoder(Block, gr.sync_block):
                 }  # fmt: skip
                 if reasons[r] is not None:
                     info["erasure_reason"] = reasons[r]
-                    self._counts["erasures"] += 1
+                    erasures += 1
                 if seq is not None:
                     info["enc_alloc_seq"] = int(seq)
                 meta = entries[u][0]
@@ -276,6 +307,7 @@ class sfma_encoder(Block, gr.sync_block):
                     (SFMA_TAG, messages.meta_to_pmt(info)),
                 ]
                 slot[u] = (sym, tags)
+        self._counts["erasures"] += erasures
         return [frame, slot]
 
     # ------------------------------------------------------------------ stream

@@ -34,7 +34,11 @@ class sfma_superposer(FrameWalker, Block, gr.sync_block):
     was coded), so pairing changes follow the encoder frame by frame. ``P_m`` and ``B_m`` are
     those in force at the frame: the last SFMA allocation on ``cmd`` (``group_power``,
     ``group_bw``; ``messages.check_sfma_alloc``, applied from ``apply_frame``; an older or
-    equal ``seq`` is dropped), else ``power / M`` and ``bandwidth / M``.
+    equal ``seq`` is dropped), else ``power / M`` and ``bandwidth / M``. An unusable allocation
+    is logged and dropped, the last good one kept, with the limits of the C++ side and of the
+    group tag: ``group_power`` in [0, ``MAX_POWER_W`` = 1e6 W], ``group_bw`` in
+    (0, ``MAX_SFMA_BW_HZ`` = 1e15 Hz], per-user fields (``rate_index``...) of length ``K``; so
+    every sample out is finite and every group tag valid.
 
     Output ``m`` carries group ``m``'s frames with the input's ``frame`` and ``packet_len``
     tags and a ``semdacom_sfma_group`` tag (``messages.sfma_group_info``: group, power, bw,

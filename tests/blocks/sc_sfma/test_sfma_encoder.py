@@ -221,3 +221,76 @@ def test_bad_parameters(kw) -> None:
     base = {} if "weights" in kw else {"weights": "swinjscc_noma"}
     with pytest.raises(ValueError):
         sfma_encoder(**{**base, **kw})
+
+
+@pytest.mark.parametrize("first", [2**64 - 1, 2**64 - 2, 2**63 + 1])
+def test_a_first_frame_that_leaves_no_room_is_refused(first) -> None:
+    """Issue 24: frame numbers are u64 and never wrap (an allocation's ``apply_frame`` is
+    compared with them), so ``first_frame`` must leave room: at most ``MAX_FIRST_FRAME``
+    (2**63, which leaves 2**63 slots)."""
+    with pytest.raises(ValueError, match="first_frame"):
+        sfma_encoder(weights="swinjscc_noma", first_frame=first)
+
+
+def test_every_image_gives_one_frame_at_the_top_of_the_frame_counter(images) -> None:
+    """Issue 24: 4 images at the largest first_frame give 2 slots, 4 frames (before: near
+    2**64 the second slot was "not formed" and its images lost)."""
+    first = 2**63  # sfma_encoder.MAX_FIRST_FRAME
+    r = Run(k=2, weights="swinjscc_noma", first_frame=first)
+    for i in range(2):
+        for u in range(2):
+            r.post(f"pdus{u}", _pdu(images, 2 * i + u))
+    r.wait_slots(2)
+    data, tags = r.stop()
+    fl = r.blk.frame_len
+    for u in range(2):
+        assert [pmt.to_uint64(tags[u][o]["frame"]) for o in (0, fl)] == [first, first + 1]
+        assert not any(_info(tags[u], o)["erased"] for o in (0, fl))
+    assert r.blk.counters()["frames_out"] == 4 and r.blk.waiting() == [0, 0]
+
+
+def test_a_slot_that_cannot_be_built_goes_out_erased(images) -> None:
+    """Every image gives one frame: when building a slot fails after its images left the
+    queues (here forced once), each user gets an erased frame for it, and the next slot is
+    coded as usual (before: "slot not formed", the images lost)."""
+    r = Run(k=2, weights="swinjscc_noma")
+    real, calls = r.blk._encode_slot, []
+
+    def flaky(frame, entries, alloc):
+        calls.append(frame)
+        if len(calls) == 1:
+            raise OverflowError("forced")
+        return real(frame, entries, alloc)
+
+    r.blk._encode_slot = flaky
+    for i in range(2):
+        for u in range(2):
+            r.post(f"pdus{u}", _pdu(images, 2 * i + u))
+    r.wait_slots(2)
+    data, tags = r.stop()
+    fl = r.blk.frame_len
+    for u in range(2):
+        assert [pmt.to_uint64(tags[u][o]["frame"]) for o in (0, fl)] == [0, 1]
+        first, second = _info(tags[u], 0), _info(tags[u], fl)
+        assert first["erased"] and "forced" in first["erasure_reason"]
+        assert first["pdu_image_id"] == u and not second["erased"]
+        assert np.all(data[u][:fl] == 0)
+    assert r.blk.counters()["frames_out"] == 4 and r.blk.counters()["erasures"] == 2
+
+
+def test_an_allocation_with_per_user_fields_of_another_k_is_rejected() -> None:
+    """Issue 24: an SFMA allocation whose ``rate_index`` length disagrees with K."""
+    r = Run(k=2, weights="swinjscc_noma")
+    a = messages.Allocation(
+        seq=1,
+        apply_frame=0,
+        pairs=np.array([0, 1], np.int32),
+        nu=np.array([0.5]),
+        group_power=np.array([0.1]),
+        group_bw=np.array([1e6]),
+        rate_index=np.array([0, 1, 2], np.int32),
+    )
+    r.post("cmd", messages.alloc_to_pmt(a))
+    wait_until(lambda: r.blk.counters()["cmd_rejected"] == 1)
+    assert r.blk.counters()["cmd_accepted"] == 0 and r.blk._cmds.sched.last_seq is None
+    r.stop()

@@ -189,3 +189,33 @@ def test_bad_cmd_rejected_state_kept() -> None:
 def test_bad_parameters(kw) -> None:
     with pytest.raises(ValueError):
         sfma_superposer(**kw)
+
+
+def test_unusable_allocations_are_rejected_the_last_good_kept() -> None:
+    """Issue 24: group power 1e300 (or above MAX_POWER_W), bandwidth 0 (or above
+    MAX_SFMA_BW_HZ) and a ``rate_index`` of the wrong length are refused by the allocation
+    check, like the C++ side and the group-tag check refuse them: the frames go out at the
+    last good allocation, finite, every one with its group tag."""
+    rng = np.random.default_rng(5)
+    s = [_stream(rng, 3) for _ in range(2)]
+    frames = [[(s[0][f], _info(0, 0, 0, 1)) for f in range(3)],
+              [(s[1][f], _info(1, 0, 1, 0)) for f in range(3)]]  # fmt: skip
+    good = _alloc(1, 0, (0.2,), (3e6,), pairs=(0, 1), nu=(0.5,))
+    bad = [_alloc(2, 0, (1e300,), (1e6,), pairs=(0, 1), nu=(0.5,)),
+           _alloc(3, 0, (2e6,), (1e6,), pairs=(0, 1), nu=(0.5,)),  # > MAX_POWER_W
+           _alloc(4, 0, (0.1,), (0.0,), pairs=(0, 1), nu=(0.5,)),
+           _alloc(5, 0, (0.1,), (1e16,), pairs=(0, 1), nu=(0.5,)),
+           messages.alloc_to_pmt(messages.Allocation(
+               seq=6, apply_frame=0, pairs=np.array([0, 1], np.int32), nu=np.array([0.5]),
+               group_power=np.array([0.1]), group_bw=np.array([1e6]),
+               rate_index=np.array([1, 2, 3], np.int32)))]  # fmt: skip
+    blk, outs, tags, _ = _run(2, frames, [good, *bad], power=1.0, bandwidth=1e6)
+    c = blk.counters()
+    assert c["cmd_accepted"] == 1 and c["cmd_rejected"] == len(bad), c
+    assert blk.in_force()["seq"] == 1
+    assert np.all(np.isfinite(outs[0]))
+    want = math.sqrt(0.2 / 2) * (s[0] + s[1]).reshape(-1)
+    np.testing.assert_allclose(outs[0], want, rtol=1e-5, atol=1e-6)
+    gt = _group_tags(tags[0])
+    assert len(gt) == 3 and all(g["power"] == pytest.approx(0.2) and g["bw"] == 3e6
+                                for _, g in gt)  # fmt: skip
