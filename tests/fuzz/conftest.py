@@ -3,7 +3,8 @@
 Profiles (``SEMDACOM_FUZZ_PROFILE``): ``default`` (25 fuzz examples per port, for
 ``make test``) and ``fuzz`` (1000 per port, ``make fuzz``). With ``SEMDACOM_FUZZ_JSON`` set
 (``make fuzz``) the per-port figures are printed as a table and written to
-bench/results/fuzz.json with the machine description of bench/common.py.
+bench/results/fuzz.json with the machine description of bench/common.py, with the figures
+of the stream attacks (test_fuzz_streams) under ``stream_attacks``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from fuzz_targets import PORTS, TARGETS
+from stream_attacks import CASES
 
 PROFILES = {"default": 25, "fuzz": 1000}
 EXAMPLES = PROFILES[os.environ.get("SEMDACOM_FUZZ_PROFILE", "default")]
@@ -21,6 +23,9 @@ FIELDS = ("messages", "thread_deaths", "hangs", "lost", "state_corrupted")
 
 #: (block, port) -> figures; filled by the tests.
 STATS: dict[tuple[str, str], dict[str, int]] = {key: dict.fromkeys(FIELDS, 0) for key in PORTS}
+STREAM_FIELDS = ("attacks", "thread_deaths", "hangs", "lost")
+#: block -> figures of the stream attacks (test_fuzz_streams).
+STREAM_STATS: dict[str, dict[str, int]] = {b: dict.fromkeys(STREAM_FIELDS, 0) for b in CASES}
 
 
 @pytest.fixture(scope="session")
@@ -43,6 +48,11 @@ def fuzz_stats():
     return STATS
 
 
+@pytest.fixture
+def stream_stats():
+    return STREAM_STATS
+
+
 def _table() -> list[str]:
     head = f"{'block':26} {'port':8} " + " ".join(f"{f:>15}" for f in FIELDS)
     lines = [head, "-" * len(head)]
@@ -51,6 +61,9 @@ def _table() -> list[str]:
     tot = {f: sum(s[f] for s in STATS.values()) for f in FIELDS}
     lines.append("-" * len(head))
     lines.append(f"{'all':26} {len(STATS):<8} " + " ".join(f"{tot[f]:>15}" for f in FIELDS))
+    lines += ["", f"{'stream attacks':35} " + " ".join(f"{f:>15}" for f in STREAM_FIELDS)]
+    for block, s in STREAM_STATS.items():
+        lines.append(f"{block:35} " + " ".join(f"{s[f]:>15}" for f in STREAM_FIELDS))
     return lines
 
 
@@ -78,5 +91,10 @@ def pytest_sessionfinish(session, exitstatus) -> None:
         "state_corrupted": tot["state_corrupted"],
         "examples_per_port": EXAMPLES,
         "per_port": [{"block": b, "port": p, **s} for (b, p), s in STATS.items()],
+        "stream_attacks": {
+            "blocks": sum(1 for s in STREAM_STATS.values() if s["attacks"]),
+            **{f: sum(s[f] for s in STREAM_STATS.values()) for f in STREAM_FIELDS},
+            "per_block": [{"block": b, **s} for b, s in STREAM_STATS.items()],
+        },
     }
     write("fuzz", data)

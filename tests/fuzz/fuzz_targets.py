@@ -289,6 +289,7 @@ def _arr(x: Any) -> Any:
 def sched_state(sched: Any) -> tuple:
     return (
         sched.last_seq,
+        sched.epoch,
         sched.applied_seq,
         sched.pending,
         tuple((k, _arr(sched.get(k))) for k in sched.keys),
@@ -315,15 +316,16 @@ def t_superposition_beamformer() -> Target:
     t = Target("superposition_beamformer", blk)
     last = {"seq": None}
 
-    def handled() -> int:
-        return blk.pending() + blk.rejected()
+    def handled() -> int:  # issue 24: a newer allocation may supersede a pending one
+        return blk.accepted() + blk.rejected()
 
     def state() -> tuple:
-        return (tuple(blk.power()), tuple(blk.w()), blk.pending(), blk.applied_seq())
+        return (tuple(blk.power()), tuple(blk.w()), blk.pending(), blk.applied_seq(),
+                blk.accepted(), blk.epoch())  # fmt: skip
 
     seqs = SeqCounter(lambda: last["seq"])
     t.ports["cmd"] = Port(
-        "cmd", "control", handled, valid_alloc(seqs, ("power", "w")), state, blk.pending
+        "cmd", "control", handled, valid_alloc(seqs, ("power", "w")), state, blk.accepted
     )
     t.note_accepted = lambda msg: last.update(  # type: ignore[attr-defined]
         seq=semdacom.parse_beam_allocation(msg, K, N_T)["seq"]
@@ -568,24 +570,29 @@ def _sfma_group_tag(draw: st.DrawFn, frame: int | None = None) -> dict:
 
 @dataclass
 class PairedTarget(Target):
-    """sfma_encoder: each message on ``pdus0`` is followed by a valid image of user 1 on
-    ``pdus1``, so that every message of user 0 completes one slot."""
+    """sfma_encoder: each message on ``pdus0`` (``pdus1``) is followed by a valid image of the
+    other user on ``pdus1`` (``pdus0``), so that every fuzzed message completes one slot."""
 
-    partner: Any = None
+    #: fuzzed port -> (the other user's port, a valid image of that user)
+    partner: dict = field(default_factory=dict)
 
     def post(self, port: str, msg: Any) -> None:
         super().post(port, msg)
-        if port == "pdus0":
-            self.blk.to_basic_block()._post(pmt.intern("pdus1"), self.partner)
+        if port in self.partner:
+            other, image = self.partner[port]
+            self.blk.to_basic_block()._post(pmt.intern(other), image)
 
 
 def t_sfma_encoder() -> Target:
     blk = semdacom.sfma_encoder(k=2, weights=_sfma_weights())
     img = np.random.default_rng(3).integers(0, 256, (1, 28, 28), dtype=np.uint8)
-    t = PairedTarget("sfma_encoder", blk, partner=messages.image_pdu({"user": 1}, img))
+    partner = {"pdus0": ("pdus1", messages.image_pdu({"user": 1}, img)),
+               "pdus1": ("pdus0", messages.image_pdu({"user": 0}, img))}  # fmt: skip
+    t = PairedTarget("sfma_encoder", blk, partner=partner)
     seqs = SeqCounter(lambda: blk._cmds.sched.last_seq)
-    t.ports["pdus0"] = Port("pdus0", "data", _c(blk, "pdus_in"), valid_image,
-                            outputs=_c(blk, "slots_out"))  # fmt: skip
+    for port in ("pdus0", "pdus1"):
+        t.ports[port] = Port(port, "data", _c(blk, "pdus_in"), valid_image,
+                             outputs=_c(blk, "slots_out"))  # fmt: skip
     t.ports["cmd"] = Port("cmd", "control", _c(blk, "cmd_accepted", "cmd_rejected"),
                           _sfma_alloc(seqs), lambda: sched_state(blk._cmds.sched),
                           _c(blk, "cmd_accepted"))  # fmt: skip
@@ -695,6 +702,7 @@ PORTS: list[tuple[str, str]] = [
     ("csi_combiner", "csi"),
     ("pilot_inserter", "stream"),
     ("sfma_encoder", "pdus0"),
+    ("sfma_encoder", "pdus1"),
     ("sfma_encoder", "cmd"),
     ("sfma_superposer", "cmd"),
     ("sfma_decoder", "csi"),
