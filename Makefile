@@ -7,7 +7,7 @@ PREFIX := $(ROOT)/prefix
 BUILD := $(ROOT)/build
 JOBS ?= 2
 
-.PHONY: setup demo test lint format bench fuzz clean apt venv build install-py
+.PHONY: setup demo test lint format bench fuzz soak clean apt venv build install-py
 
 setup: apt venv build
 	@$(PY) scripts/wire_venv.py $(VENV) $(PREFIX)
@@ -66,6 +66,12 @@ bench: setup
 fuzz: setup
 	SEMDACOM_FUZZ_PROFILE=fuzz SEMDACOM_FUZZ_JSON=1 $(PY) -m pytest tests/fuzz -q \
 	  -p no:cacheprovider
+
+# the closed loop for 10^5 images per user (ARGS="--images N" for fewer) with the feedback cut
+# and the optimiser restarted, then the over-the-air split; writes bench/results/soak.json and
+# soak.png (tests/flowgraphs/test_soak.py runs a short profile in `make test`)
+soak: setup
+	$(PY) bench/soak.py $(ARGS)
 
 clean:
 	rm -rf $(BUILD) $(BUILD).log $(PREFIX)

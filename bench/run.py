@@ -24,7 +24,8 @@ def main(argv: list[str]) -> int:
     names = argv or sorted(
         p.stem
         for p in HERE.glob("*.py")
-        if p.stem not in ("run", "common") and not p.stem.startswith("_")  # _x: helpers
+        # _x: helpers; soak: `make soak` (half an hour at its default size, not `make bench`)
+        if p.stem not in ("run", "common", "soak") and not p.stem.startswith("_")
     )
     for name in names:
         print(f"== bench/{name}.py")
