@@ -58,6 +58,11 @@ bool parse_beam_allocation_unchecked(
         reason = "apply_frame is not a non-negative integer";
         return false;
     }
+    const pmt::pmt_t ep = pmt::dict_ref(msg, pmt::intern("epoch"), nf);
+    if (!pmt::eq(ep, nf) && !get_index(ep, a.epoch)) {
+        reason = "epoch is not a non-negative integer";
+        return false;
+    }
     const pmt::pmt_t p = pmt::dict_ref(msg, pmt::intern("power"), nf);
     if (!pmt::eq(p, nf)) {
         if (pmt::is_f64vector(p)) {
@@ -157,31 +162,94 @@ allocation_schedule::allocation_schedule(const std::vector<double>& power,
 {
 }
 
-bool allocation_schedule::push(const beam_allocation& a)
+bool allocation_schedule::push(const beam_allocation& a, std::string* reason)
 {
-    if (d_has_seq && a.seq <= d_last_seq) {
+    const bool new_epoch = d_has_seq && a.epoch != d_epoch;
+    if (new_epoch &&
+        std::find(d_retired.begin(), d_retired.end(), a.epoch) != d_retired.end()) {
+        if (reason) {
+            *reason = "allocation epoch=" + std::to_string(a.epoch) +
+                      " was retired (a newer epoch took over)";
+        }
         return false;
+    }
+    if (d_has_seq && !new_epoch && a.seq <= d_last_seq) {
+        if (reason) {
+            *reason = "allocation seq=" + std::to_string(a.seq) +
+                      " is not newer than seq=" + std::to_string(d_last_seq);
+        }
+        return false;
+    }
+    if (!insert(a, new_epoch, reason)) {
+        return false;
+    }
+    if (new_epoch) {
+        d_retired.push_back(d_epoch);
+        if (d_retired.size() > MAX_RETIRED_EPOCHS) {
+            d_retired.erase(d_retired.begin());
+        }
+        d_epoch_resets++;
     }
     d_has_seq = true;
     d_last_seq = a.seq;
-    insert(a);
+    d_epoch = a.epoch;
     return true;
 }
 
-void allocation_schedule::push_local(beam_allocation a)
+bool allocation_schedule::push_local(beam_allocation a)
 {
     a.seq = d_last_seq;
-    insert(a);
+    a.epoch = d_epoch;
+    return insert(a, false, nullptr);
 }
 
-void allocation_schedule::insert(const beam_allocation& a)
+bool allocation_schedule::insert(const beam_allocation& a,
+                                 bool new_epoch,
+                                 std::string* reason)
 {
+    // the pending allocations left once a (the newest) supersedes what it can
+    std::vector<beam_allocation> kept;
+    if (!new_epoch) {
+        kept.reserve(d_pending.size() + 1);
+        for (const auto& p : d_pending) {
+            const bool covered = (!p.has_power || a.has_power) && (!p.has_w || a.has_w);
+            if (p.apply_frame < a.apply_frame || !covered) {
+                kept.push_back(p);
+            }
+        }
+    }
+    if (kept.size() >= MAX_PENDING) {
+        d_dropped_full++;
+        if (reason) {
+            *reason = "allocation seq=" + std::to_string(a.seq) +
+                      " dropped: " + std::to_string(MAX_PENDING) +
+                      " allocations already wait";
+        }
+        return false;
+    }
+    if (!new_epoch) {
+        d_superseded += d_pending.size() - kept.size();
+    }
+    for (auto& p : kept) {
+        if (p.apply_frame >= a.apply_frame) {
+            if (a.has_power) {
+                p.has_power = false;
+                p.power.clear();
+            }
+            if (a.has_w) {
+                p.has_w = false;
+                p.w.clear();
+            }
+        }
+    }
     const auto pos = std::upper_bound(
-        d_pending.begin(),
-        d_pending.end(),
+        kept.begin(),
+        kept.end(),
         a.apply_frame,
         [](uint64_t f, const beam_allocation& b) { return f < b.apply_frame; });
-    d_pending.insert(pos, a);
+    kept.insert(pos, a);
+    d_pending.swap(kept);
+    return true;
 }
 
 bool allocation_schedule::on_frame(uint64_t frame)

@@ -158,23 +158,65 @@ BOOST_AUTO_TEST_CASE(schedule_applies_at_frames_in_order)
     allocation_schedule s({ 1.0, 1.0 }, std::vector<gr_complex>(4));
     beam_allocation a, b;
     a.seq = 1;
-    a.apply_frame = 5;
+    a.apply_frame = 3;
     a.has_power = true;
-    a.power = { 2.0, 0.0 };
+    a.power = { 0.5, 0.5 };
     b.seq = 2;
-    b.apply_frame = 3;
+    b.apply_frame = 5;
     b.has_power = true;
-    b.power = { 0.5, 0.5 };
+    b.power = { 2.0, 0.0 };
     s.push(a);
     s.push(b);
     BOOST_CHECK(!s.on_frame(2));
     BOOST_CHECK(s.on_frame(3));
     BOOST_CHECK_EQUAL(s.power()[0], 0.5);
-    BOOST_CHECK_EQUAL(s.applied_seq(), 2u);
+    BOOST_CHECK_EQUAL(s.applied_seq(), 1u);
     BOOST_CHECK(!s.on_frame(4));
     BOOST_CHECK(s.on_frame(9)); // first boundary at or after apply_frame
     BOOST_CHECK_EQUAL(s.power()[0], 2.0);
     BOOST_CHECK_EQUAL(s.pending(), 0u);
+}
+
+BOOST_AUTO_TEST_CASE(schedule_greater_seq_wins_and_new_epoch_resets)
+{
+    // issue 24: seq 3 for frame 20, then seq 4 for frame 15: seq 4 stays in force
+    allocation_schedule s({ 1.0 }, std::vector<gr_complex>(1, gr_complex(1, 0)));
+    beam_allocation a;
+    a.has_power = true;
+    a.seq = 3;
+    a.apply_frame = 20;
+    a.power = { 7.0 };
+    BOOST_CHECK(s.push(a));
+    a.seq = 4;
+    a.apply_frame = 15;
+    a.power = { 8.0 };
+    BOOST_CHECK(s.push(a));
+    BOOST_CHECK_EQUAL(s.pending(), 1u);
+    BOOST_CHECK_EQUAL(s.superseded(), 1u);
+    BOOST_CHECK(s.on_frame(25));
+    BOOST_CHECK_EQUAL(s.power()[0], 8.0);
+    // a restarted publisher: new epoch, seq from 1
+    a.epoch = 99;
+    a.seq = 1;
+    a.apply_frame = 30;
+    a.power = { 9.0 };
+    std::string why;
+    BOOST_CHECK(s.push(a, &why));
+    BOOST_CHECK_EQUAL(s.epoch(), 99u);
+    BOOST_CHECK_EQUAL(s.epoch_resets(), 1u);
+    a.epoch = 0; // retired
+    a.seq = 100;
+    BOOST_CHECK(!s.push(a, &why));
+    BOOST_CHECK(why.find("retired") != std::string::npos);
+    // the bound
+    a.epoch = 99;
+    for (uint64_t i = 0; i < 100; i++) {
+        a.seq = 2 + i;
+        a.apply_frame = 1000 + i;
+        s.push(a);
+    }
+    BOOST_CHECK_EQUAL(s.pending(), allocation_schedule::MAX_PENDING);
+    BOOST_CHECK_EQUAL(s.dropped_full(), 101u - allocation_schedule::MAX_PENDING);
 }
 
 BOOST_AUTO_TEST_CASE(parser_rejects_malformed)
@@ -214,8 +256,9 @@ BOOST_AUTO_TEST_CASE(schedule_takes_only_newer_seq)
     BOOST_CHECK(!s.push(a)); // older seq
     BOOST_CHECK_EQUAL(s.pending(), 1u);
     BOOST_CHECK_EQUAL(s.last_seq(), 5u);
-    s.push_local(a); // from code: no seq of its own
-    BOOST_CHECK_EQUAL(s.pending(), 2u);
+    s.push_local(a); // from code: no seq of its own, the newest decision (supersedes)
+    BOOST_CHECK_EQUAL(s.pending(), 1u);
+    BOOST_CHECK_EQUAL(s.superseded(), 1u);
     BOOST_CHECK_EQUAL(s.last_seq(), 5u);
 }
 

@@ -64,15 +64,23 @@ void superposition_beamformer_impl::handle_cmd(const pmt::pmt_t& msg)
             return;
         }
         std::lock_guard<std::mutex> lock(d_mutex);
-        if (d_schedule.has_seq() && a.seq <= d_schedule.last_seq()) {
+        // the schedule's rules: (epoch, seq) identity, the greater seq wins, at most
+        // allocation_schedule::MAX_PENDING wait (allocation_schedule.h)
+        const uint64_t epoch = d_schedule.epoch();
+        const uint64_t resets = d_schedule.epoch_resets();
+        if (!d_schedule.push(a, &reason)) {
             d_rejected++;
-            d_logger->warn("dropped allocation seq={}: not newer than seq={}",
-                           a.seq,
-                           d_schedule.last_seq());
+            d_logger->warn("dropped allocation: {}", reason);
             return;
         }
-        // an allocation without power and w still advances seq (it is the newest one)
-        d_schedule.push(a);
+        d_accepted++;
+        if (d_schedule.epoch_resets() != resets) {
+            d_logger->info(
+                "allocation epoch {} replaces epoch {} (a restarted optimiser): "
+                "its pending allocations dropped",
+                d_schedule.epoch(),
+                epoch);
+        }
     } catch (const std::exception& e) {
         std::lock_guard<std::mutex> lock(d_mutex);
         d_rejected++;
@@ -108,7 +116,11 @@ void superposition_beamformer_impl::set_allocation(const std::vector<double>& po
 {
     beam_allocation a = checked_allocation(power, w, "set_allocation");
     std::lock_guard<std::mutex> lock(d_mutex);
-    d_schedule.push_local(a);
+    if (!d_schedule.push_local(a)) {
+        throw std::length_error("superposition_beamformer: set_allocation: " +
+                                std::to_string(allocation_schedule::MAX_PENDING) +
+                                " allocations already wait");
+    }
 }
 
 std::vector<double> superposition_beamformer_impl::power() const
@@ -146,6 +158,18 @@ uint64_t superposition_beamformer_impl::rejected() const
 {
     std::lock_guard<std::mutex> lock(d_mutex);
     return d_rejected;
+}
+
+uint64_t superposition_beamformer_impl::accepted() const
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    return d_accepted;
+}
+
+uint64_t superposition_beamformer_impl::epoch() const
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    return d_schedule.epoch();
 }
 
 int superposition_beamformer_impl::work_unchecked(int noutput_items,

@@ -25,6 +25,7 @@ private:
     superposition_kernel d_kernel;
     allocation_schedule d_schedule;
     uint64_t d_rejected = 0;
+    uint64_t d_accepted = 0;
     std::deque<std::pair<uint64_t, uint64_t>> d_frame_log; // (frame, applied seq)
     std::vector<gr::tag_t> d_tags;                         // tags to forward
 
@@ -52,6 +53,8 @@ public:
     size_t pending() const override;
     std::vector<std::pair<uint64_t, uint64_t>> frame_log() const override;
     uint64_t rejected() const override;
+    uint64_t accepted() const override;
+    uint64_t epoch() const override;
 };
 
 } // namespace semdacom

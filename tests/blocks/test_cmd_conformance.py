@@ -189,6 +189,13 @@ MUTATIONS: list[tuple[str, bool, Builder]] = [
     ("apply_frame double", False, lambda d, g: g.msg(apply_frame=pmt.from_double(3.0))),
     ("apply_frame symbol", False, lambda d, g: g.msg(apply_frame=pmt.intern("next"))),
     ("apply_frame vector", False, lambda d, g: g.msg(apply_frame=pmt.init_s32vector(1, [3]))),
+    # epoch (issue 24): absent = 0
+    ("epoch u64 max", True, lambda d, g: g.msg(epoch=pmt.from_uint64(2**64 - 1))),
+    ("epoch long", True, lambda d, g: g.msg(epoch=pmt.from_long(d(st.integers(0, 2**63 - 1))))),
+    ("epoch negative", False, lambda d, g: g.msg(epoch=pmt.from_long(-1))),
+    ("epoch double", False, lambda d, g: g.msg(epoch=pmt.from_double(1.0))),
+    ("epoch symbol", False, lambda d, g: g.msg(epoch=pmt.intern("new"))),
+    ("epoch nil", False, lambda d, g: g.msg(epoch=pmt.PMT_NIL)),
     # power
     ("power missing", True, lambda d, g: g.msg(power=None)),
     *_vector_cases("power", power_of, lambda g: g.k, pmt.init_f64vector, pmt.init_f32vector, "f32"),
@@ -273,7 +280,9 @@ MUTATIONS: list[tuple[str, bool, Builder]] = [
 
 
 #: The mutations that keep a dictionary (they change one key).
-KEY_MUTATIONS = [m for m in MUTATIONS if m[0].split()[0] in ("seq", "apply_frame", "power", "w")]
+KEY_MUTATIONS = [
+    m for m in MUTATIONS if m[0].split()[0] in ("seq", "apply_frame", "epoch", "power", "w")
+]
 
 
 def _vec(values: np.ndarray) -> tuple[int, list]:
@@ -314,6 +323,7 @@ def assert_agree(msg: object, k: int, n_t: int, expect: bool | None = None) -> N
         assert isinstance(cpp, str) and cpp
         return
     assert cpp["seq"] == py.seq and cpp["apply_frame"] == py.apply_frame
+    assert cpp["epoch"] == py.epoch
     if py.power is None:
         assert cpp["power"] is None
     else:
@@ -416,8 +426,11 @@ def schedule_ops(draw: st.DrawFn) -> tuple[int, int, list]:
         if draw(st.booleans()):
             good = draw(good_allocations_for(k, n_t))
             seq = draw(st.integers(0, 12))
-            af = draw(st.integers(0, 12))
+            af = draw(st.integers(0, 12))  # apply_frames out of seq order
             msg = good.msg(seq=pmt.from_uint64(seq), apply_frame=pmt.from_uint64(af))
+            epoch = draw(st.sampled_from([None, None, None, 0, 1, 1, 2, 2**64 - 1]))
+            if epoch is not None:  # now and then a restarted publisher (or an old one)
+                msg = pmt.dict_add(msg, pmt.intern("epoch"), pmt.from_uint64(epoch))
             if draw(st.integers(0, 5)) == 0:  # now and then a malformed one
                 _, _, build = draw(st.sampled_from(KEY_MUTATIONS))
                 msg = build(draw, Good(**{**good.__dict__, "entries": _entries(msg)}))
@@ -455,7 +468,8 @@ def _entries(msg: object) -> dict[str, object]:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=schedule_ops())
 def test_python_schedule_matches_the_cpp_schedule(case) -> None:
-    """Same messages, same frames: the same pushes taken, the same allocation in force."""
+    """Same messages, same frames: the same pushes taken, the same allocation in force, over
+    epochs (absent = 0, restarts, retired ones) and apply_frames out of seq order."""
     from gnuradio.semdacom.plumbing.schedule import AllocationSchedule
 
     k, n_t, ops = case
@@ -481,6 +495,12 @@ def test_python_schedule_matches_the_cpp_schedule(case) -> None:
         if py.last_seq is not None:
             assert cpp.last_seq() == py.last_seq
         assert cpp.applied_seq() == (py.applied_seq or 0)
+        assert cpp.epoch() == py.epoch
+        assert (cpp.epoch_resets(), cpp.superseded(), cpp.dropped_full()) == (
+            py.epoch_resets,
+            py.superseded,
+            py.dropped_full,
+        )
         np.testing.assert_allclose(cpp.power(), py.get("power"), rtol=0, atol=0)
         np.testing.assert_allclose(np.array(cpp.w()), py.get("w").reshape(-1), rtol=0, atol=1e-7)
 
@@ -497,3 +517,91 @@ def test_schedule_drops_older_and_equal_seq_in_both() -> None:
     assert cpp.on_frame(0) and py.on_frame(0)
     assert cpp.power() == [6.0] and py.get("power").tolist() == [6.0]
     assert cpp.applied_seq() == py.applied_seq == 6
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 24: epochs (a restarted optimiser), one ordering rule, bounded queues
+# ---------------------------------------------------------------------------------------------
+
+
+def _both(p0: float = 1.0):
+    from gnuradio.semdacom.plumbing.schedule import AllocationSchedule
+
+    cpp = semdacom.allocation_schedule([p0], [1.0 + 0j])
+    py = AllocationSchedule(("power", "w"), {"power": np.array([p0]), "w": np.ones((1, 1))})
+    return cpp, py
+
+
+def _push_both(cpp, py, seq: int, power: float, apply_frame: int = 0, epoch: int | None = None):
+    msg = messages.alloc_to_pmt(
+        messages.Allocation(seq=seq, apply_frame=apply_frame, power=np.array([power]))
+    )
+    if epoch is not None:
+        msg = pmt.dict_add(msg, pmt.intern("epoch"), pmt.from_uint64(epoch))
+    c = cpp.push_message(msg, 1, 1)
+    p = py.push(messages.alloc_from_pmt(msg, k=1, n_t=1))
+    assert c is p, (c, p)
+    return c
+
+
+def test_a_new_epoch_resets_the_ordering_in_both() -> None:
+    """Issue 24, Why 1: a restarted optimiser numbers from 1 again under a new epoch; both
+    schedules take it (and drop what the old epoch left pending), and seq = 2**64-1 does not
+    block a later epoch. Before the fix every allocation of the new instance was dropped."""
+    cpp, py = _both()
+    assert _push_both(cpp, py, 10, 2.0, apply_frame=0, epoch=111)
+    assert _push_both(cpp, py, 11, 3.0, apply_frame=50, epoch=111)  # pending at the restart
+    assert cpp.on_frame(1) and py.on_frame(1)
+    assert _push_both(cpp, py, 1, 4.0, apply_frame=5, epoch=222)  # the restarted optimiser
+    assert cpp.pending() == py.pending == 1  # seq 11 of epoch 111 dropped
+    assert cpp.on_frame(60) and py.on_frame(60)
+    assert cpp.power() == [4.0] and py.get("power").tolist() == [4.0]
+    assert cpp.epoch() == py.epoch == 222 and cpp.applied_seq() == py.applied_seq == 1
+    assert not _push_both(cpp, py, 1, 5.0, epoch=222)  # same epoch: seq must grow
+    assert not _push_both(cpp, py, 99, 5.0, epoch=111)  # a retired epoch stays retired
+    assert _push_both(cpp, py, 2**64 - 1, 6.0, epoch=222)
+    assert _push_both(cpp, py, 1, 7.0, epoch=333)  # u64 max does not block a later epoch
+    assert cpp.on_frame(61) and py.on_frame(61)
+    assert cpp.power() == [7.0] and py.get("power").tolist() == [7.0]
+    assert cpp.epoch_resets() == py.epoch_resets == 2
+
+
+def test_absent_epoch_is_epoch_zero_in_both() -> None:
+    cpp, py = _both()
+    assert _push_both(cpp, py, 4, 2.0)
+    assert _push_both(cpp, py, 5, 3.0, epoch=0)  # the same epoch as no epoch
+    assert not _push_both(cpp, py, 5, 3.0)
+    assert cpp.epoch() == py.epoch == 0 and cpp.epoch_resets() == py.epoch_resets == 0
+
+
+def test_a_newer_seq_supersedes_an_older_one_due_later_in_both() -> None:
+    """Issue 24, Why 2: seq 5 for frame 100, then seq 6 for frame 50: at frame 120 seq 6 is in
+    force. Before the fix seq 5 replaced the newer seq 6 at frame 100."""
+    cpp, py = _both()
+    assert _push_both(cpp, py, 5, 5.0, apply_frame=100)
+    assert _push_both(cpp, py, 6, 6.0, apply_frame=50)
+    assert cpp.pending() == py.pending == 1  # seq 5 superseded before it was due
+    for frame in (60, 120):
+        cpp.on_frame(frame)
+        py.on_frame(frame)
+        assert cpp.power() == [6.0] and py.get("power").tolist() == [6.0]
+        assert cpp.applied_seq() == py.applied_seq == 6
+    assert cpp.superseded() == py.superseded == 1
+
+
+def test_pending_queue_is_capped_in_both() -> None:
+    """Issue 24, Why 4: 20000 allocations for far-future frames used to grow the pending queue
+    without limit; now at most MAX_PENDING wait and the rest are dropped (counted)."""
+    from gnuradio.semdacom.plumbing.schedule import AllocationSchedule
+
+    cap = AllocationSchedule.MAX_PENDING
+    assert semdacom.allocation_schedule.max_pending() == cap == 64
+    cpp, py = _both()
+    taken = [_push_both(cpp, py, s, 1.0, apply_frame=10**12 + s) for s in range(1, 20001)]
+    assert cpp.pending() == py.pending == cap and sum(taken) == cap
+    assert cpp.dropped_full() == py.dropped_full == 20000 - cap
+    # a newer allocation for a near frame still gets in (it supersedes the far-future ones)
+    assert _push_both(cpp, py, 30000, 9.0, apply_frame=3)
+    assert cpp.on_frame(3) and py.on_frame(3)
+    assert cpp.power() == [9.0] and py.get("power").tolist() == [9.0]
+    assert cpp.pending() == py.pending == 0

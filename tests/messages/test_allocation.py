@@ -186,3 +186,31 @@ def test_alloc_from_pmt_rejects(msg: object, kwargs: dict, reason: str) -> None:
 def test_alloc_to_pmt_validates(alloc: Allocation, reason: str) -> None:
     with pytest.raises(MessageError, match=reason):
         messages.alloc_to_pmt(alloc)
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 24: the epoch (publisher instance id) beside seq
+# ---------------------------------------------------------------------------------------------
+
+
+def test_epoch_round_trips_as_u64_and_absent_means_zero() -> None:
+    a = Allocation(seq=3, epoch=2**64 - 1, power=np.array([1.0]))
+    d = messages.alloc_to_pmt(a)
+    ref = pmt.dict_ref(d, pmt.intern("epoch"), pmt.PMT_NIL)
+    assert pmt.is_uint64(ref) and pmt.to_uint64(ref) == 2**64 - 1
+    assert messages.alloc_from_pmt(d, k=1).epoch == 2**64 - 1
+    old = messages.alloc_to_pmt(Allocation(seq=3, power=np.array([1.0])))
+    assert not pmt.dict_has_key(old, pmt.intern("epoch"))  # epoch 0 is not written
+    assert messages.alloc_from_pmt(old, k=1).epoch == 0
+    assert "epoch" in messages.ALLOC_KEYS
+
+
+@pytest.mark.parametrize(
+    "bad", [pmt.from_long(-1), pmt.from_double(1.0), pmt.intern("x"), pmt.PMT_NIL]
+)
+def test_bad_epoch_is_rejected(bad: object) -> None:
+    d = pmt.dict_add(
+        messages.alloc_to_pmt(Allocation(seq=3, power=np.array([1.0]))), pmt.intern("epoch"), bad
+    )
+    with pytest.raises(MessageError, match="epoch"):
+        messages.alloc_from_pmt(d, k=1)

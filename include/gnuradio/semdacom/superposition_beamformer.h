@@ -58,8 +58,13 @@ public:
     virtual uint64_t applied_seq() const = 0;
     /*! Allocations received but not yet applied. */
     virtual size_t pending() const = 0;
-    /*! Messages dropped as malformed. */
+    /*! Messages dropped: malformed, or refused by the schedule (seq not newer, retired
+     * epoch, MAX_PENDING already waiting: allocation_schedule.h). */
     virtual uint64_t rejected() const = 0;
+    /*! cmd messages taken by the schedule (a later one may supersede them). */
+    virtual uint64_t accepted() const = 0;
+    /*! The allocation epoch in force (0: none or messages without one). */
+    virtual uint64_t epoch() const = 0;
     /*! (frame, seq of the allocation in force for that frame) of the last frames that
      * started (at most 4096, oldest first): which allocation each frame was sent with. */
     virtual std::vector<std::pair<uint64_t, uint64_t>> frame_log() const = 0;

@@ -146,6 +146,7 @@ void bind_kernels(py::module& m)
             py::dict d;
             d["seq"] = a.seq;
             d["apply_frame"] = a.apply_frame;
+            d["epoch"] = a.epoch;
             d["power"] = a.has_power ? py::cast(a.power) : py::none();
             d["w"] = a.has_w ? py::cast(a.w) : py::none();
             return std::move(d);
@@ -168,8 +169,8 @@ void bind_kernels(py::module& m)
     py::class_<allocation_schedule> schedule(
         m,
         "allocation_schedule",
-        "The C++ blocks' allocation schedule (monotone seq, applied at frame "
-        "boundaries).");
+        "The C++ blocks' allocation schedule ((epoch, seq) identity, the greater seq "
+        "wins, at most max_pending() waiting, applied at frame boundaries).");
     schedule
         .def(py::init<const std::vector<double>&, const std::vector<gr_complex>&>(),
              py::arg("power"),
@@ -188,10 +189,18 @@ void bind_kernels(py::module& m)
             py::arg("msg"),
             py::arg("k"),
             py::arg("n_t"),
-            "Parse and push: True (queued), False (seq not newer) or the rejection "
-            "reason.")
+            "Parse and push: True (queued), False (refused: seq not newer, retired "
+            "epoch, queue full) or the parse error.")
         .def("on_frame", &allocation_schedule::on_frame, py::arg("frame"))
         .def("has_seq", &allocation_schedule::has_seq)
-        .def("last_seq", &allocation_schedule::last_seq);
+        .def("last_seq", &allocation_schedule::last_seq)
+        .def("epoch", &allocation_schedule::epoch)
+        .def("epoch_resets", &allocation_schedule::epoch_resets)
+        .def("superseded", &allocation_schedule::superseded)
+        .def("dropped_full", &allocation_schedule::dropped_full)
+        .def_static(
+            "max_pending",
+            []() { return allocation_schedule::MAX_PENDING; },
+            "Allocations waiting at most.");
     def_allocation_state(schedule);
 }

@@ -37,6 +37,8 @@ void bind_superposition_beamformer(py::module& m)
              py::arg("w"),
              "Queue an allocation for the next frame boundary.")
         .def("rejected", &superposition_beamformer::rejected)
+        .def("accepted", &superposition_beamformer::accepted)
+        .def("epoch", &superposition_beamformer::epoch)
         .def("frame_log", &superposition_beamformer::frame_log);
     def_allocation_state(cls);
 }

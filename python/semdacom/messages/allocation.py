@@ -11,8 +11,12 @@ readers ignore keys they do not know. The envelope, common to every paper:
 ============== ===================== =========================================================
 key            PMT type              meaning
 ============== ===================== =========================================================
-seq            u64 (or long >= 0)    allocation number, strictly increasing (required)
+seq            u64 (or long >= 0)    allocation number, strictly increasing within an epoch
+                                     (required)
 apply_frame    u64 (or long >= 0)    first frame it applies to (default 0: at once)
+epoch          u64 (or long >= 0)    publisher instance id, a random non-zero 64-bit number
+                                     drawn when the optimiser starts (default 0: the epoch
+                                     of every message without one; 0 is not written)
 objective      f64                   optimiser objective (diagnostic)
 solve_ms       f64                   solve time in milliseconds (diagnostic, >= 0)
 solver         symbol                solver name (diagnostic)
@@ -22,9 +26,15 @@ Each paper declares its own keys in its module as an :class:`AllocFamily` (for e
 reader and a writer, and one validator for the family) and calls :func:`register_family`:
 :mod:`.mu_ascc` (rate_index, rs_bits, rc, mcs, power, w) and :mod:`.sc_sfma` (pairs, nu,
 group_power, group_bw). :class:`Allocation` carries the envelope and the fields of every
-registered family (None when absent). A reader checks ``seq`` and ``apply_frame``, then every
-family in the order they were registered, then the diagnostics; the first fault found is the
-one reported.
+registered family (None when absent). A reader checks ``seq``, ``apply_frame`` and
+``epoch``, then every family in the order they were registered, then the diagnostics; the
+first fault found is the one reported.
+
+``(epoch, seq)`` is the allocation's identity: a reader orders allocations by ``seq`` within
+an epoch and starts over when the epoch changes (a restarted optimiser numbers from 1 again);
+the rule, and what "newer" means when ``seq`` and ``apply_frame`` disagree, is
+``plumbing.schedule.AllocationSchedule``'s (docs/blocks/implementation_notes.md, "The
+allocation path").
 """
 
 from __future__ import annotations
@@ -48,6 +58,9 @@ from gnuradio.semdacom.messages.pmt_util import (
     read_symbol,
     require_dict,
 )
+
+#: The envelope's identity and timing keys.
+ENVELOPE_KEYS: tuple[str, ...] = ("seq", "apply_frame", "epoch")
 
 #: The envelope's diagnostic keys.
 DIAGNOSTIC_KEYS: tuple[str, ...] = ("objective", "solve_ms", "solver")
@@ -123,15 +136,16 @@ def families() -> tuple[AllocFamily, ...]:
 
 
 def alloc_keys() -> tuple[str, ...]:
-    """Every allocation key known: ``seq``, ``apply_frame``, each family's, the diagnostics."""
-    out: tuple[str, ...] = ("seq", "apply_frame")
+    """Every allocation key known: ``seq``, ``apply_frame``, ``epoch``, each family's, the
+    diagnostics."""
+    out: tuple[str, ...] = ENVELOPE_KEYS
     for fam in _FAMILIES:
         out += fam.key_names
     return out + DIAGNOSTIC_KEYS
 
 
 class Allocation:
-    """One system allocation: ``Allocation(seq, apply_frame=0, **fields)``.
+    """One system allocation: ``Allocation(seq, apply_frame=0, epoch=0, **fields)``.
 
     ``fields`` are the diagnostics (``objective``, ``solve_ms``, ``solver``) and the keys of the
     registered families (see the module docstrings of :mod:`.mu_ascc` and :mod:`.sc_sfma`); a
@@ -140,10 +154,11 @@ class Allocation:
     (transmit antennas) and ``m`` (SFMA groups).
     """
 
-    def __init__(self, seq: int, apply_frame: int = 0, **fields: Any) -> None:
+    def __init__(self, seq: int, apply_frame: int = 0, epoch: int = 0, **fields: Any) -> None:
         self.seq = seq
         self.apply_frame = apply_frame
-        for key in alloc_keys()[2:]:
+        self.epoch = epoch
+        for key in alloc_keys()[len(ENVELOPE_KEYS) :]:
             setattr(self, key, fields.pop(key, None))
         if fields:
             raise TypeError(
@@ -151,8 +166,12 @@ class Allocation:
             )
 
     def present(self) -> tuple[str, ...]:
-        """Names of the fields this allocation carries."""
-        return tuple(key for key in alloc_keys() if getattr(self, key) is not None)
+        """Names of the fields this allocation carries (``epoch`` when it is not 0)."""
+        return tuple(
+            key
+            for key in alloc_keys()
+            if getattr(self, key) is not None and not (key == "epoch" and self.epoch == 0)
+        )
 
     def __repr__(self) -> str:
         body = ", ".join(f"{key}={getattr(self, key)!r}" for key in self.present())
@@ -173,7 +192,9 @@ def _validate(a: Allocation, check: AllocCheck, require: tuple[str, ...]) -> All
         if getattr(a, key) is None:
             raise MessageError(f"allocation lacks required key '{key}'")
     out = Allocation(
-        seq=check_u64(a.seq, "seq"), apply_frame=check_u64(a.apply_frame, "apply_frame")
+        seq=check_u64(a.seq, "seq"),
+        apply_frame=check_u64(a.apply_frame, "apply_frame"),
+        epoch=check_u64(a.epoch, "epoch"),
     )
     for fam in _FAMILIES:
         fam.validate(a, out, check)
@@ -203,7 +224,7 @@ _DIAGNOSTICS = (
 
 
 def _all_keys() -> tuple[AllocKey, ...]:
-    """Every key but ``seq`` and ``apply_frame``: the families', then the diagnostics."""
+    """Every key but the envelope's: the families', then the diagnostics."""
     return tuple(key for fam in _FAMILIES for key in fam.keys) + _DIAGNOSTICS
 
 
@@ -229,6 +250,8 @@ def alloc_to_pmt(a: Allocation) -> Any:
         raise MessageError(f"expected an Allocation, got {type(a).__name__}")
     v = _validate(a, AllocCheck(), ())
     entries = {"seq": from_count(v.seq), "apply_frame": from_count(v.apply_frame)}
+    if v.epoch:
+        entries["epoch"] = from_count(v.epoch)
     for spec in _all_keys():
         value = getattr(v, spec.name)
         if value is not None:
@@ -278,9 +301,11 @@ def alloc_from_pmt(
     if seq_pmt is None:
         raise MessageError("allocation lacks 'seq'")
     af_pmt = get(msg, "apply_frame")
+    epoch_pmt = get(msg, "epoch")
     raw = Allocation(
         seq=read_count(seq_pmt, "seq"),
         apply_frame=0 if af_pmt is None else read_count(af_pmt, "apply_frame"),
+        epoch=0 if epoch_pmt is None else read_count(epoch_pmt, "epoch"),
     )
     check = AllocCheck(k=k, n_t=n_t, p_max=p_max, user=user, from_pmt=True)
     for spec in _all_keys():

@@ -78,7 +78,12 @@ class mu_ascc_optimizer(Optimizer, Block, gr.basic_block):
         at the CSI's frame itself: nothing is in force yet, and encoders with ``hold`` wait
         for it); 0 (at once) with ``apply_lead < 0`` or for CSI without ``frame``. The lead
         must cover the frames in flight between the source encoders and the channel when the
-        CSI is published.
+        CSI is published. At most 64 allocations wait in a reader
+        (``AllocationSchedule.MAX_PENDING``), so the lead must stay below 64 CSI periods.
+        Every allocation carries ``epoch``, this instance's random id (:meth:`epoch`; a new
+        one when the CSI frame counter jumps, counted in ``frame_resets``), so that a
+        restarted optimiser is taken although its ``seq`` starts from 1 again
+        (``plumbing.publisher.AllocationPublisher``).
     distortion : {"auto", "erasure", "ber"}
         How the tables are read. ``erasure``: a lost packet costs its image
         (``core.distortion.erasure_aware``: ``D = d_s + (d_fail - d_s) (1 - (1 - rho)^m)``),
@@ -153,8 +158,10 @@ class mu_ascc_optimizer(Optimizer, Block, gr.basic_block):
                                 self._L, self._link))  # fmt: skip
 
         self._seq = 0
-        # counters: CSI in/rejected, solves, failed solves, allocations out, re-publications
-        self.setup(("csi_in", "csi_rejected", "solves", "solve_failed", "alloc_out", "republished"))
+        # counters: CSI in/rejected, solves, failed solves, allocations out, re-publications,
+        # CSI frame counter jumps (each a new epoch: plumbing.publisher)
+        self.setup(("csi_in", "csi_rejected", "solves", "solve_failed", "alloc_out", "republished",
+                    "frame_resets"))  # fmt: skip
         self.message_in("csi", self._handle, dealt="csi_in", on_error=self._failed)
         self.publish_allocations()
 
@@ -197,6 +204,7 @@ class mu_ascc_optimizer(Optimizer, Block, gr.basic_block):
             raise ValueError("the objective is not finite")
         apply_frame = self._out.apply_frame(csi.frame, self._apply_lead)
         fields = sol.allocation_fields(self._seq + 1, apply_frame)
+        fields["epoch"] = self._out.epoch  # this instance (plumbing.publisher)
         if getattr(self._link, "discrete", False) and fields.get("rc") is not None:
             # the LDPC + QAM codes that run: each user's MCS is the one the plan was made
             # with (the smallest effective rate at or above R_s / T: TabulatedLink.mcs_for)

@@ -13,6 +13,7 @@ import numpy as np
 from gnuradio import gr
 from gnuradio.semdacom import messages
 from gnuradio.semdacom.plumbing.base import Block
+from gnuradio.semdacom.plumbing.channel_state import FRAME_JUMP_WINDOW, frame_jumped
 from gnuradio.semdacom.plumbing.checks import check_int
 
 __all__ = ["csi_combiner"]
@@ -34,6 +35,15 @@ class csi_combiner(Block, gr.basic_block):
     ``average > 1`` each row is the mean of the user's last ``average`` reports (their
     phases are the estimator's: ``h[0]`` real, so they add up coherently), which divides
     the estimation error by ``average`` on a static channel.
+
+    A report whose frame is more than ``FRAME_JUMP_WINDOW`` (2**16, from
+    ``plumbing.channel_state``) frames from the newest frame known, ahead or back, comes from
+    a frame counter that jumped (one junk frame number such as 10**12) or restarted: the
+    block starts over (every user's rows and frames, the last frame published and ``seq``
+    forgotten; counted in ``frame_resets``, logged) and takes the report, so it publishes
+    again once every user has reported on the new numbering. Without that, one report with
+    frame 10**12 made every later report stale. The optimisers treat the same jump of the
+    CSI frame as a new allocation epoch (``plumbing.publisher.AllocationPublisher``).
 
     A malformed report (not a CSI of one row, no ``user``, ``user >= K``, wrong ``N_t``,
     NaN) is logged with the reason and dropped (``rejected``); the block keeps its state.
@@ -62,8 +72,9 @@ class csi_combiner(Block, gr.basic_block):
         self._published: int | None = None  # frame of the last CSI published
         self._seq: int | None = None
         self._last: messages.Csi | None = None
-        # counters: reports in, accepted, rejected (malformed), stale, CSIs published
-        self.setup(("reports", "accepted", "rejected", "stale", "published"))
+        # counters: reports in, accepted, rejected (malformed), stale, CSIs published, restarts
+        # after a frame jump
+        self.setup(("reports", "accepted", "rejected", "stale", "published", "frame_resets"))
         self.message_in("csi", self._handle, rejected="rejected", dealt="reports")
         self.message_out("csi")
 
@@ -78,6 +89,16 @@ class csi_combiner(Block, gr.basic_block):
 
     def _handle(self, msg: Any) -> None:
         csi, user, frame = messages.csi_report_from_pmt(msg, n_t=self._n_t, k=self._k)
+        if frame is not None and frame_jumped(frame, self._newest):
+            self._counts["frame_resets"] += 1
+            self.logger.warn(
+                f"report of user {user} for frame {frame} is more than {FRAME_JUMP_WINDOW} "
+                f"frames from the newest one ({self._newest}): the frame counter jumped or "
+                "restarted; starting over"
+            )
+            self._rows = [[] for _ in range(self._k)]
+            self._frames = [None] * self._k
+            self._newest = self._published = self._seq = None
         kept = self._frames[user]
         if frame is not None and kept is not None and frame <= kept:
             self._counts["stale"] += 1

@@ -17,7 +17,22 @@ from gnuradio.semdacom.plumbing.schedule import AllocationSchedule
 
 from semdacom.phy.beamforming import effective_channel
 
-__all__ = ["ChannelState"]
+__all__ = ["FRAME_JUMP_WINDOW", "ChannelState", "frame_jumped"]
+
+#: Frames a frame counter may move from the newest frame known, ahead or back, and still be
+#: the same counter. A frame further away is a jump (one junk frame number such as 10**12,
+#: or a counter that restarted from 0): ``csi_combiner`` starts over, the optimisers start a
+#: new allocation epoch, :class:`ChannelState` drops queued CSI that far ahead; each counts
+#: and logs it. 2**16 frames is minutes of frames even at kHz frame rates, far more than any
+#: reordering or feedback delay, and a legitimate gap longer than that (a long feedback cut)
+#: costs one restart: every user's next report.
+FRAME_JUMP_WINDOW = 1 << 16
+
+
+def frame_jumped(frame: int, newest: int | None) -> bool:
+    """Whether ``frame`` is more than :data:`FRAME_JUMP_WINDOW` away from ``newest`` (False
+    while nothing is known)."""
+    return newest is not None and abs(int(frame) - int(newest)) > FRAME_JUMP_WINDOW
 
 
 class ChannelState:
@@ -34,7 +49,11 @@ class ChannelState:
     CSI is frame-exact like allocations: :meth:`set_csi` queues a CSI that carries ``frame``
     (the first frame of that channel) and :meth:`on_frame` puts it in force from that frame
     on, so frames still in flight when the channel changed are decoded with the channel they
-    crossed; CSI without ``frame`` (or ``on_frame(None)``) is in force at once.
+    crossed; CSI without ``frame`` (or ``on_frame(None)``) is in force at once. At most
+    :attr:`MAX_PENDING_CSI` wait (the oldest goes into force when more arrive); a queued CSI
+    more than :data:`FRAME_JUMP_WINDOW` frames ahead of the frame being sent is from a frame
+    counter that jumped or restarted and would wait forever: :meth:`on_frame` drops it
+    (counted in ``dropped_jump``).
     """
 
     #: queued CSI kept at most (the oldest goes into force when more arrive)
@@ -47,6 +66,7 @@ class ChannelState:
         self.csi: messages.Csi | None = None
         self._pending_csi: list[messages.Csi] = []  # sorted by frame
         self.mismatch = False  # CSI and beams are known but cannot be combined
+        self.dropped_jump = 0  # queued CSI dropped: its frame was too far ahead
 
     def set_csi(self, csi: messages.Csi) -> None:
         """Queue ``csi`` for its ``frame`` (in force at once when it has none)."""
@@ -60,7 +80,15 @@ class ChannelState:
             self.csi = self._pending_csi.pop(0)
 
     def on_frame(self, frame: int | None) -> None:
-        """Put in force every queued CSI whose ``frame`` is at most ``frame`` (all: None)."""
+        """Put in force every queued CSI whose ``frame`` is at most ``frame`` (all: None);
+        drop those more than :data:`FRAME_JUMP_WINDOW` frames ahead of it."""
+        while (
+            frame is not None
+            and self._pending_csi
+            and self._pending_csi[-1].frame > frame + FRAME_JUMP_WINDOW
+        ):
+            self._pending_csi.pop()
+            self.dropped_jump += 1
         while self._pending_csi and (frame is None or self._pending_csi[0].frame <= frame):
             self.csi = self._pending_csi.pop(0)
 

@@ -9,9 +9,11 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import pmt
+from gnuradio.semdacom.plumbing.channel_state import FRAME_JUMP_WINDOW, frame_jumped
 
 __all__ = ["AllocationPublisher", "Optimizer"]
 
@@ -24,12 +26,24 @@ class AllocationPublisher:
     solved for); :meth:`repeat` sends the one in force again when the same channel comes
     back; :meth:`fail` logs why a CSI gave no new allocation and re-publishes the one in
     force (nothing before the first), so downstream blocks keep their last good state.
-    ``counts`` gets ``alloc_out`` and ``republished``; ``reason`` is the last failure ("" after
-    a success). Nothing here raises: a failure to publish is kept in ``reason``.
+    ``counts`` gets ``alloc_out``, ``republished`` and ``frame_resets``; ``reason`` is the last
+    failure ("" after a success). Nothing here raises: a failure to publish is kept in
+    ``reason``.
+
+    ``epoch`` is this publisher instance's id, a random non-zero 64-bit number drawn at
+    construction (the ``epoch`` key of every allocation it sends): a restarted optimiser has a
+    new one, so the readers take its allocations although its ``seq`` starts from 1 again
+    (``plumbing.schedule.AllocationSchedule``). When the CSI frame counter jumps (a frame
+    more than ``FRAME_JUMP_WINDOW`` from the last CSI frame, ahead or back: a junk frame
+    number or a restarted counter) :meth:`apply_frame` draws a new epoch, counts it in
+    ``frame_resets`` and logs it: the readers then drop what was planned for the old
+    numbering, as ``csi_combiner`` starts over on the same jump.
     """
 
     def __init__(self, block, port: Any, counts: dict, logger) -> None:
         self._block, self._port, self._counts, self._logger = block, port, counts, logger
+        self.epoch = self._draw_epoch(0)
+        self._csi_frame: int | None = None  # frame of the last CSI planned for
         self.msg: Any | None = None
         self.alloc: Any | None = None
         self.key: Any | None = None
@@ -54,10 +68,29 @@ class AllocationPublisher:
         self._send(self.msg, republished=True)
         return True
 
+    @staticmethod
+    def _draw_epoch(old: int) -> int:
+        """A random non-zero 64-bit epoch other than ``old``."""
+        while True:
+            epoch = secrets.randbits(64)
+            if epoch not in (0, old):
+                return epoch
+
     def apply_frame(self, csi_frame: int | None, lead: int) -> int:
         """``apply_frame`` of an allocation solved for CSI of ``csi_frame`` (the first frame
         of that channel): ``csi_frame + lead``, the first allocation at ``csi_frame`` itself
-        (nothing is in force to switch from); 0 (at once) with ``lead < 0`` or no frame."""
+        (nothing is in force to switch from); 0 (at once) with ``lead < 0`` or no frame. A
+        frame counter that jumped starts a new epoch (see the class docstring)."""
+        if csi_frame is not None:
+            if frame_jumped(csi_frame, self._csi_frame):
+                old, self.epoch = self.epoch, self._draw_epoch(self.epoch)
+                self._counts["frame_resets"] += 1
+                self._logger.warn(
+                    f"CSI frame {csi_frame} is more than {FRAME_JUMP_WINDOW} frames from the "
+                    f"last one ({self._csi_frame}): the frame counter jumped or restarted; "
+                    f"allocations continue under a new epoch ({old} -> {self.epoch})"
+                )
+            self._csi_frame = int(csi_frame)
         if lead < 0 or csi_frame is None:
             return 0
         return int(csi_frame) if self.msg is None else int(csi_frame) + int(lead)
@@ -78,7 +111,8 @@ class AllocationPublisher:
 class Optimizer:
     """Mixin of the CSI-driven optimiser blocks (``mu_ascc_optimizer``, ``sfma_optimizer``),
     beside ``plumbing.base.Block``: the ``alloc`` output and its :class:`AllocationPublisher`
-    (``self._out``, counting in the block's ``alloc_out`` and ``republished``), and the
+    (``self._out``, counting in the block's ``alloc_out``, ``republished`` and
+    ``frame_resets``), and the
     inspection of the allocation in force."""
 
     def publish_allocations(self) -> None:
@@ -89,6 +123,11 @@ class Optimizer:
     def last_allocation(self):
         """The allocation in force (None before the first successful solve)."""
         return self._out.alloc
+
+    def epoch(self) -> int:
+        """The epoch of the allocations this block publishes (random at start, redrawn when
+        the CSI frame counter jumps)."""
+        return self._out.epoch
 
     def last_reason(self) -> str:
         """Why the last CSI message did not produce a new allocation ("" if it did)."""

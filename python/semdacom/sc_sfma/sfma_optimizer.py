@@ -90,7 +90,12 @@ class sfma_optimizer(Optimizer, Block, gr.basic_block):
         Alg. 3 (dynamic feasible graph) or fixed channel-disparity pairing.
     apply_lead : int
         ``apply_frame`` = the CSI's ``frame`` + this lead (the first allocation at the CSI's
-        frame); 0 (at once) with ``apply_lead < 0`` or for CSI without ``frame``.
+        frame); 0 (at once) with ``apply_lead < 0`` or for CSI without ``frame``. At most 64
+        allocations wait in a reader (``AllocationSchedule.MAX_PENDING``), so the lead must
+        stay below 64 CSI periods. Every allocation carries ``epoch``, this instance's random
+        id (:meth:`epoch`; a new one when the CSI frame counter jumps, counted in
+        ``frame_resets``), so that a restarted optimiser is taken although its ``seq`` starts
+        from 1 again (``plumbing.publisher.AllocationPublisher``).
     """
 
     def __init__(
@@ -156,9 +161,9 @@ class sfma_optimizer(Optimizer, Block, gr.basic_block):
         self._pairing = pairing
         self._seq = 0
         # counters: CSI in/rejected, solves, failed and infeasible solves, allocations out,
-        # re-publications
+        # re-publications, CSI frame counter jumps (each a new epoch: plumbing.publisher)
         self.setup(("csi_in", "csi_rejected", "solves", "solve_failed", "infeasible",
-                    "alloc_out", "republished"))  # fmt: skip
+                    "alloc_out", "republished", "frame_resets"))  # fmt: skip
         self.message_in("csi", self._handle, rejected="csi_rejected", dealt="csi_in")
         self.publish_allocations()
 
@@ -193,6 +198,7 @@ class sfma_optimizer(Optimizer, Block, gr.basic_block):
         out_alloc = messages.Allocation(
             seq=self._seq + 1,
             apply_frame=apply_frame,
+            epoch=self._out.epoch,  # this instance (plumbing.publisher)
             pairs=np.asarray(alloc.pairs, dtype=np.int32).reshape(-1),
             nu=np.asarray(alloc.nu, dtype=np.float64),
             group_power=np.asarray(alloc.group_power, dtype=np.float64),

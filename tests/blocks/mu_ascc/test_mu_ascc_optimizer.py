@@ -210,3 +210,47 @@ def test_distortion_model_auto_is_erasure_aware_with_the_physical_link() -> None
     np.testing.assert_array_equal(opt._tables[0].packets, ref.packets)
     assert mu_ascc_optimizer(link="random_coding")._distortion == "ber"
     assert mu_ascc_optimizer(solver="faithful")._distortion == "ber"
+
+
+def test_a_restarted_optimizer_is_taken_by_the_readers(harness) -> None:
+    """Issue 24, Why 1: every instance publishes under its own random epoch, so a reader
+    takes the allocations of a new instance although its seq starts from 1 again (they used
+    to be dropped for good)."""
+    from gnuradio.semdacom.plumbing.schedule import AllocationSchedule
+
+    first, second = harness(apply_lead=2), harness(apply_lead=2)
+    assert first.blk.epoch() != second.blk.epoch() and 0 not in (
+        first.blk.epoch(),
+        second.blk.epoch(),
+    )
+    reader = AllocationSchedule(("power", "w"))
+    first.send(csi_msg(seq=1, frame=10))
+    first.send(csi_msg(h=2 * bf.paper_channel(), seq=2, frame=11))
+    second.send(csi_msg(h=3 * bf.paper_channel(), seq=3, frame=12))
+    for a in first.allocs() + second.allocs():
+        reader.accept(a)
+    a = second.allocs()[0]
+    assert a.seq == 1 and a.epoch == second.blk.epoch()
+    reader.on_frame(12)
+    assert reader.applied_seq == 1 and reader.applied_epoch == second.blk.epoch()
+    np.testing.assert_array_equal(reader.get("power"), a.power)
+
+
+def test_a_csi_frame_jump_starts_a_new_epoch(harness) -> None:
+    """Issue 24, Build 1: a CSI frame counter that jumps (junk 10**12, or a restart) is handled
+    as in csi_combiner: counted, logged, and the allocations continue under a new epoch, so
+    the readers drop what was planned for the old numbering."""
+    from gnuradio.semdacom.plumbing.channel_state import FRAME_JUMP_WINDOW
+
+    h = harness(apply_lead=2)
+    e0 = h.blk.epoch()
+    h.send(csi_msg(seq=1, frame=10))
+    h.send(csi_msg(h=2 * bf.paper_channel(), seq=2, frame=10 + FRAME_JUMP_WINDOW))  # in window
+    assert h.blk.epoch() == e0 and h.blk.counters()["frame_resets"] == 0
+    h.send(csi_msg(h=3 * bf.paper_channel(), seq=3, frame=10**12))
+    e1 = h.blk.epoch()
+    h.send(csi_msg(h=4 * bf.paper_channel(), seq=4, frame=20))
+    e2 = h.blk.epoch()
+    assert len({e0, e1, e2}) == 3 and h.blk.counters()["frame_resets"] == 2
+    assert [a.epoch for a in h.allocs()] == [e0, e0, e1, e2]
+    assert h.allocs()[-1].apply_frame == 22

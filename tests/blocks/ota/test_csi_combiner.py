@@ -77,3 +77,31 @@ def test_malformed_reports_are_dropped_and_change_nothing(block_harness) -> None
 def test_bad_parameters_are_refused(kw) -> None:
     with pytest.raises(ValueError):
         semdacom.csi_combiner(**kw)
+
+
+def test_a_frame_jump_is_a_restart_not_deafness(block_harness) -> None:
+    """Issue 24, Why 5: one report with frame 10**12 used to make every later report "stale"
+    until the frame counter caught up. A frame more than FRAME_JUMP_WINDOW away from the
+    newest one known restarts the combiner (counted in frame_resets, logged)."""
+    from gnuradio.semdacom.plumbing.channel_state import FRAME_JUMP_WINDOW
+
+    h = block_harness(semdacom.csi_combiner(k=2, n_t=2, every=1), ["csi"])
+    h.post_and_wait("csi", report(0, 10), ["accepted"])
+    h.post_and_wait("csi", report(1, 10), ["accepted"])
+    h.wait_out("csi", 1)
+    h.post_and_wait("csi", report(0, 10**12), ["accepted"])  # junk far ahead
+    for f in (11, 12):
+        h.post_and_wait("csi", report(0, f), ["accepted"])
+        h.post_and_wait("csi", report(1, f), ["accepted"])
+    h.wait_out("csi", 3)
+    csi, frame = read(h.out("csi")[-1])
+    assert frame == 12 and h.counters()["stale"] == 0
+    assert h.counters()["frame_resets"] == 2  # ahead to 10**12, back to 11
+    # a restart of the frame counter (far behind) is the same
+    h.post_and_wait("csi", report(0, 12 + FRAME_JUMP_WINDOW + 1), ["accepted"])
+    h.post_and_wait("csi", report(1, 12 + FRAME_JUMP_WINDOW + 1), ["accepted"])
+    n = h.n_out("csi")
+    h.post_and_wait("csi", report(0, 0), ["accepted"])
+    h.post_and_wait("csi", report(1, 0), ["accepted"])
+    h.wait_out("csi", n + 1)
+    assert read(h.out("csi")[-1])[1] == 0

@@ -333,3 +333,66 @@ def test_older_allocation_is_dropped(harness) -> None:
     h.send("cmd", messages.alloc_to_pmt(Allocation(seq=6, rc=np.array([0.5]))))
     assert h.blk.current_rc() == 1.5
     assert h.blk.counters()["cmd_rejected"] == 1
+
+
+def _epoch_alloc(seq: int, rc: float, apply_frame: int = 0, epoch: int = 0) -> object:
+    return messages.alloc_to_pmt(
+        Allocation(seq=seq, apply_frame=apply_frame, epoch=epoch, rc=np.array([rc]))
+    )
+
+
+def test_restarted_optimizer_is_taken_under_a_new_epoch(harness) -> None:
+    """Issue 24, Why 1: a new optimiser instance numbers from 1 again (new epoch); it used to
+    be rejected for good, as after one allocation with seq = 2**64-1."""
+    h = harness(user=0, blocklength=128, sinr_db=60.0)
+    h.send("cmd", _epoch_alloc(2**64 - 1, 1.5, epoch=7))
+    h.send("cmd", _epoch_alloc(1, 0.5, epoch=8))
+    meta, _ = h.send_bits(bits(10), frame=1)
+    assert meta["fbl_rc"] == 0.5 and meta["fbl_alloc_seq"] == 1
+    assert h.blk.counters()["cmd_rejected"] == 0
+
+
+def test_newer_seq_for_an_earlier_frame_stays_in_force(harness) -> None:
+    """Issue 24, Why 2: seq 5 for frame 100, then seq 6 for frame 50: at frame 120 seq 6 is
+    in force (seq 5 used to replace it at frame 100)."""
+    h = harness(user=0, blocklength=128, sinr_db=60.0)
+    h.send("cmd", _epoch_alloc(5, 1.5, apply_frame=100))
+    h.send("cmd", _epoch_alloc(6, 0.5, apply_frame=50))
+    for frame in (60, 120):
+        meta, _ = h.send_bits(bits(10), frame=frame)
+        assert meta["fbl_rc"] == 0.5 and meta["fbl_alloc_seq"] == 6
+
+
+def test_pending_allocations_are_capped(harness) -> None:
+    """Issue 24, Why 4: far-future allocations no longer grow the pending queue without
+    limit: MAX_PENDING wait, the rest are dropped and counted in cmd_rejected."""
+    h = harness(user=0, blocklength=128, sinr_db=60.0)
+    n = 201
+    for s in range(1, n + 1):
+        h.post("cmd", _epoch_alloc(s, 0.5, 10**12 + s))
+    keys = ("cmd_accepted", "cmd_rejected")
+    h.wait_for(lambda: h.handled(keys) >= n)
+    cap = h.blk._sched.MAX_PENDING
+    assert h.blk._sched.pending == cap
+    assert h.blk.counters()["cmd_rejected"] == n - cap
+    h.send("cmd", _epoch_alloc(n + 2, 1.25, apply_frame=3))  # supersedes them all
+    meta, _ = h.send_bits(bits(10), frame=3)
+    assert meta["fbl_rc"] == 1.25 and h.blk._sched.pending == 0
+
+
+def test_csi_queued_for_a_jumped_frame_is_dropped(harness) -> None:
+    """Issue 24, Build 1: a CSI whose frame is more than FRAME_JUMP_WINDOW ahead of the frames
+    received (a frame counter that jumped or restarted) used to wait in the CSI queue for
+    good; it is dropped (ChannelState.dropped_jump) and the CSI of the current numbering
+    applies."""
+    from gnuradio.semdacom.plumbing.channel_state import FRAME_JUMP_WINDOW
+
+    csi, alloc = scenario()
+    h = harness(user=0, blocklength=128)
+    h.send("cmd", messages.alloc_to_pmt(alloc))
+    far = Csi(h=csi.h, noise_var=csi.noise_var, seq=1)
+    h.send("csi", messages.csi_with_frame(far, 10**12))
+    near = Csi(h=2 * csi.h, noise_var=csi.noise_var, seq=2)
+    h.send("csi", messages.csi_with_frame(near, 3))
+    meta, _ = h.send_bits(bits(10), frame=3 + FRAME_JUMP_WINDOW // 2)
+    assert meta["fbl_csi_seq"] == 2 and h.blk._chan.dropped_jump == 1

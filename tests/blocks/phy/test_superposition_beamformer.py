@@ -252,18 +252,22 @@ def test_cmd_with_fixed_frame_length() -> None:
 
 
 def test_queued_allocations_apply_in_apply_frame_order() -> None:
+    """Partial allocations due out of seq order: each applies at its frame (issue 24: a newer
+    seq removes from an older one due later only the keys it carries itself)."""
     F = 40
     g = symbols(np.random.default_rng(5), 2, 10 * F)
     tags = frame_tags(range(0, 10 * F, F))
+    power_late = messages.alloc_to_pmt(Allocation(seq=10, apply_frame=6, power=np.array(P2)))
+    beams_early = messages.alloc_to_pmt(Allocation(seq=11, apply_frame=3, w=W1))
 
     def before(b: object) -> None:
-        post(b, alloc_msg(10, P2, W2, apply_frame=6))  # posted first, applies last
-        post(b, alloc_msg(11, P1, W1, apply_frame=3))
+        post(b, power_late)  # posted first, applies last
+        post(b, beams_early)
 
     r = Run(g, P0, W0, tags=[tags], chunk=25, before=before)
-    assert_out(r.out(), piecewise(g, [(0, P0, W0), (3 * F, P1, W1), (6 * F, P2, W2)]))
+    assert_out(r.out(), piecewise(g, [(0, P0, W0), (3 * F, P0, W1), (6 * F, P2, W1)]))
     assert r.blk.applied_seq() == 10 and r.blk.pending() == 0
-    assert_alloc(r.blk, P2, W2)
+    assert_alloc(r.blk, P2, W1)
 
 
 def test_partial_allocations_change_only_their_keys() -> None:
@@ -532,3 +536,61 @@ def test_frame_log_records_the_allocation_each_frame_was_sent_with() -> None:
         ),
     )
     assert r.blk.frame_log() == [(0, 0), (1, 0), (2, 4), (3, 4), (4, 5), (5, 5)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 24: epochs, one ordering rule, a bounded queue
+# ---------------------------------------------------------------------------------------------
+
+
+def epoch_msg(seq: int, power, w, apply_frame: int = 0, epoch: int = 0) -> object:
+    msg = alloc_msg(seq, power, w, apply_frame)
+    return pmt.dict_add(msg, pmt.intern("epoch"), pmt.from_uint64(epoch))
+
+
+def test_restarted_optimizer_is_taken_under_a_new_epoch() -> None:
+    """Issue 24, Why 1: after seq = 2**64-1 (or any seq of a previous optimiser instance) the
+    allocations of a new instance (new epoch, seq from 1) used to be dropped for good."""
+    F = 30
+    g = symbols(np.random.default_rng(11), 2, 6 * F)
+
+    def before(b: object) -> None:
+        post(b, epoch_msg(2**64 - 1, P1, W1, apply_frame=1, epoch=5))
+        post(b, epoch_msg(1, P2, W2, apply_frame=3, epoch=6))
+
+    r = Run(g, P0, W0, tags=[frame_tags(range(0, 6 * F, F))], before=before)
+    # both arrive before the first frame: the new epoch drops what epoch 5 left pending
+    assert_out(r.out(), piecewise(g, [(0, P0, W0), (3 * F, P2, W2)]))
+    assert r.blk.applied_seq() == 1 and r.blk.rejected() == 0
+
+
+def test_newer_seq_for_an_earlier_frame_stays_in_force() -> None:
+    """Issue 24, Why 2: seq 5 for frame 4, then seq 6 for frame 2: from frame 2 on seq 6 is in
+    force (seq 5 used to replace it at frame 4)."""
+    F = 30
+    g = symbols(np.random.default_rng(12), 2, 6 * F)
+
+    def before(b: object) -> None:
+        post(b, alloc_msg(5, P1, W1, apply_frame=4))
+        post(b, alloc_msg(6, P2, W2, apply_frame=2))
+
+    r = Run(g, P0, W0, tags=[frame_tags(range(0, 6 * F, F))], before=before)
+    assert_out(r.out(), piecewise(g, [(0, P0, W0), (2 * F, P2, W2)]))
+    assert r.blk.applied_seq() == 6 and r.blk.pending() == 0
+
+
+def test_pending_queue_is_capped() -> None:
+    """Issue 24, Why 4: far-future allocations used to grow the pending queue without limit;
+    at most allocation_schedule.max_pending() wait, the rest are dropped and counted."""
+    n = 2000
+    g = symbols(np.random.default_rng(13), 2, 64)
+
+    def before(b: object) -> None:
+        for s in range(1, n + 1):
+            post(b, alloc_msg(s, P1, W1, 10**12 + s))
+
+    r = Run(g, P0, W0, tags=[frame_tags([0, 32])], before=before)
+    cap = semdacom.allocation_schedule.max_pending()
+    assert cap == 64
+    assert r.blk.pending() == cap and r.blk.rejected() == n - cap
+    assert_alloc(r.blk, P0, W0)
