@@ -79,7 +79,6 @@ def test_cut_and_restore_are_survived(soak) -> None:
     assert fr["results"] > 0 and fr["in_force"] >= 0.8 * fr["results"], fr
 
 
-@pytest.mark.xfail(strict=True, reason="needs allocation epochs (issue 24 item 1)")
 def test_restarted_optimizer_is_applied(soak) -> None:
     lb = soak["loopback"]
     assert lb["allocations"]["optimizer_2"] > 0  # the new instance did publish
