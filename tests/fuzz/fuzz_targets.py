@@ -498,7 +498,9 @@ def t_csi_combiner() -> Target:
         user = draw(st.integers(0, K - 1))
         rng = np.random.default_rng([draw(st.integers(0, 2**32 - 1)), next(_UNIQUE)])
         kept = blk._frames[user]
-        frame = next(_UNIQUE) if kept is None else kept + 1
+        # the next frame; after a (fuzzed) frame near the u64 top, a small one: a jump of more
+        # than FRAME_JUMP_WINDOW, on which the block starts over
+        frame = next(_UNIQUE) if kept is None or kept >= 2**63 else kept + 1
         h = (rng.standard_normal(N_T) + 1j * rng.standard_normal(N_T)) / math.sqrt(2)
         return messages.csi_report_to_pmt(user, h, rng.uniform(0.01, 1.0), 0, frame)
 
