@@ -97,6 +97,24 @@ def gate_edges(tb, src, port: str, ends, gate) -> None:
     tb.msg_connect((src, port), (gate, "in"))
 
 
+def swap_alloc_paths(tb, opt2, ends, name: str, images: int):
+    """The allocation outputs of the example's optimiser and of ``opt2`` (the restarted one), each
+    behind a gate to every end (the first open, the second closed until the swap) and logged.
+    Returns (alloc1, alloc2, log1, log2)."""
+    from _soak_blocks import AllocLog, Gate
+
+    alloc1, alloc2 = Gate(f"{name}alloc_1"), Gate(f"{name}alloc_2", open_=False)
+    log1 = AllocLog(f"{name}1", 2 * images + 64)
+    log2 = AllocLog(f"{name}2", 2 * images + 64)
+    gate_edges(tb, tb.optimizer, "alloc", ends, alloc1)
+    tb.msg_connect((opt2, "alloc"), (alloc2, "in"))
+    for blk, p in ends:
+        tb.msg_connect((alloc2, "out"), (blk, p))
+    tb.msg_connect((alloc1, "out"), (log1, "in"))
+    tb.msg_connect((alloc2, "out"), (log2, "in"))
+    return alloc1, alloc2, log1, log2
+
+
 def new_optimizer(tb):
     """A second mu_ascc_optimizer with the example's parameters."""
     from gnuradio import semdacom
@@ -259,7 +277,7 @@ def drive(tb, mon, probe, target: int, events: list, stall_s: float, bar, extra_
 def loopback_phase(images: int, fading: int, sample_s: float, stall_s: float, progress: bool,
                    work: Path) -> dict:  # fmt: skip
     """Phase 1 (see the module docstring)."""
-    from _soak_blocks import AllocLog, Gate, Limiter, Probe
+    from _soak_blocks import Gate, Limiter, Probe
     from gnuradio import semdacom
 
     mod = compiled("mu_ascc_loopback", work)
@@ -290,17 +308,10 @@ def loopback_phase(images: int, fading: int, sample_s: float, stall_s: float, pr
     ends = [(getattr(tb, b), "cmd") for b in CMD_LOOPBACK]
     opt2 = new_optimizer(tb)
     csi1, csi2 = Gate("csi_1"), Gate("csi_2", open_=False)
-    alloc1, alloc2 = Gate("alloc_1"), Gate("alloc_2", open_=False)
-    log1, log2 = AllocLog("1", 2 * images + 64), AllocLog("2", 2 * images + 64)
     gate_edges(tb, tb.channel, "csi", [(tb.optimizer, "csi")], csi1)
     tb.msg_connect((tb.channel, "csi"), (csi2, "in"))
     tb.msg_connect((csi2, "out"), (opt2, "csi"))
-    gate_edges(tb, tb.optimizer, "alloc", ends, alloc1)
-    tb.msg_connect((opt2, "alloc"), (alloc2, "in"))
-    for blk, p in ends:
-        tb.msg_connect((alloc2, "out"), (blk, p))
-    tb.msg_connect((alloc1, "out"), (log1, "in"))
-    tb.msg_connect((alloc2, "out"), (log2, "in"))
+    alloc1, alloc2, log1, log2 = swap_alloc_paths(tb, opt2, ends, "", images)
 
     marks: dict = {}
 
@@ -434,7 +445,7 @@ def loopback_phase(images: int, fading: int, sample_s: float, stall_s: float, pr
 
 def ota_phase(images: int, sample_s: float, stall_s: float, progress: bool, work: Path) -> dict:
     """Phase 2 (see the module docstring)."""
-    from _soak_blocks import AllocLog, Gate, Probe
+    from _soak_blocks import Gate, Probe
     from gnuradio import semdacom
 
     from semdacom.cli.examples import free_port_base
@@ -453,7 +464,6 @@ def ota_phase(images: int, sample_s: float, stall_s: float, progress: bool, work
     fb = Gate("feedback")
     in1, in2 = Gate("bs_in_1"), Gate("bs_in_2", open_=False)
     down1, down2 = Gate("bs_csi_1"), Gate("bs_csi_2", open_=False)
-    alloc1, alloc2 = Gate("bs_alloc_1"), Gate("bs_alloc_2", open_=False)
     tb.msg_disconnect((tb.zmq_feedback, "out"), (tb.combiner, "csi"))
     tb.msg_connect((tb.zmq_feedback, "out"), (fb, "in"))
     for g, comb in ((in1, tb.combiner), (in2, comb2)):
@@ -464,13 +474,7 @@ def ota_phase(images: int, sample_s: float, stall_s: float, progress: bool, work
     tb.msg_connect((comb2, "csi"), (down2, "in"))
     tb.msg_connect((down2, "out"), (tb.zmq_csi_out, "in"))
     ends = [(getattr(tb, b), "cmd") for b in CMD_OTA_BS] + [(tb.zmq_alloc_out, "in")]
-    gate_edges(tb, tb.optimizer, "alloc", ends, alloc1)
-    tb.msg_connect((opt2, "alloc"), (alloc2, "in"))
-    for blk, p in ends:
-        tb.msg_connect((alloc2, "out"), (blk, p))
-    log1, log2 = AllocLog("ota_1", 2 * images + 64), AllocLog("ota_2", 2 * images + 64)
-    tb.msg_connect((alloc1, "out"), (log1, "in"))
-    tb.msg_connect((alloc2, "out"), (log2, "in"))
+    alloc1, alloc2, log1, log2 = swap_alloc_paths(tb, opt2, ends, "ota_", images)
 
     marks: dict = {}
 
