@@ -115,6 +115,36 @@ def swap_alloc_paths(tb, opt2, ends, name: str, images: int):
     return alloc1, alloc2, log1, log2
 
 
+def cut_restore_swap(frame_now, cut_gate, old_gates, new_gates, log1, marks: dict,
+                     what: tuple[str, str, str], fractions: tuple[float, float, float],
+                     names: tuple[str, str, str]) -> list:  # fmt: skip
+    """The three events of a phase, at the given fractions of the run: ``cut_gate`` closed (the
+    feedback cut), opened again (restored), and ``old_gates`` closed while ``new_gates`` open
+    (the control side restarted). Each records its frame in ``marks`` and returns its event."""
+
+    def cut():
+        cut_gate.is_open = False
+        marks["cut"] = frame_now()
+        return {"frame": marks["cut"], "what": what[0]}
+
+    def restore():
+        marks["restore_log"] = log1.n
+        cut_gate.is_open = True
+        marks["restore"] = frame_now()
+        return {"frame": marks["restore"], what[1]: cut_gate.dropped}
+
+    def restart():
+        for g in old_gates:
+            g.is_open = False
+        for g in new_gates:
+            g.is_open = True
+        marks["restart"] = frame_now()
+        old = int(log1.entries()[-1][0]) if log1.n else -1
+        return {"frame": marks["restart"], "old_alloc_seq": old, "what": what[2]}
+
+    return list(zip(fractions, names, (cut, restore, restart), strict=True))
+
+
 def new_optimizer(tb):
     """A second mu_ascc_optimizer with the example's parameters."""
     from gnuradio import semdacom
@@ -238,10 +268,14 @@ def percentiles(lat: np.ndarray) -> dict:
     return {f"p{q}": float(np.percentile(v, q)) for q in (50, 90, 99)} | {"max": float(v.max())}
 
 
-def drive(tb, mon, probe, target: int, events: list, stall_s: float, bar, extra_done=None):
+def drive(tb, mon, probe, target: int, events: list, stall_s: float, bar, extra_done=None,
+          settled=None):  # fmt: skip
     """Start ``tb``, run the ``events`` ((fraction of target, name, action)) as results come
     in, until ``target`` results per user (or ``extra_done()``), or no result for ``stall_s``
-    (a hang). Returns (log of events, hangs, thread deaths, wall seconds)."""
+    (a hang); then, before the stop, until ``settled()`` (the sinks have taken every result:
+    GNU Radio drains one message port before the next, so a sink can trail the decoders by
+    hundreds of messages; not settled within ``stall_s`` is a hang). Returns (log of events,
+    hangs, thread deaths, wall seconds)."""
     log, hangs = [], 0
     pending = sorted(events, key=lambda e: e[0])
     t0 = time.monotonic()
@@ -262,6 +296,14 @@ def drive(tb, mon, probe, target: int, events: list, stall_s: float, bar, extra_
             if time.monotonic() - max(probe.last_out, t0) > stall_s:
                 hangs += 1
                 log.append({"event": "hang", "at_images_per_user": int(done),
+                            "t_s": round(time.monotonic() - t0, 3)})  # fmt: skip
+                break
+            time.sleep(0.05)
+        t_end = time.monotonic()
+        while not hangs and settled is not None and not settled():
+            if time.monotonic() - t_end > stall_s:
+                hangs += 1
+                log.append({"event": "hang", "what": "sinks did not settle",
                             "t_s": round(time.monotonic() - t0, 3)})  # fmt: skip
                 break
             time.sleep(0.05)
@@ -318,29 +360,12 @@ def loopback_phase(images: int, fading: int, sample_s: float, stall_s: float, pr
     def frame_now() -> int:
         return int(tb.channel_encoder_0.counters()["frames_out"])
 
-    def cut():
-        csi1.is_open = False
-        marks["cut"] = frame_now()
-        return {"frame": marks["cut"], "what": "optimiser CSI input gate closed"}
-
-    def restore():
-        marks["restore_log"] = log1.n
-        csi1.is_open = True
-        marks["restore"] = frame_now()
-        return {"frame": marks["restore"], "csi_dropped_while_cut": csi1.dropped}
-
-    def restart():
-        csi1.is_open = alloc1.is_open = False
-        csi2.is_open = alloc2.is_open = True
-        marks["restart"] = frame_now()
-        return {
-            "frame": marks["restart"],
-            "old_alloc_seq": int(log1.entries()[-1][0]) if log1.n else -1,
-            "what": "optimiser 1 gated off, a new optimiser gated in",
-        }
-
-    events = [(0.2, "csi_cut", cut), (0.3, "csi_restored", restore), (0.6, "optimizer_restarted",
-              restart)]  # fmt: skip
+    events = cut_restore_swap(
+        frame_now, csi1, (csi1, alloc1), (csi2, alloc2), log1, marks,
+        ("optimiser CSI input gate closed", "csi_dropped_while_cut",
+         "optimiser 1 gated off, a new optimiser gated in"),
+        (0.2, 0.3, 0.6), ("csi_cut", "csi_restored", "optimizer_restarted"),
+    )  # fmt: skip
     mon = Monitor(tb, images, sample_s)
     bar = None
     if progress:
@@ -348,7 +373,13 @@ def loopback_phase(images: int, fading: int, sample_s: float, stall_s: float, pr
 
         bar = tqdm(total=images, desc="loopback images/user", unit="img", mininterval=1.0)
     try:
-        log, hangs, deaths, wall = drive(tb, mon, probe, images, events, stall_s, bar)
+
+        def settled() -> bool:  # the metrics sink has every result and its reference
+            c = tb.metrics.summary()["counts"]
+            return c["results"] >= 2 * images and c["refs"] >= 2 * images and c["pending"] == 0
+
+        log, hangs, deaths, wall = drive(tb, mon, probe, images, events, stall_s, bar,
+                                         settled=settled)  # fmt: skip
     finally:
         if bar is not None:
             bar.close()
@@ -481,23 +512,13 @@ def ota_phase(images: int, sample_s: float, stall_s: float, progress: bool, work
     def frame_now() -> int:
         return int(tb.pilots.counters()["bursts_out"])
 
-    def cut():
-        fb.is_open = False
-        marks["cut"] = frame_now()
-        return {"frame": marks["cut"], "what": "ZMQ feedback (CSI reports) gate closed"}
-
-    def restore():
-        marks["restore_log"] = log1.n
-        fb.is_open = True
-        marks["restore"] = frame_now()
-        return {"frame": marks["restore"], "reports_dropped_while_cut": fb.dropped}
-
-    def restart():
-        in1.is_open = down1.is_open = alloc1.is_open = False
-        in2.is_open = down2.is_open = alloc2.is_open = True
-        marks["restart"] = frame_now()
-        return {"frame": marks["restart"], "what": "BS control side (csi_combiner + optimiser) "
-                "replaced by new instances; the BS stream blocks keep running"}  # fmt: skip
+    events = cut_restore_swap(
+        frame_now, fb, (in1, down1, alloc1), (in2, down2, alloc2), log1, marks,
+        ("ZMQ feedback (CSI reports) gate closed", "reports_dropped_while_cut",
+         "BS control side (csi_combiner + optimiser) replaced by new instances; the BS stream "
+         "blocks keep running"),
+        (0.25, 0.45, 0.65), ("feedback_cut", "feedback_restored", "base_station_restarted"),
+    )  # fmt: skip
 
     def counts() -> tuple[int, int]:
         c = [getattr(tb, f"metrics_{u}").summary()["counts"] for u in (0, 1)]
@@ -509,8 +530,6 @@ def ota_phase(images: int, sample_s: float, stall_s: float, progress: bool, work
     def all_found_answered() -> bool:  # every burst left and every burst found has a result
         return tb.pilots.counters()["bursts_out"] >= images and sum(counts()) >= found()
 
-    events = [(0.25, "feedback_cut", cut), (0.45, "feedback_restored", restore),
-              (0.65, "base_station_restarted", restart)]  # fmt: skip
     mon = Monitor(tb, images, sample_s)
     bar = None
     if progress:
