@@ -156,6 +156,29 @@ def new_optimizer(tb):
     )  # fmt: skip
 
 
+def plan_windows(log1, log2, marks: dict, images: int, lead: int, restored: str):
+    """The allocation in force per frame (optimiser 1, then optimiser 2 from its first
+    allocation's apply_frame: a restarted optimiser's first allocation applies at its CSI's frame,
+    nothing is in force for it) and the frame windows the checks score: before the cut, while
+    cut (until the first allocation solved after the restore applies), ``restored`` (from then to
+    the restart), the restart transition (one lead) and after the restart.
+    Returns (expected seq per frame, windows, log1's and log2's entries, optimiser 2's first
+    frame)."""
+    e2 = log2.entries()
+    start2 = int(e2[:, 1].min()) if len(e2) else images
+    exp = expected_seqs([log1, log2], [0, start2], images)
+    e1 = log1.entries()
+    after = e1[marks.get("restore_log", len(e1)) :]
+    restore_apply = int(after[:, 1].min()) if len(after) else None
+    windows = {"before_cut": (0, marks.get("cut", images))}
+    if restore_apply is not None:
+        windows["cut"] = (marks["cut"], restore_apply)
+        windows[restored] = (restore_apply, min(start2, marks.get("restart", images)))
+    windows["restart_transition"] = (start2, start2 + lead)
+    windows["after_restart"] = (start2 + lead, images)
+    return exp, windows, e1, e2, start2
+
+
 def expected_seqs(logs: list, starts: list[int], n: int) -> np.ndarray:
     """The seq in force at each frame 0..n-1: instance ``i`` (its AllocLog ``logs[i]``) from
     frame ``starts[i]`` on; within an instance the delivered allocation with the largest
@@ -386,21 +409,8 @@ def loopback_phase(images: int, fading: int, sample_s: float, stall_s: float, pr
     c = tb.metrics.summary()["counts"]
     n_in = sum(s.counters()["pdus_out"] for s in sources)
     lead = int(tb.apply_lead)
-    # the allocation in force per frame: optimiser 1, then optimiser 2 from its first
-    # allocation's apply_frame (a restarted optimiser's first allocation applies at its CSI's
-    # frame: nothing is in force for it)
-    e2 = log2.entries()
-    start2 = int(e2[:, 1].min()) if len(e2) else images
-    exp = expected_seqs([log1, log2], [0, start2], images)
-    e1 = log1.entries()
-    after = e1[marks.get("restore_log", len(e1)) :]
-    restore_apply = int(after[:, 1].min()) if len(after) else None
-    windows = {"before_cut": (0, marks.get("cut", images))}
-    if restore_apply is not None:
-        windows["cut"] = (marks["cut"], restore_apply)
-        windows["after_csi_restored"] = (restore_apply, min(start2, marks.get("restart", images)))
-    windows["restart_transition"] = (start2, start2 + lead)
-    windows["after_restart"] = (start2 + lead, images)
+    restored = "after_csi_restored"
+    exp, windows, e1, e2, start2 = plan_windows(log1, log2, marks, images, lead, restored)
     checks = check_frames(probe, mon.bf_seq, exp, windows)
     ar = checks["after_restart"]
     # frames made with the old optimiser's last allocation: after the lead (in flight when the
@@ -546,20 +556,9 @@ def ota_phase(images: int, sample_s: float, stall_s: float, progress: bool, work
     n_in = sum(getattr(tb, f"image_source_{u}").counters()["pdus_out"] for u in (0, 1))
     sent = int(tb.pilots.counters()["bursts_out"])
     missed_on_air = 2 * sent - found()
-    e2 = log2.entries()
     lead = int(tb.apply_lead)
-    start2 = int(e2[:, 1].min()) if len(e2) else images
-    exp = expected_seqs([log1, log2], [0, start2], images)
-    e1 = log1.entries()
-    after = e1[marks.get("restore_log", len(e1)) :]
-    restore_apply = int(after[:, 1].min()) if len(after) else None
-    windows = {"before_cut": (0, marks.get("cut", images))}
-    if restore_apply is not None:
-        windows["after_feedback_restored"] = (
-            restore_apply,
-            min(start2, marks.get("restart", images)),
-        )
-    windows["after_restart"] = (start2 + lead, images)
+    exp, windows, e1, e2, start2 = plan_windows(log1, log2, marks, images, lead,
+                                            "after_feedback_restored")  # fmt: skip
     # over the air the decoded meta carries the decoder's seq; the beamformer's frame log is
     # compared on its own (bf_vs_expected): its frame numbers are the BS encoders' frames
     checks = check_frames(probe, np.full(images, -1, dtype=np.int64), exp, windows)

@@ -237,16 +237,21 @@ def test_every_image_gives_one_frame_at_the_top_of_the_frame_counter(images) -> 
     2**64 the second slot was "not formed" and its images lost)."""
     first = 2**63  # sfma_encoder.MAX_FIRST_FRAME
     r = Run(k=2, weights="swinjscc_noma", first_frame=first)
-    for i in range(2):
-        for u in range(2):
-            r.post(f"pdus{u}", _pdu(images, 2 * i + u))
-    r.wait_slots(2)
+    _two_slots_of_two(r, images)
     data, tags = r.stop()
     fl = r.blk.frame_len
     for u in range(2):
         assert [pmt.to_uint64(tags[u][o]["frame"]) for o in (0, fl)] == [first, first + 1]
         assert not any(_info(tags[u], o)["erased"] for o in (0, fl))
     assert r.blk.counters()["frames_out"] == 4 and r.blk.waiting() == [0, 0]
+
+
+def _two_slots_of_two(r, images) -> None:
+    """Post 4 images to a K = 2 encoder (two slots) and wait for both slots."""
+    for i in range(2):
+        for u in range(2):
+            r.post(f"pdus{u}", _pdu(images, 2 * i + u))
+    r.wait_slots(2)
 
 
 def test_a_slot_that_cannot_be_built_goes_out_erased(images) -> None:
@@ -263,10 +268,7 @@ def test_a_slot_that_cannot_be_built_goes_out_erased(images) -> None:
         return real(frame, entries, alloc)
 
     r.blk._encode_slot = flaky
-    for i in range(2):
-        for u in range(2):
-            r.post(f"pdus{u}", _pdu(images, 2 * i + u))
-    r.wait_slots(2)
+    _two_slots_of_two(r, images)
     data, tags = r.stop()
     fl = r.blk.frame_len
     for u in range(2):
