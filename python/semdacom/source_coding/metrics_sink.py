@@ -38,8 +38,14 @@ class metrics_sink(Block, gr.basic_block):
     MSE). A label is compared with the ``label`` its meta carries from the source. Erasures
     count as results: an erased image with its fill pixels, an erased label as wrong.
 
-    A decoded image whose reference has not arrived waits (at most ``max_pending``); when the
-    flowgraph stops, waiting ones are counted as ``unmatched``. Malformed messages (a result
+    A reference is consumed by its result (a decoded image or a label of the same ``user`` and
+    ``image_id``), so the references kept are those of the images in flight: memory stays flat
+    over any number of images (the per-user means are running sums, not lists). At most
+    ``max_refs`` references are kept (oldest dropped first, counted as ``refs_dropped``): a
+    reference whose result never comes (a result lost upstream) stays until then.
+    A decoded image whose reference has not arrived waits (at most ``max_pending``; further ones
+    are counted as ``evicted``); when the flowgraph stops, waiting ones are counted as
+    ``unmatched``. Malformed messages (a result
     without an integer ``user``, a decoded image without an integer ``image_id``) are logged
     and counted as ``malformed`` only: never as received, never evaluated. :meth:`summary`
     returns the per-user counts (received, evaluated, erased) and means; on stop the summary
@@ -50,7 +56,8 @@ class metrics_sink(Block, gr.basic_block):
     json_path : str
         File for the JSON summary at stop ("" = none).
     max_refs : int
-        References kept (oldest dropped first).
+        References kept at most (oldest dropped first, counted as ``refs_dropped``); only the
+        references of images whose result has not arrived are kept.
     max_pending : int
         Results kept while they wait for their reference.
     """
@@ -67,7 +74,7 @@ class metrics_sink(Block, gr.basic_block):
         self._pending: OrderedDict[tuple[int, int], list[tuple[dict, np.ndarray]]] = OrderedDict()
         self._n_pending = 0
         self._users: dict[int, dict] = {}
-        self.setup(("refs", "results", "malformed", "unmatched", "evicted"))
+        self.setup(("refs", "results", "malformed", "unmatched", "evicted", "refs_dropped"))
         self.message_in("pdus", self._handle_result, on_error=self._dropped("result"))
         self.message_in("ref", self._on_ref, on_error=self._dropped("reference"))
 
@@ -90,8 +97,9 @@ class metrics_sink(Block, gr.basic_block):
                 "received": 0,
                 "evaluated": 0,
                 "erased": 0,
-                "msssim": [],
-                "mse": [],
+                "msssim_sum": 0.0,
+                "mse_sum": 0.0,
+                "scored": 0,
                 "correct": 0,
                 "no_label": 0,
             },
@@ -108,10 +116,14 @@ class metrics_sink(Block, gr.basic_block):
         with self._lock:
             self._counts["refs"] += 1
             self._refs[(user, image_id)] = img
+            self._refs.move_to_end((user, image_id))
             while len(self._refs) > self._max_refs:
                 self._refs.popitem(last=False)
+                self._counts["refs_dropped"] += 1
             waiting = self._pending.pop((user, image_id), [])
             self._n_pending -= len(waiting)
+            if waiting:
+                del self._refs[(user, image_id)]  # consumed by the result that waited for it
             for m, x in waiting:
                 self._score_image(m, x, img)
 
@@ -125,7 +137,7 @@ class metrics_sink(Block, gr.basic_block):
         user = _int_or_none(meta.get("user"))
         if user is None or user < 0:
             raise messages.MessageError("result lacks a non-negative integer 'user'")
-        image_id = None if is_label else _int_or_none(meta.get("image_id"))
+        image_id = _int_or_none(meta.get("image_id"))
         if not is_label and image_id is None:  # checked before anything is counted
             raise messages.MessageError("decoded image lacks an integer 'image_id'")
         with self._lock:
@@ -134,6 +146,8 @@ class metrics_sink(Block, gr.basic_block):
                 u = self._user(user, "su")
                 u["received"] += 1
                 u["erased"] += int(pred < 0 or meta.get("erased") is True)
+                if image_id is not None:  # the label's reference is not needed: consumed
+                    self._refs.pop((user, image_id), None)
                 label = _int_or_none(meta.get("label"))
                 if label is None:
                     u["no_label"] += 1
@@ -144,7 +158,7 @@ class metrics_sink(Block, gr.basic_block):
             u = self._user(user, "du")
             u["received"] += 1
             u["erased"] += int(meta.get("erased") is True)
-            ref = self._refs.get((user, image_id))
+            ref = self._refs.pop((user, image_id), None)  # consumed by its result
             if ref is not None:
                 self._score_image(meta, img, ref)
             elif self._n_pending < self._max_pending:
@@ -163,8 +177,9 @@ class metrics_sink(Block, gr.basic_block):
             return
         x = img[None].astype(np.float32) / 255.0
         r = ref[None].astype(np.float32) / 255.0
-        u["msssim"].append(float(metrics.msssim(x, r)[0]))
-        u["mse"].append(float(metrics.mse(x, r)[0]))
+        u["msssim_sum"] += float(metrics.msssim(x, r)[0])
+        u["mse_sum"] += float(metrics.mse(x, r)[0])
+        u["scored"] += 1
         u["evaluated"] += 1
 
     # ----------------------------------------------------------------------------------------
@@ -176,17 +191,18 @@ class metrics_sink(Block, gr.basic_block):
             users = {}
             for user, u in sorted(self._users.items()):
                 d = {k: u[k] for k in ("task", "received", "evaluated", "erased")}
-                if u["msssim"]:
-                    mse = float(np.mean(u["mse"]))
+                if u["scored"]:
+                    mse = u["mse_sum"] / u["scored"]
+                    msssim = u["msssim_sum"] / u["scored"]
                     d.update(
                         {
-                            "msssim": float(np.mean(u["msssim"])),
-                            "one_minus_msssim": float(1.0 - np.mean(u["msssim"])),
+                            "msssim": msssim,
+                            "one_minus_msssim": 1.0 - msssim,
                             "mse": mse,
                             "psnr_db": float(metrics.psnr_from_mse(mse)),
                         }
                     )
-                if u["task"] in ("su", "mixed") and u["evaluated"] and not u["msssim"]:
+                if u["task"] in ("su", "mixed") and u["evaluated"] and not u["scored"]:
                     d["accuracy"] = u["correct"] / u["evaluated"]
                     d["classification_error"] = 1.0 - d["accuracy"]
                 if u["no_label"]:
@@ -194,6 +210,7 @@ class metrics_sink(Block, gr.basic_block):
                 users[str(user)] = d
             counts = dict(self._counts)
             counts["pending"] = self._n_pending
+            counts["refs_kept"] = len(self._refs)
             return {"users": users, "counts": counts}
 
     def stop(self) -> bool:

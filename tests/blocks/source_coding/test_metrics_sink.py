@@ -143,3 +143,29 @@ def test_result_without_image_id_is_malformed_not_received(harness) -> None:
     s = h.blk.summary()
     assert s["counts"]["malformed"] == 1 and s["counts"]["results"] == 0
     assert s["users"] == {}
+
+
+def test_memory_stays_flat_over_many_images(harness) -> None:
+    """Issue 24 (soak): a reference is consumed by its result, image or label, so the sink keeps
+    only the references of images in flight; before, every reference stayed until max_refs
+    (10^5 images of 784 bytes per user) and every score in a list."""
+    h = harness(max_refs=100000)
+    for i in range(300):
+        img = _img(i)
+        h.post("ref", messages.image_pdu({"user": 0, "image_id": i}, img))
+        h.post("ref", messages.image_pdu({"user": 1, "image_id": i, "label": 2}, img))
+        h.post("pdus", messages.image_pdu({"user": 0, "image_id": i, "erased": False}, img))
+        h.post("pdus", messages.label_pdu({"user": 1, "image_id": i, "label": 2}, 2))
+    s = h.blk.summary()
+    assert s["counts"]["refs_kept"] == 0 and s["counts"]["pending"] == 0
+    assert s["users"]["0"]["evaluated"] == 300 and s["users"]["0"]["msssim"] == pytest.approx(1.0)
+    assert s["users"]["1"]["accuracy"] == 1.0
+    assert not any(isinstance(v, list) for u in h.blk._users.values() for v in u.values())
+
+
+def test_refs_beyond_max_refs_are_dropped_and_counted(harness) -> None:
+    h = harness(max_refs=5)
+    for i in range(8):
+        h.post("ref", messages.image_pdu({"user": 0, "image_id": i}, _img(i)))
+    c = h.blk.summary()["counts"]
+    assert c["refs_kept"] == 5 and c["refs_dropped"] == 3
