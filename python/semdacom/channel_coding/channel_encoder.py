@@ -64,6 +64,13 @@ class channel_encoder(FrameSource, LinkBlock, gr.sync_block):
     ``semdacom_chan`` tag has ``erased`` true, ``erasure_reason`` and the ``pdu_*`` meta the
     PDU still carried.
 
+    **Bound** (issue 24): at most :attr:`MAX_QUEUED` PDUs wait for the stream. A PDU that
+    arrives when that many wait is dropped, counted in ``dropped_full`` and logged (the first
+    and every 1000th): it has no frame, and ``metrics_sink`` reports its image as never
+    arrived. In a credit loop (examples/mu_ascc_loopback.grc) the queue holds at most the
+    credits; it fills only when PDUs come faster than the stream takes frames (a timer-paced
+    source faster than the air).
+
     Parameters
     ----------
     user : int
@@ -86,6 +93,9 @@ class channel_encoder(FrameSource, LinkBlock, gr.sync_block):
         Seed of the fbl filler symbols.
     """
 
+    #: PDUs waiting for the stream at most
+    MAX_QUEUED = 256
+
     def __init__(
         self, user: int = 0, mode: str = "ldpc", mcs: int = 3, rc: float = 1.0,
         blocklength: int = 256, frame_len: int = 0, first_frame: int = 0, seed: int = 0,
@@ -99,8 +109,8 @@ class channel_encoder(FrameSource, LinkBlock, gr.sync_block):
         self._hold = bool(hold)
         self._queue: queue.Queue = queue.Queue()
         self._tx = FrameTx()  # the frame (symbols, tags) being sent
-        self.setup(("pdus_in", "frames_out", "erasures", "pdus_dropped", "truncated",
-                    "cmd_accepted", "cmd_rejected"))  # fmt: skip
+        self.setup(("pdus_in", "frames_out", "erasures", "pdus_dropped", "dropped_full",
+                    "truncated", "cmd_accepted", "cmd_rejected"))  # fmt: skip
         self.message_in("pdus", self._on_pdus, arrived="pdus_in")
         self.take_link_allocations(("mcs", "rc"))
         self.message_out("sent")
@@ -114,6 +124,14 @@ class channel_encoder(FrameSource, LinkBlock, gr.sync_block):
 
     # ------------------------------------------------------------------ handlers
     def _on_pdus(self, msg: Any) -> None:
+        if self._queue.qsize() >= self.MAX_QUEUED:
+            self._counts["dropped_full"] += 1
+            if self._counts["dropped_full"] % 1000 == 1:
+                self.logger.error(
+                    f"PDU dropped: {self.MAX_QUEUED} PDUs already wait for the stream "
+                    f"(dropped so far: {self._counts['dropped_full']})"
+                )
+            return
         try:
             meta, bits = messages.unpack_bits_pdu(msg)
             reason = None

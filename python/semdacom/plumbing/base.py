@@ -182,6 +182,19 @@ class Block:
         self._counts["pdus_out"] += 1
         self.message_port_pub(pmt.intern(port), out)
 
+    def shed(self, port: str, msg: Any, erasure: Callable[[Any, str], Any], cap: int) -> None:
+        """The drop policy of a full input queue (:class:`~.worker.PduWorker`'s ``shed``): the
+        PDU is answered at once by ``erasure(msg, reason)`` on ``port`` instead of being
+        coded, so it still leaves as exactly one result; counted in ``shed`` (and
+        ``pdus_out``), logged for the first and then every 1000th."""
+        self._counts["shed"] = self._counts.get("shed", 0) + 1
+        reason = f"overloaded: {cap} PDUs already wait (answered as an erasure, not coded)"
+        if self._counts["shed"] % 1000 == 1:
+            self.logger.warn(f"{reason}; shed so far: {self._counts['shed']}")
+        out = erasure(msg, reason)
+        self._counts["pdus_out"] += 1
+        self.message_port_pub(pmt.intern(port), out)
+
     def erasure(
         self, build: Callable[[dict, Any], Any], meta: dict, reason: str, fill: Any, drop=()
     ) -> Any:

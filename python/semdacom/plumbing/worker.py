@@ -27,19 +27,48 @@ class PduWorker:
     raise (it is the block's own guarded handler). Without :meth:`start` (a block used outside
     a running flowgraph) :meth:`submit` calls ``fn`` at once; :meth:`stop` handles what is
     still queued before it returns, so every PDU in gives its result out.
+
+    **Bound** (issue 24): at most ``cap`` PDUs wait (default :attr:`CAP`). A PDU that arrives
+    when ``cap`` wait is not queued: ``shed(item)`` runs at once on the caller's thread (the
+    block's cheap erasure answer: the image still leaves as exactly one result, an erasure)
+    and :attr:`shed_count` counts it. In a credit loop (examples/mu_ascc_loopback.grc) the
+    queue never holds more than the credits; the cap matters where PDUs come at a rate the
+    block cannot follow (a timer-paced source, a radio).
     """
 
-    def __init__(self, fn: Callable[[Any], None], name: str) -> None:
+    #: PDUs waiting at most (the allocation and CSI queues' cap is 64; images are larger, but a
+    #: few hundred waiting images are already seconds of lag for a learned coder)
+    CAP = 256
+
+    def __init__(
+        self,
+        fn: Callable[[Any], None],
+        name: str,
+        cap: int | None = None,
+        shed: Callable[[Any], None] | None = None,
+    ) -> None:
         self._fn = fn
         self._name = name
+        self._cap = self.CAP if cap is None else int(cap)
+        if self._cap < 1:
+            raise ValueError(f"cap must be >= 1, got {cap!r}")
+        self._shed = shed
+        self.shed_count = 0
         self._q: queue.Queue = queue.Queue()
         self._thread: threading.Thread | None = None
 
     def submit(self, item: Any) -> None:
         if self._thread is None:
             self._fn(item)
+        elif self._shed is not None and self._q.qsize() >= self._cap:
+            self.shed_count += 1
+            self._shed(item)
         else:
             self._q.put(item)
+
+    def qsize(self) -> int:
+        """PDUs waiting now."""
+        return self._q.qsize()
 
     def _run(self) -> None:
         while True:

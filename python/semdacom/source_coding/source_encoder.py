@@ -69,7 +69,11 @@ class source_encoder(CodecBlock, gr.basic_block):
         # images are coded off the message thread, so that allocations on cmd are taken at
         # once instead of after the queued images (plumbing.worker.PduWorker)
         self._lock = threading.Lock()
-        self._worker = PduWorker(self._encode, "source_encoder")
+        self._worker = PduWorker(
+            self._encode,
+            "source_encoder",
+            shed=lambda msg: self.shed("pdus", msg, self._erasure, PduWorker.CAP),
+        )
         # One encode now, so that the first real image is not slowed by the networks' first
         # call: GNU Radio drains a port's queue before the next port's, so images queued
         # behind a slow first encode would all be coded before an allocation waiting on

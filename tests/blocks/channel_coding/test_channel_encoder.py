@@ -200,3 +200,17 @@ def test_slot_frames_are_exact_cut_frames_say_so_and_credits_are_sent() -> None:
     assert h.enc.counters()["truncated"] == 1
     sent = [messages.meta_from_pmt(dbg.get_message(i)) for i in range(dbg.num_messages())]
     assert [s["sent_frame"] for s in sent] == [0, 1]
+
+
+def test_queue_is_bounded_and_drops_are_counted() -> None:
+    """Issue 24, bounded queues: with the stream stalled (hold, no allocation yet) at most
+    MAX_QUEUED PDUs wait; later ones are dropped and counted in ``dropped_full``. Before, the
+    queue grew without limit."""
+    h = Harness(hold=True)
+    n = channel_encoder.MAX_QUEUED + 25
+    for i in range(n):
+        h.post("pdus", messages.bits_pdu({"seq": i}, np.ones(8, np.uint8)))
+    h.wait_for(lambda: h.enc.counters()["pdus_in"] == n)
+    c = h.enc.counters()
+    assert c["dropped_full"] == 25 and h.enc._queue.qsize() == channel_encoder.MAX_QUEUED
+    h.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
@@ -170,3 +171,33 @@ def test_hold_waits_for_the_first_allocation_and_records_it(harness, images) -> 
     out = [messages.unpack_bits_pdu(h.dbg.get_message(i))[0] for i in range(2)]
     assert [m["image_id"] for m in out] == [0, 1]
     assert all(m["rate_index"] == 5 and m["src_alloc_seq"] == 3 for m in out)
+
+
+def test_overload_is_shed_as_erasures_and_nothing_is_lost(harness, images) -> None:
+    """Issue 24, bounded queues: images arriving faster than the coder wait at most
+    PduWorker.CAP; the rest are answered at once as erasures (counted in ``shed``), so every
+    image still leaves exactly once. Before, the worker's queue grew without limit."""
+    from gnuradio.semdacom.plumbing.worker import PduWorker
+
+    h = harness(rate_index=2)
+    gate = threading.Event()
+    slow = h.blk._encoded
+
+    def encoded(msg):
+        gate.wait(10.0)  # the coder stalls until every image has arrived
+        return slow(msg)
+
+    h.blk._encoded = encoded
+    n = PduWorker.CAP + 40
+    for i in range(n):
+        h.post("pdus", _image_pdu(images, i % 50, frame=np.uint64(i)))
+    h.wait_for(lambda: h.blk.counters().get("shed", 0) >= n - PduWorker.CAP - 1)
+    gate.set()
+    h.wait_out("pdus", n)
+    out = h.out("pdus", messages.unpack_bits_pdu)
+    shed = [m for m, _ in out if "overloaded" in str(m.get("erasure_reason", ""))]
+    c = h.blk.counters()
+    assert len(out) == n and c["pdus_out"] == n
+    assert c["shed"] == len(shed) and n - PduWorker.CAP - 1 <= c["shed"] <= n - PduWorker.CAP
+    assert all(m["erased"] is True for m in shed)
+    assert sorted(int(m["frame"]) for m, _ in out) == list(range(n))
