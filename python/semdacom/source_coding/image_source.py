@@ -50,11 +50,13 @@ class image_source(Block, gr.basic_block):
     ``count`` images are emitted (0 = the whole split from ``start``); with ``loop`` the
     sequence restarts and never ends. Once finished, triggers are counted and ignored.
 
-    ``prefill`` images are emitted when the flowgraph starts (trigger mode). With the
-    ``sent`` port of the user's ``channel_encoder`` wired to ``trigger`` this is a credit loop:
-    each frame the encoder starts sending asks for one image, so at most ``prefill`` images
-    wait ahead of the channel and a new allocation reaches the source encoder before the
-    frames it applies to are coded (frame-exact reconfiguration).
+    ``prefill`` images are emitted when the flowgraph starts (trigger mode). With the user's
+    results (``source_decoder`` / ``semantic_decoder`` ``pdus``) wired to ``trigger`` this is
+    a credit loop end to end (examples/mu_ascc_loopback.grc): each result asks for one image,
+    so at most ``prefill`` images per user are in flight anywhere in the chain and an
+    allocation whose lead exceeds ``prefill`` reaches the source encoder before the frames it
+    applies to are coded (frame-exact reconfiguration). A channel encoder's ``sent`` port
+    bounds only the frames ahead of the channel.
 
     Parameters
     ----------

@@ -41,8 +41,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--prefill",
         type=int,
         default=2,
-        help="images in flight per user (the credit loop: each frame the channel encoder "
-        "starts sending asks its image source for the next image)",
+        help="images in flight per user (the credit loop: each result of a user's decoder "
+        "asks its image source for the next image)",
     )
     p.add_argument("--out", type=Path, default=Path("out/demo"))
     p.set_defaults(func=run)
