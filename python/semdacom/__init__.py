@@ -14,7 +14,8 @@ exported here, so ``from gnuradio import semdacom; semdacom.<block>`` works:
 - channel_coding: channel_encoder, channel_decoder
 - source_coding: image_source, source_encoder, source_decoder, semantic_decoder,
   djscc_encoder, djscc_decoder, metrics_sink
-- ota (over the air): pilot_inserter, frame_sync, csi_estimator, csi_combiner
+- ota (over the air): pilot_inserter, frame_sync, csi_estimator, csi_combiner, tx_level,
+  pa_model
 - mu_ascc: mu_ascc_optimizer, alloc_probe
 - sc_sfma: sfma_encoder, sfma_superposer, sfma_channel, sfma_decoder, sfma_optimizer
 
@@ -39,7 +40,9 @@ from gnuradio.semdacom.mu_ascc.mu_ascc_optimizer import mu_ascc_optimizer  # noq
 from gnuradio.semdacom.ota.csi_combiner import csi_combiner  # noqa: E402, F401
 from gnuradio.semdacom.ota.csi_estimator import csi_estimator  # noqa: E402, F401
 from gnuradio.semdacom.ota.frame_sync import frame_sync  # noqa: E402, F401
+from gnuradio.semdacom.ota.pa_model import pa_model  # noqa: E402, F401
 from gnuradio.semdacom.ota.pilot_inserter import pilot_inserter  # noqa: E402, F401
+from gnuradio.semdacom.ota.tx_level import tx_level  # noqa: E402, F401
 from gnuradio.semdacom.phy.fbl_link import fbl_link  # noqa: E402, F401
 from gnuradio.semdacom.phy.frame_tagger import frame_tagger  # noqa: E402, F401
 from gnuradio.semdacom.phy.phy_probe import phy_probe  # noqa: E402, F401

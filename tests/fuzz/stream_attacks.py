@@ -165,6 +165,8 @@ def capture_ota() -> dict[str, Segment]:
         "channel_decoder": _segment(rec["dec"]),
         "frame_tagger": _segment([(rec["fs"][0][0], [])]),
         "phy_probe": _segment([(x, []) for x, _ in rec["ch"]]),
+        "tx_level": _segment([(x, []) for x, _ in rec["ch"]]),
+        "pa_model": _segment([(x, []) for x, _ in rec["ch"]]),
     }
 
 
@@ -308,6 +310,9 @@ CASES: dict[str, StreamCase] = {
         lambda: semdacom.frame_tagger(frame_len=SLOT), "ota", _finite, n_out=1),
     "phy_probe": StreamCase(
         lambda: semdacom.phy_probe(user=0), "ota", lambda r: r.blk.nitems_read(1)),
+    "tx_level": StreamCase(
+        lambda: semdacom.tx_level(n_t=N_T, p_max=P, clip=True), "ota", _finite, n_out=N_T),
+    "pa_model": StreamCase(lambda: semdacom.pa_model(n_t=N_T), "ota", _finite, n_out=N_T),
     "djscc_decoder": StreamCase(
         lambda: semdacom.djscc_decoder(), "djscc", lambda r: _good_pdus(r.dbg["pdus"]),
         out_ports=("pdus",)),
