@@ -126,6 +126,24 @@ def test_the_meter_counts_every_sample_beyond_full_scale_per_antenna() -> None:
         tl.LevelMeter(1, "dac")
 
 
+@settings(max_examples=150, deadline=None)
+@given(st.lists(samples, min_size=1, max_size=4), st.sampled_from(tl.MODES),
+       st.sampled_from([np.complex64, np.complex128]), st.floats(1e-7, 10.0))  # fmt: skip
+def test_the_meter_agrees_with_the_definitions(chunks, mode, dtype, scale) -> None:
+    m = tl.LevelMeter(1, mode)
+    xs = [(c * scale / 1e6).astype(dtype) for c in chunks]
+    over = sum(m.update(0, x) for x in xs)
+    x = np.concatenate(xs).astype(np.complex128)
+    s = m.summary()
+    assert over == s["clipped_total"] == int(tl.over_full_scale(x, mode).sum())
+    assert s["samples"] == [x.size]
+    rel = 1e-5 if dtype == np.complex64 else 1e-9
+    if np.any(x != 0):
+        assert math.isclose(s["rms_dbfs"][0], tl.rms_dbfs(x), abs_tol=1e-4)
+        assert math.isclose(s["peak_dbfs"][0], tl.peak_dbfs(x), abs_tol=1e-4)
+        assert math.isclose(10 ** (s["rail_peak_dbfs"][0] / 20), tl.rail_peak(x), rel_tol=rel)
+
+
 def test_non_finite_samples_become_zero_and_are_counted() -> None:
     x = np.array([1, math.nan, complex(0, math.inf), 2], np.complex64)
     y, n = tl.finite_or_zero(x)

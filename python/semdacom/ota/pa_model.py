@@ -69,8 +69,8 @@ class pa_model(LevelStreams, gr.sync_block):
         mode = "rail" if self._clip == "off" else self._clip
         self.level_setup(n_t, mode, log_interval_s, report_every)
 
-    def _shape(self, x: np.ndarray) -> np.ndarray:
-        if self._clip != "off":
+    def _shape(self, x: np.ndarray, n_over: int) -> np.ndarray:
+        if self._clip != "off" and n_over:
             x = tl.clip(x, self._clip)
         if self._p > 0:
             x = tl.rapp(x, self._p, self._sat)

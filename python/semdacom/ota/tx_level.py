@@ -80,5 +80,5 @@ class tx_level(LevelStreams, gr.sync_block):
     def _measured(self, x: np.ndarray) -> np.ndarray:
         return x * np.float32(self._gain)
 
-    def _shape(self, x: np.ndarray) -> np.ndarray:
-        return tl.clip(x, self._mode) if self._clip else x
+    def _shape(self, x: np.ndarray, n_over: int) -> np.ndarray:
+        return tl.clip(x, self._mode) if self._clip and n_over else x

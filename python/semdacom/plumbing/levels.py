@@ -7,7 +7,7 @@
 streams in and out, one per antenna, tags passed one to one; every chunk is cleaned
 (non-finite samples set to 0 and counted), measured against digital full scale
 (:class:`semdacom.phy.tx_level.LevelMeter`: samples beyond full scale, RMS and peak in dBFS),
-shaped by the block's own ``_shape(x)`` and logged at most once every ``log_interval_s`` when
+shaped by the block's own ``_shape`` and logged at most once every ``log_interval_s`` when
 samples lie beyond full scale or are not finite (docs/ota.md "Transmit levels")."""
 
 from __future__ import annotations
@@ -27,9 +27,10 @@ __all__ = ["LevelStreams"]
 
 class LevelStreams(Block):
     """Mixin before ``gr.sync_block`` (``class b(LevelStreams, gr.sync_block)``): call
-    :meth:`level_setup` after ``gr.sync_block.__init__``; the block defines ``_shape(x)``
-    (the samples of one antenna as measured, finite) and ``_measured(x)`` (what the meter
-    sees: the input, or the scaled input)."""
+    :meth:`level_setup` after ``gr.sync_block.__init__``; the block defines
+    ``_measured(x)`` (what the meter sees: the input, or the scaled input) and
+    ``_shape(x, n_over)`` (the samples out from those measured, ``n_over`` of them beyond
+    full scale)."""
 
     _what = "samples beyond full scale"
 
@@ -62,9 +63,10 @@ class LevelStreams(Block):
             for a in range(self._n_t):
                 x, nb = tl.finite_or_zero(input_items[a][:n])
                 m = self._measured(x)
-                over += self._meter.update(a, m)
+                n_over = self._meter.update(a, m)
+                over += n_over
                 bad += nb
-                output_items[a][:n] = self._shape(m)
+                output_items[a][:n] = self._shape(m, n_over)
             self._counts["samples_in"] += n
             self._counts["clipped"] += over
             self._counts["nonfinite"] += bad
@@ -104,5 +106,6 @@ class LevelStreams(Block):
     def _measured(self, x: np.ndarray) -> np.ndarray:
         return x
 
-    def _shape(self, x: np.ndarray) -> np.ndarray:
+    def _shape(self, x: np.ndarray, n_over: int) -> np.ndarray:
+        """The samples out, from those measured (``n_over`` of them beyond full scale)."""
         return x

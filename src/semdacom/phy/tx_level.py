@@ -171,11 +171,10 @@ def finite_or_zero(x: np.ndarray) -> tuple[np.ndarray, int]:
     """``x`` with every non-finite sample (NaN, inf in I or Q) set to 0, and their number: a
     NaN handed to the radio's converter gives an undefined int16."""
     x = np.asarray(x)
-    bad = ~np.isfinite(x)
-    n = int(np.count_nonzero(bad))
-    if n:
-        x = np.where(bad, 0, x).astype(x.dtype)
-    return x, n
+    ok = np.isfinite(x)
+    if ok.all():
+        return x, 0
+    return np.where(ok, x, 0).astype(x.dtype), int(ok.size - np.count_nonzero(ok))
 
 
 @dataclass
@@ -203,16 +202,28 @@ class LevelMeter:
         self.over = np.zeros(self.n_t, np.int64)
 
     def update(self, a: int, x: np.ndarray) -> int:
-        """Add antenna ``a``'s samples ``x`` (finite); returns how many are beyond full scale."""
-        x = np.asarray(x)
+        """Add antenna ``a``'s samples ``x`` (finite); returns how many are beyond full scale.
+
+        One pass over I and Q as real numbers (``x`` viewed as pairs); the samples beyond full
+        scale are only looked for when the chunk's peak exceeds it."""
+        x = np.ascontiguousarray(x)
         if not x.size:
             return 0
-        mag2 = x.real.astype(np.float64) ** 2 + x.imag.astype(np.float64) ** 2
-        n_over = int(np.count_nonzero(over_full_scale(x, self.mode)))
+        if not np.iscomplexobj(x):
+            x = x.astype(np.complex128)
+        iq = np.abs(x.view(x.real.dtype).reshape(-1, 2))  # |I|, |Q| per sample
+        rail = float(iq.max())
+        mag2 = np.einsum("ij,ij->i", iq, iq)
+        peak2 = float(mag2.max())
+        n_over = 0
+        if self.mode == "rail" and rail > 1.0:
+            n_over = int(np.count_nonzero(iq.max(axis=1) > 1.0))
+        elif self.mode == "envelope" and peak2 > 1.0:
+            n_over = int(np.count_nonzero(mag2 > 1.0))
         self.samples[a] += x.size
-        self.energy[a] += float(np.sum(mag2))
-        self.peak[a] = max(self.peak[a], math.sqrt(float(np.max(mag2))))
-        self.rail[a] = max(self.rail[a], rail_peak(x))
+        self.energy[a] += float(np.sum(mag2, dtype=np.float64))
+        self.peak[a] = max(self.peak[a], math.sqrt(peak2))
+        self.rail[a] = max(self.rail[a], rail)
         self.over[a] += n_over
         return n_over
 
