@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pmt
 from gnuradio import gr
@@ -23,16 +25,24 @@ __all__ = ["frame_sync", "SYNC_TAG"]
 SYNC_TAG = "ota_sync"
 #: Half the taps of the interpolator (``sps > 1``).
 _HALF = 4
+#: Seconds between two warnings about ambiguous CFO estimates (rate-limited log).
+_WARN_EVERY_S = 10.0
 
 
 class frame_sync(BurstBlock, Block, gr.basic_block):
     """User side of the over-the-air split: finds the bursts of ``pilot_inserter`` in the
     received stream and hands each on, timed and with its carrier frequency offset removed.
 
-    Detection, timing and CFO follow ``semdacom.phy.sync`` (docs/ota.md): the Schmidl-Cox
-    metric of the repeated Zadoff-Chu preamble finds a burst and its CFO (``angle(P)/N``,
-    unambiguous within ``|CFO| < pi/N`` rad/sample, i.e. ``fs/(2N)``), then a matched filter
-    against the antennas' preambles, on the CFO-corrected samples, finds its first sample.
+    Detection, timing and CFO follow ``semdacom.phy.sync`` (docs/ota.md §3): the Schmidl-Cox
+    metric of the repeated, phase-masked Zadoff-Chu preamble finds a burst and its CFO up to
+    a multiple of ``2 pi / N`` rad/symbol (``angle(P)/N``); a matched filter against the
+    antennas' preambles scores the hypotheses ``angle(P)/N + 2 pi k / N``, ``|k| <= 2``, and
+    the best one gives the CFO and the burst's first sample: acquisition over
+    ``|CFO| < 2.5 / N`` cycles/symbol (0.0197 for ``N = 127``: +-19.7 kHz at 1 Msymbol/s).
+    A candidate whose best hypothesis has ``rho < rho_min`` is rejected (``rejected``: a false
+    alarm of the metric, or a CFO outside the range); one where a second hypothesis reaches
+    half the best one's ``rho`` has an ambiguous CFO and is rejected too (``cfo_rejected``,
+    logged at most every 10 s): no burst goes out with a wrapped CFO and a wrong start.
     GNU Radio's ``digital.corr_est_cc`` does not fit here: it correlates against one known
     sequence on the uncorrected stream, and the received preamble is a channel-dependent mix
     of ``N_t`` sequences under an unknown frequency offset.
@@ -44,8 +54,9 @@ class frame_sync(BurstBlock, Block, gr.basic_block):
     part, ``cfo`` rad/symbol, ``metric`` Schmidl-Cox, ``rho`` fine-timing energy share,
     ``burst`` count) on the first.
     Samples outside bursts are dropped. Counters: bursts found, candidates rejected by the
-    fine timing (false alarms of the metric), samples in, samples dropped from a full buffer
-    (``MAX_BUFFER``), junk samples in (``samples_junk``).
+    fine timing (``rejected``: false alarms of the metric, CFOs out of range), candidates
+    rejected for an ambiguous CFO (``cfo_rejected``), samples in, samples dropped from a full
+    buffer (``MAX_BUFFER``), junk samples in (``samples_junk``).
 
     Junk samples (NaN, inf, or ``|x| > semdacom.phy.sync.MAX_SAMPLE`` = 1e9: a saturating
     front end, a NaN from upstream DSP) are neutralised locally: they count as 0, the
@@ -91,8 +102,11 @@ class frame_sync(BurstBlock, Block, gr.basic_block):
         self._buf_start = 0  # absolute input index of self._buf[0]
         self._pos = 0  # absolute index where the search continues
         self._out = BurstQueue(1)
-        self.setup(("bursts", "rejected", "samples_in", "samples_dropped", "samples_junk"))
+        self.setup(("bursts", "rejected", "cfo_rejected", "samples_in", "samples_dropped",
+                    "samples_junk"))  # fmt: skip
         self._cfos: list[float] = []
+        self._warned_at = -np.inf  # time.monotonic() of the last cfo_rejected warning
+        self._unwarned = 0  # cfo_rejected since that warning
 
     def _symbols(self, det, span: int) -> np.ndarray:
         """The burst's ``span`` symbols, CFO removed (rad/sample ``det.cfo``)."""
@@ -114,6 +128,20 @@ class frame_sync(BurstBlock, Block, gr.basic_block):
         """The CFO of every burst found so far (rad/symbol), in order."""
         return list(self._cfos)
 
+    def _cfo_rejected(self, where: int) -> None:
+        """Count a candidate rejected for an ambiguous CFO; warn at most every
+        ``_WARN_EVERY_S`` seconds (a stream of them must not flood the log)."""
+        self._counts["cfo_rejected"] += 1
+        self._unwarned += 1
+        now = time.monotonic()
+        if now - self._warned_at >= _WARN_EVERY_S:
+            self.logger.warn(
+                f"ambiguous CFO (two hypotheses 2 pi/N apart fit the preamble) near input "
+                f"sample {where}: {self._unwarned} burst(s) rejected since the last warning, "
+                f"cfo_rejected = {self._counts['cfo_rejected']}"
+            )
+            self._warned_at, self._unwarned = now, 0
+
     # ------------------------------------------------------------------ stream
     def _take(self, input_items, n: int) -> None:
         x = np.asarray(input_items[0][:n])
@@ -129,7 +157,9 @@ class frame_sync(BurstBlock, Block, gr.basic_block):
             det, resume, rejected = sync.find_burst(
                 self._buf, self._pre, begin, self._thr, self._rho_min, sps=sps
             )
-            if rejected:
+            if rejected == sync.REJECT_CFO:
+                self._cfo_rejected(self._buf_start + resume)
+            elif rejected:
                 self._counts["rejected"] += 1
             if det is None:
                 self._pos = self._buf_start + resume
