@@ -24,16 +24,23 @@ N_IMAGES = 40
 TIMEOUT_S = 150.0
 
 
-def run_ota_sim(mod, n_images: int = N_IMAGES, timeout_s: float = TIMEOUT_S, **kw):
+def run_ota_sim(
+    mod, n_images: int = N_IMAGES, timeout_s: float = TIMEOUT_S, prepare=None, poll=None, **kw
+):
     """Run the flowgraph until every user has a result per image, or every burst has left and
     nothing new arrived for 5 s (the rest was lost on the air), or the timeout. The channel
-    decoders' PDUs are kept in ``tb.decoded`` (one message_debug per user)."""
+    decoders' PDUs are kept in ``tb.decoded`` (one message_debug per user). ``prepare(tb)`` runs
+    before the start, ``poll(tb)`` at every poll (every 50 ms)."""
     tb = mod.mu_ascc_ota_sim(n_images=n_images, zmq_port=free_port_base(), **kw)
     tb.decoded = [blocks.message_debug() for _ in (0, 1)]
     for u in (0, 1):
         tb.msg_connect((getattr(tb, f"channel_decoder_{u}"), "pdus"), (tb.decoded[u], "store"))
+    if prepare is not None:
+        prepare(tb)
 
     def finished() -> int:
+        if poll is not None:
+            poll(tb)
         c = [getattr(tb, f"metrics_{u}").summary()["counts"] for u in (0, 1)]
         return sum(x["results"] + x["malformed"] for x in c)
 
@@ -111,12 +118,32 @@ def test_ota_sim_detects_frames_and_closes_the_loop(mu_ascc_ota_sim) -> None:
     assert tb.optimizer.counters()["alloc_out"] >= 3
 
 
+def expect_every_frame(n: int, tail_s: float = 1.0):
+    """A ``prepare`` for :func:`run_ota_sim`: each user's channel decoder expects frames 0 to
+    ``n - 1`` (the base station's channel encoders start at frame 0, one frame per image) and
+    gives up on the rest after ``tail_s`` seconds without a frame."""
+
+    def prepare(tb) -> None:
+        for u in (0, 1):
+            getattr(tb, f"channel_decoder_{u}").set_expected(0, n, tail_s)
+
+    return prepare
+
+
 def test_every_burst_found_gives_one_result_and_the_lost_ones_are_counted(mu_ascc_ota_sim) -> None:
     """At 0 dB pilot SNR the bursts are still found but many headers fail: each burst found
-    gives exactly one result (a header lost makes an erasure without image id, which the
-    image metrics count as malformed), and the frames never found are counted as missed."""
+    gives exactly one result (a header lost makes an erasure for the frame after the last one
+    read, matched to its image by frame), the frames never found are counted as missed, and
+    with the expected frames given every image in gives one result out."""
     n = 30
-    tb = run_ota_sim(mu_ascc_ota_sim, n_images=n, snr_db=0.0, cfo=0.001, timeout_s=120.0)
+    tb = run_ota_sim(
+        mu_ascc_ota_sim,
+        n_images=n,
+        snr_db=0.0,
+        cfo=0.001,
+        timeout_s=120.0,
+        prepare=expect_every_frame(n),
+    )
     sent = tb.pilots.counters()["bursts_out"]
     assert sent == n
     for u in (0, 1):
@@ -131,11 +158,64 @@ def test_every_burst_found_gives_one_result_and_the_lost_ones_are_counted(mu_asc
         # frames between two headers read are missed, found-but-unread, or read
         assert c["frames_missed"] <= sent - found + c["header_failed"]
         assert leading + c["frames_missed"] + c["headers_ok"] + trailing >= n - c["header_failed"]
-        counts = getattr(tb, f"metrics_{u}").summary()["counts"]
-        assert counts["refs"] == n
-        assert counts["results"] + counts["malformed"] == found, counts
-        # a lost header's erasure has no image id: malformed for the image metrics, an erased
-        # (wrong) label for the semantic user's
-        assert counts["results"] >= c["headers_ok"] and counts["unmatched"] == 0
-        assert len(decoded(tb, u)) == found
+        s = getattr(tb, f"metrics_{u}").summary()
+        counts, dec = s["counts"], getattr(tb, f"channel_decoder_{u}").counters()
+        # every burst found gives one PDU, every frame never found one erasure: n in all
+        assert dec["frames_in"] == found and dec["frames_late"] == 0, dec
+        assert dec["frames_in"] + dec["frames_missing"] == n == len(decoded(tb, u)), dec
+        assert [m["frame"] for m in decoded(tb, u)] == list(range(n))
+        # images in = results out: a lost header's erasure (no image id) is matched to its
+        # image by frame; nothing malformed, unmatched or missing
+        assert counts["refs"] == counts["results"] == n, counts
+        assert counts["malformed"] == counts["unmatched"] == counts["missing"] == 0, counts
+        user = s["users"][str(u)]
+        assert user["received"] == n and user["missing"] == 0
+        assert user["frames_missing"] == dec["frames_missing"]
+        assert user["erased"] >= dec["frames_missing"] + c["header_failed"]
     assert sum(getattr(tb, f"csi_estimator_{u}").counters()["header_failed"] for u in (0, 1)) > 0
+
+
+def test_a_user_whose_bursts_are_lost_still_gets_one_result_per_image(mu_ascc_ota_sim) -> None:
+    """Issue 21 (Why 4): the data user's link fades to nothing (gain 0: only noise reaches it)
+    for the first frames, a stretch in the middle and the last frames. Before, the frames of
+    the first and last fades never gave a result, an erasure or a count: images vanished.
+    Now the channel decoder answers every frame it never received (before the first, between,
+    after the last once none came for tail_s) and metrics_sink matches those erasures to their
+    images by frame: images in = results out, and its counts agree with the decoder's."""
+    n = 30
+    fades = [(0, 4), (13, 17), (25, n + 1)]  # base-station bursts out in [a, b): user 0 hears none
+    state: dict = {}
+
+    def poll(tb) -> None:
+        b = tb.pilots.counters()["bursts_out"]
+        faded = any(a <= b < e for a, e in fades)
+        if faded != state.get("faded"):
+            tb.impairments_0.set_taps([0j] if faded else state["taps"])
+            state["faded"] = faded
+            state.setdefault("switches", []).append(b)
+
+    def prepare(tb) -> None:
+        expect_every_frame(n)(tb)
+        state["taps"] = list(tb.impairments_0.taps())
+        poll(tb)
+
+    tb = run_ota_sim(mu_ascc_ota_sim, n_images=n, snr_db=10.0, prepare=prepare, poll=poll)
+    assert tb.pilots.counters()["bursts_out"] == n and len(state["switches"]) >= 5, state
+    found = tb.frame_sync_0.counters()["bursts"]
+    assert found <= n - 6, found  # the fades took bursts away, in all three stretches
+    dec = tb.channel_decoder_0.counters()
+    metas = decoded(tb, 0)
+    assert [m["frame"] for m in metas] == list(range(n))  # one PDU per frame, in order
+    missing = [m["frame"] for m in metas if m.get("frame_missing")]
+    assert missing and missing[0] == 0 and missing[-1] == n - 1, missing
+    assert len(missing) == dec["frames_missing"] == n - dec["frames_in"], dec
+    for u in (0, 1):
+        s = getattr(tb, f"metrics_{u}").summary()
+        assert s["counts"]["refs"] == s["counts"]["results"] == n, s["counts"]
+        assert s["counts"]["malformed"] == s["counts"]["unmatched"] == 0, s["counts"]
+        assert s["users"][str(u)]["missing"] == 0, s["users"]
+    du = tb.metrics_0.summary()["users"]["0"]
+    assert du["received"] == du["evaluated"] == n
+    assert du["frames_missing"] == dec["frames_missing"]
+    assert du["erased"] == dec["frames_erased"] >= dec["frames_missing"]
+    assert (du["codewords"], du["codewords_lost"]) == (dec["codewords"], dec["codewords_lost"])

@@ -15,6 +15,7 @@ from gnuradio import gr
 from gnuradio.semdacom import messages
 from gnuradio.semdacom.plumbing.channel_state import ChannelState
 from gnuradio.semdacom.plumbing.checks import check_finite, check_int, is_user
+from gnuradio.semdacom.plumbing.expected import FrameAccounting
 from gnuradio.semdacom.plumbing.frame_rx import FrameCutter, FrameReceiver
 from gnuradio.semdacom.plumbing.link import LinkBlock
 
@@ -58,14 +59,27 @@ class channel_decoder(FrameReceiver, LinkBlock, gr.sync_block):
     at the SINR ``|g|^2 / N0``.
 
     Every frame gives exactly one PDU (never dropped): meta ``frame``, ``mode``, ``mcs`` /
-    ``rc``, ``sinr_db``, ``codewords``, ``cw_crc_ok`` (s32 0/1 per codeword),
-    ``cw_erased`` (1 where the codeword's CRC-16 failed, or its fbl packet failed),
-    ``cw_syndrome_ok`` (ldpc: 1 where the LDPC syndrome reached zero),
-    ``erased`` (count), ``payload_known`` (whether the payload length came with the frame)
-    and ``decoder_reason`` when the frame could not be decoded at all (then every codeword
-    is flagged erased and the bits are zeros). A ``semdacom_chan`` tag that does not follow
-    its schema (``messages.chan_info``) or one the encoder flagged ``erased`` makes the frame
-    such an erasure (with ``erasure_reason``); no error in decoding ends the block's thread.
+    ``rc``, ``sinr_db``, ``codewords``, ``codewords_lost``, ``cw_crc_ok`` (s32 0/1 per
+    codeword), ``cw_erased`` (1 where the codeword's CRC-16 failed, or its fbl packet failed),
+    ``cw_syndrome_ok`` (ldpc: 1 where the LDPC syndrome reached zero), ``erased`` (bool: the
+    payload was not recovered as a whole, i.e. ``codewords_lost > 0``; the one meaning of
+    ``messages.pdu``) with ``erasure_reason`` and ``partial`` (the bits are still the
+    decoder's: those of the codewords that passed and its estimate of the others, which a
+    source decoder decodes), ``payload_known`` (whether the payload length came with the
+    frame) and ``decoder_reason`` when the frame could not be decoded at all (then every
+    codeword is flagged erased, the bits are zeros and ``partial`` is absent). A
+    ``semdacom_chan`` tag that does not follow its schema (``messages.chan_info``) or one the
+    encoder flagged ``erased`` makes the frame such an erasure; no error in decoding ends the
+    block's thread.
+
+    Frames never received (``plumbing.expected``): the frame numbers are consecutive from the
+    transmitter's ``first_frame``; a number skipped between two frames received, the frames
+    before the first received (from ``first_frame`` when it is given) and, with
+    ``frame_count`` given, those after the last (once none arrived for ``tail_s`` seconds, or
+    at stop) are each answered by an erasure PDU (``frame_missing`` true, no bits,
+    ``codewords`` 0). A frame that arrives after it was answered that way is dropped
+    (``frames_late``); a step back or a jump of more than 4096 frames is a new numbering
+    (``frame_jumps``), not a loss.
 
     Parameters
     ----------
@@ -83,11 +97,22 @@ class channel_decoder(FrameReceiver, LinkBlock, gr.sync_block):
         LDPC decoder iterations.
     seed : int
         Seed of the fbl emulator.
+    first_frame : int
+        First frame the transmitter sends (its ``channel_encoder``'s ``first_frame``); -1 =
+        unknown (no frame is owed before the first one received).
+    frame_count : int
+        Frames the transmitter sends from ``first_frame`` (one per image); 0 = unknown (none
+        is owed after the last one received).
+    tail_s : float
+        With ``frame_count``: seconds without any frame after which the frames still owed
+        are answered as erasures (0 = only at stop, where a running flowgraph no longer
+        delivers them). The longest outage the decoder waits out.
     """
 
     def __init__(
         self, user: int = 0, mode: str = "ldpc", mcs: int = 3, rc: float = 1.0,
         blocklength: int = 256, snr_db: float = 20.0, max_iterations: int = 20, seed: int = 0,
+        first_frame: int = -1, frame_count: int = 0, tail_s: float = 0.0,
     ) -> None:  # fmt: skip
         gr.sync_block.__init__(self, name="channel_decoder", in_sig=[np.complex64], out_sig=None)
         self.setup_link(user, mode, mcs, rc, blocklength)
@@ -98,7 +123,9 @@ class channel_decoder(FrameReceiver, LinkBlock, gr.sync_block):
         self._iters = int(max_iterations)
         self._rng = np.random.default_rng(int(seed))
         self.setup(("frames_in", "pdus_out", "erasure_pdus", "cmd_accepted", "cmd_rejected",
-                    "csi_accepted", "csi_rejected"))  # fmt: skip
+                    "csi_accepted", "csi_rejected", "frames_erased", "frames_missing",
+                    "frames_late", "codewords", "codewords_lost"))  # fmt: skip
+        self._acct = FrameAccounting(first_frame, frame_count, tail_s, self._missing, self.logger)
         self.csi_in(lambda msg: self._chan.set_csi(messages.csi_from_pmt(msg, user=self._user)))
         self.take_link_allocations(("mcs", "rc", "power", "w"))
         self._chan = ChannelState(self._user, self._snr_db, self._sched)
@@ -109,10 +136,57 @@ class channel_decoder(FrameReceiver, LinkBlock, gr.sync_block):
         self._chan.on_frame(frame if frame >= 0 else None)
         self._apply_link(frame)
 
+    # ------------------------------------------------------------------ frames never received
+    def set_expected(self, first_frame: int, frame_count: int, tail_s: float | None = None) -> None:
+        """The frames the transmitter sends: from ``first_frame`` (-1: unknown), ``frame_count``
+        of them (0: unknown), and ``tail_s`` when given (a new value takes effect at the next
+        start); the accounting starts over. Raises ValueError for bad values."""
+        self._acct.configure(first_frame, frame_count, tail_s)
+
+    def expected(self) -> dict:
+        """The accounting: ``first``, ``count``, ``next`` (the next frame owed), ``filled``,
+        ``late``, ``jumps``."""
+        with self._acct.lock:
+            e = self._acct.frames
+            return {"first": e.first, "count": e.count, "next": e.next, "filled": e.filled,
+                    "late": e.late, "jumps": e.jumps}  # fmt: skip
+
+    def _missing(self, frame: int) -> None:
+        """The erasure of a frame that never arrived."""
+        meta = {"frame": frame, "mode": self._mode, "user": self._user, "erased": True,
+                "erasure_reason": "frame not received", "frame_missing": True,
+                "payload_known": False, "codewords": 0, "codewords_lost": 0}  # fmt: skip
+        self.publish("pdus", messages.bits_pdu(meta, np.zeros(0, np.uint8)))
+        self._counts["frames_missing"] += 1
+        self._counts["frames_erased"] += 1
+        self._counts["pdus_out"] += 1
+
+    def start(self) -> bool:
+        self._acct.start()
+        return True
+
+    def stop(self) -> bool:
+        """Frames still open are answered (``FrameReceiver``), then the frames still owed."""
+        super().stop()
+        try:
+            self._acct.stop()
+        except Exception as exc:
+            self.logger.error(f"stop: {type(exc).__name__}: {exc}")
+        return True
+
     # ------------------------------------------------------------------ decoding
     # (work and stop: plumbing.frame_rx.FrameReceiver)
     def _emit_frame(self, f: dict, y: np.ndarray) -> None:
-        """One PDU for the frame ``f``, whatever happens (an erasure when decoding fails)."""
+        """One PDU for the frame ``f``, whatever happens (an erasure when decoding fails),
+        after the erasures of the frames skipped before it."""
+        with self._acct.lock:
+            if not self._acct.admit(f["frame"]):
+                self._counts["frames_late"] += 1
+                self.logger.warn(f"frame {f['frame']} arrived after it was answered: dropped")
+                return
+            self._decode_frame(f, y)
+
+    def _decode_frame(self, f: dict, y: np.ndarray) -> None:
         self._counts["frames_in"] += 1
         frame = f["frame"] if f["frame"] is not None else -1
         meta: dict[str, Any] = {"frame": frame, "mode": self._mode, "user": self._user}
@@ -128,7 +202,7 @@ class channel_decoder(FrameReceiver, LinkBlock, gr.sync_block):
         try:
             if bad_tag is not None:
                 raise messages.MessageError(f"bad '{CHAN_TAG}' tag: {bad_tag}")
-            if chan is not None and chan.get("erased") is True:
+            if chan is not None and messages.is_erased(chan):
                 raise messages.MessageError(
                     f"erased at the encoder ({chan.get('erasure_reason', '?')})"
                 )
@@ -157,21 +231,27 @@ class channel_decoder(FrameReceiver, LinkBlock, gr.sync_block):
                 meta["source_frame"] = chan["pdu_frame"]
             if "enc_alloc_seq" in chan:
                 meta["enc_alloc_seq"] = chan["enc_alloc_seq"]
+        lost = int(cw_erased.sum())
         meta["codewords"] = int(cw_ok.size)
+        meta["codewords_lost"] = lost
         meta["cw_crc_ok"] = cw_ok.astype(np.int32)
         meta["cw_erased"] = cw_erased.astype(np.int32)
-        meta["erased"] = int(cw_erased.sum())
+        meta["erased"] = lost > 0
+        if lost and "decoder_reason" not in meta:  # decoded, some codewords lost: partial
+            meta["partial"] = True
+            meta["erasure_reason"] = f"{lost} of {cw_ok.size} codewords lost"
         try:
             out = messages.bits_pdu(meta, bits)
         except Exception as exc:  # meta cannot be written: the bare erasure
             self.logger.error(f"frame {frame}: {type(exc).__name__}: {exc}")
-            out = messages.bits_pdu(
-                {"frame": frame, "user": self._user, "erased": 1, "codewords": 1,
-                 "decoder_reason": "unwritable meta"},
-                np.zeros(0, np.uint8),
-            )  # fmt: skip
+            meta = {"frame": frame, "user": self._user, "erased": True, "codewords": 1,
+                    "codewords_lost": 1, "decoder_reason": "unwritable meta"}  # fmt: skip
+            out = messages.bits_pdu(meta, np.zeros(0, np.uint8))
         self.publish("pdus", out)
         self._counts["pdus_out"] += 1
+        self._counts["frames_erased"] += int(meta["erased"])
+        self._counts["codewords"] += int(meta["codewords"])
+        self._counts["codewords_lost"] += int(meta["codewords_lost"])
 
     def _decode(self, y: np.ndarray, chan: dict | None):
         g, n0, source = self._chan.channel()

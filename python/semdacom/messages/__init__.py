@@ -38,7 +38,8 @@ Families (one module each; a schema's reader, writer and validator sit together)
 ``ota``
     Over-the-air feedback: the per-user CSI reports (``csi_report_to_pmt`` / ``_from_pmt``).
 ``pdu``
-    PDUs: bits, images, labels, analog symbols.
+    PDUs: bits, images, labels, analog symbols; the one meaning of ``erased`` (``is_erased``,
+    ``partial_payload``, ``codeword_counts``).
 ``frames``
     Per-frame stream tags of the channel coder and DeepJSCC (``CHAN_TAG``, ``chan_info``,
     ``DJSCC_TAG``) and the frame credits (``frame_sent_to_pmt``).
@@ -96,8 +97,11 @@ from gnuradio.semdacom.messages.pdu import (
     MAX_IMAGE_PIXELS,
     MAX_SYMBOLS,
     bits_pdu,
+    codeword_counts,
     image_pdu,
+    is_erased,
     label_pdu,
+    partial_payload,
     symbols_pdu,
     unpack_bits_pdu,
     unpack_image_pdu,
@@ -168,6 +172,7 @@ __all__ = [
     "bits_pdu",
     "chan_info",
     "check_sfma_alloc",
+    "codeword_counts",
     "csi_frame",
     "csi_from_pmt",
     "csi_report_from_pmt",
@@ -176,10 +181,12 @@ __all__ = [
     "csi_with_frame",
     "frame_sent_to_pmt",
     "image_pdu",
+    "is_erased",
     "label_pdu",
     "link_allocation",
     "meta_from_pmt",
     "meta_to_pmt",
+    "partial_payload",
     "read_count",
     "register_family",
     "sfma_csi_from_pmt",

@@ -83,17 +83,34 @@ def stream_from_bits(bits: np.ndarray) -> bytes:
 def unpack_stream_pdu(msg: Any, codec_name: str, rates: RateCommands) -> tuple[dict, bytes, int]:
     """A decoder's input: ``(meta, stream bytes, rate_index)`` of a bits PDU.
 
-    Raises :class:`messages.MessageError` for a malformed PDU, one flagged erased upstream, or a
-    stream of another codec than ``codec_name`` (by its meta ``codec``).
+    A PDU erased upstream with its payload kept (``messages.partial_payload``: some codewords
+    lost, the rest decoded) is decoded all the same; its result stays erased
+    (:func:`result_meta`). Raises :class:`messages.MessageError` for a malformed PDU, one erased
+    upstream without a payload, or a stream of another codec than ``codec_name`` (by its meta
+    ``codec``).
     """
     meta, bits = messages.unpack_bits_pdu(msg)
-    if meta.get("erased") is True:
+    if messages.is_erased(meta) and not messages.partial_payload(meta):
         raise messages.MessageError(f"erased upstream ({meta.get('erasure_reason', '?')})")
     if isinstance(meta.get("codec"), str) and meta["codec"] != codec_name:
         raise messages.MessageError(
             f"stream of codec {meta['codec']!r}, this decoder is {codec_name!r}"
         )
     return meta, stream_from_bits(bits), rates.rate_for(meta)
+
+
+def result_meta(meta: dict, user: int) -> dict:
+    """The meta of a decoder's result (image or label) of a stream PDU's ``meta``: ``erased``
+    (bool, ``messages.pdu``'s meaning) stays true for a stream erased upstream and decoded from
+    what was recovered (``partial`` kept, with its ``erasure_reason``); ``n_bits`` dropped;
+    ``user`` set when absent."""
+    out = {k: v for k, v in meta.items() if k != "n_bits"}
+    partial = messages.partial_payload(meta)
+    out["erased"] = partial
+    if not partial:
+        out.pop("partial", None)
+    out["user"] = out.get("user", user)
+    return out
 
 
 #: Codec choices of the codec blocks (``codec`` parameter) and the name each writes in meta.

@@ -57,9 +57,10 @@ def salvage_meta(msg: Any) -> dict:
 
 
 def erasure_meta(meta: dict, reason: str, user: int, drop: Sequence[str] = ()) -> dict:
-    """The meta of an erasure: ``meta`` without the keys ``drop``, with ``erased`` true,
-    ``erasure_reason`` (at most 200 characters) and ``user`` (kept when present)."""
-    out = {k: v for k, v in meta.items() if k not in drop}
+    """The meta of an erasure: ``meta`` without the keys ``drop`` and ``partial`` (an erasure's
+    payload is a fill), with ``erased`` true, ``erasure_reason`` (at most 200 characters) and
+    ``user`` (kept when present)."""
+    out = {k: v for k, v in meta.items() if k not in drop and k != "partial"}
     out.update(
         {"erased": True, "erasure_reason": str(reason)[:MAX_REASON], "user": out.get("user", user)}
     )

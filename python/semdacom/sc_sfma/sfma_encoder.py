@@ -208,7 +208,7 @@ class sfma_encoder(Block, gr.sync_block):
     def _queue_image(self, user: int, msg: Any) -> None:
         try:
             meta, img = messages.unpack_image_pdu(msg)
-            if meta.get("erased") is True:
+            if messages.is_erased(meta):
                 raise messages.MessageError(f"erased upstream ({meta.get('erasure_reason', '?')})")
             if tuple(img.shape) != self._shape:
                 raise messages.MessageError(f"image shape {tuple(img.shape)} is not {self._shape}")

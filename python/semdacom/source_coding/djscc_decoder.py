@@ -104,7 +104,7 @@ class djscc_decoder(FrameReceiver, Block, gr.sync_block):
         self._sched.on_frame(frame_of(meta))
         self._chan.on_frame(frame_of(meta))
         reason = None
-        if meta.get("erased") is True:
+        if messages.is_erased(meta):
             reason = f"erased upstream ({meta.get('erasure_reason', '?')})"
         self._publish(meta, y, reason, gain)
 
@@ -126,7 +126,7 @@ class djscc_decoder(FrameReceiver, Block, gr.sync_block):
                     meta.setdefault(key[4:], val)
             if "pdu_frame" in info:
                 meta["source_frame"] = info["pdu_frame"]
-            if info.get("erased") is True:
+            if messages.is_erased(info):
                 reason = f"erased at the encoder ({info.get('erasure_reason', '?')})"
         self._publish(meta, y, reason, None)
 

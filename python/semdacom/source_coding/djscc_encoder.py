@@ -93,7 +93,7 @@ class djscc_encoder(FrameSource, Block, gr.sync_block):
     def _on_pdus(self, msg: Any) -> None:
         try:
             meta, img = messages.unpack_image_pdu(msg)
-            if meta.get("erased") is True:
+            if messages.is_erased(meta):
                 raise messages.MessageError(f"erased upstream ({meta.get('erasure_reason', '?')})")
             if tuple(img.shape) != self._shape:
                 raise messages.MessageError(

@@ -21,6 +21,9 @@ from gnuradio.semdacom.plumbing.checks import check_int, describe
 
 __all__ = ["metrics_sink"]
 
+#: Image ids listed per user in the summary's ``missing_ids`` (the count is complete).
+MAX_MISSING_LISTED = 32
+
 
 def _int_or_none(value: Any) -> int | None:
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
@@ -46,10 +49,22 @@ class metrics_sink(Block, gr.basic_block):
     A decoded image whose reference has not arrived waits (at most ``max_pending``; further ones
     are counted as ``evicted``); when the flowgraph stops, waiting ones are counted as
     ``unmatched``. Malformed messages (a result
-    without an integer ``user``, a decoded image without an integer ``image_id``) are logged
-    and counted as ``malformed`` only: never as received, never evaluated. :meth:`summary`
-    returns the per-user counts (received, evaluated, erased) and means; on stop the summary
-    is logged and, with ``json_path``, written as JSON.
+    without an integer ``user``, a decoded image without an integer ``image_id`` that is not
+    an erasure with a ``frame``) are logged and counted as ``malformed`` only: never as
+    received, never evaluated. :meth:`summary` returns the per-user counts and means; on stop
+    the summary is logged and, with ``json_path``, written as JSON.
+
+    Erasures (one meaning: ``messages.pdu``, ``messages.is_erased``): ``erased`` counts the
+    results whose frame was not recovered as a whole, ``partial`` those of them decoded from
+    what was recovered (scored as they are), ``frames_missing`` those of frames never received;
+    ``codewords`` and ``codewords_lost`` add up the channel decoder's counts the results carry.
+    An erasure without ``image_id`` (a frame never received or whose header was lost over the
+    air) is matched by ``frame`` to the reference of the same user and frame (``image_source``
+    numbers its frames as the base station's channel encoder: one per image from 0), and
+    scored against it. ``missing`` (per user) counts the references no result has answered
+    (final at stop; before, it includes the images in flight), with the first
+    :data:`MAX_MISSING_LISTED` of their image ids in ``missing_ids``: images in = ``received``
+    + ``missing``.
 
     Parameters
     ----------
@@ -71,7 +86,14 @@ class metrics_sink(Block, gr.basic_block):
         self._max_pending = int(max_pending)
         self._lock = threading.Lock()
         self._refs: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
+        self._ref_frame: dict[tuple[int, int], int] = {}  # (user, image_id) -> frame
+        self._by_frame: dict[tuple[int, int], int] = {}  # (user, frame) -> image_id
         self._pending: OrderedDict[tuple[int, int], list[tuple[dict, np.ndarray]]] = OrderedDict()
+        # erased images without image_id waiting for the reference of their frame
+        self._pending_frame: OrderedDict[tuple[int, int], list] = OrderedDict()
+        # labels that came before their reference: ("id" | "frame", user, number), at most
+        # max_pending; the reference is consumed on arrival
+        self._answered: OrderedDict[tuple[str, int, int], None] = OrderedDict()
         self._n_pending = 0
         self._users: dict[int, dict] = {}
         self.setup(("refs", "results", "malformed", "unmatched", "evicted", "refs_dropped"))
@@ -97,6 +119,10 @@ class metrics_sink(Block, gr.basic_block):
                 "received": 0,
                 "evaluated": 0,
                 "erased": 0,
+                "partial": 0,
+                "frames_missing": 0,
+                "codewords": 0,
+                "codewords_lost": 0,
                 "msssim_sum": 0.0,
                 "mse_sum": 0.0,
                 "scored": 0,
@@ -113,19 +139,46 @@ class metrics_sink(Block, gr.basic_block):
         user, image_id = _int_or_none(meta.get("user")), _int_or_none(meta.get("image_id"))
         if user is None or image_id is None:
             raise messages.MessageError("reference lacks integer 'user' and 'image_id'")
+        frame = _int_or_none(meta.get("frame"))
         with self._lock:
             self._counts["refs"] += 1
             self._refs[(user, image_id)] = img
             self._refs.move_to_end((user, image_id))
+            if frame is not None:
+                self._ref_frame[(user, image_id)] = frame
+                self._by_frame[(user, frame)] = image_id
             while len(self._refs) > self._max_refs:
-                self._refs.popitem(last=False)
+                self._take_ref(*next(iter(self._refs)))
                 self._counts["refs_dropped"] += 1
             waiting = self._pending.pop((user, image_id), [])
+            if frame is not None:
+                waiting += self._pending_frame.pop((user, frame), [])
             self._n_pending -= len(waiting)
-            if waiting:
-                del self._refs[(user, image_id)]  # consumed by the result that waited for it
+            answered = self._answered.pop(("id", user, image_id), 0) is None
+            if frame is not None:
+                answered |= self._answered.pop(("frame", user, frame), 0) is None
+            if waiting or answered:
+                self._take_ref(user, image_id)  # consumed by the result that came before it
             for m, x in waiting:
                 self._score_image(m, x, img)
+
+    def _take_ref(self, user: int, image_id: int | None) -> np.ndarray | None:
+        """Remove and return the reference ``(user, image_id)`` (None when not kept)."""
+        if image_id is None:
+            return None
+        frame = self._ref_frame.pop((user, image_id), None)
+        if frame is not None:
+            self._by_frame.pop((user, frame), None)
+        return self._refs.pop((user, image_id), None)
+
+    def _count_erasure(self, u: dict, meta: dict, erased: bool) -> None:
+        """The erasure and codeword counts of one result (``messages.pdu``'s meaning)."""
+        u["erased"] += int(erased)
+        u["partial"] += int(erased and messages.partial_payload(meta))
+        u["frames_missing"] += int(meta.get("frame_missing") is True)
+        total, lost = messages.codeword_counts(meta)
+        u["codewords"] += total
+        u["codewords_lost"] += lost
 
     def _handle_result(self, msg: Any) -> None:
         try:
@@ -138,16 +191,25 @@ class metrics_sink(Block, gr.basic_block):
         if user is None or user < 0:
             raise messages.MessageError("result lacks a non-negative integer 'user'")
         image_id = _int_or_none(meta.get("image_id"))
-        if not is_label and image_id is None:  # checked before anything is counted
+        frame = _int_or_none(meta.get("frame"))
+        erased = messages.is_erased(meta)
+        by_frame = image_id is None and erased and frame is not None
+        if not is_label and image_id is None and not by_frame:  # checked before any count
             raise messages.MessageError("decoded image lacks an integer 'image_id'")
         with self._lock:
             self._counts["results"] += 1
+            if by_frame:  # an erasure of a frame whose header never arrived: its image by frame
+                image_id = self._by_frame.get((user, frame))
             if is_label:
                 u = self._user(user, "su")
                 u["received"] += 1
-                u["erased"] += int(pred < 0 or meta.get("erased") is True)
-                if image_id is not None:  # the label's reference is not needed: consumed
-                    self._refs.pop((user, image_id), None)
+                self._count_erasure(u, meta, erased or pred < 0)
+                # the label's reference is not needed: consumed (on arrival if not here yet)
+                if self._take_ref(user, image_id) is None and (image_id, frame) != (None, None):
+                    key = ("id", user, image_id) if image_id is not None else ("frame", user, frame)
+                    self._answered[key] = None
+                    while len(self._answered) > self._max_pending:
+                        self._answered.popitem(last=False)
                 label = _int_or_none(meta.get("label"))
                 if label is None:
                     u["no_label"] += 1
@@ -157,12 +219,15 @@ class metrics_sink(Block, gr.basic_block):
                 return
             u = self._user(user, "du")
             u["received"] += 1
-            u["erased"] += int(meta.get("erased") is True)
-            ref = self._refs.pop((user, image_id), None)  # consumed by its result
+            self._count_erasure(u, meta, erased)
+            ref = self._take_ref(user, image_id)  # consumed by its result
             if ref is not None:
                 self._score_image(meta, img, ref)
             elif self._n_pending < self._max_pending:
-                self._pending.setdefault((user, image_id), []).append((meta, img))
+                if image_id is None:
+                    self._pending_frame.setdefault((user, frame), []).append((meta, img))
+                else:
+                    self._pending.setdefault((user, image_id), []).append((meta, img))
                 self._n_pending += 1
             else:
                 self._counts["evicted"] += 1
@@ -190,7 +255,12 @@ class metrics_sink(Block, gr.basic_block):
         with self._lock:
             users = {}
             for user, u in sorted(self._users.items()):
-                d = {k: u[k] for k in ("task", "received", "evaluated", "erased")}
+                keys = ("task", "received", "evaluated", "erased", "partial", "frames_missing",
+                        "codewords", "codewords_lost")  # fmt: skip
+                d = {k: u[k] for k in keys}
+                missing = sorted(i for (v, i) in self._refs if v == user)
+                d["missing"] = len(missing)
+                d["missing_ids"] = missing[:MAX_MISSING_LISTED]
                 if u["scored"]:
                     mse = u["mse_sum"] / u["scored"]
                     msssim = u["msssim_sum"] / u["scored"]
@@ -208,15 +278,22 @@ class metrics_sink(Block, gr.basic_block):
                 if u["no_label"]:
                     d["no_label"] = u["no_label"]
                 users[str(user)] = d
+            for user in sorted({v for (v, _) in self._refs} - set(self._users)):
+                missing = sorted(i for (v, i) in self._refs if v == user)  # no result at all
+                users[str(user)] = {"task": "none", "received": 0, "evaluated": 0, "erased": 0,
+                                    "missing": len(missing),
+                                    "missing_ids": missing[:MAX_MISSING_LISTED]}  # fmt: skip
             counts = dict(self._counts)
             counts["pending"] = self._n_pending
             counts["refs_kept"] = len(self._refs)
+            counts["missing"] = len(self._refs)
             return {"users": users, "counts": counts}
 
     def stop(self) -> bool:
         with self._lock:
             self._counts["unmatched"] += self._n_pending
             self._pending.clear()
+            self._pending_frame.clear()
             self._n_pending = 0
         summary = self.summary()
         text = json.dumps(summary, indent=1)

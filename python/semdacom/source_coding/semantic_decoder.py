@@ -11,7 +11,7 @@ from typing import Any
 
 from gnuradio import gr
 from gnuradio.semdacom import messages
-from gnuradio.semdacom.plumbing.codec import CodecBlock, unpack_stream_pdu
+from gnuradio.semdacom.plumbing.codec import CodecBlock, result_meta, unpack_stream_pdu
 
 __all__ = ["semantic_decoder"]
 
@@ -25,8 +25,11 @@ class semantic_decoder(CodecBlock, gr.basic_block):
     The operating point is the meta ``rate_index`` of ``source_encoder``; without it, the last
     ``rate_index[user]`` from ``cmd`` (or the ``rate_index`` parameter).
 
-    Unreadable streams, malformed PDUs and bad ``rate_index`` leave as erasures: ``pred`` = -1,
-    ``erased`` true and ``erasure_reason``. Decoding never crashes or hangs.
+    Unreadable streams, PDUs erased upstream without ``partial``, malformed PDUs and bad
+    ``rate_index`` leave as erasures: ``pred`` = -1, ``erased`` true and ``erasure_reason``. A
+    stream erased upstream with ``partial`` (codewords lost, the rest decoded:
+    ``gnuradio.semdacom.messages.pdu``, "Erasures") is classified all the same: its label keeps
+    ``erased`` true and ``partial``. Decoding never crashes or hangs.
 
     Parameters: ``user``, ``rate_index`` and ``codec`` as in ``source_decoder`` (with
     ``codec="classical"`` the classifier E reads the HEVC-intra/HEIF decoded image); ``weights``
@@ -43,10 +46,9 @@ class semantic_decoder(CodecBlock, gr.basic_block):
     def _result(self, msg: Any) -> Any:
         meta, stream, r = unpack_stream_pdu(msg, self._codec_name, self._rates)
         labels, erased = self._codec.classify([stream], r)
-        meta.pop("n_bits", None)
+        meta = result_meta(meta, self._user)
         if erased[0]:
             return self._erasure(meta, "unreadable stream")
-        meta.update({"erased": False, "user": meta.get("user", self._user)})
         return messages.label_pdu(meta, int(labels[0]))
 
     def _erasure(self, meta: dict, reason: str) -> Any:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from gnuradio import gr
 from gnuradio.semdacom import messages
-from gnuradio.semdacom.plumbing.codec import CodecBlock, unpack_stream_pdu
+from gnuradio.semdacom.plumbing.codec import CodecBlock, result_meta, unpack_stream_pdu
 
 __all__ = ["source_decoder"]
 
@@ -25,11 +25,14 @@ class source_decoder(CodecBlock, gr.basic_block):
     meta ``rate_index`` written by ``source_encoder``; without it, the last ``rate_index[user]``
     from ``cmd`` (or the ``rate_index`` parameter).
 
-    A stream that is unreadable (empty, corrupted length field, meta ``erased``, malformed PDU,
-    bad ``rate_index``) leaves as an explicit erasure: meta ``erased`` true with
-    ``erasure_reason`` and, as pixels, the decoder's output for an all-zero latent. A readable
-    but corrupted stream decodes to a (degraded) image with ``erased`` false; decoding never
-    crashes or hangs (guarded rANS decoding, :mod:`semdacom.source_coding.bitstream`).
+    A stream that is unreadable (empty, corrupted length field, meta ``erased`` without
+    ``partial``, malformed PDU, bad ``rate_index``) leaves as an explicit erasure: meta
+    ``erased`` true with ``erasure_reason`` and, as pixels, the decoder's output for an
+    all-zero latent. A readable but corrupted stream decodes to a (degraded) image; a stream
+    erased upstream with ``partial`` (codewords lost, the rest decoded:
+    ``gnuradio.semdacom.messages.pdu``, "Erasures") is decoded too and its image keeps
+    ``erased`` true and ``partial``; otherwise ``erased`` is false. Decoding never crashes or
+    hangs (guarded rANS decoding, :mod:`semdacom.source_coding.bitstream`).
 
     Parameters
     ----------
@@ -55,11 +58,10 @@ class source_decoder(CodecBlock, gr.basic_block):
     def _result(self, msg: Any) -> Any:
         meta, stream, r = unpack_stream_pdu(msg, self._codec_name, self._rates)
         res = self._codec.decode([stream], r)
-        meta.pop("n_bits", None)
+        meta = result_meta(meta, self._user)
         if res.erased[0]:
             return self._erasure(meta, res.reasons[0])
         img = np.round(res.images[0] * 255.0).astype(np.uint8)
-        meta.update({"erased": False, "user": meta.get("user", self._user)})
         return messages.image_pdu(meta, img)
 
     def _erasure(self, meta: dict, reason: str) -> Any:

@@ -67,7 +67,7 @@ def test_loopback_every_mcs_high_snr_exact(mcs: int) -> None:
     assert len(out) == len(payloads)
     for (meta, bits), sent in zip(out, payloads, strict=True):
         assert np.array_equal(bits, sent)
-        assert meta["erased"] == 0 and meta["payload_known"]
+        assert meta["erased"] is False and meta["payload_known"] and meta["codewords_lost"] == 0
         assert meta["mcs"] == mcs and meta["seq"] == int(meta["seq"])
         assert all(meta["cw_crc_ok"])
 
@@ -80,7 +80,8 @@ def test_loopback_low_snr_flags_erasures(mcs: int) -> None:
     assert len(out) == len(payloads)  # not silence: one PDU per frame
     for meta, bits in out:
         assert bits.size == 1500
-        assert meta["erased"] == meta["codewords"] > 0
+        assert meta["erased"] is True and meta["codewords_lost"] == meta["codewords"] > 0
+        assert meta["partial"] is True  # the decoder's bits: a source decoder may use them
         assert not any(meta["cw_crc_ok"])
 
 
@@ -90,12 +91,13 @@ def test_fbl_mode_loopback() -> None:
     out = _loopback("fbl", 0, 30.0, payloads, rc=2.0)
     assert len(out) == 2
     for (meta, bits), sent in zip(out, payloads, strict=True):
-        assert np.array_equal(bits, sent) and meta["erased"] == 0
+        assert np.array_equal(bits, sent) and meta["erased"] is False
     out = _loopback("fbl", 0, -10.0, payloads, rc=2.0)
     assert len(out) == 2
     for meta, bits in out:
         assert bits.size == 900 or bits.size == 10
-        assert meta["erased"] == meta["codewords"] and meta["per"] > 0.99
+        assert meta["erased"] is True and meta["per"] > 0.99
+        assert meta["codewords_lost"] == meta["codewords"]
 
 
 def test_untagged_frame_uses_allocation_mcs_and_csi_channel() -> None:
@@ -166,9 +168,11 @@ def test_bad_input_is_logged_dropped_and_frames_still_answered() -> None:
     c = dec.counters()
     assert c["cmd_rejected"] == 4 and c["csi_rejected"] == 2
     assert [m["frame"] for m, _ in out] == [0, 1, 2]
-    assert np.array_equal(out[0][1][:400], u) and out[0][0]["erased"] == 0
-    assert "decoder_reason" in out[1][0] and out[1][0]["erased"] >= 1
-    assert out[2][0]["erased"] == out[2][0]["codewords"]
+    assert np.array_equal(out[0][1][:400], u) and out[0][0]["erased"] is False
+    assert "decoder_reason" in out[1][0] and out[1][0]["erased"] is True
+    assert "partial" not in out[1][0]  # nothing decoded: its (zero) bits are a fill
+    assert out[2][0]["erased"] is True
+    assert out[2][0]["codewords_lost"] == out[2][0]["codewords"]
 
 
 def test_constructor_rejects_bad_parameters() -> None:
@@ -212,7 +216,7 @@ def test_two_users_through_beamformer_and_channel_get_their_own_tags(mode: str) 
     for u in range(k):
         out = [messages.unpack_bits_pdu(dbgs[u].get_message(i)) for i in range(3)]
         for (meta, bits), want in zip(out, sent[u], strict=True):
-            assert meta["payload_known"] and meta["erased"] == 0, (u, meta)
+            assert meta["payload_known"] and meta["erased"] is False, (u, meta)
             assert np.array_equal(bits, want), u
 
 
@@ -247,8 +251,9 @@ def test_crafted_chan_tag_gives_one_erasure_pdu(block_harness, mode: str, n_bits
     out = h.out("pdus", messages.unpack_bits_pdu)
     assert len(out) == 2
     meta, got = out[0]
-    assert meta["frame"] == 0 and meta["erased"] == meta["codewords"] >= 1
-    assert meta["decoder_reason"]
+    assert meta["frame"] == 0 and meta["erased"] is True
+    assert meta["codewords_lost"] == meta["codewords"] >= 1
+    assert meta["decoder_reason"] and "partial" not in meta
     assert out[1][0]["frame"] == 1
 
 
@@ -262,10 +267,11 @@ def test_blocks_cut_at_the_slot_are_erased_and_the_rest_decodes(mode: str) -> No
     slot = 512 if mode == "fbl" else 2048  # ldpc MCS 0: 48 payload bits per block
     out = _loopback(mode, 0, 30.0, [small, big], L=256, rc=1.0, slot=slot)
     (m0, b0), (m1, b1) = out
-    assert np.array_equal(b0, small) and m0["erased"] == 0 and "blocks_cut" not in m0
+    assert np.array_equal(b0, small) and m0["erased"] is False and "blocks_cut" not in m0
     assert m1["blocks_cut"] >= 1 and b1.size == big.size
-    assert 0 < m1["erased"] < m1["codewords"]
+    assert m1["erased"] is True and m1["partial"] is True
+    assert 0 < m1["codewords_lost"] < m1["codewords"]
     assert np.array_equal(b1[:100], big[:100])  # the first block was sent: it decodes
     if mode == "fbl":  # 256-bit packets, 2 of 12 sent
-        assert m1["erased"] == m1["blocks_cut"] == 10
+        assert m1["codewords_lost"] == m1["blocks_cut"] == 10
         assert np.array_equal(b1[:512], big[:512]) and not b1[512:].any()

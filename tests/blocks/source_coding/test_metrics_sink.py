@@ -169,3 +169,74 @@ def test_refs_beyond_max_refs_are_dropped_and_counted(harness) -> None:
         h.post("ref", messages.image_pdu({"user": 0, "image_id": i}, _img(i)))
     c = h.blk.summary()["counts"]
     assert c["refs_kept"] == 5 and c["refs_dropped"] == 3
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 21: every image accounted for, erased with one meaning
+# ---------------------------------------------------------------------------------------------
+
+
+def test_images_without_a_result_are_reported_missing(harness, tmp_path) -> None:
+    """Five references (image ids 10..14 in frames 0..4); results: image 10 decoded, frame 1's
+    erasure without image id (a frame never received over the air: matched to image 11 by its
+    frame and scored with its fill), nothing for 12..14. Before, the erasure was malformed and
+    nothing said which images never arrived."""
+    path = tmp_path / "m.json"
+    h = harness(json_path=str(path))
+    refs = {i: _img(i) for i in range(10, 15)}
+    for f, (i, r) in enumerate(refs.items()):
+        h.post("ref", messages.image_pdu({"user": 0, "image_id": i, "frame": f}, r))
+    h.post("pdus", messages.image_pdu({"user": 0, "image_id": 10, "erased": False}, refs[10]))
+    miss = {"user": 0, "frame": 1, "erased": True, "frame_missing": True, "codewords": 0,
+            "codewords_lost": 0}  # fmt: skip
+    h.post("pdus", messages.image_pdu(miss, np.zeros((1, 28, 28), np.uint8)))
+    u = h.blk.summary()["users"]["0"]
+    assert u["received"] == 2 and u["evaluated"] == 2 and u["erased"] == 1
+    assert u["frames_missing"] == 1 and u["partial"] == 0
+    assert u["missing"] == 3 and u["missing_ids"] == [12, 13, 14]
+    x = np.zeros((1, 1, 28, 28), np.float32)
+    want = (1.0 + metrics.msssim(x, refs[11][None].astype(np.float32) / 255)[0]) / 2
+    assert u["msssim"] == pytest.approx(want, abs=1e-6)
+    h.stop()
+    doc = json.loads(path.read_text())
+    assert doc["users"]["0"]["missing"] == 3 and doc["counts"]["missing"] == 3
+    assert doc["counts"]["malformed"] == 0 and doc["counts"]["unmatched"] == 0
+
+
+def test_erasure_by_frame_waits_for_its_reference_and_labels_consume_late_refs(harness) -> None:
+    """An erasure without image id that comes before its reference waits for it (by frame); a
+    label that comes before its reference consumes it on arrival: nothing is missing."""
+    h = harness()
+    miss = {"user": 0, "frame": 7, "erased": True, "frame_missing": True}
+    h.post("pdus", messages.image_pdu(miss, np.zeros((1, 28, 28), np.uint8)))
+    assert h.blk.summary()["counts"]["pending"] == 1
+    h.post("ref", messages.image_pdu({"user": 0, "image_id": 3, "frame": 7}, _img(3)))
+    h.post("pdus", messages.label_pdu({"user": 1, "frame": 4, "erased": True}, -1))
+    h.post("pdus", messages.label_pdu({"user": 1, "image_id": 9, "label": 2}, 2))
+    h.post("ref", messages.image_pdu({"user": 1, "image_id": 5, "frame": 4}, _img(5)))
+    h.post("ref", messages.image_pdu({"user": 1, "image_id": 9, "frame": 8}, _img(9)))
+    s = h.blk.summary()
+    assert s["counts"]["pending"] == 0 and s["counts"]["missing"] == 0, s
+    assert s["users"]["0"]["evaluated"] == 1 and s["users"]["0"]["missing"] == 0
+    assert s["users"]["1"]["received"] == 2 and s["users"]["1"]["erased"] == 1
+    assert s["users"]["1"]["missing"] == 0
+
+
+def test_erased_counts_one_meaning_and_a_user_without_results(harness) -> None:
+    """``erased`` as a count (what the channel decoder used to write) still counts as erased;
+    a partial result is erased and scored; a user with references and no result at all is
+    listed with everything missing."""
+    h = harness()
+    h.post("ref", messages.image_pdu({"user": 0, "image_id": 0}, _img(0)))
+    h.post("ref", messages.image_pdu({"user": 0, "image_id": 1}, _img(1)))
+    h.post("ref", messages.image_pdu({"user": 2, "image_id": 4}, _img(4)))
+    part = {"user": 0, "image_id": 0, "erased": True, "partial": True, "codewords": 4,
+            "codewords_lost": 1}  # fmt: skip
+    h.post("pdus", messages.image_pdu(part, _img(0)))
+    h.post("pdus", messages.image_pdu({"user": 0, "image_id": 1, "erased": 2}, _img(1)))
+    s = h.blk.summary()
+    u = s["users"]["0"]
+    assert u["erased"] == 2 and u["partial"] == 1 and u["evaluated"] == 2
+    assert (u["codewords"], u["codewords_lost"]) == (4, 1)
+    assert u["msssim"] == pytest.approx(1.0)
+    assert s["users"]["2"]["received"] == 0 and s["users"]["2"]["missing_ids"] == [4]
