@@ -20,13 +20,41 @@ def test_layout_offsets_add_up() -> None:
     assert lay.pilots_first == 254 and lay.header_start == 270
     assert lay.pilots_mid == lay.header_start + lay.header_uses
     assert lay.payload_start == lay.pilots_mid + 16
-    assert lay.pilots_last == lay.payload_start + 1024
+    # a pilot block after every 256 payload samples inside the payload: 3 of them
+    assert lay.pilot_spacing == 256 and lay.inner_blocks == 3
+    assert lay.payload_segments == tuple((lay.payload_start + i * 272, 256) for i in range(4))
+    assert lay.pilots_last == lay.payload_start + 1024 + 3 * 16
+    assert lay.pilot_offsets == (
+        254,
+        lay.pilots_mid,
+        *(lay.payload_start + 256 + i * 272 for i in range(3)),
+        lay.pilots_last,
+    )
     assert lay.span == lay.pilots_last + 16 and lay.length == lay.span + 32
-    assert lay.pilots_total == 48 and 0 < lay.overhead() < 1
+    assert lay.pilots_total == 6 * 16 and 0 < lay.overhead() < 1
     assert lay.header_uses >= ota.header_bits(2) / 2 / (1 / 3)  # QPSK rate 1/3
-    for bad in ({"n_pilots": 2}, {"preamble_len": 128}, {"payload_len": 0}, {"guard": -1}):
+    for bad in ({"n_pilots": 2}, {"preamble_len": 128}, {"payload_len": 0}, {"guard": -1},
+                {"pilot_spacing": -1}):  # fmt: skip
         with pytest.raises(ValueError):
             ota.BurstLayout(**{**LAYOUT.__dict__, **bad})
+
+
+@pytest.mark.parametrize(
+    ("slot", "m", "inner", "last"),
+    [(1024, 0, 0, 1024), (1000, 256, 3, 232), (256, 256, 0, 256), (257, 256, 1, 1)],
+)
+def test_payload_segments_cover_the_slot(slot: int, m: int, inner: int, last: int) -> None:
+    lay = ota.BurstLayout(2, 2, 31, 8, 2, slot, 0, m)
+    seg = lay.payload_segments
+    assert lay.inner_blocks == inner and len(seg) == inner + 1 and seg[-1][1] == last
+    assert sum(n for _, n in seg) == slot and seg[-1][0] + last == lay.pilots_last
+    # build_burst puts the payload there, in order, and the pilot blocks between
+    pay = np.arange(1, 2 * slot + 1).reshape(2, slot).astype(np.complex64)
+    b = ota.build_burst(lay, 0, [{"present": False}] * 2, pay, 1.0)
+    got = np.concatenate([b[:, a : a + n] for a, n in seg], axis=1)
+    assert np.array_equal(got, pay)
+    for i, o in enumerate(lay.pilot_offsets):
+        assert np.allclose(b[:, o : o + 8], pilots.pilot_matrix(2, 8, 1.0, i))
 
 
 def test_header_round_trip_keeps_every_field() -> None:
@@ -77,7 +105,9 @@ def test_a_burst_through_a_channel_gives_csi_header_and_payload() -> None:
         assert rb.header["frame"] == 41 and rb.header["entries"][u]["image_id"] == 10 + u
         assert rb.cfo == pytest.approx(1e-4, abs=3e-5)
         assert rb.h[0].imag == pytest.approx(0.0, abs=1e-12) and rb.h[0].real > 0
-        assert pilots.aligned_mse(rb.h, H[u]) < 10 * pilots.ls_mse_theory(nv, 48, p)
+        # trained on preamble, pilots and the decoded header: far below the 3 pilot blocks' LS
+        assert pilots.aligned_mse(rb.h, H[u]) < pilots.ls_mse_theory(nv, 48, p)
+        assert rb.noise_var == pytest.approx(nv, rel=0.2)
         # the payload in the estimate's frame of reference decodes with g = sqrt(p) h^H w
         g = math.sqrt(p) * np.vdot(rb.h, w)
         res = framing.decode_symbols(rb.payload[: s.size], 3, 256, rb.noise_var, g, 900)

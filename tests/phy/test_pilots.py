@@ -18,6 +18,27 @@ def test_pilot_rows_are_orthogonal_with_the_power_asked(n_t: int, n_p: int) -> N
     assert np.allclose(np.abs(x) ** 2, 2.5)
 
 
+def test_no_pilot_row_is_constant_and_every_block_differs() -> None:
+    """Issue 21: a constant first row (the DFT's) takes a DC offset or a slow tone for a
+    channel coefficient; the phase masks spread them over the residual instead."""
+    x0, x1 = pilots.pilot_matrix(2, 16, 1.0, 0), pilots.pilot_matrix(2, 16, 1.0, 1)
+    for x in (x0, x1):
+        assert np.all(np.abs(np.diff(x, axis=1)) > 1e-6)
+    assert not np.allclose(x0, x1)
+    assert np.allclose(x1 @ x1.conj().T, 16 * np.eye(2))
+
+
+@pytest.mark.parametrize("block", [0, 3])
+def test_a_dc_offset_lands_in_the_noise_estimate_not_in_the_channel(block: int) -> None:
+    h = np.array([0.9 + 0.1j, -0.3 + 0.7j])
+    x = pilots.pilot_matrix(2, 16, 1.0, block)
+    dc = 0.3  # |dc|^2 = 0.09, no other noise
+    h_hat, nv = pilots.ls_estimate(np.conj(h) @ x + dc, x)
+    # the DC's projection on two of 16 masked rows is small; the rest is the residual
+    assert nv == pytest.approx(0.09, rel=0.2)
+    assert np.linalg.norm(h_hat - h) < 0.2
+
+
 @pytest.mark.parametrize(("n_t", "n_p", "power"), [(0, 4, 1.0), (3, 2, 1.0), (2, 4, 0.0),
                                                    (2, 4, math.nan)])  # fmt: skip
 def test_bad_pilot_parameters_are_refused(n_t: int, n_p: int, power: float) -> None:

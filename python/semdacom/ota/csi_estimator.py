@@ -17,7 +17,13 @@ from gnuradio.semdacom import messages
 from gnuradio.semdacom.ota.frame_sync import SYNC_TAG
 from gnuradio.semdacom.plumbing.base import Block
 from gnuradio.semdacom.plumbing.checks import check_int
-from gnuradio.semdacom.plumbing.ota import MAX_BUFFER, BurstBlock, BurstQueue, burst_layout
+from gnuradio.semdacom.plumbing.ota import (
+    MAX_BUFFER,
+    BurstBlock,
+    BurstQueue,
+    burst_layout,
+    receiver_taps,
+)
 from gnuradio.semdacom.plumbing.ota import pilot_power as _check_power
 
 from semdacom.channel_coding import ota
@@ -34,10 +40,16 @@ class csi_estimator(BurstBlock, Block, gr.basic_block):
 
     For every burst (``ota_sync`` tag and ``packet_len`` samples from ``frame_sync``):
 
-    - least squares over the three pilot blocks (``core.pilots.estimate_blocks``): the
-      channel ``h_u`` (``N_t`` coefficients, error ``sigma^2 / (3 N_p p)`` each), the noise
-      variance from the residual, and the residual CFO from the phase turn between the
-      blocks, removed from the header and the payload;
+    - a multi-tap channel fitted on the preamble and the pilot blocks (``taps`` symbol-spaced
+      taps per antenna, ``precursor`` before the main path), its phase tracked over the pilot
+      blocks spread through the payload and its drift fitted when significant
+      (``semdacom.channel_coding.ota.receive_burst``, ``semdacom.phy.equalizer``): the spatial
+      channel ``h_u`` (``N_t`` coefficients) and a scalar impulse response; the burst is
+      equalised (MMSE FIR, unbiased), the header decoded, and with the header's samples known
+      the fit and the equalisation are repeated for the payload;
+    - the noise reported is the effective noise after equalisation, measured on the
+      equalised training samples (noise plus residual echoes, phase jitter, IQ image: what
+      the decoder sees), so impairments lower the SINR the optimiser plans with;
     - the channel is turned so that ``h_u[0]`` is real and non-negative, and the samples
       with it: estimates of different bursts (each with its own carrier phase) then
       describe the payload in the same frame of reference, so a decoder may combine the
@@ -60,10 +72,14 @@ class csi_estimator(BurstBlock, Block, gr.basic_block):
     ----------
     user : int
         This user's index in the header.
-    k, n_t, preamble_len, n_pilots, pilot_power, header_mcs, payload_len :
+    k, n_t, preamble_len, n_pilots, pilot_power, header_mcs, payload_len, pilot_spacing :
         The burst layout and pilot power, as in ``pilot_inserter``.
     blocklength : int
         ``L`` written into the ``semdacom_chan`` tag.
+    taps : int
+        Channel taps fitted per antenna (symbol-spaced).
+    precursor : int
+        How many of them lie before the main path (``0 <= precursor < taps``).
     """
 
     WORK_ERRORS = "errors"
@@ -71,9 +87,12 @@ class csi_estimator(BurstBlock, Block, gr.basic_block):
     def __init__(
         self, user: int = 0, k: int = 2, n_t: int = 2, preamble_len: int = 127, n_pilots: int = 16,
         pilot_power: float = 1.0, header_mcs: int = 2, payload_len: int = 4096,
-        blocklength: int = 256,
+        blocklength: int = 256, pilot_spacing: int = ota.PILOT_SPACING, taps: int = ota.TAPS,
+        precursor: int = ota.PRECURSOR,
     ) -> None:  # fmt: skip
-        self._layout = burst_layout(k, n_t, preamble_len, n_pilots, header_mcs, payload_len)
+        self._layout = burst_layout(k, n_t, preamble_len, n_pilots, header_mcs, payload_len,
+                                    0, pilot_spacing)  # fmt: skip
+        self._taps, self._precursor = receiver_taps(taps, precursor)
         self._user = check_int("user", user, 0, self._layout.k - 1)
         self._power = _check_power(pilot_power)
         self._L = check_int("blocklength", blocklength, 1)
@@ -100,7 +119,8 @@ class csi_estimator(BurstBlock, Block, gr.basic_block):
 
     def estimates(self) -> list[dict]:
         """The last :data:`HISTORY` estimates, oldest first: ``{"frame"`` (None when the
-        header failed), ``"h"``, ``"noise_var"``, ``"cfo"`` (residual, rad/sample)``}``."""
+        header failed), ``"h"``, ``"noise_var"`` (effective, after equalisation), ``"cfo"``
+        (residual, rad/sample), ``"noise_fit"`` (residual of the channel fit)``}``."""
         return list(self._history)
 
     def layout(self) -> ota.BurstLayout:
@@ -140,7 +160,7 @@ class csi_estimator(BurstBlock, Block, gr.basic_block):
 
     def _burst(self, y: np.ndarray) -> None:
         self._counts["bursts"] += 1
-        rb = ota.receive_burst(y, self._layout, self._power)
+        rb = ota.receive_burst(y, self._layout, self._power, self._taps, self._precursor)
         self._last = rb
         frame: int | None = None
         entry: dict | None = None
@@ -154,7 +174,7 @@ class csi_estimator(BurstBlock, Block, gr.basic_block):
             self._counts["header_failed"] += 1
             self.logger.warn(f"user {self._user}: burst {self._counts['bursts']}: {rb.reason}")
         self._history.append({"frame": frame, "h": rb.h, "noise_var": rb.noise_var,
-                              "cfo": rb.cfo})  # fmt: skip
+                              "cfo": rb.cfo, "noise_fit": rb.noise_fit})  # fmt: skip
         self._report(rb, frame)
         if frame is None:
             frame = 0 if self._last_frame is None else (self._last_frame + 1) % 2**64

@@ -31,7 +31,8 @@ USER_TAG = "semdacom_user_tag"
 class pilot_inserter(BurstBlock, Block, gr.basic_block):
     """Base-station side of the over-the-air split (docs/ota.md): every frame of the
     ``N_t`` antenna streams of ``superposition_beamformer`` becomes one burst
-    ``preamble | pilots | header | pilots | payload | pilots | guard``
+    ``preamble | pilots | header | pilots | payload (a pilot block every pilot_spacing
+    samples) | pilots | guard``
     (``semdacom.channel_coding.ota``).
 
     A frame starts at a ``frame`` tag on antenna 0 and lasts ``packet_len`` samples
@@ -66,14 +67,20 @@ class pilot_inserter(BurstBlock, Block, gr.basic_block):
         The slot: payload samples per burst.
     guard : int
         Zeros after every burst.
+    pilot_spacing : int
+        ``M``: a pilot block after every ``M`` payload samples inside the payload (0: none),
+        so that the receiver tracks phase, residual CFO and timing drift through the payload
+        (``semdacom.phy.equalizer``). Every receiver of the bursts (``frame_sync``,
+        ``csi_estimator``) must use the same value.
     """
 
     def __init__(
         self, k: int = 2, n_t: int = 2, preamble_len: int = 127, n_pilots: int = 16,
         pilot_power: float = 1.0, header_mcs: int = 2, payload_len: int = 4096, guard: int = 64,
+        pilot_spacing: int = ota.PILOT_SPACING,
     ) -> None:  # fmt: skip
         self._layout = burst_layout(k, n_t, preamble_len, n_pilots, header_mcs, payload_len,
-                                    guard)  # fmt: skip
+                                    guard, pilot_spacing)  # fmt: skip
         self._power = _check_power(pilot_power)
         self._k, self._n_t = self._layout.k, self._layout.n_t
         gr.basic_block.__init__(

@@ -21,7 +21,7 @@ from gnuradio.semdacom.plumbing.checks import check_finite, check_int
 from semdacom.channel_coding import mcs as mcs_mod
 from semdacom.channel_coding import ota
 
-__all__ = ["BurstBlock", "BurstQueue", "burst_layout", "MAX_BUFFER"]
+__all__ = ["BurstBlock", "BurstQueue", "burst_layout", "receiver_taps", "MAX_BUFFER"]
 
 #: Most samples a receiving block buffers before it drops the oldest (a stream with no burst
 #: in it must not grow memory without bound).
@@ -30,9 +30,10 @@ MAX_BUFFER = 1 << 22
 
 def burst_layout(
     k: int, n_t: int, preamble_len: int, n_pilots: int, header_mcs: int, payload_len: int,
-    guard: int = 0,
+    guard: int = 0, pilot_spacing: int = ota.PILOT_SPACING,
 ) -> ota.BurstLayout:  # fmt: skip
-    """The burst layout from block parameters (ValueError with the reason for bad ones)."""
+    """The burst layout from block parameters (ValueError with the reason for bad ones);
+    ``pilot_spacing``: payload samples between the pilot blocks inside the payload (0: none)."""
     k = check_int("k", k, 1, 255)
     n_t = check_int("n_t", n_t, 1, 255)
     preamble_len = check_int("preamble_len", preamble_len, 3, 1 << 16)
@@ -40,7 +41,19 @@ def burst_layout(
     header_mcs = check_int("header_mcs", header_mcs, 0, len(mcs_mod.MCS_TABLE) - 1)
     payload_len = check_int("payload_len", payload_len, 1, 1 << 24)
     guard = check_int("guard", guard, 0, 1 << 24)
-    return ota.BurstLayout(k, n_t, preamble_len, n_pilots, header_mcs, payload_len, guard)
+    pilot_spacing = check_int("pilot_spacing", pilot_spacing, 0, 1 << 24)
+    if 0 < pilot_spacing < n_pilots:
+        raise ValueError(f"pilot_spacing {pilot_spacing} must be 0 or >= n_pilots {n_pilots}")
+    return ota.BurstLayout(k, n_t, preamble_len, n_pilots, header_mcs, payload_len, guard,
+                           pilot_spacing)  # fmt: skip
+
+
+def receiver_taps(taps: Any, precursor: Any) -> tuple[int, int]:
+    """The receiver's channel taps and how many lie before the main path (ValueError for
+    bad ones): ``1 <= taps <= 64``, ``0 <= precursor < taps``."""
+    taps = check_int("taps", taps, 1, 64)
+    precursor = check_int("precursor", precursor, 0, taps - 1)
+    return taps, precursor
 
 
 def pilot_power(value: Any) -> float:

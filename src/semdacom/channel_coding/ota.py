@@ -9,13 +9,16 @@ Over the air no stream tag survives, so what the loopback carries in tags (the f
 and each user's ``semdacom_chan`` dict: payload bits, MCS, image id, label, source rate)
 travels in a header inside the burst. One burst per frame, on every antenna (docs/ota.md)::
 
-    | preamble 2N | pilots N_p | header H | pilots N_p | payload (slot) | pilots N_p | guard |
+    | preamble 2N | pilots | header H | pilots | payload M | pilots | payload M | ... |
+      ... | pilots | guard |
 
-- preamble: ``core.sync.preamble`` (a Zadoff-Chu sequence per antenna, sent twice);
-- pilots: ``core.pilots.pilot_matrix`` (DFT rows, orthogonal across antennas), before the
-  header, before the payload and after it (channel, noise, and the residual CFO from the
-  phase turn between blocks, unwrapped over the growing distances:
-  ``core.pilots.estimate_blocks``);
+- preamble: ``semdacom.phy.sync.preamble`` (a Zadoff-Chu sequence per antenna, sent twice);
+- pilots: ``semdacom.phy.pilots.pilot_matrix`` (DFT rows times a phase mask of their own per
+  block, orthogonal across antennas), ``N_p`` samples before the header, before the payload,
+  after every ``M = pilot_spacing`` payload samples inside it, and after it;
+- the receiver (:func:`receive_burst`, ``semdacom.phy.equalizer``) trains a multi-tap channel
+  on everything known (preamble, pilots, then the decoded header), tracks its phase and drift
+  over the pilot blocks, and equalises header and payload;
 - header: :func:`encode_header` bits, LDPC coded and QPSK mapped with ``framing.encode_bits``
   at ``header_mcs`` in one channel block of ``H`` uses (:func:`header_uses`), sent from every
   antenna at the pilot power with a known pseudo-random phase per antenna and symbol
@@ -42,10 +45,11 @@ import numpy as np
 
 from semdacom.channel_coding import framing
 from semdacom.channel_coding.mcs import block_layout
-from semdacom.phy import pilots, sync
+from semdacom.phy import equalizer, pilots, sync
 
 __all__ = [
     "HEADER_VERSION",
+    "PILOT_SPACING",
     "USER_FIELDS",
     "BurstLayout",
     "HeaderError",
@@ -194,9 +198,17 @@ def decode_header(bits: np.ndarray, k: int, n_t: int) -> dict:
     return {"frame": int(frame), "truncated": bool(flags & 1), "entries": entries}
 
 
+#: Default payload samples between two pilot blocks inside the payload.
+PILOT_SPACING = 256
+
+
 @dataclass(frozen=True)
 class BurstLayout:
-    """Where each part of a burst lies (sample offsets from the preamble start)."""
+    """Where each part of a burst lies (sample offsets from the preamble start).
+
+    ``pilot_spacing`` ``M``: a pilot block after every ``M`` payload samples inside the
+    payload (0: none, only before the header, before and after the payload); the slot
+    ``payload_len`` counts payload samples only."""
 
     k: int
     n_t: int
@@ -205,6 +217,7 @@ class BurstLayout:
     header_mcs: int
     payload_len: int  # the slot
     guard: int = 0
+    pilot_spacing: int = PILOT_SPACING
 
     def __post_init__(self) -> None:
         if self.payload_len < 1 or self.guard < 0:
@@ -215,6 +228,8 @@ class BurstLayout:
             )
         if self.preamble_len < 3 or self.preamble_len % 2 == 0:
             raise ValueError(f"preamble_len must be odd and >= 3, got {self.preamble_len}")
+        if self.pilot_spacing < 0:
+            raise ValueError(f"pilot_spacing must be >= 0, got {self.pilot_spacing}")
         header_uses(self.k, self.header_mcs)  # raises for a header that does not fit
 
     @property
@@ -238,8 +253,26 @@ class BurstLayout:
         return self.pilots_mid + self.n_pilots
 
     @property
+    def inner_blocks(self) -> int:
+        """Pilot blocks inside the payload."""
+        m = self.pilot_spacing
+        return (self.payload_len - 1) // m if m > 0 else 0
+
+    @property
+    def payload_segments(self) -> tuple[tuple[int, int], ...]:
+        """``(start, length)`` of the payload's pieces between pilot blocks."""
+        m = self.pilot_spacing if self.pilot_spacing > 0 else self.payload_len
+        out, left, pos = [], self.payload_len, self.payload_start
+        while left > 0:
+            n = min(m, left)
+            out.append((pos, n))
+            pos += n + self.n_pilots
+            left -= n
+        return tuple(out)
+
+    @property
     def pilots_last(self) -> int:
-        return self.payload_start + self.payload_len
+        return self.payload_start + self.payload_len + self.inner_blocks * self.n_pilots
 
     @property
     def span(self) -> int:
@@ -252,14 +285,16 @@ class BurstLayout:
         return self.span + self.guard
 
     @property
-    def pilot_offsets(self) -> tuple[int, int, int]:
-        """Offsets of the three pilot blocks."""
-        return (self.pilots_first, self.pilots_mid, self.pilots_last)
+    def pilot_offsets(self) -> tuple[int, ...]:
+        """Offsets of the pilot blocks, in order (block ``b`` sends
+        ``pilot_matrix(n_t, n_p, p, b)``)."""
+        inner = tuple(s + n for s, n in self.payload_segments[:-1])
+        return (self.pilots_first, self.pilots_mid, *inner, self.pilots_last)
 
     @property
     def pilots_total(self) -> int:
-        """Pilot samples per antenna in a burst (``3 N_p``)."""
-        return 3 * self.n_pilots
+        """Pilot samples per antenna in a burst."""
+        return len(self.pilot_offsets) * self.n_pilots
 
     def overhead(self) -> float:
         """Share of the burst that is not payload."""
@@ -306,28 +341,53 @@ def build_burst(
     n_t = layout.n_t
     if payload.ndim != 2 or payload.shape[0] != n_t or payload.shape[1] > layout.payload_len:
         raise ValueError(f"payload of shape {payload.shape} does not fit ({n_t}, <= slot)")
+    x, _ = _training(layout, power)
     out = np.zeros((n_t, layout.length), dtype=np.complex64)
-    out[:, : layout.pilots_first] = _cached_preamble(n_t, layout.preamble_len, power)
-    x = _cached_pilots(n_t, layout.n_pilots, power)
-    out[:, layout.pilots_first : layout.header_start] = x
-    s = header_symbols(encode_header(frame, entries, n_t, truncated), layout)
-    out[:, layout.header_start : layout.pilots_mid] = (
-        math.sqrt(power) * header_phases(n_t, layout.header_uses) * s[None, :]
-    )
-    out[:, layout.pilots_mid : layout.payload_start] = x
-    out[:, layout.payload_start : layout.payload_start + payload.shape[1]] = payload
-    out[:, layout.pilots_last : layout.span] = x
+    out[:, : layout.span] = x
+    bits = encode_header(frame, entries, n_t, truncated)
+    out[:, layout.header_start : layout.pilots_mid] = _header_samples(bits, layout, power)
+    slot = np.zeros((n_t, layout.payload_len), np.complex64)
+    slot[:, : payload.shape[1]] = payload
+    done = 0
+    for start, n in layout.payload_segments:
+        out[:, start : start + n] = slot[:, done : done + n]
+        done += n
     return out
 
 
-@lru_cache(maxsize=16)
-def _cached_preamble(n_t: int, n: int, power: float) -> np.ndarray:
-    return sync.preamble(n_t, n, power)
+def _header_samples(bits: np.ndarray, layout: BurstLayout, power: float) -> np.ndarray:
+    """The header's antenna samples ``sqrt(p) c_a[n] s[n]`` (shape ``(n_t, H)``)."""
+    s = header_symbols(bits, layout)
+    return math.sqrt(power) * header_phases(layout.n_t, layout.header_uses) * s[None, :]
 
 
 @lru_cache(maxsize=16)
-def _cached_pilots(n_t: int, n_p: int, power: float) -> np.ndarray:
-    return pilots.pilot_matrix(n_t, n_p, power)
+def _training_cached(layout: BurstLayout, power: float) -> tuple[np.ndarray, np.ndarray]:
+    x = np.zeros((layout.n_t, layout.span), np.complex128)
+    known = np.zeros(layout.span, bool)
+    x[:, : layout.pilots_first] = sync.preamble(layout.n_t, layout.preamble_len, power)
+    known[: layout.pilots_first] = True
+    for b, o in enumerate(layout.pilot_offsets):
+        x[:, o : o + layout.n_pilots] = pilots.pilot_matrix(layout.n_t, layout.n_pilots, power, b)
+        known[o : o + layout.n_pilots] = True
+    x.setflags(write=False)
+    known.setflags(write=False)
+    return x, known
+
+
+def _training(layout: BurstLayout, power: float) -> tuple[np.ndarray, np.ndarray]:
+    """What a receiver knows of a burst before its header: the antenna samples ``x``
+    (``(n_t, span)``, zeros elsewhere) and where (preamble and pilot blocks)."""
+    return _training_cached(layout, float(power))
+
+
+#: Channel taps the receiver fits (lags ``-PRECURSOR .. TAPS - PRECURSOR - 1`` symbols):
+#: echoes up to 4 symbols after the main path, a weaker one up to 2 before, and the
+#: raised-cosine tails of a fractional timing error.
+TAPS = 10
+PRECURSOR = 3
+#: Longest run of training samples given one phase (the tracking's time step).
+SEG_LEN = 128
 
 
 @dataclass
@@ -335,38 +395,77 @@ class ReceivedBurst:
     """What :func:`receive_burst` learns from one synchronised burst."""
 
     h: np.ndarray  # (n_t,) channel, phase-normalised (h[0] real >= 0)
-    noise_var: float
-    cfo: float  # residual CFO removed, rad/sample
+    noise_var: float  # effective noise after equalisation, per symbol
+    cfo: float  # residual CFO removed (slope of the tracked phase), rad/sample
     header: dict | None
     reason: str  # why the header is None ("" otherwise)
-    payload: np.ndarray  # (payload_len,) complex64, CFO- and phase-corrected like h
+    payload: np.ndarray  # (payload_len,) complex64, equalised: ~ h^H x + noise_var
+    taps: np.ndarray | None = None  # the scalar taps alpha at the payload's middle
+    noise_fit: float = math.nan  # residual of the channel fit (before equalisation)
 
 
-def receive_burst(span: np.ndarray, layout: BurstLayout, power: float) -> ReceivedBurst:
+def _equalised(y: np.ndarray, cf, x: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, float]:
+    """The burst equalised and its effective noise, measured on the training samples whose
+    equaliser window lies inside the burst."""
+    nv = max(cf.noise_var, 1e-12) if math.isfinite(cf.noise_var) else 1.0
+    pw = np.convolve(np.abs(y) ** 2, np.ones(64) / 64, mode="same")
+    snr = np.maximum(pw - nv, 0.05 * nv) / nv
+    length = 2 * cf.lags.size + 5
+    z = equalizer.equalize(y, cf, snr, length=length)
+    target = np.conj(cf.h) @ x
+    pos = np.flatnonzero(known)
+    pos = pos[(pos >= length) & (pos < y.size - length)]
+    nv_eff = equalizer.effective_noise(z, target, pos, cf.n_params)
+    return z, (nv_eff if math.isfinite(nv_eff) else nv)
+
+
+def receive_burst(
+    span: np.ndarray, layout: BurstLayout, power: float, taps: int = TAPS,
+    precursor: int = PRECURSOR,
+) -> ReceivedBurst:  # fmt: skip
     """Channel estimate, header and payload of one burst (``layout.span`` samples from the
-    preamble start, coarse CFO already removed).
+    preamble start, coarse CFO already removed; docs/ota.md sections 2 and 4).
 
-    The residual CFO is measured between the three pilot blocks and removed from the header
-    and the payload; the channel is the average of the blocks, turned so that its first
-    entry is real and non-negative, and the payload is turned with it, so that the channel
-    a decoder combines with the beams (``g = sqrt(p_u) h^H w_u``) is the one the payload
-    was received through, whichever burst the estimate came from.
+    1. The channel (``taps`` symbol-spaced taps per antenna, ``precursor`` of them before the
+       main path) is fitted on the preamble and the pilot blocks, with its phase tracked
+       over the burst and a drift of the taps when significant (``semdacom.phy.equalizer``):
+       the spatial channel ``h`` and a scalar impulse response common to the antennas.
+    2. The burst is equalised (MMSE FIR per chunk, unbiased) and the header decoded with
+       ``h`` and the effective noise measured on the equalised training samples.
+    3. A decoded header is known samples too: the fit is repeated with it (a few hundred
+       more training samples) and the payload equalised with that fit.
+
+    ``h`` is turned so that its first entry is real and non-negative, and the equalised
+    samples with it, so that the channel a decoder combines with the beams
+    (``g = sqrt(p_u) h^H w_u``) is the one the payload was received through, whichever
+    burst the estimate came from. ``noise_var`` is the effective noise after equalisation
+    (noise, residual echoes, phase jitter, IQ image, anything the model does not explain).
     """
     y = np.asarray(span, dtype=np.complex128).reshape(-1)
     if y.size < layout.span:
         raise ValueError(f"a burst needs {layout.span} samples, got {y.size}")
-    x = _cached_pilots(layout.n_t, layout.n_pilots, power)
-    offs = list(layout.pilot_offsets)
-    est = pilots.estimate_blocks([y[o : o + layout.n_pilots] for o in offs], x, offs)
-    k = np.arange(y.size) - offs[0]  # phase reference: the first pilot block
-    y = y * np.exp(-1j * est.cfo * k)
-    h, u = pilots.normalise_phase(est.h)
-    y = y * np.conj(u)  # the samples see h^H: turning h by u turns them by conj(u)
-    nv = est.noise_var
-    hdr = y[layout.header_start : layout.pilots_mid]
+    y = y[: layout.span]
+    x, known = _training(layout, power)
+    mid = layout.payload_start + (layout.pilots_last - layout.payload_start) / 2
+    cf = equalizer.fit(y, x, known, taps, precursor, SEG_LEN, t0=mid,
+                       init_len=layout.header_start)  # fmt: skip
+    z, nv = _equalised(y, cf, x, known)
+    h, u = pilots.normalise_phase(cf.h)
+    hdr = z[layout.header_start : layout.pilots_mid] * np.conj(u)
     header, reason = decode_header_symbols(hdr, h, nv, power, layout)
-    pay = y[layout.payload_start : layout.pilots_last].astype(np.complex64)
-    return ReceivedBurst(h, nv, est.cfo, header, reason, pay)
+    if header is not None:  # the header's samples are known now: train on them too
+        bits = encode_header(header["frame"], header["entries"], layout.n_t, header["truncated"])
+        x = x.copy()
+        known = known.copy()
+        x[:, layout.header_start : layout.pilots_mid] = _header_samples(bits, layout, power)
+        known[layout.header_start : layout.pilots_mid] = True
+        cf = equalizer.fit(y, x, known, taps, precursor, SEG_LEN, t0=mid,
+                           init_len=layout.payload_start)  # fmt: skip
+        z, nv = _equalised(y, cf, x, known)
+        h, u = pilots.normalise_phase(cf.h)
+    z = z * np.conj(u)  # the samples see h^H: turning h by u turns them by conj(u)
+    pay = np.concatenate([z[a : a + n] for a, n in layout.payload_segments]).astype(np.complex64)
+    return ReceivedBurst(h, nv, cf.cfo, header, reason, pay, cf.alpha0 * u, cf.noise_var)
 
 
-__all__ += ["ReceivedBurst", "build_burst", "receive_burst"]
+__all__ += ["PRECURSOR", "TAPS", "ReceivedBurst", "build_burst", "receive_burst"]

@@ -8,8 +8,12 @@
 A user receives ``y[n] = h^H x[n] + v[n]`` (the project convention: user ``i`` receives
 ``h_i^H x``), ``v ~ CN(0, sigma^2)``. The base station sends on its ``N_t`` antennas a pilot
 block ``X`` of shape ``(N_t, N_p)``: the first ``N_t`` rows of the ``N_p``-point DFT matrix
-scaled to the per-antenna power ``p``, so that ``X X^H = N_p p I`` (orthogonal for
-``N_p >= N_t``).
+times a pseudo-random phase mask of its own per block (:func:`pilot_mask`), scaled to the
+per-antenna power ``p``, so that ``X X^H = N_p p I`` (orthogonal for ``N_p >= N_t``: the mask
+cancels in the inner products). The mask leaves no constant row: a DC offset, a slow tone or
+a near-DC echo does not look like a channel coefficient but lands in the residual (the noise
+estimate), and every block differs, so the blocks of a burst also train a multi-tap channel
+(``semdacom.phy.equalizer``).
 
 Least squares: ``c = y X^H (X X^H)^{-1} = y X^H / (N_p p)`` estimates ``c = conj(h)``, so
 ``h_hat = conj(c)``; its error is ``CN(0, sigma^2 / (N_p p))`` per coefficient, independent
@@ -44,13 +48,28 @@ __all__ = [
     "ls_mse_theory",
     "monte_carlo_mse",
     "normalise_phase",
+    "pilot_mask",
     "pilot_matrix",
 ]
 
 
-def pilot_matrix(n_t: int, n_p: int, power: float = 1.0) -> np.ndarray:
-    """The pilot block ``X`` (complex128, shape ``(n_t, n_p)``): row ``a`` is
-    ``sqrt(power) exp(-2j pi a n / n_p)``, so ``X X^H = n_p power I``.
+#: Seed of the pilot phase masks (block ``b`` uses ``MASK_SEED + b``).
+MASK_SEED = 0x50494C54
+
+
+def pilot_mask(n_p: int, block: int = 0) -> np.ndarray:
+    """The phase mask of pilot block ``block``: ``n_p`` unit-modulus samples
+    ``exp(j 2 pi u_n)``, ``u_n`` uniform in [0, 1) from NumPy's legacy
+    ``RandomState(MASK_SEED + block)`` (a stream NumPy keeps frozen across versions, NEP 19,
+    so radios with different NumPy versions agree)."""
+    u = np.random.RandomState((MASK_SEED + int(block)) % 2**32).uniform(0.0, 1.0, int(n_p))
+    return np.exp(2j * np.pi * u)
+
+
+def pilot_matrix(n_t: int, n_p: int, power: float = 1.0, block: int = 0) -> np.ndarray:
+    """The pilot block ``X`` (complex128, shape ``(n_t, n_p)``) number ``block`` of a burst:
+    row ``a`` is ``sqrt(power) m_b[n] exp(-2j pi a n / n_p)`` with the block's phase mask
+    ``m_b`` (:func:`pilot_mask`), so ``X X^H = n_p power I`` and no row is constant.
 
     Raises ValueError unless ``1 <= n_t <= n_p`` and ``power > 0`` (finite).
     """
@@ -61,7 +80,8 @@ def pilot_matrix(n_t: int, n_p: int, power: float = 1.0) -> np.ndarray:
         raise ValueError(f"pilot power must be positive and finite, got {power!r}")
     a = np.arange(n_t)[:, None]
     n = np.arange(n_p)[None, :]
-    return math.sqrt(power) * np.exp(-2j * np.pi * a * n / n_p)
+    dft = np.exp(-2j * np.pi * a * n / n_p)
+    return math.sqrt(power) * dft * pilot_mask(n_p, block)[None, :]
 
 
 def ls_estimate(y: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, float]:
@@ -103,8 +123,11 @@ class BlocksEstimate:
     h_blocks: np.ndarray  # (B, n_t) the estimate of each block alone (before the CFO removal)
 
 
-def estimate_blocks(ys: list[np.ndarray], x: np.ndarray, offsets: list[int]) -> BlocksEstimate:
-    """Channel, noise and residual CFO from ``B >= 2`` pilot blocks at sample ``offsets``.
+def estimate_blocks(
+    ys: list[np.ndarray], x: np.ndarray | list[np.ndarray], offsets: list[int]
+) -> BlocksEstimate:
+    """Channel, noise and residual CFO from ``B >= 2`` pilot blocks at sample ``offsets``
+    (``x`` the pilot block sent, or one per block).
 
     A residual frequency offset ``eps`` (rad/sample) turns the received signal by
     ``exp(j eps n)``, so ``conj(h)`` of block ``b`` is that of the first times
@@ -120,7 +143,8 @@ def estimate_blocks(ys: list[np.ndarray], x: np.ndarray, offsets: list[int]) -> 
     d = np.asarray(offsets, dtype=np.float64) - float(offsets[0])
     if np.any(np.diff(d) <= 0):
         raise ValueError(f"pilot offsets must increase, got {offsets}")
-    est = [ls_estimate(y, x) for y in ys]
+    xs = x if isinstance(x, (list, tuple)) else [x] * len(ys)
+    est = [ls_estimate(y, xb) for y, xb in zip(ys, xs, strict=True)]
     c = np.array([np.conj(h) for h, _ in est])
     cfo = 0.0
     for b in range(1, len(ys)):

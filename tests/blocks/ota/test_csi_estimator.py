@@ -19,8 +19,9 @@ LAY = dict(k=2, n_t=2, preamble_len=63, n_pilots=8, header_mcs=2, payload_len=30
 H = np.array([[0.9 - 0.5j, 0.3 + 0.8j], [-0.2 + 1.1j, 0.6 - 0.1j]])
 
 
-def bursts(user, frames, nv, seed=0, noise_bursts=(), entries=None):
-    """Spans as frame_sync hands them on (CFO removed), with their ota_sync tags."""
+def bursts(user, frames, nv, seed=0, noise_bursts=(), entries=None, taps=(1.0,)):
+    """Spans as frame_sync hands them on (CFO removed), with their ota_sync tags; ``taps``:
+    a symbol-spaced multipath channel (unit energy)."""
     rng = np.random.default_rng(seed)
     lay = ota.BurstLayout(**LAY)
     parts, tags, pays = [], [], []
@@ -28,7 +29,8 @@ def bursts(user, frames, nv, seed=0, noise_bursts=(), entries=None):
         ent = entries or [{"present": True, "n_bits": 50 + f, "erased": False, "mcs": 3,
                            "image_id": 1000 + f, "label": f % 10}] * 2  # fmt: skip
         pay = (rng.standard_normal((2, 300)) + 1j * rng.standard_normal((2, 300))) * 0.5
-        y = (np.conj(H[user]) @ ota.build_burst(lay, f, ent, pay, P))[: lay.span]
+        a = np.asarray(taps, complex) / np.linalg.norm(taps)
+        y = np.convolve(np.conj(H[user]) @ ota.build_burst(lay, f, ent, pay, P), a)[: lay.span]
         y = y * np.exp(1j * (0.3 + 2e-5 * np.arange(y.size)))
         y = y + (rng.standard_normal(y.size) + 1j * rng.standard_normal(y.size)) * math.sqrt(nv / 2)
         if b in noise_bursts:
@@ -69,9 +71,13 @@ def test_reports_and_payloads_of_every_burst(user: int, chunk: int) -> None:
     assert [r[1] for r in reports] == [user] * 20
     assert [r[2] for r in reports] == frames
     assert [r[0].seq for r in reports] == list(range(20))
+    # trained on preamble, pilots and the decoded header (2N + H + 2 N_p known samples in a
+    # row): within a factor 2 of flat LS over those, far below the pilot blocks' alone
     mse = np.mean([pilots.aligned_mse(r[0].h[0], H[user]) for r in reports])
-    theory = pilots.aligned_mse_theory(nv, lay.pilots_total, P, 2)
-    assert 0.5 < mse / theory < 1.6, (mse, theory)
+    n_train = 2 * lay.preamble_len + lay.header_uses + 2 * lay.n_pilots
+    theory = pilots.aligned_mse_theory(nv, n_train, P, 2)
+    assert 0.5 < mse / theory < 2.0, (mse, theory)
+    assert mse < pilots.aligned_mse_theory(nv, lay.pilots_total, P, 2) / 4
     assert np.mean([r[0].noise_var[0] for r in reports]) == pytest.approx(nv, rel=0.2)
     # payloads: the slot, turned like the estimate (h[0] real), with the decoder's tags
     assert out.size == 20 * 300
@@ -89,6 +95,27 @@ def test_reports_and_payloads_of_every_burst(user: int, chunk: int) -> None:
         u /= abs(u)
         err = out[300 * b : 300 * (b + 1)] * u - pays[b] * np.exp(0.3j + 0j)
         assert np.mean(np.abs(err) ** 2) < 0.2
+
+
+@pytest.mark.parametrize("taps", [(1.0, 0.0, 0.5j), (0.5, 1.0, 0.0, 0.0, 0.3j)])
+def test_an_echo_is_equalised_and_its_cost_is_in_the_reported_noise(taps) -> None:
+    """Issue 21: the payload goes out equalised (~ h^H x), and the noise in the report is the
+    effective noise after equalisation, so the optimiser sees what the echo costs."""
+    nv = 0.05
+    frames = list(range(6))
+    y, tags, pays, lay = bursts(0, frames, nv, seed=3, taps=taps)
+    blk, out, _, reports = run(0, y, tags)
+    c = blk.counters()
+    assert c["headers_ok"] == c["payloads_out"] == 6 and c["errors"] == 0, c
+    for b, r in enumerate(reports):
+        # out ~ h_hat^H x: the true h^H x turned by the burst's phase (and the burst's phase
+        # of 0.3 rad), i.e. one unit factor per burst
+        z, s = out[300 * b : 300 * (b + 1)], pays[b]
+        k = np.vdot(s, z) / np.vdot(s, s)
+        assert abs(k) == pytest.approx(1.0, abs=0.05)
+        err = np.mean(np.abs(z - k * s) ** 2)
+        assert r[0].noise_var[0] == pytest.approx(err, rel=0.25), (r[0].noise_var[0], err)
+        assert nv < r[0].noise_var[0] < 4 * nv  # the echo costs, the equaliser recovers most
 
 
 def test_a_lost_header_is_an_erasure_and_a_gap_counts_as_missed() -> None:
@@ -110,7 +137,9 @@ def test_no_entry_for_this_user_gives_no_payload() -> None:
     assert blk.counters()["no_frame_for_user"] == 2 and out.size == 0 and len(reports) == 2
 
 
-@pytest.mark.parametrize("kw", [{"user": 2}, {"pilot_power": -1.0}, {"blocklength": 0}])
+@pytest.mark.parametrize("kw", [{"user": 2}, {"pilot_power": -1.0}, {"blocklength": 0},
+                                {"taps": 0}, {"taps": 4, "precursor": 4},
+                                {"pilot_spacing": -1}])  # fmt: skip
 def test_bad_parameters_are_refused(kw) -> None:
     with pytest.raises(ValueError):
         semdacom.csi_estimator(**{**LAY, **kw})

@@ -10,6 +10,7 @@ from gnuradio import blocks, gr, semdacom
 from gnuradio.semdacom import messages
 
 from semdacom.channel_coding import ota
+from semdacom.phy import pilots
 
 K, N_T, SLOT, P = 2, 2, 512, 1.3
 H = np.array([0.9 + 0.2j, -0.4 + 0.7j])
@@ -86,9 +87,17 @@ def test_every_frame_becomes_one_burst_with_its_header(chunk: int) -> None:
         e0, e1 = rb.header["entries"]
         assert (e0["n_bits"], e0["image_id"], e0["mcs"]) == (100 + b, 10 + b, 3)
         assert (e1["n_bits"], e1["image_id"]) == (200 + b, 20 + b)
-        # the payload is the frame's antenna samples, zero-padded to the slot
+        # the payload is the frame's antenna samples, zero-padded to the slot, in pieces of
+        # pilot_spacing samples with a pilot block after each (block i: its own phase mask)
         want = np.stack([x[pos : pos + n] for x in xs])
-        got = burst[:, lay.payload_start : lay.payload_start + lay.payload_len]
+        got = np.concatenate([burst[:, a : a + m] for a, m in lay.payload_segments], axis=1)
+        assert lay.inner_blocks == (SLOT - 1) // 256 == 1
+        for i, o in enumerate(lay.pilot_offsets):
+            np.testing.assert_allclose(
+                burst[:, o : o + lay.n_pilots],
+                pilots.pilot_matrix(N_T, lay.n_pilots, P, i),
+                atol=1e-6,
+            )
         np.testing.assert_allclose(got[:, :n], want, atol=1e-6)
         assert np.all(got[:, n:] == 0)
         assert np.all(burst[:, lay.span :] == 0)  # the guard
@@ -114,8 +123,16 @@ def test_a_frame_tag_without_a_number_takes_the_next_one() -> None:
     assert rb.header["frame"] == 10
 
 
+def test_pilot_spacing_sets_the_pilot_blocks_inside_the_payload() -> None:
+    for m, inner in ((0, 0), (128, 3), (512, 0)):
+        lay = semdacom.pilot_inserter(payload_len=SLOT, pilot_spacing=m).layout()
+        assert lay.pilot_spacing == m and lay.inner_blocks == inner
+        assert lay.span == 2 * 127 + lay.header_uses + SLOT + (3 + inner) * 16
+
+
 @pytest.mark.parametrize("kw", [{"n_pilots": 2}, {"preamble_len": 64}, {"pilot_power": 0.0},
-                                {"payload_len": 0}, {"k": 0}, {"header_mcs": 99}])  # fmt: skip
+                                {"payload_len": 0}, {"k": 0}, {"header_mcs": 99},
+                                {"pilot_spacing": -1}, {"pilot_spacing": 8}])  # fmt: skip
 def test_bad_parameters_are_refused(kw) -> None:
     with pytest.raises(ValueError):
         semdacom.pilot_inserter(**kw)
