@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pmt
 from gnuradio.semdacom import messages
 from gnuradio.semdacom.plumbing.base import Block
 from gnuradio.semdacom.plumbing.checks import check_int
@@ -153,7 +154,11 @@ class CodecBlock(Block):
     """Base of the codec blocks of one user (``source_encoder``, ``source_decoder``,
     ``semantic_decoder``): the codec of the ``codec`` parameter, the ``rate_index`` in force
     (``self._rates``, a :class:`RateCommands`), the counters ``pdus_in``, ``pdus_out``,
-    ``erasures``, ``cmd_accepted``, ``cmd_rejected`` and the ``pdus`` output."""
+    ``erasures``, ``shed``, ``cmd_accepted``, ``cmd_rejected`` and the ``pdus`` output."""
+
+    #: a decoder whose ``pdus`` queue holds more than this many PDUs answers the next one at once
+    #: as an erasure instead of decoding it (``shed``): the encoder's worker cap (PduWorker.CAP)
+    MAX_BACKLOG = 256
 
     def setup_codec(
         self, user: Any, rate_index: Any, weights: str, codec: str, *, semantic: bool
@@ -167,16 +172,32 @@ class CodecBlock(Block):
         rate_index = check_int("rate_index", rate_index, 0, self._codec.levels - 1)
         self._user = int(user)
         self._rates = RateCommands(self._user, self._codec.levels, int(rate_index))
-        self.setup(("pdus_in", "pdus_out", "erasures", "cmd_accepted", "cmd_rejected"))
+        self.setup(("pdus_in", "pdus_out", "erasures", "shed", "cmd_accepted", "cmd_rejected"))
         return int(rate_index)
 
     def decoder_ports(self) -> None:
         """The ports of a decoder: each PDU on ``pdus`` gives one result (``self._result(msg)``)
         or erasure (``self._erasure(meta, reason)``) on ``pdus``; ``cmd`` sets the
-        ``rate_index`` used when a PDU carries none."""
+        ``rate_index`` used when a PDU carries none.
+
+        Bound (issue 24): while more than :attr:`MAX_BACKLOG` PDUs wait in the ``pdus`` queue
+        (GNU Radio's message queue, which has no cap of its own), each PDU taken is answered at
+        once as an erasure (``Block.shed``, counted in ``shed``) instead of being decoded, so the
+        queue drains at the speed of an erasure and every PDU still gives one result. A credit
+        loop (examples/mu_ascc_loopback.grc) never gets there; a radio faster than the decoder
+        does."""
+        self._queue_of = self.to_basic_block()
+        self._pdus_port = pmt.intern("pdus")
         self.message_in("pdus", self._on_pdus, arrived="pdus_in")
         self.cmd_in(self._rates.accept)  # MessageError for a malformed or older allocation
         self.message_out("pdus")
 
     def _on_pdus(self, msg: Any) -> None:
-        self.answer("pdus", msg, self._result, lambda m, why: self._erasure(salvage_meta(m), why))
+        erasure = self._input_erasure
+        if self._queue_of.nmsgs(self._pdus_port) > self.MAX_BACKLOG:
+            self.shed("pdus", msg, erasure, self.MAX_BACKLOG)
+            return
+        self.answer("pdus", msg, self._result, erasure)
+
+    def _input_erasure(self, msg: Any, reason: str) -> Any:
+        return self._erasure(salvage_meta(msg), reason)

@@ -178,3 +178,35 @@ def test_learned_decoder_refuses_classical_streams(harness, classical_streams) -
     assert meta["erased"] is True and "heif-x265" in meta["erasure_reason"]
     with pytest.raises(ValueError, match="codec"):
         source_decoder(codec="jpeg")
+
+
+def test_a_backlog_beyond_the_cap_is_shed_as_erasures(harness, streams) -> None:
+    """Issue 24, bounded queues: GNU Radio's message queue has no cap; while more than
+    MAX_BACKLOG PDUs wait, each one taken is answered at once as an erasure (``shed``) instead
+    of being decoded, and every PDU still gives one result. Before, the queue grew without
+    limit when the decoder was slower than what came in (a radio)."""
+    import threading
+
+    h = harness()
+    _, s = streams
+    gate, slow = threading.Event(), h.blk._result
+
+    def result(msg):
+        gate.wait(20.0)  # the decoder stalls until everything has arrived
+        return slow(msg)
+
+    h.blk._result = result
+    cap = source_decoder.MAX_BACKLOG
+    n = cap + 60
+    for i in range(n):
+        h.post("pdus", _pdu(s[0][i % 4], rate_index=0, image_id=i, frame=np.uint64(i)))
+    h.wait_for(lambda: h.blk.to_basic_block().nmsgs(pmt.intern("pdus")) >= n - 1)
+    gate.set()
+    h.wait_out("pdus", n)
+    out = h.out("pdus", messages.unpack_image_pdu)
+    c = h.blk.counters()
+    shed = [m for m, _ in out if "overloaded" in str(m.get("erasure_reason", ""))]
+    assert len(out) == n and c["pdus_out"] == n and c["shed"] == len(shed)
+    assert n - cap - 2 <= c["shed"] <= n - cap  # the backlog drained to the cap, no lower
+    assert sorted(int(m["image_id"]) for m, _ in out) == list(range(n))
+    assert all(m["erased"] is True for m in shed)
