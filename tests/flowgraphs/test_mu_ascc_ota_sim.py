@@ -102,9 +102,13 @@ def test_ota_sim_detects_frames_and_closes_the_loop(mu_ascc_ota_sim) -> None:
     csi = tb.combiner.last_csi()
     for u in (0, 1):
         assert pilots.aligned_mse(csi.h[u], h_true[u]) < 0.05
-    # once planned, the payload decodes: few data-user erasures, the semantic user mostly right
+    # the semantic user mostly right; erased means the same at the decoder and at the sink
+    # (a frame with any codeword lost: those sent before the first allocation is in force on
+    # both sides, at the initial rate and without beams, are, and how many there are depends
+    # on the machine's load; after it, the check below)
     du, su = tb.metrics_0.summary()["users"]["0"], tb.metrics_1.summary()["users"]["1"]
-    assert du["erased"] <= N_IMAGES // 4, du
+    assert du["erased"] == sum(m["erased"] for m in decoded(tb, 0)), du
+    assert su["erased"] == sum(m["erased"] for m in decoded(tb, 1)), su
     assert su["accuracy"] >= 0.5, su
     # frame-exact over the air: the allocations change every few frames (new CSI), and once
     # the first is in force on both sides, a frame decoded with another frame's beams or MCS

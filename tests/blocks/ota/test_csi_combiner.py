@@ -105,3 +105,71 @@ def test_a_frame_jump_is_a_restart_not_deafness(block_harness) -> None:
     h.post_and_wait("csi", report(1, 0), ["accepted"])
     h.wait_out("csi", n + 1)
     assert read(h.out("csi")[-1])[1] == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 21 (Build 3): CSI age and the fading margin
+# ---------------------------------------------------------------------------------------------
+
+
+def _keys(msg) -> tuple[list, list, list]:
+    def get(key: str):
+        return pmt.dict_ref(msg, pmt.intern(key), pmt.PMT_NIL)
+
+    return (list(pmt.s64vector_elements(get("age"))), list(pmt.s64vector_elements(get("span"))),
+            list(pmt.f64vector_elements(get("margin_db"))))  # fmt: skip
+
+
+def test_every_csi_carries_its_age_and_plan_carries_the_margin(block_harness) -> None:
+    """Each user's age (frames from its newest report to the CSI's frame) and span (frames
+    its averaged reports cover); ``plan`` is the same CSI with the noise raised by the margin,
+    ``csi`` keeps the measured noise (the users' decoders use it)."""
+    blk = semdacom.csi_combiner(k=2, n_t=2, every=1, average=2, margin_db=3.0)
+    h = block_harness(blk, ["csi", "plan"])
+    h.post_and_wait("csi", report(1, 9), ["accepted"])
+    h.post_and_wait("csi", report(0, 10), ["accepted"])
+    h.post_and_wait("csi", report(0, 11), ["accepted"])
+    h.wait_out("plan", 2)
+    csi, frame = read(h.out("csi")[1])
+    plan, plan_frame = read(h.out("plan")[1])
+    assert frame == plan_frame == 11 and np.allclose(csi.h, plan.h)
+    assert np.allclose(csi.noise_var, NV) and np.allclose(plan.noise_var, np.array(NV) * 10**0.3)
+    age, span, margin = _keys(h.out("csi")[1])
+    assert age == [0, 2] and span == [1, 0] and margin == [3.0, 3.0]
+    assert _keys(h.out("plan")[1]) == (age, span, margin)
+    assert np.allclose(blk.margins_db(), 3.0)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_measured_margin_follows_the_fading_of_each_user(block_harness, seed: int) -> None:
+    """margin_quantile 0.25, lag 10: user 0's gain fades (Clarke, Doppler 0.05 per frame),
+    user 1's only carries a 2 % estimation error. The measured margin of the faded user is
+    several dB, the static one's a few tenths; the floor margin_db holds for both."""
+    rng = np.random.default_rng(seed)
+    n = 150
+    theta, phi = rng.uniform(0, 2 * np.pi, (2, 16))
+    fade = np.abs(np.exp(1j * (2 * np.pi * 0.05 * np.outer(np.arange(n), np.cos(theta)) + phi))
+                  .sum(axis=1)) / 4  # fmt: skip
+    blk = semdacom.csi_combiner(k=2, n_t=2, every=4, average=4, margin_db=0.1,
+                                margin_quantile=0.25, lag=10)  # fmt: skip
+    h = block_harness(blk, ["csi", "plan"])
+    for f in range(n):
+        h.post("csi", report(0, f, fade[f] * (1 + 0.02 * rng.standard_normal())))
+        h.post("csi", report(1, f, 1 + 0.02 * rng.standard_normal()))
+    h.wait_for(lambda: h.counters()["accepted"] == 2 * n)
+    h.wait_out("plan", (n - 1) // 4)
+    m = blk.margins_db()
+    assert 2.0 < m[0] <= 20.0 and m[0] > 5 * m[1], m
+    assert 0.1 <= m[1] < 0.6, m
+    plan, _ = read(h.out("plan")[-1])
+    csi, _ = read(h.out("csi")[-1])
+    assert np.allclose(plan.noise_var, csi.noise_var * 10 ** (m / 10))
+
+
+@pytest.mark.parametrize(
+    "kw", [{"margin_db": -1.0}, {"margin_db": 25.0}, {"margin_quantile": 0.6},
+           {"margin_quantile": -0.1}, {"lag": 0}, {"margin_db": float("nan")}],
+)  # fmt: skip
+def test_bad_margin_parameters_are_refused(kw) -> None:
+    with pytest.raises(ValueError):
+        semdacom.csi_combiner(**kw)
