@@ -198,3 +198,28 @@ def test_set_expected_and_bad_parameters() -> None:
     for kw in ({"first_frame": -2}, {"frame_count": -1}, {"tail_s": -1.0}, {"tail_s": "x"}):
         with pytest.raises(ValueError):
             channel_decoder(**kw)
+
+
+def test_a_slow_start_is_not_an_outage() -> None:
+    """The tail timer is armed by the first frame received: a transmitter that starts after
+    tail_s (loading its models) loses nothing."""
+    rng = np.random.default_rng(2)
+    x, tags, sent = _frames([0, 1, 2], rng)
+    src = GatedSource(np.concatenate([x, np.zeros(64)])[None, :], tags, 0, 0.6)  # 0.6 s late
+    dec = channel_decoder(mcs=MCS, blocklength=L, snr_db=30.0, first_frame=0, frame_count=3,
+                          tail_s=0.2)  # fmt: skip
+    dbg = blocks.message_debug()
+    tb = gr.top_block()
+    tb.connect(src, dec)
+    tb.msg_connect((dec, "pdus"), (dbg, "store"))
+    tb.start()
+    try:
+        wait_until(lambda: dbg.num_messages() >= 3, what="3 PDUs")
+        time.sleep(0.4)
+    finally:
+        tb.stop()
+        tb.wait()
+    out = [messages.unpack_bits_pdu(dbg.get_message(i)) for i in range(dbg.num_messages())]
+    assert [(m["frame"], m["erased"]) for m, _ in out] == [(0, False), (1, False), (2, False)]
+    assert all(np.array_equal(b, s) for (_, b), s in zip(out, sent, strict=True))
+    assert dec.counters()["frames_missing"] == 0
