@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import heapq
 import json
 import threading
 from collections import OrderedDict
@@ -254,13 +255,16 @@ class metrics_sink(Block, gr.basic_block):
 
         with self._lock:
             users = {}
+            missing: dict[int, list[int]] = {}  # one pass over the references kept
+            for v, i in self._refs:
+                missing.setdefault(v, []).append(i)
             for user, u in sorted(self._users.items()):
                 keys = ("task", "received", "evaluated", "erased", "partial", "frames_missing",
                         "codewords", "codewords_lost")  # fmt: skip
                 d = {k: u[k] for k in keys}
-                missing = sorted(i for (v, i) in self._refs if v == user)
-                d["missing"] = len(missing)
-                d["missing_ids"] = missing[:MAX_MISSING_LISTED]
+                ids = missing.get(user, [])
+                d["missing"] = len(ids)
+                d["missing_ids"] = heapq.nsmallest(MAX_MISSING_LISTED, ids)
                 if u["scored"]:
                     mse = u["mse_sum"] / u["scored"]
                     msssim = u["msssim_sum"] / u["scored"]
@@ -278,11 +282,11 @@ class metrics_sink(Block, gr.basic_block):
                 if u["no_label"]:
                     d["no_label"] = u["no_label"]
                 users[str(user)] = d
-            for user in sorted({v for (v, _) in self._refs} - set(self._users)):
-                missing = sorted(i for (v, i) in self._refs if v == user)  # no result at all
+            for user in sorted(set(missing) - set(self._users)):  # no result at all
+                ids = missing[user]
+                first = heapq.nsmallest(MAX_MISSING_LISTED, ids)
                 users[str(user)] = {"task": "none", "received": 0, "evaluated": 0, "erased": 0,
-                                    "missing": len(missing),
-                                    "missing_ids": missing[:MAX_MISSING_LISTED]}  # fmt: skip
+                                    "missing": len(ids), "missing_ids": first}  # fmt: skip
             counts = dict(self._counts)
             counts["pending"] = self._n_pending
             counts["refs_kept"] = len(self._refs)
