@@ -167,3 +167,28 @@ def test_noise_and_data_alone_give_no_burst(sps) -> None:
             if not rejected:
                 break
             begin = resume
+
+
+@pytest.mark.parametrize("sps", [1, 2])
+def test_a_plateau_of_the_metric_is_not_searched_over_and_over(sps) -> None:
+    """A DC level (or any signal that repeats every N symbols) holds the metric near 1 for as
+    long as it lasts; each candidate's fine search rejects it. The next search starts past
+    every start that search tried, so the plateau costs about one rejection per N symbols
+    (before: one per N/8, the same starts searched eight times over), and a candidate costs
+    the same however long the buffer behind it (the metric is computed over a bounded look
+    first)."""
+    rng = np.random.default_rng(4)
+    pre = sync.preamble(2, 127)
+    ns = 127 * sps
+    total = 60 * ns
+    y = 0.5 + 0.05 * (rng.standard_normal(total) + 1j * rng.standard_normal(total))
+    begin, rejections = 0, 0
+    while True:
+        det, resume, rejected = sync.find_burst(y, pre, begin, sps=sps)
+        assert det is None
+        if not rejected:
+            break
+        assert resume > begin
+        rejections += 1
+        begin = resume
+    assert 0 < rejections <= total / ns, rejections

@@ -38,9 +38,10 @@ with the matched filter):
    under a wrong hypothesis the residual ``2 pi k' / N`` turns the 2N-sample correlation
    through whole turns (zero at the true start) and, thanks to the mask, leaves only
    random-level correlation elsewhere; the best hypothesis's peak is the burst start and its
-   CFO the estimate, over ``|CFO| < (K + 1/2) / N`` cycles/symbol. A best ``rho`` below ``rho_min`` is rejected
-   (a false alarm, or a CFO outside the range), and so is a second hypothesis within a
-   factor ``ambiguity`` of the best (two CFOs explain the preamble: rejected, never guessed).
+   CFO the estimate, over ``|CFO| < (K + 1/2) / N`` cycles/symbol. A best ``rho`` below
+   ``rho_min`` is rejected (a false alarm, or a CFO outside the range), and so is a second
+   hypothesis within a factor ``ambiguity`` of the best (two CFOs explain the preamble:
+   rejected, never guessed).
 
 :func:`find_burst` chains both over a buffer. Everything here is numpy; the GNU Radio block
 ``frame_sync`` buffers the stream and calls it.
@@ -84,6 +85,10 @@ MASK_SEED = 2026
 #: CFO hypotheses each side of the Schmidl-Cox estimate (:func:`find_burst`): acquisition over
 #: ``|CFO| < (K + 1/2) / N`` cycles/symbol, 0.0197 for ``N = 127``.
 HYPOTHESES = 2
+#: :func:`find_burst` first computes the metric over this many halves ``N sps`` past ``begin``
+#: (and the rest of the buffer only when nothing can be judged there), so that a candidate,
+#: rejected or not, costs the same however long the buffer.
+_SCAN = 16
 #: A second CFO hypothesis whose ``rho`` exceeds this share of the best one's makes the
 #: estimate ambiguous (rejected).
 AMBIGUITY = 0.5
@@ -208,17 +213,24 @@ def rotate(x: np.ndarray, cfo: float, n0: int = 0) -> np.ndarray:
     return np.asarray(x, dtype=np.complex128) * np.exp(-1j * cfo * k)
 
 
-def _rho_curve(r: np.ndarray, pre: np.ndarray, lo: int, hi: int, stride: int) -> np.ndarray:
-    pre = np.asarray(pre, dtype=np.complex128)
-    n = pre.shape[1]
+def _rho_curves(r: np.ndarray, pres: np.ndarray, lo: int, hi: int, stride: int) -> np.ndarray:
+    """``rho(t)``, ``t`` in ``[lo, hi]``, against each set ``pres[h]`` of ``n_t`` sequences
+    (``pres``: ``(H, n_t, n)``, the same energy per row): ``(H, T)``. The windows are gathered
+    once and correlated with every set in one product."""
+    pres = np.asarray(pres, dtype=np.complex128)
+    n_h, n_t, n = pres.shape
     starts = np.arange(lo, hi + 1)
     idx = starts[:, None] + stride * np.arange(n)[None, :]
     win = r[idx]  # (T, n)
-    corr = win @ pre.conj().T  # (T, n_t)
+    corr = win @ pres.reshape(n_h * n_t, n).conj().T  # (T, H n_t)
+    num = np.sum(np.abs(corr.reshape(-1, n_h, n_t)) ** 2, axis=2).T  # (H, T)
     energy = np.sum(np.abs(win) ** 2, axis=1)
-    pe = float(np.mean(np.sum(np.abs(pre) ** 2, axis=1)))
-    num = np.sum(np.abs(corr) ** 2, axis=1)
+    pe = float(np.mean(np.sum(np.abs(pres[0]) ** 2, axis=1)))
     return np.where(energy > 0, num / (np.where(energy > 0, energy, 1.0) * pe), 0.0)
+
+
+def _rho_curve(r: np.ndarray, pre: np.ndarray, lo: int, hi: int, stride: int) -> np.ndarray:
+    return _rho_curves(r, np.asarray(pre)[None], lo, hi, stride)[0]
 
 
 def fine_timing(
@@ -256,18 +268,15 @@ REJECT_CFO = "cfo"
 
 def _hypotheses(r, pre, coarse, cfo0, search, ns, sps, n_hyp):
     """``rho`` curves around ``coarse`` for the CFOs ``cfo0 + 2 pi k / ns``, ``|k| <= n_hyp``:
-    ``(lo, ks, curves)`` with ``curves[i]`` over starts ``lo ..``."""
+    ``(lo, ks, curves)`` with ``curves[i]`` over starts ``lo ..``. A CFO ``eps`` turns the
+    window's symbol ``m`` by ``eps sps m`` from its first; ``|<r_t, pre e^{j eps sps m}>|`` is
+    ``rho`` with ``eps`` removed from ``r``, so the hypotheses turn the preamble instead."""
     lo = max(coarse - search - 1, 0)
     hi = coarse + search + 1
-    seg = r[lo : hi + 2 * ns + 1]
     ks = np.arange(-n_hyp, n_hyp + 1)
-    curves = np.stack(
-        [
-            _rho_curve(rotate(seg, cfo0 + 2 * np.pi * k / ns, lo - coarse), pre, 0, hi - lo, sps)
-            for k in ks
-        ]  # fmt: skip
-    )
-    return lo, ks, curves
+    m = np.arange(pre.shape[1])
+    turns = np.exp(1j * np.outer(cfo0 + 2 * np.pi * ks / ns, sps * m))  # (H, 2N)
+    return lo, ks, _rho_curves(r, pre[None, :, :] * turns[:, None, :], lo, hi, sps)
 
 
 def _refine_cfo(w: np.ndarray, pre: np.ndarray, cfo: float, ns: int) -> float:
@@ -298,12 +307,14 @@ def find_burst(
 
     Returns ``(detection, resume, rejected)``: ``detection`` is None when no preamble starts
     in the part of ``r`` that can be judged yet; ``resume`` is where the next search should
-    begin (after a detection: its start; after a rejected candidate: past it; with nothing
-    found: the first position that could not be judged yet); ``rejected`` is ``""`` (false)
-    unless a candidate was rejected: :data:`REJECT_TIMING` when its best fine-timing ``rho``
-    is below ``rho_min`` (a false alarm of the metric, or a CFO outside the range),
-    :data:`REJECT_CFO` when a second CFO hypothesis reaches ``ambiguity`` times the best
-    one's ``rho`` (the CFO is ambiguous: never passed on).
+    begin (after a detection: its start; after a rejected candidate: past every start its
+    fine search tried; with nothing found: the first position that could not be judged yet;
+    the metric is computed over ``_SCAN`` halves first, the rest of ``r`` only when nothing
+    can be judged there, so a candidate's cost does not grow with ``len(r)``); ``rejected``
+    is ``""`` (false) unless a candidate was rejected: :data:`REJECT_TIMING` when its best
+    fine-timing ``rho`` is below ``rho_min`` (a false alarm of the metric, or a CFO outside
+    the range), :data:`REJECT_CFO` when a second CFO hypothesis reaches ``ambiguity`` times
+    the best one's ``rho`` (the CFO is ambiguous: never passed on).
 
     A candidate is the first ``d`` with ``M(d) > threshold``; the coarse start is the peak of
     ``M`` within the ``2N`` symbols after it, where the Schmidl-Cox CFO ``eps_0 = angle(P)/(N
@@ -331,44 +342,56 @@ def find_burst(
     n = pre.shape[1] // 2
     ns = n * sps
     search = (n // 4 if search is None else int(search)) * sps
-    r, bad = sanitize(r)  # junk samples: 0 for the fine timing, invalid windows for the metric
+    raw = np.asarray(r).reshape(-1)
     need = 3 * ns + search + 2  # beyond the candidate: metric peak, fine search, preamble
-    m, p = _schmidl_cox(r[begin:], bad[begin:], ns)
+    off = max(0, begin - search - 1)  # the fine search may look this far back
+    b = begin - off
+    stop = min(raw.size, begin + _SCAN * ns + need + ns)  # a bounded look first
+    while True:
+        # junk samples: 0 for the fine timing, invalid windows for the metric
+        r, bad = sanitize(raw[off:stop])  # indices from ``off`` on
+        m, p = _schmidl_cox(r[b:], bad[b:], ns)
+        above = np.flatnonzero(m > threshold)
+        if stop == raw.size or (above.size and b + int(above[0]) + need + ns <= r.size):
+            break
+        stop = raw.size  # nothing to judge in the bounded look: the rest of the buffer
     if m.size == 0:
         return None, begin, ""
-    above = np.flatnonzero(m > threshold)
     if above.size == 0:
         return None, begin + m.size, ""
     d0 = int(above[0])
-    if begin + d0 + need + ns > r.size:
+    if b + d0 + need + ns > r.size:
         return None, begin + d0, ""  # judge it when more samples are in
     # the peak of M within 2N symbols of the crossing (a noise crossing up to N symbols ahead
     # of a preamble must not pull the coarse start off it; no two preambles are that close)
     dc = d0 + int(np.argmax(m[d0 : d0 + 2 * ns]))
     cfo0 = float(np.angle(p[dc]) / ns)
-    coarse = begin + dc
+    coarse = b + dc
     lo, ks, curves = _hypotheses(r, pre, coarse, cfo0, search, ns, sps, hypotheses)
     peaks = curves.max(axis=1)
     i = int(np.argmax(peaks))
     rho = float(peaks[i])
     rho_alt = float(np.max(np.delete(peaks, i))) if peaks.size > 1 else 0.0
     if rho < rho_min:
-        return None, begin + d0 + max(1, ns // 8), REJECT_TIMING
+        # past every start the fine search tried (a candidate from the same M peak would try
+        # them again: on a plateau of M, a DC level or a tone, that is most of the cost)
+        return None, max(begin + d0 + max(1, ns // 8), off + coarse + search + 2), REJECT_TIMING
     if rho_alt >= ambiguity * rho:
-        return None, coarse + ns, REJECT_CFO  # past this preamble: one rejection per burst
+        return None, off + coarse + ns, REJECT_CFO  # past this preamble: one rejection per burst
     rho_c = curves[i]
     k = int(np.argmax(rho_c))
     frac = 0.0
     if sps > 1 and 0 < k < rho_c.size - 1:
-        a, b, c = rho_c[k - 1], rho_c[k], rho_c[k + 1]
-        den = a - 2 * b + c
+        a, bb, c = rho_c[k - 1], rho_c[k], rho_c[k + 1]
+        den = a - 2 * bb + c
         if den < 0:
             frac = float(np.clip(0.5 * (a - c) / den, -0.5, 0.5))
     cfo = _refine_cfo(
         r[lo + k : lo + k + 2 * ns : sps], pre, cfo0 + 2 * np.pi * int(ks[i]) / ns, ns
     )
-    det = Detection(lo + k, coarse, cfo, float(m[dc]), rho, frac, int(ks[i]), rho_alt)
-    return det, lo + k, ""
+    start = off + lo + k
+    det = Detection(start, off + coarse, cfo, float(m[dc]), rho, frac, int(ks[i]), rho_alt)
+    return det, start, ""
 
 
 def interpolate(r: np.ndarray, positions: np.ndarray, half: int = 4) -> np.ndarray:
