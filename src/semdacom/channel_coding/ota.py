@@ -404,17 +404,20 @@ class ReceivedBurst:
     noise_fit: float = math.nan  # residual of the channel fit (before equalisation)
 
 
-def _equalised(y: np.ndarray, cf, x: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, float]:
-    """The burst equalised and its effective noise, measured on the training samples whose
-    equaliser window lies inside the burst."""
+def _equalised(
+    y: np.ndarray, cf, x: np.ndarray, known: np.ndarray, upto: int | None = None
+) -> tuple[np.ndarray, float]:
+    """The burst equalised (its first ``upto`` samples only when given) and its effective
+    noise, measured on the training samples whose equaliser window lies inside it."""
     nv = max(cf.noise_var, 1e-12) if math.isfinite(cf.noise_var) else 1.0
     pw = np.convolve(np.abs(y) ** 2, np.ones(64) / 64, mode="same")
     snr = np.maximum(pw - nv, 0.05 * nv) / nv
     length = 2 * cf.lags.size + 5
-    z = equalizer.equalize(y, cf, snr, length=length)
-    target = np.conj(cf.h) @ x
+    z = equalizer.equalize(y, cf, snr, length=length, upto=upto)
+    target = np.einsum("a,an->n", np.conj(cf.h), x)
     pos = np.flatnonzero(known)
-    pos = pos[(pos >= length) & (pos < y.size - length)]
+    end = y.size if upto is None else min(y.size, int(upto))
+    pos = pos[(pos >= length) & (pos < end - length)]
     nv_eff = equalizer.effective_noise(z, target, pos, cf.n_params)
     return z, (nv_eff if math.isfinite(nv_eff) else nv)
 
@@ -433,7 +436,8 @@ def receive_burst(
     2. The burst is equalised (MMSE FIR per chunk, unbiased) and the header decoded with
        ``h`` and the effective noise measured on the equalised training samples.
     3. A decoded header is known samples too: the fit is repeated with it (a few hundred
-       more training samples) and the payload equalised with that fit.
+       more training samples) and the payload equalised with that fit. The payload of a
+       burst whose header failed (an erasure for its decoder) is not equalised: zeros.
 
     ``h`` is turned so that its first entry is real and non-negative, and the equalised
     samples with it, so that the channel a decoder combines with the beams
@@ -448,8 +452,8 @@ def receive_burst(
     x, known = _training(layout, power)
     mid = layout.payload_start + (layout.pilots_last - layout.payload_start) / 2
     cf = equalizer.fit(y, x, known, taps, precursor, SEG_LEN, t0=mid,
-                       init_len=layout.header_start)  # fmt: skip
-    z, nv = _equalised(y, cf, x, known)
+                       init_len=layout.header_start, iterations=1)  # fmt: skip
+    z, nv = _equalised(y, cf, x, known, layout.payload_start + SEG_LEN)
     h, u = pilots.normalise_phase(cf.h)
     hdr = z[layout.header_start : layout.pilots_mid] * np.conj(u)
     header, reason = decode_header_symbols(hdr, h, nv, power, layout)
@@ -459,10 +463,11 @@ def receive_burst(
         known = known.copy()
         x[:, layout.header_start : layout.pilots_mid] = _header_samples(bits, layout, power)
         known[layout.header_start : layout.pilots_mid] = True
-        cf = equalizer.fit(y, x, known, taps, precursor, SEG_LEN, t0=mid,
-                           init_len=layout.payload_start)  # fmt: skip
-        z, nv = _equalised(y, cf, x, known)
+        cf = equalizer.fit(y, x, known, taps, precursor, SEG_LEN, t0=mid, start=cf,
+                           iterations=1)  # fmt: skip
         h, u = pilots.normalise_phase(cf.h)
+        z, nv = _equalised(y, cf, x, known)
+    # (a burst whose header failed is an erasure: its payload is not equalised, zeros)
     z = z * np.conj(u)  # the samples see h^H: turning h by u turns them by conj(u)
     pay = np.concatenate([z[a : a + n] for a, n in layout.payload_segments]).astype(np.complex64)
     return ReceivedBurst(h, nv, cf.cfo, header, reason, pay, cf.alpha0 * u, cf.noise_var)

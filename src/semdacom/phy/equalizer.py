@@ -57,6 +57,7 @@ __all__ = [
     "fit",
     "lags",
     "mmse_taps",
+    "mmse_taps_batch",
     "smooth_phase",
     "valid_rows",
 ]
@@ -168,11 +169,17 @@ def smooth_phase(t: np.ndarray, phase: np.ndarray, var: np.ndarray) -> tuple[np.
 
 def _rank1(g: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """``g ~ conj(h) alpha^T`` with ``||alpha|| = 1``; and the energy share left out."""
-    u, s, vh = np.linalg.svd(g, full_matrices=False)
-    h = np.conj(s[0] * u[:, 0])
-    alpha = vh[0]  # g = s u vh: row vh[0] is alpha^T
-    tot = float(np.sum(s**2))
-    return h, alpha, (float(np.sum(s[1:] ** 2)) / tot if tot > 0 else 0.0)
+    # the top left singular vector from the small n_t x n_t Gram matrix g g^H
+    w, U = np.linalg.eigh(np.einsum("al,bl->ab", g, np.conj(g)))
+    s1 = float(max(w[-1], 0.0))
+    u = U[:, -1]
+    if s1 > 0:
+        vh0 = np.einsum("a,al->l", np.conj(u), g) / math.sqrt(s1)  # alpha^T = u^H g / s
+    else:
+        vh0 = np.eye(g.shape[1])[0].astype(np.complex128)
+    h = np.conj(math.sqrt(s1) * u)  # g = conj(h) alpha^T
+    tot = float(np.sum(np.abs(g) ** 2))
+    return h, vh0, (max(tot - s1, 0.0) / tot if tot > 0 else 0.0)
 
 
 def fit(
@@ -184,6 +191,8 @@ def fit(
     seg_len: int = 128,
     t0: float | None = None,
     init_len: int | None = None,
+    start: ChannelFit | None = None,
+    iterations: int = 2,
 ) -> ChannelFit:
     """Fit the burst model of the module docstring.
 
@@ -197,6 +206,9 @@ def fit(
     t0 : sample of ``t = 0`` (the estimate ``h`` holds there; default the burst's middle).
     init_len : the first fit uses the rows below this sample only (default: the first
         contiguous run of training), where the phase has not moved yet.
+    start : a fit of the same burst to start from instead (e.g. before more training was
+        known); its taps must have the same lags.
+    iterations : rounds of phase, taps and drift.
     """
     y = np.asarray(y, np.complex128).reshape(-1)
     x = np.asarray(x, np.complex128)
@@ -229,15 +241,20 @@ def fit(
     first = rows < init_len
     if np.count_nonzero(first) < 2 * n_t * L:
         first = np.ones(rows.size, bool)
-    g = np.linalg.lstsq(A[first], yr[first], rcond=None)[0].reshape(n_t, L)
-    h, a0, loss = _rank1(g)
-    a1 = np.zeros(L, np.complex128)
+    if start is not None and np.array_equal(start.lags, lg) and start.h.size == n_t:
+        h, a0, loss = start.h, start.alpha0, start.rank1_loss
+        a1 = start.alpha1 * (start.t_scale / float(max(n, 1)))
+        a0 = a0 + ((t_ref - start.t0) / start.t_scale) * start.alpha1
+    else:
+        g = _lstsq(A[first], yr[first]).reshape(n_t, L)
+        h, a0, loss = _rank1(g)
+        a1 = np.zeros(L, np.complex128)
     cfo, drift_score, k_par, nv = 0.0, 0.0, 0, math.nan
     theta = np.zeros(n)
     nn = np.arange(n)
-    for _ in range(2):
+    for _ in range(max(1, int(iterations))):
         # phases of the segments against the current model, smoothed over the burst
-        pred = np.einsum("rl,rl->r", _scalar(Ap, h, n_t, L), a0[None, :] + tp[:, None] * a1)
+        pred = np.sum(_scalar(Ap, h, n_t, L) * (a0[None, :] + tp[:, None] * a1), axis=1)
         yp = y[prow]
         cp = np.conj(pred) * yp
         corr = np.bincount(seg, cp.real, n_seg) + 1j * np.bincount(seg, cp.imag, n_seg)
@@ -248,15 +265,15 @@ def fit(
         theta = cfo * nn + np.interp(nn, centers, sm - cfo * centers)
         theta_rows = theta[rows]
         yd = yr * np.exp(-1j * theta_rows)
-        g = np.linalg.lstsq(A, yd, rcond=None)[0].reshape(n_t, L)
+        g = _lstsq(A, yd).reshape(n_t, L)
         h, a0, loss = _rank1(g)
         s_t = _scalar(A, h, n_t, L)
-        a0 = np.linalg.lstsq(s_t, yd, rcond=None)[0]
-        rss0 = float(np.sum(np.abs(yd - s_t @ a0) ** 2))
+        a0 = _lstsq(s_t, yd)
+        rss0 = float(np.sum(np.abs(yd - np.sum(s_t * a0, axis=1)) ** 2))
         dl = _drift_taps(a0)
         both = np.concatenate([s_t, s_t[:, dl] * tn[:, None]], axis=1)
-        sol = np.linalg.lstsq(both, yd, rcond=None)[0]
-        rss1 = float(np.sum(np.abs(yd - both @ sol) ** 2))
+        sol = _lstsq(both, yd)
+        rss1 = float(np.sum(np.abs(yd - np.sum(both * sol, axis=1)) ** 2))
         k_par = n_t + L + dl.size + n_seg
         nv1 = rss1 / max(rows.size - k_par, 1)
         drift_score = (rss0 - rss1) / max(dl.size * nv1, 1e-30)
@@ -278,6 +295,42 @@ def fit(
                       drift_score=float(drift_score))  # fmt: skip
 
 
+def _solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a^-1 b`` for a stack of small Hermitian positive definite systems (``a`` (..., n, n),
+    ``b`` (..., n, k)) by Gauss-Jordan elimination in numpy (no pivoting needed for such
+    matrices): no LAPACK call, whose threads, on a loaded machine with the many threads of a
+    flowgraph, cost far more than these small systems."""
+    a = np.array(a, np.complex128)
+    b = np.array(b, np.complex128)
+    for k in range(a.shape[-1]):
+        d = a[..., k, k]
+        d = np.where(np.abs(d) > 1e-300, d, 1e-300)
+        a[..., k, :] /= d[..., None]
+        b[..., k, :] /= d[..., None]
+        f = a[..., :, k].copy()
+        f[..., k] = 0
+        a -= f[..., :, None] * a[..., k, None, :]
+        b -= f[..., :, None] * b[..., k, None, :]
+    return b
+
+
+#: Rows per product in :func:`_lstsq` (below OpenBLAS's threading threshold).
+_CHUNK = 256
+
+
+def _lstsq(A: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Least squares by the normal equations (well-conditioned training) and :func:`_solve`
+    (LAPACK's threads cost more than these small systems on a loaded machine)."""
+    g = np.zeros((A.shape[1], A.shape[1]), np.complex128)
+    r = np.zeros(A.shape[1], np.complex128)
+    for i in range(0, A.shape[0], _CHUNK):  # small products: BLAS stays on one thread
+        ah = np.conj(A[i : i + _CHUNK]).T
+        g += ah @ A[i : i + _CHUNK]
+        r += ah @ y[i : i + _CHUNK]
+    g += np.eye(g.shape[0]) * (1e-12 * float(np.real(np.trace(g))) / g.shape[0] + 1e-300)
+    return _solve(g, r[:, None])[:, 0]
+
+
 def _drift_taps(a0: np.ndarray) -> np.ndarray:
     """Taps that may drift: those within 20 dB of the strongest and their neighbours (a
     drifting delay moves energy between neighbouring taps)."""
@@ -288,7 +341,11 @@ def _drift_taps(a0: np.ndarray) -> np.ndarray:
 
 def _scalar(A: np.ndarray, h: np.ndarray, n_t: int, L: int) -> np.ndarray:
     """``h^H x[n - l]`` per row and lag from the design matrix."""
-    return np.einsum("ral,a->rl", A.reshape(A.shape[0], n_t, L), np.conj(h))
+    a3 = A.reshape(A.shape[0], n_t, L)
+    out = a3[:, 0, :] * np.conj(h[0])
+    for a in range(1, n_t):
+        out += a3[:, a, :] * np.conj(h[a])
+    return out
 
 
 def mmse_taps(
@@ -298,33 +355,46 @@ def mmse_taps(
     to noise ratio ``snr``: ``(e, k1, beta)``, the output ``z[n] = sum_i conj(e_i)
     y[n - k1 + i]``, the decision delay ``k1`` chosen among a few for the largest ``beta``
     (the MMSE bias; the unbiased output has SINR ``beta / (1 - beta)``)."""
-    L = lg.size
+    e, k1, beta = mmse_taps_batch(np.asarray(alpha)[None, :], lg, np.array([snr]), length)
+    return e[0], int(k1[0]), float(beta[0])
+
+
+def mmse_taps_batch(
+    alpha: np.ndarray, lg: np.ndarray, snr: np.ndarray, length: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`mmse_taps` for ``C`` channels at once (``alpha`` (C, L), ``snr`` (C,)): one
+    batched solve, ``R = Hm Hm^H + I / snr`` with a right-hand side per decision delay."""
+    alpha = np.asarray(alpha, np.complex128)
+    c, L = alpha.shape
     p, q = int(-lg[0]), int(lg[-1])
-    best = None
-    for k1 in {length // 2, (length - 1 + q - p) // 2, length // 2 + q // 2, length // 2 - p}:
-        k1 = min(max(k1, 0), length - 1)
-        # Y_i = y[n - k1 + i] = sum_j Hm[i, j] s[n - k1 - q + j], Hm[i, j] = alpha_{i + q - j}
-        m = length + L - 1
-        hm = np.zeros((length, m), np.complex128)
-        ii = np.repeat(np.arange(length), L)
-        li = np.tile(np.arange(L), length)
-        hm[ii, ii + q - lg[li]] = alpha[li]
-        j0 = k1 + q
-        r = hm @ hm.conj().T + np.eye(length) / max(snr, 1e-6)
-        e = np.linalg.solve(r, hm[:, j0])
-        beta = float(np.real(np.vdot(e, hm[:, j0])))
-        if best is None or beta > best[2]:
-            best = (e, k1, beta)
-    e, k1, beta = best
-    return (e / beta if beta > 0 else e), k1, beta
+    m = length + L - 1
+    # Y_i = y[n - k1 + i] = sum_j Hm[i, j] s[n - k1 - q + j], Hm[i, j] = alpha_{i + q - j}
+    hm = np.zeros((c, length, m), np.complex128)
+    ii = np.repeat(np.arange(length), L)
+    li = np.tile(np.arange(L), length)
+    hm[:, ii, ii + q - lg[li]] = alpha[:, li]
+    cand = (length // 2, (length - 1 + q - p) // 2, length // 2 + q // 2, length // 2 - p)
+    k1s = np.array(sorted({min(max(k, 0), length - 1) for k in cand}))
+    r = np.einsum("cim,cjm->cij", hm, np.conj(hm))
+    r += np.eye(length)[None] / np.maximum(np.asarray(snr, float), 1e-6)[:, None, None]
+    rhs = hm[:, :, k1s + q]  # (C, length, D)
+    e = _solve(r, rhs)
+    beta = np.real(np.sum(np.conj(e) * rhs, axis=1))  # (C, D)
+    best = np.argmax(beta, axis=1)
+    sel = np.arange(c)
+    e, b = e[sel, :, best], beta[sel, best]
+    e = np.where(b[:, None] > 0, e / np.where(b > 0, b, 1.0)[:, None], e)
+    return e, k1s[best], b
 
 
 def equalize(
-    y: np.ndarray, cf: ChannelFit, snr: np.ndarray | float, chunk: int = 64, length: int = 0
-) -> np.ndarray:
+    y: np.ndarray, cf: ChannelFit, snr: np.ndarray | float, chunk: int = 64, length: int = 0,
+    upto: int | None = None,
+) -> np.ndarray:  # fmt: skip
     """The burst equalised (phase removed, MMSE FIR per chunk for the local ``alpha``), so that
     ``z[n] ~ h^H x[n]``. ``snr``: signal to noise ratio of ``h^H x`` per sample (scalar or
-    per sample). ``length``: equaliser taps (default ``2 L + 5``)."""
+    per sample). ``length``: equaliser taps (default ``2 L + 5``). ``upto``: equalise the
+    first ``upto`` samples only (the rest is 0)."""
     y = np.asarray(y, np.complex128).reshape(-1) * np.exp(-1j * cf.theta)
     n = y.size
     L = cf.lags.size
@@ -332,12 +402,24 @@ def equalize(
     snr = np.broadcast_to(np.asarray(snr, float), (n,))
     ypad = np.concatenate([np.zeros(length, np.complex128), y, np.zeros(length, np.complex128)])
     win = np.lib.stride_tricks.sliding_window_view(ypad, length)
+    starts = np.arange(0, n if upto is None else min(n, int(upto)), chunk)
+    ends = np.minimum(starts + chunk, n)
+    # the chunk's signal-to-noise ratio to 0.25 dB; chunks with the same taps share a filter
+    snrs = np.add.reduceat(snr[: ends[-1]], starts) / (ends - starts)
+    snrs = 10 ** (np.round(40 * np.log10(np.maximum(snrs, 1e-6))) / 40)
+    if np.any(cf.alpha1 != 0):
+        alphas = np.array([cf.alpha((a + b) / 2) for a, b in zip(starts, ends, strict=True)])
+        es, k1s, _ = mmse_taps_batch(alphas, cf.lags, snrs, length)
+    else:
+        uniq, inv = np.unique(snrs, return_inverse=True)
+        alphas = np.repeat(cf.alpha0[None, :], uniq.size, axis=0)
+        es, k1s, _ = mmse_taps_batch(alphas, cf.lags, uniq, length)
+        es, k1s = es[inv], k1s[inv]
     z = np.zeros(n, np.complex128)
-    for a in range(0, n, chunk):
-        b = min(n, a + chunk)
-        e, k1, _ = mmse_taps(cf.alpha((a + b) / 2), cf.lags, float(np.mean(snr[a:b])), length)
-        idx = np.arange(a, b) - k1 + length  # window start in ypad
-        z[a:b] = win[idx] @ np.conj(e)
+    m = int(ends[-1])
+    which = np.repeat(np.arange(starts.size), ends - starts)  # the chunk of every sample
+    idx = np.arange(m) - k1s[which] + length  # window start in ypad
+    z[:m] = np.sum(win[idx] * np.conj(es)[which], axis=1)
     return z
 
 
