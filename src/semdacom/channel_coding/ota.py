@@ -452,7 +452,7 @@ def receive_burst(
     x, known = _training(layout, power)
     mid = layout.payload_start + (layout.pilots_last - layout.payload_start) / 2
     cf = equalizer.fit(y, x, known, taps, precursor, SEG_LEN, t0=mid,
-                       init_len=layout.header_start, iterations=1)  # fmt: skip
+                       init_len=layout.header_start, iterations=1, drift=False)  # fmt: skip
     z, nv = _equalised(y, cf, x, known, layout.payload_start + SEG_LEN)
     h, u = pilots.normalise_phase(cf.h)
     hdr = z[layout.header_start : layout.pilots_mid] * np.conj(u)

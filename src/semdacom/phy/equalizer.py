@@ -120,14 +120,13 @@ def valid_rows(known: np.ndarray, lg: np.ndarray) -> np.ndarray:
 
 def _segments(rows: np.ndarray, seg_len: int) -> np.ndarray:
     """Segment index of every row: runs of consecutive rows, cut every ``seg_len``."""
-    seg = np.zeros(rows.size, np.int64)
-    s, start = 0, rows[0] if rows.size else 0
-    for i in range(1, rows.size):
-        if rows[i] != rows[i - 1] + 1 or rows[i] - start >= seg_len:
-            s += 1
-            start = rows[i]
-        seg[i] = s
-    return seg
+    if rows.size == 0:
+        return np.zeros(0, np.int64)
+    run = np.concatenate([[0], np.cumsum(np.diff(rows) != 1)])  # run of consecutive rows
+    run_start = rows[np.concatenate([[0], np.flatnonzero(np.diff(run)) + 1])][run]
+    piece = (rows - run_start) // int(seg_len)  # pieces of seg_len within a run
+    key = run * (rows.size + 1) + piece
+    return np.concatenate([[0], np.cumsum(np.diff(key) != 0)]).astype(np.int64)
 
 
 def smooth_phase(t: np.ndarray, phase: np.ndarray, var: np.ndarray) -> tuple[np.ndarray, float]:
@@ -193,6 +192,7 @@ def fit(
     init_len: int | None = None,
     start: ChannelFit | None = None,
     iterations: int = 2,
+    drift: bool = True,
 ) -> ChannelFit:
     """Fit the burst model of the module docstring.
 
@@ -209,6 +209,7 @@ def fit(
     start : a fit of the same burst to start from instead (e.g. before more training was
         known); its taps must have the same lags.
     iterations : rounds of phase, taps and drift.
+    drift : whether to fit the drift (step 3; without it ``alpha_0`` is the rank-one factor's).
     """
     y = np.asarray(y, np.complex128).reshape(-1)
     x = np.asarray(x, np.complex128)
@@ -267,6 +268,12 @@ def fit(
         yd = yr * np.exp(-1j * theta_rows)
         g = _lstsq(A, yd).reshape(n_t, L)
         h, a0, loss = _rank1(g)
+        if not drift:
+            pred = np.sum(_scalar(A, h, n_t, L) * a0[None, :], axis=1)
+            k_par = n_t * L + n_seg
+            nv = float(np.sum(np.abs(yd - pred) ** 2)) / max(rows.size - k_par, 1)
+            a1 = np.zeros(L, np.complex128)
+            continue
         s_t = _scalar(A, h, n_t, L)
         a0 = _lstsq(s_t, yd)
         rss0 = float(np.sum(np.abs(yd - np.sum(s_t * a0, axis=1)) ** 2))
