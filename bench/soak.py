@@ -494,7 +494,8 @@ def ota_phase(images: int, sample_s: float, stall_s: float, progress: bool, work
 
     mod = compiled("mu_ascc_ota_sim", work)
     tb = mod.mu_ascc_ota_sim(n_images=images, zmq_port=free_port_base(), snr_db=10.0,
-                             cfo=0.001, delay_0=137, delay_1=311, sco_ppm=20.0)  # fmt: skip
+                             cfo_0=0.001, cfo_1=0.0015, delay_0=137, delay_1=311,
+                             sco_ppm=20.0)  # fmt: skip
     probe = Probe(2, images)
     for u in (0, 1):
         tb.msg_connect((getattr(tb, f"image_source_{u}"), "pdus"), (probe, "ins"))

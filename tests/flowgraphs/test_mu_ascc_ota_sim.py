@@ -57,7 +57,13 @@ def decoded(tb, u: int) -> list[dict]:
 
 def test_ota_sim_detects_frames_and_closes_the_loop(mu_ascc_ota_sim) -> None:
     tb = run_ota_sim(
-        mu_ascc_ota_sim, snr_db=10.0, cfo=0.001, delay_0=137, delay_1=311, sco_ppm=20.0
+        mu_ascc_ota_sim,
+        snr_db=10.0,
+        cfo_0=0.001,
+        cfo_1=0.0015,
+        delay_0=137,
+        delay_1=311,
+        sco_ppm=20.0,
     )
     sent = tb.pilots.counters()
     assert sent["frames_in"] == sent["bursts_out"] == N_IMAGES, sent
@@ -145,12 +151,7 @@ def test_every_burst_found_gives_one_result_and_the_lost_ones_are_counted(mu_asc
     with the expected frames given every image in gives one result out."""
     n = 30
     tb = run_ota_sim(
-        mu_ascc_ota_sim,
-        n_images=n,
-        snr_db=0.0,
-        cfo=0.001,
-        timeout_s=120.0,
-        prepare=expect_every_frame(n),
+        mu_ascc_ota_sim, n_images=n, snr_db=0.0, timeout_s=120.0, prepare=expect_every_frame(n)
     )
     sent = tb.pilots.counters()["bursts_out"]
     assert sent == n
