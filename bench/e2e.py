@@ -338,7 +338,9 @@ def _impairment_run(point: dict, n_images: int, seed: int) -> dict:
         c = [getattr(tb, f"metrics_{u}").summary()["counts"] for u in (0, 1)]
         return sum(x["results"] + x["malformed"] for x in c)
 
-    done = UntilIdle(finished, 2 * n_images, lambda: tb.pilots.counters()["bursts_out"] >= n_images)
+    # idle 20 s: on a loaded machine the receivers trail the base station by many seconds
+    sent = lambda: tb.pilots.counters()["bursts_out"] >= n_images  # noqa: E731
+    done = UntilIdle(finished, 2 * n_images, sent, idle_s=20.0)
     t0 = time.monotonic()
     run_until(tb, done, 120.0 + n_images, poll_s=0.05, settle_s=0.3)
     sent = tb.pilots.counters()["bursts_out"]
@@ -524,10 +526,10 @@ def report_impairments(res: dict) -> None:
         print(f"{n:28s} {f:>9s} {r['headers_ok_pct']:6.1f} {r['images_in']:4d} "
               f"{r['results_out']:4d} {r['erasures']:4d} {q:>10s} {a:>6s}")  # fmt: skip
     b = res["bs_levels"]
-    print(
-        f"BS levels: peak {b['peak']:.2f}, RMS {b['rms']:.2f}, above full scale "
-        f"{b['above_full_scale']} ({b['above_full_scale_pct']:.1f} %)"
-    )
+    print(f"BS levels ({b['where']}): peak {b['peak']:.3f} ({b['peak_dbfs']:.1f} dBFS), RMS "
+          f"{b['rms']:.3f} ({b['rms_dbfs']:.1f} dBFS), samples beyond full scale "
+          f"{b['above_full_scale']} ({b['above_full_scale_pct']:.1f} %), tx_level clipped "
+          f"{b['tx_level_clipped']}")  # fmt: skip
 
 
 GROUPS = {"loopback": loopback_keys, "ota": ota_keys, "csi": csi_keys}
