@@ -139,6 +139,17 @@ class csi_estimator(BurstBlock, Block, gr.basic_block):
         if self._buf.size == 0:
             self._buf_start = start
         self._buf = np.concatenate([self._buf, x])
+        self._step()
+
+    def _has_work(self) -> bool:
+        """Whether a whole burst waits in the buffer (``BurstBlock`` calls :meth:`_step`)."""
+        span = self._layout.span
+        return bool(self._starts) and self._starts[0] - self._buf_start + span <= self._buf.size
+
+    def _step(self) -> None:
+        """Process the next whole burst in the buffer, if any: one per call, so that each
+        payload goes out as soon as it is ready (a backlog of bursts processed in one call
+        would hold every output back until the last)."""
         span = self._layout.span
         while self._starts:
             a = self._starts[0] - self._buf_start
@@ -153,6 +164,7 @@ class csi_estimator(BurstBlock, Block, gr.basic_block):
             except Exception as exc:  # one bad burst must not end the thread
                 self._counts["errors"] += 1
                 self.logger.error(f"burst: {type(exc).__name__}: {exc}")
+            break
         keep = self._starts[0] if self._starts else self._buf_start + self._buf.size
         cut = max(0, keep - self._buf_start, self._buf.size - MAX_BUFFER)
         self._buf = self._buf[cut:]

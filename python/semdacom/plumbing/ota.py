@@ -107,20 +107,29 @@ class BurstBlock:
     """``forecast`` and ``general_work`` of a block that takes a stream and writes whole bursts
     (``pilot_inserter``, ``frame_sync``, ``csi_estimator``): mix in before
     ``gr.basic_block``; the block sets ``self._out`` (a :class:`BurstQueue`) and defines
-    ``_take(input_items, n)``, which takes the next ``n`` items of every input. ``work`` never
+    ``_take(input_items, n)``, which takes the next ``n`` items of every input, and may define
+    ``_has_work()`` and ``_step()`` to do buffered work a piece per call (``csi_estimator``:
+    one burst per call, so that each output leaves as soon as it is ready). ``work`` never
     ends the thread: an error is logged (and counted in ``WORK_ERRORS`` when it names a
     counter); the items are consumed all the same."""
 
     WORK_ERRORS: str | None = None
 
+    def _has_work(self) -> bool:
+        """Whether the block has buffered work left without new input (then ``general_work``
+        calls ``_step()``, which does one piece of it)."""
+        return False
+
     def forecast(self, noutput_items, ninputs):
-        return [0 if len(self._out) else 1] * ninputs
+        return [0 if len(self._out) or self._has_work() else 1] * ninputs
 
     def general_work(self, input_items, output_items):
         n = min(len(x) for x in input_items)
         try:
             if n:
                 self._take(input_items, n)
+            elif not len(self._out) and self._has_work():
+                self._step()
         except Exception as exc:  # work() must never end the thread
             if self.WORK_ERRORS is not None:
                 self._counts[self.WORK_ERRORS] += 1
