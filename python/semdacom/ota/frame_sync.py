@@ -17,6 +17,7 @@ from gnuradio.semdacom.plumbing.base import Block
 from gnuradio.semdacom.plumbing.checks import check_finite, check_int
 from gnuradio.semdacom.plumbing.ota import MAX_BUFFER, BurstBlock, BurstQueue, burst_layout
 
+from semdacom.channel_coding import ota as ota_layout
 from semdacom.phy import sync
 
 __all__ = ["frame_sync", "SYNC_TAG"]
@@ -85,9 +86,11 @@ class frame_sync(BurstBlock, Block, gr.basic_block):
     def __init__(
         self, k: int = 2, n_t: int = 2, preamble_len: int = 127, n_pilots: int = 16,
         header_mcs: int = 2, payload_len: int = 4096, threshold: float = 0.1,
-        rho_min: float = 0.15, sps: int = 1,
+        rho_min: float = 0.15, sps: int = 1, pilot_spacing: int = ota_layout.PILOT_SPACING,
     ) -> None:  # fmt: skip
-        self._layout = burst_layout(k, n_t, preamble_len, n_pilots, header_mcs, payload_len)
+        self._layout = burst_layout(
+            k, n_t, preamble_len, n_pilots, header_mcs, payload_len, pilot_spacing=pilot_spacing
+        )
         self._sps = check_int("sps", sps, 1, 64)
         for name, v in (("threshold", threshold), ("rho_min", rho_min)):
             if not 0 < check_finite(name, v) < 1:

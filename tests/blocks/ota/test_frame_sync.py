@@ -248,3 +248,14 @@ def test_an_ambiguous_cfo_is_rejected_counted_and_never_passed_on(capfd) -> None
     y, starts, _ = shaped(h, 4, 0.002, 1, 5, snr_db=20.0)
     blk, out, tags = run(y, **LAY127)
     assert blk.counters()["bursts"] == 4 and blk.counters()["cfo_rejected"] == 0
+
+
+@pytest.mark.parametrize("spacing", [0, 64, 256])
+def test_the_layout_follows_the_pilot_spacing_of_the_transmitter(spacing) -> None:
+    """The burst frame_sync hands on is the layout's span, which grows with the pilot blocks
+    inside the payload: frame_sync takes the same pilot_spacing as pilot_inserter and
+    csi_estimator (before, it always assumed the default and cut other bursts short)."""
+    fs = semdacom.frame_sync(k=2, n_t=2, payload_len=1024, pilot_spacing=spacing)
+    want = ota.BurstLayout(k=2, n_t=2, preamble_len=127, n_pilots=16, header_mcs=2,
+                           payload_len=1024, pilot_spacing=spacing)  # fmt: skip
+    assert fs.layout().span == want.span
