@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import collections
 import time
 
 import numpy as np
@@ -19,6 +20,9 @@ from gnuradio.semdacom.plumbing.ota import MAX_BUFFER, BurstBlock, BurstQueue, b
 
 from semdacom.channel_coding import ota as ota_layout
 from semdacom.phy import sync
+
+#: CFO estimates kept for :meth:`frame_sync.cfo_estimates` (a radio runs for days)
+CFO_HISTORY = 4096
 
 __all__ = ["frame_sync", "SYNC_TAG"]
 
@@ -107,7 +111,7 @@ class frame_sync(BurstBlock, Block, gr.basic_block):
         self._out = BurstQueue(1)
         self.setup(("bursts", "rejected", "cfo_rejected", "samples_in", "samples_dropped",
                     "samples_junk"))  # fmt: skip
-        self._cfos: list[float] = []
+        self._cfos: collections.deque = collections.deque(maxlen=CFO_HISTORY)
         self._warned_at = -np.inf  # time.monotonic() of the last cfo_rejected warning
         self._unwarned = 0  # cfo_rejected since that warning
 
@@ -128,7 +132,7 @@ class frame_sync(BurstBlock, Block, gr.basic_block):
         return self._layout
 
     def cfo_estimates(self) -> list[float]:
-        """The CFO of every burst found so far (rad/symbol), in order."""
+        """The CFO of the last :data:`CFO_HISTORY` bursts found (rad/symbol), oldest first."""
         return list(self._cfos)
 
     def _cfo_rejected(self, where: int) -> None:
