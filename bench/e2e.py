@@ -355,9 +355,6 @@ def _impairment_run(point: dict, n_images: int, seed: int) -> dict:
         q = s["users"].get(str(u), {})
         metas = [messages.unpack_bits_pdu(dbg[u].get_message(i))[0]
                  for i in range(dbg[u].num_messages())]  # fmt: skip
-        # codewords the channel decoder reports lost (meta "erased": True or a count, as
-        # decoded; issue 21 Why 6) against what the metrics sink counted
-        lost = sum(int(m.get("erased") or 0) for m in metas)
         users[str(u)] = {
             "bursts_found": fs["bursts"], "false_alarms_rejected": fs["rejected"],
             "headers_ok": est["headers_ok"], "header_failed": est["header_failed"],
@@ -366,7 +363,8 @@ def _impairment_run(point: dict, n_images: int, seed: int) -> dict:
             "malformed": s["counts"]["malformed"],
             "erasures": q.get("erased", 0), "decoder_pdus": len(metas),
             "decoder_pdus_erased": sum(1 for m in metas if m.get("erased")),
-            "decoder_codewords_lost": lost,
+            "decoder_codewords": dec.get("codewords", 0),
+            "decoder_codewords_lost": dec.get("codewords_lost", 0),
             **{k: q[k] for k in ("msssim", "accuracy", "codewords", "codewords_lost", "partial",
                                  "missing", "frames_missing") if k in q},
             "decoder": {k: v for k, v in dec.items() if isinstance(v, int | float)},
@@ -404,7 +402,8 @@ def _impairment_row(runs: list[dict]) -> dict:
                          for k in ("headers_ok", "header_failed", "frames_missed", "images_in",
                                    "results_out", "malformed", "erasures", "codewords",
                                    "codewords_lost", "decoder_pdus", "decoder_pdus_erased",
-                                   "decoder_codewords_lost", "false_alarms_rejected")}
+                                   "decoder_codewords", "decoder_codewords_lost",
+                                   "false_alarms_rejected")}
                      for u in ("0", "1")},
         "wall_s": sum(r["wall_s"] for r in runs),
     }  # fmt: skip
