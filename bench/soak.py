@@ -643,6 +643,8 @@ def plot(lb: dict, path: Path) -> None:
     ax[2].set_xlabel("images per user")
     ax[2].legend()
     for e in lb["events"]:
+        if "at_images_per_user" not in e:  # a hang after the last image (sinks not settled)
+            continue
         for a in ax:
             a.axvline(e["at_images_per_user"], color="grey", lw=0.5, ls="--")
     ax[0].set_title("soak: mu_ascc_loopback (dashed: CSI cut, restored, optimiser restarted)")
