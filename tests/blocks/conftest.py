@@ -86,6 +86,32 @@ def run_stream(blk: Any, samples: Any, tags: Sequence, msgs=(), until: int | Non
     return dbg
 
 
+def run_antennas(blk: Any, xs: Sequence, tags=None, chunk: int = 0, store: Sequence[str] = ()):
+    """One vector source per input of ``blk`` (``xs[a]`` with ``tags[a]``) and a vector sink per
+    output (``blk``'s outputs mirror its inputs, one per antenna), run to the end. Returns the
+    outputs, each output's tags ``(offset, key)`` and ``{port: [messages]}`` of the output
+    message ports named in ``store``. ``chunk`` caps the items per ``work`` call."""
+    if chunk:
+        blk.set_max_noutput_items(chunk)
+    tb = gr.top_block()
+    sinks = []
+    for a, x in enumerate(xs):
+        t = list(tags[a]) if tags else []
+        src = blocks.vector_source_c(np.asarray(x, np.complex64).tolist(), False, 1, t)
+        snk = blocks.vector_sink_c()
+        tb.connect(src, (blk, a))
+        tb.connect((blk, a), snk)
+        sinks.append(snk)
+    dbgs = {port: blocks.message_debug() for port in store}
+    for port, dbg in dbgs.items():
+        tb.msg_connect((blk, port), (dbg, "store"))
+    tb.run()
+    outs = [np.array(s.data(), np.complex64) for s in sinks]
+    out_tags = [[(t.offset, pmt.symbol_to_string(t.key)) for t in s.tags()] for s in sinks]
+    msgs = {p: [d.get_message(i) for i in range(d.num_messages())] for p, d in dbgs.items()}
+    return outs, out_tags, msgs
+
+
 def miso_link(tb: gr.top_block, encs: Sequence, decs: Sequence, h, w, p, noise) -> list:
     """Encoders -> ``superposition_beamformer`` (powers ``p``, beams ``w``) -> ``miso_channel``
     (channel ``h``, noise variances ``noise``, seed 5) -> decoders, each given the allocation on

@@ -8,27 +8,16 @@ import math
 import numpy as np
 import pmt
 import pytest
-from block_harness import make_tag
-from gnuradio import blocks, gr, semdacom
+from block_harness import make_tag, run_antennas
+from gnuradio import semdacom
 
 from semdacom.phy import tx_level as tl
 
 
 def run(blk, xs, tags=None, chunk=0):
-    if chunk:
-        blk.set_max_noutput_items(chunk)
-    tb = gr.top_block()
-    sinks = []
-    for a, x in enumerate(xs):
-        t = list(tags[a]) if tags else []
-        src = blocks.vector_source_c(np.asarray(x, np.complex64).tolist(), False, 1, t)
-        snk = blocks.vector_sink_c()
-        tb.connect(src, (blk, a))
-        tb.connect((blk, a), snk)
-        sinks.append(snk)
-    tb.run()
-    outs = [np.array(s.data(), np.complex64) for s in sinks]
-    return outs, [[(t.offset, pmt.symbol_to_string(t.key)) for t in s.tags()] for s in sinks]
+    """``xs`` through ``blk``: the outputs and each output's tags ``(offset, key)``."""
+    outs, out_tags, _ = run_antennas(blk, xs, tags, chunk)
+    return outs, out_tags
 
 
 def _noise(seed: int, scale: float, n: int = 4000) -> np.ndarray:

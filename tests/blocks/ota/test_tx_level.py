@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pmt
 import pytest
-from block_harness import make_tag
+from block_harness import make_tag, run_antennas
 from gnuradio import blocks, filter, gr, semdacom
 from gnuradio.semdacom import messages
 
@@ -21,23 +21,8 @@ P_MAX = 10 ** (5 / 10)  # the examples' default P_max = 5 dBW
 def run(blk, xs, tags=None, chunk=0, levels=False):
     """``xs`` (one array per antenna; ``tags[a]`` on antenna ``a``) through ``blk``: the
     outputs, each output's tags ``(offset, key)`` and the ``levels`` messages."""
-    if chunk:
-        blk.set_max_noutput_items(chunk)
-    tb = gr.top_block()
-    sinks = []
-    for a, x in enumerate(xs):
-        t = list(tags[a]) if tags else []
-        src = blocks.vector_source_c(np.asarray(x, np.complex64).tolist(), False, 1, t)
-        snk = blocks.vector_sink_c()
-        tb.connect(src, (blk, a))
-        tb.connect((blk, a), snk)
-        sinks.append(snk)
-    dbg = blocks.message_debug()
-    tb.msg_connect((blk, "levels"), (dbg, "store"))
-    tb.run()
-    outs = [np.array(s.data(), np.complex64) for s in sinks]
-    msgs = [messages.meta_from_pmt(dbg.get_message(i)) for i in range(dbg.num_messages())]
-    return outs, [[(t.offset, pmt.symbol_to_string(t.key)) for t in s.tags()] for s in sinks], msgs
+    outs, out_tags, msgs = run_antennas(blk, xs, tags, chunk, store=("levels",))
+    return outs, out_tags, [messages.meta_from_pmt(m) for m in msgs["levels"]]
 
 
 def test_the_scale_puts_the_per_antenna_power_at_the_stated_rms() -> None:
