@@ -186,8 +186,9 @@ class Block:
         """The drop policy of a full input queue (:class:`~.worker.PduWorker`'s ``shed``): the
         PDU is answered at once by ``erasure(msg, reason)`` on ``port`` instead of being
         coded, so it still leaves as exactly one result; counted in ``shed`` (and
-        ``pdus_out``), logged for the first and then every 1000th."""
-        self._counts["shed"] = self._counts.get("shed", 0) + 1
+        ``pdus_out``; the block names ``shed`` in its counters), logged for the first and then
+        every 1000th."""
+        self._counts["shed"] += 1
         reason = f"overloaded: {cap} PDUs already wait (answered as an erasure, not coded)"
         if self._counts["shed"] % 1000 == 1:
             self.logger.warn(f"{reason}; shed so far: {self._counts['shed']}")

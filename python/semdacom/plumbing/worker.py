@@ -31,7 +31,7 @@ class PduWorker:
     **Bound** (issue 24): at most ``cap`` PDUs wait (default :attr:`CAP`). A PDU that arrives
     when ``cap`` wait is not queued: ``shed(item)`` runs at once on the caller's thread (the
     block's cheap erasure answer: the image still leaves as exactly one result, an erasure)
-    and :attr:`shed_count` counts it. In a credit loop (examples/mu_ascc_loopback.grc) the
+    (the block counts it in ``shed``). In a credit loop (examples/mu_ascc_loopback.grc) the
     queue never holds more than the credits; the cap matters where PDUs come at a rate the
     block cannot follow (a timer-paced source, a radio).
     """
@@ -53,7 +53,6 @@ class PduWorker:
         if self._cap < 1:
             raise ValueError(f"cap must be >= 1, got {cap!r}")
         self._shed = shed
-        self.shed_count = 0
         self._q: queue.Queue = queue.Queue()
         self._thread: threading.Thread | None = None
 
@@ -61,14 +60,9 @@ class PduWorker:
         if self._thread is None:
             self._fn(item)
         elif self._shed is not None and self._q.qsize() >= self._cap:
-            self.shed_count += 1
             self._shed(item)
         else:
             self._q.put(item)
-
-    def qsize(self) -> int:
-        """PDUs waiting now."""
-        return self._q.qsize()
 
     def _run(self) -> None:
         while True:
