@@ -28,9 +28,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from gnuradio import blocks
-from gnuradio.semdacom import messages
-
-from semdacom.cli.examples import UntilIdle, free_port_base, run_until
+from test_mu_ascc_ota_sim import decoded, run_ota_sim
 
 N = 24
 SNR_DB = 10.0
@@ -40,32 +38,11 @@ CLEAN = {"cfo_0": 0.0, "cfo_1": 0.0, "taps_0": [1.0], "taps_1": [1.0]}
 
 
 def run(mod, n_images: int = N, prepare=None, **kw):
-    """The flowgraph at 10 dB pilot SNR until every image has its result, or every burst has
-    left and nothing new arrived for 20 s. The channel decoders' PDUs are kept in
-    ``tb.decoded``; ``prepare(tb)`` runs before the start."""
-    tb = mod.mu_ascc_ota_sim(
-        n_images=n_images, zmq_port=free_port_base(), snr_db=SNR_DB, **{**CLEAN, **kw}
-    )
-    tb.decoded = [blocks.message_debug() for _ in (0, 1)]
-    for u in (0, 1):
-        tb.msg_connect((getattr(tb, f"channel_decoder_{u}"), "pdus"), (tb.decoded[u], "store"))
-    if prepare is not None:
-        prepare(tb)
-
-    def finished() -> int:
-        c = [getattr(tb, f"metrics_{u}").summary()["counts"] for u in (0, 1)]
-        return sum(x["results"] + x["malformed"] for x in c)
-
-    # idle 20 s: on a loaded machine the receivers trail the base station by many seconds
-    sent = lambda: tb.pilots.counters()["bursts_out"] >= n_images  # noqa: E731
-    run_until(tb, UntilIdle(finished, 2 * n_images, sent, idle_s=20.0), TIMEOUT_S, poll_s=0.05,
-              settle_s=0.3)  # fmt: skip
-    return tb
-
-
-def decoded(tb, u: int) -> list[dict]:
-    dbg = tb.decoded[u]
-    return [messages.unpack_bits_pdu(dbg.get_message(i))[0] for i in range(dbg.num_messages())]
+    """The flowgraph at 10 dB pilot SNR with no impairment but ``kw`` (:func:`run_ota_sim`),
+    waiting 20 s idle: on a loaded machine the receivers trail the base station by many
+    seconds."""
+    return run_ota_sim(mod, n_images, TIMEOUT_S, prepare, idle_s=20.0, snr_db=SNR_DB,
+                       **{**CLEAN, **kw})  # fmt: skip
 
 
 def test_the_air_adds_what_the_parameters_say(mu_ascc_ota_sim) -> None:

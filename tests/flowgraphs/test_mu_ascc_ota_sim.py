@@ -25,10 +25,11 @@ TIMEOUT_S = 150.0
 
 
 def run_ota_sim(
-    mod, n_images: int = N_IMAGES, timeout_s: float = TIMEOUT_S, prepare=None, poll=None, **kw
-):
+    mod, n_images: int = N_IMAGES, timeout_s: float = TIMEOUT_S, prepare=None, poll=None,
+    idle_s: float = 5.0, **kw,
+):  # fmt: skip
     """Run the flowgraph until every user has a result per image, or every burst has left and
-    nothing new arrived for 5 s (the rest was lost on the air), or the timeout. The channel
+    nothing new arrived for ``idle_s`` (the rest was lost on the air), or the timeout. The channel
     decoders' PDUs are kept in ``tb.decoded`` (one message_debug per user). ``prepare(tb)`` runs
     before the start, ``poll(tb)`` at every poll (every 50 ms)."""
     tb = mod.mu_ascc_ota_sim(n_images=n_images, zmq_port=free_port_base(), **kw)
@@ -44,7 +45,8 @@ def run_ota_sim(
         c = [getattr(tb, f"metrics_{u}").summary()["counts"] for u in (0, 1)]
         return sum(x["results"] + x["malformed"] for x in c)
 
-    done = UntilIdle(finished, 2 * n_images, lambda: tb.pilots.counters()["bursts_out"] >= n_images)
+    sent = lambda: tb.pilots.counters()["bursts_out"] >= n_images  # noqa: E731
+    done = UntilIdle(finished, 2 * n_images, sent, idle_s=idle_s)
     run_until(tb, done, timeout_s, poll_s=0.05, settle_s=0.3)
     return tb
 
