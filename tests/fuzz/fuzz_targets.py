@@ -18,7 +18,6 @@ import math
 import os
 import queue
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,7 +53,11 @@ FRAME = 512
 
 class PushSource(gr.sync_block):
     """A stream source fed from Python: each pushed tag value becomes one frame of ``FRAME``
-    QPSK samples with a ``frame`` tag, a ``packet_len`` tag and the tag ``key = value``."""
+    QPSK samples with a ``frame`` tag, a ``packet_len`` tag and the tag ``key = value``.
+
+    ``work`` waits for the next value (in 50 ms steps, until :attr:`stopping`): a source
+    whose ``work`` returns 0 is called again only after 250 ms (GNU Radio 3.10's scheduler),
+    which made every message on a stream port take 250 ms."""
 
     def __init__(self, key: str) -> None:
         gr.sync_block.__init__(self, name="push_source", in_sig=None, out_sig=[np.complex64])
@@ -67,15 +70,18 @@ class PushSource(gr.sync_block):
             np.complex64
         )
         self._pos = None
+        self.stopping = False
 
     def work(self, input_items, output_items):
         out = output_items[0]
         if self._pos is None:
-            try:
-                value = self.queue.get_nowait()
-            except queue.Empty:
-                time.sleep(0.002)
-                return 0
+            while True:
+                try:
+                    value = self.queue.get(timeout=0.05)
+                    break
+                except queue.Empty:
+                    if self.stopping:
+                        return 0
             off = self.nitems_written(0)
             self.add_item_tag(0, off, pmt.intern("frame"), pmt.from_uint64(self.frame))
             self.add_item_tag(0, off, pmt.intern("packet_len"), pmt.from_long(FRAME))
@@ -122,6 +128,8 @@ class Target:
         return self.dbg[port].num_messages()
 
     def stop(self) -> None:
+        if self.push is not None:
+            self.push.stopping = True
         self.tb.stop()
         self.tb.wait()
 

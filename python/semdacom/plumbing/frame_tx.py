@@ -12,22 +12,50 @@ from __future__ import annotations
 
 import queue
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pmt
 
-__all__ = ["FrameSource", "FrameTx", "MultiFrameTx", "next_item"]
+__all__ = ["WAIT_S", "FrameSource", "FrameTx", "MultiFrameTx", "next_item"]
+
+#: How long ``work`` waits for an item another thread is making (next_item).
+WAIT_S = 0.2
 
 
-def next_item(q: queue.Queue) -> Any | None:
-    """The next item waiting in ``q``, or None after a millisecond's sleep (``work`` then
-    returns 0 and the scheduler calls it again)."""
-    try:
-        return q.get_nowait()
-    except queue.Empty:
+def next_item(
+    q: queue.Queue, busy: Callable[[], bool] | None = None, wait_s: float = WAIT_S
+) -> Any | None:
+    """The next item waiting in ``q``, or None.
+
+    GNU Radio 3.10 calls the ``work`` of a block without stream inputs that returned 0 again
+    only when a message arrives for it or after 250 ms (``tpb_thread_body``: ``BLKD_IN``
+    waits on ``input_cond`` with a 250 ms timeout). Items queued by the block's own message
+    handlers are seen at once (the message woke the thread); items that another thread is
+    still making (``busy()`` true: a :class:`plumbing.worker.PduWorker` encoding) would wait
+    up to 250 ms. So while ``busy()``, this polls ``q`` every millisecond for up to ``wait_s``
+    (the block's messages wait meanwhile: at most one item's work). Measured on
+    ``sfma_encoder``: a slot left 250 ms after its images, now about when it is formed.
+    """
+    t_end = None
+    while True:
+        try:
+            return q.get_nowait()
+        except queue.Empty:
+            pass
+        if busy is None or not busy():
+            try:  # the worker may have put its item and finished since the first look
+                return q.get_nowait()
+            except queue.Empty:
+                time.sleep(0.001)
+                return None
+        now = time.monotonic()
+        if t_end is None:
+            t_end = now + wait_s
+        elif now > t_end:
+            return None
         time.sleep(0.001)
-        return None
 
 
 class FrameTx:

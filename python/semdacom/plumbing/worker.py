@@ -55,6 +55,9 @@ class PduWorker:
         self._shed = shed
         self._q: queue.Queue = queue.Queue()
         self._thread: threading.Thread | None = None
+        #: items queued or being handled (see :meth:`busy`)
+        self._inflight = 0
+        self._lock = threading.Lock()
 
     def submit(self, item: Any) -> None:
         if self._thread is None:
@@ -62,14 +65,26 @@ class PduWorker:
         elif self._shed is not None and self._q.qsize() >= self._cap:
             self._shed(item)
         else:
+            with self._lock:
+                self._inflight += 1
             self._q.put(item)
+
+    def busy(self) -> bool:
+        """Items are queued or being handled: whatever ``fn`` puts out for them is still to
+        come (a stream block's ``work`` waits for it, :func:`plumbing.frame_tx.next_item`).
+        ``fn``'s results for an item are out before the item stops counting."""
+        return self._inflight > 0
 
     def _run(self) -> None:
         while True:
             item = self._q.get()
             if item is _STOP:
                 return
-            self._fn(item)
+            try:
+                self._fn(item)
+            finally:
+                with self._lock:
+                    self._inflight -= 1
 
     def start(self) -> None:
         if self._thread is None:

@@ -313,7 +313,7 @@ class sfma_encoder(Block, gr.sync_block):
     # ------------------------------------------------------------------ stream
     def work(self, input_items, output_items):
         if self._tx.idle:
-            item = next_item(self._slots)
+            item = next_item(self._slots, self._worker.busy)
             if item is None:
                 return 0
             frame, slot = item
