@@ -2,8 +2,8 @@
 
 - :class:`Gate`: passes messages while open, drops (and counts) them while closed: a cut
   feedback link, or an optimiser instance that is not (or no longer) connected;
-- :class:`Limiter`: passes the first ``limit`` messages, then drops (the credit loop of a
-  looping image source, so that exactly N images enter);
+- :class:`Limiter`: passes the first ``limit`` messages (of one user), then drops (the credit
+  loop of a looping image source, so that exactly N images enter);
 - :class:`Probe`: the time each image enters (``ins``), the time each result leaves with the
   allocation ``seq`` every block coded it with (``outs``), in arrays allocated before the run
   (the soak measures the flowgraph's memory, not its own);
@@ -46,13 +46,17 @@ class Gate(gr.basic_block):
 
 
 class Limiter(Gate):
-    """A gate that closes by itself after ``limit`` messages."""
+    """A gate that closes by itself after ``limit`` messages; with ``user``, only the messages
+    whose dictionary says that ``user`` (metrics_sink ``done``) pass or count."""
 
-    def __init__(self, name: str, limit: int) -> None:
+    def __init__(self, name: str, limit: int, user: int | None = None) -> None:
         super().__init__(name, open_=limit > 0)
         self.limit = int(limit)
+        self.user = user
 
     def _on(self, msg) -> None:
+        if self.user is not None and _meta(msg).get("user") != self.user:
+            return
         super()._on(msg)
         if self.passed >= self.limit:
             self.is_open = False

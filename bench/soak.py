@@ -4,9 +4,10 @@ writes bench/results/soak.json and bench/results/soak.png.
 
 Phase 1, ``mu_ascc_loopback`` (examples/mu_ascc_loopback.grc, Rayleigh block fading every
 ``--fading`` frames, so the optimiser changes the allocation every few frames): ``--images``
-images per user through the example's end-to-end credit loop (each result triggers its user's
-next image; image sources that loop over the test split, a :class:`~_soak_blocks.Limiter` on
-each trigger path so that exactly N enter). During the run,
+images per user through the example's end-to-end credit loop (each result the metrics sink
+has scored, ``metrics_sink`` ``done``, triggers its user's next image; image sources that loop
+over the test split, a :class:`~_soak_blocks.Limiter` of each user's ``done`` so that exactly N
+enter). During the run,
 driven by the number of results out:
 
 - at 20 % the optimiser's CSI input is cut (a :class:`~_soak_blocks.Gate` between
@@ -351,15 +352,15 @@ def loopback_phase(images: int, fading: int, sample_s: float, stall_s: float, pr
     prefill = min(int(tb.prefill), images)
     # image sources that loop over the split; exactly ``images`` enter (prefill + triggers)
     sources, limiters = [], []
-    for u, dec in enumerate((tb.source_decoder_0, tb.semantic_decoder_1)):
+    for u in (0, 1):
         old = getattr(tb, f"image_source_{u}")
         src_enc = getattr(tb, f"source_encoder_{u}")
-        tb.msg_disconnect((dec, "pdus"), (old, "trigger"))  # the example's end-to-end credits
+        tb.msg_disconnect((tb.metrics, "done"), (old, "trigger"))  # the example's credits
         tb.msg_disconnect((old, "pdus"), (tb.metrics, "ref"))
         tb.msg_disconnect((old, "pdus"), (src_enc, "pdus"))
         new = semdacom.image_source(split="test", user=u, count=0, loop=True, prefill=prefill)
-        lim = Limiter(f"credits_{u}", images - prefill)
-        tb.msg_connect((dec, "pdus"), (lim, "in"))
+        lim = Limiter(f"credits_{u}", images - prefill, user=u)
+        tb.msg_connect((tb.metrics, "done"), (lim, "in"))
         tb.msg_connect((lim, "out"), (new, "trigger"))
         tb.msg_connect((new, "pdus"), (tb.metrics, "ref"))
         tb.msg_connect((new, "pdus"), (src_enc, "pdus"))

@@ -9,6 +9,7 @@ the fuzzer could then no longer check that valid allocations still update it.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -39,10 +40,17 @@ finite_or_not = st.one_of(
 )
 
 
+# Every strategy is built once (functools.cache): hypothesis validates a strategy object the
+# first time it draws from it, and building them anew per example made the validation of the
+# recursive ones ~80 % of the fuzz suite's time.
+
+
+@functools.cache
 def _symbol() -> st.SearchStrategy:
     return st.one_of(st.sampled_from(KNOWN_KEYS), st.text(max_size=12)).map(pmt.intern)
 
 
+@functools.cache
 def scalars() -> st.SearchStrategy:
     """PMT scalars of every kind, extremes included."""
     return st.one_of(
@@ -58,31 +66,49 @@ def scalars() -> st.SearchStrategy:
     )
 
 
-_VEC_KINDS: tuple[tuple[Callable[[int, list], Any], Callable[[], st.SearchStrategy]], ...] = (
-    (pmt.init_u8vector, lambda: st.integers(0, 255)),
-    (pmt.init_s8vector, lambda: st.integers(-128, 127)),
-    (pmt.init_s16vector, lambda: st.integers(-(2**15), 2**15 - 1)),
-    (pmt.init_u16vector, lambda: st.integers(0, 2**16 - 1)),
-    (pmt.init_s32vector, lambda: st.sampled_from([-(2**31), -1, 0, 1, 3, 15, 16, 2**31 - 1])),
-    (pmt.init_u32vector, lambda: st.integers(0, 2**32 - 1)),
-    (pmt.init_s64vector, lambda: st.sampled_from(LONG_EXTREMES)),
-    (pmt.init_u64vector, lambda: st.sampled_from(U64_EXTREMES)),
-    (pmt.init_f32vector, lambda: st.one_of(st.floats(width=32), st.sampled_from([1e38, -1.0]))),
-    (pmt.init_f64vector, lambda: finite_or_not),
-    (pmt.init_c32vector, lambda: st.builds(complex, st.floats(width=32), st.floats(width=32))),
-    (pmt.init_c64vector, lambda: st.builds(complex, finite_or_not, finite_or_not)),
+_VEC_KINDS: tuple[tuple[Callable[[int, list], Any], st.SearchStrategy], ...] = (
+    (pmt.init_u8vector, st.integers(0, 255)),
+    (pmt.init_s8vector, st.integers(-128, 127)),
+    (pmt.init_s16vector, st.integers(-(2**15), 2**15 - 1)),
+    (pmt.init_u16vector, st.integers(0, 2**16 - 1)),
+    (pmt.init_s32vector, st.sampled_from([-(2**31), -1, 0, 1, 3, 15, 16, 2**31 - 1])),
+    (pmt.init_u32vector, st.integers(0, 2**32 - 1)),
+    (pmt.init_s64vector, st.sampled_from(LONG_EXTREMES)),
+    (pmt.init_u64vector, st.sampled_from(U64_EXTREMES)),
+    (pmt.init_f32vector, st.one_of(st.floats(width=32), st.sampled_from([1e38, -1.0]))),
+    (pmt.init_f64vector, finite_or_not),
+    (pmt.init_c32vector, st.builds(complex, st.floats(width=32), st.floats(width=32))),
+    (pmt.init_c64vector, st.builds(complex, finite_or_not, finite_or_not)),
 )
 
 
+_VEC_KIND = st.sampled_from(_VEC_KINDS)
+
+
+@functools.cache
+def _sizes(max_size: int) -> st.SearchStrategy:
+    return st.one_of(st.integers(0, max_size), st.sampled_from([0, 1, 2, 4, 8, 784]))
+
+
+@functools.cache
+def _values(elem: st.SearchStrategy, n: int) -> st.SearchStrategy:
+    return st.lists(elem, min_size=n, max_size=n)
+
+
 @st.composite
-def uniform_vectors(draw: st.DrawFn, max_size: int = 12) -> Any:
-    """A uniform vector of a random type and size with random, extreme values."""
-    init, elem = draw(st.sampled_from(_VEC_KINDS))
-    n = draw(st.one_of(st.integers(0, max_size), st.sampled_from([0, 1, 2, 4, 8, 784])))
+def _uniform_vectors(draw: st.DrawFn, max_size: int) -> Any:
+    init, elem = draw(_VEC_KIND)
+    n = draw(_sizes(max_size))
     if n > max_size and draw(st.booleans()):  # a long vector of one value
-        return init(n, [draw(elem())] * n)
-    values = draw(st.lists(elem(), min_size=min(n, max_size), max_size=min(n, max_size)))
+        return init(n, [draw(elem)] * n)
+    values = draw(_values(elem, min(n, max_size)))
     return init(len(values), values)
+
+
+@functools.cache
+def uniform_vectors(max_size: int = 12) -> st.SearchStrategy:
+    """A uniform vector of a random type and size with random, extreme values."""
+    return _uniform_vectors(max_size)
 
 
 def _containers(children: st.SearchStrategy) -> st.SearchStrategy:
@@ -123,6 +149,7 @@ def deep_dicts(draw: st.DrawFn) -> Any:
     return d
 
 
+@functools.cache
 def random_pmts() -> st.SearchStrategy:
     """Any PMT: scalars, vectors, (nested) dicts, pairs, tuples, vectors of PMTs."""
     leaves = st.one_of(scalars(), uniform_vectors())
@@ -132,16 +159,36 @@ def random_pmts() -> st.SearchStrategy:
     )
 
 
-@st.composite
-def random_pdus(draw: st.DrawFn) -> Any:
+@functools.cache
+def _scalar_or_vector(max_size: int = 12) -> st.SearchStrategy:
+    return st.one_of(scalars(), uniform_vectors(max_size))
+
+
+@functools.cache
+def _any_value() -> st.SearchStrategy:
+    return st.one_of(scalars(), uniform_vectors(), random_pmts())
+
+
+@functools.cache
+def _one_of(*strategies: st.SearchStrategy) -> st.SearchStrategy:
+    return st.one_of(*strategies)
+
+
+@functools.cache
+def random_pdus() -> st.SearchStrategy:
     """Pairs that look like PDUs: a (meta-ish) car and a vector-ish cdr, with ``n_bits`` and
     ``shape`` that do not match the payload, truncated or oversized payloads."""
+    return _random_pdus()
+
+
+@st.composite
+def _random_pdus(draw: st.DrawFn) -> Any:
     meta = pmt.make_dict()
     for key in draw(st.lists(st.sampled_from(KNOWN_KEYS), max_size=5)):
-        value = draw(st.one_of(scalars(), uniform_vectors(4)))
+        value = draw(_scalar_or_vector(4))
         meta = pmt.dict_add(meta, pmt.intern(key), value)
-    car = draw(st.one_of(st.just(meta), random_pmts()))
-    cdr = draw(st.one_of(uniform_vectors(64), random_pmts()))
+    car = meta if draw(st.booleans()) else draw(random_pmts())
+    cdr = draw(_one_of(uniform_vectors(64), random_pmts()))
     return pmt.cons(car, cdr)
 
 
@@ -169,7 +216,7 @@ def mutated_dict(draw: st.DrawFn, valid: Any) -> Any:
             if pmt.is_symbol(key) and pmt.symbol_to_string(key) == "seq" and draw(st.booleans()):
                 value = pmt.from_long(draw(st.integers(-5, 2**62)))  # see the module docstring
             else:
-                value = draw(st.one_of(scalars(), uniform_vectors(), random_pmts()))
+                value = draw(_any_value())
                 if pmt.is_symbol(key) and pmt.symbol_to_string(key) == "seq":
                     value = _no_huge_seq(value)
             d = pmt.dict_add(d, key, value)
@@ -178,7 +225,7 @@ def mutated_dict(draw: st.DrawFn, valid: Any) -> Any:
             d = pmt.dict_delete(d, key)
         else:
             key = pmt.intern(draw(st.sampled_from(KNOWN_KEYS)))
-            value = draw(st.one_of(scalars(), uniform_vectors()))
+            value = draw(_scalar_or_vector())
             if pmt.symbol_to_string(key) == "seq":
                 value = _no_huge_seq(value)
             d = pmt.dict_add(d, key, value)

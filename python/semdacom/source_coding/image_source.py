@@ -22,6 +22,22 @@ from semdacom.data.datasets import load_fashion_mnist
 __all__ = ["image_source"]
 
 
+def _trigger_user(msg: Any) -> int | None:
+    """The ``user`` a trigger is for: its ``user`` key when the trigger is a dictionary and
+    ``user`` an integer (a ``metrics_sink`` ``done``), else None (a trigger for anyone)."""
+    try:
+        if not (isinstance(msg, pmt.pmt_base) and pmt.is_dict(msg)) or pmt.is_null(msg):
+            return None
+        value = pmt.dict_ref(msg, pmt.intern("user"), pmt.PMT_NIL)
+        if pmt.is_integer(value):
+            return int(pmt.to_long(value))
+        if pmt.is_uint64(value):
+            return int(pmt.to_uint64(value))
+        return None
+    except Exception:  # an odd dictionary is a trigger for anyone, as before
+        return None
+
+
 def _trigger_frame(msg: Any) -> int | None:
     """The frame number a trigger sets: its ``frame`` key when the trigger is a dictionary and
     ``frame`` a u64 or a non-negative long (only that key is read), else None."""
@@ -46,17 +62,20 @@ class image_source(Block, gr.basic_block):
     ``period_ms == 0`` every message on ``trigger`` emits one (a trigger that is a dictionary
     with a ``frame`` that is a u64 or a non-negative long sets the frame number; its other keys
     are not read; otherwise frames count 0, 1, ... modulo 2**64). Every trigger emits exactly
-    one image until a finite source is finished.
+    one image until a finite source is finished. A trigger that is a dictionary with an
+    integer ``user`` other than this source's (``metrics_sink``'s ``done``, which says whose
+    result it took) is for another user's source: counted in ``triggers_other``, no image.
     ``count`` images are emitted (0 = the whole split from ``start``); with ``loop`` the
     sequence restarts and never ends. Once finished, triggers are counted and ignored.
 
-    ``prefill`` images are emitted when the flowgraph starts (trigger mode). With the user's
-    results (``source_decoder`` / ``semantic_decoder`` ``pdus``) wired to ``trigger`` this is
-    a credit loop end to end (examples/mu_ascc_loopback.grc): each result asks for one image,
-    so at most ``prefill`` images per user are in flight anywhere in the chain and an
-    allocation whose lead exceeds ``prefill`` reaches the source encoder before the frames it
-    applies to are coded (frame-exact reconfiguration). A channel encoder's ``sent`` port
-    bounds only the frames ahead of the channel.
+    ``prefill`` images are emitted when the flowgraph starts (trigger mode). With
+    ``metrics_sink``'s ``done`` (or the user's results, ``source_decoder`` /
+    ``semantic_decoder`` ``pdus``) wired to ``trigger`` this is a credit loop end to end
+    (examples/mu_ascc_loopback.grc): each result asks for one image, so at most ``prefill``
+    images per user are in flight anywhere in the chain and an allocation whose lead exceeds
+    ``prefill`` reaches the source encoder before the frames it applies to are coded
+    (frame-exact reconfiguration). A channel encoder's ``sent`` port bounds only the frames
+    ahead of the channel.
 
     Parameters
     ----------
@@ -115,7 +134,7 @@ class image_source(Block, gr.basic_block):
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.setup(("pdus_out", "triggers", "triggers_ignored"))
+        self.setup(("pdus_out", "triggers", "triggers_ignored", "triggers_other"))
         self.message_in("trigger", self._on_trigger, arrived="triggers", on_error=self._ignored)
         self.message_out("pdus")
 
@@ -147,6 +166,10 @@ class image_source(Block, gr.basic_block):
         return True
 
     def _on_trigger(self, msg: Any) -> None:
+        user = _trigger_user(msg)
+        if user is not None and user != self._user:
+            self._counts["triggers_other"] += 1
+            return
         if not self._emit(_trigger_frame(msg)):
             self._counts["triggers_ignored"] += 1
 

@@ -67,6 +67,15 @@ class metrics_sink(Block, gr.basic_block):
     :data:`MAX_MISSING_LISTED` of their image ids in ``missing_ids``: images in = ``received``
     + ``missing``.
 
+    ``done`` says, once per result taken (scored, or waiting for its reference), whose it was:
+    a dictionary ``{user, image_id}`` (``image_id`` absent for an erasure matched by frame; no
+    ``frame`` key, so that an ``image_source`` trigger does not read one). Wired to every
+    user's ``image_source`` ``trigger`` (each takes only its own user's), it closes the credit
+    loop behind the scoring (examples/mu_ascc_loopback.grc): the sink, the slowest block of
+    the loop on a quiet machine, cannot fall behind and its message queues stay bounded by the
+    credits (issue 24's soak: with the decoders' results as credits they grew to 5000
+    messages). A result that is dropped as malformed gives no ``done``.
+
     Parameters
     ----------
     json_path : str
@@ -100,6 +109,7 @@ class metrics_sink(Block, gr.basic_block):
         self.setup(("refs", "results", "malformed", "unmatched", "evicted", "refs_dropped"))
         self.message_in("pdus", self._handle_result, on_error=self._dropped("result"))
         self.message_in("ref", self._on_ref, on_error=self._dropped("reference"))
+        self.message_out("done")
 
     def _dropped(self, what: str):
         """The error handler of a port: the message is counted as malformed and logged."""
@@ -182,6 +192,13 @@ class metrics_sink(Block, gr.basic_block):
         u["codewords_lost"] += lost
 
     def _handle_result(self, msg: Any) -> None:
+        """Take one result, then say so on ``done`` (the credit of its user's next image)."""
+        user, image_id = self._take_result(msg)
+        done = {"user": user} if image_id is None else {"user": user, "image_id": image_id}
+        self.publish("done", messages.meta_to_pmt(done))
+
+    def _take_result(self, msg: Any) -> tuple[int, int | None]:
+        """Count and score one result; its ``(user, image_id)``."""
         try:
             meta, pred = messages.unpack_label_pdu(msg)
             is_label = True
@@ -214,10 +231,10 @@ class metrics_sink(Block, gr.basic_block):
                 label = _int_or_none(meta.get("label"))
                 if label is None:
                     u["no_label"] += 1
-                    return
+                    return user, image_id
                 u["evaluated"] += 1
                 u["correct"] += int(pred == label)
-                return
+                return user, image_id
             u = self._user(user, "du")
             u["received"] += 1
             self._count_erasure(u, meta, erased)
@@ -232,6 +249,7 @@ class metrics_sink(Block, gr.basic_block):
                 self._n_pending += 1
             else:
                 self._counts["evicted"] += 1
+        return user, image_id
 
     def _score_image(self, meta: dict, img: np.ndarray, ref: np.ndarray) -> None:
         from semdacom.source_coding import metrics  # torch is loaded on first use

@@ -161,3 +161,18 @@ def test_prefill_emits_images_at_start_for_a_credit_loop(harness) -> None:
     assert [m["frame"] for m, _ in h.out()] == [0, 1, 2]
     with pytest.raises(ValueError):
         image_source(prefill=-1)
+
+
+def test_a_done_for_another_user_is_not_a_trigger(harness) -> None:
+    """Issue 24: metrics_sink ``done`` (one port for every user) is wired to every user's
+    source; each takes its own user's ({user: u}), counts the others in ``triggers_other``.
+    Before, every ``done`` emitted an image in every source: credits multiplied."""
+    h = harness(count=5, user=1)
+    h.trigger(messages.meta_to_pmt({"user": 0, "image_id": 3}))
+    h.trigger(messages.meta_to_pmt({"user": np.uint64(2)}))
+    h.trigger(messages.meta_to_pmt({"user": 1, "image_id": 4}))
+    h.trigger(messages.meta_to_pmt({"user": "1"}))  # not an integer: a trigger for anyone
+    h.wait_for(lambda: h.dbg.num_messages() == 2)
+    c = h.blk.counters()
+    assert c["triggers"] == 4 and c["triggers_other"] == 2 and c["triggers_ignored"] == 0
+    assert [m["frame"] for m, _ in h.out()] == [0, 1]  # done carries no frame

@@ -21,7 +21,7 @@ class Harness(BlockHarness):
     timeout = TIMEOUT_S
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(metrics_sink(**kwargs), start=False)
+        super().__init__(metrics_sink(**kwargs), ["done"], start=False)
         # A flowgraph needs a connection: an idle trigger-driven image_source feeds ref.
         self.src = image_source(count=1)
         self.tb.msg_connect(self.src, "pdus", self.blk, "ref")
@@ -240,3 +240,21 @@ def test_erased_counts_one_meaning_and_a_user_without_results(harness) -> None:
     assert (u["codewords"], u["codewords_lost"]) == (4, 1)
     assert u["msssim"] == pytest.approx(1.0)
     assert s["users"]["2"]["received"] == 0 and s["users"]["2"]["missing_ids"] == [4]
+
+
+def test_done_says_whose_result_was_taken_once_per_result(harness) -> None:
+    """Issue 24 soak: the credit loop closes behind the sink (``done`` -> each user's
+    image_source ``trigger``), so the sink cannot fall behind. One ``done`` per result taken
+    ({user, image_id}; no ``frame``, which a trigger would read), none for a malformed one."""
+    h = harness()
+    h.post("ref", messages.image_pdu({"user": 0, "image_id": 1, "frame": 5}, _img(1)))
+    h.post("pdus", messages.image_pdu({"user": 0, "image_id": 1, "frame": 5}, _img(1)))
+    h.post("pdus", messages.image_pdu({"user": 0, "image_id": 2}, _img(2)))  # waits for its ref
+    h.post("pdus", messages.label_pdu({"user": 1, "image_id": 7, "label": 2}, 2))
+    h.post("pdus", messages.image_pdu({"user": 0, "frame": 9, "erased": True}, _img(3)))
+    h.post("pdus", messages.label_pdu({"image_id": 7, "label": 2}, 2))  # no user: malformed
+    h.wait_out("done", 4)
+    done = h.out("done", pmt.to_python)
+    assert done == [{"user": 0, "image_id": 1}, {"user": 0, "image_id": 2},
+                    {"user": 1, "image_id": 7}, {"user": 0}]  # fmt: skip
+    assert h.blk.summary()["counts"]["malformed"] == 1
