@@ -64,7 +64,8 @@ class Limiter(Gate):
 
 def _meta(msg) -> dict:
     """The meta dictionary of a PDU (or of a dict message) as Python values."""
-    m = pmt.car(msg) if pmt.is_pair(msg) else msg
+    is_pdu = pmt.is_pair(msg) and pmt.is_uniform_vector(pmt.cdr(msg))  # a dict is a pair too
+    m = pmt.car(msg) if is_pdu else msg
     return pmt.to_python(m) if pmt.is_dict(m) else {}
 
 
