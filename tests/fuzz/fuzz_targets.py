@@ -385,8 +385,11 @@ def t_channel_decoder() -> Target:
 def t_image_source() -> Target:
     blk = semdacom.image_source(count=50, loop=True)
     t = Target("image_source", blk)
+    # a trigger for another user (a dict with an integer "user" other than 0: metrics_sink's
+    # done) is answered by its count in triggers_other, not by an image
+    other = _c(blk, "triggers_other")
     t.ports["trigger"] = Port("trigger", "data", _c(blk, "triggers"), valid_trigger,
-                              outputs=lambda: t.n_out("pdus"))  # fmt: skip
+                              outputs=lambda: t.n_out("pdus") + other())  # fmt: skip
     return _start(t, out_ports=["pdus"])
 
 
