@@ -27,6 +27,7 @@ A ``gr.basic_block`` subclass must call its GNU Radio parent's ``__init__`` firs
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -69,6 +70,18 @@ class Block:
         """Name the block's counters (all start at 0); call it right after the GNU Radio
         parent's ``__init__``."""
         self._counts = dict.fromkeys(counters, 0)
+        self._busy: dict[str, float] = {}
+
+    def busy_s(self) -> dict[str, float]:
+        """Seconds spent so far in each input message port's handler (by port name) and, for
+        a block with a :class:`~.worker.PduWorker` as ``self._worker``, in its worker
+        (``"worker"``): the message side of the per-block profile (bench/profile.py; the
+        stream side is GNU Radio's performance counters)."""
+        out = dict(getattr(self, "_busy", {}))
+        worker = getattr(self, "_worker", None)
+        if worker is not None and hasattr(worker, "busy_s"):
+            out["worker"] = worker.busy_s
+        return out
 
     def counters(self) -> dict[str, int]:
         """The block's counters (a copy)."""
@@ -107,6 +120,7 @@ class Block:
                 then(result)
 
         def on_msg(msg: Any) -> None:
+            t0 = time.perf_counter()
             if arrived is not None:
                 self._counts[arrived] += 1
             try:
@@ -120,7 +134,10 @@ class Block:
             finally:
                 if dealt is not None:
                     self._counts[dealt] += 1
+                self._busy[port] = self._busy.get(port, 0.0) + time.perf_counter() - t0
 
+        if not hasattr(self, "_busy"):  # a block that named its counters later
+            self._busy = {}
         # The GNU Radio 3.10 gateway calls a handler by its attribute name: one per port.
         on_msg.__name__ = f"_on_port_{port}"
         setattr(self, on_msg.__name__, on_msg)

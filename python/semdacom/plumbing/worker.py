@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -58,6 +59,8 @@ class PduWorker:
         #: items queued or being handled (see :meth:`busy`)
         self._inflight = 0
         self._lock = threading.Lock()
+        #: seconds spent in ``fn`` on the worker thread (the block's profile: Block.busy_s)
+        self.busy_s = 0.0
 
     def submit(self, item: Any) -> None:
         if self._thread is None:
@@ -80,9 +83,11 @@ class PduWorker:
             item = self._q.get()
             if item is _STOP:
                 return
+            t0 = time.perf_counter()
             try:
                 self._fn(item)
             finally:
+                self.busy_s += time.perf_counter() - t0
                 with self._lock:
                     self._inflight -= 1
 
