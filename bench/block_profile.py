@@ -1,5 +1,7 @@
-"""`make bench ARGS=profile`: where each millisecond of a frame goes in the MU-ASCC closed loop
-(issue 23, "Measure first"); writes bench/results/profile.json and profile.png.
+"""`make bench ARGS=block_profile`: where each millisecond of a frame goes in the MU-ASCC
+closed loop (issue 23, "Measure first"); writes bench/results/block_profile.json and
+block_profile.png. (Not named profile.py: bench/ is on sys.path, and the standard library's
+``profile``, which cProfile and torch import, must not be shadowed.)
 
 ``examples/mu_ascc_loopback.grc`` at its defaults (credit loop end to end, finite-blocklength
 emulation, Rayleigh block fading every ``fading_frames``) runs ``--images`` images per user. Per
@@ -130,10 +132,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--images", type=int, default=1000, help="images per user")
     a = ap.parse_args(argv if argv is not None else [])
     res = profile_loopback(a.images)
-    path = write("profile", {"loopback_profile": res})
-    plot(res, RESULTS / "profile.png")
+    path = write("block_profile", {"loopback_profile": res})
+    plot(res, RESULTS / "block_profile.png")
     print(
-        f"wrote {path} and profile.png: wall {res['wall_ms_per_slot']:.2f} ms/slot, CPU "
+        f"wrote {path} and block_profile.png: wall {res['wall_ms_per_slot']:.2f} ms/slot, CPU "
         f"{res['cpu_ms_per_slot']:.2f}, attributed {res['attributed_ms_per_slot']:.2f}"
     )
 
