@@ -70,7 +70,7 @@ CMD_LOOPBACK = ("beamformer", "channel_decoder_0", "channel_decoder_1", "channel
 #: users trailed the BS by 400 frames (24 s), so every allocation solved on their CSI was for
 #: frames the BS had sent long before, and "the allocation in force" meant nothing. 150 ms is
 #: a rate the receivers sustain (a trial picks its frame rate the same way).
-OTA_PERIOD_MS = 150.0
+OTA_PERIOD_MS = 150
 CMD_OTA_BS = ("beamformer", "channel_encoder_0", "channel_encoder_1", "source_encoder_0",
               "source_encoder_1")  # fmt: skip
 
