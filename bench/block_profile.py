@@ -7,10 +7,14 @@ block_profile.png. (Not named profile.py: bench/ is on sys.path, and the standar
 emulation, Rayleigh block fading every ``fading_frames``) runs ``--images`` images per user. Per
 block it reports, in milliseconds per slot (one frame of every user):
 
-- ``work``: time in the block's stream ``work`` (GNU Radio's performance counters, switched
-  on for this process with ``GR_CONF_PERFCOUNTERS_ON``; C++ and Python blocks alike);
-- ``ports``: time in each input message port's handler (``Block.busy_s``, Python blocks);
-- ``worker``: time on the block's worker thread (``PduWorker``: the source encoder's coding).
+- ``work``: CPU time in the block's stream ``work``: the thread time of the plumbing's
+  ``work`` (Python blocks, ``Block.busy_s``), GNU Radio's performance counter for the C++
+  blocks (wall time in ``work``, switched on with ``GR_CONF_PERFCOUNTERS_ON``; no GIL there);
+- ``ports``: CPU time in each input message port's handler (``Block.busy_s``);
+- ``worker``: CPU time on the block's worker thread (``PduWorker``: the source encoder).
+
+Thread CPU time, not wall time: a Python handler's wall time includes its waits for the GIL
+while other blocks run (measured: the sum of wall times was 2.4x the process's CPU time).
 
 Their sum over the blocks is CPU-side time the blocks spent, against the wall time per slot and
 the process's CPU time per slot (two cores: up to 2 x wall). What neither counter sees (GNU
@@ -68,12 +72,15 @@ def profile_loopback(images: int = 1000, fading: int = 4) -> dict:
     rows = {}
     for name, blk in sorted(_blocks(tb).items()):
         row: dict = {}
-        try:
-            row["work"] = float(blk.pc_work_time_total()) / tps * 1e3 / slots
-        except Exception:  # a block without stream ports has no counters
-            pass
         busy = blk.busy_s() if hasattr(blk, "busy_s") else {}
-        ports = {p: s * 1e3 / slots for p, s in busy.items() if p != "worker"}
+        if "work" in busy:  # a plumbing work: its thread's CPU time
+            row["work"] = busy["work"] * 1e3 / slots
+        elif not hasattr(blk, "busy_s"):  # C++: GNU Radio's counter (wall time in work)
+            try:
+                row["work"] = float(blk.pc_work_time_total()) / tps * 1e3 / slots
+            except Exception:  # no stream ports: no counters
+                pass
+        ports = {p: s * 1e3 / slots for p, s in busy.items() if p not in ("worker", "work")}
         if ports:
             row["ports"] = ports
         if "worker" in busy:
@@ -94,8 +101,9 @@ def profile_loopback(images: int = 1000, fading: int = 4) -> dict:
         "attributed_ms_per_slot": attributed,
         "unattributed_ms": cpu * 1e3 / slots - attributed,
         "per_block_ms_per_slot": dict(sorted(rows.items(), key=lambda kv: -kv[1]["total"])),
-        "note": "ms per slot (one frame of each of the 2 users); work: GNU Radio performance "
-        "counters; ports / worker: Block.busy_s; cpu: the process's CPU time (2 cores)",
+        "note": "ms per slot (one frame of each of the 2 users); thread CPU time (Block.busy_s) "
+        "for Python blocks, GNU Radio's work-time counter for C++ ones; cpu: the process's "
+        "CPU time (2 cores)",
     }
 
 

@@ -73,15 +73,21 @@ class Block:
         self._busy: dict[str, float] = {}
 
     def busy_s(self) -> dict[str, float]:
-        """Seconds spent so far in each input message port's handler (by port name) and, for
-        a block with a :class:`~.worker.PduWorker` as ``self._worker``, in its worker
-        (``"worker"``): the message side of the per-block profile (bench/profile.py; the
-        stream side is GNU Radio's performance counters)."""
+        """CPU seconds (``time.thread_time``: not the waits for the GIL or for input) spent so
+        far in each input message port's handler (by port name), in a plumbing ``work``
+        (``"work"``: ``FrameSource``, ``FrameReceiver``) and, for a block with a
+        :class:`~.worker.PduWorker` as ``self._worker``, on its worker (``"worker"``): the
+        per-block profile of bench/block_profile.py."""
         out = dict(getattr(self, "_busy", {}))
         worker = getattr(self, "_worker", None)
         if worker is not None and hasattr(worker, "busy_s"):
             out["worker"] = worker.busy_s
         return out
+
+    def add_busy(self, part: str, seconds: float) -> None:
+        """Add ``seconds`` of CPU time to ``part`` of :meth:`busy_s`."""
+        busy = self.__dict__.setdefault("_busy", {})
+        busy[part] = busy.get(part, 0.0) + seconds
 
     def counters(self) -> dict[str, int]:
         """The block's counters (a copy)."""
@@ -120,7 +126,7 @@ class Block:
                 then(result)
 
         def on_msg(msg: Any) -> None:
-            t0 = time.perf_counter()
+            t0 = time.thread_time()
             if arrived is not None:
                 self._counts[arrived] += 1
             try:
@@ -134,7 +140,7 @@ class Block:
             finally:
                 if dealt is not None:
                     self._counts[dealt] += 1
-                self._busy[port] = self._busy.get(port, 0.0) + time.perf_counter() - t0
+                self.add_busy(port, time.thread_time() - t0)
 
         if not hasattr(self, "_busy"):  # a block that named its counters later
             self._busy = {}

@@ -15,6 +15,7 @@ outside frames are ignored.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -112,11 +113,13 @@ class FrameReceiver:
 
     def work(self, input_items, output_items):
         x = input_items[0]
+        t0 = time.thread_time()
         try:
             tags = self.get_tags_in_window(0, 0, len(x))
             self._cutter.push(x, self.nitems_read(0), tags, self.logger, self._emit_frame)
         except Exception as exc:  # work() must never end the thread
             self.logger.error(f"work: {type(exc).__name__}: {exc}")
+        self.add_busy("work", time.thread_time() - t0)
         return len(x)
 
     def stop(self) -> bool:

@@ -116,6 +116,13 @@ class FrameSource:
         if not self._ready():
             time.sleep(0.001)
             return 0
+        t0 = time.thread_time()
+        try:
+            return self._send(output_items)
+        finally:
+            self.add_busy("work", time.thread_time() - t0)
+
+    def _send(self, output_items) -> int:
         if self._tx.idle:
             item = next_item(self._queue)
             if item is None or not self._start_frame(item):

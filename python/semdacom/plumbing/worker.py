@@ -59,7 +59,7 @@ class PduWorker:
         #: items queued or being handled (see :meth:`busy`)
         self._inflight = 0
         self._lock = threading.Lock()
-        #: seconds spent in ``fn`` on the worker thread (the block's profile: Block.busy_s)
+        #: CPU seconds (thread time) in ``fn`` on the worker thread (Block.busy_s)
         self.busy_s = 0.0
 
     def submit(self, item: Any) -> None:
@@ -83,11 +83,11 @@ class PduWorker:
             item = self._q.get()
             if item is _STOP:
                 return
-            t0 = time.perf_counter()
+            t0 = time.thread_time()
             try:
                 self._fn(item)
             finally:
-                self.busy_s += time.perf_counter() - t0
+                self.busy_s += time.thread_time() - t0
                 with self._lock:
                     self._inflight -= 1
 
