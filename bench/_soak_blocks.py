@@ -22,6 +22,7 @@ import time
 import numpy as np
 import pmt
 from gnuradio import gr
+from gnuradio.semdacom import messages
 
 NONE = -1  # "not seen" in the int arrays
 
@@ -55,7 +56,7 @@ class Limiter(Gate):
         self.user = user
 
     def _on(self, msg) -> None:
-        if self.user is not None and _meta(msg).get("user") != self.user:
+        if self.user is not None and messages.done_user(msg) != self.user:
             return
         super()._on(msg)
         if self.passed >= self.limit:

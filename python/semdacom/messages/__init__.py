@@ -42,7 +42,8 @@ Families (one module each; a schema's reader, writer and validator sit together)
     ``partial_payload``, ``codeword_counts``).
 ``frames``
     Per-frame stream tags of the channel coder and DeepJSCC (``CHAN_TAG``, ``chan_info``,
-    ``DJSCC_TAG``) and the frame credits (``frame_sent_to_pmt``).
+    ``DJSCC_TAG``) and the credits (``frame_sent_to_pmt``; ``metrics_sink``'s
+    ``result_done_to_pmt``, ``done_user``).
 
 A third paper adds a module: its allocation keys as an ``AllocFamily`` registered at import,
 its own messages beside them, and its import and names here.
@@ -73,7 +74,9 @@ from gnuradio.semdacom.messages.frames import (
     DJSCC_TAG,
     MAX_FRAME_BITS,
     chan_info,
+    done_user,
     frame_sent_to_pmt,
+    result_done_to_pmt,
 )
 from gnuradio.semdacom.messages.limits import (
     MAX_CHANNEL_GAIN,
@@ -179,7 +182,9 @@ __all__ = [
     "csi_report_to_pmt",
     "csi_to_pmt",
     "csi_with_frame",
+    "done_user",
     "frame_sent_to_pmt",
+    "result_done_to_pmt",
     "image_pdu",
     "is_erased",
     "label_pdu",

@@ -93,3 +93,29 @@ def frame_sent_to_pmt(frame: int, user: int) -> Any:
     if isinstance(frame, bool) or not isinstance(frame, (int, np.integer)) or frame < 0:
         raise MessageError(f"sent_frame must be a non-negative integer, got {frame!r}")
     return make_dict({"sent_frame": from_count(int(frame)), "user": pmt.from_long(int(user))})
+
+
+def result_done_to_pmt(user: int, image_id: int | None = None) -> Any:
+    """``metrics_sink``'s ``done``: one result of ``user`` taken, ``{user, image_id}``
+    (``image_id`` absent for an erasure matched by frame; never a ``frame`` key, which an
+    ``image_source`` trigger would read)."""
+    d = {"user": pmt.from_long(int(user))}
+    if image_id is not None:
+        d["image_id"] = pmt.from_long(int(image_id))
+    return make_dict(d)
+
+
+def done_user(msg: Any) -> int | None:
+    """The ``user`` of a ``done`` (:func:`result_done_to_pmt`): the ``user`` key of a
+    dictionary when it is an integer, else None (a message for anyone). Never raises."""
+    try:
+        if not (isinstance(msg, pmt.pmt_base) and pmt.is_dict(msg)) or pmt.is_null(msg):
+            return None
+        value = pmt.dict_ref(msg, pmt.intern("user"), pmt.PMT_NIL)
+        if pmt.is_integer(value):
+            return int(pmt.to_long(value))
+        if pmt.is_uint64(value):
+            return int(pmt.to_uint64(value))
+        return None
+    except Exception:  # an odd dictionary: for anyone
+        return None

@@ -70,7 +70,6 @@ class Block:
         """Name the block's counters (all start at 0); call it right after the GNU Radio
         parent's ``__init__``."""
         self._counts = dict.fromkeys(counters, 0)
-        self._busy: dict[str, float] = {}
 
     def busy_s(self) -> dict[str, float]:
         """CPU seconds (``time.thread_time``: not the waits for the GIL or for input) spent so
@@ -78,7 +77,7 @@ class Block:
         (``"work"``: ``FrameSource``, ``FrameReceiver``) and, for a block with a
         :class:`~.worker.PduWorker` as ``self._worker``, on its worker (``"worker"``): the
         per-block profile of bench/block_profile.py."""
-        out = dict(getattr(self, "_busy", {}))
+        out = dict(self.__dict__.get("_busy", {}))
         worker = getattr(self, "_worker", None)
         if worker is not None and hasattr(worker, "busy_s"):
             out["worker"] = worker.busy_s
@@ -142,8 +141,6 @@ class Block:
                     self._counts[dealt] += 1
                 self.add_busy(port, time.thread_time() - t0)
 
-        if not hasattr(self, "_busy"):  # a block that named its counters later
-            self._busy = {}
         # The GNU Radio 3.10 gateway calls a handler by its attribute name: one per port.
         on_msg.__name__ = f"_on_port_{port}"
         setattr(self, on_msg.__name__, on_msg)

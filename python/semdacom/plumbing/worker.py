@@ -56,9 +56,6 @@ class PduWorker:
         self._shed = shed
         self._q: queue.Queue = queue.Queue()
         self._thread: threading.Thread | None = None
-        #: items queued or being handled (see :meth:`busy`)
-        self._inflight = 0
-        self._lock = threading.Lock()
         #: CPU seconds (thread time) in ``fn`` on the worker thread (Block.busy_s)
         self.busy_s = 0.0
 
@@ -68,28 +65,26 @@ class PduWorker:
         elif self._shed is not None and self._q.qsize() >= self._cap:
             self._shed(item)
         else:
-            with self._lock:
-                self._inflight += 1
             self._q.put(item)
 
     def busy(self) -> bool:
         """Items are queued or being handled: whatever ``fn`` puts out for them is still to
         come (a stream block's ``work`` waits for it, :func:`plumbing.frame_tx.next_item`).
         ``fn``'s results for an item are out before the item stops counting."""
-        return self._inflight > 0
+        return self._q.unfinished_tasks > 0  # put, and not yet marked done by _run
 
     def _run(self) -> None:
         while True:
             item = self._q.get()
             if item is _STOP:
+                self._q.task_done()
                 return
             t0 = time.thread_time()
             try:
                 self._fn(item)
             finally:
                 self.busy_s += time.thread_time() - t0
-                with self._lock:
-                    self._inflight -= 1
+                self._q.task_done()
 
     def start(self) -> None:
         if self._thread is None:

@@ -22,22 +22,6 @@ from semdacom.data.datasets import load_fashion_mnist
 __all__ = ["image_source"]
 
 
-def _trigger_user(msg: Any) -> int | None:
-    """The ``user`` a trigger is for: its ``user`` key when the trigger is a dictionary and
-    ``user`` an integer (a ``metrics_sink`` ``done``), else None (a trigger for anyone)."""
-    try:
-        if not (isinstance(msg, pmt.pmt_base) and pmt.is_dict(msg)) or pmt.is_null(msg):
-            return None
-        value = pmt.dict_ref(msg, pmt.intern("user"), pmt.PMT_NIL)
-        if pmt.is_integer(value):
-            return int(pmt.to_long(value))
-        if pmt.is_uint64(value):
-            return int(pmt.to_uint64(value))
-        return None
-    except Exception:  # an odd dictionary is a trigger for anyone, as before
-        return None
-
-
 def _trigger_frame(msg: Any) -> int | None:
     """The frame number a trigger sets: its ``frame`` key when the trigger is a dictionary and
     ``frame`` a u64 or a non-negative long (only that key is read), else None."""
@@ -166,7 +150,7 @@ class image_source(Block, gr.basic_block):
         return True
 
     def _on_trigger(self, msg: Any) -> None:
-        user = _trigger_user(msg)
+        user = messages.done_user(msg)
         if user is not None and user != self._user:
             self._counts["triggers_other"] += 1
             return

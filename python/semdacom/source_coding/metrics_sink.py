@@ -194,8 +194,7 @@ class metrics_sink(Block, gr.basic_block):
     def _handle_result(self, msg: Any) -> None:
         """Take one result, then say so on ``done`` (the credit of its user's next image)."""
         user, image_id = self._take_result(msg)
-        done = {"user": user} if image_id is None else {"user": user, "image_id": image_id}
-        self.publish("done", messages.meta_to_pmt(done))
+        self.publish("done", messages.result_done_to_pmt(user, image_id))
 
     def _take_result(self, msg: Any) -> tuple[int, int | None]:
         """Count and score one result; its ``(user, image_id)``."""
