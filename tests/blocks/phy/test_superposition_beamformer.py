@@ -470,11 +470,14 @@ def _run_with_deadline(blk, g: np.ndarray, n_t: int, timeout: float = 20.0) -> n
         tb.connect((blk, a), s)
     tb.start()
     t0 = time.monotonic()
-    while len(sinks[0].data()) < g.shape[1] and time.monotonic() - t0 < timeout:
+    # every sink, not only the first: the block's outputs reach their sinks one after another
+    while min(len(s.data()) for s in sinks) < g.shape[1] and time.monotonic() - t0 < timeout:
         time.sleep(0.01)
     tb.stop()
     tb.wait()
-    return np.array([s.data() for s in sinks], dtype=np.complex128)
+    data = [s.data() for s in sinks]
+    assert len({len(d) for d in data}) == 1, f"sinks got {[len(d) for d in data]} samples"
+    return np.array(data, dtype=np.complex128)
 
 
 def test_huge_finite_power_is_rejected_and_the_thread_survives() -> None:
