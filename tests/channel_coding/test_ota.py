@@ -59,7 +59,7 @@ def test_payload_segments_cover_the_slot(slot: int, m: int, inner: int, last: in
 
 def test_header_round_trip_keeps_every_field() -> None:
     infos = [{"user": 0, "mode": "ldpc", "n_bits": 1234, "mcs": 3, "pdu_image_id": 77,
-              "pdu_label": 4, "pdu_rate_index": 9, "pdu_seq": 2},
+              "pdu_label": 4, "pdu_rate_index": 9, "pdu_frame": 2},
              None,
              {"user": 2, "mode": "ldpc", "n_bits": 0, "erased": True, "pdu_image_id": -5,
               "pdu_label": 2**40}]  # fmt: skip
@@ -70,13 +70,13 @@ def test_header_round_trip_keeps_every_field() -> None:
     assert out["frame"] == 2**40 + 3 and out["truncated"]
     e0, e1, e2 = out["entries"]
     assert e0 == {"present": True, "n_bits": 1234, "erased": False, "mcs": 3, "image_id": 77,
-                  "label": 4, "rate_index": 9, "seq": 2}  # fmt: skip
+                  "label": 4, "rate_index": 9, "frame": 2}  # fmt: skip
     assert e1 == {"present": False}
     assert e2 == {"present": True, "n_bits": 0, "erased": True, "image_id": -5}  # label: > s32
     info = ota.chan_info_from_entry(e0, 0, 256)
     assert info == {"user": 0, "mode": "ldpc", "L": 256, "n_bits": 1234, "mcs": 3,
                     "pdu_image_id": 77, "pdu_label": 4, "pdu_rate_index": 9,
-                    "pdu_seq": 2}  # fmt: skip
+                    "pdu_frame": 2}  # fmt: skip
     assert ota.chan_info_from_entry(e2, 2, 256)["erased"] is True
     with pytest.raises(ota.HeaderError):
         ota.decode_header(bits, 2, 4)  # another K

@@ -446,6 +446,13 @@ def t_mu_ascc_optimizer() -> Target:
 
     t.ports["csi"] = Port("csi", "control", _c(blk, "csi_in"), valid_csi, state,
                           _c(blk, "solves"))  # fmt: skip
+
+    def valid_sent(draw: st.DrawFn) -> Any:
+        return messages.frame_sent_to_pmt(next(_UNIQUE), draw(st.integers(0, 1)))
+
+    accepted = lambda: blk.counters()["sent_in"] - blk.counters()["sent_rejected"]  # noqa: E731
+    t.ports["sent"] = Port("sent", "control", _c(blk, "sent_in"), valid_sent,
+                           lambda: blk._out.frame_sent, accepted)  # fmt: skip
     return _start(t, out_ports=["alloc"])
 
 
@@ -706,6 +713,7 @@ PORTS: list[tuple[str, str]] = [
     ("metrics_sink", "pdus"),
     ("metrics_sink", "ref"),
     ("mu_ascc_optimizer", "csi"),
+    ("mu_ascc_optimizer", "sent"),
     ("sfma_optimizer", "csi"),
     ("djscc_encoder", "pdus"),
     ("djscc_decoder", "symbols"),

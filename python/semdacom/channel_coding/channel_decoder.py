@@ -72,8 +72,12 @@ class channel_decoder(FrameReceiver, LinkBlock, gr.sync_block):
     encoder flagged ``erased`` makes the frame such an erasure; no error in decoding ends the
     block's thread.
 
-    Frames never received (``plumbing.expected``): the frame numbers are consecutive from the
-    transmitter's ``first_frame``; a number skipped between two frames received, the frames
+    Frames never received (``plumbing.expected``): the frames are accounted by the PDU's own
+    number (``pdu_frame`` in this user's tag, which the over-the-air header carries; the
+    transmitter's frame number shifted as the last frame that had one when it is absent):
+    after beacons (``channel_encoder``'s ``beacons``) the transmitter's numbers run ahead of
+    the images', and the output's ``frame`` is the image's (``air_frame`` the transmitter's
+    when they differ). The numbers are consecutive from the transmitter's ``first_frame``; a number skipped between two frames received, the frames
     before the first received (from ``first_frame`` when it is given) and, with
     ``frame_count`` given, those after the last (once none arrived for ``tail_s`` seconds, or
     at stop) are each answered by an erasure PDU (``frame_missing`` true, no bits,
@@ -126,6 +130,7 @@ class channel_decoder(FrameReceiver, LinkBlock, gr.sync_block):
                     "csi_accepted", "csi_rejected", "frames_erased", "frames_missing",
                     "frames_late", "codewords", "codewords_lost"))  # fmt: skip
         self._acct = FrameAccounting(first_frame, frame_count, tail_s, self._missing, self.logger)
+        self._frame_offset = 0  # transmitter's frame number minus the PDU's (beacons before)
         self.csi_in(lambda msg: self._chan.set_csi(messages.csi_from_pmt(msg, user=self._user)))
         self.take_link_allocations(("mcs", "rc", "power", "w"))
         self._chan = ChannelState(self._user, self._snr_db, self._sched)
@@ -152,10 +157,12 @@ class channel_decoder(FrameReceiver, LinkBlock, gr.sync_block):
                     "late": e.late, "jumps": e.jumps}  # fmt: skip
 
     def _missing(self, frame: int) -> None:
-        """The erasure of a frame that never arrived."""
+        """The erasure of a frame that never arrived (``frame``: the PDU's number)."""
         meta = {"frame": frame, "mode": self._mode, "user": self._user, "erased": True,
                 "erasure_reason": "frame not received", "frame_missing": True,
                 "payload_known": False, "codewords": 0, "codewords_lost": 0}  # fmt: skip
+        if self._frame_offset:
+            meta["air_frame"] = frame + self._frame_offset
         self.publish("pdus", messages.bits_pdu(meta, np.zeros(0, np.uint8)))
         self._counts["frames_missing"] += 1
         self._counts["frames_erased"] += 1
@@ -176,20 +183,40 @@ class channel_decoder(FrameReceiver, LinkBlock, gr.sync_block):
 
     # ------------------------------------------------------------------ decoding
     # (work and stop: plumbing.frame_rx.FrameReceiver)
+    def _data_frame(self, f: dict) -> int | None:
+        """The frame number this frame is accounted and reported by: the PDU's own
+        (``pdu_frame`` of this user's ``semdacom_chan`` tag; over the air from the header),
+        else the transmitter's frame number shifted as the last frame that carried one. The
+        two differ after beacons (``channel_encoder``'s ``beacons``: frames without data
+        went first); without beacons they are equal."""
+        air, info = f["frame"], f["info"]
+        if air is None:
+            return None
+        d = info.get("pdu_frame") if isinstance(info, dict) and is_user(
+            info.get("user"), self._user) else None  # fmt: skip
+        if isinstance(d, (int, np.integer)) and not isinstance(d, bool) and 0 <= d <= air:
+            self._frame_offset = int(air) - int(d)
+            return int(d)
+        return int(air) - self._frame_offset if air >= self._frame_offset else int(air)
+
     def _emit_frame(self, f: dict, y: np.ndarray) -> None:
         """One PDU for the frame ``f``, whatever happens (an erasure when decoding fails),
         after the erasures of the frames skipped before it."""
         with self._acct.lock:
-            if not self._acct.admit(f["frame"]):
+            data = self._data_frame(f)
+            if not self._acct.admit(data):
                 self._counts["frames_late"] += 1
-                self.logger.warn(f"frame {f['frame']} arrived after it was answered: dropped")
+                self.logger.warn(f"frame {data} arrived after it was answered: dropped")
                 return
-            self._decode_frame(f, y)
+            self._decode_frame(f, y, data)
 
-    def _decode_frame(self, f: dict, y: np.ndarray) -> None:
+    def _decode_frame(self, f: dict, y: np.ndarray, data: int | None = None) -> None:
         self._counts["frames_in"] += 1
         frame = f["frame"] if f["frame"] is not None else -1
-        meta: dict[str, Any] = {"frame": frame, "mode": self._mode, "user": self._user}
+        meta: dict[str, Any] = {"frame": data if data is not None else frame, "mode": self._mode,
+                                "user": self._user}  # fmt: skip
+        if data is not None and data != frame:
+            meta["air_frame"] = frame
         chan, bad_tag = f["info"], None
         try:
             self._apply_pending(frame)

@@ -89,6 +89,18 @@ class channel_encoder(FrameSource, LinkBlock, gr.sync_block):
     hold : bool
         Send no frame before the first allocation has arrived (frame-exact start of a
         closed loop).
+    beacons : bool
+        With ``hold``, over the air (initial access, issue 21): until an allocation is in
+        force at the next frame, every PDU that arrives is kept and a *beacon* goes out in
+        its place: a frame of ``frame_len`` zeros (one block when 0) with the next frame
+        number and a ``semdacom_chan`` tag ``beacon`` true (``n_bits`` 0), which
+        ``pilot_inserter`` sends as a burst with no entry for this user. The users measure
+        their first CSI on the beacons; the optimiser (with ``sent`` from this block) plans
+        the first allocation for a frame ahead of the base station, and from that frame on
+        the kept PDUs go out as usual, the first image in the first frame of the allocation.
+        Every encoder of the base station sends the same number of beacons (frame-exact, as
+        every allocation), so their frames stay aligned. Counted in ``beacons``; the images'
+        own frame numbers travel in the header (``pdu_frame``).
     seed : int
         Seed of the fbl filler symbols.
     """
@@ -99,7 +111,7 @@ class channel_encoder(FrameSource, LinkBlock, gr.sync_block):
     def __init__(
         self, user: int = 0, mode: str = "ldpc", mcs: int = 3, rc: float = 1.0,
         blocklength: int = 256, frame_len: int = 0, first_frame: int = 0, seed: int = 0,
-        hold: bool = False,
+        hold: bool = False, beacons: bool = False,
     ) -> None:  # fmt: skip
         gr.sync_block.__init__(self, name="channel_encoder", in_sig=None, out_sig=[np.complex64])
         self.setup_link(user, mode, mcs, rc, blocklength)
@@ -107,10 +119,12 @@ class channel_encoder(FrameSource, LinkBlock, gr.sync_block):
         self._next_frame = check_int("first_frame", first_frame)
         self._rng = np.random.default_rng(check_int("seed", seed))
         self._hold = bool(hold)
+        self._beacons = bool(beacons)
+        self._ticks = 0  # PDUs arrived: each owes one frame (a beacon while none is in force)
         self._queue: queue.Queue = queue.Queue()
         self._tx = FrameTx()  # the frame (symbols, tags) being sent
         self.setup(("pdus_in", "frames_out", "erasures", "pdus_dropped", "dropped_full",
-                    "truncated", "cmd_accepted", "cmd_rejected"))  # fmt: skip
+                    "truncated", "cmd_accepted", "cmd_rejected", "beacons"))  # fmt: skip
         self.message_in("pdus", self._on_pdus, arrived="pdus_in")
         self.take_link_allocations(("mcs", "rc"))
         self.message_out("sent")
@@ -124,6 +138,7 @@ class channel_encoder(FrameSource, LinkBlock, gr.sync_block):
 
     # ------------------------------------------------------------------ handlers
     def _on_pdus(self, msg: Any) -> None:
+        self._ticks += 1
         if self._queue.qsize() >= self.MAX_QUEUED:
             self._counts["dropped_full"] += 1
             if self._counts["dropped_full"] % 1000 == 1:
@@ -197,7 +212,34 @@ class channel_encoder(FrameSource, LinkBlock, gr.sync_block):
     # ------------------------------------------------------------------ stream
     # (work: plumbing.frame_tx.FrameSource)
     def _ready(self) -> bool:
-        return not (self._hold and self._sched.last_seq is None)  # no frame before the first alloc
+        if not self._hold:
+            return True
+        if not self._beacons:
+            return self._sched.last_seq is not None  # no frame before the first allocation
+        if not self._tx.idle or not self._beaconing():
+            return True
+        return self._ticks > self._counts["beacons"]  # a PDU arrived since the last beacon
+
+    def _beaconing(self) -> bool:
+        """With ``beacons``: no allocation is in force at the next frame."""
+        self._apply_link(self._next_frame)
+        return self._sched.applied_seq is None
+
+    def _filler(self) -> tuple[np.ndarray, list] | None:
+        """A beacon in place of the next PDU while no allocation is in force (``beacons``)."""
+        if not (self._hold and self._beacons and self._beaconing()):
+            return None
+        info = {"user": self._user, "mode": self._mode, "L": self._L, "n_bits": 0,
+                "beacon": True}  # fmt: skip
+        sym = np.zeros(self._frame_len if self._frame_len > 0 else self._L, np.complex64)
+        tags = [
+            ("frame", pmt.from_uint64(self._next_frame)),
+            ("packet_len", pmt.from_long(int(sym.size))),
+            (CHAN_TAG, messages.meta_to_pmt(info)),
+        ]
+        self._next_frame += 1
+        self._counts["beacons"] += 1
+        return sym, tags
 
     def _start_frame(self, item: tuple) -> bool:
         meta, bits, reason = item

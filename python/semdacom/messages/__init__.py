@@ -42,8 +42,8 @@ Families (one module each; a schema's reader, writer and validator sit together)
     ``partial_payload``, ``codeword_counts``).
 ``frames``
     Per-frame stream tags of the channel coder and DeepJSCC (``CHAN_TAG``, ``chan_info``,
-    ``DJSCC_TAG``) and the credits (``frame_sent_to_pmt``; ``metrics_sink``'s
-    ``result_done_to_pmt``, ``done_user``).
+    ``DJSCC_TAG``) and the credits (``frame_sent_to_pmt``, ``frame_sent_from_pmt``;
+    ``metrics_sink``'s ``result_done_to_pmt``, ``done_user``).
 
 A third paper adds a module: its allocation keys as an ``AllocFamily`` registered at import,
 its own messages beside them, and its import and names here.
@@ -75,6 +75,7 @@ from gnuradio.semdacom.messages.frames import (
     MAX_FRAME_BITS,
     chan_info,
     done_user,
+    frame_sent_from_pmt,
     frame_sent_to_pmt,
     result_done_to_pmt,
 )
@@ -183,6 +184,7 @@ __all__ = [
     "csi_to_pmt",
     "csi_with_frame",
     "done_user",
+    "frame_sent_from_pmt",
     "frame_sent_to_pmt",
     "result_done_to_pmt",
     "image_pdu",

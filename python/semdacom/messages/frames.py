@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pmt
 from gnuradio.semdacom.messages.limits import MAX_RC
-from gnuradio.semdacom.messages.pmt_util import MessageError, from_count, make_dict
+from gnuradio.semdacom.messages.pmt_util import MessageError, from_count, make_dict, read_count
 
 #: Key of the per-frame tag of ``channel_encoder`` carrying the coding parameters.
 CHAN_TAG = "semdacom_chan"
@@ -46,8 +46,10 @@ def chan_info(info: Any) -> dict:
     ``n_bits`` (int in ``[0, 2**31]``), optional ``mcs`` (int >= 0), ``rc`` (finite > 0),
     ``bits`` (u8 array holding at least ``n_bits`` bits), ``erased`` (bool),
     ``erasure_reason``, ``enc_alloc_seq`` (int >= 0: the allocation the frame was coded with),
-    ``blocks_sent`` (int >= 0: channel blocks left after the encoder cut the frame at its slot)
-    and the forwarded ``pdu_*`` keys. Raises MessageError.
+    ``blocks_sent`` (int >= 0: channel blocks left after the encoder cut the frame at its slot),
+    ``beacon`` (bool: a frame without data for its user, sent before the first allocation for
+    the users' first CSI; ``channel_encoder``'s ``beacons``) and the forwarded ``pdu_*`` keys.
+    Raises MessageError.
     """
     if not isinstance(info, dict):
         raise MessageError(f"'{CHAN_TAG}' tag must be a dictionary, got {type(info).__name__}")
@@ -65,7 +67,7 @@ def chan_info(info: Any) -> dict:
     out["n_bits"] = integer("n_bits", 0, MAX_FRAME_BITS)
     if "L" in info:
         out["L"] = integer("L", 1)
-    if info.get("mode") not in CHAN_MODES:
+    if not isinstance(info.get("mode"), str) or info["mode"] not in CHAN_MODES:
         raise MessageError(f"'{CHAN_TAG}' mode must be one of {CHAN_MODES}")
     for key in ("mcs", "enc_alloc_seq", "blocks_sent"):
         if key in info:
@@ -83,8 +85,9 @@ def chan_info(info: Any) -> dict:
             raise MessageError(f"'{CHAN_TAG}' bits must be a u8vector")
         if 8 * bits.size < out["n_bits"]:
             raise MessageError(f"'{CHAN_TAG}' bits hold fewer than n_bits={out['n_bits']} bits")
-    if "erased" in info and not isinstance(info["erased"], bool):
-        raise MessageError(f"'{CHAN_TAG}' erased must be a bool")
+    for key in ("erased", "beacon"):
+        if key in info and not isinstance(info[key], bool):
+            raise MessageError(f"'{CHAN_TAG}' {key} must be a bool")
     return out
 
 
@@ -119,3 +122,17 @@ def done_user(msg: Any) -> int | None:
         return None
     except Exception:  # an odd dictionary: for anyone
         return None
+
+
+def frame_sent_from_pmt(msg: Any) -> int:
+    """The frame of a ``sent`` message (:func:`frame_sent_to_pmt`); only ``sent_frame`` is
+    read. MessageError for anything else."""
+    if not isinstance(msg, pmt.pmt_base) or not pmt.is_dict(msg) or pmt.is_null(msg):
+        raise MessageError("a sent message is a dictionary with 'sent_frame'")
+    try:
+        value = pmt.dict_ref(msg, pmt.intern("sent_frame"), pmt.PMT_NIL)
+    except Exception as exc:  # a pair that is not a dictionary
+        raise MessageError(f"not a dictionary: {exc}") from exc
+    if pmt.is_null(value):
+        raise MessageError("a sent message needs 'sent_frame'")
+    return read_count(value, "sent_frame")

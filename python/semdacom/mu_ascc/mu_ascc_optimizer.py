@@ -78,7 +78,13 @@ class mu_ascc_optimizer(Optimizer, Block, gr.basic_block):
         at the CSI's frame itself: nothing is in force yet, and encoders with ``hold`` wait
         for it); 0 (at once) with ``apply_lead < 0`` or for CSI without ``frame``. The lead
         must cover the frames in flight between the source encoders and the channel when the
-        CSI is published. At most 64 allocations wait in a reader
+        CSI is published. With ``sent`` wired (a channel encoder's ``sent``: the frames the
+        base station has started), every allocation goes at
+        ``max(CSI frame, last frame sent + 1) + apply_lead``: over the air the users report
+        CSI of frames the base station sent a while ago, and an ``apply_frame`` from the
+        CSI's frame alone was already past at the base station (the beamformer applied it
+        late, the users on time: frames decoded with beams they were not sent with). At
+        most 64 allocations wait in a reader
         (``AllocationSchedule.MAX_PENDING``), so the lead must stay below 64 CSI periods.
         Every allocation carries ``epoch``, this instance's random id (:meth:`epoch`; a new
         one when the CSI frame counter jumps, counted in ``frame_resets``), so that a
@@ -161,8 +167,9 @@ class mu_ascc_optimizer(Optimizer, Block, gr.basic_block):
         # counters: CSI in/rejected, solves, failed solves, allocations out, re-publications,
         # CSI frame counter jumps (each a new epoch: plumbing.publisher)
         self.setup(("csi_in", "csi_rejected", "solves", "solve_failed", "alloc_out", "republished",
-                    "frame_resets"))  # fmt: skip
+                    "frame_resets", "sent_in", "sent_rejected"))  # fmt: skip
         self.message_in("csi", self._handle, dealt="csi_in", on_error=self._failed)
+        self.message_in("sent", self._on_sent, dealt="sent_in", rejected="sent_rejected")
         self.publish_allocations()
 
     def _failed(self, msg: Any, exc: Exception) -> None:
@@ -173,6 +180,10 @@ class mu_ascc_optimizer(Optimizer, Block, gr.basic_block):
         else:  # a failed solve must never kill the scheduler thread
             self._counts["solve_failed"] += 1
             self._out.fail(f"solve failed ({type(exc).__name__}: {exc})")
+
+    def _on_sent(self, msg: Any) -> None:
+        """A channel encoder's ``sent``: the frame the base station is at (apply_frame)."""
+        self._out.on_sent(messages.frame_sent_from_pmt(msg))
 
     def _handle(self, msg: Any) -> None:
         csi = messages.csi_from_pmt(msg, k=self._K, positive_noise=True)

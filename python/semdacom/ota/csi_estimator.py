@@ -64,7 +64,12 @@ class csi_estimator(BurstBlock, Block, gr.basic_block):
 
     A burst whose header fails (CRC) still gives its CSI report (without ``frame``) and its
     payload, tagged with the frame after the last one read (``frame_inferred`` in the
-    ``semdacom_chan`` tag) and marked erased, so its decoder answers with an erasure.
+    ``semdacom_chan`` tag) and marked erased, so its decoder answers with an erasure; but
+    only once a header with an entry for this user was read last: before the user's first
+    frame (no header read yet, or beacons of ``channel_encoder``'s ``beacons``, which have no
+    entry) nobody knows whether the burst carried data for this user, so it gives no payload
+    (``header_failed_unplaced``) and the decoder answers a lost image by the gap in the
+    images' frame numbers.
     Frames skipped between two headers are counted as missed (``frames_missed``); a burst
     whose header has no frame for this user gives no payload (``no_frame_for_user``).
 
@@ -106,11 +111,13 @@ class csi_estimator(BurstBlock, Block, gr.basic_block):
         self._starts: list[int] = []  # absolute starts of bursts not processed yet
         self._out = BurstQueue(1)
         self._last_frame: int | None = None
+        self._entry_last = False  # the last header read had an entry for this user
         self._seq = 0
         self._last: ota.ReceivedBurst | None = None
         self._history: collections.deque = collections.deque(maxlen=HISTORY)
         self.setup(("bursts", "headers_ok", "header_failed", "frames_missed",
-                    "no_frame_for_user", "reports", "payloads_out", "errors"))  # fmt: skip
+                    "no_frame_for_user", "header_failed_unplaced", "reports", "payloads_out",
+                    "errors"))  # fmt: skip
 
     # ------------------------------------------------------------------ inspection
     def last_estimate(self) -> ota.ReceivedBurst | None:
@@ -188,6 +195,14 @@ class csi_estimator(BurstBlock, Block, gr.basic_block):
         self._history.append({"frame": frame, "h": rb.h, "noise_var": rb.noise_var,
                               "cfo": rb.cfo, "noise_fit": rb.noise_fit})  # fmt: skip
         self._report(rb, frame)
+        if frame is None and not self._entry_last:
+            # before this user's first frame (beacons, or no header read yet): whether the
+            # burst carried data for this user is unknown; its decoder answers the frame if
+            # it did, by the gap in the images' frame numbers (channel_decoder)
+            self._counts["header_failed_unplaced"] += 1
+            if self._last_frame is not None:
+                self._last_frame = (self._last_frame + 1) % 2**64
+            return
         if frame is None:
             frame = 0 if self._last_frame is None else (self._last_frame + 1) % 2**64
             info = {"user": self._user, "mode": "ldpc", "L": self._L, "n_bits": 0,
@@ -195,12 +210,13 @@ class csi_estimator(BurstBlock, Block, gr.basic_block):
                     "frame_inferred": True}  # fmt: skip
         elif not entry.get("present"):
             self._counts["no_frame_for_user"] += 1
-            self._last_frame = frame
+            self._last_frame, self._entry_last = frame, False
             return
         else:
             info = ota.chan_info_from_entry(entry, self._user, self._L)
             if rb.header["truncated"]:
                 info["slot_cut"] = True
+            self._entry_last = True
         self._last_frame = frame
         tags = [(0, "frame", pmt.from_uint64(int(frame))),
                 (0, "packet_len", pmt.from_long(int(rb.payload.size))),

@@ -19,7 +19,7 @@ import pmt
 from gnuradio.semdacom import messages
 from gnuradio.semdacom.plumbing.base import Block
 from gnuradio.semdacom.plumbing.checks import check_int
-from gnuradio.semdacom.plumbing.meta import frame_of, salvage_meta
+from gnuradio.semdacom.plumbing.meta import salvage_meta, sent_frame_of
 from gnuradio.semdacom.plumbing.schedule import AllocationSchedule
 
 
@@ -66,8 +66,9 @@ class RateCommands:
 
     def rate_for(self, meta: dict) -> int:
         """The operating point of a bits PDU: its meta ``rate_index`` if present, else the
-        allocation in force at its frame. Raises MessageError when out of range."""
-        self.apply(frame_of(meta))
+        allocation in force at its (transmitter's) frame. Raises MessageError when out of
+        range."""
+        self.apply(sent_frame_of(meta))
         r = meta.get("rate_index", self.rate_index)
         if isinstance(r, bool) or not isinstance(r, (int, np.integer)):
             raise messages.MessageError(f"meta 'rate_index' must be an integer, got {r!r}")

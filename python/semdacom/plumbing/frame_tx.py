@@ -102,12 +102,16 @@ class FrameSource:
     (``channel_encoder``, ``djscc_encoder``): mix in before ``gr.sync_block``. The block keeps
     ``self._queue`` (what its PDU handler queued) and ``self._tx`` (a :class:`FrameTx`) and
     defines ``_start_frame(item)``: start the frame of a queued item (False: none, the item is
-    dropped); it may define ``_ready()`` (False: send nothing yet) and ``_frame_fresh()``
-    (called when a frame's first items are about to go out). Every frame sent is counted in
+    dropped); it may define ``_ready()`` (False: send nothing yet), ``_filler()`` (a frame
+    to send before any queued item, e.g. a beacon; None: none) and ``_frame_fresh()`` (called
+    when a frame's first items are about to go out). Every frame sent is counted in
     ``frames_out``."""
 
     def _ready(self) -> bool:
         return True
+
+    def _filler(self) -> tuple[Any, list] | None:
+        return None
 
     def _frame_fresh(self) -> None:
         pass
@@ -124,9 +128,13 @@ class FrameSource:
 
     def _send(self, output_items) -> int:
         if self._tx.idle:
-            item = next_item(self._queue)
-            if item is None or not self._start_frame(item):
-                return 0
+            filler = self._filler()
+            if filler is not None:
+                self._tx.start(filler)
+            else:
+                item = next_item(self._queue)
+                if item is None or not self._start_frame(item):
+                    return 0
         if self._tx.fresh:
             self._frame_fresh()
         n, done = self._tx.write(self, output_items[0])

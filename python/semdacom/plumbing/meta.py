@@ -43,6 +43,14 @@ def frame_of(meta: dict) -> int | None:
     return None
 
 
+def sent_frame_of(meta: dict) -> int | None:
+    """The transmitter's frame number of a PDU, the one allocations are scheduled by:
+    ``air_frame`` when the channel decoder set it (after beacons the image's ``frame`` runs
+    behind the transmitter's), else ``frame``; None when neither is a non-negative integer."""
+    air = frame_of({"frame": meta.get("air_frame")})
+    return air if air is not None else frame_of(meta)
+
+
 def salvage_meta(msg: Any) -> dict:
     """Whatever metadata a malformed PDU still carries (empty dict when none)."""
     try:

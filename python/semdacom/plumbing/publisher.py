@@ -44,6 +44,8 @@ class AllocationPublisher:
         self._block, self._port, self._counts, self._logger = block, port, counts, logger
         self.epoch = self._draw_epoch(0)
         self._csi_frame: int | None = None  # frame of the last CSI planned for
+        #: the last frame the base station started sending (``sent``), when it is told
+        self.frame_sent: int | None = None
         self.msg: Any | None = None
         self.alloc: Any | None = None
         self.key: Any | None = None
@@ -79,8 +81,11 @@ class AllocationPublisher:
     def apply_frame(self, csi_frame: int | None, lead: int) -> int:
         """``apply_frame`` of an allocation solved for CSI of ``csi_frame`` (the first frame
         of that channel): ``csi_frame + lead``, the first allocation at ``csi_frame`` itself
-        (nothing is in force to switch from); 0 (at once) with ``lead < 0`` or no frame. A
-        frame counter that jumped starts a new epoch (see the class docstring)."""
+        (nothing is in force to switch from); 0 (at once) with ``lead < 0`` or no frame. When
+        the sender's frames are told (:meth:`on_sent`, within ``FRAME_JUMP_WINDOW`` of the
+        CSI's), every allocation goes at ``max(csi_frame, frame_sent + 1) + lead`` (at
+        ``frame_sent + 1 + lead`` for CSI without a frame). A frame
+        counter that jumped starts a new epoch (see the class docstring)."""
         if csi_frame is not None:
             if frame_jumped(csi_frame, self._csi_frame):
                 old, self.epoch = self.epoch, self._draw_epoch(self.epoch)
@@ -91,9 +96,24 @@ class AllocationPublisher:
                     f"allocations continue under a new epoch ({old} -> {self.epoch})"
                 )
             self._csi_frame = int(csi_frame)
-        if lead < 0 or csi_frame is None:
+        if lead < 0:
+            return 0
+        sent = self.frame_sent
+        if sent is not None and (csi_frame is None or not frame_jumped(sent, int(csi_frame))):
+            # the sender is further than the CSI says (a report that trailed it: over the air
+            # the users decode behind the base station), or the CSI has no frame (reports
+            # whose headers failed): plan from what it has sent, so that no block gets the
+            # allocation after its frame (every allocation, the first too: the sender has
+            # its defaults in force, or sends beacons until then)
+            base = sent + 1 if csi_frame is None else max(int(csi_frame), sent + 1)
+            return base + int(lead)
+        if csi_frame is None:
             return 0
         return int(csi_frame) if self.msg is None else int(csi_frame) + int(lead)
+
+    def on_sent(self, frame: int) -> None:
+        """The sender started sending ``frame`` (a channel encoder's ``sent``)."""
+        self.frame_sent = int(frame)
 
     def fail(self, reason: str) -> None:
         """Log ``reason`` and re-publish the allocation in force (if any)."""

@@ -31,7 +31,9 @@ Header bits (big-endian): version (u8), K (u8), N_t (u8), flags (u8: bit 0 = som
 frame was longer than the slot and was cut), frame (u64), then per user: flags (u8: bit 0 =
 the user has a frame in this burst, bit 1 = erased at the encoder, bit 2 = ``mcs`` known,
 bits 4-7 = which of :data:`USER_FIELDS` follow), ``n_bits`` (u32), ``mcs`` (u8), and the
-four :data:`USER_FIELDS` as s32 (0 when absent). The LDPC codewords' CRC-16 checks it.
+four :data:`USER_FIELDS` as s32 (0 when absent). The LDPC codewords' CRC-16 checks it. A
+beacon (``channel_encoder``'s ``beacons``: a burst sent before the first allocation, for the
+users' first CSI) has no entry for its user.
 """
 
 from __future__ import annotations
@@ -63,9 +65,13 @@ __all__ = [
     "header_uses",
 ]
 
-HEADER_VERSION = 1
+HEADER_VERSION = 2
 #: Optional per-user PDU keys the header carries (int32), as ``pdu_<key>`` in the chan dict.
-USER_FIELDS = ("image_id", "label", "rate_index", "seq")
+#: ``frame`` is the PDU's own frame number (``image_source``'s, one per image), which differs
+#: from the burst's frame number once beacons have gone before the data (``channel_encoder``'s
+#: ``beacons``): the user's decoder accounts for its images by it (version 1 had ``seq``, read
+#: by no receiver, in its place).
+USER_FIELDS = ("image_id", "label", "rate_index", "frame")
 _HEAD = struct.Struct(">BBBBQ")
 _USER = struct.Struct(">BIBiiii")
 _PHASE_SEED = 0x5344_4143
@@ -117,8 +123,9 @@ def _i32(v) -> int | None:
 
 
 def entry_from_chan_info(info: dict | None) -> dict:
-    """The header entry of one user from its ``semdacom_chan`` dict (None: no frame)."""
-    if info is None:
+    """The header entry of one user from its ``semdacom_chan`` dict (None or a beacon: no
+    frame for the user)."""
+    if info is None or info.get("beacon") is True:
         return {"present": False}
     out = {"present": True, "n_bits": int(info.get("n_bits", 0)),
            "erased": bool(info.get("erased") is True)}  # fmt: skip

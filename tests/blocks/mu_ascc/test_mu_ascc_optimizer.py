@@ -254,3 +254,25 @@ def test_a_csi_frame_jump_starts_a_new_epoch(harness) -> None:
     assert len({e0, e1, e2}) == 3 and h.blk.counters()["frame_resets"] == 2
     assert [a.epoch for a in h.allocs()] == [e0, e0, e1, e2]
     assert h.allocs()[-1].apply_frame == 22
+
+
+def test_sent_frames_keep_apply_frame_ahead_of_the_base_station(harness) -> None:
+    """Issue 21: over the air the users report CSI of frames the base station sent a while
+    ago; from the CSI's frame alone the first allocation (at that frame) and any whose lead
+    the feedback delay exceeds were past at the base station (its beamformer applied them
+    late, the users on time: frames decoded with beams they were not sent with). With
+    ``sent`` every allocation, the first too, goes at max(CSI frame, last sent + 1) + lead;
+    a sent frame more than 2**16 from the CSI's is another numbering and ignored; a
+    malformed one is logged and counted."""
+    h = harness(apply_lead=4)
+    for f in (0, 1, 2, 3, 4, 5):
+        h.post_and_wait("sent", messages.frame_sent_to_pmt(f, 0), ("sent_in",))
+    h.send(csi_msg(seq=1, frame=2))  # the report trailed the base station by 3 frames
+    assert h.allocs()[0].apply_frame == 5 + 1 + 4
+    h.send(csi_msg(h=2 * bf.paper_channel(), seq=2, frame=20))  # CSI ahead of the sent count
+    assert h.allocs()[1].apply_frame == 20 + 4
+    h.post_and_wait("sent", messages.frame_sent_to_pmt(2**40, 0), ("sent_in",))  # junk
+    h.send(csi_msg(h=3 * bf.paper_channel(), seq=3, frame=30))
+    assert h.allocs()[2].apply_frame == 30 + 4
+    h.post_and_wait("sent", messages.meta_to_pmt({"frame": 3}), ("sent_in",))
+    assert h.blk.counters()["sent_rejected"] == 1 and h.blk._out.frame_sent == 2**40
