@@ -71,6 +71,9 @@ CMD_LOOPBACK = ("beamformer", "channel_decoder_0", "channel_decoder_1", "channel
 #: frames the BS had sent long before, and "the allocation in force" meant nothing. 150 ms is
 #: a rate the receivers sustain (a trial picks its frame rate the same way).
 OTA_PERIOD_MS = 150
+#: Room for the beacons of initial access in the beamformer's frame log of the over-the-air
+#: phase (a few tens at the example's feedback delay).
+MAX_BEACONS = 4096
 CMD_OTA_BS = ("beamformer", "channel_encoder_0", "channel_encoder_1", "source_encoder_0",
               "source_encoder_1")  # fmt: skip
 
@@ -547,10 +550,19 @@ def ota_phase(images: int, sample_s: float, stall_s: float, progress: bool, work
     def found() -> int:
         return sum(getattr(tb, f"frame_sync_{u}").counters()["bursts"] for u in (0, 1))
 
-    def all_found_answered() -> bool:  # every burst left and every burst found has a result
-        return tb.pilots.counters()["bursts_out"] >= images and sum(counts()) >= found()
+    def beacons() -> int:  # initial access: bursts without data before the first allocation
+        return int(tb.channel_encoder_0.counters()["beacons"])
 
-    mon = Monitor(tb, images, sample_s)
+    def no_data_found() -> int:  # beacons read, and headers lost before a user's first frame
+        c = [getattr(tb, f"csi_estimator_{u}").counters() for u in (0, 1)]
+        return sum(x["no_frame_for_user"] + x["header_failed_unplaced"] for x in c)
+
+    def all_found_answered() -> bool:  # every burst left and every data burst found has a result
+        sent_all = tb.pilots.counters()["bursts_out"] >= images + beacons()
+        return sent_all and sum(counts()) >= found() - no_data_found()
+
+    # the beamformer's log is by the air's frame numbers: the beacons' first, then the images'
+    mon = Monitor(tb, images + MAX_BEACONS, sample_s)
     bar = None
     if progress:
         from tqdm import tqdm
@@ -565,10 +577,19 @@ def ota_phase(images: int, sample_s: float, stall_s: float, progress: bool, work
     results, malformed = counts()
     n_in = sum(getattr(tb, f"image_source_{u}").counters()["pdus_out"] for u in (0, 1))
     sent = int(tb.pilots.counters()["bursts_out"])
-    missed_on_air = 2 * sent - found()
+    n_b = beacons()
+    # data bursts the air lost (a header lost before a user's first frame counts as found
+    # without data: its image, if it carried one, was answered by the frame accounting)
+    missed_on_air = 2 * (sent - n_b) - (found() - no_data_found())
     lead = int(tb.apply_lead)
-    exp, windows, e1, e2, start2 = plan_windows(log1, log2, marks, images, lead,
-                                            "after_feedback_restored")  # fmt: skip
+    # allocations, events and the beamformer by the air's frames; the images' frame f went
+    # out in the air's frame f + n_b
+    exp_air, win_air, e1, e2, start2 = plan_windows(log1, log2, marks, images + n_b, lead,
+                                                    "after_feedback_restored")  # fmt: skip
+    exp = exp_air[n_b:]
+    windows = {k: (max(0, a - n_b), max(0, b - n_b)) for k, (a, b) in win_air.items()}
+    start2 = max(0, start2 - n_b)
+    bf_seq = mon.bf_seq[n_b : n_b + images]
     # over the air the decoded meta carries the decoder's seq; the beamformer's frame log is
     # compared on its own (bf_vs_expected): its frame numbers are the BS encoders' frames
     checks = check_frames(probe, np.full(images, -1, dtype=np.int64), exp, windows)
@@ -582,13 +603,14 @@ def ota_phase(images: int, sample_s: float, stall_s: float, progress: bool, work
     stuck = int(np.sum(has & np.any(probe.seqs[:, lo:] == old_seq, axis=2) & (exp[lo:] != old_seq)))
     ar = checks["after_restart"]
     bs_applied = bool(len(e2)) and ar["results"] > 0 and ar["in_force"] >= 0.9 * ar["results"]
-    bf_rows = [f for f in range(images) if mon.bf_seq[f] >= 0 and exp[f] >= 0]
-    bf_off = sum(int(mon.bf_seq[f] != exp[f]) for f in bf_rows)
+    bf_rows = [f for f in range(images) if bf_seq[f] >= 0 and exp[f] >= 0]
+    bf_off = sum(int(bf_seq[f] != exp[f]) for f in bf_rows)
     return {
         "images_per_user": images,
         "bs_period_ms": OTA_PERIOD_MS,
         "images_in": n_in,
         "bursts_sent": sent,
+        "beacons": n_b,
         "beamformer_log_frames": len(bf_rows),
         "beamformer_log_not_expected_seq": bf_off,
         "missed_on_air": missed_on_air,

@@ -99,7 +99,8 @@ class AllocationPublisher:
         if lead < 0:
             return 0
         sent = self.frame_sent
-        if sent is not None and (csi_frame is None or not frame_jumped(sent, int(csi_frame))):
+        ref = int(csi_frame) if csi_frame is not None else self._csi_frame
+        if sent is not None and (ref is None or not frame_jumped(sent, ref)):
             # the sender is further than the CSI says (a report that trailed it: over the air
             # the users decode behind the base station), or the CSI has no frame (reports
             # whose headers failed): plan from what it has sent, so that no block gets the

@@ -86,13 +86,21 @@ def test_random_arrivals_answer_every_frame_once(seed: int) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def _frames(numbers, rng) -> tuple[np.ndarray, list, list]:
-    """Clean LDPC frames tagged with the given frame numbers: (samples, tags, payloads)."""
+def _frames(numbers, rng, pdu_frames=None) -> tuple[np.ndarray, list, list]:
+    """Clean LDPC frames tagged with the given frame numbers: (samples, tags, payloads).
+    ``pdu_frames``: per frame its image's own number (``pdu_frame``; None: none, and the frame
+    is an erasure whose header was lost, as ``csi_estimator`` sends it)."""
     xs, tags, sent, off = [], [], [], 0
-    for f in numbers:
+    for i, f in enumerate(numbers):
         u = rng.integers(0, 2, 300, dtype=np.uint8)
         x = encode_bits(u, MCS, L)
-        info = messages.meta_to_pmt({"user": 0, "mode": "ldpc", "mcs": MCS, "L": L, "n_bits": 300})
+        d = {"user": 0, "mode": "ldpc", "mcs": MCS, "L": L, "n_bits": 300}
+        if pdu_frames is not None:
+            if pdu_frames[i] is None:
+                d.update(erased=True, erasure_reason="header lost", frame_inferred=True)
+            else:
+                d["pdu_frame"] = pdu_frames[i]
+        info = messages.meta_to_pmt(d)
         tags += [
             (off, pmt.intern("frame"), pmt.from_uint64(f)),
             (off, pmt.intern("packet_len"), pmt.from_long(x.size)),
@@ -104,12 +112,13 @@ def _frames(numbers, rng) -> tuple[np.ndarray, list, list]:
     return np.concatenate(xs), tags, sent
 
 
-def _run(numbers, *, release_after=None, hold_s: float = 10.0, until: int, **kw):
+def _run(numbers, *, release_after=None, hold_s: float = 10.0, until: int, pdu_frames=None,
+         **kw):  # fmt: skip
     """GatedSource (the frames, then it holds: the flowgraph keeps running) -> channel_decoder
     -> message_debug, until ``until`` PDUs are out. ``release_after = (sample, n)``: the source
     holds at ``sample`` instead, until ``n`` PDUs are out, then sends the rest."""
     rng = np.random.default_rng(1)
-    x, tags, sent = _frames(numbers, rng)
+    x, tags, sent = _frames(numbers, rng, pdu_frames)
     hold_at = x.size if release_after is None else release_after[0]
     data = np.concatenate([x, np.zeros(64)])[None, :]
     src = GatedSource(data, tags, hold_at, hold_s)
@@ -223,3 +232,23 @@ def test_a_slow_start_is_not_an_outage() -> None:
     assert [(m["frame"], m["erased"]) for m, _ in out] == [(0, False), (1, False), (2, False)]
     assert all(np.array_equal(b, s) for (_, b), s in zip(out, sent, strict=True))
     assert dec.counters()["frames_missing"] == 0
+
+
+def test_after_beacons_frames_are_accounted_by_the_images_numbers() -> None:
+    """Issue 21, initial access: beacons took the air's frames 0-4, the images went out from
+    air frame 5 (image 0). The decoder accounts by the image's own number (``pdu_frame``,
+    from the header): image 0 (air 5, lost) and 2 (air 7, lost) are answered between, the
+    header lost on air 9 is image 4 (the air's offset, learned from the last frame that had
+    a number), and image 6 (air 11) at the tail. Each PDU says both numbers; before, the
+    air's numbers were taken for the images' (beacons would have been owed as images)."""
+    out, dec, sent = _run([6, 8, 9, 10], pdu_frames=[1, 3, None, 5], until=7, first_frame=0,
+                          frame_count=7, tail_s=0.3)  # fmt: skip
+    assert [m["frame"] for m, _ in out] == list(range(7))
+    assert [m.get("air_frame") for m, _ in out] == [5 + f for f in range(7)]
+    missing = [m["frame"] for m, _ in out if m.get("frame_missing")]
+    assert missing == [0, 2, 6]
+    assert out[4][0]["erased"] is True and "frame_missing" not in out[4][0]
+    for f, k in ((1, 0), (3, 1), (5, 3)):
+        assert out[f][0]["erased"] is False and np.array_equal(out[f][1], sent[k])
+    c = dec.counters()
+    assert c["frames_in"] == 4 and c["frames_missing"] == 3 and c["pdus_out"] == 7

@@ -214,3 +214,53 @@ def test_queue_is_bounded_and_drops_are_counted() -> None:
     c = h.enc.counters()
     assert c["dropped_full"] == 25 and h.enc._queue.qsize() == channel_encoder.MAX_QUEUED
     h.stop()
+
+
+def test_beacons_go_out_until_an_allocation_is_in_force() -> None:
+    """Issue 21, initial access: with ``hold`` and ``beacons`` every PDU that arrives before an
+    allocation is in force at the next frame is kept and a beacon goes out in its place (zeros
+    of the slot, the next frame number, ``beacon`` true, no bits); no beacon without a PDU
+    (one per arrival, so every encoder of a base station sends as many). From the allocation's
+    apply_frame the kept PDUs go out in order, the first in that very frame, and each carries
+    its own frame number (``pdu_frame``), which the over-the-air header carries."""
+    h = BlockHarness(
+        channel_encoder(mcs=3, blocklength=256, frame_len=512, hold=True, beacons=True),
+        ["sent"],
+        stream_out=True,
+    )
+    h.enc, dbg = h.blk, h.dbg
+    for i in range(3):
+        h.post("pdus", messages.bits_pdu({"frame": i, "image_id": 10 + i}, np.ones(40, np.uint8)))
+    h.wait_for(lambda: h.enc.counters()["beacons"] == 3)
+    time.sleep(0.3)  # no more beacons than PDUs arrived
+    assert h.enc.counters()["beacons"] == 3 and h.enc._queue.qsize() == 3
+    # planned for frame 5: frames 3 and 4 are beacons (two more PDUs arrive), data from 5
+    h.post("cmd", messages.alloc_to_pmt(Allocation(seq=1, apply_frame=5, mcs=np.array([4]))))
+    for i in range(3, 5):
+        h.post("pdus", messages.bits_pdu({"frame": i, "image_id": 10 + i}, np.ones(40, np.uint8)))
+    h.wait_for(lambda: h.enc.counters()["frames_out"] == 10)
+    time.sleep(0.05)
+    data, tags = h.stream_data(), h.stream_tags()
+    h.stop()
+    fr = _frames(tags)
+    assert [f for _, f, _, _ in fr] == list(range(10))
+    assert all(n == 512 for _, _, n, _ in fr)
+    beacon = [c.get("beacon") is True for _, _, _, c in fr]
+    assert beacon == [True] * 5 + [False] * 5
+    for o, _, n, c in fr[:5]:
+        assert c["n_bits"] == 0 and "mcs" not in c and np.all(data[o : o + n] == 0)
+        assert messages.chan_info(c)["beacon"] is True
+    assert [c["pdu_frame"] for _, _, _, c in fr[5:]] == [0, 1, 2, 3, 4]
+    assert [c["pdu_image_id"] for _, _, _, c in fr[5:]] == [10, 11, 12, 13, 14]
+    assert all(c["mcs"] == 4 and c["enc_alloc_seq"] == 1 for _, _, _, c in fr[5:])
+    sent = [messages.meta_from_pmt(dbg.get_message(i)) for i in range(dbg.num_messages())]
+    assert [s["sent_frame"] for s in sent] == list(range(10))  # beacons too: the optimiser
+    c = h.enc.counters()
+    assert c["beacons"] == 5 and c["pdus_in"] == 5 and c["frames_out"] == 10
+
+
+def test_a_beacon_flag_must_be_a_bool() -> None:
+    info = {"user": 0, "mode": "ldpc", "L": 256, "n_bits": 0}
+    assert messages.chan_info({**info, "beacon": True})["beacon"] is True
+    with pytest.raises(messages.MessageError, match="beacon"):
+        messages.chan_info({**info, "beacon": 1})

@@ -276,3 +276,8 @@ def test_sent_frames_keep_apply_frame_ahead_of_the_base_station(harness) -> None
     assert h.allocs()[2].apply_frame == 30 + 4
     h.post_and_wait("sent", messages.meta_to_pmt({"frame": 3}), ("sent_in",))
     assert h.blk.counters()["sent_rejected"] == 1 and h.blk._out.frame_sent == 2**40
+    # CSI without a frame (every report's header lost): from the sent frame when it is near
+    # the last CSI's
+    h.post_and_wait("sent", messages.frame_sent_to_pmt(33, 0), ("sent_in",))
+    h.send(csi_msg(h=4 * bf.paper_channel(), seq=4))
+    assert h.allocs()[3].apply_frame == 33 + 1 + 4

@@ -19,15 +19,18 @@ LAY = dict(k=2, n_t=2, preamble_len=63, n_pilots=8, header_mcs=2, payload_len=30
 H = np.array([[0.9 - 0.5j, 0.3 + 0.8j], [-0.2 + 1.1j, 0.6 - 0.1j]])
 
 
-def bursts(user, frames, nv, seed=0, noise_bursts=(), entries=None, taps=(1.0,)):
+def bursts(user, frames, nv, seed=0, noise_bursts=(), entries=None, taps=(1.0,), beacons=0):
     """Spans as frame_sync hands them on (CFO removed), with their ota_sync tags; ``taps``:
-    a symbol-spaced multipath channel (unit energy)."""
+    a symbol-spaced multipath channel (unit energy); the first ``beacons`` bursts have no
+    entry for any user (``channel_encoder``'s beacons)."""
     rng = np.random.default_rng(seed)
     lay = ota.BurstLayout(**LAY)
     parts, tags, pays = [], [], []
     for b, f in enumerate(frames):
         ent = entries or [{"present": True, "n_bits": 50 + f, "erased": False, "mcs": 3,
                            "image_id": 1000 + f, "label": f % 10}] * 2  # fmt: skip
+        if b < beacons:
+            ent = [{"present": False}] * 2
         pay = (rng.standard_normal((2, 300)) + 1j * rng.standard_normal((2, 300))) * 0.5
         a = np.asarray(taps, complex) / np.linalg.norm(taps)
         y = np.convolve(np.conj(H[user]) @ ota.build_burst(lay, f, ent, pay, P), a)[: lay.span]
@@ -137,6 +140,21 @@ def test_no_entry_for_this_user_gives_no_payload() -> None:
     y, tags, _, _ = bursts(1, [0, 1], 0.01, entries=ent)
     blk, out, _, reports = run(1, y, tags)
     assert blk.counters()["no_frame_for_user"] == 2 and out.size == 0 and len(reports) == 2
+
+
+def test_a_header_lost_before_the_users_first_frame_gives_no_payload() -> None:
+    """Issue 21, initial access: bursts 0-1 are beacons (no entry), 2-4 carry data. A header
+    lost before any was read (burst 0) or after a beacon (burst 2: it may or may not have
+    carried this user's first image) gives its CSI report and no payload
+    (``header_failed_unplaced``): the decoder answers a lost image by the gap in the images'
+    numbers. A header lost after the user's first frame still gives an erasure payload (the
+    test above)."""
+    y, tags, _, _ = bursts(0, [0, 1, 2, 3, 4], 0.01, noise_bursts=(0, 2), beacons=2)
+    blk, out, stags, reports = run(0, y, tags)
+    c = blk.counters()
+    assert c["header_failed"] == c["header_failed_unplaced"] == 2, c
+    assert c["no_frame_for_user"] == 1 and c["payloads_out"] == 2 and len(reports) == 5, c
+    assert [pmt.to_uint64(v) for _, k, v in stags if k == "frame"] == [3, 4]
 
 
 @pytest.mark.parametrize("kw", [{"user": 2}, {"pilot_power": -1.0}, {"blocklength": 0},
