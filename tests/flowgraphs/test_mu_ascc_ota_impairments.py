@@ -87,11 +87,6 @@ FAMILIES = {
     "radio_front_end": {"sco_ppm": 100.0, "pn_hz": 10.0, "samp_rate": 2e6, "dc_db": -10.0,
                         "iq_db": 1.0, "iq_deg": 5.0},
 }  # fmt: skip
-#: Families whose payload losses after the first allocation are not asserted: on the three-tap
-#: channel the data user lost 0 to 8 of the last 8 payloads in runs at 3d749d3 (the rate the
-#: optimiser plans from the reported SINR sometimes exceeds what the equalised channel
-#: carries: issue 21, Build 3); the headers and the accounting are asserted.
-PAYLOAD_NOT_ASSERTED = ("three_tap_echoes",)
 
 
 @pytest.mark.parametrize("family", list(FAMILIES))
@@ -108,10 +103,12 @@ def test_each_impairment_family_keeps_every_header_and_image(mu_ascc_ota_sim, fa
         metas = decoded(tb, u)
         assert [m["frame"] for m in metas] == list(range(N))
         # every image goes out with an allocation in force on both sides (the beacons went
-        # before it): the optimiser's rate fits what the receiver makes of the channel
+        # before it): the optimiser's rate fits what the receiver makes of the channel (every
+        # family; the three-tap one lost 0 to 8 of the last 8 payloads at 3d749d3, before the
+        # beacons and the measured-noise link adaptation settled: 0 of 331 codewords in the
+        # bench now)
         lost = [m["frame"] for m in metas if m.get("erased")]
-        if family not in PAYLOAD_NOT_ASSERTED:
-            assert len(lost) <= 2, (family, u, lost)
+        assert len(lost) <= 2, (family, u, lost)
 
 
 def test_rayleigh_fading_every_image_in_gives_one_result_out(mu_ascc_ota_sim) -> None:
