@@ -13,9 +13,9 @@ timing offset; every user's receiver starts with GNU Radio's DC blocker (``dc_bl
 - :func:`test_each_impairment_family_keeps_every_header_and_image`: CFO of free-running radios
   (+-0.01 cycles/symbol, both signs), a three-tap channel with echoes at half the main tap
   within 4 symbols, and the radio front end at once (100 ppm clock offset, 10 Hz phase noise at
-  2 MS/s, DC -10 dB, IQ 1 dB / 5 deg): every burst found, every header read, images in =
-  results out, and once the first allocations are in force at most two lost payloads per
-  user (of 8; not asserted on the three-tap channel, see ``PAYLOAD_NOT_ASSERTED``).
+  2 MS/s, DC -10 dB, IQ 1 dB / 5 deg): every burst found (the beacons of initial access
+  too), every header read, images in = results out, and at most two lost payloads per user of
+  24 (every image goes out under its allocation).
 - :func:`test_rayleigh_fading_every_image_in_gives_one_result_out`: a user's link fading
   (fD*Ts 1e-5 per sample): images in = results out, erasures counted, and the erasures the
   metrics count agree with the channel decoder's.
