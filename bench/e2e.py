@@ -576,7 +576,8 @@ def main(argv: list[str] | None = None) -> None:
             pts = [p for p in a.points.split(",") if p] or None
             res = ota_impairments_keys(a.seeds, a.images, pts, not a.no_progress)
             out.update(res)
-            view = {"points": res["ota_impairments"], "conditions": res["ota_impairments_conditions"],
+            view = {"points": res["ota_impairments"],
+                    "conditions": res["ota_impairments_conditions"],
                     "bs_levels": res["ota_bs_levels"]}  # fmt: skip
             plot_impairments(view, RESULTS / "ota_impairments.png")
             report_impairments(view)

@@ -77,8 +77,9 @@ class channel_decoder(FrameReceiver, LinkBlock, gr.sync_block):
     transmitter's frame number shifted as the last frame that had one when it is absent):
     after beacons (``channel_encoder``'s ``beacons``) the transmitter's numbers run ahead of
     the images', and the output's ``frame`` is the image's (``air_frame`` the transmitter's
-    when they differ). The numbers are consecutive from the transmitter's ``first_frame``; a number skipped between two frames received, the frames
-    before the first received (from ``first_frame`` when it is given) and, with
+    when they differ). The numbers are consecutive from the transmitter's ``first_frame``; a
+    number skipped between two frames received, the frames before the first received (from
+    ``first_frame`` when it is given) and, with
     ``frame_count`` given, those after the last (once none arrived for ``tail_s`` seconds, or
     at stop) are each answered by an erasure PDU (``frame_missing`` true, no bits,
     ``codewords`` 0). A frame that arrives after it was answered that way is dropped
