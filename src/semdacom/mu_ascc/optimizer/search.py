@@ -223,7 +223,6 @@ def _target_moves(problem, lk, Q, f, iters: int = 40):
     needs.
     """
     S, K = Q.shape
-    P = problem.p_max
     gam0 = mmse_sinr(problem.hbar, Q, False)  # (S, K)
     rows, users, targets = [], [], []
     for i in range(K):
@@ -250,6 +249,18 @@ def _target_moves(problem, lk, Q, f, iters: int = 40):
     G = np.concatenate(bases)
     rows, users, targets = map(np.concatenate, (all_rows, all_users, all_t))
     G[np.arange(rows.size), users] = targets
+    return _solve_targets(problem, lk, Q, f, rows, G, iters)
+
+
+def _solve_targets(problem, lk, Q, f, rows, G, iters: int):
+    """The best of the SINR targets ``G`` (one row per candidate, from base row ``rows``).
+
+    Uplink powers for the targets by the fixed point of the standard interference function
+    (started from the base powers), scaled to the budget; returns, for every row of ``Q``,
+    whether its best candidate improves it, the new rows and their values.
+    """
+    S = Q.shape[0]
+    P = problem.p_max
     q = Q[rows].copy()
     alive = np.ones(rows.size, dtype=bool)
     for _ in range(iters):
@@ -280,6 +291,38 @@ def _target_moves(problem, lk, Q, f, iters: int = 40):
             if fa[k] < f[s_] * (1.0 - 1e-12):
                 ok[s_], Qn[s_], fn[s_] = True, qa[k], fa[k]
     return ok, Qn, fn
+
+
+def _pair_moves(problem, lk, Q, f, width: int = 3, iters: int = 40):
+    """Best *two-user* SINR-target move of every row of ``Q``.
+
+    Users ``i`` and ``j`` both go to one of their knees (or 0) within ``width`` levels of their
+    present ones, while the others drop to the knee at or below their SINR (their slack freed)
+    or one level lower still: the optimum can move several users across rate levels at once
+    (two up, two down), which neither a pairwise power transfer nor a one-user target move
+    (:func:`_target_moves`) reaches.
+    """
+    S, K = Q.shape
+    gam0 = mmse_sinr(problem.hbar, Q, False)
+    kn = [np.concatenate([[0.0], k * (1.0 + 1e-9)]) for k in lk.knees]
+    floor = np.stack([_knee_at_or_below(lk.knees[j], gam0[:, j], False) for j in range(K)], 1)
+    below = np.stack([_knee_at_or_below(lk.knees[j], floor[:, j], True) for j in range(K)], 1)
+    offs = np.arange(-width, width + 1)
+    n1 = offs.size
+    rows, bases = [], []
+    for i, j in itertools.combinations(range(K), 2):
+        lvl = []
+        for u in (i, j):
+            k0 = np.searchsorted(kn[u], gam0[:, u] * (1.0 + 1e-12), side="right") - 1
+            lvl.append(kn[u][np.clip(k0[:, None] + offs, 0, kn[u].size - 1)])  # (S, n1)
+        ti = np.repeat(lvl[0], n1, axis=1).reshape(-1)
+        tj = np.tile(lvl[1], (1, n1)).reshape(-1)
+        for base in (floor, below):
+            Gb = np.repeat(base, n1 * n1, axis=0)
+            Gb[:, i], Gb[:, j] = ti, tj
+            bases.append(Gb)
+            rows.append(np.repeat(np.arange(S), n1 * n1))
+    return _solve_targets(problem, lk, Q, f, np.concatenate(rows), np.concatenate(bases), iters)
 
 
 def pattern_search(
@@ -332,6 +375,9 @@ def pattern_search(
         if r >= escape_rounds and K <= 4 and not ok.all():
             ok3, Qn3, fn3 = _target_moves(problem, lk, Q[act[~ok]], f[act[~ok]])
             Qn[~ok], fn[~ok], ok[~ok] = Qn3, fn3, ok3
+        if r >= escape_rounds and K <= 4 and not ok.all():
+            ok4, Qn4, fn4 = _pair_moves(problem, lk, Q[act[~ok]], f[act[~ok]])
+            Qn[~ok], fn[~ok], ok[~ok] = Qn4, fn4, ok4
         Q[act[ok]], f[act[ok]] = Qn[ok], fn[ok]
         live[act[~ok]] = False
         # merge rows that met: keep the first of each group of (nearly) equal points
