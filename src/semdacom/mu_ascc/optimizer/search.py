@@ -345,9 +345,10 @@ def pattern_search(
     Then the ``n_polish`` best distinct rows go on with the few fractions, and with the line
     search only when those do not improve, and for K <= 4 with :func:`_target_moves` (one user
     to one of its SINR knees, the others holding or freeing their slack) when neither does,
-    until they stop (at most ``rounds`` rounds in all). A fraction of 1 switches user ``i``
-    off, so the simplex's faces and vertices are reached. Unlike a gradient step it crosses
-    the plateaus of the saturated logistic and the jumps between rate indices.
+    and then with :func:`_pair_moves` (two users to knees at once), until they stop (at
+    most ``rounds`` rounds in all). A fraction of 1 switches user ``i`` off, so the simplex's
+    faces and vertices are reached. Unlike a gradient step it crosses the plateaus of the
+    saturated logistic and the jumps between rate indices.
     """
     K, P = problem.K, problem.p_max
     Q = np.array(Q, dtype=np.float64, copy=True)
