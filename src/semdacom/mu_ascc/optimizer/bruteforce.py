@@ -383,7 +383,8 @@ def solve_global(
         ``solver == "global"``; diagnostics: ``q``, ``uplink_objective``, ``lattice_points``,
         ``seeds``, ``levels``, ``evaluations``, ``active_users`` (users with ``q_i > 0``),
         ``best_from`` (which start the result was refined from: ``"lattice"`` (the best
-        lattice points and faces), ``"branch_and_bound"`` or ``"seed"``), and with
+        lattice points and faces), ``"branch_and_bound"`` or ``"seed"``),
+        ``unseeded_objective`` (the best of the starts other than ``seed_sinrs``), and with
         ``certify``: ``lower_bound`` (no allocation has a lower objective), ``certified_gap``
         (``(objective - lower_bound) / objective``) and ``branch_and_bound`` (its record).
     """
@@ -398,6 +399,7 @@ def solve_global(
     if K == 1:
         q = np.array([P])
         best_f, n_lat, seeds, levels, evals = math.nan, 1, 1, 0, 1
+        unseeded = best_f
     else:
         mm = int(m if m is not None else _LATTICE_M.get(K, 8))
         A = simplex_lattice(K, mm)
@@ -453,6 +455,8 @@ def solve_global(
         q = np.clip(Qp[b], 0.0, None)
         best_f = float(fp[b])
         origin = origins[b]
+        own = [k for k, o in enumerate(origins) if o != "seed"]
+        unseeded = float(fp[own].min())
     W, p, sinr = beams_and_downlink(problem.hbar, q, P)
     pos, _ = problem.best_positions(sinr)
     ms = (time.perf_counter() - t0) * 1e3
@@ -465,6 +469,7 @@ def solve_global(
         "evaluations": int(evals),
         "active_users": [int(i) for i in np.flatnonzero(q > 0)],
         "best_from": origin,
+        "unseeded_objective": unseeded,
     }
     sol = problem.make_solution("global", pos, p, W, ms, diagnostics)
     if cert is not None:
