@@ -93,14 +93,20 @@ def test_echoes_are_equalised_to_the_linear_mmse_bound(name: str) -> None:
     sym = np.zeros(int(max(delays)) + 1, complex)
     sym[list(delays)] = taps
     bound = le_bound_db(sym)
-    for seed in SEEDS:
+    # one burst's SINR scatters by about +-0.3 dB around the bound (one payload's noise and
+    # estimate; over seeds 0-11 every channel's worst burst was seed 7, 0.5-0.7 dB below):
+    # the mean over 8 bursts within 0.3 dB of the bound, none more than 1 dB below
+    got = []
+    for seed in range(8):
         r = receive(seed, taps=taps, delays=delays)
         assert r["header"] is not None, name
-        assert r["sinr_db"] > bound - 0.5, (name, r["sinr_db"], bound)
+        assert r["sinr_db"] > bound - 1.0, (name, seed, r["sinr_db"], bound)
+        got.append(r["sinr_db"])
         assert 0.8 < r["nv_ratio"] < 1.2, (name, r["nv_ratio"])
         # impairments lower the SINR a link adaptation would plan with
         planned = 10 * math.log10(P * np.linalg.norm(r["rb"].h) ** 2 / r["rb"].noise_var)
         assert planned < SNR_DB + 0.3
+    assert np.mean(got) > bound - 0.3, (name, got, bound)
 
 
 def test_a_clean_oscillator_smooths_to_a_line() -> None:
