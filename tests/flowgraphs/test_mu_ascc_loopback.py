@@ -159,3 +159,35 @@ def test_demo_mu_ascc_prints_the_table_and_writes_the_report(tmp_path, capsys) -
         assert set(r["baselines"]) >= {"mu_ascc", "zf_wf_bpg", "zf_wf_djscc", "mrt_ep"}
     assert rows[1]["measured_weighted"] < rows[0]["measured_weighted"]
     assert (tmp_path / "report.png").stat().st_size > 10_000
+
+
+def test_your_own_folder_goes_through_the_closed_loop(mu_ascc_loopback, tmp_path, photo_maker):
+    """Issue 25, Build 1: the data user's images from a folder (20 colour PNG and JPEG
+    pictures of mixed sizes and aspect ratios in two class folders, and one truncated file
+    among them), centre-cropped to the shipped codec's 28 x 28 grayscale, the semantic user's
+    from Fashion-MNIST: 20 images each go out (the corrupt file is skipped, the next one takes
+    its place), every image in gives one result out on both users, and the metrics are
+    against the images actually sent."""
+    root = tmp_path / "photos"
+    for i in range(20):
+        d = root / ("a" if i % 2 else "b")
+        d.mkdir(parents=True, exist_ok=True)
+        img = photo_maker(40 + 7 * i, 30 + 11 * (i % 5), i)
+        img.save(d / f"{i:02d}.{'png' if i % 3 else 'jpg'}")
+    raw = (root / "b" / "00.jpg").read_bytes()
+    (root / "a" / "zz_broken.jpg").write_bytes(raw[: len(raw) // 4])
+    n = 20
+    tb = mu_ascc_loopback.mu_ascc_loopback(n_images=n, folder=str(root))
+
+    def done() -> bool:
+        return tb.metrics.summary()["counts"]["results"] >= 2 * n
+
+    run_until(tb, done, TIMEOUT_S, describe=tb.metrics.summary)
+    s = tb.metrics.summary()
+    assert s["counts"]["refs"] == s["counts"]["results"] == 2 * n, s["counts"]
+    assert s["counts"]["malformed"] == s["counts"]["unmatched"] == 0, s["counts"]
+    du = s["users"]["0"]
+    assert du["received"] == du["evaluated"] == n and du["missing"] == 0, du
+    assert 0.0 < du["msssim"] <= 1.0 and du["psnr_db"] > 10.0, du
+    src = tb.image_source_0.counters()
+    assert src["unreadable"] == 1 and src["pdus_out"] == n, src

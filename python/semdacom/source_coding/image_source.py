@@ -3,7 +3,8 @@
 #
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
-"""GNU Radio block ``image_source``: a dataset split as image PDUs, one per frame."""
+"""GNU Radio block ``image_source``: a dataset split, or your own image folder, as image PDUs,
+one per frame."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from gnuradio.semdacom.plumbing.base import Block
 from gnuradio.semdacom.plumbing.checks import check_finite, check_int, describe
 
 from semdacom.data.datasets import load_fashion_mnist
+from semdacom.data.folder import FITS, MODES, ImageFolder, UnreadableImage
 
 __all__ = ["image_source"]
 
@@ -37,10 +39,27 @@ def _trigger_frame(msg: Any) -> int | None:
 
 
 class image_source(Block, gr.basic_block):
-    """Fashion-MNIST images as image PDUs (MU-ASCC [1], Fig. 2: the source x_i).
+    """Images as image PDUs (MU-ASCC [1], Fig. 2: the source x_i): Fashion-MNIST, or your own
+    folder of images or ``.npz`` file (``folder``; issue 25).
 
     Each PDU is ``(meta, u8vector)`` (see :mod:`messages`, image PDUs) with meta ``label``,
-    ``image_id`` (index in the split), ``user``, ``frame``, ``shape``, ``dataset``, ``split``.
+    ``image_id`` (index in the split; for a folder the image's index in the folder's listing,
+    tiles counted), ``user``, ``frame``, ``shape``, ``dataset``, ``split`` (for a folder
+    ``dataset`` "folder", ``split`` the folder's path, and ``file``: the file's path relative
+    to it, or ``name.npz[i]``).
+
+    **A folder** (``semdacom.data.folder.ImageFolder``): every PNG / JPEG / BMP / GIF / TIFF /
+    WebP file under ``folder`` (recursively, sorted), or the arrays of an ``.npz``; each image is
+    brought to ``size x size`` by ``fit`` -- ``resize`` (scaled, aspect not kept), ``crop``
+    (shorter side scaled to ``size``, centre crop) or ``tile`` (cut into ``size x size`` tiles,
+    each one image) -- in ``mode`` ``L`` (grayscale ``(H, W)``, what the shipped 28 x 28 codecs
+    take) or ``RGB`` (``(3, H, W)``). The label is the class of the image's first sub-folder
+    (``root/<class>/<image>``, classes in sorted order), -1 for images in the root. A file that
+    cannot be read is logged, counted in ``unreadable`` and skipped: the next image goes out in
+    its place (no image, no stall), and ``count`` still counts the images that go out (the
+    users of a superposition send the same number of frames). The
+    reference ``image_source`` of a ``metrics_sink`` takes the same parameters, so the metrics
+    are against exactly what was sent.
 
     With ``period_ms > 0`` a thread emits one image every ``period_ms`` milliseconds; with
     ``period_ms == 0`` every message on ``trigger`` emits one (a trigger that is a dictionary
@@ -64,6 +83,7 @@ class image_source(Block, gr.basic_block):
     Parameters
     ----------
     split : {"train", "test"}
+        Fashion-MNIST split (without ``folder``).
     user : int
         User index written into the metadata.
     count : int
@@ -79,6 +99,14 @@ class image_source(Block, gr.basic_block):
         Emission period of the free-running mode; 0 = driven by ``trigger``.
     prefill : int
         Images emitted at start in trigger mode (the credits of a credit loop).
+    folder : str
+        A folder of images or an ``.npz`` file ('' : Fashion-MNIST ``split``).
+    size : int
+        Side of the images taken from ``folder`` (0: as stored; not with ``tile``).
+    fit : {"resize", "crop", "tile"}
+        How a folder's image becomes ``size x size``.
+    mode : {"L", "RGB"}
+        Grayscale or colour.
     """
 
     def __init__(
@@ -92,22 +120,40 @@ class image_source(Block, gr.basic_block):
         seed: int = 0,
         period_ms: float = 0.0,
         prefill: int = 0,
+        folder: str = "",
+        size: int = 28,
+        fit: str = "crop",
+        mode: str = "L",
     ) -> None:
         gr.basic_block.__init__(self, name="image_source", in_sig=None, out_sig=None)
         user = check_int("user", user)
-        images, labels = load_fashion_mnist(split)
-        if not 0 <= int(start) < len(images):
-            raise ValueError(f"start must be in [0, {len(images) - 1}], got {start!r}")
+        self._folder: ImageFolder | None = None
+        self._items: list[tuple[int, int]] = []
+        if str(folder):
+            if fit not in FITS or mode not in MODES:
+                raise ValueError(f"fit must be one of {FITS} and mode one of {MODES}, "
+                                 f"got {fit!r}, {mode!r}")  # fmt: skip
+            self._folder = ImageFolder(str(folder), check_int("size", size), fit, mode)
+            self._items = list(self._folder.items())
+            n_items = len(self._items)
+            images, labels = None, None
+        else:
+            images, labels = load_fashion_mnist(split)
+            n_items = len(images)
+        if not 0 <= int(start) < n_items:
+            raise ValueError(f"start must be in [0, {n_items - 1}], got {start!r}")
         count = check_int("count", count)
         period_ms = check_finite("period_ms", period_ms, 0.0)
         self._prefill = check_int("prefill", prefill)
-        order = np.arange(len(images))
+        order = np.arange(n_items)
         if shuffle:
-            order = np.random.default_rng(int(seed)).permutation(len(images))
+            order = np.random.default_rng(int(seed)).permutation(n_items)
         order = order[int(start) :]
-        if int(count):
+        if int(count) and loop:  # a loop goes round the first ``count`` images
             order = order[: int(count)]
+        self._count = int(count)  # a finite source ends after this many images (0: all)
         self._images, self._labels = images, labels
+        self._cached: tuple[int, list[np.ndarray]] | None = None  # a folder's last file read
         self._order = order
         self._split = split
         self._user = int(user)
@@ -118,33 +164,57 @@ class image_source(Block, gr.basic_block):
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.setup(("pdus_out", "triggers", "triggers_ignored", "triggers_other"))
+        self.setup(("pdus_out", "triggers", "triggers_ignored", "triggers_other", "unreadable"))
         self.message_in("trigger", self._on_trigger, arrived="triggers", on_error=self._ignored)
         self.message_out("pdus")
 
     def finished(self) -> bool:
-        """True once a finite source has emitted all its images."""
-        return not self._loop and self._next >= len(self._order)
+        """True once a finite source has emitted all its images (``count`` of them, or every
+        image listed from ``start``)."""
+        if self._loop:
+            return False
+        done = self._count and self._counts["pdus_out"] >= self._count
+        return bool(done) or self._next >= len(self._order)
+
+    def _image(self, idx: int) -> tuple[np.ndarray, dict]:
+        """Image ``idx`` of the listing and its meta (label, dataset, split, file). Raises
+        UnreadableImage for a folder's file that cannot be read."""
+        if self._folder is None:
+            meta = {"label": int(self._labels[idx]), "dataset": "fashion-mnist",
+                    "split": self._split}  # fmt: skip
+            return self._images[idx], meta
+        entry, tile = self._items[idx]
+        if self._cached is None or self._cached[0] != entry:
+            self._cached = None
+            self._cached = (entry, self._folder.load(entry))
+        tiles = self._cached[1]
+        if not 0 <= tile < len(tiles):
+            raise UnreadableImage(f"{self._folder.name(entry)}: tile {tile} of {len(tiles)}")
+        meta = {"label": self._folder.label(entry), "dataset": "folder",
+                "split": str(self._folder.root), "file": self._folder.name(entry)}  # fmt: skip
+        return tiles[tile], meta
 
     def _emit(self, frame: int | None = None) -> bool:
         with self._lock:
-            if self.finished():
-                return False
-            if self._next >= len(self._order):
-                self._next = 0
-            idx = int(self._order[self._next])
-            self._next += 1
+            tried = 0
+            while True:  # an unreadable file is skipped: the next image goes in its place
+                if self.finished() or tried >= len(self._order):  # (a loop of unreadable files)
+                    return False
+                tried += 1
+                if self._next >= len(self._order):
+                    self._next = 0
+                idx = int(self._order[self._next])
+                self._next += 1
+                try:
+                    img, extra = self._image(idx)
+                    break
+                except UnreadableImage as exc:
+                    self._counts["unreadable"] += 1
+                    self.logger.error(f"image {idx} skipped: {exc}")
             f = self._frame if frame is None else frame
             self._frame = (f + 1) % 2**64  # frames are u64: the count wraps
-            meta = {
-                "label": int(self._labels[idx]),
-                "image_id": idx,
-                "user": self._user,
-                "frame": np.uint64(f),
-                "dataset": "fashion-mnist",
-                "split": self._split,
-            }
-            pdu = messages.image_pdu(meta, self._images[idx])
+            meta = {**extra, "image_id": idx, "user": self._user, "frame": np.uint64(f)}
+            pdu = messages.image_pdu(meta, img)
             self._counts["pdus_out"] += 1
         self.publish("pdus", pdu)
         return True

@@ -176,3 +176,75 @@ def test_a_done_for_another_user_is_not_a_trigger(harness) -> None:
     c = h.blk.counters()
     assert c["triggers"] == 4 and c["triggers_other"] == 2 and c["triggers_ignored"] == 0
     assert [m["frame"] for m, _ in h.out()] == [0, 1]  # done carries no frame
+
+
+# ---------------------------------------------------------------------------------------------
+# Your own images (issue 25): a folder or an .npz
+# ---------------------------------------------------------------------------------------------
+
+
+def _drain(h, n: int) -> list[tuple[dict, np.ndarray]]:
+    for _ in range(n):
+        h.trigger()
+    h.wait_for(lambda: h.blk.counters()["triggers"] == n)
+    return h.out()
+
+
+def test_a_folder_goes_out_in_order_with_labels_and_files(harness, image_folder) -> None:
+    root = image_folder()
+    h = harness(folder=str(root), size=28, fit="crop", mode="L", user=1)
+    out = _drain(h, 8)
+    assert len(out) == 6 and h.blk.finished()  # six images; the two last triggers find none
+    files = [m["file"] for m, _ in out]
+    assert files == ["cat/a.png", "cat/b.jpg", "cat/c.png", "dog/d.png", "dog/e.png", "top.jpeg"]
+    assert [m["label"] for m, _ in out] == [0, 0, 0, 1, 1, -1]
+    assert [m["image_id"] for m, _ in out] == list(range(6))
+    assert [m["frame"] for m, _ in out] == list(range(6))
+    assert all(m["dataset"] == "folder" and m["split"] == str(root) for m, _ in out)
+    assert all(img.shape == (1, 28, 28) and m["user"] == 1 for m, img in out)
+    c = h.blk.counters()
+    assert c["pdus_out"] == 6 and c["unreadable"] == 0 and c["triggers_ignored"] == 2
+
+
+def test_an_unreadable_file_is_skipped_and_nothing_else_is_lost(harness, image_folder) -> None:
+    """A truncated JPEG among the images: logged, counted in ``unreadable``, and the next image
+    goes out for the same trigger (no stall, no gap in the frames); a second source with the
+    same parameters (a metrics_sink's reference) skips the same file, so both agree image by
+    image."""
+    root = image_folder(corrupt=True)
+    outs = []
+    for _ in range(2):
+        h = harness(folder=str(root), size=20, fit="resize", mode="RGB", shuffle=True, seed=3)
+        outs.append(_drain(h, 7))
+        assert h.blk.counters()["unreadable"] == 1 and h.blk.counters()["pdus_out"] == 6
+    a, b = outs
+    assert len(a) == 6 and "dog/broken.jpg" not in [m["file"] for m, _ in a]
+    # count is the images that go out: 5 of the 7 files (one unreadable among them or not)
+    h = harness(folder=str(root), size=20, fit="resize", mode="RGB", shuffle=True, seed=3, count=5)
+    assert len(_drain(h, 7)) == 5 and h.blk.finished()
+    assert [m["frame"] for m, _ in a] == list(range(6))
+    assert [(m["image_id"], m["file"]) for m, _ in a] == [(m["image_id"], m["file"]) for m, _ in b]
+    for (_, x), (_, y) in zip(a, b, strict=True):
+        assert x.shape == (3, 20, 20)
+        np.testing.assert_array_equal(x, y)
+
+
+def test_tiles_count_as_images_and_an_npz_is_a_folder_too(harness, tmp_path) -> None:
+    rng = np.random.default_rng(0)
+    arr = rng.integers(0, 256, (2, 56, 84), dtype=np.uint8)  # 2 x 3 tiles of 28 each
+    np.savez(tmp_path / "x.npz", images=arr, labels=np.array([7, 9]))
+    h = harness(folder=str(tmp_path / "x.npz"), size=28, fit="tile", count=8, start=2)
+    out = _drain(h, 8)
+    assert [m["image_id"] for m, _ in out] == list(range(2, 10))
+    assert [m["label"] for m, _ in out] == [7] * 4 + [9] * 4
+    np.testing.assert_array_equal(out[0][1][0], arr[0][:28, 56:84])  # tile 2 of image 0
+    np.testing.assert_array_equal(out[-1][1][0], arr[1][28:, :28])  # tile 3 of image 1
+
+
+def test_bad_folder_parameters_are_refused(tmp_path, image_folder) -> None:
+    root = str(image_folder())
+    for kw in ({"folder": str(tmp_path / "none")}, {"folder": root, "fit": "zoom"},
+               {"folder": root, "mode": "CMYK"}, {"folder": root, "size": -3},
+               {"folder": root, "start": 6}):  # fmt: skip
+        with pytest.raises((ValueError, FileNotFoundError)):
+            image_source(**kw)

@@ -1,0 +1,57 @@
+"""Fixtures shared by every test directory: small folders of your own images (issue 25)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+def photo(w: int, h: int, seed: int, mode: str = "RGB"):
+    """A smooth colour picture ``w x h`` (gradients and a disc) as a Pillow image in ``mode``."""
+    from PIL import Image
+
+    y, x = np.mgrid[0:h, 0:w]
+    r = (255 * x / max(w - 1, 1)).astype(np.uint8)
+    g = (255 * y / max(h - 1, 1)).astype(np.uint8)
+    b = np.where((x - w / 2) ** 2 + (y - h / 2) ** 2 < (min(w, h) / 3) ** 2, 40 * seed % 255, 200)
+    img = Image.fromarray(np.stack([r, g, b.astype(np.uint8)], axis=2), "RGB")
+    return img.convert(mode)
+
+
+def make_image_folder(root: Path, corrupt: bool = False) -> Path:
+    """root/cat (3 images), root/dog (2), root itself (1) and a text file: PNG and JPEG of mixed
+    sizes, aspect ratios and modes; with ``corrupt`` a truncated JPEG in dog/ as well."""
+    (root / "cat").mkdir(parents=True)
+    (root / "dog").mkdir()
+    photo(64, 48, 1).save(root / "cat" / "a.png")
+    photo(30, 90, 2).save(root / "cat" / "b.jpg", quality=90)
+    photo(100, 100, 3, "L").save(root / "cat" / "c.png")
+    photo(57, 33, 4, "RGBA").save(root / "dog" / "d.png")
+    photo(40, 41, 5, "P").save(root / "dog" / "e.png")
+    photo(28, 28, 6).save(root / "top.jpeg")
+    (root / "notes.txt").write_text("not an image")
+    if corrupt:
+        raw = (root / "cat" / "b.jpg").read_bytes()
+        (root / "dog" / "broken.jpg").write_bytes(raw[: len(raw) // 3])
+    return root
+
+
+@pytest.fixture(scope="session")
+def photo_maker() -> Callable:
+    """:func:`photo` (session scope: usable in hypothesis tests)."""
+    return photo
+
+
+@pytest.fixture
+def image_folder(tmp_path: Path) -> Callable[..., Path]:
+    """``image_folder(corrupt=False)``: :func:`make_image_folder` in a fresh temporary folder."""
+    n = [0]
+
+    def make(corrupt: bool = False) -> Path:
+        n[0] += 1
+        return make_image_folder(tmp_path / f"images{n[0]}", corrupt)
+
+    return make
