@@ -4,7 +4,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
 """Learned-codec commands: ``train-classifier``, ``train-codec``, ``eval-codec``,
-``fit-distortion`` (MU-ASCC [1], Sec. II-B and III-A).
+``fit-distortion`` (MU-ASCC [1], Sec. II-B and III-A), ``export-onnx`` (the encoder and the
+decoders as separate ONNX files, issue 25).
 
 Outputs go to the checkout's src/semdacom/data (when run from the repository root) and are
 listed in its manifest.json; checkpoints under out/codec (restarting a command resumes).
@@ -95,6 +96,30 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--figures", default="docs/figures", help="folder for the PNG plots")
     add_engine_args(p)
     p.set_defaults(func=run_fit)
+
+    p = sub.add_parser(
+        "export-onnx",
+        help="the codec's encoder, decoder and semantic decoder as separate ONNX files",
+    )
+    p.add_argument("--out", default="out/onnx", help="folder for the .onnx files")
+    p.add_argument("--weights", default=None, help="codec weights (default: the shipped ones)")
+    p.add_argument("--check", type=int, default=64,
+                   help="test images run with onnxruntime against PyTorch (0: none)")  # fmt: skip
+    p.set_defaults(func=run_export_onnx)
+
+
+def run_export_onnx(args) -> int:
+    from semdacom.source_coding.onnx_export import check_onnx, export_onnx
+
+    manifest = export_onnx(args.out, args.weights)
+    if args.check > 0:
+        from semdacom.data.datasets import load_fashion_mnist
+
+        images, _ = load_fashion_mnist("test")
+        manifest["check"] = check_onnx(args.out, images[: args.check], weights=args.weights)
+        (Path(args.out) / "onnx_manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    print(json.dumps(manifest, indent=1))
+    return 0
 
 
 def run_train_classifier(args) -> int:

@@ -292,12 +292,22 @@ class LearnedCodec:
         xp, _ = model.pad(x)
         ri = torch.full((len(x),), r, dtype=torch.long, device=self.device)
         yg = model.analysis(xp, ri)
-        z = model.h_a(torch.abs(yg)).cpu().double()
+        return self.streams_from_latents(yg, model.h_a(torch.abs(yg)))
+
+    @torch.no_grad()
+    def streams_from_latents(self, y, z) -> list[bytes]:
+        """The streams of the encoder network's outputs: ``y`` the gained latent
+        ``g_a(x) gain[r]`` ``(n, M, h, w)`` and ``z = h_a(|y|)`` ``(n, Nh, hz, wz)``, both before
+        quantisation (what ``source_encoder.onnx`` computes: docs/your_images.md). Rounding,
+        the float64 hyper-synthesis that picks each element's CDF and the rANS coder run here."""
+        y = torch.as_tensor(y).cpu()
+        z = torch.as_tensor(z).cpu().double()
+        n = len(y)
         z_sym = torch.round(z - self._medians).clamp(-Z_BOUND, Z_BOUND)
         z_hat = z_sym + self._medians
         y_idx = self._scale_indexes(z_hat)
-        y_sym = torch.round(yg.cpu()).clamp(-Y_BOUND, Y_BOUND).int().reshape(len(x), -1).numpy()
-        z_sym_np = z_sym.int().reshape(len(x), -1).numpy()
+        y_sym = torch.round(y).clamp(-Y_BOUND, Y_BOUND).int().reshape(n, -1).numpy()
+        z_sym_np = z_sym.int().reshape(n, -1).numpy()
         zs = self._z_coder.encode(z_sym_np, self._z_indexes)
         ys = self._y_coder.encode(y_sym, y_idx)
         return [bitstream.join_stream(a, b) for a, b in zip(zs, ys, strict=True)]
