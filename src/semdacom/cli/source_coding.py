@@ -105,19 +105,27 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weights", default=None, help="codec weights (default: the shipped ones)")
     p.add_argument("--check", type=int, default=64,
                    help="test images run with onnxruntime against PyTorch (0: none)")  # fmt: skip
+    p.add_argument("--sfma-variant", default="sc_sfma",
+                   help="SC-SFMA transceiver whose user decoders are exported too ('': none)")
     p.set_defaults(func=run_export_onnx)
 
 
 def run_export_onnx(args) -> int:
-    from semdacom.source_coding.onnx_export import check_onnx, export_onnx
+    from semdacom.source_coding import onnx_export as ox
 
-    manifest = export_onnx(args.out, args.weights)
+    manifest = ox.export_onnx(args.out, args.weights)
+    if args.sfma_variant:
+        manifest["sfma"] = ox.export_sfma_onnx(args.out, args.sfma_variant)
     if args.check > 0:
         from semdacom.data.datasets import load_fashion_mnist
 
         images, _ = load_fashion_mnist("test")
-        manifest["check"] = check_onnx(args.out, images[: args.check], weights=args.weights)
-        (Path(args.out) / "onnx_manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+        manifest["check"] = ox.check_onnx(args.out, images[: args.check], weights=args.weights)
+        if args.sfma_variant:
+            manifest["sfma"]["check"] = ox.check_sfma_onnx(
+                args.out, images[: 2 * (args.check // 2)], args.sfma_variant
+            )
+    (Path(args.out) / "onnx_manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     print(json.dumps(manifest, indent=1))
     return 0
 

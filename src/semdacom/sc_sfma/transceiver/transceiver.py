@@ -218,8 +218,10 @@ class SfmaTransceiver(nn.Module):
         side = int(round(math.sqrt(self.spatial)))
         return z.transpose(1, 2).reshape(n, side, side, self.code_channels)
 
-    def decode(self, received, mask, nu: float, user: int, snr_db) -> torch.Tensor:
-        """Eq. (7): user ``user``'s image from its received symbols and its mask side info."""
+    def decoder_inputs(self, received, mask, nu: float, user: int, snr_db):
+        """What user ``user``'s decoder network takes: ``(decoder, z, mask, nu_eff, snr_db)``,
+        ``z`` the NHWC code unpacked from the complex symbols by the mask (the part of
+        :meth:`decode` outside the network: complex symbols do not go into an ONNX file)."""
         y = torch.as_tensor(received)
         if not torch.is_complex(y):
             raise ValueError("decode expects complex symbols")
@@ -227,9 +229,14 @@ class SfmaTransceiver(nn.Module):
         mask = torch.as_tensor(mask, dtype=torch.bool, device=y.device)
         dec = self.decoders[0 if self.oma else int(user)]
         n = y.shape[0]
-        z = self.unpack(y, mask)
         nu_eff = self.kept_channels(nu) / self.code_channels
-        return dec(z, mask, _vec(nu_eff, n, y.device), _vec(snr_db, n, y.device))
+        z = self.unpack(y, mask)
+        return dec, z, mask, _vec(nu_eff, n, y.device), _vec(snr_db, n, y.device)
+
+    def decode(self, received, mask, nu: float, user: int, snr_db) -> torch.Tensor:
+        """Eq. (7): user ``user``'s image from its received symbols and its mask side info."""
+        dec, z, mask, nu_eff, snr = self.decoder_inputs(received, mask, nu, user, snr_db)
+        return dec(z, mask, nu_eff, snr)
 
     def recovered_feature(self, received, mask, nu: float, user: int, snr_db) -> torch.Tensor:
         """User ``user``'s recovered semantic feature (the decoder's 2x2 stage output) from its
