@@ -105,8 +105,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weights", default=None, help="codec weights (default: the shipped ones)")
     p.add_argument("--check", type=int, default=64,
                    help="test images run with onnxruntime against PyTorch (0: none)")  # fmt: skip
-    p.add_argument("--sfma-variant", default="sc_sfma",
-                   help="SC-SFMA transceiver whose user decoders are exported too ('': none)")
+    p.add_argument(
+        "--sfma-variant",
+        default="sc_sfma",
+        help="SC-SFMA transceiver whose user decoders are exported too ('': none)",
+    )
     p.set_defaults(func=run_export_onnx)
 
 

@@ -13,9 +13,10 @@ from opt_helpers import T_PAPERLIKE, make_problem, random_channel
 
 from semdacom.mu_ascc import baselines
 from semdacom.mu_ascc import distortion as dist
-from semdacom.mu_ascc.optimizer import fast, objective, search
+from semdacom.mu_ascc.optimizer import bruteforce, fast, objective, search
 from semdacom.mu_ascc.optimizer.bruteforce import solve_global
 from semdacom.mu_ascc.optimizer.problem import Problem
+from semdacom.mu_ascc.optimizer.sinr import mmse_sinr
 from semdacom.phy.link import RandomCodingLink, physical_link
 
 
@@ -151,3 +152,57 @@ def test_infeasible_baseline_is_scored_at_the_maximum() -> None:
     assert sol.infeasible_users == [1] and not sol.feasible
     assert sol.distortion[1] == pytest.approx(classical[1].max_distortion())
     assert sol.objective == pytest.approx(float(np.dot(pr.weights, sol.distortion)))
+
+
+# --------------------------------------------------------------------------------------------
+# the branch and bound over the SINRs: minimal powers, the certificate, the seeds (issue 26)
+# --------------------------------------------------------------------------------------------
+
+
+def test_min_uplink_powers_reach_the_targets_and_prove_infeasibility() -> None:
+    rng = np.random.default_rng(5)
+    pr = make_problem(random_channel(rng, 3, 3), p_max=4.0)
+    Q = pr.p_max * rng.dirichlet(np.ones(3), size=20)
+    G = mmse_sinr(pr.hbar, Q, False)
+    status, q = bruteforce.min_uplink_powers(pr.hbar, G, pr.p_max)
+    assert np.all(status == 1)
+    # the smallest powers for SINRs that Q reaches: no more than Q, the same SINRs
+    assert np.all(q <= Q * (1 + 1e-6) + 1e-12)
+    np.testing.assert_allclose(mmse_sinr(pr.hbar, q, False), G, rtol=1e-6)
+    # on the Pareto boundary (sum Q = P_max) every target raised by 1 % is out of the budget
+    status, _ = bruteforce.min_uplink_powers(pr.hbar, 1.01 * G, pr.p_max)
+    assert np.all(status == -1)
+
+
+def test_certified_lower_bound_is_below_every_allocation(shipped) -> None:
+    """The branch and bound's lower bound is below the fast solver, random simplex points and
+    the references' own result, and the reference is within the certified gap of it."""
+    pr = _bench_like(shipped, 3, physical_link(), 3003, 7)
+    cert = bruteforce.sinr_branch_and_bound(pr)
+    assert cert.complete and cert.q is not None
+    rng = np.random.default_rng(0)
+    Q = pr.p_max * rng.dirichlet(np.ones(3), size=4000)
+    f_rand = objective.evaluate(pr, Q, grad=False)[0]
+    assert cert.lower_bound <= f_rand.min()
+    assert cert.lower_bound <= fast.solve_fast(pr).objective
+    # the bound is tight: its own point is within a fraction of a percent of it
+    assert cert.objective <= cert.lower_bound * 1.005
+    assert cert.objective == pytest.approx(
+        objective.evaluate(pr, cert.q[None], grad=False)[0][0], rel=1e-12
+    )
+
+
+@pytest.mark.parametrize("index", [23])
+def test_global_reference_is_not_beaten_at_k4_physical(shipped, index) -> None:
+    """Regression (issue 26): on the bench's K = 4 physical suite the lattice reference was
+    beaten by the fast solver and an independent search; with the branch and bound's point
+    refined it is below both, within its certified gap of the optimum."""
+    pr = _bench_like(shipped, 4, physical_link(), 3004, index)
+    g = solve_global(pr, m=30)
+    f = fast.solve_fast(pr)
+    assert g.objective <= f.objective * (1 + 1e-9)
+    assert g.diagnostics["lower_bound"] <= g.objective
+    assert g.diagnostics["certified_gap"] <= 1e-3
+    # refined from another solver's SINRs, it is at least as good as that solver
+    s = solve_global(pr, m=30, seed_sinrs=f.sinr[None], certify=False)
+    assert s.objective <= f.objective * (1 + 1e-9)

@@ -364,7 +364,7 @@ def solve_global(
     n_seeds : int
         Best lattice points refined, besides the best point of every face.
     radius : int
-        Half-width ``r`` of each local grid (``(2r+1)^(K-1)`` points per level and seed).
+        Half-width ``r >= 3`` of each local grid (``(2r+1)^(K-1)`` points per level and seed).
     min_step : float
         Finest local spacing, relative to ``P_max``.
     chunk : int
@@ -389,6 +389,8 @@ def solve_global(
         (``(objective - lower_bound) / objective``) and ``branch_and_bound`` (its record).
     """
     K, P = problem.K, problem.p_max
+    if int(radius) < 3:
+        raise ValueError("radius must be at least 3 (each level shrinks the spacing by 2/r)")
     if K == 2 and m is None:  # the 1-D brute force (no certificate needed)
         sol = solve_bruteforce(problem)
         sol.solver = "global"
