@@ -154,6 +154,7 @@ def solve_fast(
             fQ,
             rounds if rounds is not None else (30 if small else 6),
             n_polish=n_polish if n_polish is not None else (2 if small else 1),
+            kicks=2 if small else 0,
         )
         b = int(np.argmin(fQ))
         q, fq = Q[b], float(fQ[b])

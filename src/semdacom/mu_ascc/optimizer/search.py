@@ -207,7 +207,7 @@ def _knee_at_or_below(knees: FloatArray, g: FloatArray, strict: bool) -> FloatAr
     return np.minimum(g, kn[np.clip(idx, 0, kn.size - 1)])
 
 
-def _target_moves(problem, lk, Q, f, iters: int = 40):
+def _target_moves(problem, lk, Q, f, iters: int = 40, sink: list | None = None):
     """Best *SINR-target* move of every row of ``Q``: one user to one of its knees.
 
     User ``i`` gets the SINR of one of its knees ``t`` (``UserLookup.knees``: where a table
@@ -249,15 +249,16 @@ def _target_moves(problem, lk, Q, f, iters: int = 40):
     G = np.concatenate(bases)
     rows, users, targets = map(np.concatenate, (all_rows, all_users, all_t))
     G[np.arange(rows.size), users] = targets
-    return _solve_targets(problem, lk, Q, f, rows, G, iters)
+    return _solve_targets(problem, lk, Q, f, rows, G, iters, sink)
 
 
-def _solve_targets(problem, lk, Q, f, rows, G, iters: int):
+def _solve_targets(problem, lk, Q, f, rows, G, iters: int, sink: list | None = None):
     """The best of the SINR targets ``G`` (one row per candidate, from base row ``rows``).
 
     Uplink powers for the targets by the fixed point of the standard interference function
     (started from the base powers), scaled to the budget; returns, for every row of ``Q``,
-    whether its best candidate improves it, the new rows and their values.
+    whether its best candidate improves it, the new rows and their values (and appends every
+    candidate point and value to ``sink`` when given).
     """
     S = Q.shape[0]
     P = problem.p_max
@@ -269,7 +270,11 @@ def _solve_targets(problem, lk, Q, f, rows, G, iters: int):
         b = c / np.maximum(1.0 - q * c, 1e-300)  # hbar_j^H R_{-j}^{-1} hbar_j
         q_new = G / np.maximum(b, 1e-300)
         tot = q_new.sum(axis=1)
-        alive &= np.isfinite(tot) & (tot <= 4.0 * P)
+        alive &= np.isfinite(tot)
+        # the budget binds: scale back, which converges to the point of the boundary whose
+        # SINRs are proportional to the targets (the normalised fixed point, SINR balancing)
+        over = alive & (tot > P)
+        q_new[over] *= (P / tot[over])[:, None]
         q_new[~alive] = Q[rows[~alive]]
         moved = np.abs(q_new - q).max() if alive.any() else 0.0
         q = q_new
@@ -282,6 +287,8 @@ def _solve_targets(problem, lk, Q, f, rows, G, iters: int):
     qa = q[alive] * (P / tot[alive])[:, None]
     fa = lookup_values(problem, lk, mmse_sinr(problem.hbar, qa, False))
     ra = rows[alive]
+    if sink is not None:
+        sink.append((qa, fa))
     ok = np.zeros(S, dtype=bool)
     Qn, fn = Q.copy(), f.copy()
     for s_ in range(S):
@@ -293,7 +300,7 @@ def _solve_targets(problem, lk, Q, f, rows, G, iters: int):
     return ok, Qn, fn
 
 
-def _pair_moves(problem, lk, Q, f, width: int = 3, iters: int = 40):
+def _pair_moves(problem, lk, Q, f, width: int = 3, iters: int = 40, sink: list | None = None):
     """Best *two-user* SINR-target move of every row of ``Q``.
 
     Users ``i`` and ``j`` both go to one of their knees (or 0) within ``width`` levels of their
@@ -322,7 +329,33 @@ def _pair_moves(problem, lk, Q, f, width: int = 3, iters: int = 40):
             Gb[:, i], Gb[:, j] = ti, tj
             bases.append(Gb)
             rows.append(np.repeat(np.arange(S), n1 * n1))
-    return _solve_targets(problem, lk, Q, f, np.concatenate(rows), np.concatenate(bases), iters)
+    G = np.concatenate(bases)
+    return _solve_targets(problem, lk, Q, f, np.concatenate(rows), G, iters, sink)
+
+
+def _kick(problem, lk, q, f: float, n_best: int = 6, rounds: int = 12):
+    """From a point where no move improves: the ``n_best`` best one- and two-user SINR-target
+    candidates (:func:`_target_moves`, :func:`_pair_moves`), improving or not, each followed
+    by a short transfer search; returns the best point reached and its value.
+
+    An optimum between waterfalls can need two users moved across rate levels *and* the
+    others moved a little below their knees; the target candidate next to it is then no better
+    than the present point until the transfers have balanced it.
+    """
+    sink: list = []
+    Q1, f1 = q[None], np.array([f])
+    _target_moves(problem, lk, Q1, f1, sink=sink)
+    _pair_moves(problem, lk, Q1, f1, sink=sink)
+    if not sink:
+        return q, f
+    Qc = np.concatenate([a for a, _ in sink])
+    fc = np.concatenate([b for _, b in sink])
+    key = np.round(Qc / (1e-6 * problem.p_max)).astype(np.int64)
+    _, first = np.unique(key, axis=0, return_index=True)
+    pick = first[np.argsort(fc[first], kind="stable")[:n_best]]
+    Qk, fk, _ = pattern_search(problem, lk, Qc[pick], fc[pick], rounds, n_polish=2)
+    b = int(np.argmin(fk))
+    return (Qk[b], float(fk[b])) if fk[b] < f else (q, f)
 
 
 def pattern_search(
@@ -333,6 +366,7 @@ def pattern_search(
     rounds: int,
     escape_rounds: int | None = None,
     n_polish: int = 2,
+    kicks: int = 0,
 ) -> tuple[FloatArray, FloatArray, list[float]]:
     """Best-improvement search over power transfers between every ordered pair of users.
 
@@ -348,7 +382,9 @@ def pattern_search(
     and then with :func:`_pair_moves` (two users to knees at once), until they stop (at
     most ``rounds`` rounds in all). A fraction of 1 switches user ``i`` off, so the simplex's
     faces and vertices are reached. Unlike a gradient step it crosses the plateaus of the
-    saturated logistic and the jumps between rate indices.
+    saturated logistic and the jumps between rate indices. Finally (``kicks`` > 0, K <= 4) the
+    best row is restarted up to ``kicks`` times from its best target candidates
+    (:func:`_kick`) while that improves it.
     """
     K, P = problem.K, problem.p_max
     Q = np.array(Q, dtype=np.float64, copy=True)
@@ -389,6 +425,13 @@ def pattern_search(
             dup = np.ones(act.size, dtype=bool)
             dup[first] = False
             live[act[dup]] = False
+        trace.append(float(f.min()))
+    for _ in range(kicks if K <= 4 else 0):
+        b = int(np.argmin(f))
+        qk, fk = _kick(problem, lk, Q[b], float(f[b]))
+        if not fk < f[b] * (1.0 - 1e-12):
+            break
+        Q[b], f[b] = qk, fk
         trace.append(float(f.min()))
     return Q, f, trace
 
