@@ -23,7 +23,9 @@ the whole simplex, and Dirichlet points are evaluated; the best few and the best
 batch); then a best-improvement search over pairwise power transfers (SINRs of every
 candidate from one Gram matrix by a rank-2 Woodbury update), with line searches along each
 transfer and transfers of a whole share (a user switched off), crosses the plateaus, the rate
-jumps and the narrow regions behind waterfalls that a gradient cannot. The optima of (P1)
+jumps and the narrow regions behind waterfalls that a gradient cannot; for K <= 4 it goes on
+with SINR-target moves (one or two users to the knees of their table points, the fixed point
+of the standard interference function) and restarts from the best of them. The optima of (P1)
 often sit on faces of the simplex (bench/results/mu_ascc_optimizer.json, ``k3``/``k4``, against the
 global reference :func:`semdacom.mu_ascc.optimizer.bruteforce.solve_global`).
 
