@@ -114,18 +114,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_export_onnx(args) -> int:
+    from semdacom.sc_sfma.transceiver import onnx_export as sx
     from semdacom.source_coding import onnx_export as ox
 
     manifest = ox.export_onnx(args.out, args.weights)
     if args.sfma_variant:
-        manifest["sfma"] = ox.export_sfma_onnx(args.out, args.sfma_variant)
+        manifest["sfma"] = sx.export_sfma_onnx(args.out, args.sfma_variant)
     if args.check > 0:
         from semdacom.data.datasets import load_fashion_mnist
 
         images, _ = load_fashion_mnist("test")
         manifest["check"] = ox.check_onnx(args.out, images[: args.check], weights=args.weights)
         if args.sfma_variant:
-            manifest["sfma"]["check"] = ox.check_sfma_onnx(
+            manifest["sfma"]["check"] = sx.check_sfma_onnx(
                 args.out, images[: 2 * (args.check // 2)], args.sfma_variant
             )
     (Path(args.out) / "onnx_manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")

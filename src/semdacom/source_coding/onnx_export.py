@@ -12,11 +12,8 @@ writes three files, each usable on its own:
   cropped and clamped to ``[0, 1]``.
 - ``semantic_decoder.onnx``: the semantic user's decoder ``Q = E o G``. ``y_hat`` and
   ``rate_index`` give the class logits ``(B, classes)``.
-- ``sfma_<variant>_decoder_user<u>.onnx`` (:func:`export_sfma_onnx`): an SC-SFMA user's
-  decoder network. ``z`` (the NHWC code unpacked from the received complex symbols by the
-  mask), ``mask`` (float 0/1), ``nu`` (the kept share of the channels) and ``snr_db`` give the
-  image. The unpacking stays in Python (``SfmaTransceiver.decoder_inputs``): ONNX has no
-  complex tensors.
+
+The SC-SFMA user decoders are exported by :mod:`semdacom.sc_sfma.transceiver.onnx_export`.
 
 **What stays in Python, and why.** The entropy coder stays in Python:
 
@@ -52,7 +49,7 @@ from torch import nn
 from semdacom.source_coding.codec import LearnedCodec
 from semdacom.source_coding.models import VBRHyperprior
 
-__all__ = ["FILES", "OPSET", "check_onnx", "check_sfma_onnx", "export_onnx", "export_sfma_onnx"]
+__all__ = ["FILES", "OPSET", "check_onnx", "export_module", "export_onnx"]
 
 #: File of each network.
 FILES = {
@@ -100,7 +97,11 @@ class _Semantic(nn.Module):
         return self.semantic(y_hat, rate_index, self.pad)
 
 
-def _export(module: nn.Module, args: tuple, names: list[str], outputs: list[str], path: Path):
+def export_module(
+    module: nn.Module, args: tuple, names: list[str], outputs: list[str], path: Path
+) -> None:
+    """Write ``module`` (in eval mode) to ``path`` with inputs ``names`` and ``outputs``, the
+    batch dimension dynamic (opset :data:`OPSET`, the TorchScript-based exporter)."""
     axes = {n: {0: "batch"} for n in names + outputs}
     with torch.no_grad():
         torch.onnx.export(module.eval(), args, str(path), input_names=names,
@@ -121,12 +122,12 @@ def export_onnx(out_dir: str | Path, weights: str | Path | None = None) -> dict:
     r = torch.tensor([0, codec.levels - 1], dtype=torch.long)
     with torch.no_grad():
         y, z = _Encoder(model)(x, r)
-    _export(_Encoder(model), (x, r), ["x", "rate_index"], ["y", "z"], out / FILES["encoder"])
-    _export(_Decoder(model, codec._pad), (y, r), ["y_hat", "rate_index"], ["image"],
+    export_module(_Encoder(model), (x, r), ["x", "rate_index"], ["y", "z"], out / FILES["encoder"])
+    export_module(_Decoder(model, codec._pad), (y, r), ["y_hat", "rate_index"], ["image"],
             out / FILES["decoder"])  # fmt: skip
     files = {"encoder": FILES["encoder"], "decoder": FILES["decoder"]}
     if codec.semantic is not None:
-        _export(_Semantic(codec.semantic.cpu().eval(), codec._pad), (y, r),
+        export_module(_Semantic(codec.semantic.cpu().eval(), codec._pad), (y, r),
                 ["y_hat", "rate_index"], ["logits"], out / FILES["semantic"])  # fmt: skip
         files["semantic"] = FILES["semantic"]
     manifest = {
@@ -150,7 +151,8 @@ def check_onnx(out_dir: str | Path, images: np.ndarray, rate_indexes=(0, 7, 15),
     """Run the exported files with onnxruntime against PyTorch on ``images`` (uint8
     ``(n, H, W)`` or ``(n, C, H, W)``) at each operating point in ``rate_indexes``.
 
-    Returns the largest absolute differences (``y``, ``z``, ``image``, ``logits``), how many
+    The encoder runs on the whole batch and on the first image alone (the files take any batch
+    size). Returns the largest absolute differences (``y``, ``z``, ``image``, ``logits``), how many
     streams built from the ONNX encoder's outputs differ from PyTorch's
     (``streams_different`` of ``streams``), and how many semantic labels differ."""
     import onnxruntime as ort
@@ -171,8 +173,12 @@ def check_onnx(out_dir: str | Path, images: np.ndarray, rate_indexes=(0, 7, 15),
         with torch.no_grad():
             y, z = _Encoder(model)(x, r)
         oy, oz = sess["encoder"].run(None, {"x": x.numpy(), "rate_index": r.numpy()})
-        res["y"] = max(res["y"], float(np.abs(oy - y.numpy()).max()))
-        res["z"] = max(res["z"], float(np.abs(oz - z.numpy()).max()))
+        one_y, one_z = sess["encoder"].run(None, {"x": x[:1].numpy(), "rate_index": r[:1].numpy()})
+        res["y"] = max(res["y"], float(np.abs(oy - y.numpy()).max()),
+                       float(np.abs(one_y - y[:1].numpy()).max()))  # fmt: skip
+        res["z"] = max(res["z"], float(np.abs(oz - z.numpy()).max()),
+                       float(np.abs(one_z - z[:1].numpy()).max()))  # fmt: skip
+        res["single_image_checked"] = True
         ref = codec.encode(x, int(rr))
         got = codec.streams_from_latents(torch.from_numpy(oy), torch.from_numpy(oz))
         res["streams"] += len(ref)
@@ -189,81 +195,3 @@ def check_onnx(out_dir: str | Path, images: np.ndarray, rate_indexes=(0, 7, 15),
             res["logits"] = max(res["logits"], float(np.abs(logits - tl).max()))
             res["labels_different"] += int(np.sum(logits.argmax(1) != tl.argmax(1)))
     return res
-
-
-# ---------------------------------------------------------------------------------------------
-# SC-SFMA user decoders
-# ---------------------------------------------------------------------------------------------
-
-
-class _SfmaDecoder(nn.Module):
-    """An SC-SFMA user's decoder network: ``(z, mask, nu, snr_db) -> image``."""
-
-    def __init__(self, dec: nn.Module) -> None:
-        super().__init__()
-        self.dec = dec
-
-    def forward(self, z, mask, nu, snr_db):
-        return self.dec(z, mask > 0.5, nu, snr_db)
-
-
-def sfma_file(variant: str, user: int) -> str:
-    return f"sfma_{variant}_decoder_user{int(user)}.onnx"
-
-
-def export_sfma_onnx(out_dir: str | Path, variant: str = "sc_sfma") -> dict:
-    """Write each user's decoder of the SC-SFMA transceiver ``variant`` (one file for OMA,
-    whose users share it) to ``out_dir``; returns ``{"files": [...], "code": [side, side,
-    C]}``."""
-    from semdacom.sc_sfma.transceiver import load_transceiver
-
-    t = load_transceiver(variant, device="cpu")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    side = int(round(t.spatial**0.5))
-    z = torch.randn(2, side, side, t.code_channels)
-    args = (z, torch.ones(2, t.code_channels), torch.full((2,), 0.5), torch.full((2,), 10.0))
-    files = []
-    for u in range(1 if t.oma else 2):
-        f = sfma_file(variant, u)
-        _export(_SfmaDecoder(t.decoders[u]), args, ["z", "mask", "nu", "snr_db"], ["image"],
-                out / f)  # fmt: skip
-        files.append(f)
-    return {"variant": variant, "files": files, "code": [side, side, t.code_channels]}
-
-
-def check_sfma_onnx(out_dir: str | Path, images: np.ndarray, variant: str = "sc_sfma",
-                    nus=(0.25, 1.0), snrs_db=(0.0, 10.0), seed: int = 0) -> dict:  # fmt: skip
-    """Pairs of ``images`` (uint8 ``(2n, H, W)``: even and odd ones paired) encoded,
-    superposed and sent through AWGN at each ratio in ``nus`` and SNR in ``snrs_db``; each
-    user's image decoded by PyTorch and by the ONNX file: the largest absolute difference."""
-    import onnxruntime as ort
-
-    from semdacom.sc_sfma.transceiver import load_transceiver
-    from semdacom.sc_sfma.transceiver.transceiver import awgn, superpose
-
-    t = load_transceiver(variant, device="cpu")
-    sess = [ort.InferenceSession(str(Path(out_dir) / sfma_file(variant, u)),
-                                 providers=["CPUExecutionProvider"])
-            for u in range(1 if t.oma else 2)]  # fmt: skip
-    x = torch.from_numpy(np.asarray(images, np.float32) / 255.0)
-    if x.ndim == 3:
-        x = x[:, None]
-    xa, xb = x[0::2], x[1::2]
-    g = torch.Generator().manual_seed(seed)
-    worst, n = 0.0, 0
-    with torch.no_grad():
-        for nu in nus:
-            sa, sb, masks = t.encode_pair(xa, xb, nu)
-            for snr in snrs_db:
-                sent = (sa, sb) if t.oma else (superpose(sa, sb),) * 2
-                for u in (0, 1):
-                    y = awgn(sent[u], snr, g)
-                    dec, z, m, nu_eff, s = t.decoder_inputs(y, masks[:, u], nu, u, snr)
-                    want = dec(z, m, nu_eff, s).numpy()
-                    feed = {"z": z.numpy(), "mask": m.float().numpy(), "nu": nu_eff.numpy(),
-                            "snr_db": s.numpy()}  # fmt: skip
-                    got = sess[0 if t.oma else u].run(None, feed)[0]
-                    worst = max(worst, float(np.abs(got - want).max()))
-                    n += len(z)
-    return {"variant": variant, "decoded": n, "image": worst}
