@@ -100,3 +100,14 @@ def test_every_fit_gives_size_by_size(photo_maker, w: int, h: int, size: int, fi
     n = (w // size) * (h // size) if fit == "tile" else 1
     shape = (size, size) if mode == "L" else (3, size, size)
     assert len(out) == n and all(o.shape == shape and o.dtype == np.uint8 for o in out)
+
+
+def test_tiles_listed_as_loaded_when_the_height_looks_like_channels(tmp_path: Path) -> None:
+    """A (H, W, C) array whose height is 3 or 4 is channels-last for the listing as for the
+    reading (one rule, ``_channels_last``): before, the listing took it for (C, H, W) and
+    counted tiles the reading did not have."""
+    a = np.arange(4 * 16 * 3, dtype=np.uint8).reshape(1, 4, 16, 3)
+    np.savez(tmp_path / "t.npz", images=a)
+    f = ImageFolder(tmp_path / "t.npz", size=4, fit="tile", mode="RGB")
+    assert len(list(f.items())) == len(f.load(0)) == 4
+    np.testing.assert_array_equal(f.load(0)[1], a[0, :, 4:8].transpose(2, 0, 1))

@@ -48,6 +48,14 @@ class UnreadableImage(ValueError):
     """An image file (or array) that cannot be read or converted; the text says which and why."""
 
 
+def _channels_last(a: np.ndarray) -> np.ndarray:
+    """An ``.npz`` image as ``(H, W)`` or ``(H, W, C)``: a ``(C, H, W)`` one (``C`` in 1, 3, 4
+    first and not last) transposed."""
+    if a.ndim == 3 and a.shape[0] in (1, 3, 4) and a.shape[2] not in (1, 3, 4):
+        return a.transpose(1, 2, 0)
+    return a
+
+
 def _pil_image(arr: np.ndarray):
     """A Pillow image of a ``(H, W)`` or ``(H, W, C)`` uint8 array."""
     from PIL import Image
@@ -188,9 +196,7 @@ class ImageFolder:
         e = self._entries[i]
         try:
             if e.path is None:
-                a = np.asarray(self._arrays[e.index])
-                if a.ndim == 3 and a.shape[0] in (1, 3, 4) and a.shape[2] not in (1, 3, 4):
-                    a = a.transpose(1, 2, 0)  # (C, H, W) -> (H, W, C)
+                a = _channels_last(np.asarray(self._arrays[e.index]))
                 if np.issubdtype(a.dtype, np.floating):
                     if not np.all(np.isfinite(a)):
                         raise ValueError("non-finite pixels")
@@ -224,9 +230,7 @@ class ImageFolder:
             e = self._entries[i]
             try:
                 if e.path is None:
-                    a = self._arrays[e.index]
-                    hw = a.shape[1:3] if a.ndim == 3 and a.shape[0] in (1, 3, 4) else a.shape[:2]
-                    h, w = int(hw[0]), int(hw[1])
+                    h, w = (int(v) for v in _channels_last(self._arrays[e.index]).shape[:2])
                 else:
                     with Image.open(e.path) as img:
                         w, h = img.size
