@@ -94,7 +94,7 @@ def test_interpolated_parameters_are_linear_in_rate(du) -> None:
 
 
 def test_distortion_is_increasing_in_ber_and_bounded(su) -> None:
-    x = np.linspace(-12, 0, 400)
+    x = np.linspace(-12, dist.X_MAX, 400)  # no link gives a BER above 1/2
     for rs in np.linspace(su.rs_min, su.rs_max, 9):
         d = su.distortion(rs, x)
         assert np.all(np.diff(d) >= -1e-15)

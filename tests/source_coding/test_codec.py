@@ -21,13 +21,14 @@ def test_decode_is_exact_quantised_forward(codec: LearnedCodec, test_images) -> 
     """decode(encode(x)) equals g_s(round(g_a(x) * gain) / gain): the entropy coding is lossless."""
     images = test_images[0][:64]
     model = codec.model
-    for r in (0, codec.levels // 2, codec.levels - 1):
+    low = codec.low_rate_levels  # the hyperprior's points come after the low-rate end
+    for r in (low, (low + codec.levels) // 2, codec.levels - 1):
         dec = codec.decode(codec.encode(images, r), r)
         assert not dec.erased.any()
         with torch.no_grad():
             x = codec.as_tensor(images)
             xp, p = model.pad(x)
-            ri = torch.full((len(x),), r)
+            ri = torch.full((len(x),), r - low)
             _, ig = model.gains(ri)
             y_hat = torch.round(model.analysis(xp, ri)) * ig
             ref = model.crop(model.synthesis(y_hat, ri), p).clamp(0, 1)
@@ -80,18 +81,22 @@ def test_classify_clean_accuracy_and_erasures(codec: LearnedCodec, test_images) 
 
 
 def test_unreadable_streams_are_explicit_erasures(codec: LearnedCodec) -> None:
-    res = codec.decode([b"", b"\x80", b"\x00xyz", bytes(bitstream.MAX_VARINT_BYTES * [0xFF])], 0)
+    r = codec.low_rate_levels  # the hyperprior's lowest point (test_low_rate.py: the others)
+    res = codec.decode([b"", b"\x80", b"\x00xyz", bytes(bitstream.MAX_VARINT_BYTES * [0xFF])], r)
     assert res.erased.all()
     assert all(res.reasons)
     np.testing.assert_allclose(res.images, np.repeat(codec.erasure_fill[None], 4, 0))
-    huge = codec.decode([b"\x01" * (1 << 17)], 0)
+    huge = codec.decode([b"\x01" * (1 << 17)], r)
     assert huge.erased.all() and "too long" in huge.reasons[0]
 
 
 def test_deadline_erases_instead_of_hanging(codec: LearnedCodec, test_images) -> None:
-    streams = codec.encode(test_images[0][:10], 5)
-    slow = LearnedCodec(codec.model, semantic=None, deadline_s=0.0, rate_table=codec.rate_table)
-    res = slow.decode(streams, 5)
+    r = codec.low_rate_levels + 5
+    streams = codec.encode(test_images[0][:10], r)
+    slow = LearnedCodec(
+        codec.model, deadline_s=0.0, rate_table=codec.rate_table, low_rate=codec.low_rate
+    )
+    res = slow.decode(streams, r)
     assert res.erased.all() and set(res.reasons) == {"timeout"}
 
 
@@ -99,7 +104,11 @@ def test_workers_split_batches_without_changing_results(codec: LearnedCodec, tes
     """workers=3 gives the same streams, images, erasures and labels as one worker."""
     images, _ = test_images
     multi = LearnedCodec(
-        codec.model, semantic=codec.semantic, rate_table=codec.rate_table, workers=3
+        codec.model,
+        semantic=codec.semantic,
+        rate_table=codec.rate_table,
+        workers=3,
+        low_rate=codec.low_rate,
     )
     r = codec.levels // 2
     streams = codec.encode(images[:150], r)

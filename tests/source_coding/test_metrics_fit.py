@@ -51,6 +51,19 @@ def test_logistic_fit_recovers_parameters(d_s, d_c, a1, a0) -> None:
     )
 
 
+@given(st.floats(0.0, 0.5), st.floats(0.01, 0.2))
+def test_logistic_fit_never_extrapolates_an_absurd_ceiling(d_s, slope) -> None:
+    """A curve still rising at the grid's end (a fixed-length code's: issue 26) gets a ceiling
+    of at most twice the measured rise and a centre at most a decade past the grid."""
+    x = dfit.default_grid(29)
+    assert x.max() == pytest.approx(np.log10(0.5))
+    d = d_s + slope * np.exp(x)  # no saturation within the grid
+    fit = dfit.fit_logistic(x, d, d_s)
+    assert fit["d_c"] <= 2.0 * (d.max() - d_s) + 1e-6
+    assert fit["a0"] <= x.max() + 1.0 + 1e-9
+    assert fit["r2"] > 0.9
+
+
 @given(st.binary(min_size=1, max_size=64), st.floats(0.0, 1.0))
 def test_flip_bits_changes_only_bits(data: bytes, ber: float) -> None:
     out = dfit.flip_bits(data, ber, np.random.default_rng(0))

@@ -189,6 +189,11 @@ def fit_logistic(x, d, d_s: float) -> dict:
     def f(xx, d_c, a1, a0):
         return logistic(xx, d_s, d_c, a1, a0)
 
+    # the ceiling d_s + d_c at most twice the measured rise, the centre at most one decade past
+    # the grid: a curve that has not saturated is not extrapolated to absurd ceilings
+    hi = (2.0 * d_c0 + 1e-9, 100.0, float(x.max()) + 1.0)
+    a00 = min(a00, hi[2])
+
     best = None
     for a1_0 in (1.0, 3.0, 8.0):
         try:
@@ -197,7 +202,7 @@ def fit_logistic(x, d, d_s: float) -> dict:
                 x,
                 d,
                 p0=(d_c0, a1_0, a00),
-                bounds=([0.0, 1e-3, -20.0], [np.inf, 100.0, 10.0]),
+                bounds=([0.0, 1e-3, -20.0], hi),
                 maxfev=20000,
             )
         except (RuntimeError, ValueError):
@@ -280,9 +285,15 @@ def plot_tables(paths: list[Path], out_dir: str | Path, every: int = 3) -> list[
     )
 
 
+#: BERs above 1e-1 added to every grid (0.2, 0.35, 0.5): the physical link's BER reaches 1/2
+#: (a lost packet), and a fixed-length code (the low-rate end) degrades gracefully, so its curve
+#: only saturates there; without them the logistic's ceiling would be an extrapolation.
+HIGH_BER = (0.2, 0.35, 0.5)
+
+
 def default_grid(points: int = 29) -> np.ndarray:
-    """log10 BER grid from -8 to -1 (the issue's 1e-8..1e-1)."""
-    return np.linspace(-8.0, -1.0, points)
+    """log10 BER grid: ``points`` from -8 to -1 (1e-8..1e-1), then :data:`HIGH_BER`."""
+    return np.concatenate([np.linspace(-8.0, -1.0, points), np.log10(HIGH_BER)])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -355,15 +366,25 @@ def codec_spec(
     weights: str | Path | None = None,
     semantic: str | Path | None = None,
     classifier: str | Path | None = None,
+    low_rate: str | Path | None = None,
 ) -> dict:
     """What a worker needs to build the codec: ``kind`` ("learned" or "classical") and the
-    weight files, with their sha256 (so the sweep's task cache follows the weights)."""
+    weight files, with their sha256 (so the sweep's task cache follows the weights).
+
+    ``low_rate``: the learned codec's low-rate end (issue 26); by default the one
+    :meth:`LearnedCodec.load` would take for ``weights`` (the shipped head when it was trained
+    on them), named here so that a retrained head does not reuse another head's results."""
     from semdacom.data import file_sha256
 
     if kind not in ("learned", "classical"):
         raise ValueError(f"kind must be 'learned' or 'classical', got {kind!r}")
+    if kind == "learned" and low_rate is None and weights is not None:
+        from semdacom.source_coding.codec import default_low_rate
+
+        low_rate = default_low_rate(weights)
     spec: dict = {"kind": kind}
-    for name, path in (("weights", weights), ("semantic", semantic), ("classifier", classifier)):
+    named = (("weights", weights), ("semantic", semantic), ("classifier", classifier))
+    for name, path in named + (("low_rate", low_rate),):
         if path is not None and Path(path).exists():
             spec[name] = str(Path(path).resolve())
             spec[f"{name}_sha256"] = file_sha256(path)
@@ -381,6 +402,7 @@ def codec_from_spec(spec: dict):
                 semantic=spec.get("semantic", False),
                 classifier=spec.get("classifier"),
                 rate_table=False,
+                low_rate=spec.get("low_rate", False),
             )
         else:
             from semdacom.source_coding.classical import ClassicalCodec

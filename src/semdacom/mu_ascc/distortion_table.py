@@ -50,6 +50,9 @@ __all__ = [
 FORMAT = "semdacom-distortion-table/1"
 TASKS = ("du", "su")
 METRICS = ("1-msssim", "mse", "classification_error")
+#: The largest log10 BER any link model gives (BER 1/2: eq. (14) is clipped there, and the
+#: physical link's rho / 2 reaches it when every packet fails).
+X_MAX = math.log10(0.5)
 
 FloatArray = NDArray[np.float64]
 
@@ -486,13 +489,14 @@ class DistortionTable(JsonFile):
         return np.where(first, g_r, np.where(last, g_l, mid))
 
     def max_distortion(self) -> float:
-        """Largest distortion the table can give (``d_s + d_c``, the curve maximum, or
-        ``d_fail`` of the erasure model)."""
+        """Largest distortion the table can give: the logistic at BER 1/2 (:data:`X_MAX`; its
+        ceiling ``d_s + d_c`` may lie beyond, where no link goes), the curve maximum, or
+        ``d_fail`` of the erasure model."""
         if self.model == "erasure":
             return float(max(self.d_fail, np.max(self.d_s)))
         if self.model == "tabulated":
             return float(max(np.max(d) for _, d in self.curves))
-        return float(np.max(self.d_s + self.d_c))
+        return float(np.max(logistic(X_MAX, self.d_s, self.d_c, self.a1, self.a0)))
 
 
 def erasure_aware(

@@ -31,6 +31,7 @@ from compressai.models.utils import update_registered_buffers
 
 from semdacom.data import DATA_DIR, TABLES_DIR, WEIGHTS_DIR, file_sha256
 from semdacom.source_coding import bitstream
+from semdacom.source_coding.low_rate import LowRateHead, pack_codes, unpack_codes
 from semdacom.source_coding.models import Classifier, SemanticDecoder, VBRHyperprior, scale_table
 
 __all__ = [
@@ -39,7 +40,9 @@ __all__ = [
     "LearnedCodec",
     "file_sha256",
     "load_classifier",
+    "default_low_rate",
     "load_codec",
+    "load_low_rate",
     "load_semantic",
     "shared_codec",
 ]
@@ -102,6 +105,31 @@ def load_semantic(
     return model.to(device or "cpu").eval()
 
 
+#: The shipped low-rate end of the shipped hyperprior.
+LOW_RATE_FILE = "hyperprior_vbr_low_rate.pt"
+
+
+def load_low_rate(path: str | Path | None = None, device=None) -> LowRateHead:
+    """Load the low-rate end saved by :func:`.train.train_low_rate` (issue 26); its dict keeps
+    ``codec_sha256``, the hyperprior it was trained on, as ``model.codec_sha256``."""
+    path = Path(path) if path is not None else WEIGHTS_DIR / LOW_RATE_FILE
+    saved = _load(path, device)
+    cfg = saved["config"]
+    model = LowRateHead(tuple(cfg["latent_shape"]), [tuple(p) for p in cfg["points"]], cfg["width"])
+    model.load_state_dict(saved["state_dict"])
+    model.codec_sha256 = saved.get("codec_sha256")
+    return model.to(device or "cpu").eval()
+
+
+def default_low_rate(weights: str | Path) -> Path | None:
+    """The shipped low-rate end when it was trained on the hyperprior ``weights``, else None."""
+    path = WEIGHTS_DIR / LOW_RATE_FILE
+    if not path.exists():
+        return None
+    saved = torch.load(path, map_location="cpu", weights_only=False)
+    return path if saved.get("codec_sha256") in (None, file_sha256(weights)) else None
+
+
 @dataclass
 class DecodeResult:
     """Decoded images ``(n, C, H, W)`` float32 in [0, 1]; erased ones hold the erasure fill."""
@@ -127,6 +155,10 @@ class LearnedCodec:
     deadline_s : float
         Wall-clock budget of one :meth:`decode` call; streams not reached in time are erased
         with the reason ``"timeout"``.
+    low_rate : LowRateHead, optional
+        The low-rate end (issue 26): its points come first, so operating point ``r`` is the
+        head's point ``r`` for ``r < n_low`` and the hyperprior's point ``r - n_low`` above
+        (``n_low`` = :attr:`low_rate_levels`; 0 without a head).
     workers : int
         Threads that share a large batch (at least ``2 * MIN_WORKER_CHUNK`` images) in
         :meth:`encode`, :meth:`decode` and :meth:`classify`. The networks and the rANS kernel
@@ -144,8 +176,10 @@ class LearnedCodec:
         deadline_s: float = 30.0,
         sha256: str | None = None,
         workers: int = 1,
+        low_rate: LowRateHead | None = None,
     ) -> None:
         self.model = model.eval()
+        self.low_rate = None if low_rate is None else low_rate.eval()
         if int(workers) < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
         self.workers = int(workers)
@@ -154,6 +188,10 @@ class LearnedCodec:
         self.image_shape = tuple(int(v) for v in image_shape)
         self.semantic = semantic.eval() if semantic is not None else None
         self.rate_table = None if rate_table is None else [float(v) for v in rate_table]
+        if self.rate_table is not None and len(self.rate_table) != self.levels:
+            raise ValueError(
+                f"rate_table has {len(self.rate_table)} entries for {self.levels} operating points"
+            )
         self.deadline_s = float(deadline_s)
         self.sha256 = sha256
         c, h, w = self.image_shape
@@ -163,6 +201,11 @@ class LearnedCodec:
         self._pad = pad
         hp, wp = h + pad[2] + pad[3], w + pad[0] + pad[1]
         self._y_shape = (model.config["m"], hp // 4, wp // 4)
+        if low_rate is not None and tuple(low_rate.config["latent_shape"]) != self._y_shape:
+            raise ValueError(
+                f"the low-rate head codes latents {tuple(low_rate.config['latent_shape'])}, "
+                f"this codec's are {self._y_shape}"
+            )
         self._z_shape = (model.config["nh"], hp // 16, wp // 16)
         self._y_coder = bitstream.make_coder(model.gaussian_conditional)
         self._z_coder = bitstream.make_coder(model.entropy_bottleneck)
@@ -189,11 +232,26 @@ class LearnedCodec:
         classifier: str | Path | None = None,
         rate_table: str | Path | None | bool = None,
         device=None,
+        low_rate: str | Path | None | bool = None,
         **kwargs,
     ) -> LearnedCodec:
-        """Load shipped (default) or given weights; ``semantic=False`` skips Q."""
+        """Load shipped (default) or given weights; ``semantic=False`` skips Q.
+
+        ``low_rate``: the low-rate end's weights; by default the shipped one when it was trained
+        on these hyperprior weights (none otherwise); ``False``: the hyperprior's points only.
+        """
         weights = Path(weights) if weights is not None else WEIGHTS_DIR / "hyperprior_vbr.pt"
         model = load_codec(weights, device)
+        sha = file_sha256(weights)
+        head = None
+        if low_rate is not False:
+            lr_path = Path(low_rate) if low_rate is not None else WEIGHTS_DIR / LOW_RATE_FILE
+            if low_rate is not None or lr_path.exists():
+                head = load_low_rate(lr_path, device)
+                if head.codec_sha256 not in (None, sha):
+                    if low_rate is not None:
+                        raise ValueError(f"{lr_path} was trained on another hyperprior")
+                    head = None
         sem = None
         if semantic is not False:
             sem_path = Path(semantic) if semantic is not None else WEIGHTS_DIR / "semantic_vbr.pt"
@@ -209,14 +267,32 @@ class LearnedCodec:
             )
             if rt_path.exists():
                 doc = json.loads(rt_path.read_text())
-                if doc.get("model_sha256") in (None, file_sha256(weights)):
+                n_low = 0 if head is None else head.levels
+                if doc.get("model_sha256") in (None, sha) and len(doc["points"]) == (
+                    n_low + model.levels
+                ):
                     rates = [p["rs_bits"] for p in doc["points"]]
-        return cls(model, semantic=sem, rate_table=rates, sha256=file_sha256(weights), **kwargs)
+        return cls(model, semantic=sem, rate_table=rates, sha256=sha, low_rate=head, **kwargs)
 
     @property
     def levels(self) -> int:
-        """Number of operating points."""
-        return self.model.levels
+        """Number of operating points (the low-rate end's, then the hyperprior's)."""
+        return self.low_rate_levels + self.model.levels
+
+    @property
+    def low_rate_levels(self) -> int:
+        """Operating points of the low-rate end (0 without one): they are ``0..n_low-1``."""
+        return 0 if self.low_rate is None else self.low_rate.levels
+
+    def stream_bytes(self, rate_index: int) -> int | None:
+        """Exact stream length of a fixed-length (low-rate) point; None for the hyperprior's."""
+        r = self._check_rate(rate_index)
+        return self.low_rate.bits(r) // 8 if r < self.low_rate_levels else None
+
+    def _hp(self, r: int) -> int:
+        """The hyperprior point of operating point ``r`` (its point 0 for the low-rate end,
+        whose latents G and Q decode there)."""
+        return max(int(r) - self.low_rate_levels, 0)
 
     @property
     def erasure_fill(self) -> np.ndarray:
@@ -278,6 +354,8 @@ class LearnedCodec:
         """Encode images at operating point ``rate_index``; one stream (bytes) per image."""
         r = self._check_rate(rate_index)
         x = self.as_tensor(images)
+        if r < self.low_rate_levels:
+            return self._encode_low(x, r)
         chunks = self._split(len(x))
         if chunks is None:
             return self._encode(x, r)
@@ -290,9 +368,46 @@ class LearnedCodec:
             return []
         model = self.model
         xp, _ = model.pad(x)
-        ri = torch.full((len(x),), r, dtype=torch.long, device=self.device)
+        ri = torch.full((len(x),), self._hp(r), dtype=torch.long, device=self.device)
         yg = model.analysis(xp, ri)
         return self.streams_from_latents(yg, model.h_a(torch.abs(yg)))
+
+    @torch.no_grad()
+    def _encode_low(self, x: torch.Tensor, r: int) -> list[bytes]:
+        """Fixed-length streams of low-rate point ``r`` (:mod:`.low_rate`)."""
+        if len(x) == 0:
+            return []
+        xp, _ = self.model.pad(x)
+        ri = torch.zeros(len(x), dtype=torch.long, device=self.device)
+        u = self.low_rate.encode(self.model.analysis(xp, ri))
+        return pack_codes(self.low_rate.quantise(u, r).cpu().numpy(), self.low_rate.points[r][1])
+
+    @torch.no_grad()
+    def _decode_latent_low(self, streams: list, r: int) -> tuple[torch.Tensor, np.ndarray, list]:
+        """``y_hat`` of fixed-length streams: a stream of another length (or not bytes) is an
+        erasure; every stream of the right length decodes (no entropy coder to derail)."""
+        n = len(streams)
+        head = self.low_rate
+        d, b = head.points[r]
+        nbytes = d * b // 8
+        erased = np.zeros(n, dtype=bool)
+        reasons = [""] * n
+        good = []
+        for i, s in enumerate(streams):
+            if not isinstance(s, (bytes, bytearray, memoryview)):
+                erased[i], reasons[i] = True, f"stream is {type(s).__name__}, not bytes"
+            elif len(s) != nbytes:
+                erased[i], reasons[i] = True, f"stream of {len(s)} bytes, point {r} has {nbytes}"
+            else:
+                good.append(bytes(s))
+        y_hat = torch.zeros(n, *self._y_shape, device=self.device)
+        if good:
+            idx = torch.from_numpy(unpack_codes(good, d, b)).to(self.device)
+            k = torch.full((len(good),), r, dtype=torch.long, device=self.device)
+            y_hat[torch.from_numpy(~erased).to(self.device)] = head.decode(
+                head.dequantise(idx, r), k
+            )
+        return y_hat, erased, reasons
 
     @torch.no_grad()
     def streams_from_latents(self, y, z) -> list[bytes]:
@@ -324,6 +439,8 @@ class LearnedCodec:
         """
         t0 = time.monotonic()
         r = self._check_rate(rate_index)
+        if r < self.low_rate_levels:
+            return self._decode_latent_low(list(streams), r)
         n = len(streams)
         m, yh, yw = self._y_shape
         nh, zh, zw = self._z_shape
@@ -352,7 +469,7 @@ class LearnedCodec:
                     erased[i], reasons[i], parts[i] = True, "timeout", None
         y_sym, _ = self._y_coder.decode([b"" if p is None else p[1] for p in parts], y_idx, Y_BOUND)
         y_sym[erased] = 0
-        ri = torch.full((n,), r, dtype=torch.long, device=self.device)
+        ri = torch.full((n,), self._hp(r), dtype=torch.long, device=self.device)
         _, ig = self.model.gains(ri)
         y_hat = torch.from_numpy(y_sym).float().reshape(n, m, yh, yw).to(self.device) * ig
         return y_hat, erased, reasons
@@ -365,7 +482,7 @@ class LearnedCodec:
         ``rate_index``; erased ones get the fill."""
         if len(y_hat) == 0:
             return np.zeros((0, *self.image_shape), np.float32)
-        ri = torch.full((len(y_hat),), self._check_rate(rate_index), dtype=torch.long)
+        ri = torch.full((len(y_hat),), self._hp(self._check_rate(rate_index)), dtype=torch.long)
         x = self.model.synthesis(y_hat, ri.to(self.device))
         x = self.model.crop(x, self._pad).cpu()
         x = torch.nan_to_num(x, nan=0.0, posinf=1.0, neginf=0.0).clamp(0.0, 1.0).numpy()
@@ -381,7 +498,8 @@ class LearnedCodec:
             raise RuntimeError("this codec was loaded without a semantic decoder")
         if len(y_hat) == 0:
             return np.zeros(0, dtype=np.int64)
-        ri = torch.full((len(y_hat),), int(rate_index), dtype=torch.long, device=self.device)
+        r = self._hp(self._check_rate(rate_index))
+        ri = torch.full((len(y_hat),), r, dtype=torch.long, device=self.device)
         logits = self.semantic(y_hat, ri, self._pad)
         labels = torch.nan_to_num(logits).argmax(1).cpu().numpy().astype(np.int64)
         labels[np.asarray(erased, dtype=bool)] = -1

@@ -113,7 +113,7 @@ def export_onnx(out_dir: str | Path, weights: str | Path | None = None) -> dict:
     """Write the codec's networks (the shipped weights, or ``weights``) to ``out_dir`` as
     :data:`FILES`, plus ``onnx_manifest.json`` (shapes, operating points, the weights'
     SHA-256, what stays in Python). Returns the manifest."""
-    codec = LearnedCodec.load(weights)
+    codec = LearnedCodec.load(weights, low_rate=False)
     model = codec.model.cpu().eval()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -138,6 +138,8 @@ def export_onnx(out_dir: str | Path, weights: str | Path | None = None) -> dict:
         "y_shape": list(y.shape[1:]),
         "z_shape": list(z.shape[1:]),
         "rate_levels": codec.levels,
+        "rate_index": "the hyperprior's own point: LearnedCodec's index minus its "
+        "low_rate_levels (the fixed-length low-rate end is not exported)",
         "in_python": "rounding, the float64 hyper-synthesis that picks each latent element's "
         "CDF (bit-identical at both ends), CompressAI's rANS coder: "
         "LearnedCodec.streams_from_latents / decode_latent",
@@ -158,7 +160,7 @@ def check_onnx(out_dir: str | Path, images: np.ndarray, rate_indexes=(0, 7, 15),
     import onnxruntime as ort
 
     out = Path(out_dir)
-    codec = LearnedCodec.load(weights)
+    codec = LearnedCodec.load(weights, low_rate=False)
     so = ort.SessionOptions()
     so.intra_op_num_threads = 1
     sess = {k: ort.InferenceSession(str(out / f), so, providers=["CPUExecutionProvider"])

@@ -39,6 +39,7 @@ __all__ = [
     "images_to_tensor",
     "train_classifier",
     "train_codec",
+    "train_low_rate",
     "train_semantic",
 ]
 
@@ -404,3 +405,101 @@ def codec_latent(
     xp, pad = codec.pad(x)
     _, ig = codec.gains(rate_index)
     return torch.round(codec.analysis(xp, rate_index)) * ig, pad
+
+
+def train_low_rate(
+    out: str | Path,
+    codec_path: str | Path,
+    semantic_path: str | Path,
+    classifier_path: str | Path,
+    *,
+    points=None,
+    epochs: int = 4,
+    batch: int = 128,
+    lr: float = 2e-3,
+    seed: int = 0,
+    alpha: float = 0.5,
+    width: int = 64,
+    ckpt_dir: str | Path = "out/codec",
+    max_steps: int | None = None,
+    device: torch.device | None = None,
+) -> dict:
+    """Train the codec's low-rate end (:class:`.low_rate.LowRateHead`, issue 26).
+
+    The hyperprior F/G and the semantic decoder Q stay frozen (their points are unchanged).
+    Every sample draws one low-rate point; its loss is the image MSE divided by the running
+    mean of that point's MSE (the balance of :func:`train_codec`) plus ``alpha`` times the
+    cross entropy of eq. (4) of Q (hyperprior point 0) on the decoded latent, so that the few
+    bits keep what the semantic user needs as well as what the data user sees. The learning
+    rate drops tenfold for the last 15 % of the steps.
+    """
+    from semdacom.source_coding.codec import load_classifier, load_codec, load_semantic
+    from semdacom.source_coding.low_rate import DEFAULT_POINTS, LowRateHead
+
+    _set_threads()
+    device = device or default_device()
+    torch.manual_seed(seed)
+    codec = load_codec(codec_path, device=device)
+    sem = load_semantic(semantic_path, codec, load_classifier(classifier_path, device), device)
+    for p in list(codec.parameters()) + list(sem.parameters()):
+        p.requires_grad_(False)
+    images, labels = load_fashion_mnist("train")
+    x_all = images_to_tensor(images)
+    y_all = torch.from_numpy(np.asarray(labels, dtype=np.int64))
+    xp, pad = codec.pad(x_all[:1])
+    m, h, w = codec.config["m"], xp.shape[-2] // 4, xp.shape[-1] // 4
+    head = LowRateHead((m, h, w), points or DEFAULT_POINTS, width=width).to(device)
+    opt = torch.optim.Adam(head.parameters(), lr=lr)
+    ckpt = Path(ckpt_dir) / "low_rate_head.ckpt"
+    state, save_state = _resume(ckpt, device, head, {"opt": opt}, keep=("loss_ema",))
+    levels = head.levels
+    gen = torch.Generator().manual_seed(seed + 3)
+    for _ in range(state.get("global_step", 0)):  # same point draws as an uninterrupted run
+        torch.randint(0, levels, (batch,), generator=gen)
+    total = epochs * (len(x_all) // batch)
+    if max_steps is not None:
+        total = min(total, int(max_steps))
+    zero = torch.zeros(batch, dtype=torch.long, device=device)
+    head.train()
+    t0 = time.time()
+    for _epoch, g, idx in _steps(
+        "low-rate", ckpt, state, len(x_all), batch, epochs, seed, 200, save_state, max_steps
+    ):
+        for group in opt.param_groups:
+            group["lr"] = lr * (0.1 if g >= 0.85 * total else 1.0)
+        xb, yb = x_all[idx].to(device), y_all[idx].to(device)
+        k = torch.randint(0, levels, (len(idx),), generator=gen).to(device)
+        r0 = zero[: len(idx)]
+        with torch.no_grad():
+            xpb, _ = codec.pad(xb)
+            feat = codec.analysis(xpb, r0)
+        y_hat = head.decode(head.train_code(head.encode(feat), k), k)
+        x_hat = codec.crop(codec.synthesis(y_hat, r0), pad)
+        mse = (x_hat - xb).pow(2).flatten(1).mean(1)
+        ce = F.cross_entropy(sem(y_hat, r0, pad), yb, reduction="none")
+        loss = (mse / _balance_scale(state, mse.detach(), k, levels) + alpha * ce).mean()
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(head.parameters(), 1.0)
+        opt.step()
+        state["postfix"] = {"loss": f"{loss.item():.3f}", "ce": f"{ce.mean().item():.2f}"}
+    head.eval()
+    out = Path(out)
+    save_atomic(
+        {
+            "config": head.config,
+            "state_dict": head.state_dict(),
+            "codec_sha256": _sha(codec_path),
+            "semantic_sha256": _sha(semantic_path),
+            "alpha": alpha,
+            "train_seconds": time.time() - t0,
+        },
+        out,
+    )
+    return {"file": str(out), "points": head.config["points"]}
+
+
+def _sha(path) -> str:
+    from semdacom.data import file_sha256
+
+    return file_sha256(Path(path))

@@ -24,7 +24,8 @@ from semdacom.channel_coding import encode_bits
 from semdacom.data.datasets import load_fashion_mnist
 from semdacom.source_coding.codec import shared_codec
 
-MCS, L, RATE = 2, 256, 3  # one codeword per block of L; 3-4 blocks per image at this rate
+MCS, L, HP_RATE = 2, 256, 3  # one codeword per block of L; 3-4 blocks per image at the
+# hyperprior's point 3 (operating point low_rate_levels + 3 of the shipped codec)
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +44,7 @@ def test_a_frame_with_codewords_lost_is_erased_in_every_consumer(codec, seed: in
     metrics_sink (SU): every consumer counts exactly the frames with codewords lost as erased,
     and the sinks' codeword counts agree with the decoder's."""
     rng = np.random.default_rng(seed)
+    RATE = codec.low_rate_levels + HP_RATE
     x, labels = load_fashion_mnist("test")
     ids = rng.choice(200, 6, replace=False)
     streams = codec.encode(x[ids], RATE)

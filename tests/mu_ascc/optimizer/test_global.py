@@ -82,11 +82,13 @@ def test_fast_finds_the_global_optimum_at_k3(shipped, link, seed, index, old_gap
 def test_fast_switches_a_user_back_on_at_k4(shipped) -> None:
     """Regression (bench k4_physical, instance 33): the solver had user 1 off and the others
     two levels up, 21.5 % above the global reference; the SINR-target move that puts every
-    user at its lowest knee finds the optimum with all four on."""
+    user at its lowest knee finds the optimum with all four on. (With the codec's low-rate end,
+    issue 26, the two semantic users are served at 24 and 48 bits with SINRs near 0.05-0.1.)"""
     pr = _bench_like(shipped, 4, physical_link(), 3004, 33)
     g = solve_global(pr, m=30)
     f = fast.solve_fast(pr)
-    assert np.all(g.sinr > 0.5) and f.objective <= g.objective * (1 + 1e-3)
+    assert np.all(g.sinr > 0.02) and f.objective <= g.objective * (1 + 1e-3)
+    assert np.all(f.sinr > 0.02)
 
 
 def test_switched_off_user_is_planned_and_scored_at_its_maximum_distortion(shipped) -> None:
@@ -103,9 +105,14 @@ def test_switched_off_user_is_planned_and_scored_at_its_maximum_distortion(shipp
         # scored: an allocation that gives it 0 W is evaluated at the same distortion
         s0 = pr.make_solution("x", sol.positions, [3.0, 0.0], sol.w, 0.0)
         assert s0.distortion[1] == pytest.approx(zero[1], rel=1e-9)
-        if off:  # the physical link: a useless link (BER 1/2)
-            assert zero[1] >= 0.89  # chance level of 10 classes: error 0.9
-            assert zero[0] >= 0.9 and zero[0] >= 0.95 * du.max_distortion()  # MS-SSIM < 0.1
+        if off:  # the physical link: a useless link (BER 1/2): random bits
+            # chance level of 10 classes (error 0.9) within the tables' 400-image Monte-Carlo
+            assert zero[1] >= 0.85
+            # the best a point does with random bits: the low-rate end's fixed-length codes
+            # still decode to some garment (MS-SSIM about 0.2), the hyperprior's to noise
+            assert zero[0] >= 0.7 and zero[0] >= 0.95 * min(
+                du.point_distortion(k, dist.X_MAX) for k in range(du.n_points)
+            )
         else:  # eq. (14) as printed: BER <= 1/(R_c L), nearly error-free at 0 W
             assert zero[1] < 0.25 * su.max_distortion()
 
@@ -184,7 +191,8 @@ def test_certified_lower_bound_is_below_every_allocation(shipped) -> None:
     Q = pr.p_max * rng.dirichlet(np.ones(3), size=4000)
     f_rand = objective.evaluate(pr, Q, grad=False)[0]
     assert cert.lower_bound <= f_rand.min()
-    assert cert.lower_bound <= fast.solve_fast(pr).objective
+    # equal to about 1e-11 where the fast solver sits on the bound's own optimum
+    assert cert.lower_bound <= fast.solve_fast(pr).objective * (1 + 1e-9)
     # the bound is tight: its own point is within a fraction of a percent of it
     assert cert.objective <= cert.lower_bound * 1.005
     assert cert.objective == pytest.approx(
@@ -196,16 +204,17 @@ def test_certified_lower_bound_is_below_every_allocation(shipped) -> None:
 def test_global_reference_is_not_beaten_at_k4_physical(shipped, index, old_pct) -> None:
     """Regression (issue 26): on the bench's K = 4 physical suite the lattice reference
     (lattice, faces, nested grids, transfers) was ``old_pct`` above the fast solver and an
-    independent search; with the branch and bound's point refined too it is below the fast
-    solver, within its certified gap of the optimum."""
+    independent search (on the tables before the codec's low-rate end; with today's tables
+    the lattice alone happens to do better on these two instances); with the branch and
+    bound's point refined too it is never above the fast solver or the lattice, within its
+    certified gap of the optimum."""
     pr = _bench_like(shipped, 4, physical_link(), 3004, index)
     old = solve_global(pr, m=20, n_seeds=4, certify=False)
     g = solve_global(pr, m=20, n_seeds=4)
     f = fast.solve_fast(pr)
-    assert old.objective > g.objective * (1 + 0.5 * old_pct / 100)  # the defect, still there
-    assert g.diagnostics["best_from"] == "branch_and_bound"
+    assert g.objective <= old.objective * (1 + 1e-9)
     assert g.objective <= f.objective * (1 + 1e-9)
-    assert g.diagnostics["lower_bound"] <= min(g.objective, f.objective)
+    assert g.diagnostics["lower_bound"] <= min(g.objective, f.objective) * (1 + 1e-9)
     assert g.diagnostics["certified_gap"] <= 1e-2
 
 
@@ -232,4 +241,6 @@ def test_fast_reaches_the_certified_optimum_at_k4_physical(shipped, index, old_p
     cert = bruteforce.sinr_branch_and_bound(pr)
     f = fast.solve_fast(pr)
     assert f.objective <= cert.objective * (1 + 1e-6), (f.objective, cert.objective, old_pct)
-    assert f.objective >= cert.lower_bound
+    # the bound and the solution are evaluated by different paths (uplink q, downlink p):
+    # they agree to about 1e-8 where the fast solver sits on the bound's optimum
+    assert f.objective >= cert.lower_bound * (1 - 1e-6)
