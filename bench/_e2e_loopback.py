@@ -11,6 +11,8 @@
   flowgraph's weighted distortion next to the best of ZF-WF-BPG, ZF-WF-DJSCC and MRT-EP at the
   same P_max (``semdacom demo-mu-ascc``'s baselines: the sweep's solvers on the measured tables
   and the same link); ``measured_vs_best_baseline_solver`` names that baseline;
+  ``measured_vs_mrt_ep_measured``: ``{P_max dBW: [MU-ASCC measured, MRT-EP measured]}``, MRT-EP
+  run through the same flowgraph on the same images (the optimiser block's ``mrt_ep`` solver);
 - ``loopback_time_per_image_ms``: where the time goes — the library calls each block makes per
   image, timed alone on this machine (one image at a time, as the blocks call them, and in a
   batch of 64 for the codec, to show what batching would buy).
@@ -78,10 +80,11 @@ def loopback_keys(images: int = IMAGES, powers=POWERS_DBW) -> dict:
 
     mod = _module()
     args = argparse.Namespace(images=images, L=256, link="physical", prefill=2, out=None)
-    runs, best = {}, {}
+    runs, best, mrt = {}, {}, {}
     tables = load_tables()
     for p in powers:
         runs[p] = demo_mu_ascc._run_point(mod, p, args)
+        mrt[p] = demo_mu_ascc._run_point(mod, p, args, solver="mrt_ep")["measured_weighted"]
         base = demo_mu_ascc._baselines(p, args, tables)
         others = {k: v for k, v in base.items() if k != "mu_ascc"}
         best[p] = min(others, key=others.get), float(min(others.values()))
@@ -118,6 +121,9 @@ def loopback_keys(images: int = IMAGES, powers=POWERS_DBW) -> dict:
             f"{p:g}": [r["measured_weighted"], best[p][1]] for p, r in runs.items()
         },
         "measured_vs_best_baseline_solver": {f"{p:g}": best[p][0] for p in runs},
+        "measured_vs_mrt_ep_measured": {
+            f"{p:g}": [r["measured_weighted"], mrt[p]] for p, r in runs.items()
+        },
         "loopback_time_per_image_ms": stages,
         "loopback_wall_ms_per_frame": 1e3 * wall / images,
         "loopback_library_ms_per_frame_both_users": frame_ms,

@@ -7,7 +7,9 @@ accuracy of the semantic user), the optimiser's rate index, R_c and power; then 
 distortion measured by the flowgraph next to the optimiser's prediction from the tables and
 next to the best baseline at the same P_max (sweep mu-ascc's ZF-WF-BPG, ZF-WF-DJSCC and MRT-EP
 on the BER-indexed tables and the same link). The optimiser block plans with erasure-aware
-tables (``mu_ascc_optimizer(distortion="auto")`` with the physical link). Writes
+tables (``mu_ascc_optimizer(distortion="auto")`` with the physical link). MRT-EP also runs
+through the same flowgraph on the same images (the optimiser block's ``mrt_ep`` solver), so the
+closest baseline is measured as well as predicted (``--no-measure-mrt`` skips it). Writes
 out/demo/report.json and out/demo/report.png.
 """
 
@@ -44,17 +46,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="images in flight per user (the credit loop: each result of a user's decoder "
         "asks its image source for the next image)",
     )
+    p.add_argument(
+        "--no-measure-mrt",
+        dest="measure_mrt",
+        action="store_false",
+        help="do not run the MRT-EP baseline through the flowgraph",
+    )
     p.add_argument("--out", type=Path, default=Path("out/demo"))
     p.set_defaults(func=run)
 
 
-def _run_point(mod, p_dbw: float, args: argparse.Namespace) -> dict:
+def _run_point(mod, p_dbw: float, args: argparse.Namespace, solver: str = "fast") -> dict:
     tb = mod.mu_ascc_loopback(
         p_max_dbw=p_dbw,
         blocklength=args.L,
         link=args.link,
         n_images=args.images,
         prefill=args.prefill,
+        solver=solver,
     )
     from gnuradio import blocks
 
@@ -93,6 +102,11 @@ def _run_point(mod, p_dbw: float, args: argparse.Namespace) -> dict:
         "predicted_weighted": float(a.objective),
         "measured_weighted": float(measured),
     }
+
+
+#: What the report keeps of a baseline's own run through the flowgraph.
+_MEASURED_KEYS = ("du", "su", "rate_index", "rc", "power_w", "predicted_weighted",
+                  "measured_weighted")  # fmt: skip
 
 
 def _complete(counts: dict, n: int) -> bool:
@@ -145,6 +159,9 @@ def run(args: argparse.Namespace) -> int:
     for p in tqdm(args.p_dbw, desc="P_max"):
         r = _run_point(mod, p, args)
         r["baselines"] = _baselines(p, args, tables)
+        if getattr(args, "measure_mrt", True):
+            m = _run_point(mod, p, args, solver="mrt_ep")
+            r["mrt_ep_measured"] = {k: m[k] for k in _MEASURED_KEYS}
         rows.append(r)
     hdr = (
         f"{'P dBW':>6} {'user':>4} {'in/out':>8} {'erased':>6} {'metric':>16} {'rate':>4} "
@@ -164,15 +181,25 @@ def run(args: argparse.Namespace) -> int:
                 f"{'-' if r['mcs'] is None else r['mcs'][u]:>4} {r['power_w'][u]:7.3f}"
             )
     print()
-    print(f"{'P dBW':>6} {'measured':>9} {'predicted':>9} {'best baseline':>32}")
+    print(
+        f"{'P dBW':>6} {'measured':>9} {'predicted':>9} {'best baseline (tables)':>32} "
+        f"{'MRT-EP measured / predicted':>28}"
+    )
     for r in rows:
         others = {k: v for k, v in r["baselines"].items() if k != "mu_ascc"}
         best = min(others, key=others.get)
+        m = r.get("mrt_ep_measured")
+        mrt = "-" if m is None else f"{m['measured_weighted']:.4f} / {m['predicted_weighted']:.4f}"
         print(
             f"{r['p_max_dbw']:6.1f} {r['measured_weighted']:9.4f} {r['predicted_weighted']:9.4f} "
-            f"{SOLVER_LABELS[best][:24]:>24} {others[best]:7.4f}"
+            f"{SOLVER_LABELS[best][:24]:>24} {others[best]:7.4f} {mrt:>28}"
         )
     lost = sum(2 * r["images"] - r["du"]["received"] - r["su"]["received"] for r in rows)
+    lost += sum(
+        2 * r["images"] - m["du"]["received"] - m["su"]["received"]
+        for r in rows
+        if (m := r.get("mrt_ep_measured")) is not None
+    )
     print(f"images in - results out over all runs: {lost}")
     args.out.mkdir(parents=True, exist_ok=True)
     public = [{k: v for k, v in r.items() if k != "examples"} for r in rows]
@@ -200,6 +227,9 @@ def _plot(rows: list[dict], path: Path, labels: dict) -> None:
     ax.plot(x, [r["predicted_weighted"] for r in rows], "s--", label="MU-ASCC predicted (tables)")
     for name in ("zf_wf_bpg", "zf_wf_djscc", "mrt_ep"):
         ax.plot(x, [r["baselines"][name] for r in rows], ".:", label=labels[name] + " (tables)")
+    if all("mrt_ep_measured" in r for r in rows):
+        ax.plot(x, [r["mrt_ep_measured"]["measured_weighted"] for r in rows], "^-",
+                label=labels["mrt_ep"] + " measured (flowgraph)")  # fmt: skip
     ax.set_xlabel("P_max (dBW)")
     ax.set_ylabel("weighted-sum distortion")
     ax.legend(fontsize=7)
