@@ -231,12 +231,13 @@ def test_global_reference_refines_other_solvers_solutions(shipped) -> None:
     assert s.objective <= f.objective * (1 + 1e-9)
 
 
-@pytest.mark.parametrize("index, old_pct", [(20, 1.1), (23, 2.3), (38, 22.7)])
+@pytest.mark.parametrize("index, old_pct", [(20, 1.1), (23, 2.3), (25, 2.0), (38, 22.7)])
 def test_fast_reaches_the_certified_optimum_at_k4_physical(shipped, index, old_pct) -> None:
     """Regressions (issue 26, bench k4_physical): the fast solver was ``old_pct`` above the
     optimum (two users across rate levels at once; every user just below its lowest knee,
-    where the knee targets themselves are out of the budget); it now reaches the branch and
-    bound's best point."""
+    where the knee targets themselves are out of the budget; instance 25, with the codec's
+    low-rate end: a semantic user dropping from 444 to 48 bits while two data users go a level
+    up, 2.0 %); it now reaches the branch and bound's best point."""
     pr = _bench_like(shipped, 4, physical_link(), 3004, index)
     cert = bruteforce.sinr_branch_and_bound(pr)
     f = fast.solve_fast(pr)
