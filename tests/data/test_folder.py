@@ -1,5 +1,6 @@
 """QA of ``semdacom.data.folder``: your own images for ``image_source`` (issue 25) -- listing,
-ImageFolder labels, the three fits, grayscale and colour, ``.npz`` arrays, unreadable files."""
+ImageFolder labels, the three fits, grayscale and colour, ``.npz`` arrays, unreadable files, and
+the training/test split and arrays of the training commands' ``--data``."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from semdacom.data.folder import ImageFolder, UnreadableImage, fit_image
+from semdacom.data.folder import ImageFolder, UnreadableImage, fit_image, load_split
 
 
 def test_listing_labels_and_fits(image_folder) -> None:
@@ -111,3 +112,38 @@ def test_tiles_listed_as_loaded_when_the_height_looks_like_channels(tmp_path: Pa
     f = ImageFolder(tmp_path / "t.npz", size=4, fit="tile", mode="RGB")
     assert len(list(f.items())) == len(f.load(0)) == 4
     np.testing.assert_array_equal(f.load(0)[1], a[0, :, 4:8].transpose(2, 0, 1))
+
+
+def test_split_holds_out_every_nth_of_each_class(tmp_path: Path, photo_maker) -> None:
+    for c, n in (("a", 7), ("b", 11)):
+        (tmp_path / c).mkdir()
+        for i in range(n):
+            photo_maker(20 + i, 30, i).save(tmp_path / c / f"{i:02d}.png")
+    photo_maker(25, 25, 0).save(tmp_path / "loose.png")  # label -1: a group of its own
+    f = ImageFolder(tmp_path, size=8, mode="RGB")
+    train, test = f.split()
+    # a: 0..6 (test 4), b: 7..17 (test 11, 16), loose: 18 (fewer than 5: training)
+    assert test.tolist() == [4, 11, 16] and f.n_classes == 2
+    assert sorted(train.tolist() + test.tolist()) == list(range(len(f)))
+    assert f.split(2)[1].tolist() == [1, 3, 5, 8, 10, 12, 14, 16]
+    x, y = f.arrays(test)
+    assert x.shape == (3, 3, 8, 8) and x.dtype == np.uint8 and y.tolist() == [0, 1, 1]
+    xt, yt = load_split(tmp_path, "test", size=8, mode="RGB")
+    np.testing.assert_array_equal(xt, x)
+    np.testing.assert_array_equal(yt, y)
+    xl, yl = load_split(tmp_path, "train", size=8, mode="L")
+    assert xl.shape == (16, 8, 8) and yl.dtype == np.int64 and (yl == -1).sum() == 1
+    with pytest.raises(ValueError, match="test_every"):
+        f.split(1)
+
+
+def test_arrays_skip_unreadable_files_and_count_tiles(image_folder) -> None:
+    root = image_folder(corrupt=True)
+    bad: list[str] = []
+    x, y = ImageFolder(root, size=12).arrays(unreadable=bad)
+    assert len(x) == len(y) == 6 and len(bad) == 1 and "broken.jpg" in bad[0]
+    tiles = ImageFolder(root, size=20, fit="tile")
+    xt, yt = tiles.arrays([0, 1])  # cat/a.png: 3 x 2 tiles, cat/b.jpg: 1 x 4
+    assert xt.shape == (10, 20, 20) and yt.tolist() == [0] * 10
+    empty, labels = ImageFolder(root, size=12, mode="RGB").arrays([])
+    assert empty.shape == (0, 3, 12, 12) and labels.shape == (0,)

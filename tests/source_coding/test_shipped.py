@@ -47,7 +47,8 @@ def test_distortion_table(name: str) -> None:
     for p in pts:
         assert p["r2"] >= 0.95
         xs = np.asarray(p["samples"]["log10_ber"])
-        assert xs.min() == pytest.approx(-8.0) and xs.max() == pytest.approx(-1.0)
+        # 1e-8..1e-1 and the high BERs up to 1/2 (dfit.HIGH_BER: the low-rate end saturates there)
+        assert xs.min() == pytest.approx(-8.0) and xs.max() == pytest.approx(np.log10(0.5))
         model = dfit.logistic(xs, p["d_s"], p["d_c"], p["a1"], p["a0"])
         d = np.asarray(p["samples"]["distortion"])
         r2 = 1 - np.sum((model - d) ** 2) / np.sum((d - d.mean()) ** 2)

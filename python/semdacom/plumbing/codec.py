@@ -12,6 +12,7 @@ PDUs, the process-wide codec models, and :class:`CodecBlock`, the base of ``sour
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -134,21 +135,42 @@ def shared_djscc(weights: str | None) -> Any:
     return _shared(weights or None)
 
 
-def shared_codec(weights: str | None, *, semantic: bool, codec: str = "learned") -> Any:
+def shared_codec(
+    weights: str | None,
+    *,
+    semantic: bool,
+    codec: str = "learned",
+    semantic_weights: str = "",
+    classifier: str = "",
+) -> Any:
     """The process-wide codec: the learned one (``codec.codec.shared_codec``) or, for
     ``codec="classical"``, the HEVC-intra/HEIF one (``codec.classical.shared_classical``;
     ``weights`` does not apply to it, ``semantic`` loads its classifier E).
 
+    With ``semantic``, ``semantic_weights`` is the semantic decoder Q's file ("" = the one
+    beside ``weights``, or the shipped one: ``LearnedCodec.load``) and ``classifier`` the
+    classifier E's ("" = Q's own copy; for the classical codec: the shipped E).
+
     torch is imported here, when a codec block is built, not when ``gnuradio.semdacom``
     is imported: blocks that need no DNN load in a fraction of a second.
     """
+    for name, value in (("semantic", semantic_weights), ("classifier", classifier)):
+        if not isinstance(value, str):
+            raise ValueError(f"{name} must be a path (a string; '' for the default), got {value!r}")
+        if semantic and value and not Path(value).expanduser().is_file():
+            raise ValueError(f"{name} weights {value!r}: no such file")
     if check_codec(codec) == "classical":
         from semdacom.source_coding.classical import shared_classical
 
-        return shared_classical(classifier=semantic)
+        clf = str(Path(classifier).expanduser()) if classifier else True
+        return shared_classical(classifier=clf if semantic else False)
     from semdacom.source_coding.codec import shared_codec as _shared
 
-    return _shared(weights, semantic=semantic)
+    if not semantic:
+        return _shared(weights, semantic=False)
+    sem = str(Path(semantic_weights).expanduser()) if semantic_weights else True
+    clf = str(Path(classifier).expanduser()) if classifier else None
+    return _shared(weights, semantic=sem, classifier=clf)
 
 
 class CodecBlock(Block):
@@ -162,12 +184,26 @@ class CodecBlock(Block):
     MAX_BACKLOG = 256
 
     def setup_codec(
-        self, user: Any, rate_index: Any, weights: str, codec: str, *, semantic: bool
+        self,
+        user: Any,
+        rate_index: Any,
+        weights: str,
+        codec: str,
+        *,
+        semantic: bool,
+        semantic_weights: str = "",
+        classifier: str = "",
     ) -> int:
         """Check the parameters, load the codec; returns the initial ``rate_index``."""
         user = check_int("user", user)
         self._codec_name = CODECS[check_codec(codec)]
-        self._codec = shared_codec(weights or None, semantic=semantic, codec=codec)
+        self._codec = shared_codec(
+            weights or None,
+            semantic=semantic,
+            codec=codec,
+            semantic_weights=semantic_weights,
+            classifier=classifier,
+        )
         if semantic and self._codec.semantic is None:
             raise ValueError("no semantic decoder weights were found for this codec")
         rate_index = check_int("rate_index", rate_index, 0, self._codec.levels - 1)

@@ -33,14 +33,33 @@ class semantic_decoder(CodecBlock, gr.basic_block):
 
     Parameters: ``user``, ``rate_index`` and ``codec`` as in ``source_decoder`` (with
     ``codec="classical"`` the classifier E reads the HEVC-intra/HEIF decoded image); ``weights``
-    is the codec weights file ("" = the shipped model with its shipped semantic decoder).
+    is the codec weights file ("" = the shipped model with its shipped semantic decoder);
+    ``semantic`` the semantic decoder Q's weights ("" = ``semantic_vbr.pt`` beside ``weights``
+    when it was trained on them, else the shipped one: ``semdacom train-codec --semantic``
+    writes it there); ``classifier`` the classifier E's weights ("" = Q's own copy; given, it
+    must be the one Q was trained with; for ``codec="classical"``: the E that labels the
+    decoded images, "" = the shipped one).
     """
 
     def __init__(
-        self, user: int = 0, rate_index: int = 0, weights: str = "", codec: str = "learned"
+        self,
+        user: int = 0,
+        rate_index: int = 0,
+        weights: str = "",
+        codec: str = "learned",
+        semantic: str = "",
+        classifier: str = "",
     ) -> None:
         gr.basic_block.__init__(self, name="semantic_decoder", in_sig=None, out_sig=None)
-        self.setup_codec(user, rate_index, weights, codec, semantic=True)
+        self.setup_codec(
+            user,
+            rate_index,
+            weights,
+            codec,
+            semantic=True,
+            semantic_weights=semantic,
+            classifier=classifier,
+        )
         self.decoder_ports()
 
     def _result(self, msg: Any) -> Any:

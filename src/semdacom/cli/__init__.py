@@ -25,7 +25,13 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(mod, "add_parser"):
             mod.add_parser(sub)
     args = parser.parse_args(argv)
-    return int(args.func(args) or 0)
+    from semdacom.cli.common import UsageError
+
+    try:
+        return int(args.func(args) or 0)
+    except UsageError as exc:  # a command line that cannot run: one line, exit status 2
+        print(f"semdacom {args.command}: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

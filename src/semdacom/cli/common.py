@@ -1,4 +1,5 @@
-"""Helpers every ``semdacom`` subcommand uses: provenance, data folder, torch threads."""
+"""Helpers every ``semdacom`` subcommand uses: provenance, data folder, torch threads, and the
+``--data`` options of the codec commands (your own labelled folder, docs/your_images.md)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,23 @@ import shlex
 import sys
 from pathlib import Path
 
-__all__ = ["data_dir", "made_by", "threads"]
+__all__ = [
+    "UsageError",
+    "add_data_args",
+    "check_data_args",
+    "data_dir",
+    "data_options",
+    "folder_split",
+    "made_by",
+    "threads",
+]
+
+#: ``--size``, ``--mode``, ``--fit``, ``--test-every`` when neither given nor in the weights.
+DATA_DEFAULTS = {"size": 28, "mode": "L", "fit": "crop", "test_every": 5}
+
+
+class UsageError(Exception):
+    """A command line that cannot run; ``semdacom`` prints it on one line and exits with 2."""
 
 
 def made_by() -> str:
@@ -16,10 +33,146 @@ def made_by() -> str:
 
 
 def data_dir(args) -> Path:
-    """``--data-dir``, else :func:`semdacom.data.manifest.default_data_dir`."""
+    """``--out`` with ``--data`` (your own folder's weights and tables), else ``--data-dir``,
+    else :func:`semdacom.data.manifest.default_data_dir`."""
     from semdacom.data.manifest import default_data_dir
 
+    if getattr(args, "data", None):
+        return Path(args.out).expanduser()
     return Path(args.data_dir) if args.data_dir else default_data_dir()
+
+
+def add_data_args(p, *, from_weights: bool = False) -> None:
+    """``--data``, ``--out``, ``--size``, ``--mode``, ``--fit``, ``--test-every``.
+
+    ``from_weights``: the command reads a codec, whose weights remember the options they were
+    trained with (the defaults then)."""
+    from semdacom.data.folder import FITS, MODES
+
+    d = DATA_DEFAULTS
+    saved = "the weights' options, else " if from_weights else ""
+    g = p.add_argument_group("your own images instead of Fashion-MNIST (docs/your_images.md)")
+    g.add_argument(
+        "--data",
+        metavar="DIR",
+        default=None,
+        help="a folder of images, labelled by sub-folder (DIR/<class>/<image>), or an .npz "
+        "(semdacom.data.folder.ImageFolder)",
+    )
+    g.add_argument(
+        "--out",
+        metavar="OUT",
+        default=None,
+        help="with --data (required): weights go to OUT/weights, tables to OUT/tables (and are "
+        "read from there), checkpoints to OUT/ckpt",
+    )
+    g.add_argument(
+        "--size", type=int, default=None, help=f"image side (default: {saved}{d['size']})"
+    )
+    g.add_argument(
+        "--mode",
+        choices=MODES,
+        default=None,
+        help=f"L: grayscale, RGB: colour (default: {saved}{d['mode']})",
+    )
+    g.add_argument(
+        "--fit",
+        choices=FITS,
+        default=None,
+        help=f"how an image becomes size x size (default: {saved}{d['fit']})",
+    )
+    g.add_argument(
+        "--test-every",
+        type=int,
+        default=None,
+        metavar="N",
+        help="every N-th image of each class is held out as the test split, the rest is the "
+        f"training split (default: {saved}{d['test_every']})",
+    )
+
+
+def check_data_args(args) -> None:
+    """UsageError for ``--data`` without ``--out`` (the shipped data folder is never written
+    by a run on your images), the folder options without ``--data``, or a missing folder."""
+    opts = ("out", "size", "mode", "fit", "test_every")
+    if not getattr(args, "data", None):
+        given = [f"--{k.replace('_', '-')}" for k in opts if getattr(args, k, None) is not None]
+        if given:
+            verb = "goes" if len(given) == 1 else "go"
+            raise UsageError(f"{', '.join(given)} {verb} with --data DIR")
+        return
+    if not args.out:
+        raise UsageError(
+            "--data needs --out OUT, the folder for the weights and tables of your images "
+            "(the shipped ones are never overwritten)"
+        )
+    if getattr(args, "data_dir", None):
+        raise UsageError("--data-dir is the shipped data folder; with --data use --out")
+    if not Path(args.data).expanduser().exists():
+        raise UsageError(f"--data {args.data}: no such folder or .npz file")
+    if args.size is not None and args.size < 1:
+        raise UsageError(f"--size must be >= 1, got {args.size}")
+    if args.test_every is not None and args.test_every < 2:
+        raise UsageError(f"--test-every must be >= 2, got {args.test_every}")
+
+
+def data_options(args, weights: Path | None = None) -> dict:
+    """``size``, ``mode``, ``fit``, ``test_every``: as given, else as saved with ``weights``
+    (the ``data`` entry and ``image_shape`` of a file trained with ``--data``), else
+    :data:`DATA_DEFAULTS`."""
+    saved: dict = {}
+    if weights is not None and Path(weights).is_file():
+        import torch
+
+        doc = torch.load(Path(weights), map_location="cpu", weights_only=False)
+        saved = dict(doc.get("data") or {})
+        shape = doc.get("image_shape")
+        if shape is not None:
+            saved.setdefault("size", int(shape[-1]))
+            saved.setdefault("mode", "L" if int(shape[0]) == 1 else "RGB")
+    out = {}
+    for key, default in DATA_DEFAULTS.items():
+        given = getattr(args, key, None)
+        out[key] = given if given is not None else saved.get(key, default)
+    return out
+
+
+def folder_split(args, split: str, opts: dict, *, labelled: bool = False):
+    """Images and labels of the ``split`` of ``--data`` (:func:`semdacom.data.folder.load_split`
+    with ``opts``); unreadable files are skipped with a note on stderr. ``labelled``: keep only
+    images with a class (label >= 0). Returns ``(images, labels, meta)``, ``meta`` the
+    ``dataset`` name (the folder's path) and the ``data`` options written with the results."""
+    import numpy as np
+
+    from semdacom.data.folder import load_split
+
+    root = Path(args.data).expanduser().resolve()
+    bad: list[str] = []
+    try:
+        images, labels = load_split(root, split, unreadable=bad, **opts)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    if bad:
+        print(f"{root}: skipped {len(bad)} unreadable file(s), e.g. {bad[0]}", file=sys.stderr)
+    if labelled:
+        keep = labels >= 0
+        if not keep.all():
+            n_out = int((~keep).sum())
+            print(f"{root}: {n_out} {split} image(s) without a class left out", file=sys.stderr)
+        images, labels = images[keep], labels[keep]
+    if len(images) == 0:
+        raise UsageError(
+            f"{root}: the {split} split has no images"
+            + (" with a class" if labelled else "")
+            + f" (every {opts['test_every']}-th image of each class is a test image; "
+            "see --test-every)"
+        )
+    meta = {
+        "dataset": str(root),
+        "data": {"folder": str(root), **opts},
+        "split": split,
+    }
+    return images, np.asarray(labels, dtype=np.int64), meta
 
 
 def threads(default: int = 1) -> None:
@@ -29,15 +182,30 @@ def threads(default: int = 1) -> None:
     torch.set_num_threads(max(1, int(os.environ.get("SEMDACOM_THREADS", str(default)))))
 
 
-def fit_tables(args, data: Path, name: str, spec, codec, codec_name: str, model_sha256: str):
+def fit_tables(
+    args,
+    data: Path,
+    name: str,
+    spec,
+    codec,
+    codec_name: str,
+    model_sha256: str,
+    *,
+    images=None,
+    labels=None,
+    meta: dict | None = None,
+):
     """Measure a codec's distortion over the first ``args.n`` test images (one sweep task per
     operating point, :mod:`semdacom.mu_ascc.distortion_fit`) and write its DU/SU tables into
-    ``data / "tables"``; returns ``(paths, measures)``."""
-    from semdacom.data.datasets import load_fashion_mnist
+    ``data / "tables"``; returns ``(paths, measures)``. ``images``/``labels``: the test images
+    (default Fashion-MNIST's test split); ``meta`` (``dataset``, ...) goes into the tables."""
     from semdacom.mu_ascc import distortion_fit as dfit
     from semdacom.sweep import engine_kwargs, run_tasks
 
-    images, labels = load_fashion_mnist("test")
+    if images is None:
+        from semdacom.data.datasets import load_fashion_mnist
+
+        images, labels = load_fashion_mnist("test")
     images, labels = images[: args.n], labels[: args.n]
     grid = dfit.default_grid(args.points)
     tasks = dfit.measure_tasks(
@@ -52,5 +220,6 @@ def fit_tables(args, data: Path, name: str, spec, codec, codec_name: str, model_
         made_by=made_by(),
         image_shape=codec.image_shape,
         n_images=len(images),
+        **({} if meta is None else {"dataset": meta["dataset"], "meta": meta}),
     )
     return paths, measures

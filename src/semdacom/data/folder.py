@@ -24,6 +24,13 @@ lazily, reading each file's header (not its pixels) on the way.
 ``.npz``: the array ``images`` (or the only array when there is one), shape ``(n, H, W)``,
 ``(n, H, W, C)`` or ``(n, C, H, W)`` with ``C`` in 1, 3 or 4 (integers 0-255, or floats in
 ``[0, 1]``), and optionally ``labels`` ``(n,)``.
+
+Training on a folder (``semdacom train-classifier/train-codec/eval-codec/fit-distortion
+--data``): :meth:`ImageFolder.split` holds out every ``test_every``-th entry of each class
+(:data:`TEST_EVERY`, default 5: entries 4, 9, 14, ... of each class in listing order, about
+20 %) as the test split, the rest is the training split; a file and all its tiles fall on
+the same side. :meth:`ImageFolder.arrays` reads entries into one uint8 array, and
+:func:`load_split` does both, so that every command uses the same images for the same split.
 """
 
 from __future__ import annotations
@@ -34,7 +41,17 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["FITS", "MODES", "SUFFIXES", "ImageFolder", "UnreadableImage", "fit_image"]
+__all__ = [
+    "FITS",
+    "MODES",
+    "SPLITS",
+    "SUFFIXES",
+    "TEST_EVERY",
+    "ImageFolder",
+    "UnreadableImage",
+    "fit_image",
+    "load_split",
+]
 
 #: File suffixes taken as images (lower case).
 SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
@@ -42,6 +59,10 @@ SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", "
 FITS = ("resize", "crop", "tile")
 #: Output modes: grayscale ``(H, W)`` or colour ``(3, H, W)``.
 MODES = ("L", "RGB")
+#: Splits of :meth:`ImageFolder.split` and :func:`load_split`.
+SPLITS = ("train", "test")
+#: Every ``TEST_EVERY``-th entry of each class is a test entry (:meth:`ImageFolder.split`).
+TEST_EVERY = 5
 
 
 class UnreadableImage(ValueError):
@@ -239,3 +260,81 @@ class ImageFolder:
                 continue
             for t in range((h // self.size) * (w // self.size)):
                 yield i, t
+
+    # ------------------------------------------------------------------ training sets
+    @property
+    def n_classes(self) -> int:
+        """Number of classes: the sub-folders, or for an ``.npz`` the largest label + 1 (0
+        without labels)."""
+        if self.classes:
+            return len(self.classes)
+        return max((e.label for e in self._entries), default=-1) + 1
+
+    def split(self, test_every: int = TEST_EVERY) -> tuple[np.ndarray, np.ndarray]:
+        """The entries of the training and the test split (sorted index arrays).
+
+        Within each label (each class, and -1 for the unlabelled), in listing order, the
+        entries ``test_every - 1``, ``2 test_every - 1``, ... are test entries and the others
+        training entries: deterministic, about ``1 / test_every`` of each class held out (none
+        of a class with fewer than ``test_every`` entries)."""
+        if isinstance(test_every, bool) or int(test_every) < 2:
+            raise ValueError(f"test_every must be an integer >= 2, got {test_every!r}")
+        k = int(test_every)
+        seen: dict[int, int] = {}
+        test = np.zeros(len(self), dtype=bool)
+        for i, e in enumerate(self._entries):
+            j = seen.get(e.label, 0)
+            seen[e.label] = j + 1
+            test[i] = j % k == k - 1
+        return np.flatnonzero(~test), np.flatnonzero(test)
+
+    def arrays(
+        self, indices=None, unreadable: list[str] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The images of the entries ``indices`` (default: all), each fitted image (each tile
+        with ``tile``) one row, and their labels.
+
+        Returns uint8 images ``(n, H, W)`` in mode ``L`` or ``(n, 3, H, W)`` in ``RGB`` and int64
+        labels ``(n,)``. An entry that cannot be read is skipped; its message is appended to
+        ``unreadable`` when a list is given. With ``size`` 0 the images must share one size.
+        """
+        images: list[np.ndarray] = []
+        labels: list[int] = []
+        idx = range(len(self)) if indices is None else [int(i) for i in indices]
+        for i in idx:
+            try:
+                got = self.load(i)
+            except UnreadableImage as exc:
+                if unreadable is not None:
+                    unreadable.append(str(exc))
+                continue
+            images.extend(got)
+            labels.extend([self.label(i)] * len(got))
+        if not images:
+            shape = (self.size, self.size) if self.mode == "L" else (3, self.size, self.size)
+            return np.zeros((0, *shape), np.uint8), np.zeros(0, np.int64)
+        shapes = {a.shape for a in images}
+        if len(shapes) > 1:
+            raise ValueError(f"{self.root}: images of different sizes {sorted(shapes)} "
+                             "cannot be stacked (give a size)")  # fmt: skip
+        return np.stack(images), np.asarray(labels, dtype=np.int64)
+
+
+def load_split(
+    root: str | Path,
+    split: str,
+    *,
+    size: int = 28,
+    fit: str = "crop",
+    mode: str = "L",
+    test_every: int = TEST_EVERY,
+    unreadable: list[str] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Images and labels of the ``"train"`` or ``"test"`` split of a folder (or ``.npz``):
+    :meth:`ImageFolder.split`, then :meth:`ImageFolder.arrays` (the training commands'
+    ``--data``)."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    folder = ImageFolder(root, size=size, fit=fit, mode=mode)
+    train, test = folder.split(test_every)
+    return folder.arrays(train if split == "train" else test, unreadable)

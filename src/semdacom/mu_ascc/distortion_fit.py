@@ -229,8 +229,10 @@ def write_tables(
     image_shape: tuple[int, int, int],
     dataset: str = "fashion-mnist",
     n_images: int | None = None,
+    meta: dict | None = None,
 ) -> list[Path]:
-    """Fit every point; write one JSON table per (task, metric) (docs/mu_ascc/tables.md)."""
+    """Fit every point; write one JSON table per (task, metric) (docs/mu_ascc/tables.md).
+    ``meta`` is merged into every table (e.g. the ``data`` options of your own folder)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
@@ -269,6 +271,7 @@ def write_tables(
             "model_sha256": model_sha256,
             "made_by": made_by,
             "min_r2": min(p["r2"] for p in points),
+            **(meta or {}),
             "points": points,
         }
         path = out_dir / f"{name}.json"

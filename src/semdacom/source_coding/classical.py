@@ -369,9 +369,13 @@ class ClassicalCodec:
 _SHARED: dict[tuple, ClassicalCodec] = {}
 
 
-def shared_classical(classifier: bool = True) -> ClassicalCodec:
-    """One :class:`ClassicalCodec` per process (blocks share it; read-only use)."""
-    key = (bool(classifier),)
+def shared_classical(classifier: bool | str | Path = True) -> ClassicalCodec:
+    """One :class:`ClassicalCodec` per process and classifier (blocks share it; read-only use):
+    ``classifier`` True the shipped classifier E, a path that one, False none."""
+    if isinstance(classifier, (str, Path)) and str(classifier):
+        key, arg = ("path", str(classifier)), str(classifier)
+    else:
+        key, arg = (bool(classifier),), None if classifier else False
     if key not in _SHARED:
-        _SHARED[key] = ClassicalCodec(classifier=None if classifier else False)
+        _SHARED[key] = ClassicalCodec(classifier=arg)
     return _SHARED[key]

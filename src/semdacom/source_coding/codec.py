@@ -38,11 +38,13 @@ __all__ = [
     "DATA_DIR",
     "DecodeResult",
     "LearnedCodec",
+    "check_classifier",
     "file_sha256",
     "load_classifier",
     "default_low_rate",
     "load_codec",
     "load_low_rate",
+    "default_semantic",
     "load_semantic",
     "shared_codec",
 ]
@@ -62,7 +64,9 @@ def _load(path: str | Path, device: torch.device | str | None) -> dict:
 
 
 def load_codec(path: str | Path | None = None, device=None) -> VBRHyperprior:
-    """Load a codec saved by :func:`.train.train_codec` (CDF tables included)."""
+    """Load a codec saved by :func:`.train.train_codec` (CDF tables included). The model's
+    ``image_shape`` is the ``(C, H, W)`` it was trained on when the file says (None before
+    issue 25; those are the 28x28 grayscale Fashion-MNIST models)."""
     path = Path(path) if path is not None else WEIGHTS_DIR / "hyperprior_vbr.pt"
     saved = _load(path, device)
     # Weights saved before the "arch" option existed use transposed convolutions.
@@ -82,6 +86,8 @@ def load_codec(path: str | Path | None = None, device=None) -> VBRHyperprior:
     )
     model.load_state_dict(sd)
     model.lambdas = list(saved.get("lambdas", []))
+    shape = saved.get("image_shape")
+    model.image_shape = None if shape is None else tuple(int(v) for v in shape)
     return model.to(device or "cpu").eval()
 
 
@@ -94,14 +100,44 @@ def load_classifier(path: str | Path | None = None, device=None) -> Classifier:
     return model.to(device or "cpu").eval()
 
 
+def check_classifier(classifier: Classifier, image_shape) -> None:
+    """ValueError unless ``classifier`` takes images ``(C, H, W)`` = ``image_shape``."""
+    cfg = classifier.config
+    c, h, w = (int(v) for v in image_shape)
+    if (cfg["channels"], cfg["size"], cfg["size"]) != (c, h, w):
+        raise ValueError(
+            f"the classifier takes {cfg['channels']}x{cfg['size']}x{cfg['size']} images, the "
+            f"codec {c}x{h}x{w}: train both with the same --size and --mode"
+        )
+
+
+def _same_codec(saved: dict, codec: VBRHyperprior) -> bool:
+    """Whether a saved semantic decoder fits ``codec``'s networks (its config)."""
+    cfg = saved.get("config", {}).get("codec", {})
+    return {"arch": "deconv", **cfg} == {"arch": "deconv", **codec.config}
+
+
 def load_semantic(
-    path: str | Path | None, codec: VBRHyperprior, classifier: Classifier, device=None
+    path: str | Path | None, codec: VBRHyperprior, classifier: Classifier | None, device=None
 ) -> SemanticDecoder:
-    """Load the semantic decoder Q saved by :func:`.train.train_semantic`."""
+    """Load the semantic decoder Q saved by :func:`.train.train_semantic`.
+
+    Its file holds the classifier E's weights too; ``classifier`` None builds E from the
+    file's config, a given one must have the same config (ValueError otherwise)."""
     path = Path(path) if path is not None else WEIGHTS_DIR / "semantic_vbr.pt"
     saved = _load(path, device)
+    if not _same_codec(saved, codec):
+        raise ValueError(f"{path} decodes a codec of another shape ({saved['config']['codec']}, "
+                         f"this one is {codec.config})")  # fmt: skip
+    cfg = saved["config"].get("classifier")
+    if classifier is None:
+        classifier = Classifier(**cfg)
+    elif cfg is not None and dict(classifier.config) != dict(cfg):
+        raise ValueError(f"{path} was trained with a classifier {cfg}, "
+                         f"the one given is {classifier.config}")  # fmt: skip
     model = SemanticDecoder(codec, classifier)
     model.load_state_dict(saved["state_dict"])
+    model.codec_sha256 = saved.get("codec_sha256")
     return model.to(device or "cpu").eval()
 
 
@@ -121,13 +157,53 @@ def load_low_rate(path: str | Path | None = None, device=None) -> LowRateHead:
     return model.to(device or "cpu").eval()
 
 
+#: The semantic decoder beside a codec's weights (the shipped one beside the shipped codec).
+SEMANTIC_FILE = "semantic_vbr.pt"
+#: The rate table of a codec: ``tables/`` beside its ``weights/`` folder.
+RATE_TABLE_FILE = "hyperprior_vbr_eval.json"
+
+
+def _beside(folder: Path, name: str, shipped: Path) -> list[Path]:
+    """The existing files of ``folder / name`` and ``shipped``, in that order, each once."""
+    out: list[Path] = []
+    for c in (folder / name, shipped):
+        if c.exists() and all(c.resolve() != d.resolve() for d in out):
+            out.append(c)
+    return out
+
+
 def default_low_rate(weights: str | Path) -> Path | None:
-    """The shipped low-rate end when it was trained on the hyperprior ``weights``, else None."""
-    path = WEIGHTS_DIR / LOW_RATE_FILE
-    if not path.exists():
-        return None
-    saved = torch.load(path, map_location="cpu", weights_only=False)
-    return path if saved.get("codec_sha256") in (None, file_sha256(weights)) else None
+    """The low-rate end trained on the hyperprior ``weights``: the one beside them, else the
+    shipped one, when its ``codec_sha256`` is theirs (or unrecorded); None otherwise."""
+    weights = Path(weights)
+    sha = None
+    for path in _beside(weights.parent, LOW_RATE_FILE, WEIGHTS_DIR / LOW_RATE_FILE):
+        saved = torch.load(path, map_location="cpu", weights_only=False)
+        sha = sha or file_sha256(weights)
+        if saved.get("codec_sha256") in (None, sha):
+            return path
+    return None
+
+
+def default_semantic(weights: str | Path, model: VBRHyperprior | None = None) -> Path | None:
+    """The semantic decoder Q of the codec ``weights``: ``semantic_vbr.pt`` beside them when it
+    fits the codec's networks and its ``codec_sha256`` (recorded since issue 25) is the
+    weights' or unrecorded; else the shipped one when it was trained on these weights (its
+    recorded sha256, or, unrecorded, the weights are the shipped hyperprior); None otherwise."""
+    weights = Path(weights)
+    model = model if model is not None else load_codec(weights)
+    shipped = WEIGHTS_DIR / SEMANTIC_FILE
+    sha = None
+    for path in _beside(weights.parent, SEMANTIC_FILE, shipped):
+        saved = torch.load(path, map_location="cpu", weights_only=False)
+        sha = sha or file_sha256(weights)
+        ok = {None, sha}
+        if path.resolve() == shipped.resolve() and weights.parent.resolve() != WEIGHTS_DIR:
+            vbr = WEIGHTS_DIR / "hyperprior_vbr.pt"
+            ok = {sha} | ({None} if vbr.exists() and file_sha256(vbr) == sha else set())
+        if _same_codec(saved, model) and saved.get("codec_sha256") in ok:
+            return path
+    return None
 
 
 @dataclass
@@ -235,43 +311,56 @@ class LearnedCodec:
         low_rate: str | Path | None | bool = None,
         **kwargs,
     ) -> LearnedCodec:
-        """Load shipped (default) or given weights; ``semantic=False`` skips Q.
+        """Load shipped (default) or given weights, by path.
 
-        ``low_rate``: the low-rate end's weights; by default the shipped one when it was trained
-        on these hyperprior weights (none otherwise); ``False``: the hyperprior's points only.
+        The images coded are ``image_shape`` (keyword) or the ``(C, H, W)`` the weights were
+        trained on (saved with them since issue 25), else ``(1, 28, 28)``.
+
+        ``semantic``: the semantic decoder Q's weights (a path that does not exist: none); by
+        default ``semantic_vbr.pt`` beside the weights, else the shipped one, when it was
+        trained on these weights (:func:`default_semantic`); ``False`` skips Q.
+        ``classifier``: the classifier E's weights, to check against Q's (Q's file holds E's
+        weights; by default E is built from it).
+        ``rate_table``: the rate table (``eval-codec``'s JSON); by default
+        ``tables/hyperprior_vbr_eval.json`` beside the weights' folder, else the shipped one,
+        taken only when its ``model_sha256`` is the weights'; ``False``: none.
+        ``low_rate``: the low-rate end's weights; by default the one beside the weights or the
+        shipped one when it was trained on these hyperprior weights (none otherwise);
+        ``False``: the hyperprior's points only.
         """
         weights = Path(weights) if weights is not None else WEIGHTS_DIR / "hyperprior_vbr.pt"
         model = load_codec(weights, device)
         sha = file_sha256(weights)
+        if kwargs.get("image_shape") is None and model.image_shape is not None:
+            kwargs["image_shape"] = model.image_shape
         head = None
         if low_rate is not False:
-            lr_path = Path(low_rate) if low_rate is not None else WEIGHTS_DIR / LOW_RATE_FILE
-            if low_rate is not None or lr_path.exists():
+            lr_path = Path(low_rate) if low_rate is not None else default_low_rate(weights)
+            if lr_path is not None:
                 head = load_low_rate(lr_path, device)
                 if head.codec_sha256 not in (None, sha):
-                    if low_rate is not None:
-                        raise ValueError(f"{lr_path} was trained on another hyperprior")
-                    head = None
+                    raise ValueError(f"{lr_path} was trained on another hyperprior")
         sem = None
         if semantic is not False:
-            sem_path = Path(semantic) if semantic is not None else WEIGHTS_DIR / "semantic_vbr.pt"
-            if sem_path.exists():
-                clf = load_classifier(classifier, device)
+            sem_path = Path(semantic) if semantic is not None else default_semantic(weights, model)
+            if sem_path is not None and sem_path.exists():
+                clf = None if classifier is None else load_classifier(classifier, device)
                 sem = load_semantic(sem_path, model, clf, device)
+                if sem.codec_sha256 not in (None, sha):
+                    raise ValueError(f"{sem_path} was trained on another codec than {weights}")
         rates = None
         if rate_table is not False:
-            rt_path = (
-                Path(rate_table)
-                if rate_table is not None
-                else TABLES_DIR / "hyperprior_vbr_eval.json"
-            )
-            if rt_path.exists():
+            n_points = (0 if head is None else head.levels) + model.levels
+            if rate_table is not None:
+                cands = [Path(rate_table)] if Path(rate_table).exists() else []
+            else:
+                tables = weights.resolve().parent.parent / "tables"
+                cands = _beside(tables, RATE_TABLE_FILE, TABLES_DIR / RATE_TABLE_FILE)
+            for rt_path in cands:
                 doc = json.loads(rt_path.read_text())
-                n_low = 0 if head is None else head.levels
-                if doc.get("model_sha256") in (None, sha) and len(doc["points"]) == (
-                    n_low + model.levels
-                ):
+                if doc.get("model_sha256") in (None, sha) and len(doc["points"]) == n_points:
                     rates = [p["rs_bits"] for p in doc["points"]]
+                    break
         return cls(model, semantic=sem, rate_table=rates, sha256=sha, low_rate=head, **kwargs)
 
     @property
@@ -546,9 +635,21 @@ class LearnedCodec:
 _SHARED: dict[tuple, LearnedCodec] = {}
 
 
-def shared_codec(weights: str | Path | None = None, semantic: bool = True) -> LearnedCodec:
-    """One :class:`LearnedCodec` per weights file and process (blocks share it; read-only use)."""
-    key = (str(weights) if weights else "", bool(semantic))
+def shared_codec(
+    weights: str | Path | None = None,
+    semantic: bool | str | Path = True,
+    classifier: str | Path | None = None,
+) -> LearnedCodec:
+    """One :class:`LearnedCodec` per weights file and process (blocks share it; read-only use).
+
+    ``semantic``: True loads the default semantic decoder (:meth:`LearnedCodec.load`), a path
+    that one, False none; ``classifier``: the classifier E's weights (checked against Q's)."""
+    sem = semantic if isinstance(semantic, (str, Path)) and str(semantic) else bool(semantic)
+    key = (str(weights) if weights else "", str(sem), str(classifier) if classifier else "")
     if key not in _SHARED:
-        _SHARED[key] = LearnedCodec.load(weights or None, semantic=None if semantic else False)
+        _SHARED[key] = LearnedCodec.load(
+            weights or None,
+            semantic=None if sem is True else sem,
+            classifier=classifier or None,
+        )
     return _SHARED[key]

@@ -14,6 +14,11 @@
 
 Every trainer is seeded, shows a tqdm bar, runs on CUDA when present (CPU otherwise), writes a
 checkpoint every few hundred steps and at each epoch end, and resumes from it when restarted.
+
+Every trainer reads Fashion-MNIST by default; ``images``/``labels`` (uint8 ``(n, H, W)`` or
+``(n, C, H, W)``, e.g. :func:`semdacom.data.folder.load_split` of your own folder) train on
+other images of any size and 1 or 3 channels. The batch is cut to the training set when the set
+is smaller; ``epochs=None`` with ``max_steps`` runs as many epochs as the steps take.
 """
 
 from __future__ import annotations
@@ -57,6 +62,31 @@ def images_to_tensor(images: np.ndarray) -> torch.Tensor:
     if arr.ndim == 3:
         arr = arr[:, None]
     return torch.from_numpy(arr.astype(np.float32) / 255.0)
+
+
+def _training_set(images, labels, split: str = "train"):
+    """``images``/``labels`` as given, else the Fashion-MNIST ``split``."""
+    if images is None:
+        images, fm_labels = load_fashion_mnist(split)
+        labels = fm_labels if labels is None else labels
+    images = np.asarray(images)
+    if images.ndim not in (3, 4) or len(images) == 0:
+        raise ValueError(f"images must be a non-empty (n, H, W) or (n, C, H, W) array, "
+                         f"got shape {images.shape}")  # fmt: skip
+    if labels is not None:
+        labels = np.asarray(labels, dtype=np.int64)
+        if labels.shape != (len(images),):
+            raise ValueError(f"{len(images)} images with labels of shape {labels.shape}")
+    return images, labels
+
+
+def _epochs(epochs: int | None, default: int, max_steps: int | None, per_epoch: int) -> int:
+    """``epochs``; when None, enough epochs for ``max_steps`` (else ``default``)."""
+    if epochs is not None:
+        return int(epochs)
+    if max_steps is not None:
+        return max(1, math.ceil(int(max_steps) / max(per_epoch, 1)))
+    return default
 
 
 def _set_threads() -> None:
@@ -134,32 +164,52 @@ def _resume(
 def train_classifier(
     out: str | Path,
     *,
-    epochs: int = 4,
+    epochs: int | None = 4,
     batch: int = 128,
     lr: float = 1e-3,
     seed: int = 0,
     ckpt_dir: str | Path = "out/codec",
     device: torch.device | None = None,
+    images: np.ndarray | None = None,
+    labels: np.ndarray | None = None,
+    test: tuple[np.ndarray, np.ndarray] | None = None,
+    classes: int | None = None,
+    max_steps: int | None = None,
+    meta: dict | None = None,
 ) -> dict:
-    """Train the classifier E on the Fashion-MNIST training split; save to ``out``.
+    """Train the classifier E on the Fashion-MNIST training split (or ``images``/``labels``);
+    save to ``out`` (its config, state dict, test accuracy and ``meta``).
 
-    Returns the test accuracy and the file written.
+    ``test`` = ``(images, labels)`` scored at the end (default: the Fashion-MNIST test split);
+    ``classes`` the number of classes (default: the largest label + 1, 10 for Fashion-MNIST). The
+    network takes the images' channels and size. Returns the test accuracy and the file written.
     """
     _set_threads()
     device = device or default_device()
     torch.manual_seed(seed)
-    images, labels = load_fashion_mnist("train")
+    images, labels = _training_set(images, labels)
+    if labels is None or (labels < 0).any():
+        raise ValueError("the classifier needs a label >= 0 for every training image")
     x_all = images_to_tensor(images)
     y_all = torch.from_numpy(labels)
-    model = Classifier().to(device)
+    if x_all.shape[-1] != x_all.shape[-2]:
+        raise ValueError(f"the classifier needs square images, got {tuple(x_all.shape[1:])}")
+    classes = int(classes) if classes is not None else int(labels.max()) + 1
+    if int(labels.max()) >= classes:
+        raise ValueError(f"label {int(labels.max())} for {classes} classes")
+    model = Classifier(x_all.shape[1], classes, x_all.shape[-1]).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     ckpt = Path(ckpt_dir) / "classifier.ckpt"
     state, save_state = _resume(ckpt, device, model, {"opt": opt})
 
+    batch = min(batch, len(x_all))
+    epochs = _epochs(epochs, 4, max_steps, len(x_all) // batch)
     model.train()
     total = epochs * (len(x_all) // batch)
+    if max_steps is not None:
+        total = min(total, int(max_steps))
     for _epoch, g, idx in _steps(
-        "classifier", ckpt, state, len(x_all), batch, epochs, seed, 200, save_state
+        "classifier", ckpt, state, len(x_all), batch, epochs, seed, 200, save_state, max_steps
     ):
         for group in opt.param_groups:
             group["lr"] = lr * (0.1 if g >= 0.8 * total else 1.0)
@@ -170,23 +220,40 @@ def train_classifier(
         opt.step()
         state["postfix"] = {"ce": f"{loss.item():.3f}"}
     model.eval()
-    acc = classifier_accuracy(model, device)
+    test_images, test_labels = (None, None) if test is None else test
+    acc = classifier_accuracy(model, device, images=test_images, labels=test_labels)
     out = Path(out)
     save_atomic(
-        {"config": model.config, "state_dict": model.state_dict(), "test_accuracy": acc}, out
+        {
+            "config": model.config,
+            "state_dict": model.state_dict(),
+            "test_accuracy": acc,
+            **(meta or {}),
+        },
+        out,
     )
-    return {"file": str(out), "test_accuracy": acc}
+    return {"file": str(out), "test_accuracy": acc, "n_train": len(x_all)}
 
 
 @torch.no_grad()
 def classifier_accuracy(
-    model: Classifier, device: torch.device | None = None, n: int | None = None
-) -> float:
-    """Accuracy of ``model`` on the clean Fashion-MNIST test split (its first ``n`` images)."""
+    model: Classifier,
+    device: torch.device | None = None,
+    n: int | None = None,
+    *,
+    images: np.ndarray | None = None,
+    labels: np.ndarray | None = None,
+) -> float | None:
+    """Accuracy of ``model`` on clean images: the Fashion-MNIST test split, or ``images`` with
+    ``labels`` (their first ``n``); None when there are no images."""
     device = device or next(model.parameters()).device
-    images, labels = load_fashion_mnist("test")
+    if images is None:
+        images, labels = load_fashion_mnist("test")
     if n is not None:
         images, labels = images[:n], labels[:n]
+    if len(images) == 0:
+        return None
+    labels = np.asarray(labels, dtype=np.int64)
     x = images_to_tensor(images)
     correct = 0
     for i in range(0, len(x), 1000):
@@ -200,7 +267,7 @@ def train_codec(
     *,
     levels: int = 16,
     lambdas: list[float] | None = None,
-    epochs: int = 6,
+    epochs: int | None = 6,
     batch: int = 64,
     lr: float = 1e-3,
     seed: int = 0,
@@ -217,8 +284,14 @@ def train_codec(
     film: bool = False,
     balance: bool = False,
     device: torch.device | None = None,
+    images: np.ndarray | None = None,
+    meta: dict | None = None,
 ) -> dict:
     """Train a (variable-rate) hyperprior codec with eq. (3); save weights and CDF tables.
+
+    ``images`` (uint8 ``(n, H, W)`` or ``(n, C, H, W)``, default the Fashion-MNIST training
+    split) set the model's channels; the saved dict keeps ``image_shape`` ``(C, H, W)`` (what
+    :meth:`.codec.LearnedCodec.load` codes) and ``meta``.
 
     ``n``, ``m``, ``nh`` and ``arch`` size the networks (:class:`.models.VBRHyperprior`).
     ``levels == 1`` trains a fixed-rate model at ``lambdas[0]``. ``init`` starts from the
@@ -241,8 +314,10 @@ def train_codec(
     if len(lambdas) != levels:
         raise ValueError(f"{levels} levels need {levels} lambdas, got {len(lambdas)}")
     torch.manual_seed(seed)
-    images, _ = load_fashion_mnist("train")
+    images, _ = _training_set(images, None)
     x_all = images_to_tensor(images)
+    batch = min(batch, len(x_all))
+    epochs = _epochs(epochs, 6, max_steps, len(x_all) // batch)
     saved_init = None
     if init is not None:
         saved_init = torch.load(Path(init), map_location=device, weights_only=False)
@@ -325,10 +400,12 @@ def train_codec(
             "state_dict": model.state_dict(),
             "train_seconds": time.time() - t0,
             "init": None if init is None else str(init),
+            "image_shape": list(x_all.shape[1:]),
+            **(meta or {}),
         },
         out,
     )
-    return {"file": str(out)}
+    return {"file": str(out), "n_train": len(x_all), "image_shape": list(x_all.shape[1:])}
 
 
 def _balance_scale(state: dict, per: torch.Tensor, r: torch.Tensor, levels: int) -> torch.Tensor:
@@ -350,30 +427,43 @@ def train_semantic(
     codec_path: str | Path,
     classifier_path: str | Path,
     *,
-    epochs: int = 2,
+    epochs: int | None = 2,
     batch: int = 128,
     lr: float = 3e-4,
     seed: int = 0,
     ckpt_dir: str | Path = "out/codec",
     max_steps: int | None = None,
     device: torch.device | None = None,
+    images: np.ndarray | None = None,
+    labels: np.ndarray | None = None,
+    meta: dict | None = None,
 ) -> dict:
-    """Fine-tune Q = E o G with eq. (4) on the frozen encoder's quantised latents."""
-    from semdacom.source_coding.codec import load_classifier, load_codec
+    """Fine-tune Q = E o G with eq. (4) on the frozen encoder's quantised latents of the
+    Fashion-MNIST training split (or ``images``/``labels``; every label >= 0). The saved dict
+    keeps ``codec_sha256``, the codec it decodes, and ``meta``."""
+    from semdacom.source_coding.codec import check_classifier, load_classifier, load_codec
 
     _set_threads()
     device = device or default_device()
     torch.manual_seed(seed)
+    images, labels = _training_set(images, labels)
+    if labels is None or (labels < 0).any():
+        raise ValueError("the semantic decoder needs a label >= 0 for every training image")
     codec = load_codec(codec_path, device=device)
     classifier = load_classifier(classifier_path, device=device)
+    check_classifier(classifier, images.shape[1:] if images.ndim == 4 else (1, *images.shape[1:]))
+    if int(labels.max()) >= classifier.config["classes"]:
+        raise ValueError(f"label {int(labels.max())} for a classifier of "
+                         f"{classifier.config['classes']} classes")  # fmt: skip
     model = SemanticDecoder(codec, classifier).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     ckpt = Path(ckpt_dir) / "semantic_vbr.ckpt"
     state, save_state = _resume(ckpt, device, model, {"opt": opt})
 
-    images, labels = load_fashion_mnist("train")
     x_all = images_to_tensor(images)
     y_all = torch.from_numpy(labels)
+    batch = min(batch, len(x_all))
+    epochs = _epochs(epochs, 2, max_steps, len(x_all) // batch)
     gen = torch.Generator().manual_seed(seed + 2)
     levels = codec.levels
     for _ in range(state.get("global_step", 0)):  # same rate draws as an uninterrupted run
@@ -393,8 +483,16 @@ def train_semantic(
         state["postfix"] = {"ce": f"{loss.item():.3f}"}
     model.eval()
     out = Path(out)
-    save_atomic({"config": model.config, "state_dict": model.state_dict()}, out)
-    return {"file": str(out)}
+    save_atomic(
+        {
+            "config": model.config,
+            "state_dict": model.state_dict(),
+            "codec_sha256": _sha(codec_path),
+            **(meta or {}),
+        },
+        out,
+    )
+    return {"file": str(out), "n_train": len(x_all)}
 
 
 @torch.no_grad()
@@ -414,7 +512,7 @@ def train_low_rate(
     classifier_path: str | Path,
     *,
     points=None,
-    epochs: int = 4,
+    epochs: int | None = 4,
     batch: int = 128,
     lr: float = 2e-3,
     seed: int = 0,
@@ -423,8 +521,11 @@ def train_low_rate(
     ckpt_dir: str | Path = "out/codec",
     max_steps: int | None = None,
     device: torch.device | None = None,
+    images: np.ndarray | None = None,
+    labels: np.ndarray | None = None,
 ) -> dict:
-    """Train the codec's low-rate end (:class:`.low_rate.LowRateHead`, issue 26).
+    """Train the codec's low-rate end (:class:`.low_rate.LowRateHead`, issue 26) on the
+    Fashion-MNIST training split (or ``images``/``labels``, every label >= 0).
 
     The hyperprior F/G and the semantic decoder Q stay frozen (their points are unchanged).
     Every sample draws one low-rate point; its loss is the image MSE divided by the running
@@ -443,9 +544,13 @@ def train_low_rate(
     sem = load_semantic(semantic_path, codec, load_classifier(classifier_path, device), device)
     for p in list(codec.parameters()) + list(sem.parameters()):
         p.requires_grad_(False)
-    images, labels = load_fashion_mnist("train")
+    images, labels = _training_set(images, labels)
+    if labels is None or (labels < 0).any():
+        raise ValueError("the low-rate end needs a label >= 0 for every training image")
     x_all = images_to_tensor(images)
-    y_all = torch.from_numpy(np.asarray(labels, dtype=np.int64))
+    y_all = torch.from_numpy(labels)
+    batch = min(batch, len(x_all))
+    epochs = _epochs(epochs, 4, max_steps, len(x_all) // batch)
     xp, pad = codec.pad(x_all[:1])
     m, h, w = codec.config["m"], xp.shape[-2] // 4, xp.shape[-1] // 4
     head = LowRateHead((m, h, w), points or DEFAULT_POINTS, width=width).to(device)
