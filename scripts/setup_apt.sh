@@ -4,7 +4,8 @@ set -euo pipefail
 PKGS=(gnuradio gnuradio-dev pybind11-dev cmake g++ make pkg-config
       libboost-test-dev libspdlog-dev libfmt-dev libgmp-dev clang-format
       python3-venv python3-dev dataset-fashion-mnist
-      gir1.2-gtk-3.0 xvfb xdotool imagemagick)
+      gir1.2-gtk-3.0 xvfb xdotool imagemagick
+      mate-backgrounds)  # photographs for the colour model (GPL-2+; semdacom.data.photos)
 missing=()
 for p in "${PKGS[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
