@@ -116,12 +116,13 @@ def result_meta(meta: dict, user: int) -> dict:
     return out
 
 
-#: Codec choices of the codec blocks (``codec`` parameter) and the name each writes in meta.
-CODECS = {"learned": "hyperprior_vbr", "classical": "heif-x265"}
+#: Codec choices of the codec blocks (``codec`` parameter) and the name each writes in meta
+#: (a CompressAI coder's is ``compressai_<arch>`` of its model files: ``codec.name``).
+CODECS = {"learned": "hyperprior_vbr", "classical": "heif-x265", "compressai": "compressai_<arch>"}
 
 
 def check_codec(codec: str) -> str:
-    """Validate a block's ``codec`` parameter ("learned" or "classical")."""
+    """Validate a block's ``codec`` parameter ("learned", "classical" or "compressai")."""
     if not isinstance(codec, str) or codec not in CODECS:
         raise ValueError(f"codec must be one of {sorted(CODECS)}, got {codec!r}")
     return codec
@@ -145,7 +146,11 @@ def shared_codec(
 ) -> Any:
     """The process-wide codec: the learned one (``codec.codec.shared_codec``) or, for
     ``codec="classical"``, the HEVC-intra/HEIF one (``codec.classical.shared_classical``;
-    ``weights`` does not apply to it, ``semantic`` loads its classifier E).
+    ``weights`` does not apply to it, ``semantic`` loads its classifier E), or for
+    ``codec="compressai"`` CompressAI models (``codec.compressai_codec.shared_compressai``:
+    ``weights`` the model files, comma-separated, one per operating point in ascending rate;
+    ``semantic`` loads the classifier E that labels the decoded image, as for "classical";
+    docs/bring_your_model.md).
 
     With ``semantic``, ``semantic_weights`` is the semantic decoder Q's file ("" = the one
     beside ``weights``, or the shipped one: ``LearnedCodec.load``) and ``classifier`` the
@@ -159,7 +164,17 @@ def shared_codec(
             raise ValueError(f"{name} must be a path (a string; '' for the default), got {value!r}")
         if semantic and value and not Path(value).expanduser().is_file():
             raise ValueError(f"{name} weights {value!r}: no such file")
-    if check_codec(codec) == "classical":
+    if check_codec(codec) == "compressai":
+        if not isinstance(weights, str) or not weights.strip():
+            raise ValueError(
+                "codec='compressai' needs weights: the CompressAI model files, comma-separated, "
+                "one per operating point in ascending rate"
+            )
+        from semdacom.source_coding.compressai_codec import shared_compressai
+
+        clf = str(Path(classifier).expanduser()) if classifier else True
+        return shared_compressai(weights, classifier=clf if semantic else None)
+    if codec == "classical":
         from semdacom.source_coding.classical import shared_classical
 
         clf = str(Path(classifier).expanduser()) if classifier else True
@@ -196,7 +211,7 @@ class CodecBlock(Block):
     ) -> int:
         """Check the parameters, load the codec; returns the initial ``rate_index``."""
         user = check_int("user", user)
-        self._codec_name = CODECS[check_codec(codec)]
+        check_codec(codec)
         self._codec = shared_codec(
             weights or None,
             semantic=semantic,
@@ -204,6 +219,7 @@ class CodecBlock(Block):
             semantic_weights=semantic_weights,
             classifier=classifier,
         )
+        self._codec_name = self._codec.name if codec == "compressai" else CODECS[codec]
         if semantic and self._codec.semantic is None:
             raise ValueError("no semantic decoder weights were found for this codec")
         rate_index = check_int("rate_index", rate_index, 0, self._codec.levels - 1)

@@ -32,13 +32,14 @@ class semantic_decoder(CodecBlock, gr.basic_block):
     ``erased`` true and ``partial``. Decoding never crashes or hangs.
 
     Parameters: ``user``, ``rate_index`` and ``codec`` as in ``source_decoder`` (with
-    ``codec="classical"`` the classifier E reads the HEVC-intra/HEIF decoded image); ``weights``
-    is the codec weights file ("" = the shipped model with its shipped semantic decoder);
+    ``codec="classical"`` or ``"compressai"`` the classifier E reads the decoded image);
+    ``weights`` is the codec weights file ("" = the shipped model with its shipped semantic
+    decoder; for ``"compressai"`` the model files, comma-separated);
     ``semantic`` the semantic decoder Q's weights ("" = ``semantic_vbr.pt`` beside ``weights``
     when it was trained on them, else the shipped one: ``semdacom train-codec --semantic``
     writes it there); ``classifier`` the classifier E's weights ("" = Q's own copy; given, it
-    must be the one Q was trained with; for ``codec="classical"``: the E that labels the
-    decoded images, "" = the shipped one).
+    must be the one Q was trained with; for ``codec="classical"`` and ``"compressai"``: the E
+    that labels the decoded images, "" = the shipped one; ``semantic`` is unused).
     """
 
     def __init__(

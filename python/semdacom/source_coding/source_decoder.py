@@ -40,11 +40,14 @@ class source_decoder(CodecBlock, gr.basic_block):
     rate_index : int
         Operating point used when a PDU carries none and no command has set one.
     weights : str
-        Codec weights file ("" = the shipped model).
+        Codec weights file ("" = the shipped model); for ``codec="compressai"`` the CompressAI
+        model files, comma-separated, one per operating point in ascending rate (the
+        encoder's).
     codec : str
-        "learned" (default) or "classical" (HEVC intra via x265 in HEIF,
-        :mod:`semdacom.source_coding.classical`; ``weights`` unused). A PDU whose meta
-        ``codec`` names another codec is an erasure.
+        "learned" (default), "classical" (HEVC intra via x265 in HEIF,
+        :mod:`semdacom.source_coding.classical`; ``weights`` unused) or "compressai"
+        (:mod:`semdacom.source_coding.compressai_codec`, docs/bring_your_model.md). A PDU whose
+        meta ``codec`` names another codec is an erasure.
     """
 
     def __init__(

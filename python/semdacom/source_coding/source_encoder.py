@@ -41,10 +41,14 @@ class source_encoder(CodecBlock, gr.basic_block):
     rate_index : int
         Initial operating point.
     weights : str
-        Codec weights file ("" = the shipped model).
+        Codec weights file ("" = the shipped model); for ``codec="compressai"`` the CompressAI
+        model files, comma-separated, one per operating point in ascending rate.
     codec : str
-        "learned" (default, the VBR hyperprior) or "classical" (HEVC intra via x265 in HEIF,
-        :mod:`semdacom.source_coding.classical`, 16 quality indexes; ``weights`` unused).
+        "learned" (default, the VBR hyperprior), "classical" (HEVC intra via x265 in HEIF,
+        :mod:`semdacom.source_coding.classical`, 16 quality indexes; ``weights`` unused) or
+        "compressai" (any CompressAI image model, one file per operating point:
+        :mod:`semdacom.source_coding.compressai_codec`, docs/bring_your_model.md; meta
+        ``codec`` is ``compressai_<arch>``).
     hold : bool
         Hold images until the first allocation arrives (at most ``MAX_HELD``; beyond that
         they are coded at ``rate_index``), so that no frame of the closed loop is coded

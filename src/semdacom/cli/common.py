@@ -91,10 +91,14 @@ def add_data_args(p, *, from_weights: bool = False) -> None:
     )
 
 
-def check_data_args(args) -> None:
+def check_data_args(args, *, out_alone: bool = False) -> None:
     """UsageError for ``--data`` without ``--out`` (the shipped data folder is never written
-    by a run on your images), the folder options without ``--data``, or a missing folder."""
-    opts = ("out", "size", "mode", "fit", "test_every")
+    by a run on your images), the folder options without ``--data``, or a missing folder.
+    ``out_alone``: ``--out`` may come without ``--data`` (a CompressAI coder on Fashion-MNIST:
+    its files go to OUT all the same)."""
+    opts: tuple[str, ...] = ("size", "mode", "fit", "test_every")
+    if not out_alone:
+        opts = ("out", *opts)
     if not getattr(args, "data", None):
         given = [f"--{k.replace('_', '-')}" for k in opts if getattr(args, k, None) is not None]
         if given:

@@ -46,7 +46,12 @@ def compile_example(grc: Path, out_dir: Path) -> Path:
     if grcc is None:
         raise RuntimeError("grcc not found: install gnuradio (make setup)")
     out_dir.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, GRC_BLOCKS_PATH=grc_blocks_path())
+    # GRC reads GRC_BLOCKS_PATH first and [grc] local_blocks_path of ~/.gnuradio/config.conf
+    # after it, a later block of the same id replacing an earlier one: with another checkout's
+    # prefix in that file, its blocks would replace these. The environment's
+    # GR_CONF_GRC_LOCAL_BLOCKS_PATH overrides the file (GNU Radio's prefs), so these come last.
+    ours = str(installed_prefix() / "share" / "gnuradio" / "grc" / "blocks")
+    env = dict(os.environ, GRC_BLOCKS_PATH=grc_blocks_path(), GR_CONF_GRC_LOCAL_BLOCKS_PATH=ours)
     res = subprocess.run(
         [grcc, "-o", str(out_dir), str(grc)], capture_output=True, text=True, env=env
     )

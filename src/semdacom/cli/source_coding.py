@@ -5,7 +5,9 @@
 #
 """Learned-codec commands: ``train-classifier``, ``train-codec``, ``eval-codec``,
 ``fit-distortion`` (MU-ASCC [1], Sec. II-B and III-A), ``export-onnx`` (the encoder and the
-decoders as separate ONNX files, issue 25).
+decoders as separate ONNX files, issue 25). ``eval-codec`` and ``fit-distortion`` with
+``--codec compressai --weights FILE ...`` measure CompressAI models instead
+(:mod:`semdacom.cli.compressai_codec`, docs/bring_your_model.md).
 
 Outputs go to the checkout's src/semdacom/data (when run from the repository root) and are
 listed in its manifest.json; checkpoints under out/codec (restarting a command resumes).
@@ -34,6 +36,7 @@ from semdacom.cli.common import (
 )
 from semdacom.cli.common import data_dir as _data_dir
 from semdacom.cli.common import made_by as _made_by
+from semdacom.cli.compressai_codec import add_codec_args
 
 DATASET = "fashion-mnist"
 
@@ -115,9 +118,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data-dir", default=None)
     add_data_args(p, from_weights=True)
     p.add_argument("--n", type=int, default=2000, help="test images (first n)")
-    p.add_argument("--weights", default=None, help="codec weights (default: shipped VBR)")
+    p.add_argument(
+        "--weights",
+        nargs="+",
+        default=None,
+        help="codec weights (default: shipped VBR); --codec compressai: one model file per "
+        "operating point, ascending rate (or one comma-separated list)",
+    )
     p.add_argument("--no-write", action="store_true", help="do not update the rate table")
     p.add_argument("--json", default=None, help="also write the rows to this JSON file")
+    add_codec_args(p)
     p.set_defaults(func=run_eval)
 
     p = sub.add_parser("fit-distortion", help="Monte-Carlo bit flips + logistic fit, eq. (12)/(13)")
@@ -134,6 +144,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="folder for the PNG plots (default docs/figures; with --data OUT/figures)",
     )
+    p.add_argument(
+        "--weights",
+        nargs="+",
+        default=None,
+        help="--codec compressai: one model file per operating point, ascending rate",
+    )
+    add_codec_args(p, fit=True)
     add_engine_args(p)
     p.set_defaults(func=run_fit)
 
@@ -406,7 +423,21 @@ def _load_codec(weights: Path, semantic, classifier: Path):
         raise UsageError(f"{weights}: {exc}") from exc
 
 
+def _learned_only(args, what: str) -> None:
+    """The learned codec's ``--weights`` is one file; ``--classifier`` is compressai's."""
+    if args.classifier is not None:
+        raise UsageError("--classifier goes with --codec compressai")
+    if args.weights and len(args.weights) > 1:
+        raise UsageError(f"{what} takes one --weights file for the learned codec")
+
+
 def run_eval(args) -> int:
+    if args.codec == "compressai":
+        from semdacom.cli import compressai_codec
+
+        return compressai_codec.run_eval(args)
+    _learned_only(args, "eval-codec")
+    args.weights = args.weights[0] if args.weights else None
     check_data_args(args)
     import numpy as np
 
@@ -514,6 +545,13 @@ def _check_shape(codec, images) -> None:
 
 
 def run_fit(args) -> int:
+    if args.codec == "compressai":
+        from semdacom.cli import compressai_codec
+
+        return compressai_codec.run_fit(args)
+    _learned_only(args, "fit-distortion")
+    if args.weights:
+        raise UsageError("--weights goes with --codec compressai (the learned codec's is OUT's)")
     check_data_args(args)
     from semdacom.data.manifest import update_manifest
     from semdacom.mu_ascc import distortion_fit as dfit

@@ -366,21 +366,40 @@ _CODECS: dict = {}  # per worker process: the last codec built from a spec
 
 def codec_spec(
     kind: str,
-    weights: str | Path | None = None,
+    weights: str | Path | list | None = None,
     semantic: str | Path | None = None,
     classifier: str | Path | None = None,
     low_rate: str | Path | None = None,
 ) -> dict:
-    """What a worker needs to build the codec: ``kind`` ("learned" or "classical") and the
-    weight files, with their sha256 (so the sweep's task cache follows the weights).
+    """What a worker needs to build the codec: ``kind`` ("learned", "classical" or
+    "compressai") and the weight files, with their sha256 (so the sweep's task cache follows
+    the weights).
 
     ``low_rate``: the learned codec's low-rate end (issue 26); by default the one
     :meth:`LearnedCodec.load` would take for ``weights`` (the shipped head when it was trained
-    on them), named here so that a retrained head does not reuse another head's results."""
+    on them), named here so that a retrained head does not reuse another head's results.
+
+    For "compressai", ``weights`` are the model files of the operating points in order
+    (:func:`.compressai_codec.parse_weights`: a list or a comma-separated string); the spec
+    keeps them as one comma-separated string, and their sha256 likewise (a spec is plain
+    strings: picklable and hashable)."""
     from semdacom.data import file_sha256
 
-    if kind not in ("learned", "classical"):
-        raise ValueError(f"kind must be 'learned' or 'classical', got {kind!r}")
+    if kind not in ("learned", "classical", "compressai"):
+        raise ValueError(f"kind must be 'learned', 'classical' or 'compressai', got {kind!r}")
+    if kind == "compressai":
+        from semdacom.source_coding.compressai_codec import parse_weights
+
+        files = [p.resolve() for p in parse_weights(weights if weights is not None else [])]
+        spec = {
+            "kind": kind,
+            "weights": ",".join(str(p) for p in files),
+            "weights_sha256": ",".join(file_sha256(p) for p in files),
+        }
+        if classifier is not None and Path(classifier).exists():
+            spec["classifier"] = str(Path(classifier).resolve())
+            spec["classifier_sha256"] = file_sha256(classifier)
+        return spec
     if kind == "learned" and low_rate is None and weights is not None:
         from semdacom.source_coding.codec import default_low_rate
 
@@ -407,6 +426,12 @@ def codec_from_spec(spec: dict):
                 rate_table=False,
                 low_rate=spec.get("low_rate", False),
             )
+        elif spec["kind"] == "compressai":
+            from semdacom.source_coding.compressai_codec import CompressAICodec
+
+            _CODECS[key] = CompressAICodec(
+                spec["weights"], classifier=spec.get("classifier"), rate_table=False
+            )
         else:
             from semdacom.source_coding.classical import ClassicalCodec
 
@@ -425,7 +450,7 @@ def measure_point(
     codec: dict, images, labels, rate: int, log10_ber, trials: int, seed: int
 ) -> PointMeasure:
     """One sweep task: the Monte-Carlo of operating point ``rate`` (the loop of :func:`measure`
-    for a learned codec, of :func:`measure_codec` for a classical one; the same random stream,
+    for a learned codec, of :func:`measure_codec` for the others; the same random stream,
     ``default_rng([seed, rate])``, so the same numbers)."""
     c = codec_from_spec(codec)
     score = (_learned_score if codec["kind"] == "learned" else _codec_score)(c, images, labels)

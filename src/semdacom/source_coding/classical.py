@@ -341,21 +341,11 @@ class ClassicalCodec:
 
     def labels_from_images(self, images: np.ndarray, erased: np.ndarray) -> np.ndarray:
         """Classifier E on decoded images ``(n, C, H, W)``; -1 where erased."""
-        import torch
+        from semdacom.source_coding.models import classify_images
 
-        clf = self.semantic
-        if clf is None:
+        if self.semantic is None:
             raise RuntimeError("this codec was built without a classifier")
-        if len(images) == 0:
-            return np.zeros(0, dtype=np.int64)
-        out = []
-        with torch.no_grad():
-            x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))
-            for i in range(0, len(x), 1000):
-                out.append(clf(x[i : i + 1000]).argmax(1).cpu().numpy())
-        labels = np.concatenate(out).astype(np.int64)
-        labels[np.asarray(erased, dtype=bool)] = -1
-        return labels
+        return classify_images(self.semantic, images, erased)
 
     def classify(self, streams: list[bytes], quality_index: int) -> tuple[np.ndarray, np.ndarray]:
         """Labels from streams: classifier E on the decoded image; -1 when erased.

@@ -92,18 +92,45 @@ def load_codec(path: str | Path | None = None, device=None) -> VBRHyperprior:
 
 
 def load_classifier(path: str | Path | None = None, device=None) -> Classifier:
-    """Load the classifier E saved by :func:`.train.train_classifier`."""
+    """Load the classifier E saved by :func:`.train.train_classifier`, or any PyTorch
+    classifier saved as ``{"module": "pkg.mod:Class", "kwargs": {...}, "state_dict": ...}``
+    (optionally ``"image_shape": [C, H, W]``, checked by :func:`check_classifier`): the class is
+    imported, built with ``kwargs`` and given the state dict; it must map a float batch
+    ``(n, C, H, W)`` in [0, 1] to logits ``(n, classes)`` (docs/bring_your_model.md). Such a
+    classifier labels decoded images (the classical and CompressAI coders); the learned codec's
+    Q needs the shipped architecture."""
     path = Path(path) if path is not None else WEIGHTS_DIR / "classifier.pt"
     saved = _load(path, device)
+    if "module" in saved:
+        import importlib
+
+        mod, _, name = str(saved["module"]).partition(":")
+        try:
+            cls = getattr(importlib.import_module(mod), name)
+        except (ImportError, AttributeError, ValueError) as exc:
+            raise ValueError(
+                f"{path}: cannot import the classifier {saved['module']!r}: {exc}"
+            ) from exc
+        model = cls(**dict(saved.get("kwargs") or {}))
+        model.load_state_dict(saved["state_dict"])
+        shape = saved.get("image_shape")
+        model.image_shape = None if shape is None else tuple(int(v) for v in shape)
+        return model.to(device or "cpu").eval()
     model = Classifier(**saved["config"])
     model.load_state_dict(saved["state_dict"])
     return model.to(device or "cpu").eval()
 
 
 def check_classifier(classifier: Classifier, image_shape) -> None:
-    """ValueError unless ``classifier`` takes images ``(C, H, W)`` = ``image_shape``."""
-    cfg = classifier.config
+    """ValueError unless ``classifier`` takes images ``(C, H, W)`` = ``image_shape`` (a
+    classifier of another class is checked against its file's ``image_shape`` when it says)."""
     c, h, w = (int(v) for v in image_shape)
+    cfg = getattr(classifier, "config", None)
+    if not isinstance(cfg, dict) or not {"channels", "size"} <= set(cfg):
+        own = getattr(classifier, "image_shape", None)
+        if own is not None and tuple(own) != (c, h, w):
+            raise ValueError(f"the classifier takes {tuple(own)} images, the codec {(c, h, w)}")
+        return
     if (cfg["channels"], cfg["size"], cfg["size"]) != (c, h, w):
         raise ValueError(
             f"the classifier takes {cfg['channels']}x{cfg['size']}x{cfg['size']} images, the "
@@ -132,9 +159,9 @@ def load_semantic(
     cfg = saved["config"].get("classifier")
     if classifier is None:
         classifier = Classifier(**cfg)
-    elif cfg is not None and dict(classifier.config) != dict(cfg):
+    elif cfg is not None and dict(getattr(classifier, "config", None) or {}) != dict(cfg):
         raise ValueError(f"{path} was trained with a classifier {cfg}, "
-                         f"the one given is {classifier.config}")  # fmt: skip
+                         f"the one given is {getattr(classifier, 'config', None)}")  # fmt: skip
     model = SemanticDecoder(codec, classifier)
     model.load_state_dict(saved["state_dict"])
     model.codec_sha256 = saved.get("codec_sha256")

@@ -14,7 +14,7 @@ from tqdm import tqdm
 from semdacom.source_coding import metrics
 from semdacom.source_coding.codec import LearnedCodec
 
-__all__ = ["bd_rate", "evaluate"]
+__all__ = ["bd_rate", "evaluate", "evaluate_decoded"]
 
 
 @torch.no_grad()
@@ -48,19 +48,61 @@ def evaluate(
             if labels is not None and codec.semantic is not None:
                 pred = codec.labels_from_latent(y_hat, erased, r)
                 correct += int(np.sum(pred == labels[i : i + batch]))
-        mse = float(np.mean(np.concatenate(se)))
-        row = {
-            "index": r,
-            "rs_bits": float(np.mean(bits)),
-            "bpp": float(np.mean(bits)) / float(np.prod(codec.image_shape[1:])),
-            "msssim": float(np.mean(np.concatenate(ms))),
-            "mse": mse,
-            "psnr_db": float(metrics.psnr_from_mse(mse)),
-        }
+        row = _row(codec, r, bits, ms, se)
         if labels is not None and codec.semantic is not None:
             row["su_accuracy"] = correct / len(images)
         rows.append(row)
     return rows
+
+
+def evaluate_decoded(
+    codec,
+    images: np.ndarray,
+    labels: np.ndarray | None = None,
+    rate_indexes: list[int] | None = None,
+    batch: int = 500,
+    progress: bool = True,
+    desc: str = "eval-codec",
+) -> list[dict]:
+    """:func:`evaluate` for any codec with ``encode`` and ``decode`` (a ``DecodeResult``), e.g.
+    :class:`.compressai_codec.CompressAICodec`: the SU accuracy is its classifier on the decoded
+    image (``labels_from_images``, when it has one), and each row also counts the ``erased``
+    images (scored as the codec's erasure fill)."""
+    rates = list(range(codec.levels)) if rate_indexes is None else list(rate_indexes)
+    clf = getattr(codec, "semantic", None) is not None and hasattr(codec, "labels_from_images")
+    rows = []
+    for r in tqdm(rates, desc=desc, unit="point", disable=not progress):
+        bits, ms, se, correct, erased = [], [], [], 0, 0
+        for i in range(0, len(images), batch):
+            xb = images[i : i + batch]
+            streams = codec.encode(xb, r)
+            bits.extend(8 * len(s) for s in streams)
+            res = codec.decode(streams, r)
+            ref = np.asarray(codec.as_tensor(xb).cpu().numpy(), dtype=np.float32)
+            ms.append(metrics.msssim(res.images, ref))
+            se.append(metrics.mse(res.images, ref))
+            erased += int(res.erased.sum())
+            if labels is not None and clf:
+                pred = codec.labels_from_images(res.images, res.erased)
+                correct += int(np.sum(pred == labels[i : i + batch]))
+        row = {**_row(codec, r, bits, ms, se), "erased": erased}
+        if labels is not None and clf:
+            row["su_accuracy"] = correct / len(images)
+        rows.append(row)
+    return rows
+
+
+def _row(codec, r: int, bits, ms, se) -> dict:
+    """One point's row: its index, mean bits (R_s), bpp, mean MS-SSIM, MSE and PSNR."""
+    mse = float(np.mean(np.concatenate(se)))
+    return {
+        "index": r,
+        "rs_bits": float(np.mean(bits)),
+        "bpp": float(np.mean(bits)) / float(np.prod(codec.image_shape[1:])),
+        "msssim": float(np.mean(np.concatenate(ms))),
+        "mse": mse,
+        "psnr_db": float(metrics.psnr_from_mse(mse)),
+    }
 
 
 def bd_rate(r_ref, d_ref, r_test, d_test) -> float:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from compressai.entropy_models import EntropyBottleneck, GaussianConditional
@@ -30,6 +31,7 @@ from torch import nn
 
 __all__ = [
     "Classifier",
+    "classify_images",
     "SemanticDecoder",
     "VBRHyperprior",
     "pad_amounts",
@@ -316,3 +318,17 @@ class SemanticDecoder(nn.Module):
         x = run_synthesis(self.g_s, self.film_s, self.film_o, y, rate_index)
         x = VBRHyperprior.crop(x, pad)
         return self.classifier(x.clamp(0.0, 1.0))
+
+
+@torch.no_grad()
+def classify_images(classifier: nn.Module, images, erased) -> np.ndarray:
+    """Labels of a classifier E on decoded images ``(n, C, H, W)`` in [0, 1] (batches of
+    1000); -1 where ``erased``. The semantic user of the codecs without a Q of their own (the
+    HEVC stand-in, CompressAI models)."""
+    if len(images) == 0:
+        return np.zeros(0, dtype=np.int64)
+    x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))
+    out = [classifier(x[i : i + 1000]).argmax(1).cpu().numpy() for i in range(0, len(x), 1000)]
+    labels = np.concatenate(out).astype(np.int64)
+    labels[np.asarray(erased, dtype=bool)] = -1
+    return labels
