@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -55,3 +57,30 @@ def image_folder(tmp_path: Path) -> Callable[..., Path]:
         return make_image_folder(tmp_path / f"images{n[0]}", corrupt)
 
     return make
+
+
+def post_and_collect(blk, port: str, msgs: list) -> list:
+    """``msgs`` into ``blk``'s ``port`` in a flowgraph; the PDUs it publishes on ``pdus``."""
+    import pmt
+    from gnuradio import blocks, gr
+
+    tb = gr.top_block()
+    dbg = blocks.message_debug()
+    tb.msg_connect((blk, "pdus"), (dbg, "store"))
+    tb.start()
+    try:
+        for m in msgs:
+            blk.to_basic_block()._post(pmt.intern(port), m)
+        t0 = time.monotonic()
+        while dbg.num_messages() < len(msgs):
+            assert time.monotonic() - t0 < 30, f"{dbg.num_messages()} of {len(msgs)} PDUs"
+            time.sleep(0.01)
+    finally:
+        tb.stop()
+        tb.wait()
+    return [dbg.get_message(i) for i in range(dbg.num_messages())]
+
+
+# Test modules import the plain helpers above as ``from shared_helpers import ...`` (a
+# directory's own conftest.py would shadow the name ``conftest``).
+sys.modules["shared_helpers"] = sys.modules[__name__]

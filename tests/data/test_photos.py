@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import photo
+from shared_helpers import photo
 
 from semdacom.data import photos
 from semdacom.data.folder import ImageFolder

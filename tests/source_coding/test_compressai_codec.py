@@ -24,6 +24,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from shared_helpers import post_and_collect
 
 from semdacom.data.datasets import load_fashion_mnist
 from semdacom.mu_ascc import distortion_fit as dfit
@@ -375,28 +376,6 @@ def test_the_fit_spec_is_plain_and_builds_the_codec(run) -> None:
 # ----------------------------------------------------------------------------------------------
 
 
-def _post_and_collect(blk, port: str, msgs: list) -> list:
-    """``msgs`` into ``blk``'s ``port`` in a flowgraph; the PDUs it publishes on ``pdus``."""
-    import pmt
-    from gnuradio import blocks, gr
-
-    tb = gr.top_block()
-    dbg = blocks.message_debug()
-    tb.msg_connect((blk, "pdus"), (dbg, "store"))
-    tb.start()
-    try:
-        for m in msgs:
-            blk.to_basic_block()._post(pmt.intern(port), m)
-        t0 = time.monotonic()
-        while dbg.num_messages() < len(msgs):
-            assert time.monotonic() - t0 < 30, f"{dbg.num_messages()} of {len(msgs)} PDUs"
-            time.sleep(0.01)
-    finally:
-        tb.stop()
-        tb.wait()
-    return [dbg.get_message(i) for i in range(dbg.num_messages())]
-
-
 def test_blocks_take_the_model_files(run, codec, images) -> None:
     from gnuradio.semdacom import messages
     from gnuradio.semdacom.source_coding.semantic_decoder import semantic_decoder
@@ -407,7 +386,7 @@ def test_blocks_take_the_model_files(run, codec, images) -> None:
     w = ",".join(map(str, run["files"]))
     enc = source_encoder(user=0, rate_index=1, weights=w, codec="compressai")
     pdus = [messages.image_pdu({"image_id": i, "label": int(y[i])}, x[i]) for i in range(3)]
-    bits = [messages.unpack_bits_pdu(m) for m in _post_and_collect(enc, "pdus", pdus)]
+    bits = [messages.unpack_bits_pdu(m) for m in post_and_collect(enc, "pdus", pdus)]
     for i, (meta, b) in enumerate(bits):
         assert meta["codec"] == NAME and meta["rate_index"] == 1 and not meta.get("erased")
         stream = codec.encode(x[i : i + 1], 1)[0]
@@ -415,14 +394,14 @@ def test_blocks_take_the_model_files(run, codec, images) -> None:
     inputs = [messages.bits_pdu(meta, b) for meta, b in bits]
     inputs.append(messages.bits_pdu({"image_id": 9, "rate_index": 0}, np.zeros(0, np.uint8)))
     dec = source_decoder(user=0, weights=w, codec="compressai")
-    out = [messages.unpack_image_pdu(m) for m in _post_and_collect(dec, "pdus", inputs)]
+    out = [messages.unpack_image_pdu(m) for m in post_and_collect(dec, "pdus", inputs)]
     ref = codec.decode(codec.encode(x[:3], 1), 1).images
     for i, (meta, img) in enumerate(out[:3]):
         assert meta["erased"] is False and img.shape == (1, 28, 28)
         np.testing.assert_array_equal(img, np.round(ref[i] * 255.0).astype(np.uint8))
     assert out[3][0]["erased"] is True and out[3][0]["erasure_reason"]
     sem = semantic_decoder(user=1, weights=w, codec="compressai")
-    labels = [messages.unpack_label_pdu(m) for m in _post_and_collect(sem, "pdus", inputs)]
+    labels = [messages.unpack_label_pdu(m) for m in post_and_collect(sem, "pdus", inputs)]
     assert [pred for _, pred in labels][:3] == codec.classify(codec.encode(x[:3], 1), 1)[0].tolist()
     assert labels[3][1] == -1
     with pytest.raises(ValueError, match="needs weights"):

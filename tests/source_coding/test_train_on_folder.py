@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from shared_helpers import post_and_collect
 
 from semdacom.data.folder import ImageFolder
 from semdacom.mu_ascc.distortion import load_table
@@ -163,28 +164,6 @@ def test_tables_drive_the_optimiser(run) -> None:
     assert blk is not None
 
 
-def _post_and_collect(blk, port: str, msgs: list) -> list:
-    """``msgs`` into ``blk``'s ``port`` in a flowgraph; the PDUs it publishes on ``pdus``."""
-    import pmt
-    from gnuradio import blocks, gr
-
-    tb = gr.top_block()
-    dbg = blocks.message_debug()
-    tb.msg_connect((blk, "pdus"), (dbg, "store"))
-    tb.start()
-    try:
-        for m in msgs:
-            blk.to_basic_block()._post(pmt.intern(port), m)
-        t0 = time.monotonic()
-        while dbg.num_messages() < len(msgs):
-            assert time.monotonic() - t0 < 30, f"{dbg.num_messages()} of {len(msgs)} PDUs"
-            time.sleep(0.01)
-    finally:
-        tb.stop()
-        tb.wait()
-    return [dbg.get_message(i) for i in range(dbg.num_messages())]
-
-
 def test_blocks_take_the_weights_by_path(run) -> None:
     from gnuradio.semdacom import messages
     from gnuradio.semdacom.source_coding.semantic_decoder import semantic_decoder
@@ -196,7 +175,7 @@ def test_blocks_take_the_weights_by_path(run) -> None:
     r = LEVELS - 1
     enc = source_encoder(user=0, rate_index=r, weights=str(w / "hyperprior_vbr.pt"))
     pdus = [messages.image_pdu({"image_id": i, "label": int(y[i])}, x[i]) for i in range(3)]
-    bits = [messages.unpack_bits_pdu(m) for m in _post_and_collect(enc, "pdus", pdus)]
+    bits = [messages.unpack_bits_pdu(m) for m in post_and_collect(enc, "pdus", pdus)]
     codec = LearnedCodec.load(w / "hyperprior_vbr.pt")
     for i, (meta, b) in enumerate(bits):
         assert not meta.get("erased") and meta["rate_index"] == r
@@ -210,10 +189,10 @@ def test_blocks_take_the_weights_by_path(run) -> None:
         classifier=str(w / "classifier.pt"),
     )
     inputs = [messages.bits_pdu(meta, b) for meta, b in bits]
-    for m in _post_and_collect(dec, "pdus", inputs):
+    for m in post_and_collect(dec, "pdus", inputs):
         meta, img = messages.unpack_image_pdu(m)
         assert img.shape == (3, SIZE, SIZE) and meta["erased"] is False
-    for m in _post_and_collect(sem, "pdus", inputs):
+    for m in post_and_collect(sem, "pdus", inputs):
         meta, pred = messages.unpack_label_pdu(m)
         assert 0 <= pred < len(CLASSES) and meta["erased"] is False
 

@@ -40,12 +40,11 @@ from __future__ import annotations
 import io
 import json
 import struct
-import time
 from pathlib import Path
 
 import numpy as np
 
-from semdacom.source_coding.codec import TABLES_DIR, DecodeResult, load_classifier
+from semdacom.source_coding.codec import TABLES_DIR, DecodeResult, decode_each, load_classifier
 
 __all__ = [
     "DEFAULT_QUALITIES",
@@ -322,22 +321,7 @@ class ClassicalCodec:
     def decode(self, streams: list[bytes], quality_index: int) -> DecodeResult:
         """Decode streams (the quality index is not needed by HEVC; it is only validated)."""
         self._check_rate(quality_index)
-        streams = list(streams)
-        n = len(streams)
-        images = np.repeat(self._fill[None], n, axis=0).astype(np.float32)
-        erased = np.zeros(n, dtype=bool)
-        reasons = [""] * n
-        t0 = time.monotonic()
-        for i, s in enumerate(streams):
-            if time.monotonic() - t0 > self.deadline_s:
-                erased[i], reasons[i] = True, "timeout"
-                continue
-            img, why = self._decode_one(s)
-            if img is None:
-                erased[i], reasons[i] = True, why
-            else:
-                images[i, 0] = img
-        return DecodeResult(images, erased, reasons)
+        return decode_each(streams, self._fill, self.deadline_s, self._decode_one)
 
     def labels_from_images(self, images: np.ndarray, erased: np.ndarray) -> np.ndarray:
         """Classifier E on decoded images ``(n, C, H, W)``; -1 where erased."""

@@ -39,6 +39,7 @@ __all__ = [
     "DecodeResult",
     "LearnedCodec",
     "check_classifier",
+    "decode_each",
     "file_sha256",
     "load_classifier",
     "default_low_rate",
@@ -240,6 +241,29 @@ class DecodeResult:
     images: np.ndarray
     erased: np.ndarray
     reasons: list[str] = field(default_factory=list)
+
+
+def decode_each(streams, fill: np.ndarray, deadline_s: float, decode_one) -> DecodeResult:
+    """Decode ``streams`` one at a time (the codecs without a batched decoder: the HEVC
+    stand-in, CompressAI models): ``decode_one(stream) -> (image or None, reason)``; None is an
+    erasure with its reason and the image ``fill``; streams not reached within ``deadline_s``
+    are erased as ``"timeout"``."""
+    streams = list(streams)
+    n = len(streams)
+    images = np.repeat(fill[None], n, axis=0).astype(np.float32)
+    erased = np.zeros(n, dtype=bool)
+    reasons = [""] * n
+    t0 = time.monotonic()
+    for i, s in enumerate(streams):
+        if time.monotonic() - t0 > deadline_s:
+            erased[i], reasons[i] = True, "timeout"
+            continue
+        img, why = decode_one(s)
+        if img is None:
+            erased[i], reasons[i] = True, why
+        else:
+            images[i] = img
+    return DecodeResult(images, erased, reasons)
 
 
 class LearnedCodec:

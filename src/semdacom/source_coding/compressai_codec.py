@@ -75,7 +75,12 @@ import torch.nn.functional as F
 
 from semdacom.data import file_sha256
 from semdacom.source_coding import bitstream
-from semdacom.source_coding.codec import DecodeResult, check_classifier, load_classifier
+from semdacom.source_coding.codec import (
+    DecodeResult,
+    check_classifier,
+    decode_each,
+    load_classifier,
+)
 from semdacom.source_coding.models import pad_amounts
 
 __all__ = [
@@ -593,22 +598,7 @@ class CompressAICodec:
 
         Never raises on the streams' contents (the module docstring's *Robustness*)."""
         r = self._check_rate(rate_index)
-        streams = list(streams)
-        n = len(streams)
-        images = np.repeat(self._fill[None], n, axis=0).astype(np.float32)
-        erased = np.zeros(n, dtype=bool)
-        reasons = [""] * n
-        t0 = time.monotonic()
-        for i, s in enumerate(streams):
-            if time.monotonic() - t0 > self.deadline_s:
-                erased[i], reasons[i] = True, "timeout"
-                continue
-            img, why = self._decode_one(s, r)
-            if img is None:
-                erased[i], reasons[i] = True, why
-            else:
-                images[i] = img
-        return DecodeResult(images, erased, reasons)
+        return decode_each(streams, self._fill, self.deadline_s, lambda s: self._decode_one(s, r))
 
     @torch.no_grad()
     def _decode_one(self, stream, r: int) -> tuple[np.ndarray | None, str]:
