@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -79,6 +81,20 @@ def post_and_collect(blk, port: str, msgs: list) -> list:
         tb.stop()
         tb.wait()
     return [dbg.get_message(i) for i in range(dbg.num_messages())]
+
+
+SEMDACOM = Path(sys.executable).with_name("semdacom")
+
+
+def semdacom(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    """``semdacom args`` in a subprocess (one torch thread: the tests share 2 cores)."""
+    env = {**os.environ, "SEMDACOM_THREADS": "1"}
+    res = subprocess.run(
+        [str(SEMDACOM), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
+    if check:
+        assert res.returncode == 0, f"semdacom {' '.join(args)}: {res.stderr[-3000:]}"
+    return res
 
 
 # Test modules import the plain helpers above as ``from shared_helpers import ...`` (a

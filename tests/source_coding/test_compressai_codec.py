@@ -12,10 +12,7 @@ user's coder set to them (docs/bring_your_model.md).
 from __future__ import annotations
 
 import json
-import os
 import pickle
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -24,7 +21,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from shared_helpers import post_and_collect
+from shared_helpers import post_and_collect, semdacom
 
 from semdacom.data.datasets import load_fashion_mnist
 from semdacom.mu_ascc import distortion_fit as dfit
@@ -37,21 +34,9 @@ from semdacom.source_coding.compressai_codec import (
     unpack_stream,
 )
 
-SEMDACOM = Path(sys.executable).with_name("semdacom")
 ARCH = "ScaleHyperprior"
 NAME = f"compressai_{ARCH}"
 N_FIT = 20
-
-
-def semdacom(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    """``semdacom args`` in a subprocess (one torch thread: the tests share 2 cores)."""
-    env = {**os.environ, "SEMDACOM_THREADS": "1"}
-    res = subprocess.run(
-        [str(SEMDACOM), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
-    )
-    if check:
-        assert res.returncode == 0, f"semdacom {' '.join(args)}: {res.stderr[-3000:]}"
-    return res
 
 
 @pytest.fixture(scope="module")

@@ -10,15 +10,11 @@ the MU-ASCC optimiser, the codec blocks built with the weights' paths.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
-from shared_helpers import post_and_collect
+from shared_helpers import post_and_collect, semdacom
 
 from semdacom.data.folder import ImageFolder
 from semdacom.mu_ascc.distortion import load_table
@@ -27,21 +23,9 @@ from semdacom.mu_ascc.optimizer.problem import Problem
 from semdacom.phy import beamforming as bf
 from semdacom.source_coding.codec import LearnedCodec
 
-SEMDACOM = Path(sys.executable).with_name("semdacom")
 CLASSES = ("apple", "boat", "cloud")
 SIZE, MODE, LEVELS = 16, "RGB", 4
 DATA = ["--size", str(SIZE), "--mode", MODE]
-
-
-def semdacom(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    """``semdacom args`` in a subprocess (one torch thread: the tests share 2 cores)."""
-    env = {**os.environ, "SEMDACOM_THREADS": "1"}
-    res = subprocess.run(
-        [str(SEMDACOM), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
-    )
-    if check:
-        assert res.returncode == 0, f"semdacom {' '.join(args)}: {res.stderr[-3000:]}"
-    return res
 
 
 @pytest.fixture(scope="module")
