@@ -13,8 +13,11 @@ estimated CSI, and the estimates match the least-squares theory.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
-from gnuradio import blocks
+import pmt
+from gnuradio import blocks, gr
 from gnuradio.semdacom import messages
 
 from semdacom.cli.examples import UntilIdle, free_port_base, run_until
@@ -149,6 +152,21 @@ def test_ota_sim_detects_frames_and_closes_the_loop(mu_ascc_ota_sim) -> None:
     assert tb.optimizer.counters()["alloc_out"] >= 3
 
 
+class _OnMessage(gr.basic_block):
+    """Calls ``fn(msg)`` for every message on its ``in`` port, in this block's own message
+    thread as soon as the message arrives (beside the other subscribers, e.g. the optimiser's
+    solve, not after them)."""
+
+    def __init__(self, fn) -> None:
+        gr.basic_block.__init__(self, name="on_message", in_sig=None, out_sig=None)
+        self._fn = fn
+        self.message_port_register_in(pmt.intern("in"))
+        self.set_msg_handler(pmt.intern("in"), self._handle)  # a bound method (not a lambda)
+
+    def _handle(self, msg) -> None:
+        self._fn(msg)
+
+
 def expect_every_frame(n: int, tail_s: float = 1.0):
     """A ``prepare`` for :func:`run_ota_sim`: each user's channel decoder expects frames 0 to
     ``n - 1`` (the base station's channel encoders start at frame 0, one frame per image) and
@@ -209,33 +227,45 @@ def test_a_user_whose_bursts_are_lost_still_gets_one_result_per_image(mu_ascc_ot
     Now the channel decoder answers every frame it never received (before the first, between,
     after the last once none came for tail_s) and metrics_sink matches those erasures to their
     images by frame: images in = results out, and its counts agree with the decoder's."""
-    n = 30
-    # images' bursts out in [a, b): user 0 hears none. The first fade starts once the first
-    # allocation is published (the user must hear the beacons for its first CSI), at least
-    # apply_lead bursts before the first image's: the last beacons are lost too, harmlessly.
-    # (Starting it at the first image's burst left no margin for the poll and the buffers
-    # between the base station and the air: under load images 0-3 got through.)
-    fades = [(-(2**31), 4), (12, 18), (25, n + 1)]
-    # The fades follow the base station's burst count, polled every 50 ms: at the example's
-    # 20 ms per burst a loaded machine missed the middle stretch (no poll for 400 ms); at
-    # 100 ms per burst it lasts 600 ms. (No frame tag survives the simulated air, and between
-    # bursts the air is not told apart from a frame's zero padding, so the stream cannot say.)
+    n = 50
+
+    # images' bursts out in [a, b): user 0 hears none. The first fade starts when the CSI
+    # combiner publishes the users' first CSI (the user must hear the beacons for it), in the
+    # combiner's own message thread (``_OnMessage``), before the optimiser can answer it with
+    # the first allocation: the last beacons are lost too, harmlessly. The images that arrived
+    # during the beacons (one per beacon, n_b in all) are kept and go out back to back once the
+    # allocation is in force, faster than any poll and ahead of the samples still buffered
+    # between the base station and the air; so the first fade covers all of them and two
+    # more, and ends at a burst paced by the frame period. (Ending it at image 4 let images 0-3
+    # through, in about half the runs, when the poll saw burst 4 leave before 0-3 had passed
+    # the air.) The other fades are placed after it, in bursts paced by the frame period.
+    def fades(n_b: int) -> list[tuple[int, int]]:
+        return [(-(2**31), n_b + 2), (n_b + 10, n_b + 16), (n - 5, n + 1)]
+
     period_ms = 100
-    state: dict = {"faded": False}
+    state: dict = {"faded": False, "csi": False}
+    lock = threading.Lock()  # poll runs in the test's thread and in the combiner's
 
     def poll(tb) -> None:
-        # the images' bursts: after the beacons, which the user must hear for its first CSI
-        b = tb.pilots.counters()["bursts_out"] - beacons(tb)
-        planned = tb.optimizer.counters()["alloc_out"] >= 1
-        faded = planned and any(a <= b < e for a, e in fades)
-        if faded != state.get("faded"):
-            tb.impairments_0.set_taps([0j] if faded else state["taps"])
-            state["faded"] = faded
-            state.setdefault("switches", []).append(b)
+        with lock:
+            # the images' bursts: after the beacons, which the user must hear for its first CSI
+            n_b = beacons(tb)
+            b = tb.pilots.counters()["bursts_out"] - n_b
+            faded = state["csi"] and any(a <= b < e for a, e in fades(n_b))
+            if faded != state.get("faded"):
+                tb.impairments_0.set_taps([0j] if faded else state["taps"])
+                state["faded"] = faded
+                state.setdefault("switches", []).append(b)
+
+    def on_csi(tb) -> None:
+        state["csi"] = True
+        poll(tb)
 
     def prepare(tb) -> None:
         expect_every_frame(n)(tb)
         state["taps"] = list(tb.impairments_0.taps())
+        tb.on_csi = _OnMessage(lambda _msg: on_csi(tb))
+        tb.msg_connect((tb.combiner, "csi"), (tb.on_csi, "in"))
         poll(tb)
 
     tb = run_ota_sim(mu_ascc_ota_sim, n_images=n, snr_db=10.0, prepare=prepare, poll=poll,

@@ -77,6 +77,27 @@ def test_round_trip(codec, data) -> None:
     assert np.mean(labels == y) > 0.75
 
 
+def test_colour_images_round_trip() -> None:
+    """Issue 25: (3, H, W) colour images (x265 codes them as YUV 4:2:0) with the same header
+    stripping; PSNR rises with the quality index; garbage never raises."""
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:32, 0:32]
+    base = np.stack([xx * 8, yy * 8, (xx + yy) * 4]).astype(np.float64)
+    x = np.clip(base[None] + rng.normal(0, 8, (6, 3, 32, 32)), 0, 255).astype(np.uint8)
+    c = ClassicalCodec(image_shape=(3, 32, 32), classifier=False, rate_table=False)
+    psnr = []
+    for r in (0, 8, c.levels - 1):
+        res = c.decode(c.encode(x, r), r)
+        assert res.images.shape == (6, 3, 32, 32) and not res.erased.any()
+        psnr.append(float(metrics.psnr_from_mse(metrics.mse(res.images, x / 255.0).mean())))
+    assert np.all(np.diff(psnr) > 0) and psnr[-1] > 30.0, psnr
+    blobs = [bytes(np.random.default_rng(i).integers(0, 256, 40, dtype=np.uint8)) for i in range(8)]
+    res = c.decode([b"", *blobs], 3)  # garbage decodes to an image or an erasure, never raises
+    assert res.images.shape == (9, 3, 32, 32) and res.erased[0]
+    with pytest.raises(ValueError):
+        ClassicalCodec(image_shape=(2, 32, 32), classifier=False, rate_table=False)
+
+
 def test_rate_ladder_is_monotone_and_spans_the_learned_range(codec, data) -> None:
     x, _ = data
     bits = [np.mean([8 * len(s) for s in codec.encode(x, r)]) for r in range(codec.levels)]

@@ -85,12 +85,22 @@ class metrics_sink(Block, gr.basic_block):
         references of images whose result has not arrived are kept.
     max_pending : int
         Results kept while they wait for their reference.
+    keep_scores : int
+        Per-image scores kept for the report: the first ``keep_scores`` images scored of each
+        data user, each ``{image_id, frame, erased, msssim, psnr_db}`` in the order scored,
+        under the user's ``images`` in :meth:`summary` (0: none; the means are over every
+        image either way).
     """
 
-    def __init__(self, json_path: str = "", max_refs: int = 100000, max_pending: int = 10000):
+    def __init__(
+        self, json_path: str = "", max_refs: int = 100000, max_pending: int = 10000,
+        keep_scores: int = 0,
+    ):  # fmt: skip
         gr.basic_block.__init__(self, name="metrics_sink", in_sig=None, out_sig=None)
         max_refs = check_int("max_refs", max_refs, 1)
         max_pending = check_int("max_pending", max_pending)
+        self._keep_scores = check_int("keep_scores", keep_scores)
+        self._scores: dict[int, list[dict]] = {}  # user -> at most keep_scores per-image scores
         self._json = str(json_path)
         self._max_refs = int(max_refs)
         self._max_pending = int(max_pending)
@@ -260,10 +270,22 @@ class metrics_sink(Block, gr.basic_block):
             return
         x = img[None].astype(np.float32) / 255.0
         r = ref[None].astype(np.float32) / 255.0
-        u["msssim_sum"] += float(metrics.msssim(x, r)[0])
-        u["mse_sum"] += float(metrics.mse(x, r)[0])
+        msssim, mse = float(metrics.msssim(x, r)[0]), float(metrics.mse(x, r)[0])
+        u["msssim_sum"] += msssim
+        u["mse_sum"] += mse
         u["scored"] += 1
         u["evaluated"] += 1
+        kept = self._scores.setdefault(int(meta["user"]), []) if self._keep_scores else []
+        if len(kept) < self._keep_scores:
+            kept.append(
+                {
+                    "image_id": _int_or_none(meta.get("image_id")),
+                    "frame": _int_or_none(meta.get("frame")),
+                    "erased": bool(messages.is_erased(meta)),
+                    "msssim": msssim,
+                    "psnr_db": float(metrics.psnr_from_mse(mse)),
+                }
+            )
 
     # ----------------------------------------------------------------------------------------
     def summary(self) -> dict:
@@ -298,6 +320,8 @@ class metrics_sink(Block, gr.basic_block):
                     d["classification_error"] = 1.0 - d["accuracy"]
                 if u["no_label"]:
                     d["no_label"] = u["no_label"]
+                if self._scores.get(user):
+                    d["images"] = [dict(x) for x in self._scores[user]]
                 users[str(user)] = d
             for user in sorted(set(missing) - set(self._users)):  # no result at all
                 ids = missing[user]

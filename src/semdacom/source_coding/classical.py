@@ -117,7 +117,8 @@ class ClassicalCodec:
     qualities : sequence of int
         x265 quality (0..100) of each quality index, ascending.
     image_shape : tuple
-        ``(1, H, W)``: grayscale images only.
+        ``(1, H, W)`` grayscale or ``(3, H, W)`` colour (coded by x265 as YUV 4:2:0, libheif's
+        default for RGB input).
     classifier : path or ``False``, optional
         Weights of the classifier E for :meth:`classify` (default: shipped; ``False``: none).
     rate_table : sequence of float or path or ``False``, optional
@@ -146,8 +147,9 @@ class ClassicalCodec:
             raise ValueError(f"qualities must be ascending integers in 0..100, got {qualities!r}")
         self.qualities = tuple(q)
         self.image_shape = tuple(int(v) for v in image_shape)
-        if len(self.image_shape) != 3 or self.image_shape[0] != 1:
-            raise ValueError(f"only grayscale (1, H, W) images are supported, got {image_shape}")
+        if len(self.image_shape) != 3 or self.image_shape[0] not in (1, 3):
+            raise ValueError(f"images must be (1, H, W) or (3, H, W), got {image_shape}")
+        self._mode = "L" if self.image_shape[0] == 1 else "RGB"
         if min(self.image_shape[1:]) < 8 or max(self.image_shape[1:]) > 4096:
             raise ValueError(f"image side must be in 8..4096, got {image_shape}")
         self.deadline_s = float(deadline_s)
@@ -237,8 +239,10 @@ class ClassicalCodec:
 
     # ------------------------------------------------------------------------------------
     def _heif_file(self, img8: np.ndarray, quality: int) -> bytes:
+        """One HEIF file of a uint8 image ``(C, H, W)``."""
         h, w = self.image_shape[1:]
-        heif = self._heif.from_bytes(mode="L", size=(w, h), data=img8.tobytes())
+        hwc = np.ascontiguousarray(img8[0] if self._mode == "L" else img8.transpose(1, 2, 0))
+        heif = self._heif.from_bytes(mode=self._mode, size=(w, h), data=hwc.tobytes())
         buf = io.BytesIO()
         heif.save(buf, quality=int(quality), enc_params=dict(ENCODER_PARAMS))
         return buf.getvalue()
@@ -246,7 +250,7 @@ class ClassicalCodec:
     def _make_template(self) -> None:
         """Container template from a blank image: everything but the slice NAL unit."""
         h, w = self.image_shape[1:]
-        raw = self._heif_file(np.zeros((h, w), np.uint8), self.qualities[0])
+        raw = self._heif_file(np.zeros(self.image_shape, np.uint8), self.qualities[0])
         top = _boxes(raw, 0, len(raw))
         types = [t for t, _, _ in top]
         if types[-1] != b"mdat" or b"meta" not in types:
@@ -296,7 +300,7 @@ class ClassicalCodec:
         """Encode images at ``quality_index``; one stream (stripped HEVC slice) per image."""
         r = self._check_rate(quality_index)
         x = self.as_array(images)
-        img8 = np.round(x[:, 0] * 255.0).astype(np.uint8)
+        img8 = np.round(x * 255.0).astype(np.uint8)
         return [self._check_file(self._heif_file(im, self.qualities[r])) for im in img8]
 
     def _decode_one(self, stream) -> tuple[np.ndarray | None, str]:
@@ -309,14 +313,16 @@ class ClassicalCodec:
             return None, f"stream of {len(stream)} bytes is too long"
         try:
             heif = self._heif.open_heif(io.BytesIO(self.rebuild(stream)), convert_hdr_to_8bit=True)
-            if heif.mode != "L" or tuple(heif.size) != self.image_shape[:0:-1]:
-                return None, f"decoded {heif.mode} {heif.size}, expected L {self.image_shape[1:]}"
+            if heif.mode != self._mode or tuple(heif.size) != self.image_shape[:0:-1]:
+                return None, (f"decoded {heif.mode} {heif.size}, expected {self._mode} "
+                              f"{self.image_shape[1:]}")  # fmt: skip
             arr = np.asarray(heif)
         except Exception as exc:  # libheif/libde265 reject it: an erasure
             return None, f"heif: {type(exc).__name__}: {str(exc)[:120]}"
-        if arr.shape != self.image_shape[1:] or arr.dtype != np.uint8:
+        chw = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
+        if chw.shape != self.image_shape or arr.dtype != np.uint8:
             return None, f"decoded array {arr.shape} {arr.dtype}"
-        return arr.astype(np.float32) / 255.0, ""
+        return chw.astype(np.float32) / 255.0, ""
 
     def decode(self, streams: list[bytes], quality_index: int) -> DecodeResult:
         """Decode streams (the quality index is not needed by HEVC; it is only validated)."""

@@ -128,6 +128,36 @@ def test_malformed_reference_and_shape_mismatch(harness) -> None:
 def test_bad_parameters() -> None:
     with pytest.raises(ValueError):
         metrics_sink(max_refs=0)
+    with pytest.raises(ValueError):
+        metrics_sink(keep_scores=-1)
+
+
+def test_per_image_scores_of_colour_images_for_the_report(harness) -> None:
+    """Issue 25: the first ``keep_scores`` images of a data user are listed with their own
+    MS-SSIM and PSNR (colour (3, H, W) as grayscale), in the order scored; the means still
+    cover every image, and no list is kept by default."""
+    h = harness(keep_scores=2)
+    rng = np.random.default_rng(5)
+    refs = [rng.integers(0, 256, (3, 32, 32), dtype=np.uint8) for _ in range(3)]
+    outs = [np.clip(r.astype(int) + 10 * (i + 1), 0, 255).astype(np.uint8)
+            for i, r in enumerate(refs)]  # fmt: skip
+    for i, r in enumerate(refs):
+        h.post("ref", messages.image_pdu({"user": 0, "image_id": i, "frame": i}, r))
+    for i, x in enumerate(outs):
+        h.post("pdus", messages.image_pdu({"user": 0, "image_id": i, "erased": i == 1}, x))
+    du = h.blk.summary()["users"]["0"]
+    assert du["received"] == du["evaluated"] == 3 and len(du["images"]) == 2
+    for i, item in enumerate(du["images"]):
+        x, r = outs[i][None] / 255.0, refs[i][None] / 255.0
+        assert item["image_id"] == i and item["erased"] == (i == 1)
+        assert item["msssim"] == pytest.approx(float(metrics.msssim(x, r)[0]), abs=1e-6)
+        assert item["psnr_db"] == pytest.approx(float(metrics.psnr_from_mse(metrics.mse(x, r)[0])))
+    assert du["images"][0]["psnr_db"] > du["images"][1]["psnr_db"]
+    h.stop()
+    h2 = harness()
+    h2.post("ref", messages.image_pdu({"user": 0, "image_id": 0}, refs[0]))
+    h2.post("pdus", messages.image_pdu({"user": 0, "image_id": 0}, outs[0]))
+    assert "images" not in h2.blk.summary()["users"]["0"]
 
 
 # ---------------------------------------------------------------------------------------------
