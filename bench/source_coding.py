@@ -16,6 +16,13 @@
   highest-rate reference; ``fixed_points[i].vbr_extra_bits_pct`` compares point by point.
 * ``vbr_model_bytes`` / ``separate_models_bytes``: weight files of the one VBR model and of the
   separately trained models (the four trained here, and scaled to one per VBR point).
+* ``colour`` (issue 25): the shipped colour model (``semdacom/data/colour``, 32x32 RGB) on
+  crops of the photographs held back from its training (``COLOUR_CROPS_PER_PHOTO`` per
+  photograph, at the training crops' scales), against the HEVC-intra stand-in (x265 in HEIF,
+  YUV 4:2:0, headers stripped) on the same crops: images/s (encode + decode, batch 256, middle
+  point), bpp span, every point's bpp / PSNR / MS-SSIM, PSNR of both at matched bpp, and the
+  BD-rate (PSNR) of the colour model against the stand-in (positive: it needs that many
+  percent more bits).
 """
 
 from __future__ import annotations
@@ -31,6 +38,60 @@ from semdacom.source_coding.codec import WEIGHTS_DIR, LearnedCodec, load_codec
 from semdacom.source_coding.evaluate import bd_rate, evaluate
 
 N_EVAL = 1000
+#: Crops per held-out photograph of the colour section, and the bpp at which both codecs'
+#: PSNR is read off.
+COLOUR_CROPS_PER_PHOTO = 400
+MATCHED_BPP = (0.4, 0.6, 0.8, 1.0, 1.5, 2.0, 3.0)
+
+
+def _psnr_at(bpp: np.ndarray, psnr: np.ndarray, at: float) -> float | None:
+    """PSNR at ``at`` bpp on the log-rate interpolation of a codec's points (None outside)."""
+    if not bpp.min() <= at <= bpp.max():
+        return None
+    return float(np.interp(np.log(at), np.log(bpp), psnr))
+
+
+def colour(threads: int) -> dict:
+    """The ``colour`` section (module docstring)."""
+    from semdacom.cli.demo_colour import COLOUR_WEIGHTS
+    from semdacom.data.photos import HELD_OUT, installed_photos, train_crops
+    from semdacom.source_coding.classical import ClassicalCodec, heif_available
+    from semdacom.source_coding.evaluate import evaluate_decoded
+
+    held = [ph for ph in installed_photos() if ph.name in HELD_OUT]
+    if not held or not heif_available():
+        return {"skipped": "held-out photographs (mate-backgrounds) or pillow-heif missing"}
+    crops = train_crops(held, 32, COLOUR_CROPS_PER_PHOTO, seed=7)
+    x = np.ascontiguousarray(crops.transpose(0, 3, 1, 2))
+    ours = LearnedCodec.load(COLOUR_WEIGHTS, semantic=False, workers=threads)
+    hevc = ClassicalCodec(image_shape=(3, 32, 32), classifier=False, rate_table=False)
+    res = {"test_set": f"{len(x)} 32x32 crops of the held-out photographs "
+           f"{', '.join(ph.name for ph in held)} (mate-backgrounds, GPL-2+)",
+           "weights": "semdacom/data/colour/weights/hyperprior_vbr.pt"}  # fmt: skip
+    batch = x[:256]
+    for name, codec in (("colour_model", ours), ("hevc_intra_stand_in", hevc)):
+        mid = codec.levels // 2
+        t = best_time(lambda c=codec, m=mid: c.decode(c.encode(batch, m), m), repeats=3)
+        rows = evaluate_decoded(codec, x, progress=False, desc=name)
+        for r in rows:
+            r["bpp"] = r["rs_bits"] / (32 * 32)
+        bpp = np.array([r["bpp"] for r in rows])
+        res[name] = {
+            "images_per_s_batch256": 256.0 / t,
+            "bpp_min": float(bpp.min()),
+            "bpp_max": float(bpp.max()),
+            "bpp_span_ratio": float(bpp.max() / bpp.min()),
+            "points": rows,
+        }
+    a, b = res["colour_model"]["points"], res["hevc_intra_stand_in"]["points"]
+    ab, ap = np.array([r["bpp"] for r in a]), np.array([r["psnr_db"] for r in a])
+    bb, bp = np.array([r["bpp"] for r in b]), np.array([r["psnr_db"] for r in b])
+    res["psnr_db_at_matched_bpp"] = [
+        {"bpp": v, "colour_model": _psnr_at(ab, ap, v), "hevc_intra_stand_in": _psnr_at(bb, bp, v)}
+        for v in MATCHED_BPP
+    ]
+    res["bd_rate_colour_vs_hevc_pct"] = bd_rate(bb * 1024, bp, ab * 1024, ap)
+    return res
 
 
 def _stages(codec: LearnedCodec, x: np.ndarray, r: int) -> dict:
@@ -144,6 +205,7 @@ def main() -> dict:
             bits = float(np.exp(np.interp(f["psnr_db"], vbr_psnr, np.log(vbr_bits))))
             f["vbr_bits_at_same_psnr"] = bits if inside else None
             f["vbr_extra_bits_pct"] = 100.0 * (bits / f["rs_bits"] - 1.0) if inside else None
+    res["colour"] = colour(threads)
     path = write("source_coding", res)
     print(
         f"encode+decode: {res['images_per_s_batch1']:.0f} images/s (batch 1), "
@@ -154,6 +216,13 @@ def main() -> dict:
         f"{res['separate_models_count']} separate models {res['separate_models_bytes']} B; "
         f"BD-rate VBR vs separate: {res['bd_rate_vbr_vs_separate_pct']}"
     )
+    c = res["colour"]
+    if "skipped" not in c:
+        print(
+            f"colour: {c['colour_model']['images_per_s_batch256']:.0f} images/s, bpp "
+            f"{c['colour_model']['bpp_min']:.2f}..{c['colour_model']['bpp_max']:.2f}; BD-rate vs "
+            f"the HEVC-intra stand-in {c['bd_rate_colour_vs_hevc_pct']:+.1f} %"
+        )
     print(f"wrote {path}")
     return res
 

@@ -158,12 +158,12 @@ def test_demo_mu_ascc_prints_the_table_and_writes_the_report(tmp_path, capsys) -
     from semdacom.cli import demo_mu_ascc
 
     args = argparse.Namespace(images=8, p_dbw=[-12.0, 4.0], L=256, link="physical",
-                              prefill=2, out=tmp_path)  # fmt: skip
+                              prefill=2, out=tmp_path, colour=False)  # fmt: skip
     assert demo_mu_ascc.run(args) == 0
     out = capsys.readouterr().out
     assert "measured" in out and "predicted" in out and "best baseline" in out
     assert "images in - results out over all runs: 0" in out
-    rows = json.loads((tmp_path / "report.json").read_text())
+    rows = json.loads((tmp_path / "report.json").read_text())["fashion_mnist"]
     assert [r["p_max_dbw"] for r in rows] == [-12.0, 4.0]
     for r in rows:
         assert r["du"]["received"] == r["su"]["received"] == 8
@@ -202,3 +202,39 @@ def test_your_own_folder_goes_through_the_closed_loop(mu_ascc_loopback, tmp_path
     assert 0.0 < du["msssim"] <= 1.0 and du["psnr_db"] > 10.0, du
     src = tb.image_source_0.counters()
     assert src["unreadable"] == 1 and src["pdus_out"] == n, src
+
+
+def test_demo_colour_photographs_and_a_corrupt_file(tmp_path, capsys, photo_maker) -> None:
+    """Issue 25 (must show): a folder of 20 colour JPEG/PNG pictures of mixed sizes and aspect
+    ratios goes through mu_ascc_loopback with the shipped colour model (32 x 32 RGB, its own
+    distortion table): images in = results out on both users, PSNR and MS-SSIM of every image
+    in report.json, colour originals and reconstructions in report.png; the same folder with
+    one corrupt file: the file is counted as unreadable and the same 20 images go through."""
+    from semdacom.cli import demo_mu_ascc
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(20):
+        img = photo_maker(40 + 9 * i, 33 + 13 * (i % 6), 100 + i)
+        img.save(photos / f"p{i:02d}.{'png' if i % 2 else 'jpg'}")
+    out = tmp_path / "demo"
+    args = argparse.Namespace(images=4, p_dbw=[6.0], L=256, link="physical", prefill=2,
+                              out=out, colour=True, photos=photos,
+                              measure_mrt=False)  # fmt: skip
+    assert demo_mu_ascc.run(args) == 0
+    text = capsys.readouterr().out
+    assert "images in - results out over all runs: 0" in text and "unreadable 1" in text
+    colour = json.loads((out / "report.json").read_text())["colour"]
+    assert colour["images"] == 20 and colour["mode"] == "RGB"
+    (row,) = colour["rows"]
+    assert row["du"]["received"] == row["su"]["received"] == 20 and row["du"]["missing"] == 0
+    per = row["per_image"]
+    assert sorted(x["file"] for x in per) == [f"p{i:02d}.{'png' if i % 2 else 'jpg'}"
+                                              for i in range(20)]  # fmt: skip
+    for x in per:
+        assert 10.0 < x["psnr_db"] < 60.0 and 0.0 < x["msssim"] <= 1.0, x
+    assert abs(np.mean([x["msssim"] for x in per]) - row["du"]["msssim"]) < 1e-6
+    bad = colour["corrupt_run"]
+    assert bad["unreadable"] == 1 and bad["du_in"] == bad["du_out"] == bad["su_out"] == 20
+    assert bad["same_images_as_clean_run"] is True
+    assert (out / "report.png").stat().st_size > 30_000

@@ -53,3 +53,29 @@ def test_distortion_table(name: str) -> None:
         d = np.asarray(p["samples"]["distortion"])
         r2 = 1 - np.sum((model - d) ** 2) / np.sum((d - d.mean()) ** 2)
         assert r2 == pytest.approx(p["r2"], abs=1e-6)
+
+
+def test_shipped_colour_model_and_its_tables() -> None:
+    """Issue 25: the colour model (32 x 32 RGB, trained on the photographs of mate-backgrounds
+    not held out) ships with its rate table and the data user's distortion tables, all in the
+    manifest, each table fitted on these weights; the weights path alone finds its rate table
+    and nothing of the grayscale model attaches to it."""
+    from semdacom.cli.demo_colour import COLOUR_TABLE, COLOUR_WEIGHTS
+    from semdacom.mu_ascc.distortion import load_table
+    from semdacom.source_coding.codec import LearnedCodec
+
+    entries = _manifest()
+    sha = file_sha256(COLOUR_WEIGHTS)
+    tables = ("hyperprior_vbr_eval", "hyperprior_vbr_du_msssim", "hyperprior_vbr_du_mse")
+    for f in ["colour/weights/hyperprior_vbr.pt", *(f"colour/tables/{t}.json" for t in tables)]:
+        assert entries[f]["sha256"] == file_sha256(DATA_DIR / f), f
+        assert entries[f]["made_by"].startswith("semdacom ") and "photos" in entries[f]["dataset"]
+    for t in tables:
+        doc = json.loads((DATA_DIR / "colour" / "tables" / f"{t}.json").read_text())
+        assert doc["model_sha256"] == sha and doc["image_shape"] == [3, 32, 32], t
+    codec = LearnedCodec.load(COLOUR_WEIGHTS)
+    assert codec.image_shape == (3, 32, 32) and codec.semantic is None
+    assert codec.levels == 16 and codec.rate_table is not None
+    assert np.all(np.diff(codec.rate_table) > 0)
+    table = load_table(str(COLOUR_TABLE))
+    assert table.rs_bits.size == 16 and np.allclose(table.rs_bits, codec.rate_table, rtol=0.05)

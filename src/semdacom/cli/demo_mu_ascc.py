@@ -9,8 +9,12 @@ next to the best baseline at the same P_max (sweep mu-ascc's ZF-WF-BPG, ZF-WF-DJ
 on the BER-indexed tables and the same link). The optimiser block plans with erasure-aware
 tables (``mu_ascc_optimizer(distortion="auto")`` with the physical link). MRT-EP also runs
 through the same flowgraph on the same images (the optimiser block's ``mrt_ep`` solver), so the
-closest baseline is measured as well as predicted (``--no-measure-mrt`` skips it). Writes
-out/demo/report.json and out/demo/report.png.
+closest baseline is measured as well as predicted (``--no-measure-mrt`` skips it). Then the
+colour runs (:mod:`semdacom.cli.demo_colour`; ``--no-colour`` skips them): held-out colour
+photographs through the same flowgraph with the shipped colour model, PSNR and MS-SSIM per
+image, and the same folder with one corrupt file. Writes out/demo/report.json
+(``fashion_mnist``: one row per P_max; ``colour``: its rows, per-image scores and the
+corrupt-file run) and out/demo/report.png.
 """
 
 from __future__ import annotations
@@ -20,8 +24,7 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
-
+from semdacom.cli import demo_colour
 from semdacom.cli.examples import compile_example, find_example, load_flowgraph_module
 
 DEFAULT_P_DBW = [-6.0, -2.0, 2.0, 6.0]
@@ -53,31 +56,41 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="do not run the MRT-EP baseline through the flowgraph",
     )
     p.add_argument("--out", type=Path, default=Path("out/demo"))
+    demo_colour.add_arguments(p)
     p.set_defaults(func=run)
 
 
-def _run_point(mod, p_dbw: float, args: argparse.Namespace, solver: str = "fast") -> dict:
+def _run_point(
+    mod, p_dbw: float, args: argparse.Namespace, solver: str = "fast", n: int | None = None,
+    shown: int = SHOWN, **flowgraph,
+) -> dict:  # fmt: skip
+    """One run of the closed loop at ``p_dbw``: ``n`` images per user (default ``--images``),
+    the flowgraph's other parameters from ``flowgraph`` (e.g. a colour folder for the DU)."""
+    n = args.images if n is None else int(n)
     tb = mod.mu_ascc_loopback(
         p_max_dbw=p_dbw,
         blocklength=args.L,
         link=args.link,
-        n_images=args.images,
+        n_images=n,
         prefill=args.prefill,
         solver=solver,
+        **flowgraph,
     )
     from gnuradio import blocks
 
-    probes = {"du": blocks.message_debug(), "su": blocks.message_debug()}
+    probes = {"du": blocks.message_debug(), "su": blocks.message_debug(),
+              "sent": blocks.message_debug()}  # fmt: skip
     tb.msg_connect((tb.source_decoder_0, "pdus"), (probes["du"], "store"))
     tb.msg_connect((tb.semantic_decoder_1, "pdus"), (probes["su"], "store"))
+    tb.msg_connect((tb.image_source_0, "pdus"), (probes["sent"], "store"))
     t0 = time.monotonic()
     tb.start()
     try:
         # every result and every reference: a result whose reference is still queued at stop
         # would count as unmatched (GNU Radio drains one message port before the next, so the
         # sink's `ref` queue can trail its `pdus` queue by tens of images)
-        while not _complete(tb.metrics.summary()["counts"], 2 * args.images):
-            if time.monotonic() - t0 > 60 + args.images * 0.5:
+        while not _complete(tb.metrics.summary()["counts"], 2 * n):
+            if time.monotonic() - t0 > 60 + n * 0.5:
                 raise RuntimeError(f"closed loop stalled: {tb.metrics.summary()}")
             time.sleep(0.02)
     finally:
@@ -89,10 +102,11 @@ def _run_point(mod, p_dbw: float, args: argparse.Namespace, solver: str = "fast"
     du, su = s["users"]["0"], s["users"]["1"]
     measured = 0.8 * du["one_minus_msssim"] + 0.2 * su["classification_error"]
     return {
-        "examples": _examples(probes),
+        "examples": _examples(probes, shown),
+        "source": tb.image_source_0.counters(),
         "mcs": None if a.mcs is None else [int(v) for v in a.mcs],
         "p_max_dbw": p_dbw,
-        "images": args.images,
+        "images": n,
         "wall_s": wall,
         "du": du,
         "su": su,
@@ -115,20 +129,27 @@ def _complete(counts: dict, n: int) -> bool:
 
 
 def _examples(probes: dict, n: int = SHOWN) -> dict:
-    """The first ``n`` results of each user: DU reconstructions (None when erased) and SU
-    predictions, by image id, for the report's pictures."""
+    """The first ``n`` results of each user: DU reconstructions (None when erased; ``(H, W)``
+    grayscale or ``(H, W, 3)`` colour) and SU predictions, by image id, for the report's
+    pictures; and the DU's images as sent (``sent``: image id, file and image), all of them
+    (each image's file for the per-image table), the pixels of the first ``n``."""
     import pmt
     from gnuradio.semdacom import messages
 
-    out: dict = {"du": [], "su": []}
+    out: dict = {"du": [], "su": [], "sent": []}
     for key, dbg in probes.items():
-        for i in range(min(n, dbg.num_messages())):
+        for i in range(dbg.num_messages() if key == "sent" else min(n, dbg.num_messages())):
             msg = dbg.get_message(i)
             meta = messages.meta_from_pmt(pmt.car(msg))
             item = {"image_id": int(meta.get("image_id", -1)), "erased": bool(meta.get("erased"))}
-            if key == "du":
-                img = np.asarray(pmt.to_python(pmt.cdr(msg)), dtype=np.uint8)
-                item["image"] = None if item["erased"] or img.size != 784 else img.reshape(28, 28)
+            if key in ("du", "sent"):
+                try:
+                    img = messages.unpack_image_pdu(msg)[1]
+                    img = img[0] if img.shape[0] == 1 else img.transpose(1, 2, 0)
+                except messages.MessageError:  # an erasure without pixels
+                    img = None
+                item["image"] = None if item["erased"] or (key == "sent" and i >= n) else img
+                item["file"] = meta.get("file")
             else:
                 item["pred"], item["label"] = int(meta.get("pred", -1)), int(meta.get("label", -1))
             out[key].append(item)
@@ -200,16 +221,27 @@ def run(args: argparse.Namespace) -> int:
         for r in rows
         if (m := r.get("mrt_ep_measured")) is not None
     )
+    colour = None
+    if getattr(args, "colour", False):
+        colour = demo_colour.run_colour(mod, args, _run_point)
+        lost += demo_colour.print_colour(colour)
     print(f"images in - results out over all runs: {lost}")
     args.out.mkdir(parents=True, exist_ok=True)
-    public = [{k: v for k, v in r.items() if k != "examples"} for r in rows]
+    public: dict = {"fashion_mnist": _public(rows), "colour": None}
+    if colour is not None:
+        public["colour"] = {**colour, "rows": _public(colour["rows"])}
     (args.out / "report.json").write_text(json.dumps(public, indent=1))
-    _plot(rows, args.out / "report.png", SOLVER_LABELS)
+    _plot(rows, args.out / "report.png", SOLVER_LABELS, colour)
     print(f"wrote {args.out / 'report.json'} and {args.out / 'report.png'}")
     return 0 if lost == 0 else 1
 
 
-def _plot(rows: list[dict], path: Path, labels: dict) -> None:
+def _public(rows: list[dict]) -> list[dict]:
+    """The rows as report.json keeps them (without the pictures)."""
+    return [{k: v for k, v in r.items() if k != "examples"} for r in rows]
+
+
+def _plot(rows: list[dict], path: Path, labels: dict, colour: dict | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -218,10 +250,15 @@ def _plot(rows: list[dict], path: Path, labels: dict) -> None:
     from semdacom.data.datasets import load_fashion_mnist
 
     x = [r["p_max_dbw"] for r in rows]
-    fig = plt.figure(figsize=(13, 4 + 1.25 * (len(rows) + 1)))
-    grid = fig.add_gridspec(2, 1, height_ratios=[4, 1.25 * (len(rows) + 1)])
+    heights = [4, 1.25 * (len(rows) + 1)]
+    if colour is not None:
+        heights.append(1.35 * (len(colour["rows"]) + 1))
+    fig = plt.figure(figsize=(13, sum(heights)))
+    grid = fig.add_gridspec(len(heights), 1, height_ratios=heights)
     axes = grid[0].subgridspec(1, 3).subplots()
     _plot_examples(fig, grid[1], rows, load_fashion_mnist("test"))
+    if colour is not None:
+        demo_colour.plot_colour(fig, grid[2], colour)
     ax = axes[0]
     ax.plot(x, [r["measured_weighted"] for r in rows], "o-", label="MU-ASCC measured (flowgraph)")
     ax.plot(x, [r["predicted_weighted"] for r in rows], "s--", label="MU-ASCC predicted (tables)")

@@ -117,7 +117,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval-codec", help="per operating point: bits, MS-SSIM, PSNR, SU accuracy")
     p.add_argument("--data-dir", default=None)
     add_data_args(p, from_weights=True)
-    p.add_argument("--n", type=int, default=2000, help="test images (first n)")
+    p.add_argument(
+        "--n",
+        type=int,
+        default=2000,
+        help="test images (Fashion-MNIST: the first n; --data: n spread over its test split)",
+    )
     p.add_argument(
         "--weights",
         nargs="+",
@@ -133,7 +138,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("fit-distortion", help="Monte-Carlo bit flips + logistic fit, eq. (12)/(13)")
     p.add_argument("--data-dir", default=None)
     add_data_args(p, from_weights=True)
-    p.add_argument("--n", type=int, default=400, help="test images per operating point")
+    p.add_argument(
+        "--n",
+        type=int,
+        default=400,
+        help="test images per operating point (with --data spread evenly over its test split)",
+    )
     p.add_argument(
         "--points", type=int, default=29, help="BER grid points over 1e-8..1e-1 (+ 0.2, 0.35, 0.5)"
     )
@@ -406,6 +416,15 @@ def _eval_setup(args, data: Path, weights: Path):
     # a semantic user needs classes: with them only images with a class are scored
     labelled = folder.n_classes > 0 and sem.exists()
     images, labels, meta = folder_split(args, "test", opts, labelled=labelled)
+    n = getattr(args, "n", None)
+    if n and len(images) > n:
+        # n images spread evenly over the split, not its first n: a folder's listing is in
+        # class and file order and an .npz in the order it was made (the photographs' crops
+        # photograph by photograph), so the first n would be one class or one photograph
+        import numpy as np
+
+        idx = np.linspace(0, len(images) - 1, n).round().astype(np.int64)
+        images, labels = images[idx], labels[idx]
     return (sem if labelled else False), clf, images, (labels if labelled else None), meta
 
 
