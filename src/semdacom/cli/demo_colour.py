@@ -175,7 +175,7 @@ def plot_colour(fig, cell, colour: dict, shown: int = 8) -> None:
     )
     for j, e in enumerate(sent):
         axes[0, j].imshow(e["image"])
-        axes[0, j].set_title(Path(e["file"] or "?").stem[:14], fontsize=6)
+        axes[0, j].set_title(Path(e["file"] or "?").stem[:16], fontsize=6)
     for i, r in enumerate(rows, start=1):
         recon = {e["image_id"]: e for e in r["examples"]["du"]}
         scores = {x["image_id"]: x for x in r["per_image"]}

@@ -254,7 +254,7 @@ def _plot(rows: list[dict], path: Path, labels: dict, colour: dict | None = None
     if colour is not None:
         heights.append(1.35 * (len(colour["rows"]) + 1))
     fig = plt.figure(figsize=(13, sum(heights)))
-    grid = fig.add_gridspec(len(heights), 1, height_ratios=heights)
+    grid = fig.add_gridspec(len(heights), 1, height_ratios=heights, top=1 - 0.7 / sum(heights))
     axes = grid[0].subgridspec(1, 3).subplots()
     _plot_examples(fig, grid[1], rows, load_fashion_mnist("test"))
     if colour is not None:
