@@ -237,4 +237,8 @@ def test_demo_colour_photographs_and_a_corrupt_file(tmp_path, capsys, photo_make
     bad = colour["corrupt_run"]
     assert bad["unreadable"] == 1 and bad["du_in"] == bad["du_out"] == bad["su_out"] == 20
     assert bad["same_images_as_clean_run"] is True
+    # a folder with a corrupt file is counted by its readable images (n_images of both users)
+    from semdacom.cli import demo_colour
+
+    assert len(demo_colour._readable_images(out / "photos_with_corrupt_file")) == 20
     assert (out / "report.png").stat().st_size > 30_000

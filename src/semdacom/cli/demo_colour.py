@@ -45,25 +45,36 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def photos_folder(path: Path) -> Path:
-    """``path``; the default held-out crops are made when missing (``ValueError`` when the
-    photographs are not installed)."""
+    """``path``; the default held-out crops are made when missing (``UsageError`` when the
+    photographs are not installed or ``path`` is no folder)."""
+    from semdacom.cli.common import UsageError
+
     if path.resolve() == DEFAULT_PHOTOS.resolve() and not any(path.glob("*")):
         from semdacom.data.photos import HELD_OUT, held_out_crops, installed_photos
 
         held = [ph for ph in installed_photos() if ph.name in HELD_OUT]
         if not held:
-            raise ValueError("no held-out photographs installed (mate-backgrounds; make setup)")
+            raise UsageError("no held-out photographs installed (mate-backgrounds; make setup)")
         held_out_crops(held, path, seed=1)  # as semdacom make-photos
     if not path.is_dir():
-        raise ValueError(f"--photos {path} is not a folder")
+        raise UsageError(f"--photos {path} is not a folder")
     return path
 
 
-def _image_files(folder: Path) -> list[str]:
-    from semdacom.data.folder import ImageFolder
+def _readable_images(folder: Path) -> list[str]:
+    """The files of ``folder`` that ``image_source`` will send (the unreadable ones left out:
+    the source skips them, so they must not count in ``n_images``)."""
+    from semdacom.data.folder import ImageFolder, UnreadableImage
 
     images = ImageFolder(folder, SIZE, FIT, MODE)
-    return [images.name(i) for i in range(len(images))]
+    names = []
+    for i in range(len(images)):
+        try:
+            images.load(i)
+        except UnreadableImage:
+            continue
+        names.append(images.name(i))
+    return names
 
 
 def with_corrupt_file(folder: Path, out: Path) -> Path:
@@ -101,11 +112,12 @@ def run_colour(mod, args: argparse.Namespace, run_point) -> dict:
     ``run_point`` is demo-mu-ascc's one run of the closed loop."""
     from tqdm import tqdm
 
+    from semdacom.cli.common import UsageError
+
     folder = photos_folder(args.photos)
-    files = _image_files(folder)
-    n = len(files)
+    n = len(_readable_images(folder))
     if n == 0:
-        raise ValueError(f"no images in {folder}")
+        raise UsageError(f"no readable images in {folder}")
     rows = []
     for p in tqdm(args.p_dbw, desc="P_max (colour)"):
         r = run_point(mod, p, args, n=n, shown=n, **_flowgraph_params(folder, n))
