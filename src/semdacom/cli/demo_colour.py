@@ -126,8 +126,9 @@ def run_colour(mod, args: argparse.Namespace, run_point) -> dict:
     bad = with_corrupt_file(folder, args.out / "photos_with_corrupt_file")
     c = run_point(mod, args.p_dbw[-1], args, n=n, shown=n, **_flowgraph_params(bad, n))
     c["per_image"] = _per_image(c)
-    sent_clean = sorted(Path(x["file"]).name for x in rows[-1]["per_image"])
-    sent_bad = sorted(Path(x["file"]).name for x in c["per_image"])
+    # (an erasure matched by frame has no image id, so no file: "?")
+    sent_clean = sorted(Path(x["file"] or "?").name for x in rows[-1]["per_image"])
+    sent_bad = sorted(Path(x["file"] or "?").name for x in c["per_image"])
     corrupt = {
         "folder": str(bad),
         "files": n + 1,
