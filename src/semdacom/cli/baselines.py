@@ -22,7 +22,7 @@ import json
 from pathlib import Path
 
 from semdacom.cli.common import data_dir as _data_dir
-from semdacom.cli.common import fit_tables
+from semdacom.cli.common import fit_meta, fit_tables, register_tables
 from semdacom.cli.common import made_by as _made_by
 from semdacom.cli.common import threads as _threads
 
@@ -74,7 +74,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run_fit_classical(args) -> int:
     from semdacom.data import file_sha256
-    from semdacom.data.manifest import update_manifest
     from semdacom.mu_ascc import distortion_fit as dfit
     from semdacom.source_coding.classical import ENCODER_PARAMS, NAME, ClassicalCodec
 
@@ -100,26 +99,10 @@ def run_fit_classical(args) -> int:
         "the HEIF container is rebuilt by the decoder (docs/mu_ascc/baselines.md)",
         "erasure": "erased images count as the mean Fashion-MNIST training image (DU); "
         "an erased SU label is -1, i.e. an error",
-        "erasure_rate": {
-            str(m.index): {"log10_ber": m.log10_ber, "rate": m.curves["erasure"]} for m in measures
-        },
-        "seed": args.seed,
-        "trials": args.trials,
+        **fit_meta(args, measures),
     }
     dfit.tabulate_tables(paths, min_r2=args.min_r2, meta=meta)
-    for p in paths:
-        doc = json.loads(p.read_text())
-        update_manifest(
-            data,
-            p,
-            made_by=_made_by(),
-            dataset=DATASET,
-            metric=f"{doc['model']}; logistic min R^2 {doc['min_r2']:.4f} over "
-            f"{len(doc['points'])} points",
-        )
-        print(f"{p}: model {doc['model']}, logistic min R^2 = {doc['min_r2']:.4f}")
-    for png in dfit.plot_named_tables(paths, args.figures):
-        print(f"wrote {png}")
+    register_tables(paths, data, DATASET, args.figures, named=True)
     return 0
 
 

@@ -11,12 +11,18 @@ from pathlib import Path
 __all__ = [
     "UsageError",
     "add_data_args",
+    "arg_values",
     "check_data_args",
     "data_dir",
     "data_options",
+    "fit_meta",
+    "fit_tables",
     "folder_split",
     "made_by",
+    "print_eval_rows",
+    "register_tables",
     "threads",
+    "write_rate_table",
 ]
 
 #: ``--size``, ``--mode``, ``--fit``, ``--test-every`` when neither given nor in the weights.
@@ -25,6 +31,11 @@ DATA_DEFAULTS = {"size": 28, "mode": "L", "fit": "crop", "test_every": 5}
 
 class UsageError(Exception):
     """A command line that cannot run; ``semdacom`` prints it on one line and exits with 2."""
+
+
+def arg_values(args, *names: str) -> dict:
+    """``{name: args.name}`` for the options a command hands on unchanged as keywords."""
+    return {n: getattr(args, n) for n in names}
 
 
 def made_by() -> str:
@@ -227,3 +238,69 @@ def fit_tables(
         **({} if meta is None else {"dataset": meta["dataset"], "meta": meta}),
     )
     return paths, measures
+
+
+def print_eval_rows(rows: list[dict]) -> None:
+    """``eval-codec``'s table: per operating point bits/image, bpp, MS-SSIM, PSNR, SU accuracy."""
+    hdr = f"{'point':>5} {'bits/image':>11} {'bpp':>6} {'MS-SSIM':>8} {'PSNR dB':>8} {'SU acc':>7}"
+    print(hdr)
+    print("-" * len(hdr))
+    for r in rows:
+        acc = f"{r['su_accuracy']:.4f}" if "su_accuracy" in r else "   -  "
+        print(
+            f"{r['index']:>5} {r['rs_bits']:>11.1f} {r['bpp']:>6.3f} {r['msssim']:>8.4f} "
+            f"{r['psnr_db']:>8.2f} {acc:>7}"
+        )
+
+
+def write_rate_table(path: Path, doc: dict, data: Path) -> None:
+    """Write ``eval-codec``'s document (its ``points`` carry ``rs_bits``) to ``path`` and list
+    it in ``data``'s manifest as the rate table R_s."""
+    import json
+
+    from semdacom.data.manifest import update_manifest
+
+    bits = [r["rs_bits"] for r in doc["points"]]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=1) + "\n")
+    update_manifest(
+        data,
+        path,
+        made_by=made_by(),
+        dataset=doc["dataset"],
+        metric=f"rate table R_s: {min(bits):.0f}..{max(bits):.0f} bits/image "
+        f"({max(bits) / min(bits):.1f}x)",
+    )
+
+
+def fit_meta(args, measures) -> dict:
+    """What a tabulated fit's tables record of the measurement: the erasure rate per point,
+    the seed and the noise draws."""
+    return {
+        "erasure_rate": {
+            str(m.index): {"log10_ber": m.log10_ber, "rate": m.curves["erasure"]} for m in measures
+        },
+        "seed": args.seed,
+        "trials": args.trials,
+    }
+
+
+def register_tables(paths, data: Path, dataset: str, figures, *, named: bool = False) -> None:
+    """List the distortion tables ``paths`` (written by :func:`fit_tables`) in ``data``'s
+    manifest with their fit quality, print it, and plot them into ``figures``. ``named``: the
+    tables name their fitted model (logistic or tabulated: ``tabulate_tables``)."""
+    import json
+
+    from semdacom.data.manifest import update_manifest
+    from semdacom.mu_ascc import distortion_fit as dfit
+
+    for p in paths:
+        doc = json.loads(Path(p).read_text())
+        fit = f"min R^2 {doc['min_r2']:.4f} over {len(doc['points'])} points"
+        metric = f"{doc['model']}; logistic {fit}" if named else fit
+        update_manifest(data, p, made_by=made_by(), dataset=dataset, metric=metric)
+        model = f"model {doc['model']}, logistic " if named else ""
+        print(f"{p}: {model}min R^2 = {doc['min_r2']:.4f}")
+    plot = dfit.plot_named_tables if named else dfit.plot_tables
+    for png in plot(paths, figures):
+        print(f"wrote {png}")

@@ -19,16 +19,8 @@ import argparse
 import json
 from pathlib import Path
 
-from semdacom.cli.common import (
-    UsageError,
-    add_data_args,
-    check_data_args,
-    data_options,
-    fit_tables,
-    folder_split,
-    made_by,
-    threads,
-)
+from semdacom.cli import common
+from semdacom.cli.common import UsageError, made_by
 
 DATASET = "fashion-mnist"
 
@@ -56,7 +48,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--ckpt-dir", default=None, help="checkpoints (default OUT/ckpt)")
-    add_data_args(p)
+    common.add_data_args(p)
     p.set_defaults(func=run_train)
 
 
@@ -94,14 +86,14 @@ def _out(args) -> Path:
 
 
 def run_train(args) -> int:
-    check_data_args(args, out_alone=True)
+    common.check_data_args(args, out_alone=True)
     if not args.out:
         raise UsageError("--out OUT is required (weights go to OUT/weights)")
     out = Path(args.out).expanduser()
     images, meta = None, {"dataset": DATASET}
     if args.data:
-        opts = data_options(args)
-        images, _, m = folder_split(args, "train", opts)
+        opts = common.data_options(args)
+        images, _, m = common.folder_split(args, "train", opts)
         meta = {"data": m["data"], "dataset": m["dataset"]}
     from semdacom.data.manifest import update_manifest
     from semdacom.source_coding.compressai_codec import train_compressai
@@ -110,14 +102,8 @@ def run_train(args) -> int:
         res = train_compressai(
             out / "weights",
             arch=args.arch,
-            N=args.N,
-            M=args.M,
             lambdas=args.lmbda,
-            epochs=args.epochs,
-            steps=args.steps,
-            batch=args.batch,
-            lr=args.lr,
-            seed=args.seed,
+            **common.arg_values(args, "N", "M", "epochs", "steps", "batch", "lr", "seed"),
             ckpt_dir=args.ckpt_dir or out / "ckpt",
             images=images,
             meta={**meta, "made_by": made_by()},
@@ -193,10 +179,10 @@ def _test_images(args, weights):
         return images, labels, None
     from semdacom.data.folder import ImageFolder
 
-    opts = data_options(args, weights)
+    opts = common.data_options(args, weights)
     folder = ImageFolder(args.data, size=opts["size"], fit=opts["fit"], mode=opts["mode"])
     labelled = folder.n_classes > 0
-    images, labels, meta = folder_split(args, "test", opts, labelled=labelled)
+    images, labels, meta = common.folder_split(args, "test", opts, labelled=labelled)
     return images, (labels if labelled else None), meta
 
 
@@ -224,12 +210,12 @@ def run_eval(args) -> int:
     """``eval-codec --codec compressai``: per point bits/image, MS-SSIM, PSNR, erasures, SU
     accuracy (classifier on the decoded image); the rate table into
     ``OUT/tables/compressai_<arch>_eval.json`` with ``--out``."""
-    check_data_args(args, out_alone=True)
+    common.check_data_args(args, out_alone=True)
     import numpy as np
 
     from semdacom.source_coding.evaluate import evaluate_decoded
 
-    threads(2)
+    common.threads(2)
     images, labels, meta = _test_images(args, _files(args)[0])
     codec, clf = _codec(args, labels is not None)
     _check_shape(codec, images)
@@ -238,15 +224,7 @@ def run_eval(args) -> int:
     rows = evaluate_decoded(codec, images, labels)
     what = DATASET if meta is None else meta["dataset"]
     print(f"{what}: test split, {len(images)} images, real bitstreams ({codec.name})")
-    hdr = f"{'point':>5} {'bits/image':>11} {'bpp':>6} {'MS-SSIM':>8} {'PSNR dB':>8} {'SU acc':>7}"
-    print(hdr)
-    print("-" * len(hdr))
-    for r in rows:
-        acc = f"{r['su_accuracy']:.4f}" if "su_accuracy" in r else "   -  "
-        print(
-            f"{r['index']:>5} {r['rs_bits']:>11.1f} {r['bpp']:>6.3f} {r['msssim']:>8.4f} "
-            f"{r['psnr_db']:>8.2f} {acc:>7}"
-        )
+    common.print_eval_rows(rows)
     bits = np.array([r["rs_bits"] for r in rows])
     doc = {
         "format": "semdacom-codec-eval/1",
@@ -268,19 +246,9 @@ def run_eval(args) -> int:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(doc, indent=1) + "\n")
     if args.out and not args.no_write:
-        from semdacom.data.manifest import update_manifest
-
         out = _out(args)
         path = out / "tables" / f"{codec.name}_eval.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(doc, indent=1) + "\n")
-        update_manifest(
-            out,
-            path,
-            made_by=made_by(),
-            dataset=doc["dataset"],
-            metric=f"rate table R_s: {bits.min():.0f}..{bits.max():.0f} bits/image",
-        )
+        common.write_rate_table(path, doc, out)
         print(f"wrote {path}")
     return 0
 
@@ -289,14 +257,13 @@ def run_fit(args) -> int:
     """``fit-distortion --codec compressai``: the three distortion tables of the models into
     ``OUT/tables/compressai_<arch>_{du_msssim,du_mse,su_error}.json`` (su_error with a
     classifier), plots into ``OUT/figures`` (or ``--figures``)."""
-    check_data_args(args, out_alone=True)
+    common.check_data_args(args, out_alone=True)
     out = _out(args)
     import numpy as np
 
-    from semdacom.data.manifest import update_manifest
     from semdacom.mu_ascc import distortion_fit as dfit
 
-    threads(2)
+    common.threads(2)
     images, labels, meta = _test_images(args, _files(args)[0])
     codec, clf = _codec(args, labels is not None)
     _check_shape(codec, images)
@@ -305,7 +272,7 @@ def run_fit(args) -> int:
     if getattr(args, "tasks_dir", None) == "out":
         args.tasks_dir = str(out / "tasks")
     spec = dfit.codec_spec("compressai", [str(p) for p in codec.weights], classifier=clf)
-    paths, measures = fit_tables(
+    paths, measures = common.fit_tables(
         args,
         out,
         "fit-distortion",
@@ -324,25 +291,9 @@ def run_fit(args) -> int:
         "when there are several)",
         "erasure": "erased images count as the coder's erasure fill (DU); an erased SU label "
         "is -1, i.e. an error",
-        "erasure_rate": {
-            str(m.index): {"log10_ber": m.log10_ber, "rate": m.curves["erasure"]} for m in measures
-        },
-        "seed": args.seed,
-        "trials": args.trials,
+        **common.fit_meta(args, measures),
     }
     dfit.tabulate_tables(paths, min_r2=args.min_r2, meta=extra)
     dataset = DATASET if meta is None else meta["dataset"]
-    for p in paths:
-        doc = json.loads(p.read_text())
-        update_manifest(
-            out,
-            p,
-            made_by=made_by(),
-            dataset=dataset,
-            metric=f"{doc['model']}; logistic min R^2 {doc['min_r2']:.4f} over "
-            f"{len(doc['points'])} points",
-        )
-        print(f"{p}: model {doc['model']}, logistic min R^2 = {doc['min_r2']:.4f}")
-    for png in dfit.plot_named_tables(paths, args.figures or out / "figures"):
-        print(f"wrote {png}")
+    common.register_tables(paths, out, dataset, args.figures or out / "figures", named=True)
     return 0

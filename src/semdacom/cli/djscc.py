@@ -22,6 +22,7 @@ import json
 import sys
 from pathlib import Path
 
+from semdacom.cli.common import arg_values
 from semdacom.cli.common import data_dir as _data_dir
 from semdacom.cli.common import made_by as _made_by
 from semdacom.cli.common import threads as _threads
@@ -72,17 +73,8 @@ def run_train(args) -> int:
     _threads()
     data = _data_dir(args)
     out = data / "weights" / weights_name(args.ratio, args.snr_db)
-    _, info = train_djscc(
-        ratio=args.ratio,
-        snr_db=args.snr_db,
-        steps=args.steps,
-        batch=args.batch,
-        lr=args.lr,
-        width=args.width,
-        seed=args.seed,
-        out=out,
-        ckpt_dir=args.ckpt_dir,
-    )
+    names = ("ratio", "snr_db", "steps", "batch", "lr", "width", "seed", "ckpt_dir")
+    _, info = train_djscc(out=out, **arg_values(args, *names))
     images, labels = load_fashion_mnist("test")
     row = evaluate_snr_grid(
         images[: args.n_eval], labels[: args.n_eval], [args.snr_db], str(out), args.seed

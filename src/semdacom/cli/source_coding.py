@@ -32,7 +32,10 @@ from semdacom.cli.common import (
     data_options,
     fit_tables,
     folder_split,
+    print_eval_rows,
+    register_tables,
     threads,
+    write_rate_table,
 )
 from semdacom.cli.common import data_dir as _data_dir
 from semdacom.cli.common import made_by as _made_by
@@ -460,7 +463,6 @@ def run_eval(args) -> int:
     check_data_args(args)
     import numpy as np
 
-    from semdacom.data.manifest import update_manifest
     from semdacom.source_coding.codec import file_sha256
     from semdacom.source_coding.evaluate import evaluate
     from semdacom.source_coding.train import classifier_accuracy
@@ -488,15 +490,7 @@ def run_eval(args) -> int:
     else:
         what = f"{meta['dataset']}: test split, {len(images)} images {_shape(codec.image_shape)}"
     print(f"{what}, real bitstreams ({weights.name})")
-    hdr = f"{'point':>5} {'bits/image':>11} {'bpp':>6} {'MS-SSIM':>8} {'PSNR dB':>8} {'SU acc':>7}"
-    print(hdr)
-    print("-" * len(hdr))
-    for r in rows:
-        acc = f"{r['su_accuracy']:.4f}" if "su_accuracy" in r else "   -  "
-        print(
-            f"{r['index']:>5} {r['rs_bits']:>11.1f} {r['bpp']:>6.3f} {r['msssim']:>8.4f} "
-            f"{r['psnr_db']:>8.2f} {acc:>7}"
-        )
+    print_eval_rows(rows)
     bits = np.array([r["rs_bits"] for r in rows])
     span = float(bits.max() / bits.min())
     print(f"bits/image span (max/min): {span:.2f}x")
@@ -530,15 +524,7 @@ def run_eval(args) -> int:
         from semdacom.source_coding.codec import RATE_TABLE_FILE
 
         path = data / "tables" / RATE_TABLE_FILE
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(doc, indent=1) + "\n")
-        update_manifest(
-            data,
-            path,
-            made_by=_made_by(),
-            dataset=_dataset(meta),
-            metric=f"rate table R_s: {bits.min():.0f}..{bits.max():.0f} bits/image ({span:.1f}x)",
-        )
+        write_rate_table(path, doc, data)
         if meta is not None:
             print(f"wrote {path}")
     return 0
@@ -572,7 +558,6 @@ def run_fit(args) -> int:
     if args.weights:
         raise UsageError("--weights goes with --codec compressai (the learned codec's is OUT's)")
     check_data_args(args)
-    from semdacom.data.manifest import update_manifest
     from semdacom.mu_ascc import distortion_fit as dfit
 
     threads(2)
@@ -602,16 +587,5 @@ def run_fit(args) -> int:
         labels=labels,
         meta=meta,
     )
-    for p in paths:
-        doc = json.loads(p.read_text())
-        update_manifest(
-            data,
-            p,
-            made_by=_made_by(),
-            dataset=_dataset(meta),
-            metric=f"min R^2 {doc['min_r2']:.4f} over {len(doc['points'])} points",
-        )
-        print(f"{p}: min R^2 = {doc['min_r2']:.4f}")
-    for png in dfit.plot_tables(paths, figures):
-        print(f"wrote {png}")
+    register_tables(paths, data, _dataset(meta), figures)
     return 0

@@ -45,27 +45,25 @@ class StreamError(ValueError):
     """A stream cannot be parsed at all (nothing readable): the decoder reports an erasure."""
 
 
-def write_varint(value: int) -> bytes:
-    """LEB128 encoding of a non-negative integer below ``2**(7 * MAX_VARINT_BYTES)``."""
-    if value < 0 or value >= 1 << (7 * MAX_VARINT_BYTES):
-        raise ValueError(f"varint value out of range: {value}")
+def write_varint(value: int, max_bytes: int = MAX_VARINT_BYTES) -> bytes:
+    """LEB128 encoding of a non-negative integer below ``2**(7 * max_bytes)``."""
+    if value < 0 or value >= 1 << (7 * max_bytes):
+        raise ValueError(f"a length of {value} is too long for the stream format")
     out = bytearray()
     while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
             return bytes(out)
 
 
-def read_varint(data: bytes, pos: int = 0) -> tuple[int, int]:
-    """Decode a varint at ``pos``; returns ``(value, next_pos)``; raises :class:`StreamError`."""
+def read_varint(data: bytes, pos: int = 0, max_bytes: int = MAX_VARINT_BYTES) -> tuple[int, int]:
+    """Decode a varint of at most ``max_bytes`` bytes at ``pos``; returns ``(value,
+    next_pos)``; raises :class:`StreamError`."""
     value = 0
-    for i in range(MAX_VARINT_BYTES):
+    for i in range(max_bytes):
         if pos + i >= len(data):
-            raise StreamError("stream ends inside the length field")
+            raise StreamError("stream ends inside a length field")
         byte = data[pos + i]
         value |= (byte & 0x7F) << (7 * i)
         if not byte & 0x80:

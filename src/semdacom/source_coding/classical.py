@@ -44,6 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
+from semdacom.source_coding.base import SourceCoder
 from semdacom.source_coding.codec import TABLES_DIR, DecodeResult, decode_each, load_classifier
 
 __all__ = [
@@ -109,7 +110,7 @@ def _boxes(buf: bytes, start: int, end: int) -> list[tuple[bytes, int, int]]:
     return out
 
 
-class ClassicalCodec:
+class ClassicalCodec(SourceCoder):
     """HEVC-intra (x265) HEIF codec with the API of :class:`.codec.LearnedCodec`.
 
     Parameters
@@ -128,6 +129,8 @@ class ClassicalCodec:
         Wall-clock budget of one :meth:`decode` call; streams not reached in time are erased
         with the reason ``"timeout"``.
     """
+
+    index_name = "quality_index"
 
     name = NAME
 
@@ -167,11 +170,6 @@ class ClassicalCodec:
         return len(self.qualities)
 
     @property
-    def erasure_fill(self) -> np.ndarray:
-        """What an erased image is replaced by: the mean training image ``(C, H, W)``."""
-        return self._fill.copy()
-
-    @property
     def semantic(self):
         """The classifier E used by :meth:`classify` (loaded on first use; None if disabled)."""
         if self._classifier is None and self._classifier_path is not False:
@@ -179,14 +177,7 @@ class ClassicalCodec:
             self._classifier = load_classifier(path)
         return self._classifier
 
-    def _load_rate_table(self, rate_table) -> list[float] | None:
-        if rate_table is False:
-            return None
-        if isinstance(rate_table, (list, tuple, np.ndarray)):
-            rates = [float(v) for v in rate_table]
-            if len(rates) != self.levels:
-                raise ValueError(f"rate_table needs {self.levels} entries, got {len(rates)}")
-            return rates
+    def _read_rate_table(self, rate_table) -> list[float] | None:
         path = (
             Path(rate_table)
             if rate_table not in (None, True)
@@ -200,42 +191,6 @@ class ClassicalCodec:
             return [rates[i] for i in range(self.levels)]
         except (OSError, ValueError, KeyError, TypeError):
             return None
-
-    def _check_rate(self, quality_index: int) -> int:
-        if isinstance(quality_index, bool) or int(quality_index) != quality_index:
-            raise ValueError(f"quality_index must be an integer, got {quality_index!r}")
-        if not 0 <= int(quality_index) < self.levels:
-            raise ValueError(
-                f"quality_index must be in [0, {self.levels - 1}], got {quality_index}"
-            )
-        return int(quality_index)
-
-    def as_array(self, images) -> np.ndarray:
-        """uint8 (0..255) or float (0..1) images ``(n, H, W)``/``(n, C, H, W)`` -> float32."""
-        try:
-            import torch
-
-            if isinstance(images, torch.Tensor):
-                images = images.detach().cpu().numpy()
-        except ImportError:  # pragma: no cover - torch is a dependency
-            pass
-        arr = np.asarray(images)
-        x = arr.astype(np.float32) / 255.0 if arr.dtype == np.uint8 else arr.astype(np.float32)
-        if x.ndim == 2:
-            x = x[None]
-        if x.ndim == 3 and tuple(x.shape[1:]) == self.image_shape[1:]:
-            x = x[:, None]
-        if tuple(x.shape[1:]) != self.image_shape:
-            raise ValueError(f"images must have shape (n, {self.image_shape}), got {x.shape}")
-        if not np.all(np.isfinite(x)):
-            raise ValueError("images hold non-finite values")
-        return np.clip(x, 0.0, 1.0)
-
-    def as_tensor(self, images):
-        """As :meth:`as_array`, as a torch tensor (the LearnedCodec signature)."""
-        import torch
-
-        return torch.from_numpy(self.as_array(images))
 
     # ------------------------------------------------------------------------------------
     def _heif_file(self, img8: np.ndarray, quality: int) -> bytes:

@@ -31,6 +31,7 @@ from compressai.models.utils import update_registered_buffers
 
 from semdacom.data import DATA_DIR, TABLES_DIR, WEIGHTS_DIR, file_sha256
 from semdacom.source_coding import bitstream
+from semdacom.source_coding.base import SourceCoder
 from semdacom.source_coding.low_rate import LowRateHead, pack_codes, unpack_codes
 from semdacom.source_coding.models import Classifier, SemanticDecoder, VBRHyperprior, scale_table
 
@@ -266,7 +267,7 @@ def decode_each(streams, fill: np.ndarray, deadline_s: float, decode_one) -> Dec
     return DecodeResult(images, erased, reasons)
 
 
-class LearnedCodec:
+class LearnedCodec(SourceCoder):
     """Variable-rate learned source codec with bytes in and out (see the module docstring).
 
     Parameters
@@ -433,18 +434,6 @@ class LearnedCodec:
         """The hyperprior point of operating point ``r`` (its point 0 for the low-rate end,
         whose latents G and Q decode there)."""
         return max(int(r) - self.low_rate_levels, 0)
-
-    @property
-    def erasure_fill(self) -> np.ndarray:
-        """What an erased image is replaced by in metrics: the decoder's output for y = 0."""
-        return self._fill.copy()
-
-    def _check_rate(self, rate_index: int) -> int:
-        if isinstance(rate_index, bool) or int(rate_index) != rate_index:
-            raise ValueError(f"rate_index must be an integer, got {rate_index!r}")
-        if not 0 <= int(rate_index) < self.levels:
-            raise ValueError(f"rate_index must be in [0, {self.levels - 1}], got {rate_index}")
-        return int(rate_index)
 
     def as_tensor(self, images) -> torch.Tensor:
         """uint8 (0..255) or float (0..1) images ``(n, H, W)``/``(n, C, H, W)`` -> tensor."""

@@ -75,6 +75,7 @@ import torch.nn.functional as F
 
 from semdacom.data import file_sha256
 from semdacom.source_coding import bitstream
+from semdacom.source_coding.base import SourceCoder
 from semdacom.source_coding.codec import (
     DecodeResult,
     check_classifier,
@@ -114,35 +115,13 @@ StreamError = bitstream.StreamError
 # ----------------------------------------------------------------------------------------------
 
 
-def _write_varint(value: int) -> bytes:
-    if value < 0 or value >= 1 << (7 * MAX_VARINT_BYTES):
-        raise ValueError(f"string of {value} bytes is too long for the stream format")
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
-def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
-    value = 0
-    for i in range(MAX_VARINT_BYTES):
-        if pos + i >= len(data):
-            raise StreamError("stream ends inside a length field")
-        byte = data[pos + i]
-        value |= (byte & 0x7F) << (7 * i)
-        if not byte & 0x80:
-            return value, pos + i + 1
-    raise StreamError("length field longer than allowed")
-
-
 def pack_stream(strings: Sequence[bytes]) -> bytes:
     """One image's stream from its ``k`` strings (the module docstring's format)."""
     strings = [bytes(s) for s in strings]
     if not strings:
         raise ValueError("a stream needs at least one string")
-    return b"".join(_write_varint(len(s)) for s in strings[:-1]) + b"".join(strings)
+    lengths = b"".join(bitstream.write_varint(len(s), MAX_VARINT_BYTES) for s in strings[:-1])
+    return lengths + b"".join(strings)
 
 
 def unpack_stream(data, k: int) -> list[bytes]:
@@ -157,7 +136,7 @@ def unpack_stream(data, k: int) -> list[bytes]:
         raise StreamError("empty stream")
     lengths, pos = [], 0
     for _ in range(k - 1):
-        n, pos = _read_varint(data, pos)
+        n, pos = bitstream.read_varint(data, pos, MAX_VARINT_BYTES)
         lengths.append(n)
     if pos >= len(data):
         raise StreamError("stream holds only its length fields")
@@ -340,7 +319,7 @@ def _point_key(path: Path) -> tuple:
 # ----------------------------------------------------------------------------------------------
 
 
-class CompressAICodec:
+class CompressAICodec(SourceCoder):
     """CompressAI image models, one per operating point, with the API of
     :class:`.codec.LearnedCodec` (see the module docstring).
 
@@ -498,15 +477,8 @@ class CompressAICodec:
 
             return mean_training_image(self.image_shape)
 
-    def _load_rate_table(self, rate_table) -> list[float] | None:
-        if rate_table is False:
-            return None
-        if isinstance(rate_table, (list, tuple, np.ndarray)):
-            rates = [float(v) for v in rate_table]
-            if len(rates) != self.levels:
-                raise ValueError(f"rate_table needs {self.levels} entries, got {len(rates)}")
-            return rates
-        if rate_table is None:
+    def _read_rate_table(self, rate_table) -> list[float] | None:
+        if rate_table in (None, True):
             path = self.weights[0].resolve().parent.parent / "tables" / f"{self.name}_eval.json"
         else:
             path = Path(rate_table)
@@ -537,45 +509,9 @@ class CompressAICodec:
         return None
 
     @property
-    def erasure_fill(self) -> np.ndarray:
-        """What an erased image is replaced by ``(C, H, W)`` (see :meth:`_erasure_image`)."""
-        return self._fill.copy()
-
-    @property
     def semantic(self):
         """The classifier E of :meth:`classify` (None without one)."""
         return self._classifier
-
-    def _check_rate(self, rate_index: int) -> int:
-        if isinstance(rate_index, bool) or not isinstance(rate_index, (int, np.integer)):
-            raise ValueError(f"rate_index must be an integer, got {rate_index!r}")
-        if not 0 <= int(rate_index) < self.levels:
-            raise ValueError(f"rate_index must be in [0, {self.levels - 1}], got {rate_index}")
-        return int(rate_index)
-
-    def as_array(self, images) -> np.ndarray:
-        """uint8 (0..255) or float (0..1) images ``(n, H, W)``/``(n, C, H, W)`` -> float32."""
-        if isinstance(images, torch.Tensor):
-            images = images.detach().cpu().numpy()
-        arr = np.asarray(images)
-        if arr.dtype == object or not (
-            np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_
-        ):
-            raise ValueError(f"images must be a numeric array, got dtype {arr.dtype}")
-        x = arr.astype(np.float32) / 255.0 if arr.dtype == np.uint8 else arr.astype(np.float32)
-        if x.ndim == 2:
-            x = x[None]
-        if x.ndim == 3 and tuple(x.shape[1:]) == self.image_shape[1:] and self.image_shape[0] == 1:
-            x = x[:, None]
-        if tuple(x.shape[1:]) != self.image_shape:
-            raise ValueError(f"images must have shape (n, {self.image_shape}), got {x.shape}")
-        if not np.all(np.isfinite(x)):
-            raise ValueError("images hold non-finite values")
-        return np.clip(x, 0.0, 1.0)
-
-    def as_tensor(self, images) -> torch.Tensor:
-        """As :meth:`as_array`, as a float32 tensor."""
-        return torch.from_numpy(self.as_array(images))
 
     # ------------------------------------------------------------------------------------
     @torch.no_grad()
@@ -690,6 +626,7 @@ def train_compressai(
         _steps,
         _training_set,
         images_to_tensor,
+        rd_step,
     )
 
     _set_threads()
@@ -749,14 +686,7 @@ def train_compressai(
             bpp = bits / (len(idx) * h * w)
             mse = (x_hat - xin).pow(2).mean()
             loss = lam * 255.0**2 * mse + bpp
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
-            aux = model.aux_loss()
-            aux_opt.zero_grad()
-            aux.backward()
-            aux_opt.step()
+            rd_step(model, loss, params, opt, aux_opt)
             state["postfix"] = {"bpp": f"{bpp.item():.3f}", "mse": f"{mse.item():.4f}"}
         model.eval()
         model.update(force=True)

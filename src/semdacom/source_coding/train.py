@@ -99,6 +99,20 @@ def _batches(n: int, batch: int, seed: int, epoch: int) -> list[np.ndarray]:
     return [perm[i : i + batch] for i in range(0, n - batch + 1, batch)]
 
 
+def rd_step(model, loss, params, opt, aux_opt) -> None:
+    """One step of a model with an entropy bottleneck: the rate-distortion ``loss`` on
+    ``params`` (gradient norm clipped to 1), then the bottleneck's auxiliary loss (its
+    quantiles) on ``aux_opt``."""
+    opt.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+    opt.step()
+    aux = model.aux_loss()
+    aux_opt.zero_grad()
+    aux.backward()
+    aux_opt.step()
+
+
 def _steps(
     name: str,
     ckpt: Path,
@@ -381,14 +395,7 @@ def train_codec(
         if balance:
             per = per / _balance_scale(state, per.detach(), r, levels)
         loss = per.mean()
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(main_params, 1.0)
-        opt.step()
-        aux = model.aux_loss()
-        aux_opt.zero_grad()
-        aux.backward()
-        aux_opt.step()
+        rd_step(model, loss, main_params, opt, aux_opt)
         state["postfix"] = {"loss": f"{loss.item():.3f}", "bits": f"{bits.mean().item():.0f}"}
     model.eval()
     model.update()
