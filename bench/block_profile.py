@@ -49,25 +49,13 @@ def _blocks(tb) -> dict:
     return out
 
 
-def profile_loopback(images: int = 1000, fading: int = 4) -> dict:
-    """Run the loop and return the profile (see the module docstring)."""
+def block_rows(tb, per: float) -> dict:
+    """Per block of the generated top block ``tb`` (after its run): ``work``, ``ports`` and
+    ``worker`` CPU milliseconds (see the module docstring) divided by ``per`` (slots, bursts,
+    frames), and their ``total``; blocks with nothing measured are left out."""
     from gnuradio import gr
 
-    from semdacom.cli.examples import compile_example, load_flowgraph_module, run_until
-
-    with tempfile.TemporaryDirectory() as tmp:
-        mod = load_flowgraph_module(
-            compile_example(ROOT / "examples" / "mu_ascc_loopback.grc", Path(tmp))
-        )
-    tb = mod.mu_ascc_loopback(n_images=images, fading_frames=fading)
-
-    def results() -> int:
-        return int(tb.metrics.summary()["counts"]["results"])
-
-    cpu0 = time.process_time()
-    wall = run_until(tb, lambda: results() >= 2 * images, 120.0 + images, poll_s=0.05)
-    cpu = time.process_time() - cpu0
-    slots = max(results() / 2.0, 1.0)
+    slots = per
     tps = gr.high_res_timer_tps()
     rows = {}
     for name, blk in sorted(_blocks(tb).items()):
@@ -91,6 +79,27 @@ def profile_loopback(images: int = 1000, fading: int = 4) -> dict:
                 k: round(v, 4) if isinstance(v, float) else {p: round(x, 4) for p, x in v.items()}
                 for k, v in row.items()
             }
+    return rows
+
+
+def profile_loopback(images: int = 1000, fading: int = 4) -> dict:
+    """Run the loop and return the profile (see the module docstring)."""
+    from semdacom.cli.examples import compile_example, load_flowgraph_module, run_until
+
+    with tempfile.TemporaryDirectory() as tmp:
+        mod = load_flowgraph_module(
+            compile_example(ROOT / "examples" / "mu_ascc_loopback.grc", Path(tmp))
+        )
+    tb = mod.mu_ascc_loopback(n_images=images, fading_frames=fading)
+
+    def results() -> int:
+        return int(tb.metrics.summary()["counts"]["results"])
+
+    cpu0 = time.process_time()
+    wall = run_until(tb, lambda: results() >= 2 * images, 120.0 + images, poll_s=0.05)
+    cpu = time.process_time() - cpu0
+    slots = max(results() / 2.0, 1.0)
+    rows = block_rows(tb, slots)
     attributed = sum(r["total"] for r in rows.values())
     return {
         "images_per_user": images,

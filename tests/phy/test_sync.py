@@ -208,3 +208,55 @@ def test_windowed_sums_stay_exact_over_a_long_loud_stream() -> None:
     assert got is not None and got.start == loud.size + 1000
     assert got.metric == pytest.approx(want.metric, rel=1e-9)
     assert got.cfo == pytest.approx(want.cfo, rel=1e-9)
+
+
+def test_windowed_sums_equal_the_direct_sums() -> None:
+    """``_window_sum`` (van Herk blocks, issue 23's vectorised form) against the sum of every
+    window, for lengths around the block size."""
+    rng = np.random.default_rng(23)
+    for size, n in ((10, 3), (64, 8), (65, 8), (1000, 127), (254, 254), (253, 254)):
+        x = rng.standard_normal(size) + 1j * rng.standard_normal(size)
+        want = np.array([x[d : d + n].sum() for d in range(max(size - n + 1, 0))])
+        got = sync._window_sum(x, n)
+        assert got.shape == want.shape
+        assert np.allclose(got, want, rtol=1e-12, atol=1e-12)
+        assert np.allclose(sync._window_sum(x.real, n), want.real, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+def test_junk_mask_is_the_modulus_test(dtype) -> None:
+    """``junk`` (a quick test on the largest I or Q, the modulus only when it fails) marks
+    exactly the samples ``~(|r| <= MAX_SAMPLE)``: non-finite ones and those beyond it."""
+    rng = np.random.default_rng(24)
+    clean = (rng.standard_normal(500) + 1j * rng.standard_normal(500)).astype(dtype)
+    assert not sync.junk(clean).any() and sync.junk(clean[:0]).size == 0
+    top = sync.MAX_SAMPLE
+    for v in (np.nan, np.inf, -np.inf, complex(0, np.nan), 3e38, 1e12, top, -top * 1j,
+              0.8 * top * (1 + 1j), 0.7 * top * (1 + 1j), 1.01 * top):  # fmt: skip
+        r = clean.copy()
+        r[7] = v
+        with np.errstate(invalid="ignore", over="ignore"):
+            want = ~(np.abs(r) <= top)
+        assert np.array_equal(sync.junk(r), want), v
+        assert np.array_equal(sync.junk(r[::2]), want[::2]), v  # a strided view
+
+
+def test_a_burst_past_the_bounded_look_is_found_as_from_near_it() -> None:
+    """Past the first ``_SCAN`` halves without a candidate the search goes on from where the
+    bounded look ended (issue 23: not from ``begin`` again): the burst, its metric and CFO,
+    and the resume point are those of a search started just before it."""
+    rng = np.random.default_rng(25)
+    n = 127  # (noise crosses the threshold with probability exp(-0.1 n) per sample)
+    pre = sync.preamble(2, n)
+    at = 40 * n + 17  # well past the bounded look
+    y = _received(np.array([0.8, 0.5j]), pre, at, at + 800, 0.01, 0.05, rng)
+    far, resume_far, _ = sync.find_burst(y, pre, 0)
+    near, resume_near, _ = sync.find_burst(y, pre, at - 3 * n)
+    assert far is not None and near is not None
+    assert far.start == near.start == at and resume_far == resume_near == at
+    assert far.metric == pytest.approx(near.metric, rel=1e-9)
+    assert far.cfo == pytest.approx(near.cfo, rel=1e-9)
+    noise = rng.standard_normal(30 * n) + 1j * rng.standard_normal(30 * n)
+    det, resume, rejected = sync.find_burst(noise, pre, 5)
+    assert det is None and not rejected
+    assert resume == noise.size - 2 * n + 1  # searched to where it can judge

@@ -153,8 +153,7 @@ class frame_sync(BurstBlock, Block, gr.basic_block):
     def _take(self, input_items, n: int) -> None:
         x = np.asarray(input_items[0][:n])
         self._counts["samples_in"] += x.size
-        with np.errstate(invalid="ignore", over="ignore"):
-            self._counts["samples_junk"] += int(np.count_nonzero(~(np.abs(x) <= sync.MAX_SAMPLE)))
+        self._counts["samples_junk"] += int(np.count_nonzero(sync.junk(x)))
         self._buf = np.concatenate([self._buf, x.astype(np.complex64)])
         sps = self._sps
         span = self._layout.span

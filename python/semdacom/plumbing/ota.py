@@ -12,6 +12,7 @@ whole bursts, with their tags, into one or several output streams in chunks, and
 from __future__ import annotations
 
 import collections
+import time
 from typing import Any
 
 import numpy as np
@@ -125,6 +126,7 @@ class BurstBlock:
 
     def general_work(self, input_items, output_items):
         n = min(len(x) for x in input_items)
+        t0 = time.thread_time()
         try:
             if n:
                 self._take(input_items, n)
@@ -136,4 +138,6 @@ class BurstBlock:
             self.logger.error(f"work: {type(exc).__name__}: {exc}")
         if n:
             self.consume_each(n)
-        return self._out.write(self, output_items)
+        out = self._out.write(self, output_items)
+        self.add_busy("work", time.thread_time() - t0)  # Block.busy_s (bench/block_profile.py)
+        return out

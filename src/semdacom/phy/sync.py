@@ -60,6 +60,7 @@ __all__ = [
     "find_burst",
     "fine_timing",
     "interpolate",
+    "junk",
     "phase_mask",
     "preamble",
     "preamble_roots",
@@ -86,8 +87,9 @@ MASK_SEED = 2026
 #: ``|CFO| < (K + 1/2) / N`` cycles/symbol, 0.0197 for ``N = 127``.
 HYPOTHESES = 2
 #: :func:`find_burst` first computes the metric over this many halves ``N sps`` past ``begin``
-#: (and the rest of the buffer only when nothing can be judged there), so that a candidate,
-#: rejected or not, costs the same however long the buffer.
+#: (and the rest of the buffer only when nothing can be judged there: from where that look
+#: ended when it held no candidate), so that a candidate, rejected or not, costs the same
+#: however long the buffer, and a buffer of noise is scanned once.
 _SCAN = 16
 #: A second CFO hypothesis whose ``rho`` exceeds this share of the best one's makes the
 #: estimate ambiguous (rejected).
@@ -141,11 +143,29 @@ def sanitize(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ``|r| > MAX_SAMPLE``) set to 0, and the boolean mask of those samples. A copy when
     ``r`` holds junk, never a change of ``r``."""
     r = np.asarray(r, dtype=np.complex128).reshape(-1)
-    with np.errstate(invalid="ignore", over="ignore"):
-        bad = ~(np.abs(r) <= MAX_SAMPLE)  # NaN compares False: caught too
+    bad = junk(r)
     if bad.any():
         r = np.where(bad, 0.0, r)
     return r, bad
+
+
+#: Below this in both I and Q, a sample's modulus is below MAX_SAMPLE (``|r| <= sqrt(2) max``).
+_QUICK_MAX = MAX_SAMPLE / math.sqrt(2.0)
+
+
+def junk(r: np.ndarray) -> np.ndarray:
+    """The boolean mask of the junk samples of the complex ``r``: non-finite, or
+    ``|r| > MAX_SAMPLE``. Clean buffers (every I and Q within ``MAX_SAMPLE / sqrt 2``) are
+    recognised from the largest component, without the modulus of every sample."""
+    r = np.asarray(r).reshape(-1)
+    if r.size == 0:
+        return np.zeros(0, bool)
+    comp = r.view(r.real.dtype) if r.flags.c_contiguous else np.concatenate([r.real, r.imag])
+    # NaN propagates through max and min and compares False: the exact test below
+    if comp.max() <= _QUICK_MAX and comp.min() >= -_QUICK_MAX:
+        return np.zeros(r.size, bool)
+    with np.errstate(invalid="ignore", over="ignore"):
+        return ~(np.abs(r) <= MAX_SAMPLE)  # NaN compares False: caught too
 
 
 def _window_sum(x: np.ndarray, n: int) -> np.ndarray:
@@ -162,13 +182,12 @@ def _window_sum(x: np.ndarray, n: int) -> np.ndarray:
     if count <= 0:
         return np.zeros(0, x.dtype)
     nb = -(-(x.size + n) // n)
-    xb = np.zeros(nb * n, x.dtype)
-    xb[: x.size] = x
-    xb = xb.reshape(nb, n)
-    pre = np.cumsum(xb, axis=1).reshape(-1)
-    suf = np.cumsum(xb[:, ::-1], axis=1)[:, ::-1].reshape(-1)
-    d = np.arange(count)
-    return suf[:count] + np.where(d % n > 0, pre[d + n - 1], 0)
+    xb = np.zeros((nb, n), x.dtype)
+    xb.reshape(-1)[: x.size] = x
+    # the window at d = k n + j: suffix of block k from j, plus prefix of block k + 1 to j - 1
+    out = np.cumsum(xb[:-1, ::-1], axis=1)[:, ::-1]
+    out[:, 1:] += np.cumsum(xb[1:, :-1], axis=1)
+    return out.reshape(-1)[:count]
 
 
 def _touching(bad: np.ndarray, span: int, count: int) -> np.ndarray:
@@ -195,16 +214,22 @@ def _schmidl_cox(r: np.ndarray, bad: np.ndarray, n: int) -> tuple[np.ndarray, np
     count = r.size - 2 * n + 1
     prod = np.conj(r[:-n]) * r[n:]  # index d+m
     p = _window_sum(prod, n)[:count]
-    e = _window_sum(np.abs(r) ** 2, n)
-    e1 = e[:count]
-    e2 = e[n : n + count]
-    den = e1 * e2
-    m = np.where(den > 0, np.abs(p) ** 2 / np.where(den > 0, den, 1.0), 0.0)
+    e = _window_sum(_abs2(r), n)
+    den = e[:count] * e[n : n + count]
+    pos = den > 0
+    m = _abs2(p)
+    np.divide(m, den, out=m, where=pos)
+    m[~pos] = 0.0
     if bad.any():
         invalid = _touching(bad, 2 * n, count)
-        m = np.where(invalid, 0.0, m)
+        m[invalid] = 0.0
         p = np.where(invalid, 0.0, p)
-    return np.clip(m, 0.0, 1.0), p
+    return np.minimum(m, 1.0, out=m), p  # m >= 0: squares over positive energies
+
+
+def _abs2(z: np.ndarray) -> np.ndarray:
+    """``|z|^2`` of a complex array (no square root: the sum of the squared parts)."""
+    return z.real * z.real + z.imag * z.imag
 
 
 def rotate(x: np.ndarray, cfo: float, n0: int = 0) -> np.ndarray:
@@ -310,7 +335,8 @@ def find_burst(
     begin (after a detection: its start; after a rejected candidate: past every start its
     fine search tried; with nothing found: the first position that could not be judged yet;
     the metric is computed over ``_SCAN`` halves first, the rest of ``r`` only when nothing
-    can be judged there, so a candidate's cost does not grow with ``len(r)``); ``rejected``
+    can be judged there, from the end of that look when it held no candidate, so a
+    candidate's cost does not grow with ``len(r)`` and noise is scanned once); ``rejected``
     is ``""`` (false) unless a candidate was rejected: :data:`REJECT_TIMING` when its best
     fine-timing ``rho`` is below ``rho_min`` (a false alarm of the metric, or a CFO outside
     the range), :data:`REJECT_CFO` when a second CFO hypothesis reaches ``ambiguity`` times
@@ -354,6 +380,10 @@ def find_burst(
         above = np.flatnonzero(m > threshold)
         if stop == raw.size or (above.size and b + int(above[0]) + need + ns <= r.size):
             break
+        if above.size == 0:  # no candidate in the bounded look: search on after it
+            begin += m.size
+            off = max(0, begin - search - 1)
+            b = begin - off
         stop = raw.size  # nothing to judge in the bounded look: the rest of the buffer
     if m.size == 0:
         return None, begin, ""
