@@ -118,6 +118,10 @@ int miso_channel_impl::work_unchecked(int noutput_items,
                 d_kernel.redraw_rayleigh();
                 publish_csi(
                     static_cast<int64_t>(b.frame)); // the first frame of the new block
+                const pmt::pmt_t seq = pmt::from_uint64(d_seq);
+                for (int o = 0; o < d_k; o++) { // the receivers wait for this CSI
+                    add_item_tag(o, nitems_written(o) + b.offset, csi_tag_key(), seq);
+                }
             }
         }
     }

@@ -36,6 +36,18 @@ inline const pmt::pmt_t& frame_tag_key()
     return key;
 }
 
+/*!
+ * ("semdacom_csi", u64 seq) at the first sample of a frame whose channel is new: the CSI
+ * message of that seq describes it. A receiver that has not had that CSI message yet waits
+ * for it before it decodes the frame (the message and the stream travel apart; issue 23:
+ * with many frames in flight the stream overtook the message).
+ */
+inline const pmt::pmt_t& csi_tag_key()
+{
+    static const pmt::pmt_t key = pmt::intern("semdacom_csi");
+    return key;
+}
+
 //! The tag \p t of user \p user wrapped for antenna output 0.
 inline gr::tag_t wrap_user_tag(const gr::tag_t& t, int user)
 {

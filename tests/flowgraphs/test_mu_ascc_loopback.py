@@ -24,8 +24,8 @@ N_IMAGES = 24
 TIMEOUT_S = 120.0
 
 
-def _run(mod, watch: bool = False, **kw):
-    tb = mod.mu_ascc_loopback(n_images=N_IMAGES, **kw)
+def _run(mod, watch: bool = False, n: int = N_IMAGES, **kw):
+    tb = mod.mu_ascc_loopback(n_images=n, **kw)
     probes = {}
     if watch:  # message_debug stores on the allocation, CSI and result ports
         from gnuradio import blocks
@@ -41,7 +41,7 @@ def _run(mod, watch: bool = False, **kw):
     tb.probes = probes
 
     def done() -> bool:
-        return tb.metrics.summary()["counts"]["results"] >= 2 * N_IMAGES
+        return tb.metrics.summary()["counts"]["results"] >= 2 * n
 
     run_until(tb, done, TIMEOUT_S, describe=tb.metrics.summary)
     return tb
@@ -110,17 +110,27 @@ def _messages(dbg) -> list:
     return [dbg.get_message(i) for i in range(dbg.num_messages())]
 
 
-def test_allocation_change_takes_effect_at_its_frame_in_every_block(mu_ascc_loopback) -> None:
+@pytest.mark.parametrize(
+    "n, prefill, burst, lead", [(N_IMAGES, 2, 1, 6), (64, 16, 8, 20)], ids=["one", "bursts"]
+)
+def test_allocation_change_takes_effect_at_its_frame_in_every_block(
+    mu_ascc_loopback, n: int, prefill: int, burst: int, lead: int
+) -> None:
     """Rayleigh block fading (a new channel every 4 frames): miso_channel publishes CSI with
     the new channel's first frame, the optimiser answers with apply_frame = that frame + the
     lead, and every block — both source encoders, channel encoders and channel decoders, the
     beamformer — switches at exactly that frame: each result records the allocation its image
     was source-coded with, its frame channel-coded with and decoded with, the beamformer logs
-    the allocation each frame was sent with, and the channel decoder the CSI it decoded with."""
+    the allocation each frame was sent with, and the channel decoder the CSI it decoded with.
+    "bursts" (issue 23): 16 images in flight per user, leaving in bursts of 8 that the coders
+    code as batches, with a lead above the pipeline's depth."""
     import pmt
     from gnuradio.semdacom import messages
 
-    tb = _run(mu_ascc_loopback, watch=True, p_max_dbw=5.0, fading_frames=4, apply_lead=6)
+    tb = _run(
+        mu_ascc_loopback, watch=True, n=n, p_max_dbw=5.0, fading_frames=4, apply_lead=lead,
+        prefill=prefill, burst=burst,
+    )  # fmt: skip
     allocs = [messages.alloc_from_pmt(m) for m in _messages(tb.probes["alloc"])]
     csis = [messages.csi_from_pmt(m) for m in _messages(tb.probes["csi"])]
     # the channel changed mid-run and the optimiser followed it
@@ -128,7 +138,7 @@ def test_allocation_change_takes_effect_at_its_frame_in_every_block(mu_ascc_loop
     fresh = {a.seq: a for a in allocs}  # re-published copies carry the same seq
     assert len(fresh) >= 5
     assert fresh[1].apply_frame == 0
-    assert all(fresh[s].apply_frame == csis[s - 1].frame + 6 for s in fresh if s > 1)
+    assert all(fresh[s].apply_frame == csis[s - 1].frame + lead for s in fresh if s > 1)
 
     def expected_seq(frame: int) -> int:
         return max(s for s, a in fresh.items() if a.apply_frame <= frame)
@@ -137,11 +147,11 @@ def test_allocation_change_takes_effect_at_its_frame_in_every_block(mu_ascc_loop
         return max(c.seq for c in csis if c.frame is not None and c.frame <= frame)
 
     sent_with = dict(tb.beamformer.frame_log())
-    assert set(sent_with) >= set(range(N_IMAGES))
+    assert set(sent_with) >= set(range(n))
     switches = set()
     for user in ("du", "su"):
         results = [messages.meta_from_pmt(pmt.car(m)) for m in _messages(tb.probes[user])]
-        assert sorted(r["frame"] for r in results) == list(range(N_IMAGES))  # one per image
+        assert sorted(r["frame"] for r in results) == list(range(n))  # one per image
         for r in results:
             f = r["frame"]
             want = expected_seq(f)
@@ -152,6 +162,8 @@ def test_allocation_change_takes_effect_at_its_frame_in_every_block(mu_ascc_loop
     assert len(switches) >= 4  # several allocations took effect during the run
     for blk in (tb.channel_encoder_0, tb.channel_encoder_1):
         assert blk.counters()["truncated"] == 0
+    for blk in (tb.channel_decoder_0, tb.channel_decoder_1):  # no frame outran its CSI
+        assert blk.counters()["csi_late"] == 0
 
 
 def test_demo_mu_ascc_prints_the_table_and_writes_the_report(tmp_path, capsys) -> None:

@@ -129,7 +129,7 @@ class channel_decoder(FrameReceiver, LinkBlock, gr.sync_block):
         self._rng = np.random.default_rng(int(seed))
         self.setup(("frames_in", "pdus_out", "erasure_pdus", "cmd_accepted", "cmd_rejected",
                     "csi_accepted", "csi_rejected", "frames_erased", "frames_missing",
-                    "frames_late", "codewords", "codewords_lost"))  # fmt: skip
+                    "frames_late", "codewords", "codewords_lost", "csi_late"))  # fmt: skip
         self._acct = FrameAccounting(first_frame, frame_count, tail_s, self._missing, self.logger)
         self._frame_offset = 0  # transmitter's frame number minus the PDU's (beacons before)
         self.csi_in(lambda msg: self._chan.set_csi(messages.csi_from_pmt(msg, user=self._user)))

@@ -147,6 +147,20 @@ class Block:
         self.message_port_register_in(pmt.intern(port))
         self.set_msg_handler(pmt.intern(port), on_msg)
 
+    def take_queued(self, port: str, limit: int, counter: str | None = "pdus_in") -> list:
+        """Up to ``limit`` messages still waiting in input port ``port``'s queue, taken out of
+        it in their order (a handler that batches them, issue 23; GNU Radio would otherwise
+        hand them over one call at a time); counted in ``counter`` as they arrive."""
+        queue_of, name, out = self.to_basic_block(), pmt.intern(port), []
+        while len(out) < limit and queue_of.nmsgs(name) > 0:
+            msg = queue_of.delete_head_nowait(name)
+            if msg is None:
+                break
+            out.append(msg)
+        if counter is not None:
+            self._counts[counter] += len(out)
+        return out
+
     def message_out(self, *ports: str) -> None:
         """Register output message ports."""
         for port in ports:
@@ -196,11 +210,56 @@ class Block:
         try:
             out = result(msg)
         except Exception as exc:  # log, and let an explicit erasure leave instead
-            reason = f"{type(exc).__name__}: {exc}"
-            self.logger.error(f"input PDU is an erasure: {reason}")
-            out = erasure(msg, reason)
+            out = self._erased_input(msg, exc, erasure)
         self._counts["pdus_out"] += 1
         self.message_port_pub(pmt.intern(port), out)
+
+    def answer_all(
+        self,
+        port: str,
+        msgs: Sequence[Any],
+        prepare: Callable[[Any], tuple[Any, Any]],
+        compute: Callable[[Any, list], list],
+        erasure: Callable[[Any, str], Any],
+    ) -> None:
+        """:meth:`answer` for a batch (issue 23): exactly one message out on ``port`` per input
+        of ``msgs``, in their order. ``prepare(msg)`` gives ``(key, item)`` (the operating
+        point and what to code); the items of one key are computed together by
+        ``compute(key, items)``, which returns one output per item. An input whose ``prepare``
+        raises leaves as ``erasure(msg, reason)``; when a group's ``compute`` raises, its items
+        are computed one at a time, so that one bad input erases only itself. Counted in
+        ``pdus_out``."""
+        outs: list[Any] = [None] * len(msgs)
+        groups: dict[Any, list[tuple[int, Any]]] = {}
+        for i, msg in enumerate(msgs):
+            try:
+                key, item = prepare(msg)
+            except Exception as exc:
+                outs[i] = self._erased_input(msg, exc, erasure)
+                continue
+            groups.setdefault(key, []).append((i, item))
+        for key, members in groups.items():
+            try:
+                results = compute(key, [item for _, item in members])
+                if len(results) != len(members):
+                    raise RuntimeError(f"{len(results)} results for {len(members)} inputs")
+                for (i, _), out in zip(members, results, strict=True):
+                    outs[i] = out
+            except Exception:
+                for i, item in members:
+                    try:
+                        outs[i] = compute(key, [item])[0]
+                    except Exception as exc:
+                        outs[i] = self._erased_input(msgs[i], exc, erasure)
+        out_port = pmt.intern(port)
+        for out in outs:
+            self._counts["pdus_out"] += 1
+            self.message_port_pub(out_port, out)
+
+    def _erased_input(self, msg: Any, exc: Exception, erasure: Callable[[Any, str], Any]) -> Any:
+        reason = f"{type(exc).__name__}: {exc}"
+        self.logger.error(f"input PDU is an erasure: {reason}")
+        return erasure(msg, reason)
 
     def shed(self, port: str, msg: Any, erasure: Callable[[Any, str], Any], cap: int) -> None:
         """The drop policy of a full input queue (:class:`~.worker.PduWorker`'s ``shed``): the

@@ -194,6 +194,8 @@ class CodecBlock(Block):
     (``self._rates``, a :class:`RateCommands`), the counters ``pdus_in``, ``pdus_out``,
     ``erasures``, ``shed``, ``cmd_accepted``, ``cmd_rejected`` and the ``pdus`` output."""
 
+    #: PDUs a decoder takes from its queue and decodes as one batch at most (issue 23)
+    BATCH = 64
     #: a decoder whose ``pdus`` queue holds more than this many PDUs answers the next one at once
     #: as an erasure instead of decoding it (``shed``): the encoder's worker cap (PduWorker.CAP)
     MAX_BACKLOG = 256
@@ -229,9 +231,10 @@ class CodecBlock(Block):
         return int(rate_index)
 
     def decoder_ports(self) -> None:
-        """The ports of a decoder: each PDU on ``pdus`` gives one result (``self._result(msg)``)
-        or erasure (``self._erasure(meta, reason)``) on ``pdus``; ``cmd`` sets the
-        ``rate_index`` used when a PDU carries none.
+        """The ports of a decoder: each PDU on ``pdus`` gives one result (``self._results``) or
+        erasure (``self._erasure(meta, reason)``) on ``pdus``; ``cmd`` sets the
+        ``rate_index`` used when a PDU carries none. The PDUs waiting in the queue when one is
+        handled (at most :attr:`BATCH`) are decoded with it as one batch (issue 23).
 
         Bound (issue 24): while more than :attr:`MAX_BACKLOG` PDUs wait in the ``pdus`` queue
         (GNU Radio's message queue, which has no cap of its own), each PDU taken is answered at
@@ -250,7 +253,18 @@ class CodecBlock(Block):
         if self._queue_of.nmsgs(self._pdus_port) > self.MAX_BACKLOG:
             self.shed("pdus", msg, erasure, self.MAX_BACKLOG)
             return
-        self.answer("pdus", msg, self._result, erasure)
+        msgs = [msg, *self.take_queued("pdus", self.BATCH - 1)]
+        self.answer_all("pdus", msgs, self._prepare, self._results, erasure)
+
+    def _prepare(self, msg: Any) -> tuple[int, tuple[dict, bytes]]:
+        """``(rate_index, (meta, stream))`` of a bits PDU (:func:`unpack_stream_pdu`)."""
+        meta, stream, r = unpack_stream_pdu(msg, self._codec_name, self._rates)
+        return r, (meta, stream)
+
+    def _results(self, r: int, items: list) -> list:
+        """The decoder's result PDUs of the streams ``items`` (``(meta, stream)``) of operating
+        point ``r``, decoded as one batch."""
+        raise NotImplementedError
 
     def _input_erasure(self, msg: Any, reason: str) -> Any:
         return self._erasure(salvage_meta(msg), reason)

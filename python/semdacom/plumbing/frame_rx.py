@@ -27,6 +27,12 @@ __all__ = ["MAX_FRAME", "FrameCutter", "FrameReceiver"]
 
 #: Longest frame accepted from a ``packet_len`` tag (samples).
 MAX_FRAME = 1 << 24
+#: Stream tag ``(semdacom_csi, u64 seq)`` at the first sample of a frame whose channel is new
+#: (``miso_channel`` with fading): the CSI message ``seq`` describes it.
+CSI_TAG = "semdacom_csi"
+#: Seconds a receiver waits for the CSI a ``semdacom_csi`` tag names before it decodes the
+#: frame with the CSI it has (counted in ``csi_late``, logged).
+CSI_WAIT_S = 2.0
 
 
 class FrameCutter:
@@ -114,13 +120,48 @@ class FrameReceiver:
     def work(self, input_items, output_items):
         x = input_items[0]
         t0 = time.thread_time()
+        n = len(x)
         try:
-            tags = self.get_tags_in_window(0, 0, len(x))
-            self._cutter.push(x, self.nitems_read(0), tags, self.logger, self._emit_frame)
+            start = self.nitems_read(0)
+            tags = self.get_tags_in_window(0, 0, n)
+            due = self._csi_due(tags, start)
+            if due is not None:  # stop before the frame whose CSI has not come yet
+                n = due - start
+                tags = [t for t in tags if t.offset < due]
+            if n:
+                self._cutter.push(x[:n], start, tags, self.logger, self._emit_frame)
         except Exception as exc:  # work() must never end the thread
             self.logger.error(f"work: {type(exc).__name__}: {exc}")
+            n = len(x)
         self.add_busy("work", time.thread_time() - t0)
-        return len(x)
+        return n
+
+    def _csi_due(self, tags, start: int) -> int | None:
+        """The sample of the first ``semdacom_csi`` tag whose CSI this receiver has not taken
+        yet (the message and the stream travel apart: with many frames in flight the stream
+        can be first), or None. Only a receiver that takes CSI with seqs (``self._chan`` has
+        had one) waits, and for at most :data:`CSI_WAIT_S` (then ``csi_late`` is counted and
+        the frame goes with the CSI in force)."""
+        chan = getattr(self, "_chan", None)
+        newest = None if chan is None else chan.newest_seq
+        if newest is None:
+            return None
+        for t in tags:
+            if not (pmt.is_symbol(t.key) and pmt.symbol_to_string(t.key) == CSI_TAG):
+                continue
+            seq = to_int(t.value)
+            if seq is None or seq <= newest:
+                continue
+            now = time.monotonic()
+            since = self.__dict__.setdefault("_csi_wait", {}).setdefault(int(t.offset), now)
+            if now - since < CSI_WAIT_S:
+                return int(t.offset)
+            if self._csi_wait.pop(int(t.offset), None) is not None:
+                self._counts["csi_late"] = self._counts.get("csi_late", 0) + 1
+                self.logger.warn(f"CSI {seq} not here after {CSI_WAIT_S} s: frame decoded "
+                                 "with the CSI in force")  # fmt: skip
+        self.__dict__.get("_csi_wait", {}).clear()
+        return None
 
     def stop(self) -> bool:
         """Flowgraph stop: frames still open are answered with what arrived of them."""

@@ -35,6 +35,10 @@ class PduWorker:
     (the block counts it in ``shed``). In a credit loop (examples/mu_ascc_loopback.grc) the
     queue never holds more than the credits; the cap matters where PDUs come at a rate the
     block cannot follow (a timer-paced source, a radio).
+
+    **Batches** (issue 23): with ``batch_fn``, the thread takes what has queued up (at most
+    ``batch`` items) and hands it to ``batch_fn(items)`` in one call (a coder codes them as one
+    batch); ``fn`` still handles an item submitted without a running thread.
     """
 
     #: PDUs waiting at most (the allocation and CSI queues' cap is 64; images are larger, but a
@@ -47,8 +51,12 @@ class PduWorker:
         name: str,
         cap: int | None = None,
         shed: Callable[[Any], None] | None = None,
+        batch_fn: Callable[[list], None] | None = None,
+        batch: int = 64,
     ) -> None:
         self._fn = fn
+        self._batch_fn = batch_fn
+        self._batch = max(1, int(batch)) if batch_fn is not None else 1
         self._name = name
         self._cap = self.CAP if cap is None else int(cap)
         if self._cap < 1:
@@ -75,16 +83,27 @@ class PduWorker:
 
     def _run(self) -> None:
         while True:
-            item = self._q.get()
-            if item is _STOP:
-                self._q.task_done()
-                return
+            items = [self._q.get()]
+            while len(items) < self._batch and items[-1] is not _STOP:
+                try:
+                    items.append(self._q.get_nowait())
+                except queue.Empty:
+                    break
+            stop = items[-1] is _STOP
+            work = items[:-1] if stop else items
             t0 = time.thread_time()
             try:
-                self._fn(item)
+                if self._batch_fn is not None and work:
+                    self._batch_fn(work)
+                else:
+                    for item in work:
+                        self._fn(item)
             finally:
                 self.busy_s += time.thread_time() - t0
-                self._q.task_done()
+                for _ in items:
+                    self._q.task_done()
+            if stop:
+                return
 
     def start(self) -> None:
         if self._thread is None:

@@ -80,6 +80,12 @@ class image_source(Block, gr.basic_block):
     (frame-exact reconfiguration). A channel encoder's ``sent`` port bounds only the frames
     ahead of the channel.
 
+    With ``burst > 1`` (issue 23) triggers are banked and ``burst`` images leave together
+    once ``burst`` have come (the first takes a banked trigger's ``frame``, if any): the blocks
+    behind it then find a batch waiting and code it in one call. In a credit loop ``prefill``
+    must be at least ``burst`` (2 x ``burst`` keeps one batch coding while the next is on the
+    air).
+
     Parameters
     ----------
     split : {"train", "test"}
@@ -107,6 +113,8 @@ class image_source(Block, gr.basic_block):
         How a folder's image becomes ``size x size``.
     mode : {"L", "RGB"}
         Grayscale or colour.
+    burst : int
+        Triggers banked before images leave, ``burst`` at a time (1: one per trigger).
     """
 
     def __init__(
@@ -124,6 +132,7 @@ class image_source(Block, gr.basic_block):
         size: int = 28,
         fit: str = "crop",
         mode: str = "L",
+        burst: int = 1,
     ) -> None:
         gr.basic_block.__init__(self, name="image_source", in_sig=None, out_sig=None)
         user = check_int("user", user)
@@ -145,6 +154,14 @@ class image_source(Block, gr.basic_block):
         count = check_int("count", count)
         period_ms = check_finite("period_ms", period_ms, 0.0)
         self._prefill = check_int("prefill", prefill)
+        self._burst = check_int("burst", burst, 1)
+        if period_ms == 0 and 0 < self._prefill < self._burst:
+            raise ValueError(
+                f"burst ({burst}) exceeds prefill ({prefill}): a credit loop would never bank "
+                "a burst's triggers"
+            )
+        self._banked = 0
+        self._banked_frame: int | None = None
         order = np.arange(n_items)
         if shuffle:
             order = np.random.default_rng(int(seed)).permutation(n_items)
@@ -224,8 +241,20 @@ class image_source(Block, gr.basic_block):
         if user is not None and user != self._user:
             self._counts["triggers_other"] += 1
             return
-        if not self._emit(_trigger_frame(msg)):
-            self._counts["triggers_ignored"] += 1
+        frame = _trigger_frame(msg)
+        if self._burst > 1:
+            self._banked += 1
+            if self._banked_frame is None:
+                self._banked_frame = frame
+            if self._banked < self._burst:
+                return
+            frames = [self._banked_frame] + [None] * (self._burst - 1)
+            self._banked, self._banked_frame = 0, None
+        else:
+            frames = [frame]
+        for f in frames:
+            if not self._emit(f):
+                self._counts["triggers_ignored"] += 1
 
     def _ignored(self, msg: Any, exc: Exception) -> None:
         self._counts["triggers_ignored"] += 1

@@ -11,7 +11,7 @@ from typing import Any
 
 from gnuradio import gr
 from gnuradio.semdacom import messages
-from gnuradio.semdacom.plumbing.codec import CodecBlock, result_meta, unpack_stream_pdu
+from gnuradio.semdacom.plumbing.codec import CodecBlock, result_meta
 
 __all__ = ["semantic_decoder"]
 
@@ -63,13 +63,16 @@ class semantic_decoder(CodecBlock, gr.basic_block):
         )
         self.decoder_ports()
 
-    def _result(self, msg: Any) -> Any:
-        meta, stream, r = unpack_stream_pdu(msg, self._codec_name, self._rates)
-        labels, erased = self._codec.classify([stream], r)
-        meta = result_meta(meta, self._user)
-        if erased[0]:
-            return self._erasure(meta, "unreadable stream")
-        return messages.label_pdu(meta, int(labels[0]))
+    def _results(self, r: int, items: list) -> list:
+        labels, erased = self._codec.classify([stream for _, stream in items], r)
+        out = []
+        for (meta, _), label, gone in zip(items, labels, erased, strict=True):
+            meta = result_meta(meta, self._user)
+            if gone:
+                out.append(self._erasure(meta, "unreadable stream"))
+            else:
+                out.append(messages.label_pdu(meta, int(label)))
+        return out
 
     def _erasure(self, meta: dict, reason: str) -> Any:
         return self.erasure(messages.label_pdu, meta, reason, -1, ("pred", "n_bits"))

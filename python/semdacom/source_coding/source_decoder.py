@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from gnuradio import gr
 from gnuradio.semdacom import messages
-from gnuradio.semdacom.plumbing.codec import CodecBlock, result_meta, unpack_stream_pdu
+from gnuradio.semdacom.plumbing.codec import CodecBlock, result_meta
 
 __all__ = ["source_decoder"]
 
@@ -58,14 +58,19 @@ class source_decoder(CodecBlock, gr.basic_block):
         self._fill = np.round(self._codec.erasure_fill * 255.0).astype(np.uint8)
         self.decoder_ports()
 
-    def _result(self, msg: Any) -> Any:
-        meta, stream, r = unpack_stream_pdu(msg, self._codec_name, self._rates)
-        res = self._codec.decode([stream], r)
-        meta = result_meta(meta, self._user)
-        if res.erased[0]:
-            return self._erasure(meta, res.reasons[0])
-        img = np.round(res.images[0] * 255.0).astype(np.uint8)
-        return messages.image_pdu(meta, img)
+    def _results(self, r: int, items: list) -> list:
+        res = self._codec.decode([stream for _, stream in items], r)
+        out = []
+        for (meta, _), img, erased, reason in zip(
+            items, res.images, res.erased, res.reasons, strict=True
+        ):
+            meta = result_meta(meta, self._user)
+            if erased:
+                out.append(self._erasure(meta, reason))
+            else:
+                img8 = np.round(img * 255.0).astype(np.uint8)
+                out.append(messages.image_pdu(meta, img8))
+        return out
 
     def _erasure(self, meta: dict, reason: str) -> Any:
         return self.erasure(messages.image_pdu, meta, reason, self._fill, ("shape", "n_bits"))

@@ -77,6 +77,7 @@ class source_encoder(CodecBlock, gr.basic_block):
             self._encode,
             "source_encoder",
             shed=lambda msg: self.shed("pdus", msg, self._erasure, PduWorker.CAP),
+            batch_fn=self._encode_all,
         )
         # One encode now, so that the first real image is not slowed by the networks' first
         # call: GNU Radio drains a port's queue before the next port's, so images queued
@@ -119,27 +120,40 @@ class source_encoder(CodecBlock, gr.basic_block):
         self._worker.submit(msg)
 
     def _encode(self, msg: Any) -> None:
-        self.answer("pdus", msg, self._encoded, self._erasure)
+        self._encode_all([msg])
 
-    def _encoded(self, msg: Any) -> Any:
+    def _encode_all(self, msgs: list) -> None:
+        """The images that have queued up, coded as one batch per operating point (issue 23);
+        one bits PDU (or erasure) each, in their order."""
+        self.answer_all("pdus", msgs, self._prepare, self._encoded, self._erasure)
+
+    def _prepare(self, msg: Any) -> tuple[int, tuple]:
+        """``(rate_index, (meta, image, seq))`` of an image PDU: the operating point in force
+        at its frame and the allocation it comes from."""
         meta, image = messages.unpack_image_pdu(msg)
-        with self._lock:
-            self._rates.apply(frame_of(meta))
         if tuple(image.shape) != self._codec.image_shape:
             raise messages.MessageError(
                 f"image shape {image.shape} differs from the codec's {self._codec.image_shape}"
             )
         with self._lock:
+            self._rates.apply(frame_of(meta))
             r, seq = self._rates.rate_index, self._rates.applied_seq
-        stream = self._codec.encode(image[None], r)[0]
-        meta.pop("shape", None)
-        meta.update(
-            {"rate_index": r, "codec": self._codec_name, "user": meta.get("user", self._user)}
-        )
-        if seq is not None:  # the allocation this image was coded with
-            meta["src_alloc_seq"] = seq
-        bits = np.unpackbits(np.frombuffer(stream, dtype=np.uint8))
-        return messages.bits_pdu(meta, bits)
+        return r, (meta, image, seq)
+
+    def _encoded(self, r: int, items: list) -> list:
+        streams = self._codec.encode(np.stack([image for _, image, _ in items]), r)
+        out = []
+        for (meta, _, seq), stream in zip(items, streams, strict=True):
+            meta = dict(meta)
+            meta.pop("shape", None)
+            meta.update(
+                {"rate_index": r, "codec": self._codec_name, "user": meta.get("user", self._user)}
+            )
+            if seq is not None:  # the allocation this image was coded with
+                meta["src_alloc_seq"] = seq
+            bits = np.unpackbits(np.frombuffer(stream, dtype=np.uint8))
+            out.append(messages.bits_pdu(meta, bits))
+        return out
 
     def _erasure(self, msg: Any, reason: str) -> Any:
         return self.erasure(

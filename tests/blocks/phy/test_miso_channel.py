@@ -397,8 +397,12 @@ def test_tags_route_to_their_user(k: int, n_t: int, chunk: int) -> None:
 
     only_frames = [t for t in frames if pmt.eq(t.key, FRAME)]
     packet_len = [t for t in frames if not pmt.eq(t.key, FRAME)]  # user 0's, like the note
+    # every new channel (fading_frames=2: frames 2, 4, ...) is announced on every output by a
+    # semdacom_csi tag with its CSI message's seq (1 is the first channel's, at start)
+    news = [t for t in only_frames if pmt.to_python(t.value) % 2 == 0 and t.offset > 0]
+    csi = [(t.offset, "semdacom_csi", 2 + i) for i, t in enumerate(news)]
     for u in range(k):
-        want = rows(only_frames) + [(7 + u, "mine", 10 * u)]
+        want = rows(only_frames) + [(7 + u, "mine", 10 * u)] + csi
         if u == 0:
             want += rows(packet_len) + rows(malformed) + rows(note)
         assert r.out_tags(u) == sorted(want), u

@@ -163,6 +163,32 @@ def test_prefill_emits_images_at_start_for_a_credit_loop(harness) -> None:
         image_source(prefill=-1)
 
 
+def test_bursts_bank_triggers_and_leave_together(harness) -> None:
+    """Issue 23: with burst = 3 triggers are banked and 3 images leave at once (the first
+    with a banked trigger's frame, the others numbered on), so the coders behind code them as
+    one batch; other users' done messages bank nothing; a finite source ends mid-burst."""
+    h = harness(count=7, prefill=3, burst=3, user=0)
+    h.wait_for(lambda: h.dbg.num_messages() == 3)  # the prefill
+    h.trigger()
+    h.trigger(messages.meta_to_pmt({"user": 1}))  # another user's: not banked
+    h.trigger(messages.meta_to_pmt({"frame": 40}))
+    time.sleep(0.2)
+    assert h.dbg.num_messages() == 3  # two banked, not yet a burst
+    h.trigger()
+    h.wait_for(lambda: h.dbg.num_messages() == 6)
+    assert [m["frame"] for m, _ in h.out()] == [0, 1, 2, 40, 41, 42]  # a banked frame leads
+    for _ in range(3):
+        h.trigger(messages.meta_to_pmt({"frame": 90}))
+    h.wait_for(lambda: h.dbg.num_messages() == 7)
+    c = h.blk.counters()
+    assert h.out()[-1][0]["frame"] == 90 and c["triggers_ignored"] == 2 and h.blk.finished()
+    assert c["triggers_other"] == 1
+    with pytest.raises(ValueError, match="burst"):
+        image_source(prefill=2, burst=3)  # a credit loop would never bank a burst
+    with pytest.raises(ValueError):
+        image_source(burst=0)
+
+
 def test_a_done_for_another_user_is_not_a_trigger(harness) -> None:
     """Issue 24: metrics_sink ``done`` (one port for every user) is wired to every user's
     source; each takes its own user's ({user: u}), counts the others in ``triggers_other``.

@@ -189,24 +189,71 @@ def test_a_backlog_beyond_the_cap_is_shed_as_erasures(harness, streams) -> None:
 
     h = harness()
     _, s = streams
-    gate, slow = threading.Event(), h.blk._result
+    gate, slow = threading.Event(), h.blk._results
 
-    def result(msg):
+    def results(r, items):
         gate.wait(20.0)  # the decoder stalls until everything has arrived
-        return slow(msg)
+        return slow(r, items)
 
-    h.blk._result = result
+    h.blk._results = results
     cap = source_decoder.MAX_BACKLOG
     n = cap + 60
     for i in range(n):
         h.post("pdus", _pdu(s[0][i % 4], rate_index=0, image_id=i, frame=np.uint64(i)))
-    h.wait_for(lambda: h.blk.to_basic_block().nmsgs(pmt.intern("pdus")) >= n - 1)
+    queued = lambda: h.blk.to_basic_block().nmsgs(pmt.intern("pdus"))  # noqa: E731
+    # the first PDU's handler took what had queued up by then (its batch) and stalls
+    h.wait_for(lambda: queued() + h.blk.counters()["pdus_in"] >= n)
+    first = h.blk.counters()["pdus_in"]  # the stalled batch
     gate.set()
     h.wait_out("pdus", n)
     out = h.out("pdus", messages.unpack_image_pdu)
     c = h.blk.counters()
     shed = [m for m, _ in out if "overloaded" in str(m.get("erasure_reason", ""))]
     assert len(out) == n and c["pdus_out"] == n and c["shed"] == len(shed)
-    assert n - cap - 2 <= c["shed"] <= n - cap  # the backlog drained to the cap, no lower
+    # the backlog behind the stalled batch drained to the cap, no lower
+    assert n - first - cap - 2 <= c["shed"] <= n - first - cap
     assert sorted(int(m["image_id"]) for m, _ in out) == list(range(n))
     assert all(m["erased"] is True for m in shed)
+
+
+def test_queued_pdus_decode_as_one_batch_per_rate_in_order(harness, codec, streams) -> None:
+    """Issue 23: the PDUs that wait in the queue are taken with the one being handled and
+    decoded as one batch per operating point; each still leaves once, in arrival order, as
+    the codec decodes it alone; a malformed PDU in the batch is an erasure on its own."""
+    import threading
+
+    h = harness()
+    x, s = streams
+    gate, slow, calls = threading.Event(), h.blk._results, []
+
+    def results(r, items):
+        calls.append((r, len(items)))
+        gate.wait(20.0)
+        return slow(r, items)
+
+    h.blk._results = results
+    rates = [0, 7, codec.levels - 1]
+    n = 30
+    for i in range(n):
+        if i == 11:
+            h.post("pdus", pmt.intern("not a pdu"))
+            continue
+        r = rates[i % 3]
+        h.post("pdus", _pdu(s[r][i % 4], rate_index=r, image_id=i, frame=np.uint64(i)))
+    queued = lambda: h.blk.to_basic_block().nmsgs(pmt.intern("pdus"))  # noqa: E731
+    h.wait_for(lambda: calls and queued() + h.blk.counters()["pdus_in"] >= n)
+    gate.set()
+    h.wait_out("pdus", n)
+    out = h.out("pdus", messages.unpack_image_pdu)
+    assert [m.get("image_id") for m, _ in out] == [i if i != 11 else None for i in range(n)]
+    assert max(k for _, k in calls) > 1  # batches were formed
+    for i, (meta, img) in enumerate(out):
+        if i == 11:
+            assert meta["erased"] is True and "erasure_reason" in meta
+            continue
+        r = rates[i % 3]
+        ref = np.round(codec.decode([s[r][i % 4]], r).images[0] * 255).astype(np.uint8)
+        np.testing.assert_array_equal(img, ref)
+        assert meta["erased"] is False
+    c = h.blk.counters()
+    assert c["pdus_in"] == n and c["pdus_out"] == n and c["erasures"] == 1
