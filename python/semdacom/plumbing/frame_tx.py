@@ -81,15 +81,16 @@ class FrameTx:
     def start(self, frame: tuple[Any, list]) -> None:
         self._frame, self._pos = frame, 0
 
-    def write(self, block, out) -> tuple[int, bool]:
-        """Copy the next chunk into ``out``; returns ``(items written, frame finished)``."""
+    def write(self, block, out, at: int = 0) -> tuple[int, bool]:
+        """Copy the next chunk into ``out`` from its item ``at`` (what this ``work`` call has
+        written before); returns ``(items written, frame finished)``."""
         sym, tags = self._frame
         if self._pos == 0:
-            off = block.nitems_written(0)
+            off = block.nitems_written(0) + at
             for key, val in tags:
                 block.add_item_tag(0, off, pmt.intern(key), val)
-        n = min(len(out), sym.size - self._pos)
-        out[:n] = sym[self._pos : self._pos + n]
+        n = min(len(out) - at, sym.size - self._pos)
+        out[at : at + n] = sym[self._pos : self._pos + n]
         self._pos += n
         if self._pos >= sym.size:
             self._frame = None
@@ -127,20 +128,38 @@ class FrameSource:
             self.add_busy("work", time.thread_time() - t0)
 
     def _send(self, output_items) -> int:
-        if self._tx.idle:
-            filler = self._filler()
-            if filler is not None:
-                self._tx.start(filler)
-            else:
-                item = next_item(self._queue)
-                if item is None or not self._start_frame(item):
-                    return 0
-        if self._tx.fresh:
-            self._frame_fresh()
-        n, done = self._tx.write(self, output_items[0])
-        if done:
+        """As many whole frames as are waiting and fit (issue 23: the stream then carries the
+        frames of a burst together, and the receivers behind find them together); the first
+        may wait for its item (:func:`next_item`), the others are taken only when queued."""
+        out, total = output_items[0], 0
+        while total < len(out):
+            if self._tx.idle:
+                if total and not self._ready():
+                    break
+                filler = self._filler()
+                if filler is not None:
+                    self._tx.start(filler)
+                else:
+                    item = next_item(self._queue) if total == 0 else _queued(self._queue)
+                    if item is None:
+                        break
+                    if not self._start_frame(item):
+                        continue  # dropped (logged, counted): the next one
+            if self._tx.fresh:
+                self._frame_fresh()
+            n, done = self._tx.write(self, out, total)
+            total += n
+            if not done:
+                break  # the output is full: the rest of the frame next time
             self._counts["frames_out"] += 1
-        return n
+        return total
+
+
+def _queued(q: queue.Queue) -> Any | None:
+    try:
+        return q.get_nowait()
+    except queue.Empty:
+        return None
 
 
 class MultiFrameTx:

@@ -182,6 +182,7 @@ class metrics_sink(Block, gr.basic_block):
                 self._take_ref(user, image_id)  # consumed by the result that came before it
             for m, x in waiting:
                 self._score_image(m, x, img)
+            self._score_pending()
 
     def _take_ref(self, user: int, image_id: int | None) -> np.ndarray | None:
         """Remove and return the reference ``(user, image_id)`` (None when not kept)."""
@@ -201,10 +202,24 @@ class metrics_sink(Block, gr.basic_block):
         u["codewords"] += total
         u["codewords_lost"] += lost
 
+    #: results taken from the ``pdus`` queue with the one being handled, at most (issue 23:
+    #: their images are scored as one batch)
+    BATCH = 64
+
     def _handle_result(self, msg: Any) -> None:
-        """Take one result, then say so on ``done`` (the credit of its user's next image)."""
-        user, image_id = self._take_result(msg)
-        self.publish("done", messages.result_done_to_pmt(user, image_id))
+        """Take one result and those queued behind it (at most :attr:`BATCH`), score their
+        images as one batch, then say so on ``done`` for each (the credit of its user's next
+        image). A malformed one among them is counted and logged as on its own."""
+        taken = [self._take_result(msg)]
+        for m in self.take_queued("pdus", self.BATCH - 1, counter=None):
+            try:
+                taken.append(self._take_result(m))
+            except Exception as exc:
+                self._dropped("result")(m, exc)
+        with self._lock:
+            self._score_pending()
+        for user, image_id in taken:
+            self.publish("done", messages.result_done_to_pmt(user, image_id))
 
     def _take_result(self, msg: Any) -> tuple[int, int | None]:
         """Count and score one result; its ``(user, image_id)``."""
@@ -261,16 +276,37 @@ class metrics_sink(Block, gr.basic_block):
         return user, image_id
 
     def _score_image(self, meta: dict, img: np.ndarray, ref: np.ndarray) -> None:
-        from semdacom.source_coding import metrics  # torch is loaded on first use
-
-        u = self._users[int(meta["user"])]
+        """Queue a decoded image and its reference for :meth:`_score_pending` (lock held)."""
         if img.shape != ref.shape:
             self._counts["malformed"] += 1
             self.logger.error(f"decoded shape {img.shape} differs from reference {ref.shape}")
             return
-        x = img[None].astype(np.float32) / 255.0
-        r = ref[None].astype(np.float32) / 255.0
-        msssim, mse = float(metrics.msssim(x, r)[0]), float(metrics.mse(x, r)[0])
+        self.__dict__.setdefault("_to_score", []).append((meta, img, ref))
+
+    def _score_pending(self) -> None:
+        """MS-SSIM and MSE of the queued images, one batch per image shape (lock held)."""
+        from semdacom.source_coding import metrics  # torch is loaded on first use
+
+        todo, self._to_score = self.__dict__.get("_to_score", []), []
+        by_shape: dict[tuple, list] = {}
+        for item in todo:
+            by_shape.setdefault(item[1].shape, []).append(item)
+        for group in by_shape.values():
+            try:  # the credits of these results must go out whatever happens here
+                x = np.stack([img for _, img, _ in group]).astype(np.float32) / 255.0
+                r = np.stack([ref for _, _, ref in group]).astype(np.float32) / 255.0
+                scores = list(zip(metrics.msssim(x, r), metrics.mse(x, r), strict=True))
+            except Exception as exc:
+                self._counts["malformed"] += len(group)
+                self.logger.error(f"{len(group)} images not scored: {type(exc).__name__}: {exc}")
+                continue
+            for (meta, _, _), (msssim, mse) in zip(group, scores, strict=True):
+                self._add_score(meta, float(msssim), float(mse))
+
+    def _add_score(self, meta: dict, msssim: float, mse: float) -> None:
+        from semdacom.source_coding import metrics
+
+        u = self._users[int(meta["user"])]
         u["msssim_sum"] += msssim
         u["mse_sum"] += mse
         u["scored"] += 1
@@ -293,6 +329,7 @@ class metrics_sink(Block, gr.basic_block):
         from semdacom.source_coding import metrics  # torch is loaded on first use
 
         with self._lock:
+            self._score_pending()  # (none outside a handler; a caller of _take_result's)
             users = {}
             missing: dict[int, list[int]] = {}  # one pass over the references kept
             for v, i in self._refs:
