@@ -14,8 +14,14 @@
   ``measured_vs_mrt_ep_measured``: ``{P_max dBW: [MU-ASCC measured, MRT-EP measured]}``, MRT-EP
   run through the same flowgraph on the same images (the optimiser block's ``mrt_ep`` solver);
 - ``loopback_time_per_image_ms``: where the time goes — the library calls each block makes per
-  image, timed alone on this machine (one image at a time, as the blocks call them, and in a
-  batch of 64 for the codec, to show what batching would buy).
+  image, timed alone on this machine (one image at a time, and in a batch of 64 for the codec);
+- issue 23, side by side in one run (:func:`throughput`, ``THROUGHPUT_IMAGES`` images per user
+  at 2 dBW, static paper channel): ``loopback_channel_msps`` at the flowgraph's default images
+  in flight (``semdacom.cli.demo_mu_ascc.PREFILL``, bursts of half as many coded as batches)
+  and ``loopback_channel_msps_one_in_flight`` (prefill 1); ``loopback_latency_ms``
+  ``{p50, p99}``, image_source to metrics_sink per image; ``loopback_cpu_ms_per_frame``
+  (the process's CPU time per frame, both users) and ``loopback_overhead_share``, the share of
+  that CPU time outside the library's own batched calls (1 - batched library ms / CPU ms).
 """
 
 from __future__ import annotations
@@ -28,6 +34,64 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 POWERS_DBW = (-6.0, -2.0, 2.0, 6.0)
 IMAGES = 100
+#: images per user of each throughput run (issue 23)
+THROUGHPUT_IMAGES = 1000
+
+
+def throughput(mod, prefill: int, images: int = THROUGHPUT_IMAGES, p_dbw: float = 2.0) -> dict:
+    """The closed loop at ``prefill`` images in flight per user (``demo_mu_ascc.in_flight``):
+    wall and CPU time per frame and each image's latency from image_source to metrics_sink."""
+    import time
+
+    import pmt
+    from gnuradio import gr
+    from gnuradio.semdacom import messages
+
+    from semdacom.cli.demo_mu_ascc import in_flight
+    from semdacom.cli.examples import run_until
+
+    class _Clock(gr.basic_block):
+        """When each image left its source and when its result was taken (by user, id)."""
+
+        def __init__(self) -> None:
+            gr.basic_block.__init__(self, name="latency_clock", in_sig=None, out_sig=None)
+            self.sent: dict = {}
+            self.done: dict = {}
+            for port in ("sent", "done"):
+                self.message_port_register_in(pmt.intern(port))
+            self.set_msg_handler(pmt.intern("sent"), self._on_sent)
+            self.set_msg_handler(pmt.intern("done"), self._on_done)
+
+        def _on_sent(self, msg) -> None:
+            meta = messages.meta_from_pmt(pmt.car(msg))
+            self.sent[(int(meta["user"]), int(meta["image_id"]))] = time.monotonic()
+
+        def _on_done(self, msg) -> None:
+            meta = messages.meta_from_pmt(msg)
+            if "image_id" in meta:
+                self.done[(int(meta["user"]), int(meta["image_id"]))] = time.monotonic()
+
+    tb = mod.mu_ascc_loopback(p_max_dbw=p_dbw, n_images=images, **in_flight(prefill))
+    clock = _Clock()
+    for src in (tb.image_source_0, tb.image_source_1):
+        tb.msg_connect((src, "pdus"), (clock, "sent"))
+    tb.msg_connect((tb.metrics, "done"), (clock, "done"))
+    cpu0 = time.process_time()
+    wall = run_until(
+        tb, lambda: tb.metrics.summary()["counts"]["results"] >= 2 * images, 120.0 + images
+    )
+    cpu = time.process_time() - cpu0
+    lat = np.array([1e3 * (t - clock.sent[k]) for k, t in clock.done.items() if k in clock.sent])
+    return {
+        "prefill": prefill,
+        "images_per_user": images,
+        "wall_s": wall,
+        "wall_ms_per_frame": 1e3 * wall / images,
+        "cpu_ms_per_frame": 1e3 * cpu / images,
+        "msps": images * int(tb.slot) / wall / 1e6,
+        "latency_ms": {"p50": float(np.percentile(lat, 50)), "p99": float(np.percentile(lat, 99))},
+        "summary": tb.metrics.summary()["counts"],
+    }
 
 
 def _module():
@@ -76,10 +140,11 @@ def _stage_times() -> dict:
 
 def loopback_keys(images: int = IMAGES, powers=POWERS_DBW) -> dict:
     from semdacom.cli import demo_mu_ascc
+    from semdacom.cli.demo_mu_ascc import PREFILL
     from semdacom.cli.sweep import load_tables
 
     mod = _module()
-    args = argparse.Namespace(images=images, L=256, link="physical", prefill=2, out=None)
+    args = argparse.Namespace(images=images, L=256, link="physical", prefill=PREFILL, out=None)
     runs, best, mrt = {}, {}, {}
     tables = load_tables()
     for p in powers:
@@ -107,9 +172,18 @@ def loopback_keys(images: int = IMAGES, powers=POWERS_DBW) -> dict:
         + stages["semantic_decode_batch64"]
         + 2 * stages["fbl_emulation_1"]
     )
+    many, one = throughput(mod, PREFILL), throughput(mod, 1)
     return {
-        "loopback_images_per_s": 2 * images / wall,
-        "loopback_channel_msps": images * slot / wall / 1e6,
+        "loopback_images_per_s": 2 * THROUGHPUT_IMAGES / many["wall_s"],
+        "loopback_channel_msps": many["msps"],
+        "loopback_channel_msps_one_in_flight": one["msps"],
+        "loopback_prefill": PREFILL,
+        "loopback_latency_ms": many["latency_ms"],
+        "loopback_latency_ms_one_in_flight": one["latency_ms"],
+        "loopback_cpu_ms_per_frame": many["cpu_ms_per_frame"],
+        "loopback_overhead_share": 1.0 - frame_ms_batched / many["cpu_ms_per_frame"],
+        "loopback_throughput_runs": {"default": many, "one_in_flight": one},
+        "loopback_demo_wall_s_per_point": wall,
         "loopback_channel_msps_target": 1.0,
         "loopback_slot_symbols": slot,
         "loopback_wall_s": {f"{p:g}": r["wall_s"] for p, r in runs.items()},
@@ -125,13 +199,14 @@ def loopback_keys(images: int = IMAGES, powers=POWERS_DBW) -> dict:
             f"{p:g}": [r["measured_weighted"], mrt[p]] for p, r in runs.items()
         },
         "loopback_time_per_image_ms": stages,
-        "loopback_wall_ms_per_frame": 1e3 * wall / images,
+        "loopback_wall_ms_per_frame": many["wall_ms_per_frame"],
         "loopback_library_ms_per_frame_both_users": frame_ms,
         "loopback_library_ms_per_frame_batched64": frame_ms_batched,
         "loopback_note": (
-            "wall per frame vs the library calls' sum: the rest is GNU Radio message passing, "
-            "Python block overhead and the 2 shared cores; the blocks code one image per call "
-            "(the _batch64 entries show what batching would buy)"
+            "throughput: THROUGHPUT_IMAGES images per user at 2 dBW, the flowgraph's default "
+            "prefill (bursts of prefill/2 coded as batches) against prefill 1, one after the "
+            "other in one run; overhead share: the process's CPU time per frame outside the "
+            "library's batched calls (codec encode/decode/classify at batch 64, fbl emulation)"
         ),
     }
 
@@ -141,9 +216,12 @@ def report(out: dict) -> None:
     frame_ms = 1e3 * 2 / out["loopback_images_per_s"]
     print(
         f"loopback: {out['loopback_images_per_s']:.1f} images/s (both users), "
-        f"{out['loopback_channel_msps']:.4f} Msps per user (target 1.0), {frame_ms:.1f} ms per "
-        f"frame vs {out['loopback_library_ms_per_frame_both_users']:.1f} ms of library calls "
-        f"({out['loopback_library_ms_per_frame_batched64']:.1f} ms if batched by 64)"
+        f"{out['loopback_channel_msps']:.4f} Msps per user (target 1.0; one in flight "
+        f"{out['loopback_channel_msps_one_in_flight']:.4f}), {frame_ms:.1f} ms per frame, "
+        f"{out['loopback_cpu_ms_per_frame']:.1f} ms CPU vs "
+        f"{out['loopback_library_ms_per_frame_batched64']:.1f} ms of batched library calls "
+        f"(overhead share {out['loopback_overhead_share']:.2f}), latency p50/p99 "
+        f"{out['loopback_latency_ms']['p50']:.0f}/{out['loopback_latency_ms']['p99']:.0f} ms"
     )
     for p, (m, q) in out["measured_vs_predicted_distortion"].items():
         b = out.get("measured_vs_best_baseline", {}).get(p, [None, float("nan")])[1]

@@ -32,6 +32,16 @@ DEFAULT_P_DBW = [-6.0, -2.0, 2.0, 6.0]
 
 #: images per user shown in the report's picture rows
 SHOWN = 6
+#: Images in flight per user by default (examples/mu_ascc_loopback.grc's prefill; issue 23).
+PREFILL = 64
+
+
+def in_flight(prefill: int) -> dict:
+    """The credit loop's parameters of ``prefill`` images in flight per user: they leave in
+    bursts of half as many (coded as batches), and an allocation takes effect ``prefill + 8``
+    frames after its CSI, beyond the pipeline's depth (frame-exact reconfiguration)."""
+    prefill = max(1, int(prefill))
+    return {"prefill": prefill, "burst": max(1, prefill // 2), "apply_lead": prefill + 8}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -45,9 +55,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--prefill",
         type=int,
-        default=2,
+        default=PREFILL,
         help="images in flight per user (the credit loop: each result of a user's decoder "
-        "asks its image source for the next image)",
+        "asks its image source for the next image); they leave in bursts of half as many, "
+        "coded as batches, and allocations take effect prefill + 8 frames after their CSI",
     )
     p.add_argument(
         "--no-measure-mrt",
@@ -72,9 +83,7 @@ def _run_point(
         blocklength=args.L,
         link=args.link,
         n_images=n,
-        prefill=args.prefill,
-        solver=solver,
-        **flowgraph,
+        **{**in_flight(args.prefill), "solver": solver, **flowgraph},
     )
     from gnuradio import blocks
 
