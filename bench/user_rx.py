@@ -455,29 +455,6 @@ def _short(summary: dict) -> dict:
 # ---------------------------------------------------------------------------------------------
 
 
-def _relay_class():
-    import pmt
-    from gnuradio import gr
-
-    class Relay(gr.basic_block):
-        """Each message on ``in`` -> ``pmt.PMT_T`` on ``out`` (a trigger for every source)."""
-
-        def __init__(self) -> None:
-            gr.basic_block.__init__(self, name="relay", in_sig=None, out_sig=None)
-            self.message_port_register_in(pmt.intern("in"))
-            self.message_port_register_out(pmt.intern("out"))
-            self.set_msg_handler(pmt.intern("in"), self._on)
-
-        def _on(self, msg) -> None:
-            self.message_port_pub(pmt.intern("out"), pmt.PMT_T)
-
-    return Relay
-
-
-def _Relay():  # noqa: N802
-    return _relay_class()()
-
-
 def make_sfma_recording(n: int = SFMA_FRAMES, refresh: bool = False) -> tuple[list[Path], dict]:
     """Four RX channels (users 0-3) of examples/sfma_usrp.grc's transmit part at ``SNR_DB``,
     and the superposer's side information (cached under out/user_rx/)."""
@@ -498,18 +475,12 @@ def make_sfma_recording(n: int = SFMA_FRAMES, refresh: bool = False) -> tuple[li
                                 first_frame=0, hold=False)  # fmt: skip
     sup = semdacom.sfma_superposer(k=4, power=1.0, bandwidth=samp_rate, power_split=0.5)
     dbg = blocks.message_debug()
-    # sfma_usrp wires the encoder's `sent` to the image sources' `trigger`, but `sent` names
-    # user -1 ("every user") and image_source counts that as another user's trigger
-    # (`triggers_other`): the example stops after its prefill. A relay turns each `sent`
-    # into a plain trigger.
-    relay = _Relay()
-    tb.msg_connect((enc, "sent"), (relay, "in"))
-    keep = [relay]
+    keep = []  # (sfma_usrp wires the encoder's `sent`, for every user, to each trigger)
     for u in range(4):
         src = semdacom.image_source(split="test", user=u, count=n, start=u * 2500, loop=False,
                                     shuffle=False, seed=0, period_ms=0.0, prefill=2, folder="",
                                     size=28, fit="crop", mode="L")  # fmt: skip
-        tb.msg_connect((relay, "out"), (src, "trigger"))
+        tb.msg_connect((enc, "sent"), (src, "trigger"))
         tb.msg_connect((src, "pdus"), (enc, f"pdus{u}"))
         tb.connect((enc, u), (sup, u))
         keep.append(src)

@@ -67,7 +67,8 @@ class image_source(Block, gr.basic_block):
     are not read; otherwise frames count 0, 1, ... modulo 2**64). Every trigger emits exactly
     one image until a finite source is finished. A trigger that is a dictionary with an
     integer ``user`` other than this source's (``metrics_sink``'s ``done``, which says whose
-    result it took) is for another user's source: counted in ``triggers_other``, no image.
+    result it took) is for another user's source: counted in ``triggers_other``, no image; a
+    negative ``user`` is for every user (``sfma_encoder``'s ``sent``, one slot of every user).
     ``count`` images are emitted (0 = the whole split from ``start``); with ``loop`` the
     sequence restarts and never ends. Once finished, triggers are counted and ignored.
 
@@ -238,7 +239,7 @@ class image_source(Block, gr.basic_block):
 
     def _on_trigger(self, msg: Any) -> None:
         user = messages.done_user(msg)
-        if user is not None and user != self._user:
+        if user is not None and user >= 0 and user != self._user:  # negative: every user
             self._counts["triggers_other"] += 1
             return
         frame = _trigger_frame(msg)

@@ -198,10 +198,13 @@ def test_a_done_for_another_user_is_not_a_trigger(harness) -> None:
     h.trigger(messages.meta_to_pmt({"user": np.uint64(2)}))
     h.trigger(messages.meta_to_pmt({"user": 1, "image_id": 4}))
     h.trigger(messages.meta_to_pmt({"user": "1"}))  # not an integer: a trigger for anyone
-    h.wait_for(lambda: h.dbg.num_messages() == 2)
+    # sfma_encoder's sent (user -1: one slot of every user); before, it counted as another
+    # user's and examples/sfma_usrp.grc's transmitter stopped after its prefill
+    h.trigger(messages.frame_sent_to_pmt(0, -1))
+    h.wait_for(lambda: h.dbg.num_messages() == 3)
     c = h.blk.counters()
-    assert c["triggers"] == 4 and c["triggers_other"] == 2 and c["triggers_ignored"] == 0
-    assert [m["frame"] for m, _ in h.out()] == [0, 1]  # done carries no frame
+    assert c["triggers"] == 5 and c["triggers_other"] == 2 and c["triggers_ignored"] == 0
+    assert [m["frame"] for m, _ in h.out()] == [0, 1, 2]  # done carries no frame
 
 
 # ---------------------------------------------------------------------------------------------
