@@ -275,7 +275,8 @@ pmt::pmt_t make_csi_message(const std::vector<gr_complex>& h,
                             int k,
                             int n_t,
                             uint64_t seq,
-                            int64_t frame)
+                            int64_t frame,
+                            uint64_t origin)
 {
     std::vector<std::complex<double>> hd(h.begin(), h.end());
     pmt::pmt_t d = pmt::make_dict();
@@ -288,6 +289,9 @@ pmt::pmt_t make_csi_message(const std::vector<gr_complex>& h,
     if (frame >= 0) {
         d = pmt::dict_add(
             d, pmt::intern("frame"), pmt::from_uint64(static_cast<uint64_t>(frame)));
+    }
+    if (origin != 0) {
+        d = pmt::dict_add(d, pmt::intern("origin"), pmt::from_uint64(origin));
     }
     return d;
 }

@@ -6,6 +6,7 @@
  */
 
 #include "miso_channel_impl.h"
+#include <random>
 #include "user_tags.h"
 #include <gnuradio/io_signature.h>
 #include <gnuradio/semdacom/allocation_schedule.h>
@@ -53,6 +54,10 @@ miso_channel_impl::miso_channel_impl(int k,
     }
     set_tag_propagation_policy(TPP_DONT);
     message_port_register_out(pmt::mp("csi"));
+    // a number no other CSI source uses (never 0): a receiver waits on this channel's
+    // semdacom_csi tags only for CSI messages with this origin
+    std::random_device rd;
+    d_origin = ((static_cast<uint64_t>(rd()) << 32) ^ rd() ^ unique_id()) | 1u;
 }
 
 void miso_channel_impl::publish_csi(int64_t frame)
@@ -60,7 +65,7 @@ void miso_channel_impl::publish_csi(int64_t frame)
     d_seq++;
     message_port_pub(
         pmt::mp("csi"),
-        make_csi_message(d_kernel.h(), d_kernel.noise_var(), d_k, d_n_t, d_seq, frame));
+        make_csi_message(d_kernel.h(), d_kernel.noise_var(), d_k, d_n_t, d_seq, frame, d_origin));
 }
 
 bool miso_channel_impl::start()
@@ -118,7 +123,8 @@ int miso_channel_impl::work_unchecked(int noutput_items,
                 d_kernel.redraw_rayleigh();
                 publish_csi(
                     static_cast<int64_t>(b.frame)); // the first frame of the new block
-                const pmt::pmt_t seq = pmt::from_uint64(d_seq);
+                const pmt::pmt_t seq =
+                    pmt::cons(pmt::from_uint64(d_origin), pmt::from_uint64(d_seq));
                 for (int o = 0; o < d_k; o++) { // the receivers wait for this CSI
                     add_item_tag(o, nitems_written(o) + b.offset, csi_tag_key(), seq);
                 }

@@ -56,6 +56,9 @@ class Csi:
     #: First frame this channel applies to (u64 key ``frame``); None when not known (a
     #: channel set from code, or an estimator that does not number frames).
     frame: int | None = None
+    #: Which source's seqs these are (u64 key ``origin``; ``miso_channel``'s, the value of
+    #: its stream's ``semdacom_csi`` tags); None when the message has none.
+    origin: int | None = None
 
     @property
     def k(self) -> int:
@@ -189,7 +192,11 @@ def csi_from_pmt(
     noise_var = read_real_vec(fields["noise_var"], "noise_var")
     seq = read_count(fields["seq"], "seq")
     frame = csi_frame(msg)
-    return _validate_csi(h.reshape(msg_k, msg_n_t), noise_var, seq, positive_noise, frame)
+    c = _validate_csi(h.reshape(msg_k, msg_n_t), noise_var, seq, positive_noise, frame)
+    origin = get(msg, "origin")
+    if origin is not None:
+        c.origin = read_count(origin, "origin")
+    return c
 
 
 def csi_with_frame(c: Csi, frame: int | None) -> Any:

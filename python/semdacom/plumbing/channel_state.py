@@ -67,14 +67,15 @@ class ChannelState:
         self._pending_csi: list[messages.Csi] = []  # sorted by frame
         self.mismatch = False  # CSI and beams are known but cannot be combined
         self.dropped_jump = 0  # queued CSI dropped: its frame was too far ahead
-        #: the newest ``seq`` of a CSI taken (None before any): a frame whose stream tag names a
-        #: newer one waits for it (``FrameReceiver``, the ``semdacom_csi`` tag)
-        self.newest_seq: int | None = None
+        #: the newest ``seq`` of the CSI taken from each ``origin`` (``Csi.origin``): a frame
+        #: whose stream tag names a newer one of the same origin waits for it
+        #: (``FrameReceiver``, the ``semdacom_csi`` tag)
+        self.newest_seq: dict[int, int] = {}
 
     def set_csi(self, csi: messages.Csi) -> None:
         """Queue ``csi`` for its ``frame`` (in force at once when it has none)."""
-        if self.newest_seq is None or csi.seq > self.newest_seq:
-            self.newest_seq = int(csi.seq)
+        if csi.origin is not None and csi.seq > self.newest_seq.get(csi.origin, -1):
+            self.newest_seq[csi.origin] = int(csi.seq)
         if csi.frame is None:
             self._pending_csi.clear()
             self.csi = csi

@@ -27,8 +27,9 @@ __all__ = ["MAX_FRAME", "FrameCutter", "FrameReceiver"]
 
 #: Longest frame accepted from a ``packet_len`` tag (samples).
 MAX_FRAME = 1 << 24
-#: Stream tag ``(semdacom_csi, u64 seq)`` at the first sample of a frame whose channel is new
-#: (``miso_channel`` with fading): the CSI message ``seq`` describes it.
+#: Stream tag ``(semdacom_csi, (u64 origin . u64 seq))`` at the first sample of a frame whose
+#: channel is new (``miso_channel`` with fading): the CSI message of that ``origin`` and ``seq``
+#: describes it.
 CSI_TAG = "semdacom_csi"
 #: Seconds a receiver waits for the CSI a ``semdacom_csi`` tag names before it decodes the
 #: frame with the CSI it has (counted in ``csi_late``, logged).
@@ -139,19 +140,22 @@ class FrameReceiver:
     def _csi_due(self, tags, start: int) -> int | None:
         """The sample of the first ``semdacom_csi`` tag whose CSI this receiver has not taken
         yet (the message and the stream travel apart: with many frames in flight the stream
-        can be first), or None. Only a receiver that takes CSI with seqs (``self._chan`` has
-        had one) waits, and for at most :data:`CSI_WAIT_S` (then ``csi_late`` is counted and
-        the frame goes with the CSI in force)."""
+        can be first), or None. A receiver waits only for CSI of an origin it has taken CSI
+        from (its ``csi`` port is fed by the tagging channel, not an estimator), and for at
+        most :data:`CSI_WAIT_S` (then ``csi_late`` is counted and the frame goes with the CSI
+        in force)."""
         chan = getattr(self, "_chan", None)
-        newest = None if chan is None else chan.newest_seq
-        if newest is None:
+        newest = {} if chan is None else chan.newest_seq
+        if not newest:
             return None
         for t in tags:
             if not (pmt.is_symbol(t.key) and pmt.symbol_to_string(t.key) == CSI_TAG):
                 continue
-            seq = to_int(t.value)
-            if seq is None or seq <= newest:
+            if not pmt.is_pair(t.value):
                 continue
+            origin, seq = to_int(pmt.car(t.value)), to_int(pmt.cdr(t.value))
+            if origin not in newest or seq is None or seq <= newest[origin]:
+                continue  # CSI from another source (an estimator), or already here
             now = time.monotonic()
             since = self.__dict__.setdefault("_csi_wait", {}).setdefault(int(t.offset), now)
             if now - since < CSI_WAIT_S:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from gnuradio import gr
 from gnuradio.semdacom import messages
+from gnuradio.semdacom.plumbing.checks import check_int
 from gnuradio.semdacom.plumbing.codec import CodecBlock
 from gnuradio.semdacom.plumbing.meta import frame_of, salvage_meta
 from gnuradio.semdacom.plumbing.worker import PduWorker
@@ -53,6 +54,12 @@ class source_encoder(CodecBlock, gr.basic_block):
         Hold images until the first allocation arrives (at most ``MAX_HELD``; beyond that
         they are coded at ``rate_index``), so that no frame of the closed loop is coded
         before the optimiser has spoken (frame-exact start).
+    batch : int
+        Images that have queued up coded in one call at most (issue 23; 1: one at a time).
+        examples/mu_ascc_loopback.grc codes 64. Over the air it stays 1: images coded as a
+        batch reach a beaconing channel encoder together, and a base station whose images had
+        all arrived before its first allocation was in force stalled (its beacons are paced by
+        image arrivals: docs/blocks/implementation_notes.md, "Batches").
     """
 
     #: images held at most while waiting for the first allocation (``hold``)
@@ -65,6 +72,7 @@ class source_encoder(CodecBlock, gr.basic_block):
         weights: str = "",
         codec: str = "learned",
         hold: bool = False,
+        batch: int = 1,
     ) -> None:
         gr.basic_block.__init__(self, name="source_encoder", in_sig=None, out_sig=None)
         rate_index = self.setup_codec(user, rate_index, weights, codec, semantic=False)
@@ -78,6 +86,7 @@ class source_encoder(CodecBlock, gr.basic_block):
             "source_encoder",
             shed=lambda msg: self.shed("pdus", msg, self._erasure, PduWorker.CAP),
             batch_fn=self._encode_all,
+            batch=check_int("batch", batch, 1),
         )
         # One encode now, so that the first real image is not slowed by the networks' first
         # call: GNU Radio drains a port's queue before the next port's, so images queued

@@ -197,7 +197,7 @@ def test_a_backlog_beyond_the_cap_is_shed_as_erasures(harness, streams) -> None:
 
     h.blk._results = results
     cap = source_decoder.MAX_BACKLOG
-    n = cap + 60
+    n = cap + source_decoder.BATCH + 60  # beyond the cap even after a whole batch was taken
     for i in range(n):
         h.post("pdus", _pdu(s[0][i % 4], rate_index=0, image_id=i, frame=np.uint64(i)))
     queued = lambda: h.blk.to_basic_block().nmsgs(pmt.intern("pdus"))  # noqa: E731
