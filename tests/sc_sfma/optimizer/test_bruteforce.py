@@ -42,7 +42,7 @@ def _solved(tables, n, seed, dense, **kw):
 
 
 def test_start_grid():
-    for m, size in ((1, 3), (2, 53), (3, 23), (4, 5), (5, 6)):
+    for m, size in ((1, 3), (2, 53), (3, 23), (4, 9), (5, 11)):
         g = start_grid(m, seed=3)
         assert len(g) == size, m
         p0, b0, f0, label = g[0]

@@ -168,25 +168,94 @@ def test_proposition1_pruning_keeps_every_feasible_pair(tables):
     assert pruned_total > 0 and kept_total > 0
 
 
-@pytest.mark.parametrize("seed", range(5))
-def test_agrees_with_bruteforce_n4(tables, seed):
-    prob = make_problem(seed, n=4, tables=tables)
-    bf = solve_bruteforce(prob)
-    assert bf.info["matchings"] == 3
-    a = solve(prob)
-    assert a.feasible == bf.feasible
-    if bf.feasible:
-        assert a.objective >= bf.objective * (1 - 0.01)
+# agreement with the multi-start pairing reference (bruteforce.solve_bruteforce(starts="multi"),
+# every perfect matching from a grid of starts, the solver's own point included), with the issue's
+# targets (issue 22): gap (reference - solver) / reference at most 0.5 % in the median and 2 % at
+# most. The sparse grid (dense=False: the equal split, each group favoured in P and B and in B
+# alone) keeps the test quick; the bench uses the dense grid at N = 4, 6. Seeds 0-4 (N = 4) and 1
+# (N = 6) are the instances of the old agreement tests, the others added; none chosen to pass.
+REF_N4 = range(8)
+REF_N6 = (1,)
+_REF: dict = {}
 
 
-def test_bruteforce_n6_matchings_and_gap(tables):
-    prob = make_problem(1, n=6, tables=tables)
-    bf = solve_bruteforce(prob)
-    assert bf.info["matchings"] == 15
-    a = solve(prob)
-    assert bf.feasible and a.feasible
-    assert a.objective >= bf.objective * (1 - 0.03)
+def _with_reference(tables, n, seed, **kw):
+    """(problem, solver, paper's single-start Alg. 4, multi-start reference), cached."""
+    key = (n, seed, tuple(sorted(kw.items())))
+    if key not in _REF:
+        prob = make_problem(seed, n=n, tables=tables, **kw)
+        a = solve(prob)
+        a1 = solve(prob, starts="single")
+        ref = solve_bruteforce(prob, starts="multi", dense=False, alg4=a)
+        _REF[key] = prob, a, a1, ref
+    return _REF[key]
+
+
+def _gap(ref, a) -> float:
+    return 100 * (ref.objective - a.objective) / ref.objective
+
+
+def test_agrees_with_multistart_reference(tables):
+    gaps = []
+    for n, seeds in ((4, REF_N4), (6, REF_N6)):
+        for seed in seeds:
+            prob, a, _, ref = _with_reference(tables, n, seed)
+            assert ref.info["matchings"] == (3 if n == 4 else 15)
+            # the reference finds a feasible point whenever the solver does (its point is a
+            # candidate) and the solver finds one whenever the reference does, on these seeds
+            assert a.feasible == ref.feasible, (n, seed)
+            if ref.feasible:
+                gaps.append(_gap(ref, a))
+    assert len(gaps) >= 8
+    assert min(gaps) >= -1e-9
+    assert float(np.median(gaps)) <= 0.5, gaps
+    assert max(gaps) <= 2.0, gaps
     assert len(list(perfect_matchings(list(range(8))))) == 105
+
+
+# seeded property: on every instance (default and tight latency / distortion budgets, N = 4)
+# the solver's point is feasible on re-check, equals its recorded objective, is at least
+# the paper's single-start Alg. 4 (it starts from it), never above the reference, and the
+# reference's grid alone (without the solver's point) is at or above it: no reference violation
+PROPERTY_CASES = [(4, s, {}) for s in (10, 11, 13)] + [
+    (4, 4, dict(t_max_s=0.02, d_max=0.13)),
+    (4, 2, dict(t_max_s=0.02, d_max=0.13)),
+]
+
+
+@pytest.mark.parametrize("n, seed, kw", PROPERTY_CASES)
+def test_solver_feasible_and_never_above_reference(tables, n, seed, kw):
+    prob, a, a1, ref = _with_reference(tables, n, seed, **kw)
+    assert _monotone(a.history), a.history
+    assert a.info["starts"] == "multi" and a1.info["starts"] == "single"
+    if a1.feasible:
+        assert a.feasible and a.objective >= a1.objective
+        assert a.info["single_objective"] == pytest.approx(a1.objective)
+    if a.feasible:
+        _assert_feasible(prob, a)
+        assert a.objective == pytest.approx(prob.objective(a))
+        assert ref.feasible and ref.objective >= a.objective
+        grid = ref.info["multistart_reference"]
+        assert np.isfinite(grid) and a.objective <= grid * (1 + 1e-9), (a.objective, grid)
+    # a deterministic function of the problem
+    b = solve(make_problem(seed, n=n, tables=tables, **kw))
+    assert b.feasible == a.feasible and np.array_equal(b.pairs, a.pairs)
+    if a.feasible:
+        assert b.objective == a.objective
+
+
+def test_multistart_stage_options(tables):
+    prob = make_problem(0, n=4, tables=tables)
+    with pytest.raises(ValueError):
+        solve(prob, starts="many")
+    # fixed pairing: the stage keeps the given matching; equal resources: no stage at all
+    pairs = np.array([[0, 3], [1, 2]])
+    a = solve(prob, pairing="fixed", init_pairs=pairs)
+    assert {tuple(p) for p in a.pairs.tolist()} == {(0, 3), (1, 2)}
+    assert a.info["multistart"]["repairs"] == 0 and a.info["multistart"]["runs"] == 2
+    e = solve(prob, resources="equal")
+    assert "multistart" not in e.info
+    assert np.allclose(e.power, e.power[0]) and np.allclose(e.bw, prob.b_tot / prob.m)
 
 
 def test_baselines_run(tables):

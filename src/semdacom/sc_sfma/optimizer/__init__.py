@@ -16,9 +16,11 @@ pairing
     Alg. 3: dynamic feasible edges (37), dual pricing (39)-(43), conflict resolution, residual
     matching (44) and assignment (45), repair (46), pair swaps.
 solver
-    Alg. 4: the outer loop with the monotone check (47); :func:`solve`.
+    Alg. 4: the outer loop with the monotone check (47), then (default) the multi-start stage
+    (a deviation, docs/sc_sfma/optimizer.md); :func:`solve`.
 bruteforce
-    Every perfect matching for N <= 8 with the continuous blocks re-optimised.
+    The pairing reference: every perfect matching for N <= 8, its continuous blocks from a
+    grid of starts, the solver's point included.
 scenario
     Sec. IV-A Monte-Carlo scenarios; :func:`make_problem`, :func:`load_tables`.
 

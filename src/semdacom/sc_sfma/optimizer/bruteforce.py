@@ -1,6 +1,7 @@
 """Pairing reference for SC-SFMA: every perfect matching of N <= 8 users (1, 3, 15 and 105
 matchings for N = 2, 4, 6, 8), each with its continuous problem solved from many starts; the
-pairing gap of Alg. 4 (Alg. 3 inside) is measured against the best of them.
+pairing gap of the solver (:func:`~semdacom.sc_sfma.optimizer.solver.solve`, the multi-start
+Alg. 4) is measured against the best of them.
 
 For a fixed matching, problem (20) in (nu, P, B) is non-convex (xi of eq. (10) couples the SNR
 and nu), and Alg. 1 (eqs. (22)-(26)) alternated with Alg. 2 (trust-region SCA, eqs. (31)-(36))
@@ -15,26 +16,32 @@ no upper bound: Alg. 4, which reaches a matching with the resources of another, 
 :func:`start_grid`, each made feasible by ``feasible_start`` (proportional re-allocation), or,
 where that fails, by Alg. 2 from the infeasible point (its trust region is then the whole box and
 it keeps its first feasible iterate); then Alg. 1-2 alternated (``rounds``). It keeps the best
-feasible point, adds the allocation Alg. 4 returns as one more candidate of its own matching
-(``alg4``), and so returns the best known point: a feasible allocation, so a lower bound on the
-optimum of (20), and an upper bound in practice on what Alg. 4 reaches.
+feasible point, adds the allocation the solver returns (``solve(prob)``, the multi-start Alg. 4;
+the ``alg4`` argument and the ``alg4_*`` keys keep their names) as one more candidate of its own
+matching, and so returns the best known point: a feasible allocation, so a lower bound on the
+optimum of (20), and an upper bound in practice on what the solver reaches. The solver's own
+multi-start runs are runs of this grid (same matching order, same shares, fewer Alg. 1-2 rounds),
+so the grid alone is at or above them by construction; only the solver's single-start loop and
+its Alg. 3 re-pairings can end above the grid (``multistart_reference``, the bench's
+``reference_violations``).
 
 Grid (see :func:`start_grid`), calibrated on the measured tables, 20 / 6 / 2 instances of
 N = 4 / 6 / 8 (bench seeds), against a broader calibration grid (the equal split at three nu
 levels; P-, B- and PB-skews at 0.5, 0.65, 0.8 and 0.9 for every group; 4 random splits; the
 interior of the step-1/6 simplex lattice for M <= 3: 49 / 142 / 55 starts per matching at
-M = 2 / 3 / 4). The starts that win favour one group strongly, in B or in P and B together (share
+M = 2 / 3 / 4; the B-alone skews at M >= 4 were added later, see :func:`start_grid`). The
+starts that win favour one group strongly, in B or in P and B together (share
 0.8-0.9); nu levels and the uniform lattice rarely win (Alg. 1 re-optimises nu globally on its grid
 for the start's (P, B)). The chosen grid ends within 0.74 % of that grid's best at N = 4 (one
 instance; the other 19 within 0.02 % or above it), within 0.94 % at N = 6 (one instance; the other
 5 equal or above) and within 0.13 % at N = 8. Sizes: one Alg. 1-2 run costs 25-200 ms on one core
 (mostly Alg. 2's Clarabel solves; an infeasible start adds the 60 re-allocations of
-``feasible_start`` and one Alg. 2 run from the whole box), so N = 8 (105 matchings) gets 5 starts
-per matching (525 runs; bench: 32 s median, 171 s max on one core of this 2-core machine beside
-another job), N = 6 (15 matchings) 23 (345 runs; 19 s, 75 s) and N = 4 (3 matchings) the 53-start
-dense grid (159 runs; 5 s, 22 s); the slow instances have many infeasible starts.
+``feasible_start`` and one Alg. 2 run from the whole box), so N = 8 (105 matchings) gets 9 starts
+per matching (945 runs), N = 6 (15 matchings) 23 (345 runs) and N = 4 (3 matchings) the 53-start
+dense grid (159 runs); run times in docs/sc_sfma/optimizer.md (tens of seconds per instance at
+N = 8 on one core); the slow instances have many infeasible starts.
 
-``info`` of the returned allocation: ``objectives`` (best per matching, Alg. 4's point
+``info`` of the returned allocation: ``objectives`` (best per matching, the solver's point
 included; -inf only where no start ended feasible), ``matchings``, ``starts``, ``per_matching``
 (per matching: ``starts``, ``feasible`` (starts that ended feasible), ``best``, ``median``,
 ``worst`` over them, ``single`` (the old single start's objective), the spreads
@@ -59,9 +66,17 @@ from collections.abc import Iterator
 import numpy as np
 from numpy.typing import NDArray
 
-from semdacom.sc_sfma.optimizer.power_bw import optimise_pb
 from semdacom.sc_sfma.optimizer.problem import Allocation, SfmaProblem
-from semdacom.sc_sfma.optimizer.solver import continuous, feasible_start, placeholder, solve
+from semdacom.sc_sfma.optimizer.solver import (
+    continuous,
+    feasible_start,
+    placeholder,
+    rescue,
+    run_start,
+    skew_shares,
+    solve,
+)
+from semdacom.sc_sfma.optimizer.solver import matching_key as _key
 
 __all__ = ["NU_LEVELS", "perfect_matchings", "run_start", "solve_bruteforce", "start_grid"]
 
@@ -85,13 +100,6 @@ def perfect_matchings(users: list[int]) -> Iterator[list[tuple[int, int]]]:
             yield [(first, partner)] + sub
 
 
-def _skew(m: int, k: int, s: float) -> NDArray:
-    """Shares of M groups with group k at ``s`` and the others at (1 - s) / (M - 1)."""
-    out = np.full(m, (1.0 - s) / (m - 1))
-    out[k] = s
-    return out
-
-
 def start_grid(
     m: int, *, dense: bool | None = None, n_random: int | None = None, seed: int = 0
 ) -> list[tuple[NDArray, NDArray, float, str]]:
@@ -100,9 +108,11 @@ def start_grid(
     distortion floor). The first entry is the equal split at the floor: the old single start.
 
     * sparse (M >= 4): the equal split at the floor; for each group k, group k favoured in
-      both P and B (share :data:`SKEW`, the others split the rest); ``n_random`` (default 0)
-      Dirichlet(1) draws. 1 + M starts (5 at M = 4). No nu levels: at M = 4 they never won
-      in the calibration (module docstring).
+      both P and B, and in B alone at the equal power split (share :data:`SKEW`, the others
+      split the rest); ``n_random`` (default 0) Dirichlet(1) draws. 1 + 2M starts (9 at
+      M = 4). No nu levels: at M = 4 they never won in the calibration (module docstring).
+      The B-alone starts were added when the multi-start solver, whose starts include them,
+      ended above the 1 + M grid (P and B skews only) on 2 of 18 bench instances at N = 8.
     * dense (``dense``, default M <= 3): the product of the share options {equal} and {group k
       favoured at s: s in the first tuple of :data:`DENSE_SKEWS`} in P times the same in B
       (P to one group and B to another included): at M = 2 a 7 x 7 grid of the first group's
@@ -119,62 +129,23 @@ def start_grid(
         return starts
     if dense:
         prod, diag = DENSE_SKEWS.get(m, DENSE_SKEWS[3])
-        opts = [("eq", eq)] + [(f"{k}:{s:g}", _skew(m, k, s)) for s in prod for k in range(m)]
+        opts = [("eq", eq)]
+        opts += [(f"{k}:{s:g}", skew_shares(m, k, s)) for s in prod for k in range(m)]
         for (lp, p), (lb, b) in itertools.product(opts, opts):
             if lp != "eq" or lb != "eq":
                 starts.append((p, b, 0.0, f"P {lp} B {lb}"))
-        starts += [
-            (_skew(m, k, s), _skew(m, k, s), 0.0, f"PB {k}:{s:g}") for s in diag for k in range(m)
-        ]
+        for s in diag:
+            starts += [
+                (skew_shares(m, k, s), skew_shares(m, k, s), 0.0, f"PB {k}:{s:g}") for k in range(m)
+            ]
     else:
-        starts += [
-            (_skew(m, k, SKEW), _skew(m, k, SKEW), 0.0, f"PB {k}:{SKEW:g}") for k in range(m)
-        ]
+        for k in range(m):
+            fav = skew_shares(m, k, SKEW)
+            starts += [(fav, fav, 0.0, f"PB {k}:{SKEW:g}"), (eq, fav, 0.0, f"P eq B {k}:{SKEW:g}")]
     rng = np.random.default_rng(seed)
     for _ in range((2 if dense else 0) if n_random is None else n_random):
         starts.append((rng.dirichlet(np.ones(m)), rng.dirichlet(np.ones(m)), 0.0, "random"))
     return starts
-
-
-def run_start(
-    prob: SfmaProblem, pairs: NDArray, p: NDArray, b: NDArray, f: float, rounds: int
-) -> Allocation:
-    """One start: shares ``p``, ``b`` made feasible by ``feasible_start``, nu raised to the
-    level ``f`` of its interval [nu_min (19), 1] with Alg. 2 (eqs. (31)-(36)) first solved at
-    that nu, then Alg. 1-2 alternated (``continuous``). Returns the best point reached, or the
-    infeasible start itself (``feasible`` False) when neither ``feasible_start`` nor
-    :func:`_rescue` finds a feasible point."""
-    a = feasible_start(prob, pairs, power=p * prob.p_max, bw=b * prob.b_tot)
-    if f > 0.0:
-        lo = np.minimum(prob.nu_min_pairs(pairs, a.power, a.bw), 1.0)
-        nu = lo + f * (1.0 - lo)
-        up = Allocation(pairs, nu, a.power, a.bw).finalise(prob)
-        P, B, _ = optimise_pb(prob, pairs, nu, a.power, a.bw)
-        c = Allocation(pairs, nu, P, B).finalise(prob)
-        for cand in (up, c):
-            if cand.feasible and (not a.feasible or cand.objective >= a.objective):
-                a = cand
-    if not a.feasible:
-        return _rescue(prob, a, rounds)
-    a, _ = continuous(prob, a, rounds=rounds)
-    return a
-
-
-def _rescue(prob: SfmaProblem, a: Allocation, rounds: int) -> Allocation:
-    """A start ``feasible_start`` left infeasible: Alg. 2 from it searches the whole box (its
-    trust region is the unit box from an infeasible point) and keeps its first feasible iterate;
-    then Alg. 1-2 alternated. Returns ``a`` when nothing feasible is found."""
-    P, B, _ = optimise_pb(prob, a.pairs, a.nu, a.power, a.bw)
-    c = Allocation(a.pairs, a.nu, P, B).finalise(prob)
-    if not c.feasible:
-        return a
-    c, _ = continuous(prob, c, rounds=rounds)
-    return c
-
-
-def _key(pairs) -> tuple:
-    """A matching as a canonical tuple of sorted pairs (group order ignored)."""
-    return tuple(sorted(tuple(sorted(map(int, p))) for p in np.asarray(pairs).tolist()))
 
 
 def _summary(objs: list[float], single: float) -> dict:
@@ -208,7 +179,7 @@ def solve_bruteforce(
     solved from the starts of :func:`start_grid` (``starts="multi"``: the reference) or from
     the made-feasible equal split alone (``starts="single"``: the old reference, the default
     so that existing callers keep their numbers). ``n_random``, ``dense``: passed to
-    :func:`start_grid`. ``alg4`` (multi only): add Alg. 4's allocation (:func:`solve`, or the
+    :func:`start_grid`. ``alg4`` (multi only): add the solver's allocation (:func:`solve`, or the
     one given) as a candidate of its matching. ``info``: see the module docstring."""
     if prob.n > max_n:
         raise ValueError(f"brute force is for N <= {max_n}, got {prob.n}")
@@ -234,7 +205,7 @@ def solve_bruteforce(
         if starts == "multi":
             # the grid's first start is this one (run_start adds the rescue when it failed)
             grid = start_grid(prob.m, n_random=n_random, dense=dense, seed=k)
-            cands = [a if a.feasible else _rescue(prob, a, rounds)]
+            cands = [a if a.feasible else rescue(prob, a, rounds)]
             cands += [run_start(prob, pairs, p, b, f, rounds) for p, b, f, _ in grid[1:]]
         vals = [c.objective if c.feasible else -np.inf for c in cands]
         rec = _summary(vals, single)

@@ -42,11 +42,13 @@ def _group_terms(prob: SfmaProblem, pairs, power, bw, nu):
     return dict(r=r, r1=r1, r2=r2, t=t, t1=t1, t2=t2)
 
 
-def _best_for_lambda(prob, pairs, power, bw, grid, lam, newton_steps=3):
-    """Per group: the maximiser of (24) on the grid, refined by Newton on (25)."""
+def _best_for_lambda(prob, pairs, power, bw, grid, lam, newton_steps=3, g=None):
+    """Per group: the maximiser of (24) on the grid, refined by Newton on (25). ``g``: the
+    grid's :func:`_group_terms` (they do not depend on lambda; computed when not given)."""
     tau = prob.tau[pairs][:, :, None]
     e_comp = prob.e_comp[pairs].sum(axis=1)
-    g = _group_terms(prob, pairs, power, bw, grid)
+    if g is None:
+        g = _group_terms(prob, pairs, power, bw, grid)
     feas = np.all(g["t"] <= tau * (1 - 1e-9), axis=1)  # (M, K)
     lag = g["r"].sum(axis=1) - lam * (power[:, None] * g["t"].max(axis=1) + e_comp[:, None])
     lag = np.where(feas, lag, -np.inf)
@@ -123,7 +125,12 @@ def optimise_nu(
 
     best_nu, best_obj = None, -math.inf
     lam = 0.0
-    nu0, has = _best_for_lambda(prob, pairs, power, bw, grid, 0.0)
+    g_grid = _group_terms(prob, pairs, power, bw, grid)  # independent of lambda: once per call
+
+    def best_for(lam_):
+        return _best_for_lambda(prob, pairs, power, bw, grid, lam_, g=g_grid)
+
+    nu0, has = best_for(0.0)
     if not np.all(has):
         info["status"] = "latency infeasible at these (P, B)"
         return (np.asarray(nu_current) if nu_current is not None else lo), info
@@ -133,7 +140,7 @@ def optimise_nu(
     else:
         scale = r0 / prob.e_max
         for t in range(dual_iters):  # projected subgradient on lambda, eq. (26)
-            nu_t, _ = _best_for_lambda(prob, pairs, power, bw, grid, lam)
+            nu_t, _ = best_for(lam)
             r_t, e_t = _totals(prob, pairs, power, bw, nu_t)
             if e_t <= e_max and r_t > best_obj:
                 best_nu, best_obj = nu_t, r_t
@@ -142,16 +149,16 @@ def optimise_nu(
         if best_nu is None:  # primal recovery by bisection on lambda
             lam_hi = max(lam, scale)
             for _ in range(40):
-                nu_t, _ = _best_for_lambda(prob, pairs, power, bw, grid, lam_hi)
+                nu_t, _ = best_for(lam_hi)
                 if _totals(prob, pairs, power, bw, nu_t)[1] <= e_max:
                     break
                 lam_hi *= 4.0
             lam_lo = 0.0
-            nu_hi, _ = _best_for_lambda(prob, pairs, power, bw, grid, lam_hi)
+            nu_hi, _ = best_for(lam_hi)
             if _totals(prob, pairs, power, bw, nu_hi)[1] <= e_max:
                 for _ in range(30):
                     mid = 0.5 * (lam_lo + lam_hi)
-                    nu_t, _ = _best_for_lambda(prob, pairs, power, bw, grid, mid)
+                    nu_t, _ = best_for(mid)
                     if _totals(prob, pairs, power, bw, nu_t)[1] <= e_max:
                         lam_hi, nu_hi = mid, nu_t
                     else:

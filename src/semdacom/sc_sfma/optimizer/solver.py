@@ -8,9 +8,27 @@ again) and accepts the candidate only when its objective is not lower, so
 F^(t) <= F_nu^(t) <= F_PB^(t) <= F^(t+1) (eq. (47)). ``Allocation.history`` holds the accepted
 objective after every block.
 
+Multi-start stage (``starts="multi"``, the default; a deviation from the paper's single-start
+Alg. 4, docs/sc_sfma/optimizer.md): the continuous problem of a fixed matching has many local
+points, and the best ones give one group most of the bandwidth (often most of the power too), the
+others' nu dropping to their distortion floors. From the point of the single-start loop, the
+stage runs Alg. 1-2 (:func:`run_start`) from starts that favour one group (share
+:data:`FAVOUR` of B at the equal power split, and of P and B) on (a) the loop's own matching,
+favouring its group of largest rate, and (b) up to 2 :data:`N_ALT` alternative matchings: each of
+the :data:`N_ALT` pairs of largest rate on a favoured group's resources (:func:`favoured_pairs`)
+as the favoured group, the other users matched by maximum weight at the small groups' resources
+(:func:`complete_matching`, once for each favoured power share in :data:`REST_P`); the groups of
+each matching in the pairing reference's canonical order, so that every run is also a run of the
+reference's grid (bruteforce.py). Then Alg. 3 re-pairs at the best point and Alg. 1-2
+re-optimise the candidate (at most :data:`REPAIR_ROUNDS` times). Every candidate is accepted
+only when feasible and not lower, so (47) still holds. All of it is a deterministic function of
+the problem; at most 2 + 4 N_ALT runs of Alg. 1-2 (:data:`MULTI_ROUNDS` rounds each) and the
+re-pairings.
+
 Options select the baselines of ``baselines.py``: ``pairing="fixed"`` keeps the initial pairing
-(with ``init_pairs``, e.g. channel-gain pairing), ``resources="equal"`` keeps P and B at the
-equal split (nu still by Alg. 1).
+(with ``init_pairs``, e.g. channel-gain pairing; the multi-start stage then runs on that matching
+only), ``resources="equal"`` keeps P and B at the equal split (nu still by Alg. 1; no
+multi-start stage).
 """
 
 from __future__ import annotations
@@ -26,7 +44,33 @@ from semdacom.sc_sfma.optimizer.pairing import edge_table, pair_users
 from semdacom.sc_sfma.optimizer.power_bw import optimise_pb
 from semdacom.sc_sfma.optimizer.problem import Allocation, SfmaProblem, violations
 
-__all__ = ["continuous", "feasible_start", "initial_pairs", "solve"]
+__all__ = [
+    "FAVOUR",
+    "N_ALT",
+    "complete_matching",
+    "continuous",
+    "favoured_pairs",
+    "feasible_start",
+    "initial_pairs",
+    "matching_key",
+    "rescue",
+    "run_start",
+    "skew_shares",
+    "solve",
+]
+
+#: share of B (and, in the second start, of P) the favoured group gets in the multi-start stage
+FAVOUR = 0.9
+#: power share of the favoured group at which :func:`favoured_pairs` ranks the pairs
+FAVOUR_P = 0.6
+#: alternative matchings of the multi-start stage (the best pairs on the favoured group)
+N_ALT = 2
+#: favoured group's power shares at which :func:`complete_matching` matches the other users
+REST_P = (FAVOUR_P, FAVOUR)
+#: Alg. 3 re-pairings after the multi-start stage, at most
+REPAIR_ROUNDS = 2
+#: Alg. 1-2 rounds of each multi-start run
+MULTI_ROUNDS = 2
 
 
 def initial_pairs(prob: SfmaProblem, edges: NDArray, forbid: set | None = None) -> NDArray | None:
@@ -73,10 +117,13 @@ def feasible_start(
         P, B = scale * p * prob.p_max, b * prob.b_tot
         lo = prob.nu_min_pairs(pairs, P, B)
         nu = np.where(np.isfinite(lo), np.minimum(lo, 1.0), 1.0)
-        alloc = Allocation(pairs=pairs, nu=nu, power=P, bw=B).finalise(prob)
+        alloc = Allocation(pairs=pairs, nu=nu, power=P, bw=B)
+        ev = prob.evaluate(alloc)  # what finalise computes, kept for the step below
+        alloc.objective = ev.objective
+        alloc.slacks = prob.check(alloc, ev)
+        alloc.feasible = violations(alloc.slacks) == []
         if alloc.feasible:
             return alloc
-        ev = prob.evaluate(alloc)
         lat = (ev.t_tx / prob.tau[pairs]).max(axis=1)
         # SNR deficit of groups without a distortion guarantee: aim at the smallest tabulated
         # SNR at which both users of the pair have a finite nu_min
@@ -139,6 +186,160 @@ def continuous(
     return cur, hist
 
 
+def skew_shares(m: int, k: int, s: float) -> NDArray:
+    """Shares of M groups with group k at ``s`` and the others at (1 - s) / (M - 1)."""
+    if m == 1:
+        return np.ones(1)
+    out = np.full(m, (1.0 - s) / (m - 1))
+    out[k] = s
+    return out
+
+
+def matching_key(pairs) -> tuple:
+    """A matching as a canonical tuple of sorted pairs (group order ignored)."""
+    return tuple(sorted(tuple(sorted(map(int, p))) for p in np.asarray(pairs).tolist()))
+
+
+def run_start(
+    prob: SfmaProblem, pairs: NDArray, p: NDArray, b: NDArray, f: float, rounds: int
+) -> Allocation:
+    """One start of a fixed matching: shares ``p``, ``b`` made feasible by
+    :func:`feasible_start`, nu raised to the level ``f`` of its interval [nu_min (19), 1] with
+    Alg. 2 (eqs. (31)-(36)) first solved at that nu, then Alg. 1-2 alternated
+    (:func:`continuous`). Returns the best point reached, or the infeasible start itself
+    (``feasible`` False) when neither :func:`feasible_start` nor :func:`rescue` finds a
+    feasible point."""
+    a = feasible_start(prob, pairs, power=p * prob.p_max, bw=b * prob.b_tot)
+    if f > 0.0:
+        lo = np.minimum(prob.nu_min_pairs(pairs, a.power, a.bw), 1.0)
+        nu = lo + f * (1.0 - lo)
+        up = Allocation(pairs, nu, a.power, a.bw).finalise(prob)
+        P, B, _ = optimise_pb(prob, pairs, nu, a.power, a.bw)
+        c = Allocation(pairs, nu, P, B).finalise(prob)
+        for cand in (up, c):
+            if cand.feasible and (not a.feasible or cand.objective >= a.objective):
+                a = cand
+    if not a.feasible:
+        return rescue(prob, a, rounds)
+    a, _ = continuous(prob, a, rounds=rounds)
+    return a
+
+
+def rescue(prob: SfmaProblem, a: Allocation, rounds: int) -> Allocation:
+    """A start :func:`feasible_start` left infeasible: Alg. 2 from it searches the whole box
+    (its trust region is the unit box from an infeasible point) and keeps its first feasible
+    iterate; then Alg. 1-2 alternated. Returns ``a`` when nothing feasible is found."""
+    P, B, _ = optimise_pb(prob, a.pairs, a.nu, a.power, a.bw)
+    c = Allocation(a.pairs, a.nu, P, B).finalise(prob)
+    if not c.feasible:
+        return a
+    c, _ = continuous(prob, c, rounds=rounds)
+    return c
+
+
+def favoured_pairs(prob: SfmaProblem, edges: NDArray, k: int) -> list[tuple[int, int]]:
+    """The ``k`` pairs of E_0 of largest sum rate (13) on a favoured group's resources
+    (:data:`FAVOUR_P` of P, :data:`FAVOUR` of B, nu = 1), dynamically feasible (37) there."""
+    if edges.size == 0 or k <= 0:
+        return []
+    tab = edge_table(
+        prob, edges, np.full(1, FAVOUR_P * prob.p_max), np.full(1, FAVOUR * prob.b_tot), np.ones(1)
+    )
+    r = np.where(tab["feasible"][:, 0], tab["rate"][:, 0], -np.inf)
+    order = np.argsort(-r, kind="stable")[:k]
+    return [(int(edges[j, 0]), int(edges[j, 1])) for j in order if np.isfinite(r[j])]
+
+
+def complete_matching(
+    prob: SfmaProblem, edges: NDArray, fixed: tuple[int, int], p_share: float = FAVOUR_P
+) -> NDArray | None:
+    """A perfect matching with ``fixed`` as group 0 and the other users matched by maximum
+    weight at the small groups' resources ((1 - :data:`FAVOUR_P`) / (M - 1) of P, (1 -
+    :data:`FAVOUR`) / (M - 1) of B; weights as
+    :func:`initial_pairs`: the best rate over nu in {1, 1/2, 1/4, 1/10} where dynamically
+    feasible (37), infeasible edges weighing little); None when the rest has none."""
+    m = prob.m
+    if m == 1:
+        return np.array([sorted(fixed)], dtype=int)
+    keep = [j for j, (u, v) in enumerate(edges.tolist()) if u not in fixed and v not in fixed]
+    if not keep:
+        return None
+    sub = edges[keep]
+    P = np.full(1, (1.0 - p_share) / (m - 1) * prob.p_max)
+    B = np.full(1, (1.0 - FAVOUR) / (m - 1) * prob.b_tot)
+    best = np.full(len(sub), -np.inf)
+    for v in (1.0, 0.5, 0.25, 0.1):
+        tab = edge_table(prob, sub, P, B, np.array([v]))
+        best = np.maximum(best, np.where(tab["feasible"][:, 0], tab["rate"][:, 0], -np.inf))
+    tab = edge_table(prob, sub, P, B, np.array([1.0]))
+    scale = float(np.nanmax(tab["rate"])) + 1.0
+    g = nx.Graph()
+    for j, (u, v) in enumerate(sub.tolist()):
+        w = best[j] + 2 * scale if np.isfinite(best[j]) else tab["rate"][j, 0] * 1e-3
+        g.add_edge(int(u), int(v), weight=float(w))
+    match = nx.max_weight_matching(g, maxcardinality=True)
+    if 2 * len(match) != prob.n - 2:
+        return None
+    rest = sorted(tuple(sorted(e)) for e in match)
+    return np.array([tuple(sorted(fixed))] + rest, dtype=int)
+
+
+def _better(cur: Allocation | None, a: Allocation) -> bool:
+    return a.feasible and (cur is None or not cur.feasible or a.objective > cur.objective)
+
+
+def _multistart(
+    prob: SfmaProblem, cur: Allocation, edges: NDArray, pairing: str
+) -> tuple[Allocation, dict]:
+    """The multi-start stage (module docstring) from the single-start loop's point ``cur``."""
+    m = prob.m
+    eq = np.full(m, 1.0 / m)
+    info = {"runs": 0, "repairs": 0, "from": "single"}
+    if m == 1:
+        return cur, info
+    ev = prob.evaluate(cur)
+    cands = [(cur.pairs, int(np.argmax(ev.rate.sum(axis=1))), "own")]
+    if pairing == "dfg":
+        seen = {matching_key(cur.pairs)}
+        for fp in favoured_pairs(prob, edges, N_ALT):
+            for ps in REST_P:
+                alt = complete_matching(prob, edges, fp, ps)
+                if alt is not None and matching_key(alt) not in seen:
+                    seen.add(matching_key(alt))
+                    cands.append((alt, 0, f"pair {fp[0]}-{fp[1]} rest@{ps:g}"))
+    best = cur
+    for pairs, k, label in cands:
+        # groups in canonical order (matching_key: the order of the pairing reference's
+        # enumeration), so that each run is the reference's run of the same start
+        canon = np.array(matching_key(pairs), dtype=int)
+        k = next(g for g, pr in enumerate(canon.tolist()) if set(pr) == set(pairs[k].tolist()))
+        pairs = canon
+        fav = skew_shares(m, k, FAVOUR)
+        for (p, b), kind in (((eq, fav), "B"), ((fav, fav), "PB")):
+            a = run_start(prob, pairs, p, b, 0.0, MULTI_ROUNDS)
+            info["runs"] += 1
+            if _better(best, a):
+                best, info["from"] = a, f"{label} {kind}"
+    if pairing == "dfg" and best.feasible:
+        tried = {matching_key(best.pairs)}
+        for _ in range(REPAIR_ROUNDS):
+            cand_pairs, _ = pair_users(prob, edges, best.power, best.bw, best.nu)
+            if cand_pairs is None or matching_key(cand_pairs) in tried:
+                break
+            tried.add(matching_key(cand_pairs))
+            lo = prob.nu_min_pairs(cand_pairs, best.power, best.bw)
+            nu0 = np.clip(np.maximum(lo, best.nu), None, 1.0)
+            a = Allocation(cand_pairs, nu0, best.power, best.bw).finalise(prob)
+            if not a.feasible:
+                break
+            a, _ = continuous(prob, a, rounds=MULTI_ROUNDS)
+            info["repairs"] += 1
+            if not _better(best, a):
+                break
+            best, info["from"] = a, "re-pair"
+    return best, info
+
+
 def solve(
     prob: SfmaProblem,
     *,
@@ -147,13 +348,20 @@ def solve(
     init_pairs: NDArray | None = None,
     max_outer: int = 6,
     tol: float = 1e-4,
+    starts: str = "multi",
 ) -> Allocation:
     """Alg. 4: joint pairing, compression ratio and power-bandwidth allocation for problem (20).
 
     ``pairing``: ``"dfg"`` (Alg. 3 each outer iteration) or ``"fixed"`` (keep the initial
     pairing). ``resources``: ``"sca"`` (Alg. 2) or ``"equal"`` (P, B at the equal split).
+    ``starts``: ``"multi"`` (default: the single-start loop, then the multi-start stage of the
+    module docstring) or ``"single"`` (the paper's Alg. 4 alone).
     Returns an :class:`Allocation` with ``feasible``, ``slacks`` and ``history``; when no
-    feasible point is found its ``status`` says why."""
+    feasible point is found its ``status`` says why. ``info["single_objective"]`` is the
+    single-start loop's objective (None if infeasible), ``info["multistart"]`` the stage's
+    runs, re-pairings and where its point came from."""
+    if starts not in ("multi", "single"):
+        raise ValueError(f"starts must be 'multi' or 'single', got {starts!r}")
     t0 = time.perf_counter()
     edges = prob.prune()
     pairs = init_pairs if init_pairs is not None else initial_pairs(prob, edges)
@@ -218,10 +426,18 @@ def solve(
             cur = _step(cur, cand, history)
         if cur.feasible and cur.objective - start <= tol * max(abs(start), 1.0):
             break
+    single = cur.objective if cur.feasible else None
+    if starts == "multi" and resources == "sca":
+        cur, ms_info = _multistart(prob, cur, edges, pairing)
+        if cur.feasible:
+            history.append(cur.objective)
+        cur.info["multistart"] = ms_info
+    cur.info["single_objective"] = single
     cur.history = history
     cur.info["outer_iterations"] = outer
     cur.info["edges"] = int(len(edges))
     cur.solver = f"sfma/{pairing}/{resources}"
+    cur.info["starts"] = starts
     cur.status = "ok" if cur.feasible else "infeasible: " + ",".join(violations(cur.slacks))
     cur.solve_ms = (time.perf_counter() - t0) * 1e3
     return cur
