@@ -6,11 +6,11 @@
  */
 
 #include "miso_channel_impl.h"
-#include <random>
 #include "user_tags.h"
 #include <gnuradio/io_signature.h>
 #include <gnuradio/semdacom/allocation_schedule.h>
 #include <algorithm>
+#include <random>
 
 namespace gr {
 namespace semdacom {
@@ -65,7 +65,8 @@ void miso_channel_impl::publish_csi(int64_t frame)
     d_seq++;
     message_port_pub(
         pmt::mp("csi"),
-        make_csi_message(d_kernel.h(), d_kernel.noise_var(), d_k, d_n_t, d_seq, frame, d_origin));
+        make_csi_message(
+            d_kernel.h(), d_kernel.noise_var(), d_k, d_n_t, d_seq, frame, d_origin));
 }
 
 bool miso_channel_impl::start()

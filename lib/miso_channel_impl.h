@@ -23,8 +23,8 @@ private:
     const int d_fading_frames;
     miso_channel_kernel d_kernel;
     uint64_t d_seq = 0;
-    uint64_t d_origin; // this channel's CSI seqs, in its CSI messages and csi tags
-    uint64_t d_epoch = 0;          // frame / fading_frames of the current draw
+    uint64_t d_origin;    // this channel's CSI seqs, in its CSI messages and csi tags
+    uint64_t d_epoch = 0; // frame / fading_frames of the current draw
     std::vector<gr::tag_t> d_tags; // tags to forward
 
     void publish_csi(int64_t frame = -1); // d_mutex held; frame < 0: none in the message

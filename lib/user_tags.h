@@ -37,10 +37,11 @@ inline const pmt::pmt_t& frame_tag_key()
 }
 
 /*!
- * ("semdacom_csi", (u64 origin . u64 seq)) at the first sample of a frame whose channel is
- * new: the CSI message of that origin and seq describes it. A receiver that has not had that CSI message yet waits
- * for it before it decodes the frame (the message and the stream travel apart; issue 23:
- * with many frames in flight the stream overtook the message).
+ * ("semdacom_csi", (u64 origin . u64 seq)) at the first sample of a frame whose channel
+ * is new: the CSI message of that origin and seq describes it. A receiver that has not
+ * had that CSI message yet waits for it before it decodes the frame (the message and the
+ * stream travel apart; issue 23: with many frames in flight the stream overtook the
+ * message).
  */
 inline const pmt::pmt_t& csi_tag_key()
 {

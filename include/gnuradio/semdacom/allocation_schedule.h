@@ -135,8 +135,9 @@ private:
 };
 
 /*! CSI dict of docs/architecture.md §3: {"h", "noise_var", "n_t", "k", "seq"}, plus
- * "frame" (u64: the first frame this channel applies to) when frame >= 0 and "origin" (u64:
- * which channel's seqs these are, the value of its stream's semdacom_csi tags) when not 0. */
+ * "frame" (u64: the first frame this channel applies to) when frame >= 0 and "origin"
+ * (u64: which channel's seqs these are, the value of its stream's semdacom_csi tags) when
+ * not 0. */
 SEMDACOM_API pmt::pmt_t make_csi_message(const std::vector<gr_complex>& h,
                                          const std::vector<double>& noise_var,
                                          int k,

@@ -18,7 +18,7 @@ from semdacom.sc_sfma.optimizer.bruteforce import (
 )
 from semdacom.sc_sfma.optimizer.problem import violations
 from semdacom.sc_sfma.optimizer.scenario import make_problem
-from semdacom.sc_sfma.optimizer.solver import continuous, feasible_start, solve
+from semdacom.sc_sfma.optimizer.solver import continuous, feasible_start
 
 # (n, seed, dense): default Sec. IV-A scenario
 CASES = [(4, 0, False), (4, 3, False), (4, 7, None), (6, 1, False), (6, 5, False)]
@@ -26,19 +26,16 @@ CASES = [(4, 0, False), (4, 3, False), (4, 7, None), (6, 1, False), (6, 5, False
 # every matching fails while some grid starts succeed; at seed 2 one matching has no feasible
 # start at all
 TIGHT = dict(t_max_s=0.02, d_max=0.13)
-_CACHE: dict = {}
+_SINGLE: dict = {}
 
 
-def _solved(tables, n, seed, dense, **kw):
+def _solved(solved, n, seed, dense, **kw):
     """(problem, Alg. 4, single-start reference, multi-start reference), cached per case."""
-    key = (n, seed, dense, tuple(sorted(kw.items())))
-    if key not in _CACHE:
-        prob = make_problem(seed, n=n, tables=tables, **kw)
-        a = solve(prob)
-        single = solve_bruteforce(prob, starts="single")
-        multi = solve_bruteforce(prob, starts="multi", dense=dense, alg4=a)
-        _CACHE[key] = prob, a, single, multi
-    return _CACHE[key]
+    prob, a, multi = solved(n, seed, dense, **kw)
+    key = (n, seed, tuple(sorted(kw.items())))
+    if key not in _SINGLE:
+        _SINGLE[key] = solve_bruteforce(prob, starts="single")
+    return prob, a, _SINGLE[key], multi
 
 
 def test_start_grid():
@@ -65,8 +62,8 @@ def test_start_grid():
 
 
 @pytest.mark.parametrize("n, seed, dense", CASES)
-def test_multistart_is_at_least_single_and_alg4(tables, n, seed, dense):
-    prob, a, single, multi = _solved(tables, n, seed, dense)
+def test_multistart_is_at_least_single_and_alg4(tables, solved, n, seed, dense):
+    prob, a, single, multi = _solved(solved, n, seed, dense)
     assert multi.info["matchings"] == len(single.info["objectives"])
     if single.feasible:
         assert multi.feasible and multi.objective >= single.objective
@@ -86,8 +83,8 @@ def test_multistart_is_at_least_single_and_alg4(tables, n, seed, dense):
 
 
 @pytest.mark.parametrize("n, seed, dense", CASES)
-def test_spread_fields_present_and_non_negative(tables, n, seed, dense):
-    prob, _, _, multi = _solved(tables, n, seed, dense)
+def test_spread_fields_present_and_non_negative(tables, solved, n, seed, dense):
+    prob, _, _, multi = _solved(solved, n, seed, dense)
     info = multi.info
     n_grid = len(start_grid(prob.m, dense=dense))
     assert len(info["per_matching"]) == info["matchings"]
@@ -113,8 +110,8 @@ def test_spread_fields_present_and_non_negative(tables, n, seed, dense):
 
 
 @pytest.mark.parametrize("seed", [4, 2])
-def test_no_matching_scored_minus_inf_while_a_start_is_feasible(tables, seed):
-    prob, _, single, multi = _solved(tables, 4, seed, False, **TIGHT)
+def test_no_matching_scored_minus_inf_while_a_start_is_feasible(tables, solved, seed):
+    prob, _, single, multi = _solved(solved, 4, seed, False, **TIGHT)
     objs = np.asarray(multi.info["objectives"])
     for k, match in enumerate(perfect_matchings(list(range(prob.n)))):
         pairs = np.array(match)

@@ -176,30 +176,27 @@ def test_proposition1_pruning_keeps_every_feasible_pair(tables):
 # (N = 6) are the instances of the old agreement tests, the others added; none chosen to pass.
 REF_N4 = range(8)
 REF_N6 = (1,)
-_REF: dict = {}
+_SINGLE: dict = {}
 
 
-def _with_reference(tables, n, seed, **kw):
+def _with_reference(solved, n, seed, **kw):
     """(problem, solver, paper's single-start Alg. 4, multi-start reference), cached."""
+    prob, a, ref = solved(n, seed, **kw)
     key = (n, seed, tuple(sorted(kw.items())))
-    if key not in _REF:
-        prob = make_problem(seed, n=n, tables=tables, **kw)
-        a = solve(prob)
-        a1 = solve(prob, starts="single")
-        ref = solve_bruteforce(prob, starts="multi", dense=False, alg4=a)
-        _REF[key] = prob, a, a1, ref
-    return _REF[key]
+    if key not in _SINGLE:
+        _SINGLE[key] = solve(prob, starts="single")
+    return prob, a, _SINGLE[key], ref
 
 
 def _gap(ref, a) -> float:
     return 100 * (ref.objective - a.objective) / ref.objective
 
 
-def test_agrees_with_multistart_reference(tables):
+def test_agrees_with_multistart_reference(tables, solved):
     gaps = []
     for n, seeds in ((4, REF_N4), (6, REF_N6)):
         for seed in seeds:
-            prob, a, _, ref = _with_reference(tables, n, seed)
+            prob, a, _, ref = _with_reference(solved, n, seed)
             assert ref.info["matchings"] == (3 if n == 4 else 15)
             # the reference finds a feasible point whenever the solver does (its point is a
             # candidate) and the solver finds one whenever the reference does, on these seeds
@@ -224,8 +221,8 @@ PROPERTY_CASES = [(4, s, {}) for s in (10, 11, 13)] + [
 
 
 @pytest.mark.parametrize("n, seed, kw", PROPERTY_CASES)
-def test_solver_feasible_and_never_above_reference(tables, n, seed, kw):
-    prob, a, a1, ref = _with_reference(tables, n, seed, **kw)
+def test_solver_feasible_and_never_above_reference(tables, solved, n, seed, kw):
+    prob, a, a1, ref = _with_reference(solved, n, seed, **kw)
     assert _monotone(a.history), a.history
     assert a.info["starts"] == "multi" and a1.info["starts"] == "single"
     if a1.feasible:
