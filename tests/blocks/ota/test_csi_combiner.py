@@ -158,6 +158,8 @@ def test_measured_margin_follows_the_fading_of_each_user(block_harness, seed: in
         h.post("csi", report(1, f, 1 + 0.02 * rng.standard_normal()))
     h.wait_for(lambda: h.counters()["accepted"] == 2 * n)
     h.wait_out("plan", (n - 1) // 4)
+    # the plan of the last CSI out (published after it: under load the check ran between them)
+    h.wait_for(lambda: read(h.out("plan")[-1])[0].seq == read(h.out("csi")[-1])[0].seq)
     m = blk.margins_db()
     assert 2.0 < m[0] <= 20.0 and m[0] > 5 * m[1], m
     assert 0.1 <= m[1] < 0.6, m
