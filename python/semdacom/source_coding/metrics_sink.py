@@ -115,6 +115,7 @@ class metrics_sink(Block, gr.basic_block):
         # max_pending; the reference is consumed on arrival
         self._answered: OrderedDict[tuple[str, int, int], None] = OrderedDict()
         self._n_pending = 0
+        self._to_score: list[tuple[dict, np.ndarray, np.ndarray]] = []  # (meta, image, ref)
         self._users: dict[int, dict] = {}
         self.setup(("refs", "results", "malformed", "unmatched", "evicted", "refs_dropped"))
         self.message_in("pdus", self._handle_result, on_error=self._dropped("result"))
@@ -281,13 +282,13 @@ class metrics_sink(Block, gr.basic_block):
             self._counts["malformed"] += 1
             self.logger.error(f"decoded shape {img.shape} differs from reference {ref.shape}")
             return
-        self.__dict__.setdefault("_to_score", []).append((meta, img, ref))
+        self._to_score.append((meta, img, ref))
 
     def _score_pending(self) -> None:
         """MS-SSIM and MSE of the queued images, one batch per image shape (lock held)."""
         from semdacom.source_coding import metrics  # torch is loaded on first use
 
-        todo, self._to_score = self.__dict__.get("_to_score", []), []
+        todo, self._to_score = self._to_score, []
         by_shape: dict[tuple, list] = {}
         for item in todo:
             by_shape.setdefault(item[1].shape, []).append(item)
