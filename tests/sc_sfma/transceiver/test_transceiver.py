@@ -140,7 +140,7 @@ def test_scfm_parts():
     a, b = torch.randn(2, 8, 8, 16), torch.randn(2, 8, 8, 16)
     cos, mad = DCSimM.descriptors(a, a)
     assert torch.allclose(cos, torch.ones(2, 1), atol=1e-5) and torch.count_nonzero(mad) == 0
-    gate = DCSimM(16)(a, b)
+    gate = DCSimM(16)(a, b).detach()
     assert gate.shape == (2, 16) and float(gate.min()) > 0 and float(gate.max()) < 1
     for shift in (0, 2):
         att = WindowCrossAttention(16, 2, 4, shift=shift)
@@ -156,6 +156,95 @@ def test_scfm_parts():
             assert torch.allclose(o[first], o2[first], atol=1e-6)
         else:
             assert not torch.allclose(o, o2)
+
+
+def test_foreground_gate_descriptors_measure_content_not_scale():
+    torch.manual_seed(0)
+    a, b = torch.randn(3, 4, 4, 8), torch.randn(3, 4, 4, 8)
+    fg = torch.zeros(3, 4, 4)
+    fg[:, 1:3, 1:3] = 1
+    cos, mad = DCSimM.descriptors(a, a, fg)
+    assert torch.allclose(cos, torch.ones(3, 1), atol=1e-5) and float(mad.abs().max()) == 0
+    # background tokens do not count; a per-channel offset and a common gain do not either
+    b_bg = a.clone()
+    b_bg[:, 0] += 50.0
+    cos2, mad2 = DCSimM.descriptors(a, b_bg, fg)
+    assert torch.allclose(cos2, cos, atol=1e-5) and float(mad2.abs().max()) == 0
+    shifted = a + torch.randn(1, 1, 1, 8) * 3
+    assert torch.allclose(DCSimM.descriptors(a, shifted, fg)[0], cos, atol=1e-5)
+    c_a, m_a = DCSimM.descriptors(a, b, fg)
+    c_s, m_s = DCSimM.descriptors(10 * a, 10 * b, fg)
+    assert torch.allclose(c_a, c_s, atol=1e-5) and torch.allclose(m_a, m_s, atol=1e-4)
+    assert float(c_a.abs().max()) < 0.9  # unrelated features are not similar
+
+
+def test_gate_designs_start_where_documented():
+    torch.manual_seed(0)
+    a, b = torch.randn(2, 4, 4, 16), torch.randn(2, 4, 4, 16)
+    legacy = DCSimM(16, gate="legacy")(a, b)
+    assert torch.allclose(legacy, torch.full_like(legacy, torch.sigmoid(torch.tensor(-2.0))))
+    fresh = DCSimM(16)
+    g = fresh(a, b, torch.ones(2, 4, 4))
+    assert 0.3 < float(g.mean()) < 0.7  # open: gradient reaches the gate from the first step
+    g.sum().backward()
+    assert float(fresh.net[0].weight.grad.abs().sum()) > 0
+    with pytest.raises(ValueError, match="gate"):
+        DCSimM(16, gate="closed")
+
+
+def test_scfm_starts_as_the_identity_and_the_gate_can_be_forced(images):
+    torch.manual_seed(0)
+    m = SfmaTransceiver("sc_sfma", **TINY).eval()
+    fa, fb = torch.randn(2, 8, 8, 8), torch.randn(2, 8, 8, 8)
+    scfm = m.encoder.scfm[0]
+    oa, ob = scfm(fa, fb, torch.ones(2, 8, 8))
+    assert torch.equal(oa, fa) and torch.equal(ob, fb)  # zero fusion path at initialisation
+    with torch.no_grad():
+        for mod in (scfm.cross_w.proj, scfm.cross_sw.proj):
+            mod.weight.normal_()
+    assert not torch.equal(scfm(fa, fb, torch.ones(2, 8, 8))[0], fa)
+    m.encoder.set_gate(0.0)
+    assert torch.equal(scfm(fa, fb, torch.ones(2, 8, 8))[0], fa)  # gate 0: no fusion
+    m.encoder.set_gate(None)
+    assert scfm.gate_override is None
+    with pytest.raises(ValueError, match="gate"):
+        m.encoder.set_gate(1.5)
+    with pytest.raises(RuntimeError, match="no SCFM"):
+        SfmaTransceiver("swinjscc_noma", **TINY).encoder.set_gate(0.0)
+
+
+def test_warm_start_from_the_ablation_computes_the_same(images, tmp_path):
+    from semdacom.sc_sfma.transceiver.train import warm_start
+
+    torch.manual_seed(0)
+    noma = SfmaTransceiver("swinjscc_noma", **TINY).eval()
+    path = tmp_path / "noma.pt"
+    torch.save({"config": noma.config, "state_dict": noma.state_dict()}, path)
+    sc = SfmaTransceiver("sc_sfma", **TINY).eval()
+    warm_start(sc, path)
+    xa, xb = images[:4], images[4:]
+    with torch.no_grad():
+        r1 = noma(xa, xb, 0.25, 10.0, generator=torch.Generator().manual_seed(3))
+        r2 = sc(xa, xb, 0.25, 10.0, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(r1[0], r2[0]) and torch.equal(r1[1], r2[1])
+    # weights of another network are refused, so is a legacy gate (its fusion is not zero)
+    other = SfmaTransceiver("swinjscc_noma", **{**TINY, "code_channels": 8})
+    torch.save({"config": other.config, "state_dict": other.state_dict()}, tmp_path / "o.pt")
+    with pytest.raises((ValueError, RuntimeError)):
+        warm_start(SfmaTransceiver("sc_sfma", **TINY), tmp_path / "o.pt")
+    with pytest.raises(ValueError, match="zero fusion"):
+        warm_start(SfmaTransceiver("sc_sfma", **{**TINY, "gate": "legacy"}), path)
+
+
+def test_legacy_configs_build_the_first_shipped_design():
+    from semdacom.sc_sfma.transceiver.train import build_model
+
+    cfg = {k: v for k, v in SfmaTransceiver("sc_sfma", **TINY).config.items()}
+    for k in ("slot_embed", "gate"):
+        cfg.pop(k)
+    m = build_model(cfg)
+    assert m.encoder.slot is not None and m.encoder.scfm[0].gate.kind == "legacy"
+    assert SfmaTransceiver("sc_sfma", **TINY).encoder.slot is None
 
 
 def test_pair_sampler_classes():

@@ -29,6 +29,8 @@ from timm.models.swin_transformer import PatchMerging, SwinTransformerBlock, win
 from torch import nn
 
 __all__ = [
+    "FOREGROUND_LEVEL",
+    "GATES",
     "DCSimM",
     "RateModNet",
     "SCFM",
@@ -44,6 +46,8 @@ __all__ = [
 #: Side the 28x28 images are zero-padded to (divisible by the 16x total down-sampling).
 PADDED = 32
 IMAGE = 28
+#: Pixel level above which a patch counts as foreground for the SCFM gate's descriptors.
+FOREGROUND_LEVEL = 0.02
 
 
 def pad_image(x: torch.Tensor) -> torch.Tensor:
@@ -125,17 +129,32 @@ class WindowCrossAttention(nn.Module):
         return o
 
 
+#: DC-SimM gate designs: ``"legacy"`` (the first shipped models: descriptors over every token of
+#: features that carry the user-slot embedding, last layer zero with bias -2, i.e. nearly closed)
+#: and ``"foreground"`` (descriptors over foreground tokens, normalised; starts open; the fusion
+#: path zero-initialised so that SC-SFMA starts exactly as its SwinJSCC+NOMA ablation).
+GATES = ("legacy", "foreground")
+
+
 class DCSimM(nn.Module):
     """Dual-conditioned similarity modulator (Sec. II-B1): a 3-layer FC network from the pair's
     global cosine similarity and channel-wise mean absolute difference to a per-channel gate
     ``g in (0, 1)^C`` (sigmoid output).
 
-    Its last layer starts at zero weights and bias -2 (g = 0.12): training starts close to
-    independent coding and learns how much fusion each similarity level wants.
+    ``gate="foreground"``: the descriptors are taken over the tokens where either image has
+    content (``fg``), the cosine is centred (each channel's foreground mean removed) and the
+    mean absolute difference is divided by the pair's feature RMS per channel, so that they
+    measure similarity rather than feature scale or background; the last layer keeps its random
+    initialisation with bias 0 (g about 0.5: gradient reaches it from the first step).
+    ``gate="legacy"``: descriptors over every token, unnormalised; last layer zero weights and
+    bias -2 (g = 0.12), the design of the first shipped models (docs/sc_sfma/transceiver.md).
     """
 
-    def __init__(self, dim: int, hidden: int | None = None) -> None:
+    def __init__(self, dim: int, hidden: int | None = None, gate: str = "foreground") -> None:
         super().__init__()
+        if gate not in GATES:
+            raise ValueError(f"gate must be one of {GATES}, got {gate!r}")
+        self.kind = gate
         hidden = hidden or max(16, dim)
         self.net = nn.Sequential(
             nn.Linear(dim + 1, hidden),
@@ -144,19 +163,42 @@ class DCSimM(nn.Module):
             nn.GELU(),
             nn.Linear(hidden, dim),
         )
-        nn.init.zeros_(self.net[-1].weight)
-        nn.init.constant_(self.net[-1].bias, -2.0)
+        if gate == "legacy":
+            nn.init.zeros_(self.net[-1].weight)
+            nn.init.constant_(self.net[-1].bias, -2.0)
+        else:
+            nn.init.zeros_(self.net[-1].bias)
 
     @staticmethod
-    def descriptors(own: torch.Tensor, other: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def descriptors(
+        own: torch.Tensor, other: torch.Tensor, fg: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Global cosine similarity ``(n, 1)`` and channel-wise mean absolute difference
-        ``(n, C)`` of two NHWC feature maps."""
-        cos = F.cosine_similarity(own.flatten(1), other.flatten(1), dim=1, eps=1e-6)[:, None]
-        mad = (own - other).abs().mean(dim=(1, 2))
+        ``(n, C)`` of two NHWC feature maps.
+
+        Without ``fg`` (legacy): over every token, unnormalised. With ``fg`` ``(n, h, w)`` (1 on
+        foreground tokens): over the foreground tokens, the cosine centred per channel and the
+        difference divided by the pair's RMS per channel.
+        """
+        if fg is None:
+            cos = F.cosine_similarity(own.flatten(1), other.flatten(1), dim=1, eps=1e-6)[:, None]
+            mad = (own - other).abs().mean(dim=(1, 2))
+            return cos, mad
+        w = fg.to(own.dtype)[..., None]  # (n, h, w, 1)
+        cnt = w.sum(dim=(1, 2)).clamp_min(1.0)  # (n, 1)
+        mo = (own * w).sum(dim=(1, 2)) / cnt
+        mp = (other * w).sum(dim=(1, 2)) / cnt
+        oc = (own - mo[:, None, None, :]) * w
+        pc = (other - mp[:, None, None, :]) * w
+        cos = F.cosine_similarity(oc.flatten(1), pc.flatten(1), dim=1, eps=1e-6)[:, None]
+        rms = torch.sqrt(((own.pow(2) + other.pow(2)) * w).sum(dim=(1, 2)) / (2 * cnt) + 1e-6)
+        mad = ((own - other).abs() * w).sum(dim=(1, 2)) / cnt / rms
         return cos, mad
 
-    def forward(self, own: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
-        cos, mad = self.descriptors(own, other)
+    def forward(
+        self, own: torch.Tensor, other: torch.Tensor, fg: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        cos, mad = self.descriptors(own, other, fg if self.kind == "foreground" else None)
         return torch.sigmoid(self.net(torch.cat([cos, mad], dim=1)))
 
 
@@ -167,24 +209,41 @@ class SCFM(nn.Module):
     over space and ``F_cross`` is windowed then shifted-window cross-attention from the
     partner's feature (g -> 0 keeps the user's own feature, g -> 1 adds the full cross-user
     information). The module is applied to both users symmetrically.
+
+    With ``gate="foreground"`` both cross-attentions' output projections start at zero, so the
+    module starts as the identity (SC-SFMA starts exactly as SwinJSCC+NOMA; any gain is the
+    fusion's). ``gate_override`` (None, or a value in [0, 1]) forces ``g`` at inference: the
+    gate-off ablation sets 0.
     """
 
-    def __init__(self, dim: int, heads: int, window: int) -> None:
+    def __init__(self, dim: int, heads: int, window: int, gate: str = "foreground") -> None:
         super().__init__()
-        self.gate = DCSimM(dim)
+        self.gate = DCSimM(dim, gate=gate)
         self.cross_w = WindowCrossAttention(dim, heads, window, shift=0)
         self.cross_sw = WindowCrossAttention(dim, heads, window, shift=window // 2)
+        if gate == "foreground":
+            for m in (self.cross_w.proj, self.cross_sw.proj):
+                nn.init.zeros_(m.weight)
+                nn.init.zeros_(m.bias)
+        self.gate_override: float | None = None
         self.last_gate: torch.Tensor | None = None
 
-    def fuse(self, own: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
-        g = self.gate(own, other)
+    def fuse(
+        self, own: torch.Tensor, other: torch.Tensor, fg: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        if self.gate_override is None:
+            g = self.gate(own, other, fg)
+        else:
+            g = own.new_full((own.shape[0], own.shape[-1]), float(self.gate_override))
         cross = self.cross_w(own, other)
         cross = cross + self.cross_sw(own + cross, other)
         self.last_gate = g.detach()
         return own + g[:, None, None, :] * cross
 
-    def forward(self, fa: torch.Tensor, fb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.fuse(fa, fb), self.fuse(fb, fa)
+    def forward(
+        self, fa: torch.Tensor, fb: torch.Tensor, fg: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.fuse(fa, fb, fg), self.fuse(fb, fa, fg)
 
 
 class RateModNet(nn.Module):
@@ -261,12 +320,15 @@ class SwinEncoder(nn.Module):
         mlp_ratio: float,
         scfm: bool,
         slots: int,
+        slot_embed: bool = True,
+        gate: str = "foreground",
     ) -> None:
         super().__init__()
         self.embed = nn.Conv2d(1, dims[0], 2, stride=2)
         self.embed_norm = nn.LayerNorm(dims[0])
-        self.slot = nn.Parameter(torch.zeros(slots, dims[0]))
-        nn.init.normal_(self.slot, std=0.5)
+        self.slot = nn.Parameter(torch.zeros(slots, dims[0])) if slot_embed else None
+        if slot_embed:
+            nn.init.normal_(self.slot, std=0.5)
         res = PADDED // 2
         self.merges = nn.ModuleList()
         self.scfm = nn.ModuleList() if scfm else None
@@ -276,24 +338,41 @@ class SwinEncoder(nn.Module):
                 self.merges.append(PatchMerging(dims[i - 1], d))
                 res //= 2
             if scfm:
-                self.scfm.append(SCFM(d, heads[i], windows[i]))
+                self.scfm.append(SCFM(d, heads[i], windows[i], gate=gate))
             self.stages.append(_blocks(d, res, depths[i], heads[i], windows[i], mlp_ratio))
         self.out_res = res
 
     def _embed(self, x: torch.Tensor, slot: int) -> torch.Tensor:
-        f = self.embed(pad_image(x)).permute(0, 2, 3, 1)
-        return self.embed_norm(f) + self.slot[slot]
+        f = self.embed_norm(self.embed(pad_image(x)).permute(0, 2, 3, 1))
+        return f if self.slot is None else f + self.slot[slot]
+
+    @staticmethod
+    def foreground(xa: torch.Tensor, xb: torch.Tensor, stages: int) -> list[torch.Tensor]:
+        """Per stage, the ``(n, h, w)`` tokens whose image patch holds content (a pixel above
+        :data:`FOREGROUND_LEVEL`) in either image of the pair."""
+        content = (torch.maximum(pad_image(xa), pad_image(xb)) > FOREGROUND_LEVEL).to(xa.dtype)
+        return [F.max_pool2d(content, 2 ** (i + 1))[:, 0] for i in range(stages)]
 
     def forward_pair(self, xa: torch.Tensor, xb: torch.Tensor):
         """NHWC features ``(F_a, F_b)`` of the last stage (eq. 3) for a pair."""
         fa, fb = self._embed(xa, 0), self._embed(xb, 1)
+        fg = self.foreground(xa, xb, len(self.stages)) if self.scfm is not None else None
         for i, stage in enumerate(self.stages):
             if i > 0:
                 fa, fb = self.merges[i - 1](fa), self.merges[i - 1](fb)
             if self.scfm is not None:
-                fa, fb = self.scfm[i](fa, fb)
+                fa, fb = self.scfm[i](fa, fb, fg[i])
             fa, fb = stage(fa), stage(fb)
         return fa, fb
+
+    def set_gate(self, value: float | None) -> None:
+        """Force every SCFM gate to ``value`` at inference (None: the learned gate)."""
+        if self.scfm is None:
+            raise RuntimeError("this encoder has no SCFM gate")
+        if value is not None and not 0.0 <= float(value) <= 1.0:
+            raise ValueError(f"a gate is in [0, 1], got {value!r}")
+        for m in self.scfm:
+            m.gate_override = None if value is None else float(value)
 
     def forward_single(self, x: torch.Tensor, slot: int = 0) -> torch.Tensor:
         """NHWC feature of one user coded alone (no SCFM)."""

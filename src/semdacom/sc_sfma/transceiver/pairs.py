@@ -17,9 +17,11 @@ import torch
 
 from semdacom.data.datasets import load_fashion_mnist
 from semdacom.sc_sfma.model import PAIR_CLASSES
+from semdacom.sc_sfma.transceiver.overlap import overlap_pairs
 from semdacom.sc_sfma.transceiver.train import PairSampler, images_tensor
 
 __all__ = [
+    "EVAL_CLASSES",
     "SNR_GRID",
     "eval_pairs",
     "pyplot",
@@ -32,14 +34,36 @@ __all__ = [
 SNR_GRID = tuple(float(s) for s in range(0, 21, 2))
 
 
-def eval_pairs(n_per_class: int, seed: int = 1234) -> dict[str, tuple[torch.Tensor, ...]]:
-    """Fixed Fashion-MNIST test pairs per class: ``{class: (x_a, x_b, label_a, label_b)}``."""
+#: Pair classes of evaluation: content-overlapping pairs (:mod:`.overlap`) beside the label
+#: pair classes.
+EVAL_CLASSES = ("overlap", *PAIR_CLASSES)
+
+
+def eval_pairs(
+    n_per_class: int, seed: int = 1234, classes: tuple[str, ...] = PAIR_CLASSES
+) -> dict[str, tuple[torch.Tensor, ...]]:
+    """Fixed Fashion-MNIST test pairs per class: ``{class: (x_a, x_b, label_a, label_b)}``.
+
+    ``classes`` from :data:`EVAL_CLASSES`. The label classes' pairs do not depend on which
+    other classes are asked for; ``"overlap"`` pairs are built from uniformly drawn test images
+    (kinds drawn uniformly, :func:`~.overlap.overlap_pairs`), both labels the source's.
+    """
     images, labels = load_fashion_mnist("test")
     x = images_tensor(images)
     sampler = PairSampler(labels)
     out = {}
-    for i, cls in enumerate(PAIR_CLASSES):
-        rng = np.random.default_rng([seed, i])
+    for cls in classes:
+        if cls == "overlap":
+            rng = np.random.default_rng([seed, len(PAIR_CLASSES)])
+            src = rng.integers(0, len(x), n_per_class)
+            other = rng.integers(0, len(x), n_per_class)
+            xa, xb, _ = overlap_pairs(x[src], rng, partners=x[other])
+            lab = torch.from_numpy(labels[src])
+            out[cls] = (xa, xb, lab, lab.clone())
+            continue
+        if cls not in PAIR_CLASSES:
+            raise ValueError(f"pair class must be one of {EVAL_CLASSES}, got {cls!r}")
+        rng = np.random.default_rng([seed, PAIR_CLASSES.index(cls)])
         ia, ib, _ = sampler.sample(n_per_class, rng, cls)
         out[cls] = (x[ia], x[ib], torch.from_numpy(labels[ia]), torch.from_numpy(labels[ib]))
     return out

@@ -35,14 +35,16 @@ from tqdm import tqdm
 from semdacom._torch_util import default_device, save_atomic
 from semdacom.data.datasets import load_fashion_mnist
 from semdacom.sc_sfma.model import PAIR_CLASSES, pair_class
+from semdacom.sc_sfma.transceiver.overlap import overlap_pairs
 from semdacom.sc_sfma.transceiver.transceiver import (
+    LEGACY_CONFIG,
     NU_GRID,
     VARIANTS,
     DeepJsccNoma,
     SfmaTransceiver,
 )
 
-__all__ = ["PairSampler", "build_model", "images_tensor", "train"]
+__all__ = ["PairSampler", "build_model", "images_tensor", "sample_batch", "train", "warm_start"]
 
 #: All variants :func:`train` knows.
 ALL_VARIANTS = (*VARIANTS, "deepjscc_noma")
@@ -99,13 +101,59 @@ class PairSampler:
         return ia, ib, classes
 
 
+def sample_batch(
+    x_all: torch.Tensor,
+    sampler: PairSampler,
+    n: int,
+    rng: np.random.Generator,
+    overlap_share: float = 0.0,
+) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    """One training batch of ``n`` pairs ``(x_a, x_b, classes)``: a share ``overlap_share`` of
+    content-overlapping pairs (:func:`~.overlap.overlap_pairs`, class ``"overlap"``, built from
+    uniformly drawn images; a blend's second image is drawn too), the rest drawn evenly from the
+    label pair classes by ``sampler``."""
+    if not 0.0 <= overlap_share <= 1.0:
+        raise ValueError(f"overlap_share must be in [0, 1], got {overlap_share!r}")
+    is_overlap = rng.random(n) < overlap_share
+    k = int(is_overlap.sum())
+    ia, ib, classes = sampler.sample(n - k, rng)
+    xa, xb = torch.empty(n, *x_all.shape[1:]), torch.empty(n, *x_all.shape[1:])
+    xa[~torch.from_numpy(is_overlap)], xb[~torch.from_numpy(is_overlap)] = x_all[ia], x_all[ib]
+    if k:
+        src = rng.integers(0, len(x_all), k)
+        other = rng.integers(0, len(x_all), k)
+        oa, ob, _ = overlap_pairs(x_all[src], rng, partners=x_all[other])
+        xa[torch.from_numpy(is_overlap)], xb[torch.from_numpy(is_overlap)] = oa, ob
+    it = iter(classes)
+    return xa, xb, ["overlap" if o else next(it) for o in is_overlap]
+
+
+def warm_start(model: torch.nn.Module, path: str | Path) -> dict:
+    """Load the weights of a saved model or checkpoint at ``path`` into ``model``.
+
+    SC-SFMA from SwinJSCC+NOMA: every weight but the SCFM modules' comes from the ablation; the
+    SCFM modules keep their initialisation, whose fusion path is zero (``gate="foreground"``),
+    so the warm-started model computes exactly what its source does. Any other missing or
+    unexpected weight is an error. Returns the source's config.
+    """
+    saved = torch.load(path, map_location="cpu", weights_only=False)
+    sd = {k: v.float() for k, v in saved["state_dict"].items()}
+    missing, unexpected = model.load_state_dict(sd, strict=False)
+    bad = [k for k in missing if ".scfm." not in f".{k}"] + list(unexpected)
+    if bad:
+        raise ValueError(f"{path}: weights do not fit this model: {bad[:6]}")
+    if missing and getattr(model.encoder.scfm[0].gate, "kind", None) != "foreground":
+        raise ValueError("a warm start adds SCFM only with gate='foreground' (zero fusion)")
+    return dict(saved["config"])
+
+
 def build_model(config: dict) -> torch.nn.Module:
     """A model from its saved ``config`` (``variant`` selects the class)."""
     cfg = dict(config)
     variant = cfg.pop("variant")
     if variant == "deepjscc_noma":
         return DeepJsccNoma(cfg["djscc"], cfg["code_channels"], cfg["spatial"])
-    return SfmaTransceiver(variant, **cfg)
+    return SfmaTransceiver(variant, **{**LEGACY_CONFIG, **cfg})
 
 
 def _init_deepjscc_noma(init: str | Path | None) -> DeepJsccNoma:
@@ -136,12 +184,19 @@ def train(
     device=None,
     progress: bool = True,
     max_train_images: int | None = None,
+    overlap_share: float = 0.0,
+    data_offset: int = 0,
 ) -> tuple[torch.nn.Module, dict]:
     """Train one variant end to end with eq. (9); returns ``(model, info)``.
 
     ``variant`` is one of ``sc_sfma``, ``swinjscc_noma``, ``swinjscc_oma`` (networks from
     ``config``, default :data:`~.transceiver.DEFAULT_CONFIG`) or ``deepjscc_noma`` (fine-tuned
-    from the DeepJSCC weights ``init``, default the shipped rho = 0.2 model).
+    from the DeepJSCC weights ``init``, default the shipped rho = 0.2 model). For the Swin
+    variants ``init`` warm-starts from saved weights (:func:`warm_start`; SC-SFMA from
+    SwinJSCC+NOMA). ``overlap_share`` of each batch are content-overlapping pairs
+    (:func:`sample_batch`). Step ``t`` draws the data of step ``t + data_offset`` of ``seed``'s
+    sequence: two runs warm-started from one model train on identical data with
+    ``data_offset`` = the steps that model was trained.
     """
     if variant not in ALL_VARIANTS:
         raise ValueError(f"variant must be one of {ALL_VARIANTS}, got {variant!r}")
@@ -151,6 +206,8 @@ def train(
         model = _init_deepjscc_noma(init)
     else:
         model = SfmaTransceiver(variant, **(config or {}))
+        if init is not None:
+            warm_start(model, init)
     model = model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     warm = min(200, steps // 10)
@@ -192,13 +249,17 @@ def train(
     bar = tqdm(range(start, steps), desc=f"train-sfma {variant}", disable=not progress)
     model.train()
     for step in bar:
-        rng = np.random.default_rng([seed, step])
+        rng = np.random.default_rng([seed, step + data_offset])
         g = torch.Generator().manual_seed(int(rng.integers(2**62)))
-        ia, ib, _ = sampler.sample(batch, rng)
+        if overlap_share:
+            xa, xb, _ = sample_batch(x_all, sampler, batch, rng, overlap_share)
+        else:  # the first shipped models' sequence
+            ia, ib, _ = sampler.sample(batch, rng)
+            xa, xb = x_all[ia], x_all[ib]
         nu = float(nu_grid[rng.integers(len(nu_grid))])
         snr_a = torch.from_numpy(rng.uniform(lo, hi, batch).astype(np.float32))
         snr_b = torch.from_numpy(rng.uniform(lo, hi, batch).astype(np.float32))
-        xa, xb = x_all[ia].to(device), x_all[ib].to(device)
+        xa, xb = xa.to(device), xb.to(device)
         ha, hb = model(xa, xb, nu, snr_a, snr_b, generator=g)
         loss = torch.mean((ha - xa) ** 2) + torch.mean((hb - xb) ** 2)  # eq. (9)
         opt.zero_grad(set_to_none=True)
@@ -240,8 +301,17 @@ def train(
         "device": str(device),
         "final_train_loss_ema": loss_ema,
         "loss": "eq. (9): MSE(x_a, x_hat_a) + MSE(x_b, x_hat_b)",
-        "pairs": "even over same/related/dissimilar, Fashion-MNIST train",
-        "init": str(init or "djscc_r0.20_snr10.pt") if variant == "deepjscc_noma" else None,
+        "pairs": (
+            f"{overlap_share:.2f} content-overlapping (overlap.py), the rest even over "
+            "same/related/dissimilar, Fashion-MNIST train"
+        ),
+        "overlap_share": float(overlap_share),
+        "data_offset": int(data_offset),
+        "init": (
+            str(init or "djscc_r0.20_snr10.pt")
+            if variant == "deepjscc_noma"
+            else (str(init) if init else None)
+        ),
         "resumed_with_new_horizon": resumed,
         "history": history,
     }

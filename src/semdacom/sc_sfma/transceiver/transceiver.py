@@ -47,6 +47,7 @@ from semdacom.sc_sfma.transceiver.networks import (
 
 __all__ = [
     "DEFAULT_CONFIG",
+    "LEGACY_CONFIG",
     "NU_GRID",
     "VARIANTS",
     "DeepJsccNoma",
@@ -62,15 +63,22 @@ VARIANTS = ("sc_sfma", "swinjscc_noma", "swinjscc_oma")
 #: Compression ratios of training and profiling (k = nu C_code channels kept).
 NU_GRID = (0.125, 0.25, 0.375, 0.5, 0.625, 0.75, 0.875, 1.0)
 
-#: Network sizes (CPU-sized: 28x28 images; see docs/sc_sfma/transceiver.md).
+#: Network sizes (CPU-sized: 28x28 images; see docs/sc_sfma/transceiver.md) and the SCFM gate
+#: design (:data:`~.networks.GATES`); ``slot_embed``: a learned user-slot embedding added to the
+#: encoder's tokens (the first shipped models; the per-slot channel heads tell the users apart
+#: without it, and the gate's descriptors then compare content only).
 DEFAULT_CONFIG = {
-    "dims": (16, 32, 48, 64),
+    "dims": (32, 64, 96, 128),
     "depths": (1, 1, 2, 1),
     "heads": (1, 2, 3, 4),
     "windows": (4, 4, 2, 2),
     "mlp_ratio": 2.0,
     "code_channels": 64,
+    "slot_embed": False,
+    "gate": "foreground",
 }
+#: What a saved config without these keys was built with (the first shipped models).
+LEGACY_CONFIG = {"slot_embed": True, "gate": "legacy"}
 
 
 def power_normalise(s: torch.Tensor) -> torch.Tensor:
@@ -122,6 +130,7 @@ class SfmaTransceiver(nn.Module):
     variant : {"sc_sfma", "swinjscc_noma", "swinjscc_oma"}
     dims, depths, heads, windows, mlp_ratio : network sizes of the 4 Swin stages.
     code_channels : channels ``C`` of the code the mask selects from (2x2 spatial each).
+    slot_embed, gate : see :data:`DEFAULT_CONFIG`.
     """
 
     def __init__(self, variant: str = "sc_sfma", **cfg) -> None:
@@ -135,7 +144,13 @@ class SfmaTransceiver(nn.Module):
         self.oma = variant == "swinjscc_oma"
         users = 1 if self.oma else 2
         net = {k: c[k] for k in ("dims", "depths", "heads", "windows", "mlp_ratio")}
-        self.encoder = SwinEncoder(**net, scfm=variant == "sc_sfma", slots=users)
+        self.encoder = SwinEncoder(
+            **net,
+            scfm=variant == "sc_sfma",
+            slots=users,
+            slot_embed=bool(c["slot_embed"]),
+            gate=c["gate"],
+        )
         self.code_channels = int(c["code_channels"])
         # Per-slot channel-coding heads (the channel coding function of eq. 4).
         self.heads = nn.ModuleList(

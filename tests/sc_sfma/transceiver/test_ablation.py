@@ -1,0 +1,88 @@
+"""The controlled SCFM ablation (sc_sfma/transceiver/ablation.py): one base per seed, two
+branches on identical data, the paired two-level bootstrap, the evaluation's gate-off path."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from conftest import TINY
+
+from semdacom.sc_sfma.transceiver.ablation import (
+    bootstrap_ci,
+    evaluate_ablation,
+    load_runs,
+    plot_gains,
+    train_ablation,
+    weights_of,
+)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ablation")
+    kw = dict(base_steps=2, branch_steps=2, out=out, batch=4, config=TINY, progress=False)
+    return out, kw, train_ablation(seeds=(0, 1), max_train_images=300, **kw)
+
+
+def test_branches_start_from_the_base_and_see_the_same_data(runs):
+    out, _, paths = runs
+    for seed in (0, 1):
+        infos = {m: torch.load(p, weights_only=False)["info"] for m, p in paths[seed].items()}
+        assert infos["base"]["init"] is None and infos["base"]["data_offset"] == 0
+        for m in ("swinjscc_noma", "sc_sfma"):
+            assert infos[m]["init"] == str(weights_of(out, seed, "base"))
+            assert infos[m]["data_offset"] == 2 and infos[m]["seed"] == seed
+        for k in ("steps", "batch", "lr", "overlap_share", "snr_range_db", "nu_grid"):
+            assert infos["swinjscc_noma"][k] == infos["sc_sfma"][k]
+
+
+def test_finished_runs_are_not_trained_again(runs):
+    out, kw, paths = runs
+    stamp = {m: (weights_of(out, 0, m).stat().st_mtime_ns) for m in paths[0]}
+    train_ablation(seeds=(0,), max_train_images=300, **kw)
+    assert stamp == {m: weights_of(out, 0, m).stat().st_mtime_ns for m in paths[0]}
+
+
+def test_evaluation_pairs_the_models_and_forces_the_gate(runs, tmp_path):
+    _, _, paths = runs
+    models = load_runs(paths)
+    res = evaluate_ablation(models, n_per_class=6, n_boot=50)
+    assert res["seeds"] == [0, 1] and set(res["per_class"]) == {
+        "overlap",
+        "same",
+        "related",
+        "dissimilar",
+    }
+    for r in res["per_class"].values():
+        lo, hi = r["gain_db"]["ci95"]
+        assert lo <= r["gain_db"]["mean"] <= hi and len(r["gain_db_per_seed"]) == 2
+    assert "overlap_minus_dissimilar_db" in res
+    assert all(m.scfm[0].gate_override is None for m in [models[0]["sc_sfma"].encoder])
+    json.dumps(res)
+    assert plot_gains(res, tmp_path / "g.png").stat().st_size > 1000
+
+
+def test_a_model_against_itself_gains_nothing(runs):
+    _, _, paths = runs
+    models = load_runs(paths)
+    same = {s: {"swinjscc_noma": m["sc_sfma"], "sc_sfma": m["sc_sfma"]} for s, m in models.items()}
+    res = evaluate_ablation(same, n_per_class=4, n_boot=20, classes=("overlap",))
+    g = res["per_class"]["overlap"]["gain_db"]
+    assert g["mean"] == 0 and g["ci95"] == [0, 0]
+
+
+def test_bootstrap_interval():
+    rng = np.random.default_rng(0)
+    d = 0.5 + 0.1 * rng.standard_normal((3, 2000))
+    r = bootstrap_ci(d, n_boot=400)
+    assert r["ci95"][0] < r["mean"] < r["ci95"][1] and r["ci95"][0] > 0.4
+    # seeds that disagree widen the interval: it covers the spread of the seed means
+    d2 = d + np.array([[-0.5], [0.0], [0.5]])
+    r2 = bootstrap_ci(d2, n_boot=400)
+    assert r2["ci95"][1] - r2["ci95"][0] > 5 * (r["ci95"][1] - r["ci95"][0])
+    assert bootstrap_ci(np.full((2, 5), 0.3))["ci95"] == pytest.approx([0.3, 0.3])
+    with pytest.raises(ValueError, match="seeds, pairs"):
+        bootstrap_ci(np.zeros(4))
