@@ -49,6 +49,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from semdacom._blas import one_thread
+
 __all__ = [
     "DRIFT_SIGNIFICANCE",
     "ChannelFit",
@@ -304,36 +306,22 @@ def fit(
 
 def _solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``a^-1 b`` for a stack of small Hermitian positive definite systems (``a`` (..., n, n),
-    ``b`` (..., n, k)) by Gauss-Jordan elimination in numpy (no pivoting needed for such
-    matrices): no LAPACK call, whose threads, on a loaded machine with the many threads of a
-    flowgraph, cost far more than these small systems."""
-    a = np.array(a, np.complex128)
-    b = np.array(b, np.complex128)
-    for k in range(a.shape[-1]):
-        d = a[..., k, k]
-        d = np.where(np.abs(d) > 1e-300, d, 1e-300)
-        a[..., k, :] /= d[..., None]
-        b[..., k, :] /= d[..., None]
-        f = a[..., :, k].copy()
-        f[..., k] = 0
-        a -= f[..., :, None] * a[..., k, None, :]
-        b -= f[..., :, None] * b[..., k, None, :]
-    return b
-
-
-#: Rows per product in :func:`_lstsq` (below OpenBLAS's threading threshold).
-_CHUNK = 256
+    ``b`` (..., n, k)) by LAPACK on one BLAS thread (:func:`semdacom._blas.one_thread`: with
+    OpenBLAS's threads, on a loaded machine with the many threads of a flowgraph, these small
+    systems cost milliseconds)."""
+    a = np.asarray(a, np.complex128)
+    b = np.asarray(b, np.complex128)
+    with one_thread():
+        return np.linalg.solve(a, b)
 
 
 def _lstsq(A: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Least squares by the normal equations (well-conditioned training) and :func:`_solve`
-    (LAPACK's threads cost more than these small systems on a loaded machine)."""
-    g = np.zeros((A.shape[1], A.shape[1]), np.complex128)
-    r = np.zeros(A.shape[1], np.complex128)
-    for i in range(0, A.shape[0], _CHUNK):  # small products: BLAS stays on one thread
-        ah = np.conj(A[i : i + _CHUNK]).T
-        g += ah @ A[i : i + _CHUNK]
-        r += ah @ y[i : i + _CHUNK]
+    """Least squares by the normal equations (well-conditioned training) and :func:`_solve`,
+    on one BLAS thread."""
+    with one_thread():
+        ah = np.conj(A).T
+        g = ah @ A
+        r = ah @ y
     g += np.eye(g.shape[0]) * (1e-12 * float(np.real(np.trace(g))) / g.shape[0] + 1e-300)
     return _solve(g, r[:, None])[:, 0]
 

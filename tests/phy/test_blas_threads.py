@@ -1,0 +1,36 @@
+"""semdacom._blas.one_thread: BLAS on one thread inside the block, the previous setting after
+it, and the equaliser's small solves (phy/equalizer.py) unchanged by it."""
+
+from __future__ import annotations
+
+import numpy as np
+from threadpoolctl import ThreadpoolController
+
+from semdacom._blas import one_thread
+from semdacom.phy.equalizer import _lstsq, _solve
+
+
+def _threads() -> set[int]:
+    return {i["num_threads"] for i in ThreadpoolController().select(user_api="blas").info()}
+
+
+def test_one_thread_inside_and_restored_after():
+    ctl = ThreadpoolController().select(user_api="blas")
+    with ctl.limit(limits=2):
+        before = _threads()
+        with one_thread():
+            assert _threads() == {1}
+        assert _threads() == before
+
+
+def test_small_solves_match_the_definition():
+    rng = np.random.default_rng(0)
+    m = rng.standard_normal((5, 12, 12)) + 1j * rng.standard_normal((5, 12, 12))
+    a = m @ np.conj(np.swapaxes(m, 1, 2)) + np.eye(12)
+    b = rng.standard_normal((5, 12, 3)) + 1j * rng.standard_normal((5, 12, 3))
+    x = _solve(a, b)
+    assert np.allclose(a @ x, b)
+    A = rng.standard_normal((300, 8)) + 1j * rng.standard_normal((300, 8))
+    y = A @ (np.arange(8) + 1j) + 1e-3 * rng.standard_normal(300)
+    assert np.allclose(_lstsq(A, y), np.linalg.lstsq(A, y, rcond=None)[0], atol=1e-6)
+    assert np.all(_lstsq(np.zeros((20, 3)), np.zeros(20)) == 0)  # no training energy: zeros
