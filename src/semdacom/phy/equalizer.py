@@ -370,7 +370,8 @@ def mmse_taps_batch(
     hm[:, ii, ii + q - lg[li]] = alpha[:, li]
     cand = (length // 2, (length - 1 + q - p) // 2, length // 2 + q // 2, length // 2 - p)
     k1s = np.array(sorted({min(max(k, 0), length - 1) for k in cand}))
-    r = np.einsum("cim,cjm->cij", hm, np.conj(hm))
+    with one_thread():
+        r = hm @ np.conj(hm).transpose(0, 2, 1)
     r += np.eye(length)[None] / np.maximum(np.asarray(snr, float), 1e-6)[:, None, None]
     rhs = hm[:, :, k1s + q]  # (C, length, D)
     e = _solve(r, rhs)
@@ -411,10 +412,10 @@ def equalize(
         es, k1s, _ = mmse_taps_batch(alphas, cf.lags, uniq, length)
         es, k1s = es[inv], k1s[inv]
     z = np.zeros(n, np.complex128)
-    m = int(ends[-1])
-    which = np.repeat(np.arange(starts.size), ends - starts)  # the chunk of every sample
-    idx = np.arange(m) - k1s[which] + length  # window start in ypad
-    z[:m] = np.sum(win[idx] * np.conj(es)[which], axis=1)
+    ce = np.conj(es)
+    for c, (a, b) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+        o = length - int(k1s[c])  # window start in ypad of the chunk's first sample, less a
+        z[a:b] = win[a + o : b + o] @ ce[c]
     return z
 
 
