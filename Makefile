@@ -40,6 +40,7 @@ install-py:
 
 demo: setup
 	$(VENV)/bin/semdacom demo-mu-ascc
+	$(VENV)/bin/semdacom demo-sc-sfma
 	$(VENV)/bin/semdacom demo
 
 lint: setup
