@@ -21,7 +21,9 @@
   and ``loopback_channel_msps_one_in_flight`` (prefill 1); ``loopback_latency_ms``
   ``{p50, p99}``, image_source to metrics_sink per image; ``loopback_cpu_ms_per_frame``
   (the process's CPU time per frame, both users) and ``loopback_overhead_share``, the share of
-  that CPU time outside the library's own batched calls (1 - batched library ms / CPU ms).
+  that CPU time outside the library's own batched calls (1 - batched library ms / CPU ms);
+  ``loopback_ldpc_channel_msps``: the same at the default images in flight with
+  ``link = tabulated_mcs`` (real LDPC + QAM frames through the channel, ``LDPC_IMAGES`` per user).
 """
 
 from __future__ import annotations
@@ -36,11 +38,21 @@ POWERS_DBW = (-6.0, -2.0, 2.0, 6.0)
 IMAGES = 100
 #: images per user of each throughput run (issue 23)
 THROUGHPUT_IMAGES = 1000
+#: images per user of the LDPC + QAM throughput run (link = tabulated_mcs)
+LDPC_IMAGES = 300
 
 
-def throughput(mod, prefill: int, images: int = THROUGHPUT_IMAGES, p_dbw: float = 2.0) -> dict:
+def throughput(
+    mod,
+    prefill: int,
+    images: int = THROUGHPUT_IMAGES,
+    p_dbw: float = 2.0,
+    link: str = "physical",
+) -> dict:
     """The closed loop at ``prefill`` images in flight per user (``demo_mu_ascc.in_flight``):
-    wall and CPU time per frame and each image's latency from image_source to metrics_sink."""
+    wall and CPU time per frame and each image's latency from image_source to metrics_sink.
+    ``link``: the flowgraph's ``link`` (``tabulated_mcs``: real LDPC + QAM frames through the
+    channel instead of the finite-blocklength emulation)."""
     import time
 
     import pmt
@@ -71,7 +83,7 @@ def throughput(mod, prefill: int, images: int = THROUGHPUT_IMAGES, p_dbw: float 
             if "image_id" in meta:
                 self.done[(int(meta["user"]), int(meta["image_id"]))] = time.monotonic()
 
-    tb = mod.mu_ascc_loopback(p_max_dbw=p_dbw, n_images=images, **in_flight(prefill))
+    tb = mod.mu_ascc_loopback(p_max_dbw=p_dbw, n_images=images, link=link, **in_flight(prefill))
     clock = _Clock()
     for src in (tb.image_source_0, tb.image_source_1):
         tb.msg_connect((src, "pdus"), (clock, "sent"))
@@ -84,6 +96,7 @@ def throughput(mod, prefill: int, images: int = THROUGHPUT_IMAGES, p_dbw: float 
     lat = np.array([1e3 * (t - clock.sent[k]) for k, t in clock.done.items() if k in clock.sent])
     return {
         "prefill": prefill,
+        "link": link,
         "images_per_user": images,
         "wall_s": wall,
         "wall_ms_per_frame": 1e3 * wall / images,
@@ -173,16 +186,19 @@ def loopback_keys(images: int = IMAGES, powers=POWERS_DBW) -> dict:
         + 2 * stages["fbl_emulation_1"]
     )
     many, one = throughput(mod, PREFILL), throughput(mod, 1)
+    ldpc = throughput(mod, PREFILL, images=LDPC_IMAGES, link="tabulated_mcs")
     return {
         "loopback_images_per_s": 2 * THROUGHPUT_IMAGES / many["wall_s"],
         "loopback_channel_msps": many["msps"],
         "loopback_channel_msps_one_in_flight": one["msps"],
+        "loopback_ldpc_channel_msps": ldpc["msps"],
+        "loopback_ldpc_channel_msps_target": 0.5,
         "loopback_prefill": PREFILL,
         "loopback_latency_ms": many["latency_ms"],
         "loopback_latency_ms_one_in_flight": one["latency_ms"],
         "loopback_cpu_ms_per_frame": many["cpu_ms_per_frame"],
         "loopback_overhead_share": 1.0 - frame_ms_batched / many["cpu_ms_per_frame"],
-        "loopback_throughput_runs": {"default": many, "one_in_flight": one},
+        "loopback_throughput_runs": {"default": many, "one_in_flight": one, "ldpc": ldpc},
         "loopback_demo_wall_s_per_point": wall,
         "loopback_channel_msps_target": 1.0,
         "loopback_slot_symbols": slot,
