@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from sfma_strategies import finite, ratio, snr, xi_params
 
 from semdacom.sc_sfma import model as sfma
+from semdacom.sc_sfma import xi as sfma_xi
 
 
 def test_pair_class():
@@ -95,3 +96,126 @@ def test_fit_r2_low_on_non_logistic_data():
     rng = np.random.default_rng(5)
     _, r2 = sfma.fit_xi(s, v, rng.uniform(0, 1, (8, 6)))
     assert r2 < 0.5
+
+
+# --------------------------------------------------------------------------------------------
+# Distortion-equivalent xi (eq. (11) inverted on the interference-free reference; issue 22)
+# --------------------------------------------------------------------------------------------
+
+REF_S = np.arange(-10.0, 50.01, 0.25)
+
+
+def _ref_curve(s_db):
+    """A synthetic interference-free reference: distortion falling with the SNR, saturating."""
+    g = 10.0 ** (np.asarray(s_db, dtype=float) / 10.0)
+    return 0.015 + 0.1 / (1.0 + g) ** 0.7
+
+
+@pytest.mark.parametrize("xi_true", [0.0, 0.003, 0.02, 0.1, 0.4, -0.02])
+def test_distortion_equivalent_xi_recovers_a_known_xi(xi_true):
+    """A pair whose distortion is the reference's at eq. (11)'s SINR gives back its xi."""
+    s = np.arange(0.0, 30.1, 2.0)
+    g = 10.0 ** (s / 10.0)
+    sinr = g / (xi_true * g + 1.0)
+    ok = sinr > 0
+    sinr_db = 10 * np.log10(sinr[ok])
+    inside = (sinr_db >= REF_S[0]) & (sinr_db <= REF_S[-1])
+    d_pair = _ref_curve(sinr_db)
+    out = sfma_xi.distortion_equivalent_xi(d_pair, s[ok], REF_S, _ref_curve(REF_S))
+    assert np.all(out["flag"][inside] == 0)
+    np.testing.assert_allclose(out["s_eq_db"][inside], sinr_db[inside], atol=0.02)
+    # eq. (11): xi = 1 / s_eq - 1 / gamma, to within the interpolation error (~0.2 % in s_eq)
+    tol = 0.01 * np.abs(1.0 / sinr[ok][inside]) + 1e-6
+    assert np.all(np.abs(out["xi"][inside] - xi_true) <= tol)
+
+
+def test_snr_equivalent_flags_and_clamps():
+    ref = _ref_curve(REF_S)
+    s_eq, flag = sfma_xi.snr_equivalent([ref[0] + 0.01, ref[-1] - 1e-4, np.nan], REF_S, ref)
+    assert flag.tolist() == [1, -1, 0]
+    assert s_eq[0] == REF_S[0] and s_eq[1] == REF_S[-1] and np.isnan(s_eq[2])
+    # clamped below the range: xi is an upper bound and may be negative (the pair beat the
+    # reference at every SNR of its grid); never clipped by the measurement
+    out = sfma_xi.distortion_equivalent_xi(ref[-1] - 1e-4, 20.0, REF_S, ref)
+    assert out["xi"] < 0 and out["flag"] == -1
+    with pytest.raises(ValueError):
+        sfma_xi.snr_equivalent(0.1, [0.0, 0.0], [0.2, 0.1])
+
+
+def test_monotone_nonincreasing_is_the_pav_fit():
+    y = np.array([0.5, 0.4, 0.45, 0.3, 0.31, 0.32, 0.1, np.nan, 0.12])
+    m = sfma_xi.monotone_nonincreasing(y)
+    ok = np.isfinite(y)
+    assert np.all(np.diff(m[ok]) <= 1e-15) and np.isnan(m[7])
+    np.testing.assert_allclose(m[ok], [0.5, 0.425, 0.425, 0.31, 0.31, 0.31, 0.11, 0.11])
+    # a noisy reference still inverts: the first SNR where the monotone curve reaches d
+    s_eq, _ = sfma_xi.snr_equivalent(0.31, np.arange(9.0)[ok], y[ok])
+    assert s_eq == pytest.approx(3.0)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.floats(0.0, 0.2, **finite),
+    st.floats(0.0, 0.2, **finite),
+    st.floats(-5.0, 40.0, **finite),
+    st.floats(-0.02, 0.02, **finite),
+)
+def test_distortion_equivalent_xi_is_monotone_in_the_pair_distortion(d1, d2, s, wiggle):
+    """More distortion at the same SNR never gives less interference, inside or outside the
+    reference's range, on a noisy (non-monotone) reference too."""
+    ref = _ref_curve(REF_S) + wiggle * np.sin(REF_S)
+    lo, hi = sorted((d1, d2))
+    out = sfma_xi.distortion_equivalent_xi([lo, hi], s, REF_S, ref)
+    assert out["xi"][1] >= out["xi"][0] - 1e-12
+    assert out["s_eq_db"][1] <= out["s_eq_db"][0] + 1e-12
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_sinr_fit_reproduces_the_high_snr_end(seed):
+    """The eq. (11)-SINR fit reproduces a synthetic eq. (10) surface within a few % where the
+    SINR cap binds (xi gamma >= 1), with samples covering the saturation."""
+    rng = np.random.default_rng(seed)
+    true = {
+        "xi_lo": rng.uniform(0.002, 0.02),
+        "xi_hi": rng.uniform(0.05, 0.15),
+        "a": rng.uniform(0.15, 0.4),
+        "b": rng.uniform(3.0, 8.0),
+        "s0": rng.uniform(5.0, 15.0),
+        "nu0": 0.5625,
+    }
+    s = np.arange(0.0, 40.1, 2.0)
+    v = np.linspace(0.125, 1.0, 8)
+    S, V = np.meshgrid(s, v, indexing="ij")
+    clean = sfma.xi(S, V, true)
+    noisy = clean * (1 + 0.01 * rng.standard_normal(S.shape))
+    params, r2 = sfma.fit_xi(s, v, noisy, loss="sinr_db")
+    assert r2 > 0.95
+    assert params["xi_hi"] <= noisy.max() + 1e-12  # no xi_hi above every sample
+    fit = sfma.xi(S, V, params)
+    bind = clean * 10 ** (S / 10) >= 1.0
+    assert bind.sum() > 20
+    assert np.max(np.abs(fit[bind] / clean[bind] - 1)) < 0.05
+    err = sfma_xi.xi_fit_errors(s, v, noisy, params, at=(40.0, 1.0))
+    assert abs(err["rel_at"]) < 0.05 and err["max_sinr_db_err"] < 0.3
+    assert err["max_rel_binding"] < 0.06 and err["max_rel_cap"] < 0.05
+
+
+def test_sinr_fit_bounds_xi_hi_by_the_samples_and_clips_negative_xi():
+    """Samples in the logistic's lower tail (the first tables' case): the absolute-error fit
+    extrapolates xi_hi above every sample, the SINR fit does not; negative samples are clipped at
+    0 for the fit (eq. (10) is >= 0)."""
+    tail = {"xi_lo": 0.004, "xi_hi": 0.5, "a": 0.03, "b": 7.0, "s0": -150.0, "nu0": 0.5625}
+    s = np.arange(0.0, 40.1, 4.0)
+    v = np.linspace(0.125, 1.0, 8)
+    S, V = np.meshgrid(s, v, indexing="ij")
+    y = sfma.xi(S, V, tail)
+    p_abs, _ = sfma.fit_xi(s, v, y)
+    p_sinr, _ = sfma.fit_xi(s, v, y, loss="sinr_db")
+    assert p_sinr["xi_hi"] <= y.max() + 1e-12
+    assert p_abs["xi_hi"] > y.max()  # the extrapolation the SINR fit avoids
+    y_neg = y.copy()
+    y_neg[-3:, -3:] = -0.01
+    p_neg, _ = sfma.fit_xi(s, v, y_neg, loss="sinr_db")
+    assert p_neg["xi_lo"] >= 0.0
+    with pytest.raises(ValueError):
+        sfma.fit_xi(s, v, y, loss="nope")

@@ -98,7 +98,10 @@ def nu_min(envelope_nu: ArrayLike, envelope_d: ArrayLike, d_max: ArrayLike) -> N
 
 @dataclass
 class XiTable:
-    """``sfma_xi_<model>.json``: per pair class the fitted eq. (10) parameters, R² and samples."""
+    """``sfma_xi_<model>.json``: per pair class the fitted eq. (10) parameters, R² and samples.
+
+    ``samples`` are the measured xi (the distortion-equivalent method keeps negative values:
+    the pair beat the interference-free reference; the fitted ``params`` are >= 0)."""
 
     model: str
     snr_db: NDArray
@@ -204,8 +207,8 @@ def xi_table_from_dict(doc: Mapping[str, Any]) -> XiTable:
     nu = np.asarray(doc["nu"], dtype=float)
     params, r2, samples, n_pairs = {}, {}, {}, {}
     for cls, entry in doc["classes"].items():
-        if cls not in PAIR_CLASSES:
-            raise ValueError(f"unknown pair class {cls!r}")
+        # classes beyond PAIR_CLASSES (e.g. content-overlap pairs) are kept; the optimiser reads
+        # the three label classes
         check_xi_params(entry["params"])
         params[cls] = {k: float(entry["params"][k]) for k in XI_PARAM_KEYS}
         r2[cls] = float(entry.get("r2", float("nan")))
