@@ -12,6 +12,10 @@
   re-contrasted, noisy, cropped or blended views of one image; overlap.py); ``same_class`` and
   ``dissimilar`` are label classes. ``content_similarity`` gives each class's median measured
   similarity (largest pixel correlation over shifts <= 2 px).
+* ``capacity_control`` (for the seeds that have it): SC-SFMA with its SCFM modules attending
+  to the user's own feature (``partner="self"``), a third branch from the same base with the
+  same schedule and data: ``gain_self_db`` over SwinJSCC+NOMA and ``gain_over_self_db``, what
+  the partner's information adds to the same modules.
 * ``sc_sfma_minus_deepjscc_noma_db_min``: the minimum over nu <= 1/2 and 0-20 dB of the mean
   PSNR of SC-SFMA (mean over the seeds) minus DeepJSCC-NOMA's (fine-tuned from the shipped
   DeepJSCC model with the same curriculum and as many steps as the Swin models' base + branch),
@@ -51,15 +55,18 @@ def _paths() -> tuple[dict, Path]:
         base = Path(runs)
         found = sorted(base.glob("branch/sc_sfma_s*.pt"))
         seeds = [int(p.stem.rsplit("_s", 1)[1]) for p in found]
-        paths = {s: {m: base / "branch" / f"{m}_s{s}.pt" for m in ("swinjscc_noma", "sc_sfma")}
-                 for s in seeds}  # fmt: skip
-        dj = base / "deepjscc_noma_s0.pt"
+        folder, dj = base / "branch", base / "deepjscc_noma_s0.pt"
     else:
-        found = sorted(SHIPPED.glob("sc_sfma_s*.pt"))
-        seeds = [int(p.stem.rsplit("_s", 1)[1]) for p in found]
-        paths = {s: {m: SHIPPED / f"{m}_s{s}.pt" for m in ("swinjscc_noma", "sc_sfma")}
-                 for s in seeds}  # fmt: skip
-        dj = SHIPPED / "deepjscc_noma.pt"
+        folder, dj = SHIPPED, SHIPPED / "deepjscc_noma.pt"
+    seeds = [int(p.stem.rsplit("_s", 1)[1]) for p in sorted(folder.glob("sc_sfma_s*.pt"))]
+    paths = {
+        s: {
+            m: folder / f"{m}_s{s}.pt"
+            for m in ("swinjscc_noma", "sc_sfma", "sc_sfma_self")
+            if (folder / f"{m}_s{s}.pt").exists()
+        }
+        for s in seeds
+    }
     if not paths:
         raise SystemExit("no ablation runs found (semdacom ablate-sfma, or SFMA_RUNS=<out>)")
     return paths, dj
@@ -86,7 +93,14 @@ def main() -> dict:
     models = {
         s: {m: load_transceiver(p, device="cpu") for m, p in ps.items()} for s, ps in paths.items()
     }
-    res = evaluate_ablation(models, n_per_class=N_PER_CLASS, snr_db=SNR_DB, nu=NU)
+    main_models = {s: {m: ms[m] for m in ("swinjscc_noma", "sc_sfma")} for s, ms in models.items()}
+    res = evaluate_ablation(main_models, n_per_class=N_PER_CLASS, snr_db=SNR_DB, nu=NU)
+    ctl_models = {s: ms for s, ms in models.items() if "sc_sfma_self" in ms}
+    ctl = (
+        evaluate_ablation(ctl_models, n_per_class=N_PER_CLASS, snr_db=SNR_DB, nu=NU)
+        if ctl_models
+        else None
+    )
     name = {"same": "same_class"}
     pairs = eval_pairs(N_GRID, classes=EVAL_CLASSES)
     sim = {
@@ -114,6 +128,20 @@ def main() -> dict:
         "overlap_minus_dissimilar_db": res.get("overlap_minus_dissimilar_db"),
         "psnr_db": {name.get(c, c): r["psnr_db"] for c, r in res["per_class"].items()},
         "seeds": res["seeds"],
+        "capacity_control": None
+        if ctl is None
+        else {
+            "what": "SC-SFMA whose SCFM modules attend to the user's own feature (partner='self'),"
+            " the same third branch from each seed's base: a gain it shares is capacity, not "
+            "fusion",
+            "seeds": ctl["seeds"],
+            "gain_self_db": {
+                name.get(c, c): r["gain_self_db"] for c, r in ctl["per_class"].items()
+            },
+            "gain_over_self_db": {
+                name.get(c, c): r["gain_over_self_db"] for c, r in ctl["per_class"].items()
+            },
+        },
         "test_pairs_per_class": N_PER_CLASS,
         "snr_db": SNR_DB,
         "nu": NU,

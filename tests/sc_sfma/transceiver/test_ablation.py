@@ -65,6 +65,23 @@ def test_evaluation_pairs_the_models_and_forces_the_gate(runs, tmp_path):
     assert plot_gains(res, tmp_path / "g.png").stat().st_size > 1000
 
 
+def test_the_capacity_control_is_a_third_branch(runs):
+    out, kw, _ = runs
+    paths = train_ablation(seeds=(0,), max_train_images=300, controls=("self",), **kw)[0]
+    info = torch.load(paths["sc_sfma_self"], weights_only=False)
+    assert info["config"]["partner"] == "self" and info["info"]["data_offset"] == 2
+    assert info["info"]["init"] == str(weights_of(out, 0, "base"))
+    models = load_runs({0: paths})
+    res = evaluate_ablation(models, n_per_class=4, n_boot=20, classes=("overlap",))
+    r = res["per_class"]["overlap"]
+    assert {"gain_self_db", "gain_over_self_db"} <= set(r)
+    assert r["gain_over_self_db"]["mean"] == pytest.approx(
+        r["gain_db"]["mean"] - r["gain_self_db"]["mean"], abs=1e-9
+    )
+    with pytest.raises(ValueError, match="controls"):
+        train_ablation(seeds=(0,), controls=("other",), **kw)
+
+
 def test_a_model_against_itself_gains_nothing(runs):
     _, _, paths = runs
     models = load_runs(paths)

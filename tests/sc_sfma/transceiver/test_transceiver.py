@@ -213,6 +213,24 @@ def test_scfm_starts_as_the_identity_and_the_gate_can_be_forced(images):
         SfmaTransceiver("swinjscc_noma", **TINY).encoder.set_gate(0.0)
 
 
+def test_the_self_control_takes_nothing_from_the_partner(images):
+    torch.manual_seed(0)
+    m = SfmaTransceiver("sc_sfma", **{**TINY, "partner": "self"}).eval()
+    for mod in m.encoder.scfm:  # a trained fusion path (a fresh one is zero)
+        with torch.no_grad():
+            mod.cross_w.proj.weight.normal_()
+    xa = images[:4]
+    with torch.no_grad():
+        fa1, _ = m.encoder.forward_pair(xa, images[4:])
+        fa2, _ = m.encoder.forward_pair(xa, torch.flip(images[4:], (0,)))
+        assert torch.equal(fa1, fa2)
+        pair = SfmaTransceiver("sc_sfma", **TINY).eval()
+        pair.load_state_dict(m.state_dict())
+        assert not torch.equal(pair.encoder.forward_pair(xa, images[4:])[0], fa1)
+    with pytest.raises(ValueError, match="partner"):
+        SfmaTransceiver("sc_sfma", **{**TINY, "partner": "other"})
+
+
 def test_warm_start_from_the_ablation_computes_the_same(images, tmp_path):
     from semdacom.sc_sfma.transceiver.train import warm_start
 

@@ -39,6 +39,7 @@ from semdacom.sc_sfma.transceiver.train import train
 
 __all__ = [
     "DEFAULT_OUT",
+    "MODELS",
     "bootstrap_ci",
     "psnr_grid",
     "evaluate_ablation",
@@ -54,8 +55,16 @@ __all__ = [
 DEFAULT_OUT = Path("out/sfma_ablation")
 
 
+#: The ablation's models: the base, the two branches, and the capacity control (SC-SFMA whose
+#: SCFM modules attend to the user's own feature, ``partner="self"``; trained with
+#: ``controls=("self",)``).
+MODELS = ("base", "swinjscc_noma", "sc_sfma", "sc_sfma_self")
+
+
 def weights_of(out: str | Path, seed: int, model: str) -> Path:
-    """Path of a run's final weights: ``model`` in ``base``, ``swinjscc_noma``, ``sc_sfma``."""
+    """Path of a run's final weights, ``model`` in :data:`MODELS`."""
+    if model not in MODELS:
+        raise ValueError(f"model must be one of {MODELS}, got {model!r}")
     phase = "base" if model == "base" else "branch"
     variant = "swinjscc_noma" if model == "base" else model
     return Path(out) / phase / f"{variant}_s{seed}.pt"
@@ -74,14 +83,19 @@ def train_ablation(
     device=None,
     progress: bool = True,
     max_train_images: int | None = None,
+    controls: tuple[str, ...] = (),
 ) -> dict:
-    """Train the base and both branches for every seed (module docstring); returns
-    ``{seed: {"base"|"swinjscc_noma"|"sc_sfma": path}}``."""
+    """Train the base and both branches for every seed (module docstring), and with
+    ``controls=("self",)`` a third branch, the capacity control ``sc_sfma_self``; returns
+    ``{seed: {model: path}}``."""
+    if set(controls) - {"self"}:
+        raise ValueError(f"controls must be from ('self',), got {controls!r}")
     out = Path(out)
     done = {}
     for seed in seeds:
         seed = int(seed)
-        paths = {m: weights_of(out, seed, m) for m in ("base", "swinjscc_noma", "sc_sfma")}
+        models = ("base", "swinjscc_noma", "sc_sfma", *(f"sc_sfma_{c}" for c in controls))
+        paths = {m: weights_of(out, seed, m) for m in models}
         common = dict(
             batch=batch,
             seed=seed,
@@ -100,19 +114,23 @@ def train_ablation(
                 config=config,
                 **common,
             )
-        for variant in ("swinjscc_noma", "sc_sfma"):
-            if not paths[variant].exists():
-                train(
-                    variant,
-                    steps=branch_steps,
-                    lr=branch_lr,
-                    out=paths[variant],
-                    ckpt_dir=out / "branch",
-                    config=config,
-                    init=paths["base"],
-                    data_offset=base_steps,
-                    **common,
-                )
+        for name in models[1:]:
+            if paths[name].exists():
+                continue
+            variant, cfg, ckpt = name, config, out / "branch"
+            if name == "sc_sfma_self":
+                variant, cfg, ckpt = "sc_sfma", {**(config or {}), "partner": "self"}, ckpt / "self"
+            train(
+                variant,
+                steps=branch_steps,
+                lr=branch_lr,
+                out=paths[name],
+                ckpt_dir=ckpt,
+                config=cfg,
+                init=paths["base"],
+                data_offset=base_steps,
+                **common,
+            )
         done[seed] = {m: str(p) for m, p in paths.items()}
     return done
 
@@ -123,7 +141,7 @@ def load_runs(runs: dict, device="cpu") -> dict:
     from semdacom.sc_sfma.transceiver import load_transceiver
 
     return {
-        int(seed): {m: load_transceiver(p[m], device=device) for m in ("swinjscc_noma", "sc_sfma")}
+        int(seed): {m: load_transceiver(q, device=device) for m, q in p.items() if m != "base"}
         for seed, p in runs.items()
     }
 
@@ -167,19 +185,27 @@ def evaluate_ablation(
 ) -> dict:
     """Gains of SC-SFMA over SwinJSCC+NOMA per pair class, with SC-SFMA's gate forced to 0 too.
 
-    ``models`` is ``{seed: {"swinjscc_noma": model, "sc_sfma": model}}`` (loaded, eval mode).
+    ``models`` is ``{seed: {"swinjscc_noma": model, "sc_sfma": model}}`` (loaded, eval mode),
+    optionally with ``"sc_sfma_self"`` (the capacity control) in every seed.
     Returns per class the mean PSNRs, the gain and gate-off gain with intervals, per seed
-    means, and the gain on ``overlap`` minus the gain on ``dissimilar`` with its interval.
+    means, the gain on ``overlap`` minus the gain on ``dissimilar`` with its interval, and with
+    the control ``gain_self_db`` (its gain over SwinJSCC+NOMA) and ``gain_over_self_db``
+    (SC-SFMA over the control: what the partner's information adds).
     """
     pairs = eval_pairs(n_per_class, seed=pair_seed, classes=tuple(classes))
     seeds = sorted(models)
-    scores = {c: {k: [] for k in ("swinjscc_noma", "sc_sfma", "gate_off")} for c in classes}
+    control = all("sc_sfma_self" in models[s] for s in seeds)
+    keys = ("swinjscc_noma", "sc_sfma", "gate_off", *(("sc_sfma_self",) if control else ()))
+    scores = {c: {k: [] for k in keys} for c in classes}
     for seed in seeds:
         noma, sc = models[seed]["swinjscc_noma"], models[seed]["sc_sfma"]
         for c in classes:
             xa, xb = pairs[c][0], pairs[c][1]
             scores[c]["swinjscc_noma"].append(pair_psnr(noma, xa, xb, nu, snr_db, noise_seed))
             scores[c]["sc_sfma"].append(pair_psnr(sc, xa, xb, nu, snr_db, noise_seed))
+            if control:
+                ctl = models[seed]["sc_sfma_self"]
+                scores[c]["sc_sfma_self"].append(pair_psnr(ctl, xa, xb, nu, snr_db, noise_seed))
             sc.encoder.set_gate(0.0)
             try:
                 scores[c]["gate_off"].append(pair_psnr(sc, xa, xb, nu, snr_db, noise_seed))
@@ -197,6 +223,13 @@ def evaluate_ablation(
             "gain_gate_off_db": bootstrap_ci(s["gate_off"] - s["swinjscc_noma"], n_boot),
             "gain_db_per_seed": [float(g.mean()) for g in gains[c]],
         }
+        if control:
+            per_class[c]["gain_self_db"] = bootstrap_ci(
+                s["sc_sfma_self"] - s["swinjscc_noma"], n_boot
+            )
+            per_class[c]["gain_over_self_db"] = bootstrap_ci(
+                s["sc_sfma"] - s["sc_sfma_self"], n_boot
+            )
     res["per_class"] = per_class
     if "overlap" in gains and "dissimilar" in gains:
         # Paired over seeds; the two classes' pairs are resampled independently.

@@ -31,6 +31,7 @@ from torch import nn
 __all__ = [
     "FOREGROUND_LEVEL",
     "GATES",
+    "PARTNERS",
     "DCSimM",
     "RateModNet",
     "SCFM",
@@ -128,6 +129,11 @@ class WindowCrossAttention(nn.Module):
             o = torch.roll(o, (shift, shift), (1, 2))
         return o
 
+
+#: Whose feature the SCFM modules attend to: the pair's partner (SC-SFMA) or the user's own
+#: (``"self"``: the capacity control -- the same modules, parameters and training, without any
+#: information from the partner; a gain it shares is not the fusion's).
+PARTNERS = ("pair", "self")
 
 #: DC-SimM gate designs: ``"legacy"`` (the first shipped models: descriptors over every token of
 #: features that carry the user-slot embedding, last layer zero with bias -2, i.e. nearly closed)
@@ -322,8 +328,12 @@ class SwinEncoder(nn.Module):
         slots: int,
         slot_embed: bool = True,
         gate: str = "foreground",
+        partner: str = "pair",
     ) -> None:
         super().__init__()
+        if partner not in PARTNERS:
+            raise ValueError(f"partner must be one of {PARTNERS}, got {partner!r}")
+        self.partner = partner
         self.embed = nn.Conv2d(1, dims[0], 2, stride=2)
         self.embed_norm = nn.LayerNorm(dims[0])
         self.slot = nn.Parameter(torch.zeros(slots, dims[0])) if slot_embed else None
@@ -360,7 +370,9 @@ class SwinEncoder(nn.Module):
         for i, stage in enumerate(self.stages):
             if i > 0:
                 fa, fb = self.merges[i - 1](fa), self.merges[i - 1](fb)
-            if self.scfm is not None:
+            if self.scfm is not None and self.partner == "self":
+                fa, fb = self.scfm[i].fuse(fa, fa, fg[i]), self.scfm[i].fuse(fb, fb, fg[i])
+            elif self.scfm is not None:
                 fa, fb = self.scfm[i](fa, fb, fg[i])
             fa, fb = stage(fa), stage(fb)
         return fa, fb

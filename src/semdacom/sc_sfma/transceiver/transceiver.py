@@ -76,9 +76,10 @@ DEFAULT_CONFIG = {
     "code_channels": 64,
     "slot_embed": False,
     "gate": "foreground",
+    "partner": "pair",
 }
 #: What a saved config without these keys was built with (the first shipped models).
-LEGACY_CONFIG = {"slot_embed": True, "gate": "legacy"}
+LEGACY_CONFIG = {"slot_embed": True, "gate": "legacy", "partner": "pair"}
 
 
 def power_normalise(s: torch.Tensor) -> torch.Tensor:
@@ -131,6 +132,7 @@ class SfmaTransceiver(nn.Module):
     dims, depths, heads, windows, mlp_ratio : network sizes of the 4 Swin stages.
     code_channels : channels ``C`` of the code the mask selects from (2x2 spatial each).
     slot_embed, gate : see :data:`DEFAULT_CONFIG`.
+    partner : ``"pair"``, or ``"self"`` for the capacity control (:data:`~.networks.PARTNERS`).
     """
 
     def __init__(self, variant: str = "sc_sfma", **cfg) -> None:
@@ -150,6 +152,7 @@ class SfmaTransceiver(nn.Module):
             slots=users,
             slot_embed=bool(c["slot_embed"]),
             gate=c["gate"],
+            partner=c["partner"],
         )
         self.code_channels = int(c["code_channels"])
         # Per-slot channel-coding heads (the channel coding function of eq. 4).
