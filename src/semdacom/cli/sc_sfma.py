@@ -9,6 +9,10 @@
   ablations ``swinjscc_noma``, ``swinjscc_oma``, ``deepjscc_noma``); writes
   ``src/semdacom/data/weights/sfma_<variant>.pt`` (listed in the manifest), checkpoints in
   ``out/sfma`` (a restarted run resumes).
+* ``ablate-sfma`` -- the controlled SCFM ablation (sc_sfma/transceiver/ablation.py): per seed a
+  SwinJSCC+NOMA base, then SwinJSCC+NOMA and SC-SFMA branches from it on identical data (and
+  with ``--controls self`` the capacity control); the gain per pair class on fixed test pairs
+  with bootstrap intervals: ``<out>/ablation.json`` and ``ablation.png``.
 * ``profile-sfma`` -- xi per pair class over an (SNR, nu) grid with its eq. (10) fit, and the
   distortion per pair class with its eq. (17)-(18) envelope: ``sfma_xi_<model>.json`` and
   ``sfma_distortion_<model>.json`` tables, surface PNGs (Fig. 2 and Fig. 3(d) analogues).
@@ -78,6 +82,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n", type=int, default=1000, help="fixed test pairs per pair class")
     p.add_argument("--snr", type=float, default=10.0, help="received SNR of the test (dB)")
     p.add_argument("--nu", type=float, default=0.25, help="compression ratio of the test")
+    p.add_argument(
+        "--controls",
+        nargs="*",
+        default=[],
+        choices=["self"],
+        help="also train the capacity control (self: SCFM attending to the user's own feature)",
+    )
     p.add_argument("--train-only", action="store_true", help="train, do not evaluate")
     p.set_defaults(func=run_ablate)
 
@@ -131,6 +142,7 @@ def run_ablate(args) -> int:
         branch_steps=args.branch_steps,
         out=args.out,
         overlap_share=args.overlap_share,
+        controls=tuple(args.controls),
     )
     if args.train_only:
         return 0
@@ -144,6 +156,10 @@ def run_ablate(args) -> int:
             f"{c:>10}: gain {g['mean']:+.3f} dB [{g['ci95'][0]:+.3f}, {g['ci95'][1]:+.3f}]"
             f"   gate off {o['mean']:+.3f} dB [{o['ci95'][0]:+.3f}, {o['ci95'][1]:+.3f}]"
         )
+        if "gain_over_self_db" in r:
+            v = r["gain_over_self_db"]
+            print(f"{'':>10}  over the self control {v['mean']:+.3f} dB [{v['ci95'][0]:+.3f}, "
+                  f"{v['ci95'][1]:+.3f}]")  # fmt: skip
     print(f"wrote {path} and {png}")
     return 0
 
