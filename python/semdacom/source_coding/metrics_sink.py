@@ -204,8 +204,12 @@ class metrics_sink(Block, gr.basic_block):
         u["codewords_lost"] += lost
 
     #: results taken from the ``pdus`` queue with the one being handled, at most (issue 23:
-    #: their images are scored as one batch)
-    BATCH = 64
+    #: their images are scored as one batch). 1 (no batch) until a defect is understood: with
+    #: batches of 64 (taken from the queue, or held while more waited), bench/user_rx.py's
+    #: SC-SFMA receiver lost the last 4 to 38 of 800 results in every one of 6 runs -- the
+    #: messages stayed in GNU Radio's queue with the block's thread asleep; with 1, 5 of 5 runs
+    #: scored all 800 (docs/blocks/implementation_notes.md, "Batches").
+    BATCH = 1
 
     def _handle_result(self, msg: Any) -> None:
         """Take one result and those queued behind it (at most :attr:`BATCH`), score their
