@@ -22,8 +22,9 @@
   over :data:`N_GRID` test pairs per class, all classes pooled (``..._by_class`` per class).
   The whole grid is in ``psnr_grid`` and the PNG.
 
-The models are read from ``src/semdacom/data/weights/sfma_ablation/`` (committed; made by
-``semdacom ablate-sfma``), or from the folder in ``SFMA_RUNS`` (``ablate-sfma --out``).
+The models are read from ``bench/weights/sfma_ablation/`` (committed beside the benchmark, with
+their ``manifest.json``; made by ``semdacom ablate-sfma``; not in the package, whose shipped
+data has a size budget), or from the folder in ``SFMA_RUNS`` (``ablate-sfma --out``).
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ import numpy as np
 import torch
 from common import RESULTS, write
 
-from semdacom.data import WEIGHTS_DIR
 from semdacom.sc_sfma.transceiver import load_transceiver
 from semdacom.sc_sfma.transceiver.ablation import evaluate_ablation, plot_gains, psnr_grid
 from semdacom.sc_sfma.transceiver.overlap import content_similarity
@@ -46,7 +46,8 @@ N_PER_CLASS = 1000
 N_GRID = 200
 GRID_SNR = tuple(float(s) for s in range(0, 21, 4))
 GRID_NU = (0.125, 0.25, 0.375, 0.5, 1.0)
-SHIPPED = WEIGHTS_DIR / "sfma_ablation"
+#: the ablation's weights (benchmark data, not shipped in the package: its size budget)
+SHIPPED = Path(__file__).resolve().parent / "weights" / "sfma_ablation"
 
 
 def _paths() -> tuple[dict, Path]:
