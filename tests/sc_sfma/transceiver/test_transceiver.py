@@ -185,7 +185,7 @@ def test_gate_designs_start_where_documented():
     assert torch.allclose(legacy, torch.full_like(legacy, torch.sigmoid(torch.tensor(-2.0))))
     fresh = DCSimM(16)
     g = fresh(a, b, torch.ones(2, 4, 4))
-    assert 0.3 < float(g.detach().mean()) < 0.7  # open: gradient reaches the gate from the first step
+    assert 0.3 < float(g.detach().mean()) < 0.7  # open: gradient reaches it from the start
     g.sum().backward()
     assert float(fresh.net[0].weight.grad.abs().sum()) > 0
     with pytest.raises(ValueError, match="gate"):
