@@ -462,13 +462,17 @@ def t_sfma_optimizer() -> Target:
     t = Target("sfma_optimizer", blk)
 
     def valid(draw: st.DrawFn) -> Any:
-        """Per-user gains of the SC-SFMA cell (path loss + shadowing), sometimes labels."""
+        """Per-user gains of the SC-SFMA cell (path loss + shadowing), sometimes labels and
+        scene ids."""
         rng = np.random.default_rng([draw(st.integers(0, 2**32 - 1)), next(_UNIQUE)])
         d = rng.uniform(35.0, 250.0, 4)
         g = 10 ** (-(128.1 + 37.6 * np.log10(d / 1000) + 8 * rng.standard_normal(4)) / 10)
         labels = rng.integers(0, 10, 4) if draw(st.booleans()) else None
+        scenes = rng.integers(-1, 2, 4) if draw(st.booleans()) else None  # "overlap" pairs
         return messages.sfma_csi_to_pmt(
-            messages.SfmaCsi(gain=np.minimum(g, 1.0), seq=next(_UNIQUE), labels=labels)
+            messages.SfmaCsi(
+                gain=np.minimum(g, 1.0), seq=next(_UNIQUE), labels=labels, scenes=scenes
+            )  # fmt: skip
         )
 
     def state() -> Any:

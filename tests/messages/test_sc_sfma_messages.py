@@ -106,3 +106,19 @@ def test_usable_sfma_allocation_at_the_limits_accepted() -> None:
     assert (
         messages.check_sfma_alloc(messages.alloc_from_pmt(messages.alloc_to_pmt(a)), 4) is not None
     )
+
+
+def test_sfma_csi_scenes_round_trip_and_bad_scenes_rejected() -> None:
+    g = np.array([1e-10, 2e-10, 3e-10, 4e-10])
+    c = messages.SfmaCsi(gain=g, seq=3, labels=np.array([0, 0, 5, 7]),
+                         scenes=np.array([0, 0, -1, 2]))  # fmt: skip
+    back = messages.sfma_csi_from_pmt(messages.sfma_csi_to_pmt(c), k=4)
+    assert back.scenes.tolist() == [0, 0, -1, 2] and back.scenes.dtype == np.int32
+    assert (
+        messages.sfma_csi_from_pmt(messages.sfma_csi_to_pmt(messages.SfmaCsi(gain=g, seq=1))).scenes
+        is None
+    )  # optional
+    for scenes, reason in (([0, 0, -1], "3 entries"), ([0, 0, -2, -1], ">= -1"),
+                           (np.array([0.5, 0, 0, 0]), ">= -1")):  # fmt: skip
+        with pytest.raises(messages.MessageError, match=reason):
+            messages.sfma_csi_to_pmt(messages.SfmaCsi(gain=g, seq=1, scenes=scenes))

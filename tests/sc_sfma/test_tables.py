@@ -61,7 +61,7 @@ def test_tables_roundtrip_and_queries(tmp_path):
     path = tmp_path / "sfma_xi_sc_sfma.json"
     path.write_text(json.dumps(doc))
     tab = sfma.load_xi_table(path)
-    assert tab.synthetic and set(tab.params) == set(sfma.PAIR_CLASSES)
+    assert tab.synthetic and set(tab.params) == {*sfma.PAIR_CLASSES, sfma.OVERLAP_CLASS}
     assert min(tab.r2.values()) > 0.95
     assert tab.xi("same", 30.0, 1.0) < tab.xi("dissimilar", 30.0, 1.0)
 

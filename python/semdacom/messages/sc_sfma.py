@@ -26,7 +26,9 @@ length K, and the power and bandwidth budgets.
 
 SFMA CSI (``csi`` port of sfma_optimizer): ``{"gain": f64vector[K], "seq": u64}`` with optional
 ``"frame": u64`` (first frame this channel applies to) and ``"labels": s32vector[K]`` (the
-Fashion-MNIST class 0..9 of each user's images; the pair classes of docs/sc_sfma/model.md).
+Fashion-MNIST class 0..9 of each user's images; the pair classes of docs/sc_sfma/model.md) and
+``"scenes": s32vector[K]`` (each user's scene id, -1 for a scene of its own: two users with one
+id >= 0 ask for views of one scene, an ``"overlap"`` pair; docs/sc_sfma/optimizer.md).
 ``gain`` is the linear large-scale power gain g_i of each user (received watts per transmitted
 watt), in (0, MAX_SFMA_GAIN]. The MU-MISO CSI (:mod:`.csi`) is accepted too: then
 g_i = ||h_i||^2 (the beam-free power gain of user i), without labels.
@@ -212,13 +214,28 @@ class SfmaCsi:
     seq: int
     frame: int | None = None
     labels: np.ndarray | None = None
+    scenes: np.ndarray | None = None
 
     @property
     def k(self) -> int:
         return int(self.gain.size)
 
 
-def _validate_sfma_csi(gain, seq, frame, labels) -> SfmaCsi:
+def check_scenes(scenes: Any, k: int) -> np.ndarray:
+    """Scene ids (s32, -1 = a scene of its own) of ``k`` users; raises :class:`MessageError`."""
+    scenes = np.asarray(scenes).reshape(-1)
+    if scenes.size != k:
+        raise MessageError(f"'scenes' has {scenes.size} entries, expected K={k}")
+    if scenes.size and (
+        not np.issubdtype(scenes.dtype, np.integer)
+        or np.any(scenes < -1)
+        or np.any(scenes > np.iinfo(np.int32).max)
+    ):
+        raise MessageError("'scenes' entries must be integers >= -1 (-1: a scene of its own)")
+    return scenes.astype(np.int32)
+
+
+def _validate_sfma_csi(gain, seq, frame, labels, scenes=None) -> SfmaCsi:
     if isinstance(seq, bool) or not isinstance(seq, (int, np.integer)) or seq < 0:
         raise MessageError(f"'seq' must be a non-negative integer, got {seq!r}")
     if gain.size < 2 or gain.size % 2:
@@ -234,20 +251,23 @@ def _validate_sfma_csi(gain, seq, frame, labels) -> SfmaCsi:
         if np.any(labels < 0) or np.any(labels > 9):
             raise MessageError("'labels' entries must be Fashion-MNIST classes 0..9")
         labels = labels.astype(np.int32)
+    if scenes is not None:
+        scenes = check_scenes(scenes, gain.size)
     return SfmaCsi(gain=gain, seq=int(seq), frame=None if frame is None else int(frame),
-                   labels=labels)  # fmt: skip
+                   labels=labels, scenes=scenes)  # fmt: skip
 
 
 def sfma_csi_to_pmt(c: SfmaCsi) -> Any:
     """Build an SFMA CSI dictionary (validated first)."""
     c = _validate_sfma_csi(np.asarray(c.gain, dtype=np.float64).reshape(-1), c.seq, c.frame,
-                           c.labels)  # fmt: skip
+                           c.labels, c.scenes)  # fmt: skip
     return make_dict(
         {
             "gain": vec_to_pmt(c.gain),
             "seq": from_count(c.seq),
             "frame": None if c.frame is None else from_count(c.frame),
             "labels": None if c.labels is None else vec_to_pmt(c.labels.astype(np.int32)),
+            "scenes": None if c.scenes is None else vec_to_pmt(c.scenes.astype(np.int32)),
         }
     )
 
@@ -273,7 +293,9 @@ def sfma_csi_from_pmt(msg: Any, *, k: int | None = None) -> SfmaCsi:
     frame = None if frame_pmt is None else read_count(frame_pmt, "frame")
     labels_pmt = get(msg, "labels")
     labels = None if labels_pmt is None else read_int_vec(labels_pmt, "labels")
-    return _validate_sfma_csi(gain, seq, frame, labels)
+    scenes_pmt = get(msg, "scenes")
+    scenes = None if scenes_pmt is None else read_int_vec(scenes_pmt, "scenes")
+    return _validate_sfma_csi(gain, seq, frame, labels, scenes)
 
 
 # --------------------------------------------------------------------------------------------

@@ -50,14 +50,16 @@ class sfma_optimizer(Optimizer, Block, gr.basic_block):
     Sec. III, Alg. 1-4; docs/sc_sfma/optimizer.md).
 
     Every valid CSI message on ``csi`` (``messages.sfma_csi_from_pmt``: per-user gains
-    ``gain``, optional ``labels``, ``seq``, ``frame``; the MU-MISO CSI form is accepted too,
+    ``gain``, optional ``labels``, ``scenes``, ``seq``, ``frame``; the MU-MISO CSI form is
+    accepted too,
     g_i = ||h_i||^2) that differs from the last one solved sets up problem (20) for those gains
     and publishes one allocation dictionary on ``alloc``: ``seq``, ``apply_frame``, ``pairs``
     (s32vector[2M], group m serves users pairs[2m], pairs[2m+1]), ``nu``, ``group_power`` (W),
     ``group_bw`` (Hz), ``objective`` (sum rate, bit/s), ``solve_ms``, ``solver``. The same CSI
     again re-publishes the allocation in force without solving.
 
-    A malformed CSI (wrong type, K, a gain outside (0, 1], NaN, labels outside 0..9), a solve
+    A malformed CSI (wrong type, K, a gain outside (0, 1], NaN, labels outside 0..9, scene ids
+    below -1), a solve
     that raises, or one that finds no allocation meeting every constraint (20a)-(20h), is
     logged with the reason and the last valid allocation is re-published (when there is one).
 
@@ -66,6 +68,11 @@ class sfma_optimizer(Optimizer, Block, gr.basic_block):
     labels : sequence of int
         Fashion-MNIST class (0..9) of each user's images; K = len(labels), even. A CSI may
         carry ``labels`` that replace them.
+    scenes : sequence of int
+        Scene id of each user's images (-1: a scene of its own); two users with one id >= 0
+        ask for views of one scene and form an ``"overlap"`` pair, which the tables must have
+        been profiled with (``profile-sfma --classes overlap ...``). Empty (default): no shared
+        scenes. A CSI may carry ``scenes`` that replace them.
     source_bits : float or sequence of float
         Source size S_i of each user's request, bits (default 64 images of 28x28x8 bits).
     d_max : float
@@ -101,6 +108,7 @@ class sfma_optimizer(Optimizer, Block, gr.basic_block):
     def __init__(
         self,
         labels: Sequence[int] = (0, 0, 2, 4, 5, 7, 8, 1),
+        scenes: Sequence[int] = (),
         source_bits: float | Sequence[float] = 64 * IMAGE_BITS,
         d_max: float = 0.4,
         p_max: float = 0.1,
@@ -140,6 +148,16 @@ class sfma_optimizer(Optimizer, Block, gr.basic_block):
         if dist is None:
             dist = sfma_model.synthetic_distortion_table(model, seed=200)
             self._synthetic.append("distortion")
+        scn = np.full(k, -1, dtype=np.int32)
+        if len(scenes):
+            try:
+                scn = messages.check_scenes(scenes, k)
+            except messages.MessageError as exc:
+                raise ValueError(f"scenes: {exc}") from None
+        # the tables must know every pair class these users form (a clear error now, not at
+        # the first CSI)
+        SfmaProblem(gains=np.full(k, 1e-10), labels=lab, scenes=scn, source_bits=np.array(bits),
+                    d_max=float(d_max), xi_table=xi, dist_table=dist)  # fmt: skip
         if self._synthetic:
             self.logger.warn(
                 f"planning with SYNTHETIC {' and '.join(self._synthetic)} tables of {model} "
@@ -148,6 +166,7 @@ class sfma_optimizer(Optimizer, Block, gr.basic_block):
         self._K = k
         self._cfg = dict(
             labels=lab,
+            scenes=scn,
             source_bits=np.array(bits),
             d_max=float(d_max),
             xi_table=xi,
@@ -174,13 +193,14 @@ class sfma_optimizer(Optimizer, Block, gr.basic_block):
             self._out.fail(f"dropped CSI: {exc}")
             raise  # logged and counted as rejected by the port's guard
         labels = self._cfg["labels"] if csi.labels is None else csi.labels
-        key = (csi.gain.tobytes(), np.asarray(labels).tobytes())
+        scenes = self._cfg["scenes"] if csi.scenes is None else csi.scenes
+        key = (csi.gain.tobytes(), np.asarray(labels).tobytes(), np.asarray(scenes).tobytes())
         if self._out.repeat(key):  # the same channel again: the same allocation
             return
         self._counts["solves"] += 1
         t0 = time.perf_counter()
         try:
-            cfg = dict(self._cfg, labels=labels)
+            cfg = dict(self._cfg, labels=labels, scenes=scenes)
             prob = SfmaProblem(gains=csi.gain, **cfg)
             if self._pairing == "channel":
                 alloc = solve(prob, pairing="fixed", init_pairs=channel_pairs(prob))

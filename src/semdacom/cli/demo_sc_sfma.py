@@ -8,10 +8,11 @@ The demo gives the loopback's four users such streams: two users (``--overlap-us
 noise, overlapping crops, blends), the other two unrelated test images of other classes
 (``--other-classes``). Each user's images are written as an ``.npz`` that its ``image_source``
 reads (docs/your_images.md), and the flowgraph's ``labels`` (the classes the channel publishes
-in its CSI and the optimiser plans with) are the users' true classes. The loopback is compiled
-with grcc from a copy of examples/sfma_loopback.grc that differs only in those parameters, then
-run to the end: every image in must come
-out as exactly one result.
+in its CSI and the optimiser plans with) are the users' true classes. Where the shipped tables
+hold the ``overlap`` class, the optimiser's ``scenes`` tell it that the two overlapping users
+share a scene (their pair is planned as ``overlap``). The loopback is compiled with grcc from a
+copy of examples/sfma_loopback.grc that differs only in those parameters, then run to the end:
+every image in must come out as exactly one result.
 
 It reports
 
@@ -19,11 +20,11 @@ It reports
    k/C), power and bandwidth (and their shares of P_max and B), as the results carry them;
 2. per user: images in / results out, the PSNR and MS-SSIM the flowgraph's metrics sink
    measured, next to the library's prediction for that user's allocation (the SC-SFMA
-   distortion table the optimiser plans with, at the pair class it plans with -- the label
-   class; and at the table's ``overlap`` class for the overlapping users where the table has
-   one), and next to the library chain on the same image pairs, nu and received SNRs
-   (``encode_pair`` -> ``superpose`` -> ``awgn`` -> ``decode``, the same noise draws) of SC-SFMA
-   and of SwinJSCC+NOMA (the same transceiver without SCFM);
+   distortion table the optimiser plans with, at the pair class it plans with -- ``overlap``
+   for the users who share a scene where the tables have it, else the label class), and next
+   to the library chain on the same image pairs, nu and received SNRs (``encode_pair`` ->
+   ``superpose`` -> ``awgn`` -> ``decode``, the same noise draws) of SC-SFMA and of
+   SwinJSCC+NOMA (the same transceiver without SCFM);
 3. out/demo/sc_sfma_report.json and out/demo/sc_sfma_report.png (per group: originals,
    partners, SC-SFMA reconstructions from the flowgraph, SwinJSCC+NOMA reconstructions
    offline).
@@ -161,8 +162,9 @@ def build_content(
 # ------------------------------------------------------------------------------- flowgraph
 def demo_flowgraph(content: dict, out_dir: Path) -> Path:
     """examples/sfma_loopback.grc with each ``image_source`` reading its user's ``.npz``, the
-    ``labels`` variable set to the users' classes, written to ``out_dir`` and compiled with
-    grcc; returns the generated Python file."""
+    ``labels`` variable set to the users' classes, the optimiser's ``scenes`` to
+    ``content["scenes"]`` when given, written to ``out_dir`` and compiled with grcc; returns the
+    generated Python file."""
     import yaml
 
     grc = find_example("sfma_loopback")
@@ -180,6 +182,9 @@ def demo_flowgraph(content: dict, out_dir: Path) -> Path:
             seen.add("labels")
         elif blk["id"] == "semdacom_sfma_superposer":
             content["power_split"] = float(par.get("power_split", 0.5))
+        elif blk["id"] == "semdacom_sfma_optimizer" and content.get("scenes") is not None:
+            # the overlapping users share a scene: the optimiser plans their pair as "overlap"
+            par["scenes"] = repr([int(c) for c in content["scenes"]])
     want = {*(f"source{u}" for u in range(K)), "labels"}
     if seen != want:
         raise RuntimeError(f"{grc}: expected blocks not found: {sorted(want - seen)}")
@@ -389,7 +394,7 @@ def run(args: argparse.Namespace) -> int:
     from semdacom.sc_sfma import model as sfma_model
     from semdacom.sc_sfma.transceiver import weights_path
     from semdacom.sc_sfma.transceiver.overlap import content_similarity
-    from semdacom.sc_sfma.xi import pair_class
+    from semdacom.sc_sfma.xi import OVERLAP_CLASS, pair_class
 
     torch.set_num_threads(1)
     t0 = time.monotonic()
@@ -398,6 +403,17 @@ def run(args: argparse.Namespace) -> int:
     content = build_content(n, tuple(args.overlap_users), args.overlap_class,
                             args.other_classes, args.seed, out / "sc_sfma_images")  # fmt: skip
     a, b = content["overlap"]
+    dist_name = "sfma_distortion_sc_sfma.json"
+    try:
+        table = sfma_model.load_distortion_table(dist_name)
+        xi_classes = set(sfma_model.load_xi_table("sfma_xi_sc_sfma.json").params)
+    except FileNotFoundError:
+        table = sfma_model.synthetic_distortion_table("sc_sfma", seed=200)
+        xi_classes = set(sfma_model.synthetic_xi_table("sc_sfma", seed=100).params)
+        dist_name = "synthetic (no shipped table)"
+    # the optimiser knows users a and b share a scene where the tables have that class
+    plan_overlap = OVERLAP_CLASS in table.classes and OVERLAP_CLASS in xi_classes
+    content["scenes"] = [0 if u in (a, b) else -1 for u in range(K)] if plan_overlap else None
     mod = load_flowgraph_module(demo_flowgraph(content, out / "flowgraphs" / "sc_sfma"))
     kinds = dict(Counter(content["kinds"]))
     print(
@@ -415,12 +431,6 @@ def run(args: argparse.Namespace) -> int:
 
     # the allocation in force, as the results carry it
     frames = group_frames(results)
-    dist_name = "sfma_distortion_sc_sfma.json"
-    try:
-        table = sfma_model.load_distortion_table(dist_name)
-    except FileNotFoundError:
-        table = sfma_model.synthetic_distortion_table("sc_sfma", seed=200)
-        dist_name = "synthetic (no shipped table)"
     groups: dict[int, dict] = {}
     for (_, m), slots in sorted(frames.items()):
         g = groups.setdefault(m, {"group": m, "users": [int(slots[0]["user"]),
@@ -436,6 +446,8 @@ def run(args: argparse.Namespace) -> int:
         u0, u1 = g["users"]
         g["overlap"] = {u0, u1} == {a, b}
         g["label_class"] = pair_class(content["labels"][u0], content["labels"][u1])
+        g["planned_class"] = (OVERLAP_CLASS if plan_overlap and g["overlap"]
+                              else g["label_class"])  # fmt: skip
         g["nu"] = sorted(g["nu"])
         g["alloc_seq"] = sorted(s for s in g["alloc_seq"] if s is not None)
         from_opt = solved and g["alloc_seq"] == [alloc.seq]
@@ -465,9 +477,11 @@ def run(args: argparse.Namespace) -> int:
         pred = {}
         if partner is not None:
             cls = pair_class(content["labels"][u], content["labels"][partner])
+            if {u, partner} == {a, b} and OVERLAP_CLASS in table.classes:
+                pred["overlap"] = predict(table, OVERLAP_CLASS, snr, nu)
+                if plan_overlap:
+                    cls = OVERLAP_CLASS
             pred["planned"] = predict(table, cls, snr, nu)
-            if {u, partner} == {a, b} and "overlap" in table.classes:
-                pred["overlap"] = predict(table, "overlap", snr, nu)
         users.append({
             "user": u,
             "class": content["labels"][u],
@@ -509,8 +523,10 @@ def run(args: argparse.Namespace) -> int:
         "library_draws_per_image": DRAWS,
         "similarity": "content_similarity: largest pixel correlation over shifts <= 2 px "
         "(semdacom.sc_sfma.transceiver.overlap), of the pairs actually coded together",
+        "planned_with_scenes": content["scenes"],
         "prediction": "predicted: the sc_sfma distortion table at the pair class the optimiser "
-        "plans with (label classes), mean PSNR / MS-SSIM bilinear in SNR and nu, and the "
+        "plans with ('overlap' for the users who share a scene where the tables have that "
+        "class, else the label classes), mean PSNR / MS-SSIM bilinear in SNR and nu, and the "
         "envelope 1 - MS-SSIM of eq. (17) the optimiser plans with; predicted_overlap_class: "
         "the table's 'overlap' class where it has one",
         "content": {"overlap_users": [a, b], "overlap_class": int(args.overlap_class),
@@ -563,13 +579,13 @@ def _print(users, groups, alloc, loop, content, dist_name) -> None:
         obj = "-" if alloc.objective is None else f"{float(alloc.objective) / 1e6:.2f} Mbit/s"
         print(f"optimiser: allocation {alloc.seq} ({alloc.solver}, sum rate {obj}) in force")
     print(
-        f"{'group':>5} {'users':>5} {'overlap':>7} {'label class':>11} {'nu':>6} {'P (W)':>7} "
+        f"{'group':>5} {'users':>5} {'overlap':>7} {'planned as':>11} {'nu':>6} {'P (W)':>7} "
         f"{'P share':>7} {'B (MHz)':>7} {'B share':>7} {'similarity':>10}"
     )
     for m in sorted(groups):
         g = groups[m]
         print(f"{m:5d} {g['users'][0]:>2},{g['users'][1]:<2} {'yes' if g['overlap'] else 'no':>7} "
-              f"{g['label_class']:>11} {','.join(f'{v:.3f}' for v in g['nu']):>6} "
+              f"{g['planned_class']:>11} {','.join(f'{v:.3f}' for v in g['nu']):>6} "
               f"{g['power_w']:7.4f} {g['power_share']:7.3f} {g['bw_hz'] / 1e6:7.3f} "
               f"{g['bw_share']:7.3f} {g['similarity_mean']:10.3f}")  # fmt: skip
     print(

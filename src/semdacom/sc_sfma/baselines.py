@@ -205,7 +205,7 @@ def deepjscc_noma(prob: SfmaProblem, table: sfma.DistortionEnvelopeTable) -> All
     s = 10 * np.log10(prob.p_max / m * prob.gains / (prob.n0 * prob.b_tot / m))
     nu = np.empty(prob.n)
     for a_, b_ in pairs:
-        c = sfma.pair_class(prob.labels[a_], prob.labels[b_])
+        c = prob.classes[prob.cls[a_, b_]]
         nu[[a_, b_]] = np.max(table.nu_min(c, s[[a_, b_]], float(prob.d_max[0])))
     ok = np.isfinite(nu)
     nu = np.where(ok, np.maximum(nu, prob.nu_lb), 1.0)

@@ -55,6 +55,7 @@ from semdacom.sc_sfma.tables import (
     xi_table_from_dict,
 )
 from semdacom.sc_sfma.xi import (
+    OVERLAP_CLASS,
     PAIR_CLASSES,
     SUPER_GROUPS,
     XI_PARAM_KEYS,
@@ -67,6 +68,7 @@ from semdacom.sc_sfma.xi import (
 
 __all__ = [
     "DISTORTION_FORMAT",
+    "OVERLAP_CLASS",
     "PAIR_CLASSES",
     "SUPER_GROUPS",
     "TABLES_DIR",

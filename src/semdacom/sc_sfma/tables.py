@@ -284,19 +284,26 @@ _SYNTH_XI = {
         "same": dict(xi_lo=0.02, xi_hi=0.45, a=0.35, b=9.0, s0=4.0, nu0=0.25),
         "related": dict(xi_lo=0.04, xi_hi=0.6, a=0.3, b=8.0, s0=6.0, nu0=0.3),
         "dissimilar": dict(xi_lo=0.09, xi_hi=0.8, a=0.25, b=7.0, s0=8.0, nu0=0.35),
+        "overlap": dict(xi_lo=0.01, xi_hi=0.35, a=0.35, b=9.0, s0=3.0, nu0=0.25),
     },
     "swinjscc_noma": {
         "same": dict(xi_lo=0.08, xi_hi=0.8, a=0.25, b=6.0, s0=7.0, nu0=0.35),
         "related": dict(xi_lo=0.09, xi_hi=0.85, a=0.25, b=6.0, s0=7.5, nu0=0.35),
         "dissimilar": dict(xi_lo=0.1, xi_hi=0.9, a=0.25, b=6.0, s0=8.0, nu0=0.35),
+        "overlap": dict(xi_lo=0.07, xi_hi=0.75, a=0.25, b=6.0, s0=6.5, nu0=0.35),
     },
 }
-_SYNTH_D = {  # floor, nu scale, SNR centre, per-class offset
-    "sc_sfma": (0.03, 0.12, -2.0, {"same": 0.0, "related": 0.01, "dissimilar": 0.025}),
-    "swinjscc_noma": (0.04, 0.14, -1.0, {"same": 0.015, "related": 0.02, "dissimilar": 0.03}),
-    "swinjscc_oma": (0.025, 0.1, -3.0, {"same": 0.0, "related": 0.0, "dissimilar": 0.0}),
-    "deepjscc_noma": (0.06, 0.16, 0.0, {"same": 0.03, "related": 0.035, "dissimilar": 0.04}),
-}
+_SYNTH_D = {  # floor, nu scale, SNR centre, per-class offset ("overlap" last: the draws of the
+    # label classes do not depend on it)
+    "sc_sfma": (0.03, 0.12, -2.0, {"same": 0.0, "related": 0.01, "dissimilar": 0.025,
+                                   "overlap": -0.005}),
+    "swinjscc_noma": (0.04, 0.14, -1.0, {"same": 0.015, "related": 0.02, "dissimilar": 0.03,
+                                         "overlap": 0.01}),
+    "swinjscc_oma": (0.025, 0.1, -3.0, {"same": 0.0, "related": 0.0, "dissimilar": 0.0,
+                                        "overlap": 0.0}),
+    "deepjscc_noma": (0.06, 0.16, 0.0, {"same": 0.03, "related": 0.035, "dissimilar": 0.04,
+                                        "overlap": 0.025}),
+}  # fmt: skip
 
 
 def synthetic_xi_table(
@@ -339,7 +346,7 @@ def synthetic_distortion_table(
     v = np.array(SYNTH_NU)
     floor, scale, centre, offsets = _SYNTH_D[model]
     classes = {}
-    for cls in PAIR_CLASSES:
+    for cls in offsets:
         base = (
             floor
             + offsets[cls]

@@ -20,6 +20,7 @@ from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
     "FIT_LOSSES",
+    "OVERLAP_CLASS",
     "PAIR_CLASSES",
     "SUPER_GROUPS",
     "XI_PARAM_KEYS",
@@ -41,6 +42,11 @@ XI_PARAM_KEYS = ("xi_lo", "xi_hi", "a", "b", "s0", "nu0")
 #: Pair classes of Fashion-MNIST label pairs (docs/sc_sfma/model.md, "Pair classes").
 PAIR_CLASSES = ("same", "related", "dissimilar")
 
+#: The class of two users who ask for views of one scene (content-overlapping pairs,
+#: ``sc_sfma.transceiver.overlap``); the optimiser uses it when users share a scene id and the
+#: tables were profiled with it (docs/sc_sfma/optimizer.md, "Users who share a scene").
+OVERLAP_CLASS = "overlap"
+
 #: Fashion-MNIST super-groups: tops {T-shirt, Pullover, Dress, Coat, Shirt}, footwear
 #: {Sandal, Sneaker, Ankle boot}, trouser, bag.
 SUPER_GROUPS = {
@@ -52,9 +58,11 @@ SUPER_GROUPS = {
 _GROUP_OF = {label: name for name, labels in SUPER_GROUPS.items() for label in labels}
 
 
-def pair_class(label_a: int, label_b: int) -> str:
-    """Pair class of two Fashion-MNIST labels: ``"same"`` (equal labels), ``"related"``
-    (different labels in one super-group) or ``"dissimilar"`` (otherwise).
+def pair_class(label_a: int, label_b: int, scene_a: int = -1, scene_b: int = -1) -> str:
+    """Pair class of two users: ``"overlap"`` (:data:`OVERLAP_CLASS`) when both share a scene id
+    ``scene_a == scene_b >= 0`` (views of one scene), else by their Fashion-MNIST labels:
+    ``"same"`` (equal labels), ``"related"`` (different labels in one super-group) or
+    ``"dissimilar"`` (otherwise).
 
     The seed's interference factor xi (eq. (10)) is pair dependent; we profile it per pair class
     (docs/sc_sfma/model.md). Raises ``ValueError`` for a label outside 0..9.
@@ -62,6 +70,8 @@ def pair_class(label_a: int, label_b: int) -> str:
     a, b = int(label_a), int(label_b)
     if a != label_a or b != label_b or a not in _GROUP_OF or b not in _GROUP_OF:
         raise ValueError(f"Fashion-MNIST labels are integers 0..9, got {label_a!r}, {label_b!r}")
+    if int(scene_a) >= 0 and int(scene_a) == int(scene_b):
+        return OVERLAP_CLASS
     if a == b:
         return "same"
     if _GROUP_OF[a] == _GROUP_OF[b]:

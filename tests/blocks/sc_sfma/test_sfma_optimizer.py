@@ -42,8 +42,10 @@ def gains(seed: int = 1) -> np.ndarray:
     return make_problem(seed, n=8).gains
 
 
-def csi(g: np.ndarray, seq: int = 1, frame: int | None = None, labels=None) -> object:
-    return messages.sfma_csi_to_pmt(messages.SfmaCsi(gain=g, seq=seq, frame=frame, labels=labels))
+def csi(g: np.ndarray, seq: int = 1, frame: int | None = None, labels=None, scenes=None) -> object:
+    return messages.sfma_csi_to_pmt(
+        messages.SfmaCsi(gain=g, seq=seq, frame=frame, labels=labels, scenes=scenes)
+    )
 
 
 def test_csi_in_allocation_out_is_feasible(harness) -> None:
@@ -98,6 +100,7 @@ def test_same_csi_republishes_without_solving_and_new_csi_solves(harness) -> Non
         "nan",
         "negative",
         "bad_labels",
+        "bad_scenes",
     ],
 )
 def test_bad_csi_keeps_and_republishes_last_allocation(harness, bad) -> None:
@@ -107,18 +110,20 @@ def test_bad_csi_keeps_and_republishes_last_allocation(harness, bad) -> None:
     if bad == "wrong_k":
         d = pmt.dict_add(pmt.make_dict(), pmt.intern("gain"), pmt.init_f64vector(4, [1e-10] * 4))
         bad = pmt.dict_add(d, pmt.intern("seq"), pmt.from_uint64(2))
-    elif bad in ("nan", "negative", "bad_labels"):
+    elif bad in ("nan", "negative", "bad_labels", "bad_scenes"):
         v = g.copy()
-        lab = None
+        extra = None
         if bad == "nan":
             v[3] = np.nan
         elif bad == "negative":
             v[0] = -1.0
+        elif bad == "bad_labels":
+            extra = ("labels", pmt.init_s32vector(8, [0, 1, 2, 3, 4, 5, 6, 12]))
         else:
-            lab = pmt.init_s32vector(8, [0, 1, 2, 3, 4, 5, 6, 12])
+            extra = ("scenes", pmt.init_s32vector(8, [0, 0, -1, -1, -2, -1, -1, -1]))
         d = pmt.dict_add(pmt.make_dict(), pmt.intern("gain"), pmt.init_f64vector(8, v.tolist()))
         d = pmt.dict_add(d, pmt.intern("seq"), pmt.from_uint64(2))
-        bad = d if lab is None else pmt.dict_add(d, pmt.intern("labels"), lab)
+        bad = d if extra is None else pmt.dict_add(d, pmt.intern(extra[0]), extra[1])
     h.send(bad)
     out = h.allocs()
     assert [a.seq for a in out] == [1, 1]
@@ -158,6 +163,53 @@ def test_labels_in_csi_and_mu_miso_csi_form(harness) -> None:
 
 def test_parameters_are_checked() -> None:
     for kw in (dict(labels=(0, 1, 2)), dict(labels=(0, 11)), dict(p_max=0.0),
-               dict(model="nope"), dict(pairing="x")):  # fmt: skip
+               dict(model="nope"), dict(pairing="x"), dict(labels=(0, 1), scenes=(0,)),
+               dict(labels=(0, 1), scenes=(0, -3))):  # fmt: skip
         with pytest.raises(ValueError):
-            sfma_optimizer(**kw)
+            sfma_optimizer(xi_table="synthetic", distortion_table="synthetic", **kw)
+
+
+def test_shared_scenes_plan_overlap_pairs_and_a_csi_may_change_them(harness) -> None:
+    """Users 0 and 6 share a scene: their pair is of class "overlap" (the synthetic tables hold
+    it); a CSI with other scene ids is a new problem (solved again), the same CSI again is not.
+    Each allocation meets (20a)-(20h) and has its objective in the model with those scenes."""
+    from semdacom.sc_sfma.optimizer.problem import Allocation
+
+    scenes = (0, -1, -1, -1, -1, -1, 0, -1)
+    other = (-1, 0, 0, -1, 1, -1, -1, 1)
+    h = harness(labels=LABELS, scenes=scenes)
+    g = gains(1)
+    h.send(csi(g))
+    h.send(csi(g, seq=2, scenes=np.array(other)))
+    h.send(csi(g, seq=3, scenes=np.array(other)))
+    out = h.allocs()
+    assert [a.seq for a in out] == [1, 2, 2]
+    assert h.blk.counters()["solves"] == 2
+    for a, sc in zip(out[:2], (scenes, other), strict=True):
+        prob = SfmaProblem(gains=g, labels=np.array(LABELS), scenes=np.array(sc),
+                           source_bits=np.full(8, 64 * 6272.0), d_max=0.4,
+                           xi_table=sfma.synthetic_xi_table("sc_sfma", seed=100),
+                           dist_table=sfma.synthetic_distortion_table("sc_sfma", seed=200),
+                           p_max=0.1, b_tot=10e6, e_max=3e-3 * 8, t_max=0.1,
+                           n0=10 ** ((-165.0 - 30) / 10))  # fmt: skip
+        assert sfma.OVERLAP_CLASS in prob.classes
+        alloc = Allocation(a.pairs.reshape(4, 2), a.nu, a.group_power, a.group_bw)
+        assert violations(prob.check(alloc)) == []
+        assert a.objective == pytest.approx(prob.objective(alloc), rel=1e-9)
+
+
+def test_scenes_with_tables_lacking_overlap_are_refused(tmp_path) -> None:
+    import json
+
+    xi = sfma.synthetic_xi_table("sc_sfma", seed=100, as_dict=True)
+    del xi["classes"][sfma.OVERLAP_CLASS]
+    path = tmp_path / "xi_no_overlap.json"
+    path.write_text(json.dumps(xi))
+    sfma_optimizer(labels=LABELS, xi_table=str(path), distortion_table="synthetic")
+    with pytest.raises(ValueError, match="overlap"):
+        sfma_optimizer(
+            labels=LABELS,
+            scenes=(0, 0, -1, -1, -1, -1, -1, -1),
+            xi_table=str(path),
+            distortion_table="synthetic",
+        )

@@ -1,10 +1,16 @@
 """Problem (20) of SC-SFMA (docs/sc_sfma/model.md): data, evaluation, feasibility and pruning (21).
 
-An :class:`SfmaProblem` holds the users (gains, labels, source sizes, distortion limits), the
+An :class:`SfmaProblem` holds the users (gains, labels, optional scene ids, source sizes,
+distortion limits), the
 budgets and compute figures, and the two tables of the transceiver in use (xi of eq. (10),
 distortion envelopes of eq. (17)). An allocation is ``pairs`` (M, 2) user indices, ``nu``,
 ``power`` (W) and ``bw`` (Hz), one entry per group. :meth:`SfmaProblem.evaluate` computes
 eqs. (10)-(19) for it; :meth:`SfmaProblem.check` the slack of every constraint (20a)-(20h).
+
+Pair classes: the three label classes of ``sfma.pair_class``, plus ``"overlap"`` when two users
+share a scene id (``scenes[i] == scenes[j] >= 0``: views of one scene). ``prob.classes`` lists the
+classes in use (index = ``prob.cls``); ``"overlap"`` is among them only when some users share a
+scene, and then both tables must have been profiled with it.
 """
 
 from __future__ import annotations
@@ -23,7 +29,6 @@ __all__ = ["Allocation", "Evaluation", "SfmaProblem", "TOL"]
 #: Relative tolerance of the constraint checks (budgets, latency, energy); distortion and
 #: nu bounds are checked to an absolute 1e-9.
 TOL = 1e-6
-CLASS_INDEX = {c: k for k, c in enumerate(sfma.PAIR_CLASSES)}
 
 
 @dataclass
@@ -47,6 +52,9 @@ class SfmaProblem:
     f_user: float = 1e9
     kappa: float = 1e-28
     nu_lb: float = 1.0 / 16
+    #: (N,) scene id of each user's images, -1 for a scene of its own; two users with one id
+    #: >= 0 form an "overlap" pair. None: no shared scenes.
+    scenes: NDArray | None = None
     name: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -58,14 +66,29 @@ class SfmaProblem:
         n = self.gains.size
         if n < 2 or n % 2:
             raise ValueError(f"SFMA needs an even number of users >= 2, got {n}")
-        for name in ("labels", "source_bits"):
+        if self.scenes is None:
+            self.scenes = np.full(n, -1, dtype=int)
+        self.scenes = np.asarray(self.scenes, dtype=int).reshape(-1)
+        for name in ("labels", "source_bits", "scenes"):
             if getattr(self, name).shape != (n,):
                 raise ValueError(f"{name} must have shape ({n},)")
         if np.any(self.gains <= 0) or np.any(self.source_bits <= 0):
             raise ValueError("gains and source sizes must be positive")
-        missing = set(sfma.PAIR_CLASSES) - set(self.dist_table.classes)
-        if missing:
-            raise ValueError(f"the distortion table lacks pair classes {sorted(missing)}")
+        sc = self.scenes[self.scenes >= 0]
+        shared = sc.size > np.unique(sc).size
+        #: pair classes in use; index k of ``cls``
+        self.classes = (*sfma.PAIR_CLASSES, sfma.OVERLAP_CLASS) if shared else sfma.PAIR_CLASSES
+        for what, have in (("distortion", self.dist_table.classes), ("xi", self.xi_table.params)):
+            missing = set(self.classes) - set(have)
+            if missing:
+                hint = (
+                    " (users share a scene: profile the model with "
+                    "`semdacom profile-sfma --classes overlap same related dissimilar`)"
+                    if sfma.OVERLAP_CLASS in missing
+                    else ""
+                )
+                raise ValueError(f"the {what} table lacks pair classes {sorted(missing)}{hint}")
+        index = {c: k for k, c in enumerate(self.classes)}
         c_enc = self.phi_enc * self.source_bits
         c_dec = self.phi_dec * self.source_bits
         #: residual time budget tau_i, eq. (27)
@@ -76,16 +99,18 @@ class SfmaProblem:
         cls = np.empty((n, n), dtype=int)
         for i in range(n):
             for j in range(n):
-                cls[i, j] = CLASS_INDEX[sfma.pair_class(self.labels[i], self.labels[j])]
+                scene = (self.scenes[i], self.scenes[j]) if i != j else (-1, -1)
+                c = sfma.pair_class(self.labels[i], self.labels[j], *scene)
+                cls[i, j] = index[c]
         #: pair class index matrix c(i, j)
         self.cls = cls
-        p = [self.xi_table.params[c] for c in sfma.PAIR_CLASSES]
+        p = [self.xi_table.params[c] for c in self.classes]
         self._xi_params = p
         self._xi_lo = np.array([q["xi_lo"] for q in p])
         # nu_min per (class, SNR level, user): eq. (18) at every tabulated level
         levels = self.dist_table.snr_db.size
-        self._numin = np.full((3, levels, n), np.inf)
-        for k, c in enumerate(sfma.PAIR_CLASSES):
+        self._numin = np.full((len(self.classes), levels, n), np.inf)
+        for k, c in enumerate(self.classes):
             for d in np.unique(self.d_max):
                 row = self.dist_table.nu_min_levels(c, float(d))
                 self._numin[k][:, self.d_max == d] = row[:, None]
@@ -138,7 +163,7 @@ class SfmaProblem:
         """Envelope distortion, eq. (17), at the conservative SNR level (inf below the table)."""
         lvl = self.dist_table.snr_index(s_db)
         out = np.full(np.shape(cls), np.inf)
-        for k, c in enumerate(sfma.PAIR_CLASSES):
+        for k, c in enumerate(self.classes):
             for level in np.unique(lvl[(cls == k) & (lvl >= 0)]):
                 sel = (cls == k) & (lvl == level)
                 out[sel] = np.interp(

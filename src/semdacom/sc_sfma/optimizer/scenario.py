@@ -6,6 +6,11 @@ noise figure; each user's image class is a Fashion-MNIST label drawn uniformly; 
 ``n_i`` images of 28x28x8 bits, ``n_i`` uniform in {32, ..., 96}. One realisation is one
 ``numpy.random.Generator(seed)``: the same seed gives the same users.
 
+``scene_pairs`` (default 0, the paper's scenario): that many couples of users, drawn at random,
+ask for views of one scene each (a shared scene id, the same label; their pairs are of class
+``"overlap"``, which the tables must have). The draw comes after every other, so the rest of a
+realisation does not depend on it.
+
 Tables: :func:`load_tables` returns the measured ``sfma_xi_<model>.json`` /
 ``sfma_distortion_<model>.json`` from ``data/tables`` when they exist, else synthetic tables of
 the same format (``semdacom.sc_sfma.model.synthetic_*``); callers print which
@@ -43,6 +48,7 @@ DEFAULTS = dict(
     f_user=1e9,
     kappa=1e-28,
     nu_lb=1.0 / 16,
+    scene_pairs=0,
 )
 
 
@@ -112,9 +118,18 @@ def make_problem(
     lo, hi = cfg["images"]
     bits = rng.integers(lo, hi + 1, n) * IMAGE_BITS
     n0 = 10 ** ((cfg["noise_dbm_hz"] + cfg["noise_figure_db"] - 30) / 10)
+    k = int(cfg["scene_pairs"])
+    if not 0 <= k <= n // 2:
+        raise ValueError(f"scene_pairs must lie in 0..{n // 2}, got {k}")
+    scenes = np.full(n, -1)
+    if k:
+        who = rng.permutation(n)[: 2 * k].reshape(k, 2)
+        scenes[who] = np.arange(k)[:, None]
+        labels[who[:, 1]] = labels[who[:, 0]]
     return SfmaProblem(
         gains=gains,
         labels=labels,
+        scenes=scenes,
         source_bits=bits.astype(float),
         d_max=cfg["d_max"],
         xi_table=tables.xi[model],

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from semdacom.data.datasets import load_fashion_mnist
-from semdacom.sc_sfma.model import PAIR_CLASSES
+from semdacom.sc_sfma.model import OVERLAP_CLASS, PAIR_CLASSES
 from semdacom.sc_sfma.transceiver.overlap import overlap_pairs
 from semdacom.sc_sfma.transceiver.train import PairSampler, images_tensor
 
@@ -36,7 +36,7 @@ SNR_GRID = tuple(float(s) for s in range(0, 21, 2))
 
 #: Pair classes of evaluation: content-overlapping pairs (:mod:`.overlap`) beside the label
 #: pair classes.
-EVAL_CLASSES = ("overlap", *PAIR_CLASSES)
+EVAL_CLASSES = (OVERLAP_CLASS, *PAIR_CLASSES)
 
 
 def eval_pairs(
@@ -53,7 +53,7 @@ def eval_pairs(
     sampler = PairSampler(labels)
     out = {}
     for cls in classes:
-        if cls == "overlap":
+        if cls == OVERLAP_CLASS:
             rng = np.random.default_rng([seed, len(PAIR_CLASSES)])
             src = rng.integers(0, len(x), n_per_class)
             other = rng.integers(0, len(x), n_per_class)
