@@ -147,6 +147,27 @@ def warm_start(model: torch.nn.Module, path: str | Path) -> dict:
     return dict(saved["config"])
 
 
+def _check_resumable(ckpt: Path, st: dict, config: dict, steps: int) -> None:
+    """Raise ``ValueError`` unless checkpoint ``st`` continues a run of ``config`` below
+    ``steps``: a checkpoint of another configuration or past the horizon is never overwritten
+    by a run from step 0. Saved configs from before the keys of :data:`LEGACY_CONFIG` existed
+    are read with them, as :func:`build_model` reads old weights."""
+    old = dict(st.get("config") or {})
+    if old.get("variant") != "deepjscc_noma" and config.get("variant") != "deepjscc_noma":
+        old = {**LEGACY_CONFIG, **old}
+    if old != config:
+        diff = sorted(k for k in {*old, *config} if old.get(k) != config.get(k))
+        raise ValueError(
+            f"{ckpt} is a checkpoint of another configuration (differs in {diff}); "
+            "give another ckpt_dir (--ckpt-dir) or remove it"
+        )
+    if int(st["step"]) >= steps:
+        raise ValueError(
+            f"{ckpt} is at step {int(st['step'])}, past this run's {steps} steps; give more "
+            "steps, another ckpt_dir (--ckpt-dir) or remove it"
+        )
+
+
 def build_model(config: dict) -> torch.nn.Module:
     """A model from its saved ``config`` (``variant`` selects the class)."""
     cfg = dict(config)
@@ -224,20 +245,20 @@ def train(
     resumed = []
     if ckpt.exists():
         st = torch.load(ckpt, map_location=device, weights_only=False)
-        if st.get("config") == saved_cfg and int(st["step"]) < steps:
-            model.load_state_dict(st["state_dict"])
-            opt.load_state_dict(st["opt"])
-            start, history = int(st["step"]), list(st.get("history", []))
-            resumed = list(st.get("resumed", []))
-            if st.get("steps") == steps:
-                sched.load_state_dict(st["sched"])
-            else:
-                # A run resumed with another horizon: the cosine restarts its decay from here
-                # towards the new end (the optimiser state is kept).
-                resumed.append({"at_step": start, "planned_steps": int(st["steps"])})
-                for group in opt.param_groups:
-                    group.setdefault("initial_lr", lr)
-                sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at, last_epoch=start - 1)
+        _check_resumable(ckpt, st, saved_cfg, steps)
+        model.load_state_dict(st["state_dict"])
+        opt.load_state_dict(st["opt"])
+        start, history = int(st["step"]), list(st.get("history", []))
+        resumed = list(st.get("resumed", []))
+        if st.get("steps") == steps:
+            sched.load_state_dict(st["sched"])
+        else:
+            # A run resumed with another horizon: the cosine restarts its decay from here
+            # towards the new end (the optimiser state is kept).
+            resumed.append({"at_step": start, "planned_steps": int(st["steps"])})
+            for group in opt.param_groups:
+                group.setdefault("initial_lr", lr)
+            sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at, last_epoch=start - 1)
     images, labels = load_fashion_mnist("train")
     if max_train_images:
         images, labels = images[:max_train_images], labels[:max_train_images]
