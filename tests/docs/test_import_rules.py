@@ -29,7 +29,7 @@ ALGORITHM_RULES: dict[str, set[str]] = {
     "source_coding": {"data", "_kernels", "_torch_util"},
     "channel_coding": {"data", "_kernels", "phy", "sweep"},
     "mu_ascc": {"data", "phy", "source_coding", "channel_coding", "sweep"},
-    "sc_sfma": {"data", "phy", "source_coding", "channel_coding", "sweep", "_torch_util"},
+    "sc_sfma": {"data", "phy", "source_coding", "channel_coding", "sweep", "_torch_util", "_stats"},
     "cli": {"*"},
 }
 #: third-party packages a part of `semdacom` must not import

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from semdacom._stats import bootstrap_ci, bootstrap_diff_ci
 from semdacom.sc_sfma.transceiver.pairs import EVAL_CLASSES, eval_pairs, reconstruct
 from semdacom.sc_sfma.transceiver.train import train
 
@@ -156,23 +157,6 @@ def pair_psnr(model, xa, xb, nu: float, snr_db: float, noise_seed: int = 0) -> n
     return ((out[0] + out[1]) / 2).double().numpy()
 
 
-def bootstrap_ci(diffs: np.ndarray, n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> dict:
-    """Mean and two-level percentile bootstrap interval of per-seed, per-pair differences
-    ``diffs`` ``(seeds, pairs)``: seeds are resampled with replacement, then pairs."""
-    d = np.asarray(diffs, dtype=np.float64)
-    if d.ndim != 2 or d.size == 0:
-        raise ValueError(f"diffs must be (seeds, pairs), got shape {d.shape}")
-    rng = np.random.default_rng(seed)
-    s, n = d.shape
-    means = np.empty(n_boot)
-    for b in range(n_boot):
-        rows = d[rng.integers(0, s, s)]
-        cols = rng.integers(0, n, n)
-        means[b] = rows[:, cols].mean()
-    lo, hi = np.percentile(means, [50 * (1 - level), 50 * (1 + level)])
-    return {"mean": float(d.mean()), "ci95": [float(lo), float(hi)]}
-
-
 def evaluate_ablation(
     models: dict,
     n_per_class: int = 1000,
@@ -232,20 +216,10 @@ def evaluate_ablation(
             )
     res["per_class"] = per_class
     if "overlap" in gains and "dissimilar" in gains:
-        # Paired over seeds; the two classes' pairs are resampled independently.
-        rng = np.random.default_rng(1)
-        go, gd = gains["overlap"], gains["dissimilar"]
-        k = len(seeds)
-        boots = np.empty(n_boot)
-        for b in range(n_boot):
-            rows = rng.integers(0, k, k)
-            io = rng.integers(0, go.shape[1], go.shape[1])
-            idd = rng.integers(0, gd.shape[1], gd.shape[1])
-            boots[b] = go[rows][:, io].mean() - gd[rows][:, idd].mean()
-        res["overlap_minus_dissimilar_db"] = {
-            "mean": float(go.mean() - gd.mean()),
-            "ci95": [float(v) for v in np.percentile(boots, [2.5, 97.5])],
-        }
+        # paired over seeds; the two classes' pairs resampled apart
+        res["overlap_minus_dissimilar_db"] = bootstrap_diff_ci(
+            gains["overlap"], gains["dissimilar"], n_boot
+        )
     return res
 
 
