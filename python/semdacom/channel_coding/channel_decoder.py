@@ -16,7 +16,7 @@ from gnuradio.semdacom import messages
 from gnuradio.semdacom.plumbing.channel_state import ChannelState
 from gnuradio.semdacom.plumbing.checks import check_finite, check_int, is_user
 from gnuradio.semdacom.plumbing.expected import FrameAccounting
-from gnuradio.semdacom.plumbing.frame_rx import FrameCutter, FrameReceiver
+from gnuradio.semdacom.plumbing.frame_rx import FrameReceiver
 from gnuradio.semdacom.plumbing.link import LinkBlock
 
 from semdacom.channel_coding import framing
@@ -135,7 +135,7 @@ class channel_decoder(FrameReceiver, LinkBlock, gr.sync_block):
         self.csi_in(lambda msg: self._chan.set_csi(messages.csi_from_pmt(msg, user=self._user)))
         self.take_link_allocations(("mcs", "rc", "power", "w"))
         self._chan = ChannelState(self._user, self._snr_db, self._sched)
-        self._cutter = FrameCutter(CHAN_TAG)
+        self.setup_frames(CHAN_TAG)
         self.message_out("pdus")
 
     def _apply_pending(self, frame: int) -> None:

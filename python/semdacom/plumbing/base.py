@@ -147,6 +147,10 @@ class Block:
         self.message_port_register_in(pmt.intern(port))
         self.set_msg_handler(pmt.intern(port), on_msg)
 
+    def queued(self, port: str) -> int:
+        """Messages waiting in input port ``port``'s queue (GNU Radio's, which has no cap)."""
+        return int(self.to_basic_block().nmsgs(pmt.intern(port)))
+
     def take_queued(self, port: str, limit: int, counter: str | None = "pdus_in") -> list:
         """Up to ``limit`` messages still waiting in input port ``port``'s queue, taken out of
         it in their order (a handler that batches them, issue 23; GNU Radio would otherwise

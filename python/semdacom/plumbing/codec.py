@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pmt
 from gnuradio.semdacom import messages
 from gnuradio.semdacom.plumbing.base import Block
 from gnuradio.semdacom.plumbing.checks import check_int
@@ -242,15 +241,13 @@ class CodecBlock(Block):
         queue drains at the speed of an erasure and every PDU still gives one result. A credit
         loop (examples/mu_ascc_loopback.grc) never gets there; a radio faster than the decoder
         does."""
-        self._queue_of = self.to_basic_block()
-        self._pdus_port = pmt.intern("pdus")
         self.message_in("pdus", self._on_pdus, arrived="pdus_in")
         self.cmd_in(self._rates.accept)  # MessageError for a malformed or older allocation
         self.message_out("pdus")
 
     def _on_pdus(self, msg: Any) -> None:
         erasure = self._input_erasure
-        if self._queue_of.nmsgs(self._pdus_port) > self.MAX_BACKLOG:
+        if self.queued("pdus") > self.MAX_BACKLOG:
             self.shed("pdus", msg, erasure, self.MAX_BACKLOG)
             return
         msgs = [msg, *self.take_queued("pdus", self.BATCH - 1)]

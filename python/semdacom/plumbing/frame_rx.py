@@ -113,10 +113,16 @@ class FrameCutter:
 
 class FrameReceiver:
     """``work``/``stop`` of a block that cuts its stream into frames (``channel_decoder``,
-    ``djscc_decoder``, ``sfma_decoder``): mix in before ``gr.sync_block``; the block sets
-    ``self._cutter`` (a :class:`FrameCutter`) and defines ``_emit_frame(f, y)``, which must
+    ``djscc_decoder``, ``sfma_decoder``): mix in before ``gr.sync_block``; the block calls
+    :meth:`setup_frames` with its frame tag and defines ``_emit_frame(f, y)``, which must
     answer every frame. ``work`` never ends the thread; ``stop`` answers the frames still
     open with what arrived of them."""
+
+    def setup_frames(self, info_tag: str) -> None:
+        """Cut frames tagged ``info_tag`` (a :class:`FrameCutter`); no CSI awaited yet."""
+        self._cutter = FrameCutter(info_tag)
+        #: sample of a frame whose CSI has not come -> when the wait for it began
+        self._csi_wait: dict[int, float] = {}
 
     def work(self, input_items, output_items):
         x = input_items[0]
@@ -157,14 +163,14 @@ class FrameReceiver:
             if origin not in newest or seq is None or seq <= newest[origin]:
                 continue  # CSI from another source (an estimator), or already here
             now = time.monotonic()
-            since = self.__dict__.setdefault("_csi_wait", {}).setdefault(int(t.offset), now)
+            since = self._csi_wait.setdefault(int(t.offset), now)
             if now - since < CSI_WAIT_S:
                 return int(t.offset)
             if self._csi_wait.pop(int(t.offset), None) is not None:
                 self._counts["csi_late"] = self._counts.get("csi_late", 0) + 1
                 self.logger.warn(f"CSI {seq} not here after {CSI_WAIT_S} s: frame decoded "
                                  "with the CSI in force")  # fmt: skip
-        self.__dict__.get("_csi_wait", {}).clear()
+        self._csi_wait.clear()
         return None
 
     def stop(self) -> bool:

@@ -16,7 +16,7 @@ from gnuradio import gr
 from gnuradio.semdacom import messages
 from gnuradio.semdacom.plumbing.base import Block
 from gnuradio.semdacom.plumbing.checks import check_finite, check_int
-from gnuradio.semdacom.plumbing.frame_rx import FrameCutter, FrameReceiver
+from gnuradio.semdacom.plumbing.frame_rx import FrameReceiver
 from gnuradio.semdacom.plumbing.sfma import GainSchedule, noise_w_per_hz, shared_sfma
 
 __all__ = ["sfma_decoder"]
@@ -85,7 +85,7 @@ class sfma_decoder(FrameReceiver, Block, gr.sync_block):
         self._c = int(self._model.code_channels)
         self._gain = GainSchedule(self._user, gain if gain > 0 else None)
         self._side: collections.OrderedDict[int, Any] = collections.OrderedDict()
-        self._cutter = FrameCutter(GROUP_TAG)
+        self.setup_frames(GROUP_TAG)
         self._fill = self._decode(np.zeros(0, np.complex64), np.zeros(self._c, bool), 1.0, 0, 0.0)
         self.setup(("frames_in", "pdus_out", "erasures", "csi_accepted", "csi_rejected",
                     "side_accepted", "side_rejected", "side_other"))  # fmt: skip

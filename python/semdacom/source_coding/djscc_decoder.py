@@ -17,7 +17,7 @@ from gnuradio.semdacom.plumbing.base import Block
 from gnuradio.semdacom.plumbing.channel_state import ChannelState
 from gnuradio.semdacom.plumbing.checks import check_finite, check_int, is_user
 from gnuradio.semdacom.plumbing.codec import shared_djscc
-from gnuradio.semdacom.plumbing.frame_rx import FrameCutter, FrameReceiver
+from gnuradio.semdacom.plumbing.frame_rx import FrameReceiver
 from gnuradio.semdacom.plumbing.meta import frame_of, salvage_meta
 
 __all__ = ["djscc_decoder"]
@@ -69,7 +69,7 @@ class djscc_decoder(FrameReceiver, Block, gr.sync_block):
         self.csi_in(lambda msg: self._chan.set_csi(messages.csi_from_pmt(msg, user=self._user)))
         self.take_allocations(("power", "w"), lambda m: messages.alloc_from_pmt(m, user=self._user))
         self._chan = ChannelState(self._user, self._snr_db, self._sched)
-        self._cutter = FrameCutter(DJSCC_TAG)
+        self.setup_frames(DJSCC_TAG)
         self._fill = self._decode_symbols(np.zeros(self._k, np.complex64))
         self.message_out("pdus")
 
