@@ -19,7 +19,9 @@ particular to it:
   :meth:`Block.cmd_in` for a block with its own schedule), counted in ``cmd_accepted`` /
   ``cmd_rejected``, and the ``csi`` port likewise (:meth:`Block.csi_in`);
 - every input gives exactly one output or erasure (:meth:`Block.answer`, :meth:`Block.send`,
-  :meth:`Block.erasure`), counted in ``pdus_out`` and ``erasures``.
+  :meth:`Block.erasure`), counted in ``pdus_out`` and ``erasures``;
+- a message-only block fed by several upstreams does not stop at the first one's end
+  (:meth:`Block.hold_done`).
 
 A ``gr.basic_block`` subclass must call its GNU Radio parent's ``__init__`` first, then
 :meth:`Block.setup`; the mixin has no ``__init__`` of its own.
@@ -27,6 +29,7 @@ A ``gr.basic_block`` subclass must call its GNU Radio parent's ``__init__`` firs
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -37,6 +40,9 @@ from gnuradio.semdacom.plumbing.meta import erasure_meta, pdu_or_bare
 from gnuradio.semdacom.plumbing.schedule import AllocationSchedule
 
 __all__ = ["Block", "guarded"]
+
+#: the cdr of a held ``done`` posted back by :meth:`Block._done_timer`
+_FORCED = pmt.intern("semdacom_done_after_grace")
 
 
 def guarded(
@@ -64,6 +70,10 @@ class Block:
     the ``cmd`` and ``csi`` ports, one output per input."""
 
     _counts: dict[str, int]
+    #: a "done" held by :meth:`hold_done` (None: none held)
+    _done_held: Any = None
+    #: seconds without a message after which a held "done" finishes the block anyway
+    DONE_GRACE_S = 5.0
 
     # ------------------------------------------------------------------ counters
     def setup(self, counters: Iterable[str]) -> None:
@@ -140,12 +150,84 @@ class Block:
                 if dealt is not None:
                     self._counts[dealt] += 1
                 self.add_busy(port, time.thread_time() - t0)
+                if self._done_held is not None:
+                    self._done_progress()
 
         # The GNU Radio 3.10 gateway calls a handler by its attribute name: one per port.
         on_msg.__name__ = f"_on_port_{port}"
         setattr(self, on_msg.__name__, on_msg)
         self.message_port_register_in(pmt.intern(port))
         self.set_msg_handler(pmt.intern(port), on_msg)
+
+    # ------------------------------------------------------------------ end of the flowgraph
+    def hold_done(self, waiting: Callable[[], bool]) -> None:
+        """Finish at the end of the flowgraph only once ``waiting()`` is false (nothing more
+        expected), or after :attr:`DONE_GRACE_S` seconds without a message.
+
+        GNU Radio 3.10 finishes a message-only block at the first ``done`` on its ``system``
+        port, and every upstream block sends one when it ends: a block fed by several
+        upstreams (``metrics_sink``: the decoders of every user and the references) stopped
+        at the first upstream's end and left the others' later messages in its queue, never
+        handled (tests/blocks/plumbing/test_base.py reproduces it; it was the lost results of
+        docs/blocks/implementation_notes.md, "Batches"). Here a ``done`` that comes while
+        ``waiting()`` is held; the block finishes (GNU Radio's own ``system_handler``) after
+        the message with which ``waiting()`` turns false, or when no message came for
+        :attr:`DONE_GRACE_S` (an upstream that died must not keep the flowgraph alive)."""
+        self._done_waiting = waiting
+        self._done_lock = threading.Lock()
+        self._done_last = time.monotonic()
+        port = pmt.intern("system")
+
+        def on_system(msg: Any) -> None:
+            try:
+                done = pmt.is_pair(msg) and pmt.eqv(pmt.car(msg), pmt.intern("done"))
+                forced = done and pmt.is_pair(msg) and pmt.eqv(pmt.cdr(msg), _FORCED)
+                if done and not forced and self._done_waiting():
+                    with self._done_lock:
+                        first = self._done_held is None
+                        self._done_held = msg
+                        self._done_last = time.monotonic()
+                    if first:
+                        threading.Thread(target=self._done_timer, daemon=True,
+                                         name=f"{self.name()} done").start()  # fmt: skip
+                    return
+                if forced:
+                    if self._done_held is None:
+                        return  # finished meanwhile
+                    self.logger.warn(
+                        f"finishing after {self.DONE_GRACE_S:g} s without a message although "
+                        "more were expected (an upstream ended early)"
+                    )
+                    msg = self._done_held  # GNU Radio's own message
+                self._done_held = None
+                self.to_basic_block().system_handler(msg)
+            except Exception as exc:  # never into the scheduler's thread
+                self.logger.error(f"system: {type(exc).__name__}: {exc}")
+
+        on_system.__name__ = "_on_port_system"
+        setattr(self, on_system.__name__, on_system)
+        self.set_msg_handler(port, on_system)
+
+    def _done_progress(self) -> None:
+        """After a message, with a ``done`` held: finish when nothing more is expected."""
+        with self._done_lock:
+            held, self._done_last = self._done_held, time.monotonic()
+        if held is not None and not self._done_waiting():
+            self._done_held = None
+            self.to_basic_block().system_handler(held)
+
+    def _done_timer(self) -> None:
+        """While a ``done`` is held: post it back, forced, after DONE_GRACE_S of silence."""
+        while True:
+            time.sleep(min(0.25, self.DONE_GRACE_S / 4))
+            with self._done_lock:
+                if self._done_held is None:
+                    return
+                idle = time.monotonic() - self._done_last
+            if idle >= self.DONE_GRACE_S:
+                self.to_basic_block()._post(pmt.intern("system"),
+                                            pmt.cons(pmt.intern("done"), _FORCED))  # fmt: skip
+                return
 
     def queued(self, port: str) -> int:
         """Messages waiting in input port ``port``'s queue (GNU Radio's, which has no cap)."""

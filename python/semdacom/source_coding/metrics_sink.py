@@ -121,6 +121,9 @@ class metrics_sink(Block, gr.basic_block):
         self.message_in("pdus", self._handle_result, on_error=self._dropped("result"))
         self.message_in("ref", self._on_ref, on_error=self._dropped("reference"))
         self.message_out("done")
+        # at the flowgraph's end, stay until every reference has its result (several
+        # upstreams: the first one's end must not stop the sink; plumbing.base.hold_done)
+        self.hold_done(lambda: bool(self._refs) or self._n_pending > 0)
 
     def _dropped(self, what: str):
         """The error handler of a port: the message is counted as malformed and logged."""
@@ -204,12 +207,11 @@ class metrics_sink(Block, gr.basic_block):
         u["codewords_lost"] += lost
 
     #: results taken from the ``pdus`` queue with the one being handled, at most (issue 23:
-    #: their images are scored as one batch). 1 (no batch) until a defect is understood: with
-    #: batches of 64 (taken from the queue, or held while more waited), bench/user_rx.py's
-    #: SC-SFMA receiver lost the last 4 to 38 of 800 results in every one of 6 runs -- the
-    #: messages stayed in GNU Radio's queue with the block's thread asleep; with 1, 5 of 5 runs
-    #: scored all 800 (docs/blocks/implementation_notes.md, "Batches").
-    BATCH = 1
+    #: their images are scored as one batch). It was 1 for a while: with batches of 64,
+    #: bench/user_rx.py's SC-SFMA receiver lost the last results -- not a missed wake-up but
+    #: GNU Radio finishing the sink at the first decoder's end (``hold_done`` now;
+    #: docs/blocks/implementation_notes.md, "Batches").
+    BATCH = 64
 
     def _handle_result(self, msg: Any) -> None:
         """Take one result and those queued behind it (at most :attr:`BATCH`), score their

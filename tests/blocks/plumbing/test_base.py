@@ -1,11 +1,13 @@
-"""plumbing.base.Block: the per-port CPU time of the block profile (bench/block_profile.py)."""
+"""plumbing.base.Block: the per-port CPU time of the block profile (bench/block_profile.py), and
+the end of a flowgraph for a message-only block fed by several upstreams (``hold_done``)."""
 
 from __future__ import annotations
 
 import time
 
+import numpy as np
 import pmt
-from gnuradio import gr
+from gnuradio import blocks, gr
 from gnuradio.semdacom.plumbing.base import Block
 from gnuradio.semdacom.plumbing.worker import PduWorker
 
@@ -42,3 +44,72 @@ def test_busy_s_adds_up_each_ports_handler_time_and_the_workers() -> None:
     busy = blk.busy_s()
     assert blk.counters() == {"in": 3, "bad": 1}
     assert 0.03 <= busy["in"] < 0.1 and 0.02 <= busy["worker"] < 0.1
+
+
+# ------------------------------------------------------------------ the end of the flowgraph
+class _Pub(gr.sync_block):
+    """Publishes (tag, item index) for each item of its stream, ``delay`` s apart."""
+
+    def __init__(self, tag: int, delay: float) -> None:
+        gr.sync_block.__init__(self, name=f"pub{tag}", in_sig=[np.uint8], out_sig=None)
+        self.message_port_register_out(pmt.intern("out"))
+        self.tag, self.delay = tag, delay
+
+    def work(self, input_items, output_items):
+        time.sleep(self.delay)
+        msg = pmt.cons(pmt.from_long(self.tag), pmt.from_long(int(self.nitems_read(0))))
+        self.message_port_pub(pmt.intern("out"), msg)
+        return 1
+
+
+class _Sink(Block, gr.basic_block):
+    def __init__(self, expect: int | None) -> None:
+        gr.basic_block.__init__(self, name="sink", in_sig=None, out_sig=None)
+        self.setup(("in",))
+        self.got = {0: 0, 1: 0}
+        self.message_in("in", self._take, arrived="in")
+        if expect is not None:
+            self.hold_done(lambda: sum(self.got.values()) < expect)
+
+    def _take(self, msg) -> None:
+        self.got[pmt.to_long(pmt.car(msg))] += 1
+
+
+def _two_upstreams(sink: _Sink) -> float:
+    """A short upstream (5 messages) and a slow one (40) into ``sink``; run to the natural end
+    (``top_block.run``); the wall time."""
+    tb = gr.top_block()
+    keep = []
+    for tag, n, delay in ((0, 5, 0.0), (1, 40, 0.01)):
+        src = blocks.vector_source_b([1] * n, False)
+        pub = _Pub(tag, delay)
+        tb.connect(src, pub)
+        tb.msg_connect((pub, "out"), (sink, "in"))
+        keep += [src, pub]
+    t0 = time.monotonic()
+    tb.run()
+    return time.monotonic() - t0
+
+
+def test_gnu_radio_stops_a_message_block_at_its_first_upstreams_end() -> None:
+    """The reason for hold_done: without it the sink finishes when the short upstream ends and
+    the slow one's messages stay in its queue (GNU Radio 3.10)."""
+    sink = _Sink(expect=None)
+    _two_upstreams(sink)
+    assert sink.got[0] == 5 and sink.got[1] < 40
+    assert sink.to_basic_block().nmsgs(pmt.intern("in")) == 40 - sink.got[1]
+
+
+def test_hold_done_stays_until_nothing_more_is_expected() -> None:
+    sink = _Sink(expect=45)
+    wall = _two_upstreams(sink)
+    assert sink.got == {0: 5, 1: 40}
+    assert wall < sink.DONE_GRACE_S  # finished with the last message, not by the grace
+
+
+def test_hold_done_finishes_after_the_grace_when_messages_never_come() -> None:
+    sink = _Sink(expect=1000)  # more than will ever come
+    sink.DONE_GRACE_S = 0.5
+    wall = _two_upstreams(sink)
+    assert sink.got == {0: 5, 1: 40}
+    assert 0.5 <= wall < 30  # the flowgraph still ends
