@@ -203,9 +203,9 @@ def _sum_rate_gain(tables) -> dict:
     """SC-SFMA against SwinJSCC+NOMA (the solver with each model's xi and distortion tables) on
     the same ``N_SUM_RATE`` realisations of the default scenario: the paired relative sum-rate
     gain over the realisations both solve, with a bootstrap 95 % interval over realisations."""
+    from semdacom._stats import bootstrap_ci
     from semdacom.sc_sfma.optimizer.scenario import make_problem
     from semdacom.sc_sfma.optimizer.solver import solve
-    from semdacom.sc_sfma.transceiver.ablation import bootstrap_ci
 
     rates = {m: [] for m in ("sc_sfma", "swinjscc_noma")}
     for seed in tqdm(range(N_SUM_RATE), desc="sum rate SC-SFMA vs SwinJSCC+NOMA", leave=False):
