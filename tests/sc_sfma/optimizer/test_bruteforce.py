@@ -61,6 +61,45 @@ def test_start_grid():
     assert len(start_grid(4, dense=True)) > len(start_grid(4))
 
 
+@pytest.mark.parametrize("m", [2, 3, 4, 5])
+def test_grid_contains_the_solvers_starts(m):
+    """Every start the solver's multi-start and search stages can run (solver._Runs: group k
+    favoured at FAVOUR of B at the equal power split, or of P and B) is a start of the grid at
+    the nu floor, for the dense and the sparse grid: the reference contains them by
+    construction (with more Alg. 1-2 rounds, so it ends at or above each run)."""
+    from semdacom.sc_sfma.optimizer.solver import FAVOUR, MULTI_ROUNDS, skew_shares
+
+    eq = np.full(m, 1.0 / m)
+    for dense in (None, False):
+        grid = [(p, b) for p, b, f, _ in start_grid(m, dense=dense) if f == 0.0]
+        for k in range(m):
+            fav = skew_shares(m, k, FAVOUR)
+            for p in (eq, fav):
+                assert any(np.allclose(p, gp) and np.allclose(fav, gb) for gp, gb in grid), (m, k)
+    assert MULTI_ROUNDS <= 4  # the reference's rounds (solve_bruteforce default)
+
+
+def test_solver_starts_are_grid_runs(tables):
+    """The solver's recorded starts (N = 6) are grid starts and the reference's run of each
+    ends at or above the best the solver reached on that matching."""
+    from semdacom.sc_sfma.optimizer.solver import solve
+
+    prob = make_problem(8, n=6, tables=tables)
+    a = solve(prob)
+    grid = [(p, b) for p, b, f, _ in start_grid(prob.m) if f == 0.0]
+    starts = a.info["multistart"]["grid_starts"]
+    assert starts
+    for _key, p, b in starts:
+        assert any(np.allclose(p, gp) and np.allclose(b, gb) for gp, gb in grid)
+    # one run re-done as the reference does it (4 rounds) is at or above the solver's (2)
+    key, p, b = starts[0]
+    pairs = np.array(key, dtype=int)
+    ref = run_start(prob, pairs, np.array(p), np.array(b), 0.0, 4)
+    mine = run_start(prob, pairs, np.array(p), np.array(b), 0.0, 2)
+    if mine.feasible:
+        assert ref.feasible and ref.objective >= mine.objective * (1 - 1e-12)
+
+
 @pytest.mark.parametrize("n, seed, dense", CASES)
 def test_multistart_is_at_least_single_and_alg4(tables, solved, n, seed, dense):
     prob, a, single, multi = _solved(solved, n, seed, dense)

@@ -241,6 +241,35 @@ def test_solver_feasible_and_never_above_reference(tables, solved, n, seed, kw):
         assert b.objective == a.objective
 
 
+# the search stage (favour each strong group, 2-opt swaps) only accepts better grid runs: the
+# returned point is never below the single-start loop's, nor below the stage before the search
+SEARCH_CASES = [(6, 3), (6, 8), (8, 1)]
+
+
+@pytest.mark.parametrize("n, seed", SEARCH_CASES)
+def test_search_never_below_single_start_loop(tables, n, seed):
+    prob = make_problem(seed, n=n, tables=tables)
+    a = solve(prob)
+    ms = a.info["multistart"]
+    single = a.info["single_objective"]
+    stage, search = ms["stage_objective"], ms["search_objective"]
+    assert _monotone(a.history), a.history
+    if single is not None:
+        assert a.feasible and stage is not None and search is not None
+        assert search >= stage >= single
+        assert a.objective >= search * (1 - 1e-12)
+    if a.feasible:
+        _assert_feasible(prob, a)
+    # every start of the multi-start and search stages is a start of the reference's grid,
+    # in the reference's canonical group order (bruteforce.start_grid, tested there too)
+    from semdacom.sc_sfma.optimizer.bruteforce import start_grid
+
+    grid = [(tuple(p), tuple(b)) for p, b, f, _ in start_grid(prob.m) if f == 0.0]
+    for key, p, b in ms["grid_starts"]:
+        assert list(key) == sorted(key)
+        assert any(np.allclose(p, gp) and np.allclose(b, gb) for gp, gb in grid), (p, b)
+
+
 def test_multistart_stage_options(tables):
     prob = make_problem(0, n=4, tables=tables)
     with pytest.raises(ValueError):

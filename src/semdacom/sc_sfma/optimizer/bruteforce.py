@@ -19,11 +19,17 @@ it keeps its first feasible iterate); then Alg. 1-2 alternated (``rounds``). It 
 feasible point, adds the allocation the solver returns (``solve(prob)``, the multi-start Alg. 4;
 the ``alg4`` argument and the ``alg4_*`` keys keep their names) as one more candidate of its own
 matching, and so returns the best known point: a feasible allocation, so a lower bound on the
-optimum of (20), and an upper bound in practice on what the solver reaches. The solver's own
-multi-start runs are runs of this grid (same matching order, same shares, fewer Alg. 1-2 rounds),
-so the grid alone is at or above them by construction; only the solver's single-start loop and
-its Alg. 3 re-pairings can end above the grid (``multistart_reference``, the bench's
-``reference_violations``).
+optimum of (20), and an upper bound in practice on what the solver reaches. By construction the grid
+contains what the solver's multi-start and search stages try: every one of their runs
+(``solver._Runs.run``, listed in ``info["multistart"]["grid_starts"]``) starts at a start of
+:func:`start_grid` (group k favoured at ``solver.FAVOUR`` = :data:`SKEW` = 0.9 of B at the
+equal power split, or of P and B; the dense grids have both in their P x B product), on the
+matching's groups in this enumeration's order, with ``solver.MULTI_ROUNDS`` = 2 <= ``rounds``
+= 4 rounds of the same deterministic Alg. 1-2 (more rounds never end lower), and the search's
+runs without the rescue (which the grid has); tested in tests/sc_sfma/optimizer. So the grid
+alone is at or above every one of them; only the solver's single-start loop (the paper's
+Alg. 4) and its Alg. 3 re-pairings, which carry one matching's resources into another, can end
+above the grid (``multistart_reference``, the bench's ``reference_violations``).
 
 Grid (see :func:`start_grid`), calibrated on the measured tables, 20 / 6 / 2 instances of
 N = 4 / 6 / 8 (bench seeds), against a broader calibration grid (the equal split at three nu

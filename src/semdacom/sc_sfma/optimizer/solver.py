@@ -19,15 +19,29 @@ the :data:`N_ALT` pairs of largest rate on a favoured group's resources (:func:`
 as the favoured group, the other users matched by maximum weight at the small groups' resources
 (:func:`complete_matching`, once for each favoured power share in :data:`REST_P`); the groups of
 each matching in the pairing reference's canonical order, so that every run is also a run of the
-reference's grid (bruteforce.py). Then Alg. 3 re-pairs at the best point and Alg. 1-2
-re-optimise the candidate (at most :data:`REPAIR_ROUNDS` times). Every candidate is accepted
-only when feasible and not lower, so (47) still holds. All of it is a deterministic function of
-the problem; at most 2 + 4 N_ALT runs of Alg. 1-2 (:data:`MULTI_ROUNDS` rounds each) and the
-re-pairings.
+reference's grid (bruteforce.py). Then the search stage (``pairing="dfg"`` only; issue 22 step
+6c), :func:`_search`: on the best matching so far, each of its :data:`N_FAV_GROUPS` groups of
+largest rate on a favoured group's resources is favoured in turn (B alone and P and B: the best
+points often favour a group other than the one of largest rate), then 2-opt swaps of its pairs
+(two groups exchange partners, each group keeping its resources) are ranked by Alg. 1 at the
+best point's (P, B) and the best :data:`SWAP_RUNS` run from the start that favours the best
+point's favoured group (largest B); repeated while a swap wins (:data:`SWAP_ROUNDS` at most),
+the new matching's groups favoured in turn again. Every run of both stages starts from a start
+of the reference's grid (group k favoured at :data:`FAVOUR` of B, or of P and B), groups in
+canonical order, :data:`MULTI_ROUNDS` <= the reference's rounds, so the reference's grid
+contains each run by construction (the search's runs skip :func:`rescue`, which can only lower
+them); ``info["multistart"]["grid_starts"]`` lists them. Then Alg. 3 re-pairs at the best point
+and Alg. 1-2 re-optimise the candidate (at most :data:`REPAIR_ROUNDS` times): with the
+single-start loop, the only runs not in the grid. Every candidate is accepted only when feasible
+and not lower, so (47) still holds. All of it is a deterministic function of the problem; at
+most 2 + 4 N_ALT runs of Alg. 1-2 (:data:`MULTI_ROUNDS` rounds each) in the multi-start stage,
+at most 2 N_FAV_GROUPS (SWAP_ROUNDS + 1) + 2 SWAP_RUNS SWAP_ROUNDS in the search (a run is
+never repeated) and the re-pairings.
 
 Options select the baselines of ``baselines.py``: ``pairing="fixed"`` keeps the initial pairing
 (with ``init_pairs``, e.g. channel-gain pairing; the multi-start stage then runs on that matching
-only), ``resources="equal"`` keeps P and B at the equal split (nu still by Alg. 1; no
+only, no search stage, so the baselines' numbers are unchanged), ``resources="equal"`` keeps P
+and B at the equal split (nu still by Alg. 1; no
 multi-start stage).
 """
 
@@ -71,6 +85,11 @@ REST_P = (FAVOUR_P, FAVOUR)
 REPAIR_ROUNDS = 2
 #: Alg. 1-2 rounds of each multi-start run
 MULTI_ROUNDS = 2
+#: groups of the best matching favoured in turn (B alone, P and B) by the search stage
+N_FAV_GROUPS = 3
+#: 2-opt rounds of the search stage, and the swapped matchings run (Alg. 1-2) per round
+SWAP_ROUNDS = 3
+SWAP_RUNS = 4
 
 
 def initial_pairs(prob: SfmaProblem, edges: NDArray, forbid: set | None = None) -> NDArray | None:
@@ -288,12 +307,132 @@ def _better(cur: Allocation | None, a: Allocation) -> bool:
     return a.feasible and (cur is None or not cur.feasible or a.objective > cur.objective)
 
 
+def _canonical(pairs: NDArray, k: int) -> tuple[NDArray, int]:
+    """``pairs`` in the pairing reference's canonical group order (:func:`matching_key`) and
+    the new index of its group ``k``."""
+    canon = np.array(matching_key(pairs), dtype=int)
+    fav = set(np.asarray(pairs)[k].tolist())
+    return canon, next(g for g, pr in enumerate(canon.tolist()) if set(pr) == fav)
+
+
+class _Runs:
+    """The grid runs of the multi-start and search stages: each (matching, favoured pair,
+    kind) once; keeps the best feasible end (``best``, ``src``) and counts the runs."""
+
+    def __init__(self, prob: SfmaProblem, best: Allocation) -> None:
+        self.prob, self.best, self.src = prob, best, "single"
+        self.done: set = set()
+        self.runs = 0
+        self.kind: dict = {}
+        #: every start run: (matching, power shares, bandwidth shares), groups canonical
+        self.starts: list = []
+
+    def run(
+        self, pairs: NDArray, k: int, kind: str, label: str, rescue: bool = True
+    ) -> Allocation | None:
+        """Alg. 1-2 (:func:`run_start`) on ``pairs`` from the start that favours group ``k``
+        (``kind`` "B": :data:`FAVOUR` of B at the equal power split; "PB": of P and B), the
+        groups in canonical order: a start of the reference's grid (bruteforce.start_grid)."""
+        m = self.prob.m
+        pairs, k = _canonical(pairs, k)
+        key = (matching_key(pairs), tuple(pairs[k].tolist()), kind)
+        if key in self.done:
+            return None
+        self.done.add(key)
+        fav = skew_shares(m, k, FAVOUR)
+        p = fav if kind == "PB" else np.full(m, 1.0 / m)
+        self.starts.append((matching_key(pairs), tuple(p.tolist()), tuple(fav.tolist())))
+        if rescue:
+            a = run_start(self.prob, pairs, p, fav, 0.0, MULTI_ROUNDS)
+        else:
+            # run_start without its rescue: the same run where feasible_start succeeds, else
+            # nothing (at or below the reference's run of the start either way)
+            pm, bt = self.prob.p_max, self.prob.b_tot
+            a = feasible_start(self.prob, pairs, power=p * pm, bw=fav * bt)
+            if a.feasible:
+                a, _ = continuous(self.prob, a, rounds=MULTI_ROUNDS)
+        self.runs += 1
+        if _better(self.best, a):
+            self.best, self.src = a, f"{label} {kind}"
+            self.kind[matching_key(pairs)] = (tuple(pairs[k].tolist()), kind)
+        return a
+
+
+def _favour_groups(prob: SfmaProblem, pairs: NDArray, count: int) -> list[int]:
+    """The ``count`` groups of ``pairs`` of largest sum rate (13) on a favoured group's
+    resources (:data:`FAVOUR_P` of P, :data:`FAVOUR` of B, nu = 1), dynamically feasible (37)
+    ones first."""
+    tab = edge_table(
+        prob, pairs, np.full(1, FAVOUR_P * prob.p_max), np.full(1, FAVOUR * prob.b_tot), np.ones(1)
+    )
+    r = tab["rate"][:, 0] + np.where(tab["feasible"][:, 0], 1e12, 0.0)
+    return [int(g) for g in np.argsort(-r, kind="stable")[:count]]
+
+
+def _swaps(pairs: NDArray, edges: set) -> list[NDArray]:
+    """The 2-opt neighbours of a matching: two groups exchange partners ((a, b), (c, d) ->
+    (a, c), (b, d) or (a, d), (b, c)), each group keeping its position; pairs of E_0 only."""
+    out = []
+    m = pairs.shape[0]
+    for g1 in range(m):
+        for g2 in range(g1 + 1, m):
+            (a, b), (c, d) = pairs[g1].tolist(), pairs[g2].tolist()
+            for x, y in (((a, c), (b, d)), ((a, d), (b, c))):
+                if tuple(sorted(x)) in edges and tuple(sorted(y)) in edges:
+                    q = pairs.copy()
+                    q[g1], q[g2] = sorted(x), sorted(y)
+                    out.append(q)
+    return out
+
+
+def _search(prob: SfmaProblem, runs: _Runs, edges: NDArray, info: dict) -> None:
+    """The search stage (module docstring): favour each of the best matching's
+    :data:`N_FAV_GROUPS` strongest groups in turn, then 2-opt swaps of its pairs, ranked by
+    Alg. 1 at the best point's (P, B) and the best :data:`SWAP_RUNS` run from the start that
+    favours the best point's favoured pair; repeated while a swap wins."""
+    if runs.best is None or not runs.best.feasible or prob.m == 1:
+        return
+    eset = {tuple(sorted(map(int, e))) for e in np.asarray(edges).tolist()}
+    done_fav: set = set()
+
+    def favour_all() -> None:
+        best = runs.best
+        if matching_key(best.pairs) in done_fav:
+            return
+        done_fav.add(matching_key(best.pairs))
+        for k in _favour_groups(prob, best.pairs, N_FAV_GROUPS):
+            for kind in ("B", "PB"):
+                runs.run(best.pairs, k, kind, "favour", rescue=False)
+
+    for _ in range(SWAP_ROUNDS):
+        favour_all()
+        best = runs.best
+        # the favoured group: the one with the largest bandwidth share; the start kind that
+        # won on this matching for it, else both
+        kf = int(np.argmax(best.bw))
+        won = runs.kind.get(matching_key(best.pairs))
+        kinds = (won[1],) if won is not None and set(won[0]) == set(best.pairs[kf]) else ("B", "PB")
+        scored = []
+        for q in _swaps(best.pairs, eset):
+            nu, _ = optimise_nu(prob, q, best.power, best.bw, None)
+            a = Allocation(q, nu, best.power, best.bw).finalise(prob)
+            scored.append((a.objective if a.feasible else -np.inf, len(scored), q))
+        scored.sort(key=lambda t: (-t[0], t[1]))
+        for _, _, q in scored[:SWAP_RUNS]:
+            for kind in kinds:
+                runs.run(q, kf, kind, "swap", rescue=False)
+        info["swap_rounds"] = info.get("swap_rounds", 0) + 1
+        if runs.best is best:
+            return
+    favour_all()
+
+
 def _multistart(
     prob: SfmaProblem, cur: Allocation, edges: NDArray, pairing: str
 ) -> tuple[Allocation, dict]:
-    """The multi-start stage (module docstring) from the single-start loop's point ``cur``."""
+    """The multi-start and search stages (module docstring) from the single-start loop's
+    point ``cur``."""
     m = prob.m
-    eq = np.full(m, 1.0 / m)
     info = {"runs": 0, "repairs": 0, "from": "single"}
     if m == 1:
         return cur, info
@@ -307,19 +446,19 @@ def _multistart(
                 if alt is not None and matching_key(alt) not in seen:
                     seen.add(matching_key(alt))
                     cands.append((alt, 0, f"pair {fp[0]}-{fp[1]} rest@{ps:g}"))
-    best = cur
+    runs = _Runs(prob, cur)
     for pairs, k, label in cands:
         # groups in canonical order (matching_key: the order of the pairing reference's
         # enumeration), so that each run is the reference's run of the same start
-        canon = np.array(matching_key(pairs), dtype=int)
-        k = next(g for g, pr in enumerate(canon.tolist()) if set(pr) == set(pairs[k].tolist()))
-        pairs = canon
-        fav = skew_shares(m, k, FAVOUR)
-        for (p, b), kind in (((eq, fav), "B"), ((fav, fav), "PB")):
-            a = run_start(prob, pairs, p, b, 0.0, MULTI_ROUNDS)
-            info["runs"] += 1
-            if _better(best, a):
-                best, info["from"] = a, f"{label} {kind}"
+        for kind in ("B", "PB"):
+            runs.run(pairs, k, kind, label)
+    obj = lambda a: float(a.objective) if a.feasible else None  # noqa: E731
+    info["stage_objective"] = obj(runs.best)
+    if pairing == "dfg":
+        _search(prob, runs, edges, info)
+    info["search_objective"] = obj(runs.best)
+    info["grid_starts"] = runs.starts
+    best, info["from"], info["runs"] = runs.best, runs.src, runs.runs
     if pairing == "dfg" and best.feasible:
         tried = {matching_key(best.pairs)}
         for _ in range(REPAIR_ROUNDS):
