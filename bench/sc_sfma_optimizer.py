@@ -25,6 +25,11 @@ Alg. 4 (solve(starts="single")) against the same reference (alg4_single_gap_*). 
 (pairing_gap_pct, pairing_gap_to_bruteforce_*) keep the old, audited reference: one start per
 matching (the made-feasible equal split, 2 rounds of Alg. 1-2), which the solvers can beat.
 
+sum rate: SC-SFMA vs SwinJSCC+NOMA (each planned with its own tables) on 100 realisations of the
+default scenario, paired, with a bootstrap interval (``sum_rate_gain_vs_swinjscc_noma_pct``); the
+same with two couples of users sharing a scene (pairs of class "overlap",
+``..._shared_scenes``).
+
 Tables: the measured sfma_*.json in data/tables when present, else synthetic ones (the JSON
 says which).
 """
@@ -40,7 +45,10 @@ from tqdm import tqdm
 
 N_SOLVE = int(os.environ.get("SEMDACOM_BENCH_SFMA", "20"))
 N_BF = int(os.environ.get("SEMDACOM_BENCH_SFMA_BF", "20"))
-NEG_TOL = 1e-6  # %: a gap below -NEG_TOL counts as negative (not rounding)
+#: %: a gap below -NEG_TOL counts as negative, a solver above the grid by more is a violation.
+#: 1e-4 % (1e-6 relative): two runs of one start differ by up to about 5e-7 relative, by the
+#: conic solves' tolerances and warm starts (issue 22 step 6c); not a rounding of the gap.
+NEG_TOL = 1e-4
 
 
 def _scenario(n: int) -> dict:
@@ -163,6 +171,7 @@ def _pairing_gap(tables) -> dict:
         "pairing_gap_to_reference_by_n": {k: _stats(v) for k, v in multi.items()},
         "reference_instances_per_n": N_BF,
         "reference_violations": sum(viol.values()),
+        "reference_violation_tolerance_pct": NEG_TOL,
         "reference_violations_by_n": viol,
         "solve_ms_median_by_n_reference": t_solve,
         # the paper's single-start Alg. 4 against the same reference
@@ -199,10 +208,12 @@ def _pairing_gap(tables) -> dict:
 N_SUM_RATE = int(os.environ.get("SEMDACOM_BENCH_SFMA_SUMRATE", "100"))
 
 
-def _sum_rate_gain(tables) -> dict:
+def _sum_rate_gain(tables, scene_pairs: int = 0) -> dict:
     """SC-SFMA against SwinJSCC+NOMA (the solver with each model's xi and distortion tables) on
     the same ``N_SUM_RATE`` realisations of the default scenario: the paired relative sum-rate
-    gain over the realisations both solve, with a bootstrap 95 % interval over realisations."""
+    gain over the realisations both solve, with a bootstrap 95 % interval over realisations.
+    ``scene_pairs``: that many couples of users share a scene (pairs of class "overlap",
+    docs/sc_sfma/optimizer.md); the keys then end in ``_shared_scenes``."""
     from semdacom._stats import bootstrap_ci
     from semdacom.sc_sfma.optimizer.scenario import make_problem
     from semdacom.sc_sfma.optimizer.solver import solve
@@ -210,13 +221,13 @@ def _sum_rate_gain(tables) -> dict:
     rates = {m: [] for m in ("sc_sfma", "swinjscc_noma")}
     for seed in tqdm(range(N_SUM_RATE), desc="sum rate SC-SFMA vs SwinJSCC+NOMA", leave=False):
         for m, vals in rates.items():
-            a = solve(make_problem(seed, model=m, tables=tables))
+            a = solve(make_problem(seed, model=m, tables=tables, scene_pairs=scene_pairs))
             vals.append(a.objective if a.feasible else np.nan)
     a, b = np.array(rates["sc_sfma"]), np.array(rates["swinjscc_noma"])
     ok = np.isfinite(a) & np.isfinite(b)
     gain = 100.0 * (a[ok] / b[ok] - 1.0)
     ci = bootstrap_ci(gain[None, :]) if gain.size else {"mean": None, "ci95": None}
-    return {
+    out = {
         "sum_rate_gain_vs_swinjscc_noma_pct": ci,
         "sum_rate_realisations": N_SUM_RATE,
         "sum_rate_both_feasible": int(ok.sum()),
@@ -224,10 +235,15 @@ def _sum_rate_gain(tables) -> dict:
             "sc_sfma": float(np.nanmean(a) / 1e6),
             "swinjscc_noma": float(np.nanmean(b) / 1e6),
         },
-        "sum_rate_xi_tables": {
-            m: {k: tables.xi[m].raw.get(k) for k in ("weights", "method")} for m in rates
-        },
     }
+    if scene_pairs:
+        out = {f"{k}_shared_scenes": v for k, v in out.items()}
+        out["sum_rate_scene_pairs_shared_scenes"] = int(scene_pairs)
+    else:
+        out["sum_rate_xi_tables"] = {
+            m: {k: tables.xi[m].raw.get(k) for k in ("weights", "method")} for m in rates
+        }
+    return out
 
 
 def main() -> None:
@@ -287,6 +303,7 @@ def main() -> None:
     out["monotone_violations"] = mono
     out["constraint_violations"] = cons
     out.update(_sum_rate_gain(tables))
+    out.update(_sum_rate_gain(tables, scene_pairs=2))  # half the users share a scene in twos
     out.update(_pairing_gap(tables))
     path = write("sc_sfma_optimizer", out)
     print(
