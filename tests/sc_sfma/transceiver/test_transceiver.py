@@ -223,10 +223,14 @@ def test_the_self_control_takes_nothing_from_the_partner(images):
     with torch.no_grad():
         fa1, _ = m.encoder.forward_pair(xa, images[4:])
         fa2, _ = m.encoder.forward_pair(xa, torch.flip(images[4:], (0,)))
-        assert torch.equal(fa1, fa2)
+        # equal up to float32 rounding: the pair's images are coded in one batch, and on some
+        # CPUs the kernels round a row differently with other rows beside it (6e-7 here, the
+        # same code bit-equal on the machine that wrote the test)
+        torch.testing.assert_close(fa1, fa2, rtol=0.0, atol=1e-5)
         pair = SfmaTransceiver("sc_sfma", **TINY).eval()
         pair.load_state_dict(m.state_dict())
-        assert not torch.equal(pair.encoder.forward_pair(xa, images[4:])[0], fa1)
+        fp = pair.encoder.forward_pair(xa, images[4:])[0]
+        assert (fp - fa1).abs().max() > 1e-2  # the same modules attending to the partner
     with pytest.raises(ValueError, match="partner"):
         SfmaTransceiver("sc_sfma", **{**TINY, "partner": "other"})
 
