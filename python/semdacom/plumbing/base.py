@@ -209,12 +209,16 @@ class Block:
         self.set_msg_handler(port, on_system)
 
     def _done_progress(self) -> None:
-        """After a message, with a ``done`` held: finish when nothing more is expected."""
-        with self._done_lock:
-            held, self._done_last = self._done_held, time.monotonic()
-        if held is not None and not self._done_waiting():
-            self._done_held = None
-            self.to_basic_block().system_handler(held)
+        """After a message, with a ``done`` held: finish when nothing more is expected (runs
+        after the port's guard: nothing it raises may reach the scheduler's thread)."""
+        try:
+            with self._done_lock:
+                held, self._done_last = self._done_held, time.monotonic()
+            if held is not None and not self._done_waiting():
+                self._done_held = None
+                self.to_basic_block().system_handler(held)
+        except Exception as exc:
+            self.logger.error(f"system: {type(exc).__name__}: {exc}")
 
     def _done_timer(self) -> None:
         """While a ``done`` is held: post it back, forced, after DONE_GRACE_S of silence."""
