@@ -136,6 +136,8 @@ class Block:
 
         def on_msg(msg: Any) -> None:
             t0 = time.thread_time()
+            if self._done_held is not None:
+                self._done_busy(True)
             if arrived is not None:
                 self._counts[arrived] += 1
             try:
@@ -172,63 +174,121 @@ class Block:
         docs/blocks/implementation_notes.md, "Batches"). Here a ``done`` that comes while
         ``waiting()`` is held; the block finishes (GNU Radio's own ``system_handler``) after
         the message with which ``waiting()`` turns false, or when no message came for
-        :attr:`DONE_GRACE_S` (an upstream that died must not keep the flowgraph alive)."""
+        :attr:`DONE_GRACE_S` (an upstream that died must not keep the flowgraph alive).
+
+        Silence is silence: the time a handler runs does not count, a forced finish is
+        re-checked when it is handled (a message may have come since it was posted) and
+        waits while messages are queued; a ``waiting`` that raises counts as not waiting
+        (logged), so the block still finishes; a start clears what a stopped run held."""
         self._done_waiting = waiting
         self._done_lock = threading.Lock()
         self._done_last = time.monotonic()
+        self._done_running = False  # a handler is running (its time is not silence)
         port = pmt.intern("system")
 
         def on_system(msg: Any) -> None:
+            done = False
             try:
                 done = pmt.is_pair(msg) and pmt.eqv(pmt.car(msg), pmt.intern("done"))
-                forced = done and pmt.is_pair(msg) and pmt.eqv(pmt.cdr(msg), _FORCED)
-                if done and not forced and self._done_waiting():
-                    with self._done_lock:
-                        first = self._done_held is None
-                        self._done_held = msg
-                        self._done_last = time.monotonic()
-                    if first:
-                        threading.Thread(target=self._done_timer, daemon=True,
-                                         name=f"{self.name()} done").start()  # fmt: skip
-                    return
+                forced = done and pmt.eqv(pmt.cdr(msg), _FORCED)
                 if forced:
                     if self._done_held is None:
                         return  # finished meanwhile
+                    if self._done_silence() < self.DONE_GRACE_S or self._done_queued():
+                        self._done_start_timer()  # a message came since: wait on
+                        return
                     self.logger.warn(
                         f"finishing after {self.DONE_GRACE_S:g} s without a message although "
                         "more were expected (an upstream ended early)"
                     )
                     msg = self._done_held  # GNU Radio's own message
-                self._done_held = None
-                self.to_basic_block().system_handler(msg)
+                elif done and self._done_still_waiting():
+                    with self._done_lock:
+                        first = self._done_held is None
+                        self._done_held = msg
+                        self._done_last = time.monotonic()
+                    if first:
+                        self._done_start_timer()
+                    return
+                self._done_finish(msg)
             except Exception as exc:  # never into the scheduler's thread
                 self.logger.error(f"system: {type(exc).__name__}: {exc}")
+                if done:  # the flowgraph must still end
+                    self._done_finish(self._done_held if self._done_held is not None else msg)
 
         on_system.__name__ = "_on_port_system"
         setattr(self, on_system.__name__, on_system)
         self.set_msg_handler(port, on_system)
 
+    def _done_still_waiting(self) -> bool:
+        """``waiting()`` of :meth:`hold_done`; one that raises is logged and counts as not
+        waiting (the block finishes rather than hang the flowgraph)."""
+        try:
+            return bool(self._done_waiting())
+        except Exception as exc:
+            self.logger.error(f"system: waiting(): {type(exc).__name__}: {exc}")
+            return False
+
+    def _done_finish(self, msg: Any) -> None:
+        """Let GNU Radio finish the block with the ``done`` message ``msg``."""
+        with self._done_lock:
+            self._done_held = None
+        try:
+            self.to_basic_block().system_handler(msg)
+        except Exception as exc:
+            self.logger.error(f"system: {type(exc).__name__}: {exc}")
+
+    def _done_busy(self, running: bool) -> None:
+        """A handler starts (``running``) or ends, with a ``done`` held: it is not silence."""
+        with self._done_lock:
+            self._done_running = running
+            self._done_last = time.monotonic()
+
+    def _done_silence(self) -> float:
+        """Seconds without a message (0 while a handler runs)."""
+        with self._done_lock:
+            return 0.0 if self._done_running else time.monotonic() - self._done_last
+
+    def _done_queued(self) -> bool:
+        """Whether messages wait in any input port but ``system`` (they will be handled)."""
+        try:
+            ports = pmt.to_python(self.to_basic_block().message_ports_in()) or []
+        except Exception:
+            return False
+        return any(p != "system" and self.queued(p) > 0 for p in ports)
+
+    def _done_start_timer(self) -> None:
+        threading.Thread(target=self._done_timer, daemon=True,
+                         name=f"{self.name()} done").start()  # fmt: skip
+
     def _done_progress(self) -> None:
         """After a message, with a ``done`` held: finish when nothing more is expected (runs
         after the port's guard: nothing it raises may reach the scheduler's thread)."""
         try:
-            with self._done_lock:
-                held, self._done_last = self._done_held, time.monotonic()
-            if held is not None and not self._done_waiting():
-                self._done_held = None
-                self.to_basic_block().system_handler(held)
+            self._done_busy(False)
+            if self._done_held is not None and not self._done_still_waiting():
+                held = self._done_held
+                if held is not None:
+                    self._done_finish(held)
         except Exception as exc:
             self.logger.error(f"system: {type(exc).__name__}: {exc}")
 
+    def _done_reset(self) -> None:
+        """Forget a ``done`` held by a run that was stopped (call from ``start``)."""
+        if "_done_lock" in self.__dict__:
+            with self._done_lock:
+                self._done_held = None
+                self._done_running = False
+                self._done_last = time.monotonic()
+
     def _done_timer(self) -> None:
-        """While a ``done`` is held: post it back, forced, after DONE_GRACE_S of silence."""
+        """While a ``done`` is held: post it back, forced, after DONE_GRACE_S of silence (its
+        handler checks the silence again: a message may come before it is handled)."""
         while True:
             time.sleep(min(0.25, self.DONE_GRACE_S / 4))
-            with self._done_lock:
-                if self._done_held is None:
-                    return
-                idle = time.monotonic() - self._done_last
-            if idle >= self.DONE_GRACE_S:
+            if self._done_held is None:
+                return
+            if self._done_silence() >= self.DONE_GRACE_S:
                 self.to_basic_block()._post(pmt.intern("system"),
                                             pmt.cons(pmt.intern("done"), _FORCED))  # fmt: skip
                 return

@@ -378,6 +378,10 @@ class metrics_sink(Block, gr.basic_block):
             counts["missing"] = len(self._refs)
             return {"users": users, "counts": counts}
 
+    def start(self) -> bool:
+        self._done_reset()  # a done held when a previous run was stopped is not this run's
+        return True
+
     def stop(self) -> bool:
         with self._lock:
             self._counts["unmatched"] += self._n_pending
