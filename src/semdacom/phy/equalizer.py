@@ -225,11 +225,14 @@ def fit(
         raise ValueError(f"{rows.size} training samples for {n_t * L} taps")
     pad = int(np.max(np.abs(lg))) + 1
     xp = np.pad(x, ((0, 0), (pad, pad)))  # unknown samples count as 0 in the phase step
-    A = _design(xp, rows + pad, lg)
-    yr = y[rows]
     # the phase step uses every known sample: the unknown neighbours only add noise
     prow = np.flatnonzero(known)
     Ap = _design(xp, prow + pad, lg)
+    # the fit's rows are known samples too when lag 0 is a tap: their rows of Ap (a design
+    # matrix is the receiver's dearest numpy step, and the burst's largest)
+    at = np.minimum(np.searchsorted(prow, rows), max(prow.size - 1, 0))
+    A = Ap[at] if prow.size and np.array_equal(prow[at], rows) else _design(xp, rows + pad, lg)
+    yr = y[rows]
     seg = _segments(prow, seg_len)
     n_seg = int(seg[-1]) + 1
     cnt = np.maximum(np.bincount(seg, minlength=n_seg), 1)
