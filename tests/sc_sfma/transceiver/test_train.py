@@ -1,7 +1,8 @@
 """Resuming ``train`` from its checkpoint (``train._check_resumable``): a run resumed from its
-checkpoint ends with the weights of the uninterrupted run; a checkpoint of another configuration
-or past the horizon is refused, never overwritten by a run from step 0; a checkpoint saved
-before the newer config keys existed resumes a run of the legacy configuration."""
+checkpoint ends with the weights of the uninterrupted run; a checkpoint of another configuration,
+of another training setup (data mix, data offset) or past the horizon is refused, never
+overwritten by a run from step 0 nor continued with other data; a checkpoint saved before the
+newer config keys and the setup existed resumes a run of the legacy configuration."""
 
 from __future__ import annotations
 
@@ -37,6 +38,10 @@ def test_another_configuration_or_a_shorter_horizon_is_refused(tmp_path) -> None
         train("swinjscc_oma", config=dict(TINY, code_channels=8), ckpt_dir=ck, **KW)
     with pytest.raises(ValueError, match="past this run's 2 steps"):
         train("swinjscc_oma", config=TINY, ckpt_dir=ck, **dict(KW, steps=2))
+    with pytest.raises(ValueError, match="another training setup.*overlap_share"):
+        train("swinjscc_oma", config=TINY, ckpt_dir=ck, **dict(KW, overlap_share=0.5))
+    with pytest.raises(ValueError, match="another training setup.*data_offset"):
+        train("swinjscc_oma", config=TINY, ckpt_dir=ck, **dict(KW, data_offset=7))
     assert (ck / "swinjscc_oma_s0.ckpt").read_bytes() == before  # nothing overwritten
 
 
@@ -47,6 +52,7 @@ def test_a_checkpoint_without_the_newer_keys_resumes_the_legacy_configuration(tm
     path = ck / "swinjscc_noma_s0.ckpt"
     st = torch.load(path, weights_only=False)
     st["config"] = {k: v for k, v in st["config"].items() if k not in LEGACY_CONFIG}
+    del st["run"]  # nor the training setup
     torch.save(st, path)  # as saved before slot_embed / gate / partner existed
     train("swinjscc_noma", config=legacy, ckpt_dir=ck, out=tmp_path / "b.pt", **KW)
     a, b = _weights(tmp_path / "a.pt"), _weights(tmp_path / "b.pt")

@@ -147,11 +147,22 @@ def warm_start(model: torch.nn.Module, path: str | Path) -> dict:
     return dict(saved["config"])
 
 
-def _check_resumable(ckpt: Path, st: dict, config: dict, steps: int) -> None:
+def _check_resumable(ckpt: Path, st: dict, config: dict, steps: int, run: dict) -> None:
     """Raise ``ValueError`` unless checkpoint ``st`` continues a run of ``config`` below
-    ``steps``: a checkpoint of another configuration or past the horizon is never overwritten
-    by a run from step 0. Saved configs from before the keys of :data:`LEGACY_CONFIG` existed
-    are read with them, as :func:`build_model` reads old weights."""
+    ``steps`` with the same training setup ``run`` (data mix, data offset, batch, learning
+    rate, SNR range, nu grid, training images: what decides the data and schedule of the
+    steps still to come): a checkpoint of another configuration, another setup or past the
+    horizon is never overwritten by a run from step 0 nor continued with other data. Saved
+    configs from before the keys of :data:`LEGACY_CONFIG` existed are read with them, as
+    :func:`build_model` reads old weights; a checkpoint saved before ``run`` was stored
+    resumes without that check."""
+    old_run = st.get("run")
+    if old_run is not None and dict(old_run) != run:
+        diff = sorted(k for k in {*old_run, *run} if old_run.get(k) != run.get(k))
+        raise ValueError(
+            f"{ckpt} is a checkpoint of another training setup (differs in {diff}); "
+            "give another ckpt_dir (--ckpt-dir) or remove it"
+        )
     old = dict(st.get("config") or {})
     if old.get("variant") != "deepjscc_noma" and config.get("variant") != "deepjscc_noma":
         old = {**LEGACY_CONFIG, **old}
@@ -242,10 +253,19 @@ def train(
     ckpt = Path(ckpt_dir) / f"{variant}_s{seed}.ckpt"
     start, history = 0, []
     saved_cfg = {k: list(v) if isinstance(v, tuple) else v for k, v in model.config.items()}
+    run = {
+        "overlap_share": float(overlap_share),
+        "data_offset": int(data_offset),
+        "batch": int(batch),
+        "lr": float(lr),
+        "snr_range": [float(v) for v in snr_range],
+        "nu_grid": [float(v) for v in nu_grid],
+        "max_train_images": None if max_train_images is None else int(max_train_images),
+    }
     resumed = []
     if ckpt.exists():
         st = torch.load(ckpt, map_location=device, weights_only=False)
-        _check_resumable(ckpt, st, saved_cfg, steps)
+        _check_resumable(ckpt, st, saved_cfg, steps, run)
         model.load_state_dict(st["state_dict"])
         opt.load_state_dict(st["opt"])
         start, history = int(st["step"]), list(st.get("history", []))
@@ -298,6 +318,7 @@ def train(
             save_atomic(
                 {
                     "config": saved_cfg,
+                    "run": run,
                     "steps": steps,
                     "step": step + 1,
                     "state_dict": model.state_dict(),
