@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 from _e2e_loopback import loopback_keys
 from _e2e_loopback import report as report_loopback
-from common import RESULTS, write
+from common import RESULTS, machine, write
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Pilot block lengths N_p measured (each > N_t = 2); a burst carries 3 blocks.
@@ -548,13 +548,27 @@ def report_impairments(res: dict) -> None:
 GROUPS = {"loopback": loopback_keys, "ota": ota_keys, "csi": csi_keys}
 
 
-def merge_write(new: dict) -> Path:
+def merge_write(new: dict, groups: list[str]) -> Path:
     """bench/results/e2e.json with the keys of ``new`` replaced and every other key kept (each
-    group can be rerun alone)."""
+    group can be rerun alone). ``machine_by_group`` says which machine measured each group,
+    ``groups`` (those rerun) this one; the top-level ``machine`` is that of the last write.
+    A file from before ``machine_by_group`` gives its one ``machine`` to every group it
+    holds."""
     path = RESULTS / "e2e.json"
     old = json.loads(path.read_text()) if path.is_file() else {}
-    old.pop("machine", None)
-    return write("e2e", {**old, **new})
+    was = old.pop("machine", None)
+    by_group = dict(old.pop("machine_by_group", None) or {})
+    if was is not None and not by_group:
+        keys = {**_GROUP_KEY, "ota_impairments": "ota_impairments"}
+        by_group = {g: was for g, key in keys.items() if key in old}
+    for g in groups:
+        by_group[g] = machine()
+    return write("e2e", {**old, **new, "machine_by_group": by_group})
+
+
+#: a key that only its group writes (to tell which groups an old file holds)
+_GROUP_KEY = {"loopback": "loopback_channel_msps", "ota": "ota_sim_frames_detected_pct",
+              "csi": "csi_mse_db"}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -584,7 +598,7 @@ def main(argv: list[str] | None = None) -> None:
         else:
             out.update(GROUPS[name]())
         print(f"e2e: {name} in {time.monotonic() - t0:.1f} s")
-    path = merge_write(out)
+    path = merge_write(out, only)
     if "loopback" in only:
         report_loopback(out)
     if "ota" in only:
