@@ -51,17 +51,17 @@ class sfma_optimizer(Optimizer, Block, gr.basic_block):
 
     Every valid CSI message on ``csi`` (``messages.sfma_csi_from_pmt``: per-user gains
     ``gain``, optional ``labels``, ``scenes``, ``seq``, ``frame``; the MU-MISO CSI form is
-    accepted too,
-    g_i = ||h_i||^2) that differs from the last one solved sets up problem (20) for those gains
-    and publishes one allocation dictionary on ``alloc``: ``seq``, ``apply_frame``, ``pairs``
-    (s32vector[2M], group m serves users pairs[2m], pairs[2m+1]), ``nu``, ``group_power`` (W),
-    ``group_bw`` (Hz), ``objective`` (sum rate, bit/s), ``solve_ms``, ``solver``. The same CSI
-    again re-publishes the allocation in force without solving.
+    accepted too, g_i = ||h_i||^2) that differs from the last one solved sets up problem (20)
+    for those gains and publishes one allocation dictionary on ``alloc``: ``seq``,
+    ``apply_frame``, ``pairs`` (s32vector[2M], group m serves users pairs[2m], pairs[2m+1]),
+    ``nu``, ``group_power`` (W), ``group_bw`` (Hz), ``objective`` (sum rate, bit/s),
+    ``solve_ms``, ``solver``. The same CSI again re-publishes the allocation in force without
+    solving.
 
     A malformed CSI (wrong type, K, a gain outside (0, 1], NaN, labels outside 0..9, scene ids
-    below -1), a solve
-    that raises, or one that finds no allocation meeting every constraint (20a)-(20h), is
-    logged with the reason and the last valid allocation is re-published (when there is one).
+    below -1), a solve that raises, or one that finds no allocation meeting every constraint
+    (20a)-(20h), is logged with the reason and the last valid allocation is re-published (when
+    there is one).
 
     Parameters
     ----------
