@@ -25,7 +25,7 @@ BLOCKS = ROOT / "python" / "semdacom"
 ALGORITHM_RULES: dict[str, set[str]] = {
     "data": set(),
     "sweep": set(),
-    "phy": {"data", "_blas"},
+    "phy": {"data", "_blas", "_kernels"},
     "source_coding": {"data", "_kernels", "_torch_util"},
     "channel_coding": {"data", "_kernels", "phy", "sweep"},
     "mu_ascc": {"data", "phy", "source_coding", "channel_coding", "sweep"},

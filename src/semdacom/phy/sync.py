@@ -43,8 +43,12 @@ with the matched filter):
    hypothesis within a factor ``ambiguity`` of the best (two CFOs explain the preamble:
    rejected, never guessed).
 
-:func:`find_burst` chains both over a buffer. Everything here is numpy; the GNU Radio block
-``frame_sync`` buffers the stream and calls it.
+:func:`find_burst` chains both over a buffer; the GNU Radio block ``frame_sync`` buffers the
+stream and calls it. Everything here is numpy except the metric of step 1, which runs over
+every sample of the stream (noise between bursts included): :func:`schmidl_cox` is the C++
+kernel ``semdacom._kernels.schmidl_cox`` (lib/schmidl_cox.cc: one pass, the GIL released, a
+complex64 stream read in place), which computes exactly what its numpy reference
+:func:`_schmidl_cox_reference` does, sum for sum (tests/phy/test_sync_kernel.py).
 """
 
 from __future__ import annotations
@@ -53,6 +57,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+
+from semdacom import _kernels
 
 __all__ = [
     "MAX_SAMPLE",
@@ -197,18 +203,29 @@ def _touching(bad: np.ndarray, span: int, count: int) -> np.ndarray:
 
 
 def schmidl_cox(r: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(M, P)`` for every start ``d`` in ``[0, len(r) - 2n]`` (see the module docstring).
+    """``(M, P)`` for every start ``d`` in ``[0, len(r) - 2n]`` (see the module docstring):
+    ``M`` float64, ``P`` complex128.
 
     ``M`` is 0 where a half has no energy. Junk samples (:func:`sanitize`: non-finite or
     above :data:`MAX_SAMPLE`) are neutralised locally: they count as 0 and every window
     ``[d, d + 2n)`` that holds one has ``M = 0`` and ``P = 0`` (invalid: never a candidate);
     every other window is exactly as without them. The windowed sums are exact over
-    arbitrarily long buffers (:func:`_window_sum`)."""
-    return _schmidl_cox(*sanitize(r), n)
+    arbitrarily long buffers (:func:`_window_sum`).
+
+    The C++ kernel ``semdacom._kernels.schmidl_cox`` (one pass over ``r``, the junk test
+    inside, the interpreter lock released; a complex64 ``r`` is read in place, anything else
+    as complex128): the same sums in the same order as the numpy reference
+    :func:`_schmidl_cox_reference`."""
+    return _kernels.schmidl_cox(np.asarray(r), int(n), MAX_SAMPLE)
 
 
-def _schmidl_cox(r: np.ndarray, bad: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`schmidl_cox` of a sanitized ``r`` and its junk mask ``bad``."""
+def _schmidl_cox_reference(r: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`schmidl_cox` in numpy: the reference the C++ kernel is tested against
+    (tests/phy/test_sync_kernel.py), some 25 passes over the buffer: :func:`sanitize`, the
+    lag products and energies, their windowed sums (:func:`_window_sum`), the quotient, and
+    the windows touching a junk sample (:func:`_touching`) zeroed."""
+    r, bad = sanitize(r)
+    n = int(n)
     if r.size < 2 * n:
         return np.zeros(0), np.zeros(0, np.complex128)
     count = r.size - 2 * n + 1
@@ -368,17 +385,17 @@ def find_burst(
     n = pre.shape[1] // 2
     ns = n * sps
     search = (n // 4 if search is None else int(search)) * sps
-    raw = np.asarray(r).reshape(-1)
+    raw = np.asarray(r).reshape(-1)  # complex64 from frame_sync: the metric reads it in place
     need = 3 * ns + search + 2  # beyond the candidate: metric peak, fine search, preamble
     off = max(0, begin - search - 1)  # the fine search may look this far back
     b = begin - off
     stop = min(raw.size, begin + _SCAN * ns + need + ns)  # a bounded look first
     while True:
-        # junk samples: 0 for the fine timing, invalid windows for the metric
-        r, bad = sanitize(raw[off:stop])  # indices from ``off`` on
-        m, p = _schmidl_cox(r[b:], bad[b:], ns)
+        # junk samples: invalid windows for the metric (the kernel's own test), 0 for the
+        # fine timing (sanitized below, around a candidate only)
+        m, p = schmidl_cox(raw[off:stop][b:], ns)  # indices from ``begin`` on
         above = np.flatnonzero(m > threshold)
-        if stop == raw.size or (above.size and b + int(above[0]) + need + ns <= r.size):
+        if stop == raw.size or (above.size and b + int(above[0]) + need + ns <= stop - off):
             break
         if above.size == 0:  # no candidate in the bounded look: search on after it
             begin += m.size
@@ -390,8 +407,11 @@ def find_burst(
     if above.size == 0:
         return None, begin + m.size, ""
     d0 = int(above[0])
-    if b + d0 + need + ns > r.size:
+    if b + d0 + need + ns > stop - off:
         return None, begin + d0, ""  # judge it when more samples are in
+    # the fine search and the CFO read r[lo .. b + d0 + need + ns) at most (indices from
+    # ``off`` on): only that much is sanitized
+    r, _ = sanitize(raw[off : off + b + d0 + need + ns])
     # the peak of M within 2N symbols of the crossing (a noise crossing up to N symbols ahead
     # of a preamble must not pull the coarse start off it; no two preambles are that close)
     dc = d0 + int(np.argmax(m[d0 : d0 + 2 * ns]))
