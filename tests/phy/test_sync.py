@@ -106,6 +106,15 @@ def test_rrc_taps_give_a_nyquist_pulse_and_interpolate_reads_between_samples() -
     pos = np.linspace(10.0, 380.0, 777)
     want = np.exp(2j * np.pi * 0.07 * pos) + 0.5 * np.exp(-2j * np.pi * 0.13 * pos)
     assert np.max(np.abs(sync.interpolate(x, pos) - want)) < 0.02
+    # one timing phase for every position (frame_sync's symbols): the one-set-of-taps path
+    # reads what each position's own taps read, and what the signal holds there
+    for frac in (0.0, 0.31, 0.999):
+        grid = 10.0 + frac + 2 * np.arange(180)
+        one = sync.interpolate(x, grid)
+        each = np.array([sync.interpolate(x, [p])[0] for p in grid])
+        assert np.max(np.abs(one - each)) < 1e-12
+        want = np.exp(2j * np.pi * 0.07 * grid) + 0.5 * np.exp(-2j * np.pi * 0.13 * grid)
+        assert np.max(np.abs(one - want)) < 0.02
 
 
 @pytest.mark.parametrize("delay", [0.0, 0.3, -0.4])
