@@ -176,10 +176,12 @@ class Block:
         the message with which ``waiting()`` turns false, or when no message came for
         :attr:`DONE_GRACE_S` (an upstream that died must not keep the flowgraph alive).
 
-        Silence is silence: the time a handler runs does not count, a forced finish is
-        re-checked when it is handled (a message may have come since it was posted) and
-        waits while messages are queued; a ``waiting`` that raises counts as not waiting
-        (logged), so the block still finishes; a start clears what a stopped run held."""
+        Messages still queued count as expected (``waiting()`` knows only those handled: a
+        ``done`` may overtake the messages its upstream sent before it). Silence is silence:
+        the time a handler runs does not count, and a forced finish is re-checked when it is
+        handled (a message may have come since it was posted). A ``waiting`` that raises
+        counts as not waiting (logged), so the block still finishes; a start clears what a
+        stopped run held."""
         self._done_waiting = waiting
         self._done_lock = threading.Lock()
         self._done_last = time.monotonic()
@@ -202,7 +204,7 @@ class Block:
                         "more were expected (an upstream ended early)"
                     )
                     msg = self._done_held  # GNU Radio's own message
-                elif done and self._done_still_waiting():
+                elif done and (self._done_queued() or self._done_still_waiting()):
                     with self._done_lock:
                         first = self._done_held is None
                         self._done_held = msg
@@ -266,7 +268,9 @@ class Block:
         after the port's guard: nothing it raises may reach the scheduler's thread)."""
         try:
             self._done_busy(False)
-            if self._done_held is not None and not self._done_still_waiting():
+            if self._done_held is not None and not (
+                self._done_queued() or self._done_still_waiting()
+            ):
                 held = self._done_held
                 if held is not None:
                     self._done_finish(held)

@@ -288,3 +288,62 @@ def test_done_says_whose_result_was_taken_once_per_result(harness) -> None:
     assert done == [{"user": 0, "image_id": 1}, {"user": 0, "image_id": 2},
                     {"user": 1, "image_id": 7}, {"user": 0}]  # fmt: skip
     assert h.blk.summary()["counts"]["malformed"] == 1
+
+
+class _Publisher:
+    """A sync block that publishes ``msgs[i]`` for the i-th item of its stream, ``delay`` s
+    apart (an upstream of the sink that ends, and says so, when its stream ends)."""
+
+    def __new__(cls, msgs: list, delay: float):
+        import time
+
+        from gnuradio import gr
+
+        class Pub(gr.sync_block):
+            def __init__(self) -> None:
+                gr.sync_block.__init__(self, name="pub", in_sig=[np.uint8], out_sig=None)
+                self.message_port_register_out(pmt.intern("out"))
+
+            def work(self, input_items, output_items):
+                time.sleep(delay)
+                self.message_port_pub(pmt.intern("out"), msgs[self.nitems_read(0)])
+                return 1
+
+        return Pub()
+
+
+def test_every_result_of_several_upstreams_is_scored_before_the_end() -> None:
+    """The sink fed by a reference source and two decoders that end at different times
+    (GNU Radio finishes a message block at its first upstream's end: hold_done): run to the
+    natural end, every image's result is scored, none missing, and the end does not wait for
+    the grace."""
+    import time
+
+    from gnuradio import blocks, gr
+
+    n = 12
+    refs = [messages.image_pdu({"user": u, "image_id": i}, _img(10 * u + i))
+            for u in (0, 1) for i in range(n)]  # fmt: skip
+    results = {u: [messages.image_pdu({"user": u, "image_id": i, "erased": False},
+                                      _img(10 * u + i)) for i in range(n)]
+               for u in (0, 1)}  # fmt: skip
+    sink = metrics_sink()
+    tb = gr.top_block()
+    keep = []
+    for msgs, delay, port in ((refs, 0.0, "ref"), (results[0], 0.0, "pdus"),
+                              (results[1], 0.03, "pdus")):  # fmt: skip
+        src = blocks.vector_source_b([1] * len(msgs), False)
+        pub = _Publisher(msgs, delay)
+        tb.connect(src, pub)
+        tb.msg_connect((pub, "out"), (sink, port))
+        keep += [src, pub]
+    t0 = time.monotonic()
+    tb.run()
+    wall = time.monotonic() - t0
+    s = sink.summary()
+    for u in ("0", "1"):
+        assert s["users"][u]["received"] == s["users"][u]["evaluated"] == n, s
+        assert s["users"][u]["missing"] == 0
+    assert s["counts"]["refs"] == s["counts"]["results"] == 2 * n
+    assert s["counts"]["missing"] == s["counts"]["unmatched"] == 0
+    assert wall < sink.DONE_GRACE_S
