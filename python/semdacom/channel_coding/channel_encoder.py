@@ -96,8 +96,10 @@ class channel_encoder(FrameSource, LinkBlock, gr.sync_block):
         number and a ``semdacom_chan`` tag ``beacon`` true (``n_bits`` 0), which
         ``pilot_inserter`` sends as a burst with no entry for this user. The users measure
         their first CSI on the beacons; the optimiser (with ``sent`` from this block) plans
-        the first allocation for a frame ahead of the base station, and from that frame on
-        the kept PDUs go out as usual, the first image in the first frame of the allocation.
+        the first allocation for a frame ahead of the base station; once it has come, beacons
+        go out up to that frame while PDUs wait (not one per PDU: every image may have come
+        before it), and from that frame on the kept PDUs go out as usual, the first image in
+        the first frame of the allocation.
         Every encoder of the base station sends the same number of beacons (frame-exact, as
         every allocation), so their frames stay aligned. Counted in ``beacons``; the images'
         own frame numbers travel in the header (``pdu_frame``).
@@ -217,6 +219,12 @@ class channel_encoder(FrameSource, LinkBlock, gr.sync_block):
         if not self._beacons:
             return self._sched.last_seq is not None  # no frame before the first allocation
         if not self._tx.idle or not self._beaconing():
+            return True
+        if self._sched.last_seq is not None and not self._queue.empty():
+            # an allocation for a later frame has come while PDUs wait for it: beacons up to
+            # that frame. Paced by the PDUs alone, a base station whose every image came
+            # before the first allocation's frame (a credit loop at low SNR, where the first
+            # CSI takes longer) sent its last beacon short of it and never reached it.
             return True
         return self._ticks > self._counts["beacons"]  # a PDU arrived since the last beacon
 

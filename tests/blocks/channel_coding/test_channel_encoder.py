@@ -259,6 +259,33 @@ def test_beacons_go_out_until_an_allocation_is_in_force() -> None:
     assert c["beacons"] == 5 and c["pdus_in"] == 5 and c["frames_out"] == 10
 
 
+def test_beacons_reach_the_first_allocation_when_every_pdu_came_before_it() -> None:
+    """Every image arrived (and went out as a beacon) before the first allocation, planned for
+    a later frame: the encoder sends beacons up to that frame and then the kept PDUs. Paced by
+    the PDUs alone it stopped at its last beacon and never reached the allocation's frame (the
+    over-the-air base station at 0 dB pilot SNR sent 30 beacons and no image)."""
+    h = BlockHarness(
+        channel_encoder(mcs=3, blocklength=256, frame_len=512, hold=True, beacons=True),
+        ["sent"],
+        stream_out=True,
+    )
+    h.enc = h.blk
+    for i in range(3):
+        h.post("pdus", messages.bits_pdu({"frame": i, "image_id": 10 + i}, np.ones(40, np.uint8)))
+    h.wait_for(lambda: h.enc.counters()["beacons"] == 3)
+    h.post("cmd", messages.alloc_to_pmt(Allocation(seq=1, apply_frame=6, mcs=np.array([4]))))
+    h.wait_for(lambda: h.enc.counters()["frames_out"] == 9)
+    time.sleep(0.05)
+    tags = h.stream_tags()
+    h.stop()
+    fr = _frames(tags)
+    assert [f for _, f, _, _ in fr] == list(range(9))
+    assert [c.get("beacon") is True for _, _, _, c in fr] == [True] * 6 + [False] * 3
+    assert [c["pdu_image_id"] for _, _, _, c in fr[6:]] == [10, 11, 12]
+    c = h.enc.counters()
+    assert c["beacons"] == 6 and c["pdus_in"] == 3 and c["frames_out"] == 9
+
+
 def test_a_beacon_flag_must_be_a_bool() -> None:
     info = {"user": 0, "mode": "ldpc", "L": 256, "n_bits": 0}
     assert messages.chan_info({**info, "beacon": True})["beacon"] is True
