@@ -115,6 +115,9 @@ class BurstBlock:
     counter); the items are consumed all the same."""
 
     WORK_ERRORS: str | None = None
+    #: pieces of buffered work one call does at most while none has output (a burst with no
+    #: frame for this user, a beacon): each ``_step`` must make progress
+    MAX_STEPS = 256
 
     def _has_work(self) -> bool:
         """Whether the block has buffered work left without new input (then ``general_work``
@@ -130,8 +133,10 @@ class BurstBlock:
         try:
             if n:
                 self._take(input_items, n)
-            elif not len(self._out) and self._has_work():
+            steps = 0  # pieces of buffered work until one has output (see MAX_STEPS)
+            while not len(self._out) and self._has_work() and steps < self.MAX_STEPS:
                 self._step()
+                steps += 1
         except Exception as exc:  # work() must never end the thread
             if self.WORK_ERRORS is not None:
                 self._counts[self.WORK_ERRORS] += 1
