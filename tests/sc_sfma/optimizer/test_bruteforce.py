@@ -11,6 +11,8 @@ import pytest
 
 from semdacom.sc_sfma.optimizer.bruteforce import (
     NU_LEVELS,
+    matching_grid,
+    matching_index,
     perfect_matchings,
     run_start,
     solve_bruteforce,
@@ -86,18 +88,40 @@ def test_solver_starts_are_grid_runs(tables):
 
     prob = make_problem(8, n=6, tables=tables)
     a = solve(prob)
-    grid = [(p, b) for p, b, f, _ in start_grid(prob.m) if f == 0.0]
     starts = a.info["multistart"]["grid_starts"]
     assert starts
-    for _key, p, b in starts:
-        assert any(np.allclose(p, gp) and np.allclose(b, gb) for gp, gb in grid)
-    # one run re-done as the reference does it (4 rounds) is at or above the solver's (2)
-    key, p, b = starts[0]
-    pairs = np.array(key, dtype=int)
-    ref = run_start(prob, pairs, np.array(p), np.array(b), 0.0, 4)
-    mine = run_start(prob, pairs, np.array(p), np.array(b), 0.0, 2)
-    if mine.feasible:
-        assert ref.feasible and ref.objective >= mine.objective * (1 - 1e-12)
+    for key, p, b, f in starts:
+        grid = matching_grid(np.array(key))
+        assert any(np.allclose(p, gp) and np.allclose(b, gb) and f == gf for gp, gb, gf, _ in grid)
+    # a run of the multi-start stage and one of the dense stage (a random start, nu at the
+    # floor, or an equal split above it), re-done as the reference does it (4 rounds), are at
+    # or above the solver's (2)
+    picks = [starts[0]] + [s for s in starts if s[3] > 0.0][:1]
+    assert len(picks) == 2
+    for key, p, b, f in picks:
+        pairs = np.array(key, dtype=int)
+        ref = run_start(prob, pairs, np.array(p), np.array(b), f, 4)
+        mine = run_start(prob, pairs, np.array(p), np.array(b), f, 2)
+        if mine.feasible:
+            assert ref.feasible and ref.objective >= mine.objective * (1 - 1e-12)
+
+
+def test_matching_grid_is_the_references_grid():
+    """matching_grid(pairs) is the grid solve_bruteforce runs on that matching: start_grid
+    seeded with the matching's index in the enumeration, group order ignored."""
+    for n in (4, 6):
+        for k, match in enumerate(perfect_matchings(list(range(n)))):
+            pairs = np.array(match)[::-1, ::-1]  # groups and users in another order
+            assert matching_index(pairs) == k
+            g, h = matching_grid(pairs), start_grid(n // 2, seed=k)
+            assert len(g) == len(h)
+            for x, y in zip(g, h, strict=True):
+                assert np.array_equal(x[0], y[0]) and np.array_equal(x[1], y[1]) and x[2] == y[2]
+    # the random starts differ between matchings (the seed is the matching's index)
+    a, b = matching_grid([[0, 1], [2, 3]]), matching_grid([[0, 2], [1, 3]])
+    assert not np.allclose(a[-1][0], b[-1][0])
+    with pytest.raises(ValueError):
+        matching_index([[0, 1], [1, 2]])
 
 
 @pytest.mark.parametrize("n, seed, dense", CASES)

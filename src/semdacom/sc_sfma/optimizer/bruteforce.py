@@ -20,16 +20,18 @@ feasible point, adds the allocation the solver returns (``solve(prob)``, the mul
 the ``alg4`` argument and the ``alg4_*`` keys keep their names) as one more candidate of its own
 matching, and so returns the best known point: a feasible allocation, so a lower bound on the
 optimum of (20), and an upper bound in practice on what the solver reaches. By construction the grid
-contains what the solver's multi-start and search stages try: every one of their runs
-(``solver._Runs.run``, listed in ``info["multistart"]["grid_starts"]``) starts at a start of
-:func:`start_grid` (group k favoured at ``solver.FAVOUR`` = :data:`SKEW` = 0.9 of B at the
-equal power split, or of P and B; the dense grids have both in their P x B product), on the
-matching's groups in this enumeration's order, with ``solver.MULTI_ROUNDS`` = 2 <= ``rounds``
-= 4 rounds of the same deterministic Alg. 1-2 (more rounds never end lower), and the search's
-runs without the rescue (which the grid has); tested in tests/sc_sfma/optimizer. So the grid
-alone is at or above every one of them; only the solver's single-start loop (the paper's
-Alg. 4) and its Alg. 3 re-pairings, which carry one matching's resources into another, can end
-above the grid (``multistart_reference``, the bench's ``reference_violations``).
+contains what the solver's multi-start, search and dense stages try: every one of their runs
+(``solver._Runs.run`` and ``run_grid``, listed in ``info["multistart"]["grid_starts"]``) starts
+at a start of :func:`start_grid` (group k favoured at ``solver.FAVOUR`` = :data:`SKEW` = 0.9 of
+B at the equal power split, or of P and B; the dense grids have both in their P x B product; the
+dense stage, M <= 3, runs every start of :func:`matching_grid`, the grid of that matching with
+its random starts seeded as here), on the matching's groups in this enumeration's order, with
+``solver.MULTI_ROUNDS`` = 2 <= ``rounds`` = 4 rounds of the same deterministic Alg. 1-2 (more
+rounds never end lower), and the search's runs without the rescue (which the grid has); tested
+in tests/sc_sfma/optimizer. So the grid alone is at or above every one of them; only the
+solver's single-start loop (the paper's Alg. 4) and its Alg. 3 re-pairings, which carry one
+matching's resources into another, can end above the grid (``multistart_reference``, the
+bench's ``reference_violations``).
 
 Grid (see :func:`start_grid`), calibrated on the measured tables, 20 / 6 / 2 instances of
 N = 4 / 6 / 8 (bench seeds), against a broader calibration grid (the equal split at three nu
@@ -84,7 +86,15 @@ from semdacom.sc_sfma.optimizer.solver import (
 )
 from semdacom.sc_sfma.optimizer.solver import matching_key as _key
 
-__all__ = ["NU_LEVELS", "perfect_matchings", "run_start", "solve_bruteforce", "start_grid"]
+__all__ = [
+    "NU_LEVELS",
+    "matching_grid",
+    "matching_index",
+    "perfect_matchings",
+    "run_start",
+    "solve_bruteforce",
+    "start_grid",
+]
 
 #: compression-ratio starts, as fractions f of the feasible interval [nu_min (19), 1]
 NU_LEVELS = (0.0, 0.5, 1.0)
@@ -104,6 +114,28 @@ def perfect_matchings(users: list[int]) -> Iterator[list[tuple[int, int]]]:
     for k, partner in enumerate(rest):
         for sub in perfect_matchings(rest[:k] + rest[k + 1 :]):
             yield [(first, partner)] + sub
+
+
+def matching_index(pairs) -> int:
+    """Index of a perfect matching of users 0..N-1 in :func:`perfect_matchings`'s enumeration
+    (group order ignored): the seed of its grid's random starts in :func:`solve_bruteforce`."""
+    key = _key(pairs)
+    n = 2 * len(key)
+    for k, match in enumerate(perfect_matchings(list(range(n)))):
+        if tuple(match) == key:
+            return k
+    raise ValueError(f"not a perfect matching of 0..{n - 1}: {key}")
+
+
+def matching_grid(
+    pairs, *, dense: bool | None = None, n_random: int | None = None
+) -> list[tuple[NDArray, NDArray, float, str]]:
+    """The starts :func:`solve_bruteforce` runs on the matching ``pairs`` (its groups in
+    canonical order, :func:`~semdacom.sc_sfma.optimizer.solver.matching_key`):
+    :func:`start_grid` seeded with the matching's :func:`matching_index`. The solver's dense
+    stage (M <= 3) runs these same starts."""
+    m = len(_key(pairs))
+    return start_grid(m, dense=dense, n_random=n_random, seed=matching_index(pairs))
 
 
 def start_grid(
@@ -209,7 +241,8 @@ def solve_bruteforce(
         single = a.objective if a.feasible else -np.inf
         cands = [a]
         if starts == "multi":
-            # the grid's first start is this one (run_start adds the rescue when it failed)
+            # the grid's first start is this one (run_start adds the rescue when it failed);
+            # seeded with k, the matching's index (matching_grid, which the solver uses)
             grid = start_grid(prob.m, n_random=n_random, dense=dense, seed=k)
             cands = [a if a.feasible else rescue(prob, a, rounds)]
             cands += [run_start(prob, pairs, p, b, f, rounds) for p, b, f, _ in grid[1:]]

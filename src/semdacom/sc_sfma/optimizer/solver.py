@@ -30,13 +30,24 @@ the new matching's groups favoured in turn again. Every run of both stages start
 of the reference's grid (group k favoured at :data:`FAVOUR` of B, or of P and B), groups in
 canonical order, :data:`MULTI_ROUNDS` <= the reference's rounds, so the reference's grid
 contains each run by construction (the search's runs skip :func:`rescue`, which can only lower
-them); ``info["multistart"]["grid_starts"]`` lists them. Then Alg. 3 re-pairs at the best point
-and Alg. 1-2 re-optimise the candidate (at most :data:`REPAIR_ROUNDS` times): with the
+them). Then the dense stage (``pairing="dfg"`` and M <= :data:`DENSE_M` only; issue 22
+step 6), :func:`_dense`: on the best matching so far (feasible or not), Alg. 1-2
+(:func:`run_start`, rescue included) from every start of the reference's dense grid for that
+matching (``bruteforce.matching_grid``: ``start_grid(M, dense=True)``, its random starts seeded
+as the reference seeds the matching; 53 starts at M = 2, 23 at M = 3, those already run
+skipped): the few stage runs above miss the best local point of a matching's continuous
+problem that the reference's dense grid finds (cheap at M <= 3). ``info["multistart"]``:
+``grid_starts`` lists every run's start (matching, P shares, B shares, nu level f),
+``dense_runs`` and ``dense_matchings`` what the dense stage ran, ``stage_objective``,
+``search_objective``, ``dense_objective`` the best after each stage. Then Alg. 3 re-pairs at
+the best point and Alg. 1-2 re-optimise the candidate (at most :data:`REPAIR_ROUNDS` times; at
+M <= :data:`DENSE_M` an accepted re-pairing's matching gets the dense stage too): with the
 single-start loop, the only runs not in the grid. Every candidate is accepted only when feasible
 and not lower, so (47) still holds. All of it is a deterministic function of the problem; at
 most 2 + 4 N_ALT runs of Alg. 1-2 (:data:`MULTI_ROUNDS` rounds each) in the multi-start stage,
 at most 2 N_FAV_GROUPS (SWAP_ROUNDS + 1) + 2 SWAP_RUNS SWAP_ROUNDS in the search (a run is
-never repeated) and the re-pairings.
+never repeated), the dense grid on at most 1 + REPAIR_ROUNDS matchings (M <= 3) and the
+re-pairings.
 
 Options select the baselines of ``baselines.py``: ``pairing="fixed"`` keeps the initial pairing
 (with ``init_pairs``, e.g. channel-gain pairing; the multi-start stage then runs on that matching
@@ -59,6 +70,7 @@ from semdacom.sc_sfma.optimizer.power_bw import optimise_pb
 from semdacom.sc_sfma.optimizer.problem import Allocation, SfmaProblem, violations
 
 __all__ = [
+    "DENSE_M",
     "FAVOUR",
     "N_ALT",
     "complete_matching",
@@ -90,6 +102,8 @@ N_FAV_GROUPS = 3
 #: 2-opt rounds of the search stage, and the swapped matchings run (Alg. 1-2) per round
 SWAP_ROUNDS = 3
 SWAP_RUNS = 4
+#: largest group count M at which the dense stage runs the reference's dense grid
+DENSE_M = 3
 
 
 def initial_pairs(prob: SfmaProblem, edges: NDArray, forbid: set | None = None) -> NDArray | None:
@@ -323,9 +337,19 @@ class _Runs:
         self.prob, self.best, self.src = prob, best, "single"
         self.done: set = set()
         self.runs = 0
+        self.dense_runs = 0
         self.kind: dict = {}
-        #: every start run: (matching, power shares, bandwidth shares), groups canonical
+        #: every start run: (matching, power shares, bandwidth shares, nu level f), groups
+        #: canonical
         self.starts: list = []
+        #: the starts whose run is exactly run_start's (the grid's run of that start)
+        self.exact: set = set()
+        #: matchings the dense stage has run
+        self.dense_done: set = set()
+
+    @staticmethod
+    def _start_key(key: tuple, p: NDArray, b: NDArray, f: float) -> tuple:
+        return (key, tuple(np.round(p, 12).tolist()), tuple(np.round(b, 12).tolist()), float(f))
 
     def run(
         self, pairs: NDArray, k: int, kind: str, label: str, rescue: bool = True
@@ -341,20 +365,43 @@ class _Runs:
         self.done.add(key)
         fav = skew_shares(m, k, FAVOUR)
         p = fav if kind == "PB" else np.full(m, 1.0 / m)
-        self.starts.append((matching_key(pairs), tuple(p.tolist()), tuple(fav.tolist())))
+        self.starts.append((matching_key(pairs), tuple(p.tolist()), tuple(fav.tolist()), 0.0))
         if rescue:
             a = run_start(self.prob, pairs, p, fav, 0.0, MULTI_ROUNDS)
+            exact = True
         else:
             # run_start without its rescue: the same run where feasible_start succeeds, else
             # nothing (at or below the reference's run of the start either way)
             pm, bt = self.prob.p_max, self.prob.b_tot
             a = feasible_start(self.prob, pairs, power=p * pm, bw=fav * bt)
+            exact = a.feasible
             if a.feasible:
                 a, _ = continuous(self.prob, a, rounds=MULTI_ROUNDS)
+        if exact:
+            self.exact.add(self._start_key(matching_key(pairs), p, fav, 0.0))
         self.runs += 1
         if _better(self.best, a):
             self.best, self.src = a, f"{label} {kind}"
             self.kind[matching_key(pairs)] = (tuple(pairs[k].tolist()), kind)
+        return a
+
+    def run_grid(
+        self, pairs: NDArray, p: NDArray, b: NDArray, f: float, label: str
+    ) -> Allocation | None:
+        """Alg. 1-2 (:func:`run_start`, its rescue included, :data:`MULTI_ROUNDS` rounds) on
+        ``pairs`` (groups in canonical order) from one start ``(p, b, f)`` of the reference's
+        grid for that matching; None when that exact run was already done."""
+        key = matching_key(pairs)
+        sk = self._start_key(key, p, b, f)
+        if sk in self.exact:
+            return None
+        self.exact.add(sk)
+        self.starts.append((key, tuple(p.tolist()), tuple(b.tolist()), float(f)))
+        a = run_start(self.prob, np.array(key, dtype=int), p, b, f, MULTI_ROUNDS)
+        self.runs += 1
+        self.dense_runs += 1
+        if _better(self.best, a):
+            self.best, self.src = a, label
         return a
 
 
@@ -427,13 +474,31 @@ def _search(prob: SfmaProblem, runs: _Runs, edges: NDArray, info: dict) -> None:
     favour_all()
 
 
+def _dense(runs: _Runs, pairs: NDArray, info: dict) -> None:
+    """The dense stage (M <= :data:`DENSE_M`, module docstring): Alg. 1-2 (:func:`run_start`)
+    from every start of the reference's dense grid for the matching ``pairs``
+    (``bruteforce.matching_grid``: ``start_grid(M, dense=True)`` seeded as the reference seeds
+    that matching), starts already run skipped; each matching once."""
+    # bruteforce imports this module: imported here
+    from semdacom.sc_sfma.optimizer.bruteforce import matching_grid
+
+    key = matching_key(pairs)
+    if key in runs.dense_done:
+        return
+    runs.dense_done.add(key)
+    canon = np.array(key, dtype=int)
+    for p, b, f, lab in matching_grid(canon, dense=True):
+        runs.run_grid(canon, p, b, f, f"dense {lab}")
+    info["dense_matchings"].append(key)
+
+
 def _multistart(
     prob: SfmaProblem, cur: Allocation, edges: NDArray, pairing: str
 ) -> tuple[Allocation, dict]:
     """The multi-start and search stages (module docstring) from the single-start loop's
     point ``cur``."""
     m = prob.m
-    info = {"runs": 0, "repairs": 0, "from": "single"}
+    info = {"runs": 0, "repairs": 0, "from": "single", "dense_runs": 0, "dense_matchings": []}
     if m == 1:
         return cur, info
     ev = prob.evaluate(cur)
@@ -457,8 +522,11 @@ def _multistart(
     if pairing == "dfg":
         _search(prob, runs, edges, info)
     info["search_objective"] = obj(runs.best)
-    info["grid_starts"] = runs.starts
-    best, info["from"], info["runs"] = runs.best, runs.src, runs.runs
+    dense = pairing == "dfg" and m <= DENSE_M
+    if dense:
+        _dense(runs, runs.best.pairs, info)
+    info["dense_objective"] = obj(runs.best)
+    best, info["from"] = runs.best, runs.src
     if pairing == "dfg" and best.feasible:
         tried = {matching_key(best.pairs)}
         for _ in range(REPAIR_ROUNDS):
@@ -476,6 +544,13 @@ def _multistart(
             if not _better(best, a):
                 break
             best, info["from"] = a, "re-pair"
+            if dense:
+                # the new matching's continuous blocks from the dense grid too
+                runs.best, runs.src = best, "re-pair"
+                _dense(runs, best.pairs, info)
+                best, info["from"] = runs.best, runs.src
+    info["grid_starts"] = runs.starts
+    info["runs"], info["dense_runs"] = runs.runs, runs.dense_runs
     return best, info
 
 
