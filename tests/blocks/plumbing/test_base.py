@@ -75,12 +75,12 @@ class _Sink(Block, gr.basic_block):
         self.got[pmt.to_long(pmt.car(msg))] += 1
 
 
-def _two_upstreams(sink: _Sink) -> float:
-    """A short upstream (5 messages) and a slow one (40) into ``sink``; run to the natural end
-    (``top_block.run``); the wall time."""
+def _two_upstreams(sink: _Sink, slow: tuple[int, float] = (40, 0.01)) -> float:
+    """A short upstream (5 messages) and a slow one (``slow``: messages, seconds apart) into
+    ``sink``; run to the natural end (``top_block.run``); the wall time."""
     tb = gr.top_block()
     keep = []
-    for tag, n, delay in ((0, 5, 0.0), (1, 40, 0.01)):
+    for tag, n, delay in ((0, 5, 0.0), (1, *slow)):
         src = blocks.vector_source_b([1] * n, False)
         pub = _Pub(tag, delay)
         tb.connect(src, pub)
@@ -137,15 +137,7 @@ def test_hold_done_does_not_count_a_handlers_time_as_silence() -> None:
     session 14: the sink finished with a message left in its queue)."""
     sink = _SlowSink(expect=5 + 10, work_s=0.4)
     sink.DONE_GRACE_S = 0.5
-    tb = gr.top_block()
-    keep = []
-    for tag, n, delay in ((0, 5, 0.0), (1, 10, 0.6)):
-        src = blocks.vector_source_b([1] * n, False)
-        pub = _Pub(tag, delay)
-        tb.connect(src, pub)
-        tb.msg_connect((pub, "out"), (sink, "in"))
-        keep += [src, pub]
-    tb.run()
+    _two_upstreams(sink, slow=(10, 0.6))
     assert sink.got == {0: 5, 1: 10}
     assert sink.to_basic_block().nmsgs(pmt.intern("in")) == 0
 
