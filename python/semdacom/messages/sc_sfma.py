@@ -222,15 +222,18 @@ class SfmaCsi:
 
 
 def check_scenes(scenes: Any, k: int) -> np.ndarray:
-    """Scene ids (s32, -1 = a scene of its own) of ``k`` users; raises :class:`MessageError`."""
-    scenes = np.asarray(scenes).reshape(-1)
-    if scenes.size != k:
-        raise MessageError(f"'scenes' has {scenes.size} entries, expected K={k}")
-    if scenes.size and (
-        not np.issubdtype(scenes.dtype, np.integer)
-        or np.any(scenes < -1)
-        or np.any(scenes > np.iinfo(np.int32).max)
-    ):
+    """Scene ids (s32, -1 = a scene of its own) of ``k`` users; raises :class:`MessageError`.
+
+    The library's check (``semdacom.sc_sfma.model.check_scenes``, which ``SfmaProblem`` uses
+    too: count, integer dtype, >= -1), plus the s32 range of the wire format.
+    """
+    from semdacom.sc_sfma.model import check_scenes as check_scene_ids  # numpy only
+
+    try:
+        scenes = check_scene_ids(scenes, k)
+    except ValueError as exc:
+        raise MessageError(str(exc)) from None
+    if np.any(scenes > np.iinfo(np.int32).max):
         raise MessageError("'scenes' entries must be integers >= -1 (-1: a scene of its own)")
     return scenes.astype(np.int32)
 

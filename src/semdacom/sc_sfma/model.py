@@ -6,7 +6,8 @@ profiling code (``sc_sfma/transceiver``) both import it, and it never imports to
 
 Contents (equation numbers of SC-SFMA):
 
-- pair classes of Fashion-MNIST labels (:func:`pair_class`);
+- pair classes of Fashion-MNIST labels (:func:`pair_class`) and the check of scene ids
+  (:func:`check_scenes`);
 - the semantic interference factor xi of eq. (10) with its derivatives (:func:`xi`,
   :func:`xi_grad`, :func:`xi_dnu2`) and its least-squares fit (:func:`fit_xi`);
 - SNR, effective SINR (11), rate (12)-(13) with the rate's derivatives, delay (14), latency (15),
@@ -59,6 +60,7 @@ from semdacom.sc_sfma.xi import (
     PAIR_CLASSES,
     SUPER_GROUPS,
     XI_PARAM_KEYS,
+    check_scenes,
     fit_xi,
     pair_class,
     xi,
@@ -76,6 +78,7 @@ __all__ = [
     "XI_PARAM_KEYS",
     "DistortionEnvelopeTable",
     "XiTable",
+    "check_scenes",
     "comp_energy",
     "distortion_table_from_dict",
     "energy",

@@ -24,6 +24,7 @@ __all__ = [
     "PAIR_CLASSES",
     "SUPER_GROUPS",
     "XI_PARAM_KEYS",
+    "check_scenes",
     "check_xi_params",
     "distortion_equivalent_xi",
     "fit_xi",
@@ -77,6 +78,25 @@ def pair_class(label_a: int, label_b: int, scene_a: int = -1, scene_b: int = -1)
     if _GROUP_OF[a] == _GROUP_OF[b]:
         return "related"
     return "dissimilar"
+
+
+def check_scenes(scenes: ArrayLike, n: int) -> NDArray[np.int64]:
+    """Scene ids of ``n`` users (:func:`pair_class`'s ``scene_a``, ``scene_b``; -1 for a scene of
+    its own), as an int64 array of shape (n,). Raises ``ValueError`` naming the problem when there
+    are not ``n`` of them, or when they are not integers >= -1: the array's dtype must be an
+    integer one (``[0.7, 0.2]`` would otherwise be truncated to one shared scene 0). The
+    optimiser's ``SfmaProblem(scenes=)`` and the message layer (``messages.check_scenes``) share
+    it.
+    """
+    s = np.asarray(scenes).reshape(-1)
+    if s.size != n:
+        raise ValueError(f"'scenes' has {s.size} entries, expected K={n}")
+    what = "'scenes' entries must be integers >= -1 (-1: a scene of its own)"
+    if s.size and not np.issubdtype(s.dtype, np.integer):
+        raise ValueError(f"{what}, got dtype {s.dtype}")
+    if np.any(s < -1):
+        raise ValueError(f"{what}, got {int(s.min())}")
+    return s.astype(np.int64)
 
 
 def check_xi_params(params: Mapping[str, float]) -> tuple[float, ...]:

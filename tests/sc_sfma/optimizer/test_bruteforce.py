@@ -72,7 +72,7 @@ def test_grid_contains_the_solvers_starts(m):
     from semdacom.sc_sfma.optimizer.solver import FAVOUR, MULTI_ROUNDS, skew_shares
 
     eq = np.full(m, 1.0 / m)
-    for dense in (None, False):
+    for dense in (True, False):  # the dense grid at every m too, not only at m <= 3
         grid = [(p, b) for p, b, f, _ in start_grid(m, dense=dense) if f == 0.0]
         for k in range(m):
             fav = skew_shares(m, k, FAVOUR)
@@ -82,28 +82,29 @@ def test_grid_contains_the_solvers_starts(m):
 
 
 def test_solver_starts_are_grid_runs(tables):
-    """The solver's recorded starts (N = 6) are grid starts and the reference's run of each
-    ends at or above the best the solver reached on that matching."""
-    from semdacom.sc_sfma.optimizer.solver import solve
+    """The solver's recorded starts (N = 6) are grid starts, and the reference's runs of them
+    (4 rounds) on the solver's final matching reach the solver's objective (with the bench's
+    tolerance, ``reference_violation_tolerance_pct`` = 1e-4 %): the solver's point came from one
+    of those runs with 2 rounds, and more rounds never end lower. On this instance the point
+    comes from the dense stage (asserted: not from the single-start loop or a re-pairing, the
+    only runs outside the grid)."""
+    from semdacom.sc_sfma.optimizer.solver import matching_key, solve
 
     prob = make_problem(8, n=6, tables=tables)
     a = solve(prob)
-    starts = a.info["multistart"]["grid_starts"]
+    ms = a.info["multistart"]
+    starts = ms["grid_starts"]
     assert starts
     for key, p, b, f in starts:
         grid = matching_grid(np.array(key))
         assert any(np.allclose(p, gp) and np.allclose(b, gb) and f == gf for gp, gb, gf, _ in grid)
-    # a run of the multi-start stage and one of the dense stage (a random start, nu at the
-    # floor, or an equal split above it), re-done as the reference does it (4 rounds), are at
-    # or above the solver's (2)
-    picks = [starts[0]] + [s for s in starts if s[3] > 0.0][:1]
-    assert len(picks) == 2
-    for key, p, b, f in picks:
-        pairs = np.array(key, dtype=int)
-        ref = run_start(prob, pairs, np.array(p), np.array(b), f, 4)
-        mine = run_start(prob, pairs, np.array(p), np.array(b), f, 2)
-        if mine.feasible:
-            assert ref.feasible and ref.objective >= mine.objective * (1 - 1e-12)
+    assert a.feasible and ms["from"] not in ("single", "re-pair"), ms["from"]
+    final = np.array(matching_key(a.pairs), dtype=int)
+    mine = [s for s in starts if np.array_equal(np.array(s[0], dtype=int), final)]
+    assert mine and any(f > 0.0 for _, _, _, f in mine)  # nu levels above the floor among them
+    ends = [run_start(prob, final, np.array(p), np.array(b), f, 4) for _, p, b, f in mine]
+    best = max(r.objective for r in ends if r.feasible)
+    assert best >= a.objective * (1 - 1e-6), (best, a.objective)
 
 
 def test_matching_grid_is_the_references_grid():

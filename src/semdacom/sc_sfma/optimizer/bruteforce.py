@@ -22,11 +22,11 @@ matching, and so returns the best known point: a feasible allocation, so a lower
 optimum of (20), and an upper bound in practice on what the solver reaches. By construction the grid
 contains what the solver's multi-start, search and dense stages try: every one of their runs
 (``solver._Runs.run`` and ``run_grid``, listed in ``info["multistart"]["grid_starts"]``) starts
-at a start of :func:`start_grid` (group k favoured at ``solver.FAVOUR`` = :data:`SKEW` = 0.9 of
-B at the equal power split, or of P and B; the dense grids have both in their P x B product; the
-dense stage, M <= 3, runs every start of :func:`matching_grid`, the grid of that matching with
-its random starts seeded as here), on the matching's groups in this enumeration's order, with
-``solver.MULTI_ROUNDS`` = 2 <= ``rounds`` = 4 rounds of the same deterministic Alg. 1-2 (more
+at a start of :func:`start_grid` (group k favoured at ``SKEW``, which is ``solver.FAVOUR`` = 0.9
+imported, of B at the equal power split, or of P and B; the dense grids have both in their P x B
+product; the dense stage, M <= 3, runs every start of :func:`matching_grid`, the grid of that
+matching with its random starts seeded as here), on the matching's groups in this enumeration's
+order, with ``solver.MULTI_ROUNDS`` = 2 <= ``rounds`` = 4 rounds of the same Alg. 1-2 (more
 rounds never end lower), and the search's runs without the rescue (which the grid has); tested
 in tests/sc_sfma/optimizer. So the grid alone is at or above every one of them; only the
 solver's single-start loop (the paper's Alg. 4) and its Alg. 3 re-pairings, which carry one
@@ -75,6 +75,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from semdacom.sc_sfma.optimizer.problem import Allocation, SfmaProblem
+from semdacom.sc_sfma.optimizer.solver import FAVOUR as SKEW
 from semdacom.sc_sfma.optimizer.solver import (
     continuous,
     feasible_start,
@@ -98,8 +99,9 @@ __all__ = [
 
 #: compression-ratio starts, as fractions f of the feasible interval [nu_min (19), 1]
 NU_LEVELS = (0.0, 0.5, 1.0)
-#: share of P and B a favoured group gets in the sparse grid (M >= 4)
-SKEW = 0.9
+# SKEW, the share of P and B a favoured group gets in the sparse grid (M >= 4), is the solver's
+# FAVOUR (0.9), imported above: the grid must contain the solver's favoured starts.
+
 #: dense grid (M <= 3), per M: favoured-group shares of the P x B product, and extra shares at
 #: which a group is favoured in P and B together
 DENSE_SKEWS = {2: ((0.65, 0.8, 0.9), ()), 3: ((0.9,), (0.8,))}

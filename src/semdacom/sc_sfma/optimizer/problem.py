@@ -68,7 +68,8 @@ class SfmaProblem:
             raise ValueError(f"SFMA needs an even number of users >= 2, got {n}")
         if self.scenes is None:
             self.scenes = np.full(n, -1, dtype=int)
-        self.scenes = np.asarray(self.scenes, dtype=int).reshape(-1)
+        # integers >= -1, n of them (ValueError otherwise: a cast would truncate 0.7 to scene 0)
+        self.scenes = sfma.check_scenes(self.scenes, n)
         for name in ("labels", "source_bits", "scenes"):
             if getattr(self, name).shape != (n,):
                 raise ValueError(f"{name} must have shape ({n},)")

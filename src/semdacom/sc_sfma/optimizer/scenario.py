@@ -8,8 +8,9 @@ noise figure; each user's image class is a Fashion-MNIST label drawn uniformly; 
 
 ``scene_pairs`` (default 0, the paper's scenario): that many couples of users, drawn at random,
 ask for views of one scene each (a shared scene id, the same label; their pairs are of class
-``"overlap"``, which the tables must have). The draw comes after every other, so the rest of a
-realisation does not depend on it.
+``"overlap"``, which the tables must have). The draw comes after every other, so the gains,
+the sizes and the labels of the users outside the couples do not depend on it; in each couple
+the second user takes the first's label (so the label classes of its other pairs change too).
 
 Tables: :func:`load_tables` returns the measured ``sfma_xi_<model>.json`` /
 ``sfma_distortion_<model>.json`` from ``data/tables`` when they exist, else synthetic tables of

@@ -43,7 +43,11 @@ problem that the reference's dense grid finds (cheap at M <= 3). ``info["multist
 the best point and Alg. 1-2 re-optimise the candidate (at most :data:`REPAIR_ROUNDS` times; at
 M <= :data:`DENSE_M` an accepted re-pairing's matching gets the dense stage too): with the
 single-start loop, the only runs not in the grid. Every candidate is accepted only when feasible
-and not lower, so (47) still holds. All of it is a deterministic function of the problem; at
+and not lower, so (47) still holds. No random numbers and no time limits: within one process
+the same problem gives the same result (tested), but between processes the objective can differ
+by about 1e-6 relative (1.4e-6 measured; the numerical libraries' floating-point results are
+not bit-identical from one process to the next), enough to move a rounded figure by one in its
+last digit (docs/sc_sfma/optimizer.md, "Sweeps"). At
 most 2 + 4 N_ALT runs of Alg. 1-2 (:data:`MULTI_ROUNDS` rounds each) in the multi-start stage,
 at most 2 N_FAV_GROUPS (SWAP_ROUNDS + 1) + 2 SWAP_RUNS SWAP_ROUNDS in the search (a run is
 never repeated), the dense grid on at most 1 + REPAIR_ROUNDS matchings (M <= 3) and the
