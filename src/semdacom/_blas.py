@@ -19,24 +19,29 @@ for a moment -- a question of speed, never of results.
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterator
 
 __all__ = ["one_thread"]
 
 _LIBS: list | None = None
+_LIBS_AT = -1  # len(sys.modules) when _LIBS was found
 
 
 def _blas_libs() -> list:
-    """threadpoolctl's controllers of the BLAS libraries loaded in the process (found once:
-    the search walks the process's shared libraries, far dearer than a solve)."""
-    global _LIBS
-    if _LIBS is None:
+    """threadpoolctl's controllers of the BLAS libraries loaded in the process, found again
+    only when modules were imported since (a new extension module may bring its own BLAS, as
+    torch or scipy do): the search walks the process's shared libraries, far dearer than a
+    solve, and in a running flowgraph the imports are over."""
+    global _LIBS, _LIBS_AT
+    if _LIBS is None or len(sys.modules) != _LIBS_AT:
         try:
             from threadpoolctl import ThreadpoolController
         except ImportError:  # pragma: no cover - threadpoolctl is a dependency
             _LIBS = []
         else:
             _LIBS = list(ThreadpoolController().select(user_api="blas").lib_controllers)
+        _LIBS_AT = len(sys.modules)
     return _LIBS
 
 

@@ -34,3 +34,18 @@ def test_small_solves_match_the_definition():
     y = A @ (np.arange(8) + 1j) + 1e-3 * rng.standard_normal(300)
     assert np.allclose(_lstsq(A, y), np.linalg.lstsq(A, y, rcond=None)[0], atol=1e-6)
     assert np.all(_lstsq(np.zeros((20, 3)), np.zeros(20)) == 0)  # no training energy: zeros
+
+
+def test_a_blas_loaded_after_the_first_use_is_limited_too(monkeypatch):
+    """The libraries are found again when modules were imported since the last search (CI
+    imported one after the first ``one_thread``: it stayed at 2 threads inside)."""
+    import semdacom._blas as blas
+
+    with one_thread():
+        pass
+    monkeypatch.setattr(blas, "_LIBS", [])  # as if found before any BLAS was loaded
+    ctl = ThreadpoolController().select(user_api="blas")
+    with ctl.limit(limits=2):
+        monkeypatch.setattr(blas, "_LIBS_AT", -1)  # modules imported since
+        with one_thread():
+            assert _threads() == {1}
