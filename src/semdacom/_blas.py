@@ -59,9 +59,19 @@ def one_thread() -> Iterator[None]:
         for lib in _blas_libs():
             n = lib.get_num_threads()
             if n is not None and n != 1:
-                lib.set_num_threads(1)
+                _set_threads(lib, 1)
                 changed.append((lib, n))
         yield
     finally:
         for lib, n in reversed(changed):
-            lib.set_num_threads(n)
+            _set_threads(lib, n)
+
+
+def _set_threads(lib, n: int) -> None:
+    """Set ``lib``'s thread count. threadpoolctl (3.5 on) lets only one live thread change an
+    OpenBLAS with its own thread pool and ignores the others; in a flowgraph every block has
+    its thread, so the first block to enter would have been the only one limited (and a test
+    thread after a flowgraph's none: CI). The library's own setter is called instead; the
+    process-wide effect is the one this module describes."""
+    setter = getattr(lib, "_real_set_num_threads", None)
+    (setter if callable(setter) else lib.set_num_threads)(n)

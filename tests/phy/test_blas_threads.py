@@ -49,3 +49,29 @@ def test_a_blas_loaded_after_the_first_use_is_limited_too(monkeypatch):
         monkeypatch.setattr(blas, "_LIBS_AT", -1)  # modules imported since
         with one_thread():
             assert _threads() == {1}
+
+
+def test_one_thread_limits_every_thread_not_only_the_first():
+    """threadpoolctl lets only one live thread change OpenBLAS's pool; a flowgraph's block
+    threads (or an earlier test's) must not take the limit away from the others (CI failed
+    here after the flowgraph tests)."""
+    import threading
+
+    entered, release = threading.Event(), threading.Event()
+
+    def other() -> None:
+        with one_thread():
+            entered.set()
+        release.wait(10)
+
+    t = threading.Thread(target=other)
+    t.start()
+    try:
+        assert entered.wait(10)
+        before = _threads()
+        with one_thread():
+            assert _threads() == {1}
+        assert _threads() == before
+    finally:
+        release.set()
+        t.join()
