@@ -393,7 +393,7 @@ def find_burst(
     while True:
         # junk samples: invalid windows for the metric (the kernel's own test), 0 for the
         # fine timing (sanitized below, around a candidate only)
-        m, p = schmidl_cox(raw[off:stop][b:], ns)  # indices from ``begin`` on
+        m, p = schmidl_cox(raw[begin:stop], ns)  # indices from ``begin`` on (off + b)
         above = np.flatnonzero(m > threshold)
         if stop == raw.size or (above.size and b + int(above[0]) + need + ns <= stop - off):
             break
