@@ -525,6 +525,8 @@ def ota_phase(images: int, sample_s: float, stall_s: float, progress: bool, work
         tb.msg_connect((g, "out"), (comb, "csi"))
     gate_edges(tb, tb.combiner, "csi", [(tb.zmq_csi_out, "in")], down1)
     tb.msg_connect((comb2, "csi"), (opt2, "csi"))
+    for u in (0, 1):  # plans ahead of the base station's encoders, as the first one
+        tb.msg_connect((getattr(tb, f"channel_encoder_{u}"), "sent"), (opt2, "sent"))
     tb.msg_connect((comb2, "csi"), (down2, "in"))
     tb.msg_connect((down2, "out"), (tb.zmq_csi_out, "in"))
     ends = [(getattr(tb, b), "cmd") for b in CMD_OTA_BS] + [(tb.zmq_alloc_out, "in")]

@@ -101,7 +101,10 @@ class channel_encoder(FrameSource, LinkBlock, gr.sync_block):
         before it), and from that frame on the kept PDUs go out as usual, the first image in
         the first frame of the allocation.
         Every encoder of the base station sends the same number of beacons (frame-exact, as
-        every allocation), so their frames stay aligned. Counted in ``beacons``; the images'
+        every allocation), so their frames stay aligned, as long as the allocation arrives
+        before its frame (the optimiser plans from the latest encoder's ``sent``: wire every
+        encoder's); one that arrives after it is applied at the next frame, one beacon more
+        for this encoder, and counted in ``alloc_late``. Counted in ``beacons``; the images'
         own frame numbers travel in the header (``pdu_frame``).
     seed : int
         Seed of the fbl filler symbols.
@@ -126,9 +129,10 @@ class channel_encoder(FrameSource, LinkBlock, gr.sync_block):
         self._queue: queue.Queue = queue.Queue()
         self._tx = FrameTx()  # the frame (symbols, tags) being sent
         self.setup(("pdus_in", "frames_out", "erasures", "pdus_dropped", "dropped_full",
-                    "truncated", "cmd_accepted", "cmd_rejected", "beacons"))  # fmt: skip
+                    "truncated", "cmd_accepted", "cmd_rejected", "beacons",
+                    "alloc_late"))  # fmt: skip
         self.message_in("pdus", self._on_pdus, arrived="pdus_in")
-        self.take_link_allocations(("mcs", "rc"))
+        self.take_link_allocations(("mcs", "rc"), then=self._on_alloc)
         self.message_out("sent")
 
     # ------------------------------------------------------------------ inspection
@@ -139,6 +143,13 @@ class channel_encoder(FrameSource, LinkBlock, gr.sync_block):
         return self._rc
 
     # ------------------------------------------------------------------ handlers
+    def _on_alloc(self, _: Any) -> None:
+        """An accepted allocation due at a frame already sent came late (``alloc_late``):
+        the frames from its ``apply_frame`` up to now went with the one before (or as
+        beacons), it applies from the next frame."""
+        if self._sched.last_apply_frame < self._next_frame:
+            self._counts["alloc_late"] += 1
+
     def _on_pdus(self, msg: Any) -> None:
         self._ticks += 1
         if self._queue.qsize() >= self.MAX_QUEUED:

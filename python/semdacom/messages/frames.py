@@ -109,8 +109,9 @@ def result_done_to_pmt(user: int, image_id: int | None = None) -> Any:
 
 
 def done_user(msg: Any) -> int | None:
-    """The ``user`` of a ``done`` (:func:`result_done_to_pmt`): the ``user`` key of a
-    dictionary when it is an integer, else None (a message for anyone). Never raises."""
+    """The ``user`` of a ``done`` (:func:`result_done_to_pmt`) or a ``sent``
+    (:func:`frame_sent_to_pmt`): the ``user`` key of a dictionary when it is an integer, else
+    None (a message for anyone). Never raises."""
     try:
         if not (isinstance(msg, pmt.pmt_base) and pmt.is_dict(msg)) or pmt.is_null(msg):
             return None

@@ -78,12 +78,14 @@ class mu_ascc_optimizer(Optimizer, Block, gr.basic_block):
         at the CSI's frame itself: nothing is in force yet, and encoders with ``hold`` wait
         for it); 0 (at once) with ``apply_lead < 0`` or for CSI without ``frame``. The lead
         must cover the frames in flight between the source encoders and the channel when the
-        CSI is published. With ``sent`` wired (a channel encoder's ``sent``: the frames the
+        CSI is published. With ``sent`` wired (every channel encoder's ``sent``: the frames the
         base station has started), every allocation goes at
-        ``max(CSI frame, last frame sent + 1) + apply_lead``: over the air the users report
-        CSI of frames the base station sent a while ago, and an ``apply_frame`` from the
-        CSI's frame alone was already past at the base station (the beamformer applied it
-        late, the users on time: frames decoded with beams they were not sent with). At
+        ``max(CSI frame, last frame sent + 1) + apply_lead``, the last frame sent being the
+        latest of the encoders' (they run ahead of each other by their output buffers): over
+        the air the users report CSI of frames the base station sent a while ago, and an
+        ``apply_frame`` from the CSI's frame alone was already past at the base station (the
+        beamformer applied it late, the users on time: frames decoded with beams they were
+        not sent with). At
         most 64 allocations wait in a reader
         (``AllocationSchedule.MAX_PENDING``), so the lead must stay below 64 CSI periods.
         Every allocation carries ``epoch``, this instance's random id (:meth:`epoch`; a new
@@ -182,8 +184,9 @@ class mu_ascc_optimizer(Optimizer, Block, gr.basic_block):
             self._out.fail(f"solve failed ({type(exc).__name__}: {exc})")
 
     def _on_sent(self, msg: Any) -> None:
-        """A channel encoder's ``sent``: the frame the base station is at (apply_frame)."""
-        self._out.on_sent(messages.frame_sent_from_pmt(msg))
+        """A channel encoder's ``sent``: the frame the base station is at (apply_frame; the
+        latest of its encoders', ``plumbing.publisher.AllocationPublisher.on_sent``)."""
+        self._out.on_sent(messages.frame_sent_from_pmt(msg), messages.done_user(msg))
 
     def _handle(self, msg: Any) -> None:
         csi = messages.csi_from_pmt(msg, k=self._K, positive_noise=True)

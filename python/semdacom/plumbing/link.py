@@ -38,10 +38,13 @@ class LinkBlock(Block):
             fbl_emulation.bits_per_packet(rc, self._L)
         self._mcs, self._rc = int(mcs), float(rc)
 
-    def take_link_allocations(self, keys: Sequence[str]) -> None:
+    def take_link_allocations(self, keys: Sequence[str], then: Any = None) -> None:
         """The ``cmd`` port: allocations read for this user and ``L``
-        (``messages.link_allocation``), queued on ``self._sched`` (call after the counters)."""
-        self.take_allocations(keys, lambda m: messages.link_allocation(m, self._user, self._L))
+        (``messages.link_allocation``), queued on ``self._sched`` (call after the counters);
+        ``then(None)`` after each accepted one."""
+        self.take_allocations(
+            keys, lambda m: messages.link_allocation(m, self._user, self._L), then=then
+        )
 
     def _apply_link(self, frame: int | None) -> None:
         """Apply the allocations due at ``frame``: the MCS and ``R_c`` they carry."""

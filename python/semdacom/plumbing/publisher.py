@@ -44,8 +44,10 @@ class AllocationPublisher:
         self._block, self._port, self._counts, self._logger = block, port, counts, logger
         self.epoch = self._draw_epoch(0)
         self._csi_frame: int | None = None  # frame of the last CSI planned for
-        #: the last frame the base station started sending (``sent``), when it is told
+        #: the latest frame the base station started sending (``sent``), when it is told:
+        #: the greatest of its encoders' last ``sent`` (``_sent_by``: user -> frame)
         self.frame_sent: int | None = None
+        self._sent_by: dict[Any, int] = {}
         self.msg: Any | None = None
         self.alloc: Any | None = None
         self.key: Any | None = None
@@ -112,9 +114,19 @@ class AllocationPublisher:
             return 0
         return int(csi_frame) if self.msg is None else int(csi_frame) + int(lead)
 
-    def on_sent(self, frame: int) -> None:
-        """The sender started sending ``frame`` (a channel encoder's ``sent``)."""
-        self.frame_sent = int(frame)
+    def on_sent(self, frame: int, user: Any = None) -> None:
+        """The sender ``user``'s channel encoder started sending ``frame`` (its ``sent``).
+        Allocations are planned from the latest frame any encoder has started: the encoders
+        of one base station run ahead of each other by up to their output buffers, and an
+        allocation planned from the one behind could reach the one ahead after its frame (at
+        initial access it then sends one beacon more than the others). A frame more than
+        ``FRAME_JUMP_WINDOW`` from the latest is another numbering: what the other encoders
+        said is forgotten."""
+        frame = int(frame)
+        if frame_jumped(frame, self.frame_sent):
+            self._sent_by.clear()
+        self._sent_by[user] = frame
+        self.frame_sent = max(self._sent_by.values())
 
     def fail(self, reason: str) -> None:
         """Log ``reason`` and re-publish the allocation in force (if any)."""

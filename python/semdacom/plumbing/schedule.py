@@ -73,6 +73,8 @@ class AllocationSchedule:
         # pending: [apply_frame, seq, epoch, {key: value}] sorted by apply_frame, stable
         self._pending: list[list] = []
         self.last_seq: int | None = None
+        #: the ``apply_frame`` of the last allocation queued
+        self.last_apply_frame: int | None = None
         self.epoch: int = 0
         self.applied_seq: int | None = None
         self.applied_epoch: int | None = None
@@ -117,6 +119,7 @@ class AllocationSchedule:
         kept.insert(pos, [frame, seq, epoch, values])
         self._pending = kept
         self.last_seq, self.epoch, self.reason = seq, epoch, ""
+        self.last_apply_frame = frame
         return True
 
     def accept(self, alloc: messages.Allocation) -> None:

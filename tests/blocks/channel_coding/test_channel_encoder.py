@@ -286,6 +286,37 @@ def test_beacons_reach_the_first_allocation_when_every_pdu_came_before_it() -> N
     assert c["beacons"] == 6 and c["pdus_in"] == 3 and c["frames_out"] == 9
 
 
+def test_an_allocation_after_its_frame_is_applied_next_and_counted_late() -> None:
+    """An allocation that reaches the encoder after its apply_frame was sent as a beacon (a
+    base station whose encoders ran apart, or a slow delivery) applies from the next frame:
+    one beacon more than the allocation's frame, counted in ``alloc_late`` (0 for one in
+    time), so that a flowgraph can tell a late allocation from frames gone astray."""
+    h = BlockHarness(
+        channel_encoder(mcs=3, blocklength=256, frame_len=512, hold=True, beacons=True),
+        ["sent"],
+        stream_out=True,
+    )
+    h.enc = h.blk
+    for i in range(4):
+        h.post("pdus", messages.bits_pdu({"frame": i, "image_id": 10 + i}, np.ones(40, np.uint8)))
+    h.wait_for(lambda: h.enc.counters()["beacons"] == 4)
+    # planned for frame 2, which went out as a beacon: data from frame 4 (the next one)
+    h.post("cmd", messages.alloc_to_pmt(Allocation(seq=1, apply_frame=2, mcs=np.array([4]))))
+    h.wait_for(lambda: h.enc.counters()["frames_out"] == 8)
+    # a later allocation in time (frame 20, not yet sent) is not late
+    h.post("cmd", messages.alloc_to_pmt(Allocation(seq=2, apply_frame=20, mcs=np.array([5]))))
+    h.wait_for(lambda: h.enc.counters()["cmd_accepted"] == 2)
+    time.sleep(0.05)
+    tags = h.stream_tags()
+    h.stop()
+    fr = _frames(tags)
+    assert [c.get("beacon") is True for _, _, _, c in fr] == [True] * 4 + [False] * 4
+    assert [c["pdu_image_id"] for _, _, _, c in fr[4:]] == [10, 11, 12, 13]
+    assert all(c["mcs"] == 4 for _, _, _, c in fr[4:])
+    c = h.enc.counters()
+    assert c["beacons"] == 4 and c["alloc_late"] == 1 and c["cmd_accepted"] == 2, c
+
+
 def test_a_beacon_flag_must_be_a_bool() -> None:
     info = {"user": 0, "mode": "ldpc", "L": 256, "n_bits": 0}
     assert messages.chan_info({**info, "beacon": True})["beacon"] is True

@@ -281,3 +281,27 @@ def test_sent_frames_keep_apply_frame_ahead_of_the_base_station(harness) -> None
     h.post_and_wait("sent", messages.frame_sent_to_pmt(33, 0), ("sent_in",))
     h.send(csi_msg(h=4 * bf.paper_channel(), seq=4))
     assert h.allocs()[3].apply_frame == 33 + 1 + 4
+
+
+def test_apply_frame_follows_the_latest_encoder(harness) -> None:
+    """Every channel encoder's ``sent`` wired: the encoders of a base station run ahead of
+    each other by their output buffers, and an allocation planned from the one behind
+    reached the one ahead after its frame (the over-the-air flowgraph at 10 dB: one encoder
+    sent a beacon more than the other). The plan starts from the latest frame of any
+    encoder; a junk frame from one encoder (another numbering) makes the others' forgotten
+    until they report again."""
+    h = harness(apply_lead=4)
+    for f0, f1 in ((0, 0), (1, 2), (2, 5), (3, 9)):  # user 1's encoder runs ahead
+        h.post_and_wait("sent", messages.frame_sent_to_pmt(f0, 0), ("sent_in",))
+        h.post_and_wait("sent", messages.frame_sent_to_pmt(f1, 1), ("sent_in",))
+    h.send(csi_msg(seq=1, frame=1))
+    assert h.allocs()[0].apply_frame == 9 + 1 + 4
+    h.post_and_wait("sent", messages.frame_sent_to_pmt(4, 0), ("sent_in",))  # still behind
+    h.send(csi_msg(h=2 * bf.paper_channel(), seq=2, frame=2))
+    assert h.allocs()[1].apply_frame == 9 + 1 + 4
+    h.post_and_wait("sent", messages.frame_sent_to_pmt(2**40, 0), ("sent_in",))  # junk
+    h.post_and_wait("sent", messages.frame_sent_to_pmt(12, 1), ("sent_in",))  # a new start
+    h.post_and_wait("sent", messages.frame_sent_to_pmt(10, 0), ("sent_in",))
+    assert h.blk._out.frame_sent == 12
+    h.send(csi_msg(h=3 * bf.paper_channel(), seq=3, frame=5))
+    assert h.allocs()[2].apply_frame == 12 + 1 + 4
