@@ -8,6 +8,7 @@
  */
 
 #include <gnuradio/semdacom/allocation_schedule.h>
+#include <gnuradio/semdacom/dc_blocker_kernel.h>
 #include <gnuradio/semdacom/gaussian_rng.h>
 #include <gnuradio/semdacom/miso_channel_kernel.h>
 #include <gnuradio/semdacom/superposition_kernel.h>
@@ -282,4 +283,111 @@ BOOST_AUTO_TEST_CASE(parser_bounds_power_and_beam_tolerance)
     std::vector<std::complex<double>> w64 = { 1.0 + 5e-5, 0, 0, 1.0 + 5e-5 };
     auto c64 = pmt::dict_add(d, pmt::intern("w"), pmt::init_c64vector(4, w64));
     BOOST_CHECK(!parse_beam_allocation(c64, 2, 2, out, why));
+}
+
+namespace {
+// out[n] = x[n - 2(D-1)] - ma^4 x[n] (long) or x[n - (D-1)] - ma^2 x[n] (short), each
+// moving average of length D formed directly from its window, in double precision
+std::vector<std::complex<double>>
+dc_reference(const std::vector<gr_complex>& x, int D, bool lf)
+{
+    const size_t n = x.size();
+    std::vector<std::complex<double>> u(x.begin(), x.end()), v(n);
+    const int stages = lf ? 4 : 2;
+    for (int s = 0; s < stages; s++) {
+        for (size_t i = 0; i < n; i++) {
+            std::complex<double> acc = 0;
+            for (int j = 0; j < D && static_cast<size_t>(j) <= i; j++) {
+                acc += u[i - j];
+            }
+            v[i] = acc / static_cast<double>(D);
+        }
+        u.swap(v);
+    }
+    const size_t delay = lf ? 2 * (D - 1) : D - 1;
+    std::vector<std::complex<double>> out(n);
+    for (size_t i = 0; i < n; i++) {
+        const std::complex<double> d =
+            i >= delay ? std::complex<double>(x[i - delay]) : std::complex<double>(0);
+        out[i] = d - u[i];
+    }
+    return out;
+}
+} // namespace
+
+BOOST_AUTO_TEST_CASE(dc_blocker_is_yates_and_does_not_depend_on_the_cut)
+{
+    gaussian_rng g(5);
+    for (bool lf : { true, false }) {
+        for (int D : { 2, 3, 32, 100 }) {
+            const size_t n = 2000;
+            auto x = random_vec(g, n);
+            for (size_t i = 0; i < n; i++) {
+                x[i] += gr_complex(3.0f, -2.0f); // the DC to remove
+            }
+            dc_blocker_kernel whole(D, lf), parts(D, lf);
+            BOOST_CHECK_EQUAL(whole.group_delay(), lf ? 2 * D - 2 : D - 1);
+            std::vector<gr_complex> a(n), b(n);
+            whole.filter(x.data(), a.data(), n);
+            // the same stream in uneven pieces (1, 7, 63, ...) and in place: the same
+            // bits
+            b = x;
+            size_t at = 0, len = 1;
+            while (at < n) {
+                const size_t m = std::min(len, n - at);
+                parts.filter(b.data() + at, b.data() + at, m);
+                at += m;
+                len = len * 7 + 1;
+            }
+            BOOST_CHECK(a == b);
+            const auto ref = dc_reference(x, D, lf);
+            double err = 0;
+            for (size_t i = 0; i < n; i++) {
+                err = std::max(err, std::abs(std::complex<double>(a[i]) - ref[i]));
+            }
+            BOOST_CHECK_SMALL(err, 2e-5);
+            // after the filter's memory (4 or 2 averages and the delay) the DC is gone
+            std::complex<double> mean = 0;
+            const size_t settle = static_cast<size_t>(lf ? 4 * D : 2 * D);
+            for (size_t i = settle; i < n; i++) {
+                mean += std::complex<double>(a[i]);
+            }
+            mean /= static_cast<double>(n - settle);
+            BOOST_CHECK_SMALL(std::abs(mean), 0.15);
+        }
+    }
+    BOOST_CHECK_THROW(dc_blocker_kernel(1, true), std::invalid_argument);
+}
+
+BOOST_AUTO_TEST_CASE(dc_blocker_forgets_a_bad_sample)
+{
+    // a NaN and an infinity count as 0 (the same output as with 0 there, every sample
+    // finite); a huge sample, once it has left the windows (4 averages of D and the
+    // delay), is forgotten: the output of the stream with it at 0
+    gaussian_rng g(6);
+    const int D = 32;
+    const size_t n = 3000;
+    auto x = random_vec(g, n);
+    auto clean = x;
+    const size_t bad[] = { 100, 400, 700 };
+    x[bad[0]] = gr_complex(std::nanf(""), 0);
+    x[bad[1]] = gr_complex(INFINITY, -INFINITY);
+    x[bad[2]] = gr_complex(3e37f, 3e37f);
+    for (size_t b : bad) {
+        clean[b] = 0;
+    }
+    dc_blocker_kernel k(D, true), kc(D, true);
+    std::vector<gr_complex> a(n), c(n);
+    k.filter(x.data(), a.data(), n);
+    kc.filter(clean.data(), c.data(), n);
+    double err = 0;
+    for (size_t i = 0; i < n; i++) {
+        BOOST_REQUIRE(std::isfinite(a[i].real()) && std::isfinite(a[i].imag()));
+        if (i < bad[2]) {
+            BOOST_REQUIRE(a[i] == c[i]);
+        } else if (i >= bad[2] + 6 * D) {
+            err = std::max(err, static_cast<double>(std::abs(a[i] - c[i])));
+        }
+    }
+    BOOST_CHECK_SMALL(err, 1e-6);
 }

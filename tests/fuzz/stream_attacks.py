@@ -164,6 +164,7 @@ def capture_ota() -> dict[str, Segment]:
         "csi_estimator": _segment(rec["est"]),
         "channel_decoder": _segment(rec["dec"]),
         "frame_tagger": _segment([(rec["fs"][0][0], [])]),
+        "dc_blocker": _segment([(rec["fs"][0][0], [])]),
         "phy_probe": _segment([(x, []) for x, _ in rec["ch"]]),
         "tx_level": _segment([(x, []) for x, _ in rec["ch"]]),
         "pa_model": _segment([(x, []) for x, _ in rec["ch"]]),
@@ -308,6 +309,7 @@ CASES: dict[str, StreamCase] = {
         "ota", lambda r: _good_pdus(r.dbg["pdus"]), out_ports=("pdus",)),
     "frame_tagger": StreamCase(
         lambda: semdacom.frame_tagger(frame_len=SLOT), "ota", _finite, n_out=1),
+    "dc_blocker": StreamCase(lambda: semdacom.dc_blocker(64, True), "ota", _finite, n_out=1),
     "phy_probe": StreamCase(
         lambda: semdacom.phy_probe(user=0), "ota", lambda r: r.blk.nitems_read(1)),
     "tx_level": StreamCase(

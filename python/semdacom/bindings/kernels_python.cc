@@ -16,6 +16,7 @@ namespace py = pybind11;
 
 #include "binding_util.h"
 #include <gnuradio/semdacom/allocation_schedule.h>
+#include <gnuradio/semdacom/dc_blocker_kernel.h>
 #include <gnuradio/semdacom/gaussian_rng.h>
 #include <gnuradio/semdacom/matrix_mixer.h>
 #include <gnuradio/semdacom/miso_channel_kernel.h>
@@ -115,6 +116,31 @@ void bind_kernels(py::module& m)
         .def("nominal_h", &miso_channel_kernel::nominal_h)
         .def("noise_var", &miso_channel_kernel::noise_var);
     def_process(channel, &miso_channel_kernel::n_t, &miso_channel_kernel::k);
+
+    py::class_<dc_blocker_kernel>(m,
+                                  "dc_blocker_kernel",
+                                  "Yates DC blocker as GNU Radio's dc_blocker_cc "
+                                  "computes it: in (1, n) -> out (1, n)")
+        .def(py::init<int, bool>(), py::arg("length"), py::arg("long_form") = true)
+        .def("group_delay", &dc_blocker_kernel::group_delay)
+        .def(
+            "process",
+            [](dc_blocker_kernel& k, carray in, carray out) {
+                size_t n_in = 0, n_out = 0;
+                auto pi = rows_of<const gr_complex*>(in, 1, "in", n_in);
+                if (!out.writeable()) {
+                    throw std::invalid_argument("out must be writeable");
+                }
+                auto po = rows_of<gr_complex*>(out, 1, "out", n_out);
+                if (n_in != n_out) {
+                    throw std::invalid_argument(
+                        "in and out must have the same number of samples");
+                }
+                py::gil_scoped_release release;
+                k.filter(pi[0], po[0], n_in);
+            },
+            py::arg("inp"),
+            py::arg("out"));
 
     py::class_<gaussian_rng>(m, "gaussian_rng", "Seeded CN(0, var) generator")
         .def(py::init<uint64_t>(), py::arg("seed") = 0)

@@ -25,6 +25,7 @@ void bind_superposition_beamformer(py::module& m);
 void bind_miso_channel(py::module& m);
 void bind_kernels(py::module& m);
 void bind_ldpc_fec(py::module& m);
+void bind_dc_blocker(py::module& m);
 // ) END BINDING_FUNCTION_PROTOTYPES
 
 
@@ -57,5 +58,6 @@ PYBIND11_MODULE(semdacom_python, m)
     bind_miso_channel(m);
     bind_kernels(m);
     bind_ldpc_fec(m);
+    bind_dc_blocker(m);
     // ) END BINDING_FUNCTION_CALLS
 }
