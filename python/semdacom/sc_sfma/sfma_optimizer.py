@@ -103,6 +103,13 @@ class sfma_optimizer(Optimizer, Block, gr.basic_block):
         id (:meth:`epoch`; a new one when the CSI frame counter jumps, counted in
         ``frame_resets``), so that a restarted optimiser is taken although its ``seq`` starts
         from 1 again (``plumbing.publisher.AllocationPublisher``).
+    dense : bool
+        Run the solver's dense stage (``solver.solve(dense=True)``, M <= 3: the pairing within
+        1.1 % of the reference in the benchmark) after its multi-start and search stages. Off
+        by default: at K = 4 it takes 2-4 s per solve here against about 0.35 s without it,
+        and in a closed loop the allocation must arrive within the lead (at the default the
+        gain change of examples/sfma_loopback.grc came after its apply_frame on a loaded
+        machine).
     """
 
     def __init__(
@@ -121,6 +128,7 @@ class sfma_optimizer(Optimizer, Block, gr.basic_block):
         distortion_table: str = "",
         pairing: str = "dfg",
         apply_lead: int = -1,
+        dense: bool = False,
     ) -> None:
         gr.basic_block.__init__(self, name="sfma_optimizer", in_sig=None, out_sig=None)
         lab = np.asarray(labels, dtype=np.int64).reshape(-1)
@@ -178,6 +186,7 @@ class sfma_optimizer(Optimizer, Block, gr.basic_block):
             n0=10 ** ((float(noise_dbm_hz) - 30) / 10),
         )
         self._pairing = pairing
+        self._dense = bool(dense)
         self._seq = 0
         # counters: CSI in/rejected, solves, failed and infeasible solves, allocations out,
         # re-publications, CSI frame counter jumps (each a new epoch: plumbing.publisher)
@@ -205,7 +214,7 @@ class sfma_optimizer(Optimizer, Block, gr.basic_block):
             if self._pairing == "channel":
                 alloc = solve(prob, pairing="fixed", init_pairs=channel_pairs(prob))
             else:
-                alloc = solve(prob)
+                alloc = solve(prob, dense=self._dense)
         except Exception as exc:  # a failed solve must never kill the scheduler thread
             self._counts["solve_failed"] += 1
             self._out.fail(f"solve failed ({type(exc).__name__}: {exc})")

@@ -213,3 +213,29 @@ def test_scenes_with_tables_lacking_overlap_are_refused(tmp_path) -> None:
             xi_table=str(path),
             distortion_table="synthetic",
         )
+
+
+def test_the_dense_stage_is_off_by_default_and_can_be_asked_for(harness) -> None:
+    """K = 4 (M = 2 <= DENSE_M): by default the block solves without the solver's dense stage
+    (seconds per solve at K = 4; a closed loop's allocation must arrive within the lead);
+    ``dense=True`` runs it, and its allocation is the library's ``solve(prob)`` (no worse)."""
+    from semdacom.sc_sfma.optimizer.solver import solve
+
+    labels = (0, 0, 5, 7)
+    g = make_problem(4, n=4).gains
+    objectives = []
+    for dense in (False, True):
+        h = harness(labels=labels, dense=dense)
+        h.send(csi(g))
+        (a,) = h.allocs()
+        objectives.append(a.objective)
+        h.stop()
+    prob = SfmaProblem(
+        gains=g, labels=np.array(labels), source_bits=np.full(4, 64 * 6272.0), d_max=0.4,
+        xi_table=sfma.synthetic_xi_table("sc_sfma", seed=100),
+        dist_table=sfma.synthetic_distortion_table("sc_sfma", seed=200),
+        p_max=0.1, b_tot=10e6, e_max=3e-3 * 4, t_max=0.1, n0=10 ** ((-165.0 - 30) / 10),
+    )  # fmt: skip
+    assert objectives[0] == pytest.approx(solve(prob, dense=False).objective, rel=1e-6)
+    assert objectives[1] == pytest.approx(solve(prob).objective, rel=1e-6)
+    assert objectives[1] >= objectives[0] * (1 - 1e-9)

@@ -392,3 +392,17 @@ def test_dense_stage_reaches_the_reference_on_its_own_matching(tables, n, seed):
     assert 0 < ms["dense_runs"] <= len(grid) * len(ms["dense_matchings"])
     # starts="single" runs no stage at all
     assert "multistart" not in solve(prob, starts="single").info
+
+
+@pytest.mark.parametrize("n, seed", DENSE_CASES[:2])
+def test_without_the_dense_stage_the_solve_stops_at_the_search(tables, n, seed):
+    """``dense=False`` (the closed loop's sfma_optimizer default: the stage takes seconds at
+    K = 4): no dense run, the search stage's point is the answer, and it is no better than
+    the dense stage's (which raised it on these instances)."""
+    prob = make_problem(seed, n=n, tables=tables)
+    fast, full = solve(prob, dense=False), solve(prob)
+    ms = fast.info["multistart"]
+    assert fast.info["dense"] is False and full.info["dense"] is True
+    assert ms["dense_runs"] == 0 and ms["dense_matchings"] == []
+    assert fast.feasible and fast.objective < full.objective
+    assert ms["dense_objective"] == ms["search_objective"]

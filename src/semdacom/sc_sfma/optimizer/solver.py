@@ -497,10 +497,10 @@ def _dense(runs: _Runs, pairs: NDArray, info: dict) -> None:
 
 
 def _multistart(
-    prob: SfmaProblem, cur: Allocation, edges: NDArray, pairing: str
+    prob: SfmaProblem, cur: Allocation, edges: NDArray, pairing: str, dense: bool = True
 ) -> tuple[Allocation, dict]:
     """The multi-start and search stages (module docstring) from the single-start loop's
-    point ``cur``."""
+    point ``cur``; the dense stage too with ``dense``."""
     m = prob.m
     info = {"runs": 0, "repairs": 0, "from": "single", "dense_runs": 0, "dense_matchings": []}
     if m == 1:
@@ -526,7 +526,7 @@ def _multistart(
     if pairing == "dfg":
         _search(prob, runs, edges, info)
     info["search_objective"] = obj(runs.best)
-    dense = pairing == "dfg" and m <= DENSE_M
+    dense = dense and pairing == "dfg" and m <= DENSE_M
     if dense:
         _dense(runs, runs.best.pairs, info)
     info["dense_objective"] = obj(runs.best)
@@ -567,13 +567,17 @@ def solve(
     max_outer: int = 6,
     tol: float = 1e-4,
     starts: str = "multi",
+    dense: bool = True,
 ) -> Allocation:
     """Alg. 4: joint pairing, compression ratio and power-bandwidth allocation for problem (20).
 
     ``pairing``: ``"dfg"`` (Alg. 3 each outer iteration) or ``"fixed"`` (keep the initial
     pairing). ``resources``: ``"sca"`` (Alg. 2) or ``"equal"`` (P, B at the equal split).
     ``starts``: ``"multi"`` (default: the single-start loop, then the multi-start stage of the
-    module docstring) or ``"single"`` (the paper's Alg. 4 alone).
+    module docstring) or ``"single"`` (the paper's Alg. 4 alone). ``dense``: with ``"multi"``,
+    the dense stage at M <= :data:`DENSE_M` (default; it takes seconds at K = 4 where the
+    stages before it take a few hundred ms: the closed loop's ``sfma_optimizer`` leaves it
+    out by default, its allocation must arrive within the lead).
     Returns an :class:`Allocation` with ``feasible``, ``slacks`` and ``history``; when no
     feasible point is found its ``status`` says why. ``info["single_objective"]`` is the
     single-start loop's objective (None if infeasible), ``info["multistart"]`` the stage's
@@ -646,7 +650,7 @@ def solve(
             break
     single = cur.objective if cur.feasible else None
     if starts == "multi" and resources == "sca":
-        cur, ms_info = _multistart(prob, cur, edges, pairing)
+        cur, ms_info = _multistart(prob, cur, edges, pairing, dense)
         if cur.feasible:
             history.append(cur.objective)
         cur.info["multistart"] = ms_info
@@ -656,6 +660,7 @@ def solve(
     cur.info["edges"] = int(len(edges))
     cur.solver = f"sfma/{pairing}/{resources}"
     cur.info["starts"] = starts
+    cur.info["dense"] = bool(dense)
     cur.status = "ok" if cur.feasible else "infeasible: " + ",".join(violations(cur.slacks))
     cur.solve_ms = (time.perf_counter() - t0) * 1e3
     return cur
