@@ -38,6 +38,7 @@ import pmt
 from gnuradio.semdacom import messages
 from gnuradio.semdacom.plumbing.meta import erasure_meta, pdu_or_bare
 from gnuradio.semdacom.plumbing.schedule import AllocationSchedule
+from gnuradio.semdacom.plumbing.torch_threads import block_thread
 
 __all__ = ["Block", "guarded"]
 
@@ -136,6 +137,7 @@ class Block:
 
         def on_msg(msg: Any) -> None:
             t0 = time.thread_time()
+            block_thread()  # torch on one intra-op thread in a block thread (torch_threads)
             if self._done_held is not None:
                 self._done_busy(True)
             if arrived is not None:

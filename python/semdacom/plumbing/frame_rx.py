@@ -22,6 +22,7 @@ import numpy as np
 import pmt
 from gnuradio.semdacom import messages
 from gnuradio.semdacom.plumbing.meta import to_int
+from gnuradio.semdacom.plumbing.torch_threads import block_thread
 
 __all__ = ["MAX_FRAME", "FrameCutter", "FrameReceiver"]
 
@@ -127,6 +128,7 @@ class FrameReceiver:
     def work(self, input_items, output_items):
         x = input_items[0]
         t0 = time.thread_time()
+        block_thread()  # torch on one intra-op thread in a block thread (torch_threads)
         n = len(x)
         try:
             start = self.nitems_read(0)

@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from gnuradio.semdacom.plumbing.torch_threads import block_thread
+
 __all__ = ["PduWorker"]
 
 
@@ -84,6 +86,7 @@ class PduWorker:
     def _run(self) -> None:
         while True:
             items = [self._q.get()]
+            block_thread()  # torch on one intra-op thread here too (plumbing.torch_threads)
             while len(items) < self._batch and items[-1] is not _STOP:
                 try:
                     items.append(self._q.get_nowait())
