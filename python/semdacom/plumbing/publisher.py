@@ -40,6 +40,9 @@ class AllocationPublisher:
     numbering, as ``csi_combiner`` starts over on the same jump.
     """
 
+    #: encoders (``sent`` users) remembered at most
+    MAX_SENDERS = 64
+
     def __init__(self, block, port: Any, counts: dict, logger) -> None:
         self._block, self._port, self._counts, self._logger = block, port, counts, logger
         self.epoch = self._draw_epoch(0)
@@ -126,6 +129,8 @@ class AllocationPublisher:
         if frame_jumped(frame, self.frame_sent):
             self._sent_by.clear()
         self._sent_by[user] = frame
+        if len(self._sent_by) > self.MAX_SENDERS:  # junk user ids: keep the latest senders
+            del self._sent_by[min(self._sent_by, key=self._sent_by.__getitem__)]
         self.frame_sent = max(self._sent_by.values())
 
     def fail(self, reason: str) -> None:

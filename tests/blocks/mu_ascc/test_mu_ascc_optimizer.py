@@ -305,3 +305,8 @@ def test_apply_frame_follows_the_latest_encoder(harness) -> None:
     assert h.blk._out.frame_sent == 12
     h.send(csi_msg(h=3 * bf.paper_channel(), seq=3, frame=5))
     assert h.allocs()[2].apply_frame == 12 + 1 + 4
+    # junk user ids do not grow the memory: the latest senders are kept
+    for u in range(2, 300):
+        h.post_and_wait("sent", messages.frame_sent_to_pmt(12, u), ("sent_in",))
+    assert len(h.blk._out._sent_by) <= h.blk._out.MAX_SENDERS
+    assert h.blk._out.frame_sent == 12
