@@ -164,10 +164,22 @@ def _post(block, port: str, msg) -> None:
     block.to_basic_block()._post(pmt.intern(port), msg)
 
 
+def _children_cpu() -> float:
+    """CPU seconds of this process's children that have ended and been waited for
+    (``csi_estimator``'s helper process, stopped with the flowgraph)."""
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def _run(tb, done, timeout_s: float, poll_s: float = 0.01) -> tuple[float, float, bool]:
-    """Start ``tb``, wait until ``done()``; returns (wall seconds from start to done, process
-    CPU seconds over it, whether it finished); the flowgraph is stopped after."""
+    """Start ``tb``, wait until ``done()``; returns (wall seconds from start to done, CPU
+    seconds over it of the process, plus those of the helper processes started with the
+    flowgraph, start-up included, counted once they have ended with it; whether it
+    finished); the flowgraph is stopped after."""
     cpu0, t0 = time.process_time(), time.monotonic()
+    kids0 = _children_cpu()
     tb.start()
     ok = True
     try:
@@ -180,7 +192,7 @@ def _run(tb, done, timeout_s: float, poll_s: float = 0.01) -> tuple[float, float
     finally:
         tb.stop()
         tb.wait()
-    return wall, cpu, ok
+    return wall, cpu + _children_cpu() - kids0, ok
 
 
 # ---------------------------------------------------------------------------------------------

@@ -66,13 +66,14 @@ def beacons(tb) -> int:
 
 def initial_access(tb) -> int:
     """The beacons each encoder sent, checked against the first allocation: both encoders
-    sent beacons up to its ``apply_frame`` and no further (the allocation reached them in
-    time, ``alloc_late`` 0: the optimiser plans from the latest encoder's ``sent``), so their
-    frames stay aligned. Returns the number of beacons."""
+    sent beacons up to its ``apply_frame`` and no further (it reached them in time: the
+    optimiser plans from the latest encoder's ``sent``; one late would have added a beacon,
+    and ``alloc_late``), so their frames stay aligned. Returns the number of beacons. (A later
+    allocation may still come late on a loaded machine, counted in ``alloc_late``: shown.)"""
     first = messages.alloc_from_pmt(tb.allocs.get_message(0), k=2).apply_frame
     c = [getattr(tb, f"channel_encoder_{u}").counters() for u in (0, 1)]
-    got = [(x["beacons"], x["alloc_late"]) for x in c]
-    assert 1 <= first and got == [(first, 0)] * 2, (first, got)
+    beacons = [x["beacons"] for x in c]
+    assert 1 <= first and beacons == [first, first], (first, beacons, [x["alloc_late"] for x in c])
     return first
 
 
@@ -303,3 +304,20 @@ def test_a_user_whose_bursts_are_lost_still_gets_one_result_per_image(mu_ascc_ot
     assert du["frames_missing"] == dec["frames_missing"]
     assert du["erased"] == dec["frames_erased"] >= dec["frames_missing"]
     assert (du["codewords"], du["codewords_lost"]) == (dec["codewords"], dec["codewords_lost"])
+
+
+def test_csi_estimators_in_helper_processes(mu_ascc_ota_sim) -> None:
+    """``csi_helper`` (each user's csi_estimator computes its bursts in a helper process, off
+    the interpreter lock; issue 23): every burst computed there, none failed, the helpers gone
+    with the flowgraph, and the loop as without them: initial access frame-exact, every image
+    in gives one result out."""
+    n = 20
+    tb = run_ota_sim(mu_ascc_ota_sim, n_images=n, snr_db=10.0, csi_helper=1)
+    n_b = initial_access(tb)
+    for u in (0, 1):
+        est = getattr(tb, f"csi_estimator_{u}")
+        c = est.counters()
+        assert c["in_helper"] == c["bursts"] == n + n_b and c["helper_failed"] == 0, c
+        assert not est._helper.alive
+        s = getattr(tb, f"metrics_{u}").summary()["counts"]
+        assert s["refs"] == s["results"] == n and s["malformed"] == 0, s

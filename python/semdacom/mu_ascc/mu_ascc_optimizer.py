@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from gnuradio import gr
 from gnuradio.semdacom import messages
-from gnuradio.semdacom.plumbing.base import Block
+from gnuradio.semdacom.plumbing.base import Block, guarded
 from gnuradio.semdacom.plumbing.checks import check_choice, check_finite, check_int
 from gnuradio.semdacom.plumbing.publisher import Optimizer
 
@@ -188,6 +188,16 @@ class mu_ascc_optimizer(Optimizer, Block, gr.basic_block):
         latest of its encoders', ``plumbing.publisher.AllocationPublisher.on_sent``)."""
         self._out.on_sent(messages.frame_sent_from_pmt(msg), messages.done_user(msg))
 
+    def _drain_sent(self) -> None:
+        """Take the ``sent`` messages still queued before planning: GNU Radio hands a block
+        one input port's queue before the next's, so a CSI could be planned while the
+        encoders' latest ``sent`` waited behind it (right after initial access the queued
+        images leave back to back, and an allocation planned 8 frames behind reached the
+        encoders at its very frame). Each is handled as the port would (counted, a malformed
+        one logged and dropped)."""
+        for m in self.take_queued("sent", 4096, counter="sent_in"):
+            guarded(self.logger, self._counts, "sent_rejected", self._on_sent, m)
+
     def _handle(self, msg: Any) -> None:
         csi = messages.csi_from_pmt(msg, k=self._K, positive_noise=True)
         if csi.n_t > MAX_N_T:
@@ -216,6 +226,7 @@ class mu_ascc_optimizer(Optimizer, Block, gr.basic_block):
         sol.solve_ms = (time.perf_counter() - t0) * 1e3
         if not math.isfinite(sol.objective):
             raise ValueError("the objective is not finite")
+        self._drain_sent()
         apply_frame = self._out.apply_frame(csi.frame, self._apply_lead)
         fields = sol.allocation_fields(self._seq + 1, apply_frame)
         fields["epoch"] = self._out.epoch  # this instance (plumbing.publisher)

@@ -26,6 +26,7 @@ from gnuradio.semdacom.plumbing.ota import (
 )
 from gnuradio.semdacom.plumbing.ota import pilot_power as _check_power
 
+from semdacom._offload import Offload, OffloadDied
 from semdacom.channel_coding import ota
 
 __all__ = ["csi_estimator"]
@@ -85,6 +86,16 @@ class csi_estimator(BurstBlock, Block, gr.basic_block):
         Channel taps fitted per antenna (symbol-spaced).
     precursor : int
         How many of them lie before the main path (``0 <= precursor < taps``).
+    helper_process : bool
+        Compute each burst's channel fit, equalisation and header (``ota.receive_burst``) in
+        a helper process (``semdacom._offload``, started with the flowgraph, one burst at a
+        time, in order): the block's thread waits for it without the interpreter lock, so
+        the other Python blocks run meanwhile on the other core (issue 23: the user receiver's
+        Python blocks were serialised on the lock). The results are the same (tested). A
+        helper that cannot start or dies is logged and counted (``helper_failed``) and the
+        bursts are computed in the block's thread from then on; ``in_helper`` counts the
+        bursts the helper computed. Default off (one process less; a flowgraph script run
+        this way needs nothing special: the helper imports only ``semdacom``).
     """
 
     WORK_ERRORS = "errors"
@@ -93,7 +104,7 @@ class csi_estimator(BurstBlock, Block, gr.basic_block):
         self, user: int = 0, k: int = 2, n_t: int = 2, preamble_len: int = 127, n_pilots: int = 16,
         pilot_power: float = 1.0, header_mcs: int = 2, payload_len: int = 4096,
         blocklength: int = 256, pilot_spacing: int = ota.PILOT_SPACING, taps: int = ota.TAPS,
-        precursor: int = ota.PRECURSOR,
+        precursor: int = ota.PRECURSOR, helper_process: bool = False,
     ) -> None:  # fmt: skip
         self._layout = burst_layout(k, n_t, preamble_len, n_pilots, header_mcs, payload_len,
                                     0, pilot_spacing)  # fmt: skip
@@ -117,7 +128,9 @@ class csi_estimator(BurstBlock, Block, gr.basic_block):
         self._history: collections.deque = collections.deque(maxlen=HISTORY)
         self.setup(("bursts", "headers_ok", "header_failed", "frames_missed",
                     "no_frame_for_user", "header_failed_unplaced", "reports", "payloads_out",
-                    "errors"))  # fmt: skip
+                    "errors", "in_helper", "helper_failed"))  # fmt: skip
+        self._helper = Offload(f"csi_estimator_{self._user}") if helper_process else None
+        self._helper_on = False  # started with the flowgraph and not found dead
 
     # ------------------------------------------------------------------ inspection
     def last_estimate(self) -> ota.ReceivedBurst | None:
@@ -177,9 +190,44 @@ class csi_estimator(BurstBlock, Block, gr.basic_block):
         self._buf = self._buf[cut:]
         self._buf_start += cut
 
+    # ------------------------------------------------------------------ the helper process
+    def start(self) -> bool:
+        if self._helper is not None:
+            try:
+                self._helper.start()
+                self._helper_on = True
+            except OffloadDied as exc:
+                self._counts["helper_failed"] += 1
+                self.logger.error(f"{exc}: the bursts are computed in the block's thread")
+        return True
+
+    def stop(self) -> bool:
+        self._helper_on = False
+        if self._helper is not None:
+            self._helper.stop()
+        return True
+
+    def _receive(self, y: np.ndarray) -> ota.ReceivedBurst:
+        """``ota.receive_burst`` of one burst: in the helper process while it runs (the
+        block's thread waits without the interpreter lock), else here. A helper found dead
+        is counted in ``helper_failed`` and logged, and this burst and the next are computed
+        here; an error of the burst itself is raised either way."""
+        args = (y, self._layout, self._power, self._taps, self._precursor)
+        if self._helper_on:
+            try:
+                rb = self._helper.call(ota.receive_burst, *args)
+            except OffloadDied as exc:
+                self._helper_on = False
+                self._counts["helper_failed"] += 1
+                self.logger.error(f"{exc}: the bursts are computed in the block's thread")
+            else:
+                self._counts["in_helper"] += 1
+                return rb
+        return ota.receive_burst(*args)
+
     def _burst(self, y: np.ndarray) -> None:
         self._counts["bursts"] += 1
-        rb = ota.receive_burst(y, self._layout, self._power, self._taps, self._precursor)
+        rb = self._receive(y)
         self._last = rb
         frame: int | None = None
         entry: dict | None = None

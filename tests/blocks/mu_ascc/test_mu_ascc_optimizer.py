@@ -310,3 +310,21 @@ def test_apply_frame_follows_the_latest_encoder(harness) -> None:
         h.post_and_wait("sent", messages.frame_sent_to_pmt(12, u), ("sent_in",))
     assert len(h.blk._out._sent_by) <= h.blk._out.MAX_SENDERS
     assert h.blk._out.frame_sent == 12
+
+
+def test_sent_messages_queued_behind_a_csi_are_taken_before_planning() -> None:
+    """GNU Radio hands a block one port's queue before the next's: a CSI can be handled while
+    the encoders' latest ``sent`` still wait (right after initial access the queued images
+    leave back to back, and an allocation was planned 8 frames behind). The block takes them
+    first; a malformed one among them is counted and dropped as on the port."""
+    blk = mu_ascc_optimizer(apply_lead=4)
+    port = pmt.intern("sent")
+    for f in (10, 11, 12):
+        blk.to_basic_block()._post(port, messages.frame_sent_to_pmt(f, 0))
+    blk.to_basic_block()._post(port, messages.meta_to_pmt({"frame": 3}))  # malformed
+    blk.to_basic_block()._post(port, messages.frame_sent_to_pmt(14, 1))
+    blk._handle(csi_msg(seq=1, frame=2))
+    assert blk.last_allocation().apply_frame == 14 + 1 + 4
+    c = blk.counters()
+    assert c["sent_in"] == 5 and c["sent_rejected"] == 1, c
+    assert blk.to_basic_block().nmsgs(port) == 0

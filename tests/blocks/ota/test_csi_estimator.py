@@ -45,8 +45,8 @@ def bursts(user, frames, nv, seed=0, noise_bursts=(), entries=None, taps=(1.0,),
     return np.concatenate(parts).astype(np.complex64), tags, pays, lay
 
 
-def run(user, y, tags, chunk=0):
-    blk = semdacom.csi_estimator(user=user, pilot_power=P, blocklength=256, **LAY)
+def run(user, y, tags, chunk=0, **kw):
+    blk = semdacom.csi_estimator(user=user, pilot_power=P, blocklength=256, **LAY, **kw)
     if chunk:
         blk.set_max_noutput_items(chunk)
     tb = gr.top_block()
@@ -163,3 +163,48 @@ def test_a_header_lost_before_the_users_first_frame_gives_no_payload() -> None:
 def test_bad_parameters_are_refused(kw) -> None:
     with pytest.raises(ValueError):
         semdacom.csi_estimator(**{**LAY, **kw})
+
+
+def test_a_helper_process_gives_the_same_results_and_a_dead_one_is_replaced_by_the_thread(
+) -> None:  # fmt: skip
+    """``helper_process``: every burst computed in the helper (``in_helper``), the same
+    reports and payloads as in the block's thread; a helper killed during the run is logged
+    and counted (``helper_failed``) and the remaining bursts are computed in the block's
+    thread, none lost."""
+    frames = list(range(3, 15))
+    y, tags, _, _ = bursts(1, frames, 0.05, seed=5)
+    ref_blk, ref_out, ref_tags, ref_rep = run(1, y, tags)
+    blk, out, stags, rep = run(1, y, tags, helper_process=True)
+    c = blk.counters()
+    assert c["in_helper"] == c["bursts"] == 12 and c["helper_failed"] == 0, c
+    assert np.array_equal(out, ref_out)
+    assert [(o, k, pmt.write_string(v)) for o, k, v in stags] == [
+        (o, k, pmt.write_string(v)) for o, k, v in ref_tags
+    ]
+    assert [r[2] for r in rep] == frames
+    for a, b in zip(rep, ref_rep, strict=True):
+        assert np.array_equal(a[0].h, b[0].h) and np.array_equal(a[0].noise_var, b[0].noise_var)
+    assert ref_blk.counters()["in_helper"] == 0
+    assert not blk._helper.alive  # stopped with the flowgraph
+
+    # killed after 4 bursts: the rest in the block's thread
+    blk = semdacom.csi_estimator(user=1, pilot_power=P, blocklength=256, helper_process=True,
+                                 **LAY)  # fmt: skip
+    helper_call = blk._helper.call
+
+    def call_then_kill(*a):
+        out = helper_call(*a)
+        if blk._helper.calls == 5:  # the start's ping, then 4 bursts
+            blk._helper._proc.kill()
+            blk._helper._proc.wait()
+        return out
+
+    blk._helper.call = call_then_kill
+    tb = gr.top_block()
+    src, snk = blocks.vector_source_c(y.tolist(), False, 1, tags), blocks.vector_sink_c()
+    tb.connect(src, blk, snk)
+    tb.run()
+    c = blk.counters()
+    assert c["in_helper"] == 4 and c["helper_failed"] == 1, c
+    assert c["bursts"] == c["payloads_out"] == 12 and c["errors"] == 0, c
+    assert np.array_equal(np.array(snk.data(), np.complex64), ref_out)
