@@ -27,7 +27,9 @@ from ``start()`` until both metrics sinks hold a result for every image, and
 ``user_rx_bursts_decoded_pct`` the share of the recording's bursts whose payload the channel
 decoder recovered whole (no codeword lost, not erased, not missing). Beside them, against
 ``budget_ms_per_burst`` (20 ms: one burst period at 2 MS/s): ``cpu_ms_per_burst`` (the
-process), ``two_core_bound_msps`` (the rate if that CPU time were spread evenly over two
+process and the CSI estimator's helper process, ``csi_helper`` 1 as in the example; the
+helper's start-up included; ``--csi-helper 0`` runs the estimator in its own thread),
+``two_core_bound_msps`` (the rate if that CPU time were spread evenly over two
 idle cores) and ``python_blocks_cpu_ms_per_burst`` (the Python blocks, which share one
 interpreter lock outside numpy's and torch's own loops). CPU times grow with the machine's
 load; the load (``uptime``) is recorded beside every figure.
@@ -45,7 +47,8 @@ whose image PDU is not an erasure.
 
 Per block (both chains): CPU milliseconds per burst / frame, from ``Block.busy_s`` and GNU
 Radio's performance counters (bench/block_profile.py's :func:`block_profile.block_rows`).
-Run alone: ``python bench/user_rx.py [--bursts N] [--frames N] [--only mu_ascc|sfma]``.
+Run alone: ``python bench/user_rx.py [--bursts N] [--frames N] [--only mu_ascc|sfma]
+[--csi-helper 0|1]``.
 """
 
 from __future__ import annotations
@@ -358,7 +361,7 @@ def make_recording(n: int = BURSTS, refresh: bool = False) -> tuple[Path, dict]:
 # ---------------------------------------------------------------------------------------------
 
 
-def run_mu_ascc(path: Path, meta: dict, timeout_s: float = 900.0) -> dict:
+def run_mu_ascc(path: Path, meta: dict, timeout_s: float = 900.0, csi_helper: int = 1) -> dict:
     import pmt
     from gnuradio.semdacom import messages
 
@@ -375,7 +378,7 @@ def run_mu_ascc(path: Path, meta: dict, timeout_s: float = 900.0) -> dict:
         mod = file_example(ROOT / "examples" / "mu_ascc_user_usrp.grc", Path(tmp), [str(path)])
     tb = mod.mu_ascc_user_usrp_file(n_images=n, user=0, bs_host="127.0.0.1",
                                     zmq_port=free_port_base(3), p_pilot=s["p_pilot"],
-                                    samp_rate=SAMP_RATE)  # fmt: skip
+                                    samp_rate=SAMP_RATE, csi_helper=csi_helper)  # fmt: skip
     for blk in (tb.channel_decoder_0, tb.source_decoder_0, tb.semantic_decoder_0):
         _post(blk, "cmd", alloc)
     _post(tb.channel_decoder_0, "csi", csi)
@@ -404,6 +407,7 @@ def run_mu_ascc(path: Path, meta: dict, timeout_s: float = 900.0) -> dict:
     cpu_ms = cpu * 1e3 / n
     return {
         "recording": {k: v for k, v in meta.items() if k != "burst_offsets"},
+        "csi_helper": int(csi_helper),
         "cpu_ms_per_burst": round(cpu_ms, 2),
         "wall_ms_per_burst": round(wall * 1e3 / n, 2),
         "budget_ms_per_burst": budget,
@@ -650,6 +654,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--refresh", action="store_true", help="remake the recordings")
     ap.add_argument("--no-write", action="store_true", help="print, do not write the JSON")
     ap.add_argument("--repeats", type=int, default=REPEATS, help="runs of each chain")
+    ap.add_argument(
+        "--csi-helper",
+        type=int,
+        choices=(0, 1),
+        default=1,
+        help="MU-ASCC: the CSI estimator in a helper process (the example's default)",
+    )
     a = ap.parse_args(argv if argv is not None else [])
     res: dict = {"load_at_start": _uptime(), "repeats": a.repeats}
     chains = {
@@ -661,7 +672,8 @@ def main(argv: list[str] | None = None) -> None:
             continue
         if name == "mu_ascc":
             path, meta = make_recording(a.bursts, a.refresh)
-            run, total = functools.partial(run_mu_ascc, path, meta), meta["bursts"]
+            run = functools.partial(run_mu_ascc, path, meta, csi_helper=a.csi_helper)
+            total = meta["bursts"]
         else:
             files, meta = make_sfma_recording(a.frames, a.refresh)
             run, total = functools.partial(run_sfma, files, meta), 4 * meta["frames"]

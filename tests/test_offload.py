@@ -62,6 +62,18 @@ def test_a_dead_helper_raises_and_can_be_started_again(helper) -> None:
     assert helper.alive and helper.call(math.hypot, 3.0, 4.0) == 5.0
 
 
+def test_preloaded_modules_and_a_missing_one() -> None:
+    h = Offload()
+    try:
+        h.start("semdacom.phy.pilots")
+        assert h.call(math.hypot, 3.0, 4.0) == 5.0
+    finally:
+        h.stop()
+    with pytest.raises(ImportError):
+        h.start("semdacom.no_such_module")
+    h.stop()
+
+
 def test_stop_ends_the_helper() -> None:
     h = Offload()
     h.start()

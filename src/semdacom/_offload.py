@@ -54,8 +54,10 @@ class Offload:
     def alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
-    def start(self) -> None:
-        """Start the helper (a no-op when it runs). Raises OffloadDied when it cannot."""
+    def start(self, *preload: str) -> None:
+        """Start the helper (a no-op when it runs) and import the modules ``preload`` there
+        (so that the first call does not wait for them). Raises OffloadDied when it cannot,
+        ImportError for a module that is not there."""
         if self.alive:
             return
         self.stop()
@@ -76,6 +78,8 @@ class Offload:
             self._proc = None
             raise OffloadDied(f"{self.name}: cannot start the helper: {exc}") from exc
         self.call(_ping)  # the helper is up and answering
+        for module in preload:
+            self.call(_preload, module)
 
     def call(self, fn: Any, *args: Any) -> Any:
         """``fn(*args)`` in the helper; its result, or the exception it raised."""
@@ -87,7 +91,8 @@ class Offload:
                 pickle.dump((fn.__module__, fn.__qualname__, args), proc.stdin, protocol=5)
                 proc.stdin.flush()
                 ok, value = pickle.load(proc.stdout)
-            except (OSError, EOFError, pickle.UnpicklingError) as exc:
+            except (OSError, EOFError, ValueError, pickle.UnpicklingError) as exc:
+                # ValueError: a pipe closed under the call (stop() from another thread)
                 self._kill()
                 raise OffloadDied(f"{self.name}: the helper died ({type(exc).__name__})") from exc
             self.calls += 1
@@ -137,6 +142,10 @@ class Offload:
 
 def _ping() -> bool:
     return True
+
+
+def _preload(module: str) -> None:
+    importlib.import_module(module)
 
 
 def _serve(inp, out) -> None:

@@ -194,7 +194,7 @@ class csi_estimator(BurstBlock, Block, gr.basic_block):
     def start(self) -> bool:
         if self._helper is not None:
             try:
-                self._helper.start()
+                self._helper.start(ota.__name__)
                 self._helper_on = True
             except OffloadDied as exc:
                 self._counts["helper_failed"] += 1

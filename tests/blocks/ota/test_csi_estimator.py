@@ -194,7 +194,7 @@ def test_a_helper_process_gives_the_same_results_and_a_dead_one_is_replaced_by_t
 
     def call_then_kill(*a):
         out = helper_call(*a)
-        if blk._helper.calls == 5:  # the start's ping, then 4 bursts
+        if blk._helper.calls == 6:  # the start's ping and preload, then 4 bursts
             blk._helper._proc.kill()
             blk._helper._proc.wait()
         return out
