@@ -310,6 +310,17 @@ def _frac_delay(x: np.ndarray, d: float, half: int = 16) -> np.ndarray:
     return np.convolve(x, taps)[half : half + x.size]
 
 
+def _data_fingerprint() -> str:
+    """A digest of the shipped data's manifest (every weight file's and table's sha256): a
+    recording made by the encoders of other weights is made again. (A cached SC-SFMA recording
+    of older weights was decoded by newer ones: MS-SSIM 0.24-0.28 instead of 0.86 in sessions
+    15 and 16's first run, unnoticed until then.)"""
+    from semdacom.data import DATA_DIR  # where the blocks load their weights from
+
+    manifest = DATA_DIR / "manifest.json"
+    return hashlib.sha1(manifest.read_bytes()).hexdigest()[:12] if manifest.is_file() else ""
+
+
 def make_recording(n: int = BURSTS, refresh: bool = False) -> tuple[Path, dict]:
     """The MU-ASCC recording (cached under out/user_rx/) and its description."""
     import pmt
@@ -317,7 +328,8 @@ def make_recording(n: int = BURSTS, refresh: bool = False) -> tuple[Path, dict]:
     cfg = {"bursts": n, "samp_rate": SAMP_RATE, "period_ms": PERIOD_MS, "snr_db": SNR_DB,
            "plan_margin_db": PLAN_MARGIN_DB, "cfo_cycles_per_symbol": CFO,
            "timing_offset_samples": DELAY, "seed": SEED, "sps": SPS, "slot": SLOT,
-           "guard": GUARD, "p_max_dbw": P_MAX_DBW, "user": 0, "version": 2}  # fmt: skip
+           "guard": GUARD, "p_max_dbw": P_MAX_DBW, "user": 0, "version": 2,
+           "data": _data_fingerprint()}  # fmt: skip
     key = hashlib.sha1(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:10]
     CACHE.mkdir(parents=True, exist_ok=True)
     path, meta_path = CACHE / f"mu_ascc_user0_{key}.c64", CACHE / f"mu_ascc_user0_{key}.json"
@@ -477,7 +489,7 @@ def make_sfma_recording(n: int = SFMA_FRAMES, refresh: bool = False) -> tuple[li
     import pmt
     from gnuradio import blocks, gr, semdacom
 
-    cfg = {"frames": n, "snr_db": SNR_DB, "seed": SEED, "version": 1}
+    cfg = {"frames": n, "snr_db": SNR_DB, "seed": SEED, "version": 1, "data": _data_fingerprint()}
     key = hashlib.sha1(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:10]
     CACHE.mkdir(parents=True, exist_ok=True)
     files = [CACHE / f"sfma_{key}_user{u}.c64" for u in range(4)]
