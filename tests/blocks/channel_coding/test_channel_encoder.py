@@ -216,6 +216,21 @@ def test_queue_is_bounded_and_drops_are_counted() -> None:
     h.stop()
 
 
+def _beaconing(n: int) -> BlockHarness:
+    """A running encoder with ``hold`` and ``beacons`` (slot 512, MCS 3) that has sent a beacon
+    for each of ``n`` PDUs (frames 0.., image ids 10..), kept for the first allocation."""
+    h = BlockHarness(
+        channel_encoder(mcs=3, blocklength=256, frame_len=512, hold=True, beacons=True),
+        ["sent"],
+        stream_out=True,
+    )
+    h.enc = h.blk
+    for i in range(n):
+        h.post("pdus", messages.bits_pdu({"frame": i, "image_id": 10 + i}, np.ones(40, np.uint8)))
+    h.wait_for(lambda: h.enc.counters()["beacons"] == n)
+    return h
+
+
 def test_beacons_go_out_until_an_allocation_is_in_force() -> None:
     """Issue 21, initial access: with ``hold`` and ``beacons`` every PDU that arrives before an
     allocation is in force at the next frame is kept and a beacon goes out in its place (zeros
@@ -223,15 +238,8 @@ def test_beacons_go_out_until_an_allocation_is_in_force() -> None:
     (one per arrival, so every encoder of a base station sends as many). From the allocation's
     apply_frame the kept PDUs go out in order, the first in that very frame, and each carries
     its own frame number (``pdu_frame``), which the over-the-air header carries."""
-    h = BlockHarness(
-        channel_encoder(mcs=3, blocklength=256, frame_len=512, hold=True, beacons=True),
-        ["sent"],
-        stream_out=True,
-    )
-    h.enc, dbg = h.blk, h.dbg
-    for i in range(3):
-        h.post("pdus", messages.bits_pdu({"frame": i, "image_id": 10 + i}, np.ones(40, np.uint8)))
-    h.wait_for(lambda: h.enc.counters()["beacons"] == 3)
+    h = _beaconing(3)
+    dbg = h.dbg
     time.sleep(0.3)  # no more beacons than PDUs arrived
     assert h.enc.counters()["beacons"] == 3 and h.enc._queue.qsize() == 3
     # planned for frame 5: frames 3 and 4 are beacons (two more PDUs arrive), data from 5
@@ -264,15 +272,7 @@ def test_beacons_reach_the_first_allocation_when_every_pdu_came_before_it() -> N
     a later frame: the encoder sends beacons up to that frame and then the kept PDUs. Paced by
     the PDUs alone it stopped at its last beacon and never reached the allocation's frame (the
     over-the-air base station at 0 dB pilot SNR sent 30 beacons and no image)."""
-    h = BlockHarness(
-        channel_encoder(mcs=3, blocklength=256, frame_len=512, hold=True, beacons=True),
-        ["sent"],
-        stream_out=True,
-    )
-    h.enc = h.blk
-    for i in range(3):
-        h.post("pdus", messages.bits_pdu({"frame": i, "image_id": 10 + i}, np.ones(40, np.uint8)))
-    h.wait_for(lambda: h.enc.counters()["beacons"] == 3)
+    h = _beaconing(3)
     h.post("cmd", messages.alloc_to_pmt(Allocation(seq=1, apply_frame=6, mcs=np.array([4]))))
     h.wait_for(lambda: h.enc.counters()["frames_out"] == 9)
     time.sleep(0.05)
@@ -291,15 +291,7 @@ def test_an_allocation_after_its_frame_is_applied_next_and_counted_late() -> Non
     base station whose encoders ran apart, or a slow delivery) applies from the next frame:
     one beacon more than the allocation's frame, counted in ``alloc_late`` (0 for one in
     time), so that a flowgraph can tell a late allocation from frames gone astray."""
-    h = BlockHarness(
-        channel_encoder(mcs=3, blocklength=256, frame_len=512, hold=True, beacons=True),
-        ["sent"],
-        stream_out=True,
-    )
-    h.enc = h.blk
-    for i in range(4):
-        h.post("pdus", messages.bits_pdu({"frame": i, "image_id": 10 + i}, np.ones(40, np.uint8)))
-    h.wait_for(lambda: h.enc.counters()["beacons"] == 4)
+    h = _beaconing(4)
     # planned for frame 2, which went out as a beacon: data from frame 4 (the next one)
     h.post("cmd", messages.alloc_to_pmt(Allocation(seq=1, apply_frame=2, mcs=np.array([4]))))
     h.wait_for(lambda: h.enc.counters()["frames_out"] == 8)
