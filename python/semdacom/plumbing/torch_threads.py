@@ -43,8 +43,8 @@ def threads_wanted() -> int:
 def block_thread() -> None:
     """Give the calling block thread :func:`threads_wanted` torch intra-op threads, once (a
     no-op until torch is imported, so blocks without torch never load it)."""
-    if getattr(_local, "done", False):
-        return
+    if getattr(_local, "done", False) or threading.current_thread() is threading.main_thread():
+        return  # the main thread built the flowgraph (a script, a test): it keeps its setting
     torch = sys.modules.get("torch")
     if torch is None:
         return

@@ -71,3 +71,16 @@ def test_a_message_handler_runs_in_a_limited_thread(monkeypatch) -> None:
     assert seen == [1] and blk.counters()["in"] == 1
     assert torch.get_num_threads() == before
     torch.set_num_threads(before)
+
+
+def test_the_main_thread_is_left_alone(monkeypatch) -> None:
+    """A handler called on the main thread (a script or a test driving a block by hand) does
+    not change the main thread's torch threads."""
+    monkeypatch.setenv(torch_threads.ENV, "1")
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        torch_threads.block_thread()
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
