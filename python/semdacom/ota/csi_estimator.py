@@ -196,9 +196,13 @@ class csi_estimator(BurstBlock, Block, gr.basic_block):
             try:
                 self._helper.start(ota.__name__)
                 self._helper_on = True
-            except OffloadDied as exc:
+            except Exception as exc:  # no helper: the flowgraph still starts
+                self._helper.stop()
                 self._counts["helper_failed"] += 1
-                self.logger.error(f"{exc}: the bursts are computed in the block's thread")
+                self.logger.error(
+                    f"helper process: {type(exc).__name__}: {exc}: the bursts are computed "
+                    "in the block's thread"
+                )
         return True
 
     def stop(self) -> bool:

@@ -208,3 +208,18 @@ def test_a_helper_process_gives_the_same_results_and_a_dead_one_is_replaced_by_t
     assert c["in_helper"] == 4 and c["helper_failed"] == 1, c
     assert c["bursts"] == c["payloads_out"] == 12 and c["errors"] == 0, c
     assert np.array_equal(np.array(snk.data(), np.complex64), ref_out)
+
+
+def test_a_helper_that_cannot_start_leaves_the_bursts_to_the_thread(monkeypatch) -> None:
+    """The helper's interpreter cannot be started (here: an executable that does not exist):
+    logged and counted (``helper_failed``), the flowgraph runs, every burst computed in the
+    block's thread."""
+    import sys
+
+    frames = list(range(3, 9))
+    y, tags, _, _ = bursts(0, frames, 0.05, seed=6)
+    monkeypatch.setattr(sys, "executable", "/nonexistent/python3")
+    blk, out, _, rep = run(0, y, tags, helper_process=True)
+    c = blk.counters()
+    assert c["helper_failed"] == 1 and c["in_helper"] == 0, c
+    assert c["bursts"] == c["payloads_out"] == 6 and [r[2] for r in rep] == frames
