@@ -47,10 +47,7 @@ class AllocationPublisher:
         self._block, self._port, self._counts, self._logger = block, port, counts, logger
         self.epoch = self._draw_epoch(0)
         self._csi_frame: int | None = None  # frame of the last CSI planned for
-        #: the latest frame the base station started sending (``sent``), when it is told:
-        #: the greatest of its encoders' last ``sent`` (``_sent_by``: user -> frame)
-        self.frame_sent: int | None = None
-        self._sent_by: dict[Any, int] = {}
+        self._sent_by: dict[Any, int] = {}  # each encoder's (user's) last ``sent`` frame
         self.msg: Any | None = None
         self.alloc: Any | None = None
         self.key: Any | None = None
@@ -131,7 +128,12 @@ class AllocationPublisher:
         self._sent_by[user] = frame
         if len(self._sent_by) > self.MAX_SENDERS:  # junk user ids: keep the latest senders
             del self._sent_by[min(self._sent_by, key=self._sent_by.__getitem__)]
-        self.frame_sent = max(self._sent_by.values())
+
+    @property
+    def frame_sent(self) -> int | None:
+        """The latest frame the base station started sending: the greatest of its encoders'
+        last ``sent`` (None until one is told)."""
+        return max(self._sent_by.values()) if self._sent_by else None
 
     def fail(self, reason: str) -> None:
         """Log ``reason`` and re-publish the allocation in force (if any)."""
