@@ -36,7 +36,9 @@ MAX_N_T = 64
 class mu_ascc_optimizer(Optimizer, Block, gr.basic_block):
     """Joint rate, power and beamforming optimiser of MU-ASCC ([1], Sec. IV).
 
-    Every valid CSI message (``csi`` port) that differs from the last one solved sets up
+    The newest valid CSI message (``csi`` port; those queued behind one while it was solved
+    supersede it, counted in ``csi_superseded``:
+    ``plumbing.publisher.Optimizer.newest_csi``) that differs from the last one solved sets up
     problem (P1) for that channel and publishes one allocation dictionary on ``alloc``
     (docs/architecture.md §3: ``seq``, ``apply_frame``, ``rate_index``, ``rs_bits``, ``rc``,
     ``power``, ``w``, ``objective``, ``solve_ms``, ``solver``). A CSI equal to the last one solved
@@ -169,7 +171,7 @@ class mu_ascc_optimizer(Optimizer, Block, gr.basic_block):
         # counters: CSI in/rejected, solves, failed solves, allocations out, re-publications,
         # CSI frame counter jumps (each a new epoch: plumbing.publisher)
         self.setup(("csi_in", "csi_rejected", "solves", "solve_failed", "alloc_out", "republished",
-                    "frame_resets", "sent_in", "sent_rejected"))  # fmt: skip
+                    "frame_resets", "sent_in", "sent_rejected", "csi_superseded"))  # fmt: skip
         self.message_in("csi", self._handle, dealt="csi_in", on_error=self._failed)
         self.message_in("sent", self._on_sent, dealt="sent_in", rejected="sent_rejected")
         self.publish_allocations()
@@ -198,10 +200,14 @@ class mu_ascc_optimizer(Optimizer, Block, gr.basic_block):
         for m in self.take_queued("sent", 4096, counter="sent_in"):
             guarded(self.logger, self._counts, "sent_rejected", self._on_sent, m)
 
-    def _handle(self, msg: Any) -> None:
+    def _parse(self, msg: Any) -> messages.Csi:
         csi = messages.csi_from_pmt(msg, k=self._K, positive_noise=True)
         if csi.n_t > MAX_N_T:
             raise messages.MessageError(f"CSI has n_t={csi.n_t} > {MAX_N_T} antennas")
+        return csi
+
+    def _handle(self, msg: Any) -> None:
+        csi = self.newest_csi(msg, self._parse)  # the CSI queued behind it supersedes it
         key = (csi.h.tobytes(), csi.noise_var.tobytes())
         if self._out.repeat(key):  # the same channel again: the same allocation
             return

@@ -10,9 +10,11 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 import pmt
+from gnuradio.semdacom import messages
 from gnuradio.semdacom.plumbing.channel_state import FRAME_JUMP_WINDOW, frame_jumped
 
 __all__ = ["AllocationPublisher", "Optimizer"]
@@ -155,10 +157,41 @@ class Optimizer:
     ``frame_resets``), and the
     inspection of the allocation in force."""
 
+    #: CSI messages taken from the ``csi`` queue at most by one :meth:`newest_csi`
+    MAX_CSI_BATCH = 1024
+
     def publish_allocations(self) -> None:
-        """Register ``alloc``; call it after the counters are set up."""
+        """Register ``alloc``; call it after the counters are set up (they include
+        ``csi_in``, ``csi_rejected`` and ``csi_superseded``)."""
         self.message_port_register_out(pmt.intern("alloc"))
         self._out = AllocationPublisher(self, pmt.intern("alloc"), self._counts, self.logger)
+
+    def newest_csi(self, msg: Any, parse: Callable[[Any], Any]) -> Any:
+        """The CSI to solve for: ``parse`` of the newest valid message among ``msg`` and the
+        CSI messages still queued on ``csi`` behind it (taken out of the queue, counted in
+        ``csi_in``). The older valid ones are superseded (counted in ``csi_superseded``): a
+        solve that took longer than the CSI period would otherwise leave the optimiser
+        solving channels further and further in the past, its allocations reaching the
+        blocks after their ``apply_frame`` (the soak on a loaded machine: a backlog of up to
+        1.4 s, 18 CSI periods); solving the newest keeps it one solve behind the channel.
+        A malformed one is logged and counted in ``csi_rejected`` like any; when none is
+        valid the newest one's :class:`messages.MessageError` is raised, for the block's
+        handler to deal with as for a single message."""
+        queued = self.take_queued("csi", self.MAX_CSI_BATCH, counter="csi_in")
+        newest, batch = None, [msg, *queued]
+        for i, m in enumerate(batch):
+            try:
+                csi = parse(m)
+            except messages.MessageError as exc:
+                if newest is None and i == len(batch) - 1:
+                    raise
+                self._counts["csi_rejected"] += 1
+                self.logger.error(f"dropped CSI: {exc}")
+                continue
+            if newest is not None:
+                self._counts["csi_superseded"] += 1
+            newest = csi
+        return newest
 
     def last_allocation(self):
         """The allocation in force (None before the first successful solve)."""

@@ -49,7 +49,9 @@ class sfma_optimizer(Optimizer, Block, gr.basic_block):
     """Joint pairing, compression ratio, power and bandwidth optimiser of SC-SFMA ([2],
     Sec. III, Alg. 1-4; docs/sc_sfma/optimizer.md).
 
-    Every valid CSI message on ``csi`` (``messages.sfma_csi_from_pmt``: per-user gains
+    The newest valid CSI message on ``csi`` (those queued behind one while it was solved
+    supersede it, counted in ``csi_superseded``: ``plumbing.publisher.Optimizer.newest_csi``;
+    ``messages.sfma_csi_from_pmt``: per-user gains
     ``gain``, optional ``labels``, ``scenes``, ``seq``, ``frame``; the MU-MISO CSI form is
     accepted too, g_i = ||h_i||^2) that differs from the last one solved sets up problem (20)
     for those gains and publishes one allocation dictionary on ``alloc``: ``seq``,
@@ -191,13 +193,16 @@ class sfma_optimizer(Optimizer, Block, gr.basic_block):
         # counters: CSI in/rejected, solves, failed and infeasible solves, allocations out,
         # re-publications, CSI frame counter jumps (each a new epoch: plumbing.publisher)
         self.setup(("csi_in", "csi_rejected", "solves", "solve_failed", "infeasible",
-                    "alloc_out", "republished", "frame_resets"))  # fmt: skip
+                    "alloc_out", "republished", "frame_resets", "csi_superseded"))  # fmt: skip
         self.message_in("csi", self._handle, rejected="csi_rejected", dealt="csi_in")
         self.publish_allocations()
 
+    def _parse(self, msg: Any) -> messages.SfmaCsi:
+        return messages.sfma_csi_from_pmt(msg, k=self._K)
+
     def _handle(self, msg: Any) -> None:
         try:
-            csi = messages.sfma_csi_from_pmt(msg, k=self._K)
+            csi = self.newest_csi(msg, self._parse)  # the CSI queued behind it supersedes it
         except messages.MessageError as exc:
             self._out.fail(f"dropped CSI: {exc}")
             raise  # logged and counted as rejected by the port's guard

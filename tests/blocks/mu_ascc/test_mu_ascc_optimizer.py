@@ -328,3 +328,62 @@ def test_sent_messages_queued_behind_a_csi_are_taken_before_planning() -> None:
     c = blk.counters()
     assert c["sent_in"] == 5 and c["sent_rejected"] == 1, c
     assert blk.to_basic_block().nmsgs(port) == 0
+
+
+def test_csi_queued_behind_one_supersedes_it() -> None:
+    """A solve slower than the CSI period must not leave the optimiser solving older and older
+    channels (the soak on a loaded machine: allocations up to 1.4 s behind, after their
+    apply_frame): the newest valid CSI still queued is solved, the older ones are counted in
+    ``csi_superseded``, a malformed one among them is logged and counted as on the port."""
+    rng = np.random.default_rng(3)
+    hs = [(rng.standard_normal((2, 2)) + 1j * rng.standard_normal((2, 2))) / np.sqrt(2)
+          for _ in range(3)]  # fmt: skip
+    blk = mu_ascc_optimizer(apply_lead=4)
+    port = pmt.intern("csi")
+    blk.to_basic_block()._post(port, csi_msg(hs[1], seq=2, frame=4))
+    blk.to_basic_block()._post(port, pmt.intern("junk"))  # malformed
+    blk.to_basic_block()._post(port, csi_msg(hs[2], seq=3, frame=8))
+    blk._handle(csi_msg(hs[0], seq=1, frame=0))
+    a = blk.last_allocation()
+    ref = fast.solve_fast(Problem(hs[2], 1.0, blk._tables, [0.8, 0.2], 3.0, 470.4, 256,
+                                  physical_link()))  # fmt: skip
+    assert a.seq == 1 and a.objective == pytest.approx(ref.objective, rel=1e-9)
+    assert a.apply_frame == 8  # the first allocation: at its CSI's frame
+    c = blk.counters()
+    assert c["solves"] == 1 and c["alloc_out"] == 1, c
+    assert c["csi_superseded"] == 2 and c["csi_rejected"] == 1 and c["csi_in"] == 3, c
+    assert blk.to_basic_block().nmsgs(port) == 0
+    # a malformed newest one leaves the newest valid one to solve
+    blk.to_basic_block()._post(port, pmt.from_long(3))
+    blk._handle(csi_msg(hs[0], seq=4, frame=12))
+    a = blk.last_allocation()
+    assert a.seq == 2 and a.apply_frame == 12 + 4
+    assert blk.counters()["csi_rejected"] == 2
+    # none valid: the newest one's error reaches the port's handler (it re-publishes)
+    blk.to_basic_block()._post(port, pmt.intern("junk"))
+    with pytest.raises(messages.MessageError):
+        blk._handle(pmt.PMT_NIL)
+    assert blk.counters()["csi_rejected"] == 3 and blk.last_allocation().seq == 2
+
+
+def test_a_burst_of_csi_in_a_flowgraph_gives_one_allocation_per_solve(harness) -> None:
+    """Through the port: CSI posted faster than the block solves leaves every message counted
+    (in, superseded or solved) and the last allocation solved for the last channel."""
+    rng = np.random.default_rng(4)
+    h = harness(p_max=3.0, blocklength=256)
+    n = 40
+    hs = [(rng.standard_normal((2, 2)) + 1j * rng.standard_normal((2, 2))) / np.sqrt(2)
+          for _ in range(n)]  # fmt: skip
+    for i, hh in enumerate(hs):
+        h.blk.to_basic_block()._post(pmt.intern("csi"), csi_msg(hh, seq=i + 1, frame=4 * i))
+    t0 = time.monotonic()
+    while h.blk.counters()["csi_in"] < n:
+        assert time.monotonic() - t0 < TIMEOUT_S, h.blk.counters()
+        time.sleep(0.01)
+    time.sleep(0.05)
+    c = h.blk.counters()
+    assert c["solves"] + c["csi_superseded"] == n and c["solves"] >= 1, c
+    ref = fast.solve_fast(Problem(hs[-1], 1.0, h.blk._tables, [0.8, 0.2], 3.0, 470.4, 256,
+                                  physical_link()))  # fmt: skip
+    assert h.blk.last_allocation().objective == pytest.approx(ref.objective, rel=1e-9)
+    assert len(h.allocs()) == c["alloc_out"] == c["solves"]

@@ -239,3 +239,27 @@ def test_the_dense_stage_is_off_by_default_and_can_be_asked_for(harness) -> None
     assert objectives[0] == pytest.approx(solve(prob, dense=False).objective, rel=1e-6)
     assert objectives[1] == pytest.approx(solve(prob).objective, rel=1e-6)
     assert objectives[1] >= objectives[0] * (1 - 1e-9)
+
+
+def test_csi_queued_behind_one_supersedes_it() -> None:
+    """As mu_ascc_optimizer (``Optimizer.newest_csi``): a solve (up to seconds at K = 4) does
+    not leave the block solving older and older channels; the newest valid CSI queued is
+    solved, the older ones are counted in ``csi_superseded``, a malformed one is logged and
+    counted in ``csi_rejected``; none valid re-publishes the allocation in force."""
+    blk = sfma_optimizer(labels=LABELS, xi_table="synthetic", distortion_table="synthetic",
+                         apply_lead=4)  # fmt: skip
+    port = pmt.intern("csi")
+    blk.to_basic_block()._post(port, csi(gains(2), seq=2, frame=4))
+    blk.to_basic_block()._post(port, pmt.intern("junk"))
+    blk.to_basic_block()._post(port, csi(gains(3), seq=3, frame=8))
+    blk._handle(csi(gains(1), seq=1, frame=0))
+    c = blk.counters()
+    assert c["solves"] == 1 and c["csi_superseded"] == 2 and c["csi_rejected"] == 1, c
+    assert blk._out.key[0] == gains(3).tobytes()  # solved for the newest gains
+    assert blk.last_allocation().apply_frame == 8
+    blk.to_basic_block()._post(port, pmt.intern("junk"))
+    with pytest.raises(messages.MessageError):
+        blk._handle(pmt.PMT_NIL)
+    c = blk.counters()
+    assert c["csi_rejected"] == 2 and c["republished"] == 1 and c["solves"] == 1, c
+    assert blk.to_basic_block().nmsgs(port) == 0
