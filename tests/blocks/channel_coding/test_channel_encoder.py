@@ -198,6 +198,11 @@ def test_slot_frames_are_exact_cut_frames_say_so_and_credits_are_sent() -> None:
     assert "blocks_sent" not in fr[0][3] and fr[1][3]["blocks_sent"] == 3
     assert "enc_alloc_seq" not in fr[0][3] and fr[1][3]["enc_alloc_seq"] == 2
     assert h.enc.counters()["truncated"] == 1
+    # the filler: unit-power QPSK in the blocks sent (only those are drawn), zeros after them
+    qpsk = np.array([1 + 1j, -1 + 1j, 1 - 1j, -1 - 1j]) / np.sqrt(2)
+    on_air = np.concatenate([data[:200], data[300:]])
+    assert np.abs(on_air[:, None] - qpsk[None, :]).min(axis=1).max() < 1e-6
+    assert len(np.unique(np.round(on_air, 3))) == 4 and not data[200:300].any()
     sent = [messages.meta_from_pmt(dbg.get_message(i)) for i in range(dbg.num_messages())]
     assert [s["sent_frame"] for s in sent] == [0, 1]
 
