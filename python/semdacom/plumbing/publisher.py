@@ -14,7 +14,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pmt
-from gnuradio.semdacom import messages
 from gnuradio.semdacom.plumbing.channel_state import FRAME_JUMP_WINDOW, frame_jumped
 
 __all__ = ["AllocationPublisher", "Optimizer"]
@@ -174,15 +173,15 @@ class Optimizer:
         solving channels further and further in the past, its allocations reaching the
         blocks after their ``apply_frame`` (the soak on a loaded machine: a backlog of up to
         1.4 s, 18 CSI periods); solving the newest keeps it one solve behind the channel.
-        A malformed one is logged and counted in ``csi_rejected`` like any; when none is
-        valid the newest one's :class:`messages.MessageError` is raised, for the block's
-        handler to deal with as for a single message."""
+        A malformed one (or one whose reading raised anything else) is logged and counted in
+        ``csi_rejected`` like any; when none is valid the newest one's error is raised, for the
+        block's handler to deal with as for a single message."""
         queued = self.take_queued("csi", self.MAX_CSI_BATCH, counter="csi_in")
         newest, batch = None, [msg, *queued]
         for i, m in enumerate(batch):
             try:
                 csi = parse(m)
-            except messages.MessageError as exc:
+            except Exception as exc:  # a reader's bug too: the messages taken are not lost
                 if newest is None and i == len(batch) - 1:
                     raise
                 self._counts["csi_rejected"] += 1

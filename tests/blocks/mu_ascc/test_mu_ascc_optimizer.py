@@ -387,3 +387,24 @@ def test_a_burst_of_csi_in_a_flowgraph_gives_one_allocation_per_solve(harness) -
                                   physical_link()))  # fmt: skip
     assert h.blk.last_allocation().objective == pytest.approx(ref.objective, rel=1e-9)
     assert len(h.allocs()) == c["alloc_out"] == c["solves"]
+
+
+def test_a_reader_that_raises_anything_loses_none_of_the_csi_taken() -> None:
+    """``newest_csi`` takes the queued messages out of the queue: a reader that raises
+    something other than MessageError on one of them (a bug) costs that message only."""
+    blk = mu_ascc_optimizer()
+    port = pmt.intern("csi")
+    for v in (1, 2, 3):
+        blk.to_basic_block()._post(port, pmt.from_long(v))
+
+    def parse(m):
+        if pmt.to_long(m) == 2:
+            raise RuntimeError("reader bug")
+        return pmt.to_long(m)
+
+    assert blk.newest_csi(pmt.from_long(0), parse) == 3
+    c = blk.counters()
+    assert c["csi_superseded"] == 2 and c["csi_rejected"] == 1 and c["csi_in"] == 3, c
+    blk.to_basic_block()._post(port, pmt.from_long(2))
+    with pytest.raises(RuntimeError):  # none valid: the newest one's error, as for one message
+        blk.newest_csi(pmt.from_long(2), parse)
