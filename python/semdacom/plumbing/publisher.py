@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pmt
+from gnuradio.semdacom.plumbing.base import guarded
 from gnuradio.semdacom.plumbing.channel_state import FRAME_JUMP_WINDOW, frame_jumped
 
 __all__ = ["AllocationPublisher", "Optimizer"]
@@ -176,21 +177,19 @@ class Optimizer:
         A malformed one (or one whose reading raised anything else) is logged and counted in
         ``csi_rejected`` like any; when none is valid the newest one's error is raised, for the
         block's handler to deal with as for a single message."""
-        queued = self.take_queued("csi", self.MAX_CSI_BATCH, counter="csi_in")
-        newest, batch = None, [msg, *queued]
-        for i, m in enumerate(batch):
-            try:
-                csi = parse(m)
-            except Exception as exc:  # a reader's bug too: the messages taken are not lost
-                if newest is None and i == len(batch) - 1:
-                    raise
-                self._counts["csi_rejected"] += 1
-                self.logger.error(f"dropped CSI: {exc}")
-                continue
-            if newest is not None:
-                self._counts["csi_superseded"] += 1
-            newest = csi
-        return newest
+        *older, last = [msg, *self.take_queued("csi", self.MAX_CSI_BATCH, counter="csi_in")]
+        valid: list = []
+
+        def read(m: Any) -> None:
+            valid.append(parse(m))
+
+        for m in older:  # a bad one logged and counted as on the port (plumbing.base.guarded)
+            guarded(self.logger, self._counts, "csi_rejected", read, m)
+        if not valid:  # the newest is the only candidate: its error goes to the block's handler
+            return parse(last)
+        guarded(self.logger, self._counts, "csi_rejected", read, last)
+        self._counts["csi_superseded"] += len(valid) - 1
+        return valid[-1]
 
     def last_allocation(self):
         """The allocation in force (None before the first successful solve)."""
