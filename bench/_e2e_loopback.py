@@ -89,9 +89,7 @@ def throughput(
         tb.msg_connect((src, "pdus"), (clock, "sent"))
     tb.msg_connect((tb.metrics, "done"), (clock, "done"))
     cpu0 = time.process_time()
-    wall = run_until(
-        tb, lambda: tb.metrics.summary()["counts"]["results"] >= 2 * images, 120.0 + images
-    )
+    wall = run_until(tb, lambda: tb.metrics.counters()["results"] >= 2 * images, 120.0 + images)
     cpu = time.process_time() - cpu0
     lat = np.array([1e3 * (t - clock.sent[k]) for k, t in clock.done.items() if k in clock.sent])
     return {

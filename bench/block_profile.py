@@ -93,7 +93,7 @@ def profile_loopback(images: int = 1000, fading: int = 4) -> dict:
     tb = mod.mu_ascc_loopback(n_images=images, fading_frames=fading)
 
     def results() -> int:
-        return int(tb.metrics.summary()["counts"]["results"])
+        return int(tb.metrics.counters()["results"])
 
     cpu0 = time.process_time()
     wall = run_until(tb, lambda: results() >= 2 * images, 120.0 + images, poll_s=0.05)

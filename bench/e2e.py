@@ -81,7 +81,7 @@ def run_ota_sim(n_images: int = OTA_IMAGES, timeout_s: float = 300.0, **kw):
     mod = _ota_module()
     tb = mod.mu_ascc_ota_sim(n_images=n_images, zmq_port=free_port_base(), **kw)
     done = UntilIdle(
-        lambda: sum(getattr(tb, f"metrics_{u}").summary()["counts"]["results"] for u in (0, 1)),
+        lambda: sum(getattr(tb, f"metrics_{u}").counters()["results"] for u in (0, 1)),
         2 * n_images,
         lambda: tb.pilots.counters()["bursts_out"] >= n_images + _beacons(tb),
     )

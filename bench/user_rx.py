@@ -122,7 +122,8 @@ def file_example(
     params: dict[str, dict[str, str]] | None = None,
 ):
     """Compile ``grc`` with its ``uhd_usrp_source`` replaced by one ``blocks_file_source`` per
-    channel (``files[i]`` feeds what channel ``i`` fed; complex64, no repeat, no throttle),
+    channel (``files[i]`` feeds what channel ``i`` fed; complex64, no repeat, no throttle, the
+    radio's ``minoutbuf``),
     the blocks named in ``drop`` (and their connections) removed and the parameters in
     ``params`` (``{block: {param: value}}``) changed; returns the generated module."""
     import yaml
@@ -134,6 +135,7 @@ def file_example(
     if len(uhd) != 1:
         raise RuntimeError(f"{grc.name}: expected one uhd_usrp_source, found {len(uhd)}")
     name, states = uhd[0]["name"], uhd[0].get("states", {})
+    minoutbuf = str(uhd[0]["parameters"].get("minoutbuf", "0"))  # the radio's buffer, kept
     drop = (*drop, name)
     fg["blocks"] = [b for b in fg["blocks"] if b["name"] not in drop]
     for i, f in enumerate(files):
@@ -142,7 +144,7 @@ def file_example(
             "parameters": {"file": str(f), "type": "complex", "repeat": "False", "vlen": "1",
                            "offset": "0", "length": "0", "begin_tag": "pmt.PMT_NIL",
                            "affinity": "", "alias": "", "comment": "", "maxoutbuf": "0",
-                           "minoutbuf": "0"},
+                           "minoutbuf": minoutbuf},
         })  # fmt: skip
     conns = []
     for c in fg["connections"]:
@@ -398,7 +400,7 @@ def run_mu_ascc(path: Path, meta: dict, timeout_s: float = 900.0, csi_helper: in
     store = _pdu_store(tb, tb.channel_decoder_0, pdus)
 
     def results(m) -> int:
-        return int(m.summary()["counts"]["results"])
+        return int(m.counters()["results"])
 
     def done() -> bool:
         return results(tb.metrics_0) >= n and results(tb.metrics_su_0) >= n
@@ -575,7 +577,7 @@ def run_sfma(files: list[Path], meta: dict, timeout_s: float = 900.0) -> dict:
     stores = [_pdu_store(tb, d, pdus) for d in decs]
 
     def done() -> bool:
-        return int(tb.metrics.summary()["counts"]["results"]) >= 4 * n
+        return int(tb.metrics.counters()["results"]) >= 4 * n
 
     load0 = _loadavg()
     wall, cpu, ok = _run(tb, done, timeout_s)

@@ -41,7 +41,7 @@ def _run(mod, watch: bool = False, n: int = N_IMAGES, **kw):
     tb.probes = probes
 
     def done() -> bool:
-        return tb.metrics.summary()["counts"]["results"] >= 2 * n
+        return tb.metrics.counters()["results"] >= 2 * n
 
     run_until(tb, done, TIMEOUT_S, describe=tb.metrics.summary)
     return tb
@@ -207,7 +207,7 @@ def test_your_own_folder_goes_through_the_closed_loop(mu_ascc_loopback, tmp_path
     tb = mu_ascc_loopback.mu_ascc_loopback(n_images=n, folder=str(root))
 
     def done() -> bool:
-        return tb.metrics.summary()["counts"]["results"] >= 2 * n
+        return tb.metrics.counters()["results"] >= 2 * n
 
     run_until(tb, done, TIMEOUT_S, describe=tb.metrics.summary)
     s = tb.metrics.summary()

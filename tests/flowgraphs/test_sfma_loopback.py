@@ -59,7 +59,7 @@ def _run(mod, change_gains_at: int | None = None, new_gains=None, **kw):
 
     def done() -> bool:  # changes the channel's gains once the encoder is far enough
         nonlocal changed
-        if tb.metrics.summary()["counts"]["results"] >= K * N_IMAGES:
+        if tb.metrics.counters()["results"] >= K * N_IMAGES:
             return True
         if change_gains_at is not None and not changed:
             if tb.encoder.counters()["slots_out"] >= change_gains_at:
@@ -198,7 +198,7 @@ def test_gain_change_reaches_every_block_at_its_frame(sfma_loopback) -> None:
 
     new = [2e-11, 3e-10, 4e-11, 1.5e-10]
     tb = _run(sfma_loopback, change_gains_at=5, new_gains=new, apply_lead=LEAD)
-    assert tb.metrics.summary()["counts"]["results"] == K * N_IMAGES
+    assert tb.metrics.counters()["results"] == K * N_IMAGES
     allocs = {}
     for msg in _messages(tb.probes["alloc"]):
         al = messages.alloc_from_pmt(msg)

@@ -414,7 +414,7 @@ def test_closed_loop_runs_with_the_compressai_coder(run, tmp_path) -> None:
     )  # fmt: skip
 
     def done() -> bool:
-        return tb.metrics.summary()["counts"]["results"] >= 2 * n
+        return tb.metrics.counters()["results"] >= 2 * n
 
     run_until(tb, done, 120.0, describe=tb.metrics.summary)
     s = tb.metrics.summary()

@@ -317,6 +317,22 @@ class Block:
             self._counts[counter] += len(out)
         return out
 
+    def gather(self, port: str, limit: int, wait_s: float, counter: str | None = "pdus_in") -> list:
+        """:meth:`take_queued`, after waiting up to ``wait_s`` seconds (0: not at all) for
+        ``limit`` messages to be queued on ``port`` (issue 23: a handler that codes a batch
+        whatever has arrived gets batches of one when its inputs come one by one; waiting
+        lets a few more arrive, at the cost of at most ``wait_s`` of latency). The queue is
+        looked at every ``wait_s / 8`` (at most 5 ms), so a full batch goes at once."""
+        if wait_s > 0:
+            deadline = time.monotonic() + wait_s
+            step = min(wait_s / 8, 0.005)
+            while self.queued(port) < limit:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                time.sleep(min(step, left))
+        return self.take_queued(port, limit, counter)
+
     def message_out(self, *ports: str) -> None:
         """Register output message ports."""
         for port in ports:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from gnuradio.semdacom import messages
 from gnuradio.semdacom.plumbing.base import Block
-from gnuradio.semdacom.plumbing.checks import check_int
+from gnuradio.semdacom.plumbing.checks import check_finite, check_int
 from gnuradio.semdacom.plumbing.meta import salvage_meta, sent_frame_of
 from gnuradio.semdacom.plumbing.schedule import AllocationSchedule
 
@@ -117,6 +117,10 @@ def result_meta(meta: dict, user: int) -> dict:
 
 #: Codec choices of the codec blocks (``codec`` parameter) and the name each writes in meta
 #: (a CompressAI coder's is ``compressai_<arch>`` of its model files: ``codec.name``).
+#: The longest a decoder waits for its batch to fill (``batch_wait_ms``): an image's latency
+#: grows by at most this much.
+MAX_BATCH_WAIT_MS = 1000.0
+
 CODECS = {"learned": "hyperprior_vbr", "classical": "heif-x265", "compressai": "compressai_<arch>"}
 
 
@@ -229,11 +233,13 @@ class CodecBlock(Block):
         self.setup(("pdus_in", "pdus_out", "erasures", "shed", "cmd_accepted", "cmd_rejected"))
         return int(rate_index)
 
-    def decoder_ports(self) -> None:
+    def decoder_ports(self, batch_wait_ms: Any = 0.0) -> None:
         """The ports of a decoder: each PDU on ``pdus`` gives one result (``self._results``) or
         erasure (``self._erasure(meta, reason)``) on ``pdus``; ``cmd`` sets the
         ``rate_index`` used when a PDU carries none. The PDUs waiting in the queue when one is
-        handled (at most :attr:`BATCH`) are decoded with it as one batch (issue 23).
+        handled (at most :attr:`BATCH`) are decoded with it as one batch (issue 23); with
+        ``batch_wait_ms`` > 0 (at most :data:`MAX_BATCH_WAIT_MS`) the decoder first waits up
+        to that long for the batch to fill (``Block.gather``): a radio's PDUs come one by one.
 
         Bound (issue 24): while more than :attr:`MAX_BACKLOG` PDUs wait in the ``pdus`` queue
         (GNU Radio's message queue, which has no cap of its own), each PDU taken is answered at
@@ -241,6 +247,10 @@ class CodecBlock(Block):
         queue drains at the speed of an erasure and every PDU still gives one result. A credit
         loop (examples/mu_ascc_loopback.grc) never gets there; a radio faster than the decoder
         does."""
+        wait_ms = check_finite("batch_wait_ms", batch_wait_ms, 0.0)
+        if wait_ms > MAX_BATCH_WAIT_MS:
+            raise ValueError(f"batch_wait_ms must be at most {MAX_BATCH_WAIT_MS}, got {wait_ms}")
+        self._batch_wait_s = wait_ms / 1e3
         self.message_in("pdus", self._on_pdus, arrived="pdus_in")
         self.cmd_in(self._rates.accept)  # MessageError for a malformed or older allocation
         self.message_out("pdus")
@@ -250,7 +260,7 @@ class CodecBlock(Block):
         if self.queued("pdus") > self.MAX_BACKLOG:
             self.shed("pdus", msg, erasure, self.MAX_BACKLOG)
             return
-        msgs = [msg, *self.take_queued("pdus", self.BATCH - 1)]
+        msgs = [msg, *self.gather("pdus", self.BATCH - 1, self._batch_wait_s)]
         self.answer_all("pdus", msgs, self._prepare, self._results, erasure)
 
     def _prepare(self, msg: Any) -> tuple[int, tuple[dict, bytes]]:

@@ -39,7 +39,8 @@ class semantic_decoder(CodecBlock, gr.basic_block):
     when it was trained on them, else the shipped one: ``semdacom train-codec --semantic``
     writes it there); ``classifier`` the classifier E's weights ("" = Q's own copy; given, it
     must be the one Q was trained with; for ``codec="classical"`` and ``"compressai"``: the E
-    that labels the decoded images, "" = the shipped one; ``semantic`` is unused).
+    that labels the decoded images, "" = the shipped one; ``semantic`` is unused);
+    ``batch_wait_ms`` as in ``source_decoder`` (how long it waits for a batch to fill).
     """
 
     def __init__(
@@ -50,6 +51,7 @@ class semantic_decoder(CodecBlock, gr.basic_block):
         codec: str = "learned",
         semantic: str = "",
         classifier: str = "",
+        batch_wait_ms: float = 0.0,
     ) -> None:
         gr.basic_block.__init__(self, name="semantic_decoder", in_sig=None, out_sig=None)
         self.setup_codec(
@@ -61,7 +63,7 @@ class semantic_decoder(CodecBlock, gr.basic_block):
             semantic_weights=semantic,
             classifier=classifier,
         )
-        self.decoder_ports()
+        self.decoder_ports(batch_wait_ms)
 
     def _results(self, r: int, items: list) -> list:
         labels, erased = self._codec.classify([stream for _, stream in items], r)

@@ -87,9 +87,7 @@ def test_a_frame_with_codewords_lost_is_erased_in_every_consumer(codec, seed: in
         du.to_basic_block()._post(pmt.intern("ref"), ref)
     tb.start()
     try:
-        wait_until(
-            lambda: min(m.summary()["counts"]["results"] for m in (du, su)) >= 6, 60, "results"
-        )
+        wait_until(lambda: min(m.counters()["results"] for m in (du, su)) >= 6, 60, "results")
         time.sleep(0.1)
     finally:
         tb.stop()

@@ -98,6 +98,9 @@ def test_unreadable_input_is_an_explicit_erasure(harness, data, bad) -> None:
 def test_bad_parameters() -> None:
     with pytest.raises(ValueError):
         semantic_decoder(user=-1)
+    for wait in (-0.1, float("nan"), 2000.0):
+        with pytest.raises(ValueError, match="batch_wait_ms"):
+            semantic_decoder(batch_wait_ms=wait)
 
 
 @pytest.fixture(scope="module")

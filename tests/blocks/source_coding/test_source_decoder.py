@@ -119,6 +119,9 @@ def test_bad_parameters() -> None:
         source_decoder(user=-2)
     with pytest.raises(ValueError):
         source_decoder(rate_index=-1)
+    for wait in (-1.0, float("nan"), float("inf"), 1000.5, True, "soon"):
+        with pytest.raises(ValueError, match="batch_wait_ms"):
+            source_decoder(batch_wait_ms=wait)
 
 
 @pytest.fixture(scope="module")
@@ -258,3 +261,36 @@ def test_queued_pdus_decode_as_one_batch_per_rate_in_order(harness, codec, strea
         assert meta["erased"] is False
     c = h.blk.counters()
     assert c["pdus_in"] == n and c["pdus_out"] == n and c["erasures"] == 1
+
+
+@pytest.mark.parametrize("wait_ms", [0.0, 150.0])
+def test_pdus_that_come_one_by_one_batch_only_with_a_wait(harness, codec, streams, wait_ms) -> None:
+    """Issue 23, a radio's pace: PDUs 10 ms apart, each decoded in about a millisecond. With
+    no wait each is decoded alone; with ``batch_wait_ms`` the decoder waits for the batch to
+    fill, so they are decoded in batches, each PDU still once, in order, as the codec decodes
+    it alone."""
+    import time
+
+    h = harness(batch_wait_ms=wait_ms)
+    _, s = streams
+    calls, fast = [], h.blk._results
+
+    def results(r, items):
+        calls.append(len(items))
+        return fast(r, items)
+
+    h.blk._results = results
+    n = 24
+    for i in range(n):
+        h.post("pdus", _pdu(s[7][i % 4], rate_index=7, image_id=i))
+        time.sleep(0.01)
+    h.wait_out("pdus", n)
+    out = h.out("pdus", messages.unpack_image_pdu)
+    assert [m["image_id"] for m, _ in out] == list(range(n)) and sum(calls) == n
+    for i, (_, img) in enumerate(out):
+        ref = np.round(codec.decode([s[7][i % 4]], 7).images[0] * 255).astype(np.uint8)
+        np.testing.assert_array_equal(img, ref)
+    if wait_ms:  # 150 ms hold up to 15 (fewer on a loaded machine, whose sleeps run long)
+        assert len(calls) <= n // 4, calls
+    else:  # a batch is what has queued meanwhile: mostly one
+        assert len(calls) >= n // 3, calls
