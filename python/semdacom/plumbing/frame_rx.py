@@ -116,8 +116,9 @@ class FrameReceiver:
     """``work``/``stop`` of a block that cuts its stream into frames (``channel_decoder``,
     ``djscc_decoder``, ``sfma_decoder``): mix in before ``gr.sync_block``; the block calls
     :meth:`setup_frames` with its frame tag and defines ``_emit_frame(f, y)``, which must
-    answer every frame. ``work`` never ends the thread; ``stop`` answers the frames still
-    open with what arrived of them."""
+    answer every frame (or queue it for :meth:`_frames_cut`, which then must). ``work``
+    never ends the thread; ``stop`` answers the frames still open with what arrived of
+    them."""
 
     def setup_frames(self, info_tag: str) -> None:
         """Cut frames tagged ``info_tag`` (a :class:`FrameCutter`); no CSI awaited yet."""
@@ -139,6 +140,7 @@ class FrameReceiver:
                 tags = [t for t in tags if t.offset < due]
             if n:
                 self._cutter.push(x[:n], start, tags, self.logger, self._emit_frame)
+            self._frames_cut()
         except Exception as exc:  # work() must never end the thread
             self.logger.error(f"work: {type(exc).__name__}: {exc}")
             n = len(x)
@@ -179,6 +181,12 @@ class FrameReceiver:
         """Flowgraph stop: frames still open are answered with what arrived of them."""
         try:
             self._cutter.flush(self._emit_frame)
+            self._frames_cut()
         except Exception as exc:
             self.logger.error(f"stop: {type(exc).__name__}: {exc}")
         return True
+
+    def _frames_cut(self) -> None:
+        """After each chunk of the stream is cut (and at stop): a block whose ``_emit_frame``
+        queues the frames (``sfma_decoder``: to decode them as one batch, issue 23) answers
+        them here. Nothing by default (each frame answered in ``_emit_frame``)."""

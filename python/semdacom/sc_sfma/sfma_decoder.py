@@ -71,6 +71,8 @@ class sfma_decoder(FrameReceiver, Block, gr.sync_block):
 
     #: side-information dictionaries kept at most (the oldest frame goes first)
     MAX_SIDE = 1024
+    #: frames decoded as one batch at most (issue 23)
+    BATCH = 64
 
     def __init__(
         self, user: int = 0, weights: str = "", snr_db: float = 10.0, gain: float = 0.0,
@@ -86,6 +88,7 @@ class sfma_decoder(FrameReceiver, Block, gr.sync_block):
         self._gain = GainSchedule(self._user, gain if gain > 0 else None)
         self._side: collections.OrderedDict[int, Any] = collections.OrderedDict()
         self.setup_frames(GROUP_TAG)
+        self._cut: list = []  # frames of the stream chunk being cut (_prepare's)
         self._fill = self._decode(np.zeros(0, np.complex64), np.zeros(self._c, bool), 1.0, 0, 0.0)
         self.setup(("frames_in", "pdus_out", "erasures", "csi_accepted", "csi_rejected",
                     "side_accepted", "side_rejected", "side_other"))  # fmt: skip
@@ -99,18 +102,29 @@ class sfma_decoder(FrameReceiver, Block, gr.sync_block):
         return self._fill.copy()
 
     def _decode(self, y: np.ndarray, mask: np.ndarray, nu: float, slot: int, snr_db: float):
-        import torch
-
         k = int(mask.sum())
-        z = np.zeros(k * self._model.spatial // 2, np.complex64)
-        z[: min(z.size, y.size)] = y[: z.size]
         if k == 0:  # the erasure fill: the decoder's output for zero symbols at nu = 1
             mask = np.ones(self._c, bool)
-            z = np.zeros(self._model.symbols_per_user(1.0), np.complex64)
+            y = np.zeros(self._model.symbols_per_user(1.0), np.complex64)
+            nu = 1.0
+        return self._decode_many([(y, mask, snr_db)], nu, slot)[0]
+
+    def _decode_many(self, jobs: list, nu: float, slot: int) -> list[np.ndarray]:
+        """The images of frames ``jobs`` (``(equalised symbols, mask, snr_db)``, one ``nu``
+        and slot, masks of one size) decoded as one batch (issue 23: a frame costs a fifth as
+        much in a batch of 16 as alone)."""
+        import torch
+
+        n_sym = int(jobs[0][1].sum()) * self._model.spatial // 2
+        z = np.zeros((len(jobs), n_sym), np.complex64)
+        for i, (y, _, _) in enumerate(jobs):
+            z[i, : min(n_sym, y.size)] = y[:n_sym]
+        masks = np.stack([m for _, m, _ in jobs])
+        snrs = np.array([s for _, _, s in jobs], np.float64)
         with torch.no_grad():
-            x = self._model.decode(torch.from_numpy(z[None]), torch.from_numpy(mask[None]),
-                                   nu, slot, snr_db)[0]  # fmt: skip
-        return np.round(x.clamp(0, 1).cpu().numpy() * 255.0).astype(np.uint8)
+            x = self._model.decode(torch.from_numpy(z), torch.from_numpy(masks), nu, slot, snrs)
+        x = np.round(x.clamp(0, 1).cpu().numpy() * 255.0).astype(np.uint8)
+        return list(x)
 
     # ------------------------------------------------------------------ messages
     def _handle_side(self, msg: Any) -> None:
@@ -132,10 +146,47 @@ class sfma_decoder(FrameReceiver, Block, gr.sync_block):
     # ------------------------------------------------------------------ stream
     # (work and stop: plumbing.frame_rx.FrameReceiver)
     def _emit_frame(self, f: dict, y: np.ndarray) -> None:
+        """Check a frame and queue it (:meth:`_frames_cut` decodes the frames of one stream
+        chunk as batches and answers each)."""
         self._counts["frames_in"] += 1
+        self._cut.append(self._prepare(f, y))
+
+    def _frames_cut(self) -> None:
+        """Decode the queued frames, one batch per (``nu``, slot, mask size) of at most
+        :attr:`BATCH`, and answer every one in its order: an image, or an erasure (a frame
+        that failed its checks; when a batch's decoding raises, its frames are decoded one at
+        a time, so that only a frame that fails alone is an erasure)."""
+        cut, self._cut = self._cut, []
+        imgs: list = [None] * len(cut)
+        reasons = [reason for _, _, reason in cut]
+        groups: dict[tuple, list[int]] = {}
+        for i, (_, job, _) in enumerate(cut):
+            if job is not None:
+                groups.setdefault((job[2], job[3], int(job[1].sum())), []).append(i)
+        for (nu, slot, _), members in groups.items():
+            for a in range(0, len(members), self.BATCH):
+                part = members[a : a + self.BATCH]
+                try:
+                    out = self._decode_many([_job3(cut[i][1]) for i in part], nu, slot)
+                except Exception:
+                    out = [None] * len(part)
+                for i, img in zip(part, out, strict=True):
+                    if img is None:
+                        try:
+                            img = self._decode_many([_job3(cut[i][1])], nu, slot)[0]
+                        except Exception as exc:
+                            reasons[i] = f"{type(exc).__name__}: {exc}"
+                            self.logger.error(f"frame {cut[i][0]['frame']}: erasure: {reasons[i]}")
+                    imgs[i] = img
+        for (meta, _, _), img, reason in zip(cut, imgs, reasons, strict=True):
+            self.send("pdus", messages.image_pdu, meta, img, self._fill, reason)
+
+    def _prepare(self, f: dict, y: np.ndarray) -> tuple[dict, tuple | None, str | None]:
+        """``(meta, job, reason)`` of a frame: ``job`` ``(equalised symbols, mask, nu, slot,
+        snr_db)`` to decode, or None with the erasure's ``reason``."""
         frame = f["frame"]
         meta: dict[str, Any] = {"user": self._user, "frame": -1 if frame is None else frame}
-        img, reason = None, None
+        job, reason = None, None
         try:
             self._gain.on_frame(frame)
             raw = f["info"]
@@ -186,8 +237,13 @@ class sfma_decoder(FrameReceiver, Block, gr.sync_block):
             snr_db = min(max(10.0 * math.log10(snr), SNR_RANGE_DB[0]), SNR_RANGE_DB[1])
             meta["snr_db"] = 10.0 * math.log10(snr)
             ye = (ys / math.sqrt(amp2)).astype(np.complex64)
-            img = self._decode(ye, s["mask"], s["nu"], slot, snr_db)
+            job = (ye, np.asarray(s["mask"], bool), float(s["nu"]), slot, snr_db)
         except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}"
             self.logger.error(f"frame {meta['frame']}: erasure: {reason}")
-        self.send("pdus", messages.image_pdu, meta, img, self._fill, reason)
+        return meta, job, reason
+
+
+def _job3(job: tuple) -> tuple:
+    """``(symbols, mask, snr_db)`` of a prepared frame (what a batch takes of it)."""
+    return job[0], job[1], job[4]

@@ -219,3 +219,51 @@ def test_bad_csi_and_side_rejected_state_kept(variant) -> None:
     finally:
         tb.stop()
         tb.wait()
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("batch_fails", [False, True])
+def test_frames_of_one_chunk_decode_as_batches_each_as_alone(
+    variant, images, batch_fails, monkeypatch
+) -> None:
+    """Issue 23: the frames of one stream chunk are decoded as one batch per (nu, slot, mask
+    size), each as the library decodes it alone (its own mask and SNR), answered once, in
+    order; a frame that fails its checks is an erasure on its own, and when a batch's
+    decoding raises its frames are decoded one at a time."""
+    imgs, _ = images
+    p, bw = 0.05, 4e6
+    frames, want = [], []
+    for j in range(10):
+        nu, g = (0.5, 2e-10) if j % 3 else (0.25, 6e-11)
+        snr_db = 10 * math.log10(p * g / (N0 * bw))
+        m, y, masks = _chain(variant, imgs[j % 8], imgs[(j + 3) % 8], nu, snr_db, seed=20 + j)
+        frames.append((_frame(y, math.sqrt(p * g)), _group_tag(masks, nu, y.shape[1], p, bw), FL))
+        want.append(_lib_decode(m, y, masks[0], nu, 0, snr_db))
+    bad = frames[4][0].copy()
+    bad[7] = np.inf
+    frames[4] = (bad, frames[4][1], FL)
+    blk = sfma_decoder(user=0, weights=variant, noise_dbm_hz=N0_DBM_HZ)
+    # each frame's own gain, frame-exact (the SNR that conditions its decoding)
+    gains = [2e-10 if j % 3 else 6e-11 for j in range(10)]
+    csi = [("csi", messages.sfma_csi_to_pmt(messages.SfmaCsi(gain=np.array([g, 1e-9]), seq=j + 1,
+                                                             frame=j)))
+           for j, g in enumerate(gains)]  # fmt: skip
+    sizes, real = [], blk._decode_many
+
+    def spy(jobs, nu, slot):
+        sizes.append(len(jobs))
+        if batch_fails and len(jobs) > 1:
+            raise RuntimeError("a batch that fails")
+        return real(jobs, nu, slot)
+
+    monkeypatch.setattr(blk, "_decode_many", spy)
+    out = _run(blk, frames, csi)
+    assert [meta["frame"] for meta, _ in out] == list(range(10))
+    assert blk.counters()["pdus_out"] == 10 and max(sizes) > 1  # batches were formed
+    for j, (meta, img) in enumerate(out):
+        if j == 4:
+            assert meta["erased"] and "non-finite" in meta["erasure_reason"]
+            continue
+        assert not meta["erased"] and meta["snr_source"] == "csi", meta
+        assert np.max(np.abs(img.astype(int) - want[j].astype(int))) <= 1
+        assert np.mean(img != want[j]) < 0.01
