@@ -26,6 +26,7 @@ void bind_miso_channel(py::module& m);
 void bind_kernels(py::module& m);
 void bind_ldpc_fec(py::module& m);
 void bind_dc_blocker(py::module& m);
+void bind_pmt_convert(py::module& m);
 // ) END BINDING_FUNCTION_PROTOTYPES
 
 
@@ -59,5 +60,6 @@ PYBIND11_MODULE(semdacom_python, m)
     bind_kernels(m);
     bind_ldpc_fec(m);
     bind_dc_blocker(m);
+    bind_pmt_convert(m);
     // ) END BINDING_FUNCTION_CALLS
 }

@@ -57,6 +57,8 @@ from gnuradio.semdacom.messages.pmt_util import (
     read_int_vec,
     read_long,
     reraise,
+    uvector_to_array,
+    vec_to_pmt,
 )
 
 #: Largest image accepted (pixels); larger ones are malformed.
@@ -159,7 +161,7 @@ def bits_pdu(meta: dict | None, bits: Any) -> Any:
     with reraise():
         arr = fbl_emulation._check_bits(bits)
     packed = np.packbits(arr)
-    return _pdu(meta, pmt.init_u8vector(packed.size, packed.tolist()), n_bits=int(arr.size))
+    return _pdu(meta, vec_to_pmt(packed), n_bits=int(arr.size))
 
 
 def unpack_bits_pdu(pdu: Any) -> tuple[dict, np.ndarray]:
@@ -185,7 +187,7 @@ def unpack_bits_pdu(pdu: Any) -> tuple[dict, np.ndarray]:
     """
     car, cdr = _pdu_parts(pdu)
     meta = meta_from_pmt(car)
-    payload = np.asarray(pmt.u8vector_elements(cdr), dtype=np.uint8)
+    payload = uvector_to_array(cdr)
     n_bits_pmt = get(car, "n_bits")
     if n_bits_pmt is None:
         n_bits = 8 * payload.size
@@ -224,7 +226,7 @@ def image_pdu(meta: dict | None, image: Any) -> Any:
     if arr.size > MAX_IMAGE_PIXELS:
         raise MessageError(f"image of {arr.size} pixels exceeds {MAX_IMAGE_PIXELS}")
     flat = np.ascontiguousarray(arr).reshape(-1)
-    payload = pmt.init_u8vector(flat.size, flat.tolist())
+    payload = vec_to_pmt(flat)
     return _pdu(meta, payload, shape=np.asarray(arr.shape, dtype=np.int32))
 
 
@@ -252,7 +254,7 @@ def unpack_image_pdu(pdu: Any) -> tuple[dict, np.ndarray]:
         raise MessageError(f"image of {n} pixels exceeds {MAX_IMAGE_PIXELS}")
     if pmt.length(cdr) != n:
         raise MessageError(f"image payload has {pmt.length(cdr)} bytes, 'shape' needs {n}")
-    img = np.asarray(pmt.u8vector_elements(cdr), dtype=np.uint8).reshape(tuple(shape))
+    img = uvector_to_array(cdr).reshape(tuple(shape))
     meta["shape"] = shape.astype(np.int32)
     return meta, img
 
@@ -289,7 +291,7 @@ def symbols_pdu(meta: dict | None, symbols: Any) -> Any:
     if arr.size > MAX_SYMBOLS:
         raise MessageError(f"{arr.size} symbols exceed {MAX_SYMBOLS}")
     arr = arr.astype(np.complex64)
-    return _pdu(meta, pmt.init_c32vector(arr.size, arr.tolist()))
+    return _pdu(meta, vec_to_pmt(arr))
 
 
 def unpack_symbols_pdu(pdu: Any) -> tuple[dict, np.ndarray]:
@@ -301,12 +303,8 @@ def unpack_symbols_pdu(pdu: Any) -> tuple[dict, np.ndarray]:
         Not a (dict, c32vector/c64vector) pair, or more than :data:`MAX_SYMBOLS` symbols.
     """
     car, cdr = _pdu_pair(pdu, "c32vector")
-    if pmt.is_c32vector(cdr):
-        elements = pmt.c32vector_elements
-    elif pmt.is_c64vector(cdr):
-        elements = pmt.c64vector_elements
-    else:
+    if not (pmt.is_c32vector(cdr) or pmt.is_c64vector(cdr)):
         raise MessageError(f"symbol PDU payload must be a c32vector, got {describe(cdr)}")
     if pmt.length(cdr) > MAX_SYMBOLS:
         raise MessageError(f"{pmt.length(cdr)} symbols exceed {MAX_SYMBOLS}")
-    return meta_from_pmt(car), np.asarray(elements(cdr), dtype=np.complex64)
+    return meta_from_pmt(car), uvector_to_array(cdr).astype(np.complex64, copy=False)

@@ -93,9 +93,9 @@ _COMPLEX_VEC_READERS: _Readers = (
 
 
 def _read_vec(value: Any, key: str, readers: _Readers, dtype: Any, kind: str) -> np.ndarray:
-    for check, elements in readers:
+    for check, _ in readers:
         if check(value):
-            return np.asarray(elements(value), dtype=dtype).reshape(-1)
+            return np.asarray(uvector_to_array(value), dtype=dtype).reshape(-1)
     raise MessageError(f"'{key}' must be a {kind}, got {describe(value)}")
 
 
@@ -188,8 +188,35 @@ def vec_to_pmt(arr: np.ndarray) -> Any:
         arr = arr.astype(np.uint8)
     for dtype, _, _, init in _UVECS:
         if arr.dtype == dtype:
+            if _array_to_uvector is not None:
+                return _array_to_uvector(arr)
             return init(arr.size, arr.tolist())
     raise MessageError(f"arrays of dtype {arr.dtype} have no PMT vector type")
+
+
+def uvector_to_array(value: Any) -> np.ndarray:
+    """A copy of a PMT uniform vector as a 1-D numpy array of its type (u8vector: uint8, ...,
+    c64vector: complex128); MessageError for anything else."""
+    if _uvector_to_array is not None and isinstance(value, pmt.pmt_base):
+        if pmt.is_uniform_vector(value):
+            return _uvector_to_array(value)
+    else:
+        for dtype, check, elements, _ in _UVECS:
+            if isinstance(value, pmt.pmt_base) and check(value):
+                return np.asarray(elements(value), dtype=dtype)
+    raise MessageError(f"expected a PMT uniform vector, got {describe(value)}")
+
+
+# The buffer of a uniform vector copied at once by the C++ bindings (issue 23: through a
+# python list, element by element, a PDU's payload cost 40-130 us each way); a checkout that
+# has not been built converts through lists (the same values).
+try:
+    from gnuradio.semdacom.semdacom_python import meta_from_pmt as _meta_from_pmt_c
+    from gnuradio.semdacom.semdacom_python import meta_to_pmt as _meta_to_pmt_c
+    from gnuradio.semdacom.semdacom_python import uvector_from_array as _array_to_uvector
+    from gnuradio.semdacom.semdacom_python import uvector_to_array as _uvector_to_array
+except ImportError:  # pragma: no cover - the bindings are built by `make setup`
+    _array_to_uvector = _uvector_to_array = _meta_to_pmt_c = _meta_from_pmt_c = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -264,7 +291,7 @@ def _py_to_pmt(value: Any, key: str) -> Any:
     if isinstance(value, str):
         return pmt.intern(value)
     if isinstance(value, (bytes, bytearray)):
-        return pmt.init_u8vector(len(value), list(value))
+        return vec_to_pmt(np.frombuffer(bytes(value), dtype=np.uint8))
     if isinstance(value, np.ndarray):
         return vec_to_pmt(value)
     if isinstance(value, dict):
@@ -291,9 +318,7 @@ def _pmt_to_py(value: Any) -> Any:
     if pmt.is_complex(value):
         return complex(pmt.to_complex(value))
     if pmt.is_uniform_vector(value):
-        for dtype, check, elements, _ in _UVECS:
-            if check(value):
-                return np.asarray(elements(value), dtype=dtype)
+        return uvector_to_array(value)
     if pmt.is_dict(value) and not pmt.is_null(value):
         return meta_from_pmt(value)
     if pmt.is_null(value):
@@ -329,6 +354,16 @@ def meta_to_pmt(meta: dict) -> Any:
     """
     if not isinstance(meta, dict):
         raise MessageError(f"meta must be a dict, got {type(meta).__name__}")
+    if _meta_to_pmt_c is not None:  # the same dictionary, the common types in C++ (issue 23)
+        d = _meta_to_pmt_c(meta, _py_to_pmt)
+        if d is not None:
+            return d
+    return meta_to_pmt_reference(meta)
+
+
+def meta_to_pmt_reference(meta: dict) -> Any:
+    """:func:`meta_to_pmt` in Python alone (what the C++ conversion is tested against; used
+    where the bindings are not built, and for a key that is not a str)."""
     d = pmt.make_dict()
     for key, value in meta.items():
         if not isinstance(key, str):
@@ -356,6 +391,17 @@ def meta_from_pmt(msg: Any) -> dict:
     MessageError
         When ``msg`` is not a dictionary or has a non-symbol key.
     """
+    require_dict(msg, "meta")
+    if _meta_from_pmt_c is not None:  # the same dict, the common types in C++ (issue 23)
+        out = _meta_from_pmt_c(msg, _pmt_to_py)
+        if out is not None:
+            return out
+    return meta_from_pmt_reference(msg)
+
+
+def meta_from_pmt_reference(msg: Any) -> dict:
+    """:func:`meta_from_pmt` in Python alone (what the C++ conversion is tested against;
+    used where the bindings are not built, and for a key that is not a symbol)."""
     require_dict(msg, "meta")
     out: dict = {}
     items = pmt.dict_items(msg)
