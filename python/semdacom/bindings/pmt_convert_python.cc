@@ -132,7 +132,9 @@ py::array uvector_to_array(const pmt::pmt_t& p)
 // caller runs its own code) through `value_to_pmt(value, key)`.
 py::object meta_to_pmt(const py::dict& meta, const py::object& value_to_pmt)
 {
-    static const py::object pmt_base = py::module::import("pmt").attr("pmt_base");
+    // never destroyed: a static py::object would be released after the interpreter ends
+    static const py::object* pmt_base =
+        new py::object(py::module::import("pmt").attr("pmt_base"));
     pmt::pmt_t d = pmt::make_dict();
     for (auto item : meta) {
         PyObject* k = item.first.ptr();
@@ -168,7 +170,7 @@ py::object meta_to_pmt(const py::dict& meta, const py::object& value_to_pmt)
                 throw py::error_already_set();
             }
             val = pmt::intern(std::string(str, static_cast<size_t>(len)));
-        } else if (py::isinstance(item.second, pmt_base)) {
+        } else if (py::isinstance(item.second, *pmt_base)) {
             val = item.second.cast<pmt::pmt_t>();
         } else {
             val = value_to_pmt(item.second, item.first).cast<pmt::pmt_t>();
