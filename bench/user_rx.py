@@ -17,7 +17,8 @@ period (the receiver may not rely on a grid). ``BURSTS`` bursts, complex64, cach
 out/user_rx/ (never committed).
 
 The receive chain is the example's, compiled by grcc with the UHD source replaced by a
-``blocks.file_source`` (no throttle) and everything behind it unchanged: DC blocker, matched
+``blocks.file_source`` (no throttle, the radio's output buffer: the example's ``rx_buffer``)
+and everything behind it unchanged (the decoders' ``batch_wait_ms`` too): DC blocker, matched
 filter, ``frame_sync``, ``csi_estimator``, ``channel_decoder`` (LDPC), source and semantic
 decoders, the two metrics sinks with their local ``image_source`` references. The base
 station's allocation and combined CSI (ZMQ over the air) are posted to the decoders before the
