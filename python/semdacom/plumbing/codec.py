@@ -117,11 +117,11 @@ def result_meta(meta: dict, user: int) -> dict:
 
 #: Codec choices of the codec blocks (``codec`` parameter) and the name each writes in meta
 #: (a CompressAI coder's is ``compressai_<arch>`` of its model files: ``codec.name``).
+CODECS = {"learned": "hyperprior_vbr", "classical": "heif-x265", "compressai": "compressai_<arch>"}
+
 #: The longest a decoder waits for its batch to fill (``batch_wait_ms``): an image's latency
 #: grows by at most this much.
 MAX_BATCH_WAIT_MS = 1000.0
-
-CODECS = {"learned": "hyperprior_vbr", "classical": "heif-x265", "compressai": "compressai_<arch>"}
 
 
 def check_codec(codec: str) -> str:

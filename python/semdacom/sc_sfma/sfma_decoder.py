@@ -236,7 +236,10 @@ class sfma_decoder(FrameReceiver, Block, gr.sync_block):
                 raise messages.MessageError(f"signal power {amp2:.3g} cannot be equalised")
             snr_db = min(max(10.0 * math.log10(snr), SNR_RANGE_DB[0]), SNR_RANGE_DB[1])
             meta["snr_db"] = 10.0 * math.log10(snr)
-            ye = (ys / math.sqrt(amp2)).astype(np.complex64)
+            with np.errstate(over="ignore", invalid="ignore"):
+                ye = (ys / math.sqrt(amp2)).astype(np.complex64)
+            if not np.all(np.isfinite(ye)):  # beyond complex64 once equalised
+                raise messages.MessageError("equalised samples overflow complex64")
             job = (ye, np.asarray(s["mask"], bool), float(s["nu"]), slot, snr_db)
         except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}"

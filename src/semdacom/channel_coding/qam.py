@@ -20,6 +20,8 @@ import functools
 
 import numpy as np
 
+from semdacom import _kernels as _k
+
 __all__ = ["BITS_PER_SYMBOL", "demap", "interleaver", "modulate", "scrambler"]
 
 #: Modulation names and their bits per complex symbol.
@@ -75,6 +77,17 @@ def demap(y: np.ndarray, m: int, noise_var: float | np.ndarray, gain: complex = 
         Effective channel gain ``g`` (per symbol or scalar).
     """
     m = _check_m(int(m))
+    z, s = _equalised(y, noise_var, gain)
+    if m == 1:
+        return np.clip(4.0 * s * z.real, -1e30, 1e30).astype(np.float32)
+    lev, _, scale = _pam(m // 2)
+    # the C++ kernel: the reference's arithmetic in one pass, the same float32 values
+    return _k.qam_demap_maxlog(z, s, scale * lev, m // 2)
+
+
+def _equalised(y, noise_var, gain) -> tuple[np.ndarray, np.ndarray]:
+    """``(z, s)``: the symbols ``y / g`` (0 where ``g`` is 0) and ``|g|^2 / N0`` (0 where
+    not finite), flat, complex128 and float64."""
     y = np.asarray(y, dtype=np.complex128).reshape(-1)
     g = np.broadcast_to(np.asarray(gain, dtype=np.complex128), y.shape)
     n0 = np.broadcast_to(np.asarray(noise_var, dtype=np.float64), y.shape)
@@ -83,12 +96,16 @@ def demap(y: np.ndarray, m: int, noise_var: float | np.ndarray, gain: complex = 
         z = np.where(ag2 > 0, y / np.where(ag2 > 0, g, 1.0), 0.0)
         s = ag2 / np.maximum(n0, 1e-300)  # |g|^2 / N0
         s = np.where(np.isfinite(s), s, 0.0)
-    if m == 1:
-        return np.clip(4.0 * s * z.real, -1e30, 1e30).astype(np.float32)
+    return z, s
+
+
+def _demap_reference(z: np.ndarray, s: np.ndarray, m: int) -> np.ndarray:
+    """The numpy form of :func:`demap`'s max-log LLRs (``m`` >= 2) of equalised symbols
+    ``z`` with ``s = |g|^2 / N0``: what the C++ kernel is tested against, value for value."""
     half = m // 2
     lev, labels, scale = _pam(half)
     pts = scale * lev  # by label
-    out = np.empty((y.size, m), dtype=np.float64)
+    out = np.empty((z.size, m), dtype=np.float64)
     for dim, comp in enumerate((z.real, z.imag)):
         d2 = (comp[:, None] - pts[None, :]) ** 2  # (S, M) per label
         for b in range(half):

@@ -267,3 +267,22 @@ def test_frames_of_one_chunk_decode_as_batches_each_as_alone(
         assert not meta["erased"] and meta["snr_source"] == "csi", meta
         assert np.max(np.abs(img.astype(int) - want[j].astype(int))) <= 1
         assert np.mean(img != want[j]) < 0.01
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_samples_beyond_complex64_once_equalised_are_an_erasure(variant, images) -> None:
+    """A finite frame that overflows complex64 when divided by sqrt(P g) (a front end at full
+    scale, a tiny gain) is an explicit erasure, not a NaN image cast to pixels; the frames
+    around it decode."""
+    imgs, _ = images
+    p, bw, g = 0.05, 4e6, 1e-10
+    m, y, masks = _chain(variant, imgs[0], imgs[1], 0.5, 10.0, seed=9)
+    good = _frame(y, math.sqrt(p * g))
+    loud = (good / np.max(np.abs(good)) * 1e36).astype(np.complex64)  # finite, 1e41 equalised
+    tag = _group_tag(masks, 0.5, y.shape[1], p, bw)
+    blk = sfma_decoder(user=0, weights=variant, gain=g, noise_dbm_hz=N0_DBM_HZ)
+    out = _run(blk, [(good, tag, FL), (loud, tag, FL), (good, tag, FL)])
+    assert [meta["erased"] for meta, _ in out] == [False, True, False]
+    assert "overflow" in out[1][0]["erasure_reason"]
+    assert np.array_equal(out[1][1], blk.erasure_fill)
+    assert out[0][1].tobytes() == out[2][1].tobytes()
