@@ -22,7 +22,8 @@ void bind_qam(py::module& m);
 
 PYBIND11_MODULE(_kernels, m)
 {
-    m.doc() = "gr-semdacom C++ kernels (LDPC, rANS, Schmidl-Cox, QAM demapper) without GNU Radio";
+    m.doc() = "gr-semdacom C++ kernels (LDPC, rANS, Schmidl-Cox, QAM demapper) without "
+              "GNU Radio";
     bind_ldpc(m);
     bind_rans(m);
     bind_sync(m);
