@@ -82,30 +82,22 @@ pmt::pmt_t uvector_from_array(const py::array& a)
 // numpy dtype of a uniform vector (None when `p` is not one)
 py::object uvector_dtype(const pmt::pmt_t& p)
 {
-    if (pmt::is_u8vector(p))
-        return py::dtype::of<uint8_t>();
-    if (pmt::is_s8vector(p))
-        return py::dtype::of<int8_t>();
-    if (pmt::is_u16vector(p))
-        return py::dtype::of<uint16_t>();
-    if (pmt::is_s16vector(p))
-        return py::dtype::of<int16_t>();
-    if (pmt::is_u32vector(p))
-        return py::dtype::of<uint32_t>();
-    if (pmt::is_s32vector(p))
-        return py::dtype::of<int32_t>();
-    if (pmt::is_u64vector(p))
-        return py::dtype::of<uint64_t>();
-    if (pmt::is_s64vector(p))
-        return py::dtype::of<int64_t>();
-    if (pmt::is_f32vector(p))
-        return py::dtype::of<float>();
-    if (pmt::is_f64vector(p))
-        return py::dtype::of<double>();
-    if (pmt::is_c32vector(p))
-        return py::dtype::of<std::complex<float>>();
-    if (pmt::is_c64vector(p))
-        return py::dtype::of<std::complex<double>>();
+    static const struct {
+        bool (*is)(pmt::pmt_t);
+        const char* dtype;
+    } kinds[] = {
+        { pmt::is_u8vector, "uint8" },      { pmt::is_s8vector, "int8" },
+        { pmt::is_u16vector, "uint16" },    { pmt::is_s16vector, "int16" },
+        { pmt::is_u32vector, "uint32" },    { pmt::is_s32vector, "int32" },
+        { pmt::is_u64vector, "uint64" },    { pmt::is_s64vector, "int64" },
+        { pmt::is_f32vector, "float32" },   { pmt::is_f64vector, "float64" },
+        { pmt::is_c32vector, "complex64" }, { pmt::is_c64vector, "complex128" }
+    };
+    for (const auto& k : kinds) {
+        if (k.is(p)) {
+            return py::dtype(k.dtype);
+        }
+    }
     return py::none();
 }
 

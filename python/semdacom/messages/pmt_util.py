@@ -354,11 +354,18 @@ def meta_to_pmt(meta: dict) -> Any:
     """
     if not isinstance(meta, dict):
         raise MessageError(f"meta must be a dict, got {type(meta).__name__}")
-    if _meta_to_pmt_c is not None:  # the same dictionary, the common types in C++ (issue 23)
-        d = _meta_to_pmt_c(meta, _py_to_pmt)
-        if d is not None:
-            return d
-    return meta_to_pmt_reference(meta)
+    return _cpp_or_reference(_meta_to_pmt_c, meta_to_pmt_reference, meta, _py_to_pmt)
+
+
+def _cpp_or_reference(cpp, reference, value, helper) -> Any:
+    """``cpp(value, helper)`` (the C++ conversion, issue 23: the common types in C++, the
+    rest through ``helper``) when the bindings are built and it answers, else
+    ``reference(value)`` (Python alone: the same result)."""
+    if cpp is not None:
+        out = cpp(value, helper)
+        if out is not None:
+            return out
+    return reference(value)
 
 
 def meta_to_pmt_reference(meta: dict) -> Any:
@@ -392,11 +399,7 @@ def meta_from_pmt(msg: Any) -> dict:
         When ``msg`` is not a dictionary or has a non-symbol key.
     """
     require_dict(msg, "meta")
-    if _meta_from_pmt_c is not None:  # the same dict, the common types in C++ (issue 23)
-        out = _meta_from_pmt_c(msg, _pmt_to_py)
-        if out is not None:
-            return out
-    return meta_from_pmt_reference(msg)
+    return _cpp_or_reference(_meta_from_pmt_c, meta_from_pmt_reference, msg, _pmt_to_py)
 
 
 def meta_from_pmt_reference(msg: Any) -> dict:
