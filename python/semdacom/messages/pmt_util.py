@@ -77,25 +77,16 @@ def make_dict(entries: dict[str, Any] | None = None, base: Any = None) -> Any:
 # Readers of PMT values
 # --------------------------------------------------------------------------------------------
 
-_Readers = tuple[tuple[Callable[[Any], bool], Callable[[Any], Any]], ...]
-_INT_VEC_READERS: _Readers = (
-    (pmt.is_s32vector, pmt.s32vector_elements),
-    (pmt.is_s64vector, pmt.s64vector_elements),
-)
-_REAL_VEC_READERS: _Readers = (
-    (pmt.is_f64vector, pmt.f64vector_elements),
-    (pmt.is_f32vector, pmt.f32vector_elements),
-)
-_COMPLEX_VEC_READERS: _Readers = (
-    (pmt.is_c64vector, pmt.c64vector_elements),
-    (pmt.is_c32vector, pmt.c32vector_elements),
-)
+#: the uniform vector types each reader accepts (read by :func:`uvector_to_array`)
+_Checks = tuple[Callable[[Any], bool], ...]
+_INT_VEC_READERS: _Checks = (pmt.is_s32vector, pmt.is_s64vector)
+_REAL_VEC_READERS: _Checks = (pmt.is_f64vector, pmt.is_f32vector)
+_COMPLEX_VEC_READERS: _Checks = (pmt.is_c64vector, pmt.is_c32vector)
 
 
-def _read_vec(value: Any, key: str, readers: _Readers, dtype: Any, kind: str) -> np.ndarray:
-    for check, _ in readers:
-        if check(value):
-            return np.asarray(uvector_to_array(value), dtype=dtype).reshape(-1)
+def _read_vec(value: Any, key: str, readers: _Checks, dtype: Any, kind: str) -> np.ndarray:
+    if any(check(value) for check in readers):
+        return np.asarray(uvector_to_array(value), dtype=dtype).reshape(-1)
     raise MessageError(f"'{key}' must be a {kind}, got {describe(value)}")
 
 
@@ -197,12 +188,11 @@ def vec_to_pmt(arr: np.ndarray) -> Any:
 def uvector_to_array(value: Any) -> np.ndarray:
     """A copy of a PMT uniform vector as a 1-D numpy array of its type (u8vector: uint8, ...,
     c64vector: complex128); MessageError for anything else."""
-    if _uvector_to_array is not None and isinstance(value, pmt.pmt_base):
-        if pmt.is_uniform_vector(value):
+    if isinstance(value, pmt.pmt_base) and pmt.is_uniform_vector(value):
+        if _uvector_to_array is not None:
             return _uvector_to_array(value)
-    else:
         for dtype, check, elements, _ in _UVECS:
-            if isinstance(value, pmt.pmt_base) and check(value):
+            if check(value):
                 return np.asarray(elements(value), dtype=dtype)
     raise MessageError(f"expected a PMT uniform vector, got {describe(value)}")
 
