@@ -74,6 +74,12 @@ _scalars = st.one_of(
     st.integers(0, 2**64 - 1).map(np.uint64), st.integers(-(2**63), 2**63 - 1).map(np.int64),
     st.floats(allow_nan=False, width=32).map(np.float32), st.booleans().map(np.bool_),
     st.binary(max_size=20), _arrays,
+    # what the C++ conversion leaves to the Python code or reads through numpy's protocols:
+    # bool arrays, several dimensions, strided views, other numpy scalar widths
+    hnp.arrays(np.bool_, st.integers(0, 9)), _arrays.map(lambda a: a[::2]),
+    _arrays.map(lambda a: a[: a.size // 2 * 2].reshape(-1, 2)),
+    st.integers(-128, 127).map(np.int8), st.integers(0, 2**32 - 1).map(np.uint32),
+    st.floats(allow_nan=False, width=16).map(np.float16),
 )  # fmt: skip
 _values = st.recursive(
     _scalars,

@@ -60,6 +60,18 @@ bool uvector_of(const py::array& a, pmt::pmt_t& out)
     return true;
 }
 
+// The uniform vector of a 1-D C-contiguous array's dtype; false for a dtype without one.
+bool uvector_any(const py::array& a, pmt::pmt_t& out)
+{
+    return uvector_of<uint8_t>(a, out) || uvector_of<int8_t>(a, out) ||
+           uvector_of<uint16_t>(a, out) || uvector_of<int16_t>(a, out) ||
+           uvector_of<uint32_t>(a, out) || uvector_of<int32_t>(a, out) ||
+           uvector_of<uint64_t>(a, out) || uvector_of<int64_t>(a, out) ||
+           uvector_of<float>(a, out) || uvector_of<double>(a, out) ||
+           uvector_of<std::complex<float>>(a, out) ||
+           uvector_of<std::complex<double>>(a, out);
+}
+
 // The uniform vector of a C-contiguous 1-D array (throws for another dtype).
 pmt::pmt_t uvector_from_array(const py::array& a)
 {
@@ -67,19 +79,12 @@ pmt::pmt_t uvector_from_array(const py::array& a)
         throw std::invalid_argument("a must be a C-contiguous 1-D array");
     }
     pmt::pmt_t out;
-    if (uvector_of<uint8_t>(a, out) || uvector_of<int8_t>(a, out) ||
-        uvector_of<uint16_t>(a, out) || uvector_of<int16_t>(a, out) ||
-        uvector_of<uint32_t>(a, out) || uvector_of<int32_t>(a, out) ||
-        uvector_of<uint64_t>(a, out) || uvector_of<int64_t>(a, out) ||
-        uvector_of<float>(a, out) || uvector_of<double>(a, out) ||
-        uvector_of<std::complex<float>>(a, out) ||
-        uvector_of<std::complex<double>>(a, out)) {
+    if (uvector_any(a, out)) {
         return out;
     }
     throw std::invalid_argument("arrays of this dtype have no PMT vector type");
 }
 
-// numpy dtype of a uniform vector (None when `p` is not one)
 py::object uvector_dtype(const pmt::pmt_t& p)
 {
     static const struct {
@@ -119,14 +124,47 @@ py::array uvector_to_array(const pmt::pmt_t& p)
     return py::array(dtype, shape, data); // no base: numpy copies the buffer
 }
 
-// meta_to_pmt: exact bool, int (64-bit), float, str and None here, pmt objects as they
-// are, every other value (and a key that is not an exact str: None is returned, the
+// A numpy array as the uniform vector of its dtype, as pmt_util.vec_to_pmt makes it;
+// false for what that function reshapes or converts first (several dimensions, a strided
+// view, bool) or refuses, which the Python code handles.
+bool array_uvector(const py::handle& v, pmt::pmt_t& out)
+{
+    if (!py::isinstance<py::array>(v)) {
+        return false;
+    }
+    const auto a = py::reinterpret_borrow<py::array>(v);
+    if (a.ndim() != 1 || !(a.flags() & py::array::c_style)) {
+        return false;
+    }
+    return uvector_any(a, out);
+}
+
+// A long of a Python int that fits 64 signed bits; false otherwise (error cleared).
+bool long_of(PyObject* v, pmt::pmt_t& out)
+{
+    int overflow = 0;
+    const long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+    if (overflow != 0 || (x == -1 && PyErr_Occurred())) {
+        PyErr_Clear();
+        return false;
+    }
+    out = pmt::from_long(static_cast<long>(x));
+    return true;
+}
+
+// meta_to_pmt: exact bool, int (64-bit), float, str and None, numpy integer and floating
+// scalars, 1-D contiguous numpy arrays of a uniform-vector dtype here, pmt objects as
+// they are, every other value (and a key that is not an exact str: None is returned, the
 // caller runs its own code) through `value_to_pmt(value, key)`.
 py::object meta_to_pmt(const py::dict& meta, const py::object& value_to_pmt)
 {
     // never destroyed: a static py::object would be released after the interpreter ends
     static const py::object* pmt_base =
         new py::object(py::module::import("pmt").attr("pmt_base"));
+    static const py::object* np_integer =
+        new py::object(py::module::import("numpy").attr("integer"));
+    static const py::object* np_floating =
+        new py::object(py::module::import("numpy").attr("floating"));
     pmt::pmt_t d = pmt::make_dict();
     for (auto item : meta) {
         PyObject* k = item.first.ptr();
@@ -145,16 +183,27 @@ py::object meta_to_pmt(const py::dict& meta, const py::object& value_to_pmt)
         } else if (PyBool_Check(v)) {
             val = pmt::from_bool(v == Py_True);
         } else if (PyLong_CheckExact(v)) {
-            int overflow = 0;
-            long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
-            if (overflow == 0 && !(x == -1 && PyErr_Occurred())) {
-                val = pmt::from_long(static_cast<long>(x));
-            } else {
+            if (!long_of(v, val)) {
+                val = value_to_pmt(item.second, item.first).cast<pmt::pmt_t>();
+            }
+        } else if (PyFloat_Check(v)) { // float and numpy.float64
+            val = pmt::from_double(PyFloat_AS_DOUBLE(v));
+        } else if (py::isinstance(item.second, *np_integer)) {
+            const py::object index = py::reinterpret_steal<py::object>(PyNumber_Index(v));
+            if (!index || !long_of(index.ptr(), val)) {
                 PyErr_Clear();
                 val = value_to_pmt(item.second, item.first).cast<pmt::pmt_t>();
             }
-        } else if (PyFloat_CheckExact(v)) {
-            val = pmt::from_double(PyFloat_AS_DOUBLE(v));
+        } else if (py::isinstance(item.second, *np_floating)) {
+            const double x = PyFloat_AsDouble(v);
+            if (x == -1.0 && PyErr_Occurred()) {
+                PyErr_Clear();
+                val = value_to_pmt(item.second, item.first).cast<pmt::pmt_t>();
+            } else {
+                val = pmt::from_double(x);
+            }
+        } else if (array_uvector(item.second, val)) {
+            // a numpy array's buffer copied at once
         } else if (PyUnicode_CheckExact(v)) {
             Py_ssize_t len = 0;
             const char* str = PyUnicode_AsUTF8AndSize(v, &len);
@@ -167,8 +216,9 @@ py::object meta_to_pmt(const py::dict& meta, const py::object& value_to_pmt)
         } else {
             val = value_to_pmt(item.second, item.first).cast<pmt::pmt_t>();
         }
-        d = pmt::dict_add(
-            d, pmt::intern(std::string(kstr, static_cast<size_t>(klen))), val);
+        // what dict_add makes of a key the dictionary lacks (a python dict's str keys are
+        // distinct), without its search for the key: O(1), not O(keys), per key
+        d = pmt::acons(pmt::intern(std::string(kstr, static_cast<size_t>(klen))), val, d);
     }
     return py::cast(d);
 }

@@ -329,13 +329,14 @@ class channel_decoder(FrameReceiver, LinkBlock, gr.sync_block):
         sent = np.unpackbits(np.asarray(chan["bits"], dtype=np.uint8))[:n_bits]
         got, st = fbl_emulation.emulate(sent, sinr, rc, self._L, "packet", self._rng)
         n_pkt = max(1, fbl_emulation.num_packets(n_bits, n))
-        pkt = np.arange(n_bits) // n
-        bad = np.zeros(n_pkt, bool)
-        np.logical_or.at(bad, pkt, got != sent)
+        diff = np.zeros(n_pkt * n, bool)  # a packet is bad where any of its bits differs
+        diff[:n_bits] = got != sent
+        bad = diff.reshape(n_pkt, n).any(axis=1)
         kept = _blocks_sent(chan, n_pkt)
         if kept < n_pkt:  # packets the encoder cut off at the slot never reached the channel
             bad[kept:] = True
-            got = np.where(pkt < kept, got, 0).astype(np.uint8)
+            got = got.copy()
+            got[kept * n :] = 0
             extra["blocks_cut"] = int(n_pkt - kept)
         extra["per"] = float(st["per"])
         return got, (~bad).astype(np.int32), bad.astype(np.int32), extra

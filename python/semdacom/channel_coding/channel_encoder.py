@@ -208,11 +208,8 @@ class channel_encoder(FrameSource, LinkBlock, gr.sync_block):
             info["bits"] = np.packbits(bits).astype(np.uint8)
         for key in ("frame", "seq", "image_id", "label", "rate_index", "src_alloc_seq"):
             v = meta.get(key)
-            if isinstance(v, (int, np.integer)) and not isinstance(v, bool) and key not in info:
-                try:
-                    messages.meta_to_pmt({key: v})
-                except messages.MessageError:
-                    continue
+            if (isinstance(v, (int, np.integer)) and not isinstance(v, bool) and key not in info
+                    and messages.int_fits(v)):  # fmt: skip
                 info["pdu_" + key] = v
         if self._frame_len > 0:
             if full > self._frame_len:  # keep the whole blocks that fit in the slot

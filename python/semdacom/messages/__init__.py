@@ -114,6 +114,7 @@ from gnuradio.semdacom.messages.pdu import (
 )
 from gnuradio.semdacom.messages.pmt_util import (
     MessageError,
+    int_fits,
     meta_from_pmt,
     meta_to_pmt,
     read_count,
@@ -190,6 +191,7 @@ __all__ = [
     "frame_sent_to_pmt",
     "result_done_to_pmt",
     "image_pdu",
+    "int_fits",
     "is_erased",
     "label_pdu",
     "link_allocation",

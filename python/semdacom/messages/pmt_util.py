@@ -167,6 +167,12 @@ _UVECS = tuple(map(_uvec, "u8 s8 u16 s16 u32 s32 u64 s64 f32 f64 c32 c64".split(
 # --------------------------------------------------------------------------------------------
 
 
+def int_fits(value: int) -> bool:
+    """Whether :func:`meta_to_pmt` takes the integer ``value`` (a long, or a uint64 above the
+    longs' range)."""
+    return -(2**63) <= int(value) < 2**64
+
+
 def from_count(value: int) -> Any:
     """A count as a u64."""
     return pmt.from_uint64(int(value))
@@ -271,7 +277,7 @@ def _py_to_pmt(value: Any, key: str) -> Any:
         ivalue = int(value)
         if -(2**63) <= ivalue < 2**63:
             return pmt.from_long(ivalue)
-        if 0 <= ivalue < 2**64:
+        if int_fits(ivalue):
             return pmt.from_uint64(ivalue)
         raise MessageError(f"meta '{key}': integer {ivalue} does not fit 64 bits")
     if isinstance(value, (float, np.floating)):

@@ -19,6 +19,7 @@ Numpy only; the probabilities come from :mod:`.fbl`.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -91,11 +92,26 @@ def _check_bits(bits: Any) -> np.ndarray:
     arr = np.asarray(bits)
     if arr.ndim != 1:
         raise ValueError(f"bits must be one-dimensional, got shape {arr.shape}")
-    if arr.size and not (np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.bool_):
+    if not arr.size or arr.dtype == np.bool_:
+        return arr.astype(np.uint8)
+    if arr.dtype == np.uint8:  # the common case (every block's bits): one pass, no copy
+        if arr.max() > 1:
+            raise ValueError("bits must be 0 or 1")
+        return arr
+    if not np.issubdtype(arr.dtype, np.integer):
         raise ValueError(f"bits must be integers 0/1, got dtype {arr.dtype}")
-    if arr.size and (arr.min() < 0 or arr.max() > 1):
+    if arr.min() < 0 or arr.max() > 1:
         raise ValueError("bits must be 0 or 1")
     return arr.astype(np.uint8)
+
+
+@functools.lru_cache(maxsize=256)
+def _probabilities(sinr: float, rc_eff: float, L: int, paper_form: bool) -> tuple[float, float]:
+    """``(per, log10_ber)`` of eqs. (8) and (14) at one operating point. A block's frames
+    share their SINR and rate until the channel or the allocation changes, so each point is
+    computed once (issue 23: these scalar calls were 7 % of the loop's GIL time)."""
+    per = float(fbl.packet_error_prob(sinr, rc_eff, L, paper_form=paper_form))
+    return per, float(fbl.log10_ber(sinr, rc_eff, L, paper_form=paper_form))
 
 
 def emulate(
@@ -159,25 +175,22 @@ def emulate(
         sinr = float(sinr)
         if not sinr >= 0.0:
             raise ValueError(f"sinr must be linear and non-negative, got {sinr}")
-        per = float(fbl.packet_error_prob(sinr, rc_eff, int(L), paper_form=paper_form))
-        log10_ber = float(fbl.log10_ber(sinr, rc_eff, int(L), paper_form=paper_form))
+        per, log10_ber = _probabilities(sinr, rc_eff, int(L), bool(paper_form))
         ber = min(max(10.0**log10_ber, 0.0), 0.5)
         model_used = model
 
     out = x.copy()
-    packet_of_bit = np.arange(n_bits) // n
     if model_used == "packet":
         failed = rng.random(n_pkt) < per if per < 1.0 else np.ones(n_pkt, dtype=bool)
-        hit = failed[packet_of_bit]
-        n_hit = int(hit.sum())
-        if n_hit:
-            out[hit] = rng.integers(0, 2, size=n_hit, dtype=np.uint8)
         packets_failed = int(failed.sum())
+        if packets_failed:
+            hit = np.repeat(failed, n)[:n_bits]  # the bits of the failed packets
+            out[hit] = rng.integers(0, 2, size=int(hit.sum()), dtype=np.uint8)
     else:
         n_flip = int(rng.binomial(n_bits, ber)) if n_bits else 0
         where = rng.choice(n_bits, size=n_flip, replace=False) if n_flip else np.zeros(0, int)
         out[where] ^= 1
-        packets_failed = int(np.unique(packet_of_bit[where]).size)
+        packets_failed = int(np.unique(where // n).size)
 
     stats: dict[str, Any] = {
         "packets": n_pkt,
