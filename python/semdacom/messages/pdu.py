@@ -44,6 +44,8 @@ Erasures: one meaning on every PDU (read with :func:`is_erased`, :func:`partial_
 
 from __future__ import annotations
 
+import math
+
 from typing import Any
 
 import numpy as np
@@ -244,18 +246,18 @@ def unpack_image_pdu(pdu: Any) -> tuple[dict, np.ndarray]:
     shape_pmt = get(car, "shape")
     if shape_pmt is None:
         raise MessageError("image PDU lacks 'shape'")
-    shape = read_int_vec(shape_pmt, "shape")
-    if shape.size not in (2, 3) or np.any(shape <= 0):
-        raise MessageError(f"image 'shape' must hold 2 or 3 positive sizes, got {shape.tolist()}")
-    if shape.size == 2:
-        shape = np.concatenate([[1], shape])
-    n = int(np.prod(shape.astype(np.int64)))
+    dims = read_int_vec(shape_pmt, "shape").tolist()  # a few python ints: no numpy calls
+    if len(dims) not in (2, 3) or min(dims) <= 0:
+        raise MessageError(f"image 'shape' must hold 2 or 3 positive sizes, got {dims}")
+    if len(dims) == 2:
+        dims = [1, *dims]
+    n = math.prod(dims)
     if n > MAX_IMAGE_PIXELS:
         raise MessageError(f"image of {n} pixels exceeds {MAX_IMAGE_PIXELS}")
     if pmt.length(cdr) != n:
         raise MessageError(f"image payload has {pmt.length(cdr)} bytes, 'shape' needs {n}")
-    img = uvector_to_array(cdr).reshape(tuple(shape))
-    meta["shape"] = shape.astype(np.int32)
+    img = uvector_to_array(cdr).reshape(dims)
+    meta["shape"] = np.array(dims, np.int32)
     return meta, img
 
 

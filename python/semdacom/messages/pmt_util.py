@@ -92,6 +92,8 @@ def _read_vec(value: Any, key: str, readers: _Checks, dtype: Any, kind: str) -> 
 
 def read_int_vec(value: Any, key: str) -> np.ndarray:
     """An s32vector or s64vector whose entries fit int32, as int32."""
+    if pmt.is_s32vector(value):  # int32 already: nothing to check
+        return uvector_to_array(value)
     out = _read_vec(value, key, _INT_VEC_READERS, np.int64, "s32vector or s64vector")
     if out.size and (out.min() < np.iinfo(np.int32).min or out.max() > np.iinfo(np.int32).max):
         raise MessageError(f"'{key}' has entries outside the int32 range")
