@@ -45,7 +45,6 @@ Erasures: one meaning on every PDU (read with :func:`is_erased`, :func:`partial_
 from __future__ import annotations
 
 import math
-
 from typing import Any
 
 import numpy as np
