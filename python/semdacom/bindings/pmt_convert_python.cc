@@ -85,6 +85,7 @@ pmt::pmt_t uvector_from_array(const py::array& a)
     throw std::invalid_argument("arrays of this dtype have no PMT vector type");
 }
 
+// numpy dtype of a uniform vector (None when `p` is not one)
 py::object uvector_dtype(const pmt::pmt_t& p)
 {
     static const struct {
@@ -152,11 +153,11 @@ bool long_of(PyObject* v, pmt::pmt_t& out)
     return true;
 }
 
-// meta_to_pmt: exact bool, int (64-bit), float, str and None, numpy integer and floating
-// scalars, 1-D contiguous numpy arrays of a uniform-vector dtype here, pmt objects as
-// they are, every other value (and a key that is not an exact str: None is returned, the
-// caller runs its own code) through `value_to_pmt(value, key)`.
-py::object meta_to_pmt(const py::dict& meta, const py::object& value_to_pmt)
+// The PMT of the common values of a metadata dict: exact bool, int (64-bit), float, str
+// and None, numpy integer and floating scalars, 1-D contiguous numpy arrays of a
+// uniform-vector dtype, pmt objects as they are. False for anything else (the caller's
+// Python code).
+bool common_to_pmt(const py::handle& value, pmt::pmt_t& out)
 {
     // never destroyed: a static py::object would be released after the interpreter ends
     static const py::object* pmt_base =
@@ -165,10 +166,66 @@ py::object meta_to_pmt(const py::dict& meta, const py::object& value_to_pmt)
         new py::object(py::module::import("numpy").attr("integer"));
     static const py::object* np_floating =
         new py::object(py::module::import("numpy").attr("floating"));
+    PyObject* v = value.ptr();
+    if (v == Py_None) {
+        out = pmt::PMT_NIL;
+        return true;
+    }
+    if (PyBool_Check(v)) {
+        out = pmt::from_bool(v == Py_True);
+        return true;
+    }
+    if (PyLong_CheckExact(v)) {
+        return long_of(v, out);
+    }
+    if (PyFloat_Check(v)) { // float and numpy.float64
+        out = pmt::from_double(PyFloat_AS_DOUBLE(v));
+        return true;
+    }
+    if (py::isinstance(value, *np_integer)) {
+        const py::object index = py::reinterpret_steal<py::object>(PyNumber_Index(v));
+        if (!index) {
+            PyErr_Clear();
+            return false;
+        }
+        return long_of(index.ptr(), out);
+    }
+    if (py::isinstance(value, *np_floating)) {
+        const double x = PyFloat_AsDouble(v);
+        if (x == -1.0 && PyErr_Occurred()) {
+            PyErr_Clear();
+            return false;
+        }
+        out = pmt::from_double(x);
+        return true;
+    }
+    if (array_uvector(value, out)) { // a numpy array's buffer copied at once
+        return true;
+    }
+    if (PyUnicode_CheckExact(v)) {
+        Py_ssize_t len = 0;
+        const char* str = PyUnicode_AsUTF8AndSize(v, &len);
+        if (str == nullptr) {
+            throw py::error_already_set();
+        }
+        out = pmt::intern(std::string(str, static_cast<size_t>(len)));
+        return true;
+    }
+    if (py::isinstance(value, *pmt_base)) {
+        out = value.cast<pmt::pmt_t>();
+        return true;
+    }
+    return false;
+}
+
+// meta_to_pmt: the common values (common_to_pmt) here, every other value (and a key that
+// is not an exact str: None is returned, the caller runs its own code) through
+// `value_to_pmt(value, key)`.
+py::object meta_to_pmt(const py::dict& meta, const py::object& value_to_pmt)
+{
     pmt::pmt_t d = pmt::make_dict();
     for (auto item : meta) {
         PyObject* k = item.first.ptr();
-        PyObject* v = item.second.ptr();
         if (!PyUnicode_CheckExact(k)) {
             return py::none();
         }
@@ -178,42 +235,7 @@ py::object meta_to_pmt(const py::dict& meta, const py::object& value_to_pmt)
             throw py::error_already_set();
         }
         pmt::pmt_t val;
-        if (v == Py_None) {
-            val = pmt::PMT_NIL;
-        } else if (PyBool_Check(v)) {
-            val = pmt::from_bool(v == Py_True);
-        } else if (PyLong_CheckExact(v)) {
-            if (!long_of(v, val)) {
-                val = value_to_pmt(item.second, item.first).cast<pmt::pmt_t>();
-            }
-        } else if (PyFloat_Check(v)) { // float and numpy.float64
-            val = pmt::from_double(PyFloat_AS_DOUBLE(v));
-        } else if (py::isinstance(item.second, *np_integer)) {
-            const py::object index = py::reinterpret_steal<py::object>(PyNumber_Index(v));
-            if (!index || !long_of(index.ptr(), val)) {
-                PyErr_Clear();
-                val = value_to_pmt(item.second, item.first).cast<pmt::pmt_t>();
-            }
-        } else if (py::isinstance(item.second, *np_floating)) {
-            const double x = PyFloat_AsDouble(v);
-            if (x == -1.0 && PyErr_Occurred()) {
-                PyErr_Clear();
-                val = value_to_pmt(item.second, item.first).cast<pmt::pmt_t>();
-            } else {
-                val = pmt::from_double(x);
-            }
-        } else if (array_uvector(item.second, val)) {
-            // a numpy array's buffer copied at once
-        } else if (PyUnicode_CheckExact(v)) {
-            Py_ssize_t len = 0;
-            const char* str = PyUnicode_AsUTF8AndSize(v, &len);
-            if (str == nullptr) {
-                throw py::error_already_set();
-            }
-            val = pmt::intern(std::string(str, static_cast<size_t>(len)));
-        } else if (py::isinstance(item.second, *pmt_base)) {
-            val = item.second.cast<pmt::pmt_t>();
-        } else {
+        if (!common_to_pmt(item.second, val)) {
             val = value_to_pmt(item.second, item.first).cast<pmt::pmt_t>();
         }
         // what dict_add makes of a key the dictionary lacks (a python dict's str keys are
