@@ -24,7 +24,8 @@
 
 The models are read from ``bench/weights/sfma_ablation/`` (committed beside the benchmark, with
 their ``manifest.json``; made by ``semdacom ablate-sfma``; not in the package, whose shipped
-data has a size budget), or from the folder in ``SFMA_RUNS`` (``ablate-sfma --out``).
+data has a size budget), or from the folder in ``SFMA_RUNS`` (``ablate-sfma --out``; its
+``extend/`` when ``extend-sfma`` continued the runs).
 """
 
 from __future__ import annotations
@@ -54,9 +55,10 @@ def _paths() -> tuple[dict, Path]:
     runs = os.environ.get("SFMA_RUNS")
     if runs:
         base = Path(runs)
-        found = sorted(base.glob("branch/sc_sfma_s*.pt"))
-        seeds = [int(p.stem.rsplit("_s", 1)[1]) for p in found]
-        folder, dj = base / "branch", base / "deepjscc_noma_s0.pt"
+        if (base / "extend").is_dir():  # extend-sfma continued the runs: those are the models
+            folder, dj = base / "extend", base / "extend" / "deepjscc_noma_s0.pt"
+        else:
+            folder, dj = base / "branch", base / "deepjscc_noma_s0.pt"
     else:
         folder, dj = SHIPPED, SHIPPED / "deepjscc_noma.pt"
     seeds = [int(p.stem.rsplit("_s", 1)[1]) for p in sorted(folder.glob("sc_sfma_s*.pt"))]

@@ -92,6 +92,28 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--train-only", action="store_true", help="train, do not evaluate")
     p.set_defaults(func=run_ablate)
 
+    p = sub.add_parser(
+        "extend-sfma",
+        help="continue a finished SCFM ablation (every model, one schedule, the same data)",
+    )
+    p.add_argument(
+        "--from",
+        dest="start",
+        default="bench/weights/sfma_ablation",
+        help="folder of <model>_s<seed>.pt to continue (default: the committed ablation)",
+    )
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--steps", type=int, default=2000, help="more steps for every model")
+    p.add_argument("--lr", type=float, default=2.5e-4, help="peak learning rate (warm-up, cosine)")
+    p.add_argument(
+        "--models",
+        nargs="+",
+        default=None,
+        help="which models (default all: swinjscc_noma sc_sfma sc_sfma_self deepjscc_noma)",
+    )
+    p.add_argument("--out", default="out/sfma_ablation", help="writes <out>/extend/")
+    p.set_defaults(func=run_extend)
+
 
 def run_train(args) -> int:
     _threads()
@@ -161,6 +183,24 @@ def run_ablate(args) -> int:
             print(f"{'':>10}  over the self control {v['mean']:+.3f} dB [{v['ci95'][0]:+.3f}, "
                   f"{v['ci95'][1]:+.3f}]")  # fmt: skip
     print(f"wrote {path} and {png}")
+    return 0
+
+
+def run_extend(args) -> int:
+    _threads()
+    from semdacom.sc_sfma.transceiver.ablation import EXTENDED, extend_ablation
+
+    runs = extend_ablation(
+        args.start,
+        seeds=args.seeds,
+        steps=args.steps,
+        lr=args.lr,
+        out=args.out,
+        models=tuple(args.models or EXTENDED),
+    )
+    for seed, paths in runs.items():
+        print(f"seed {seed}: " + ", ".join(f"{m} -> {p}" for m, p in paths.items()))
+    print(f"evaluate: SFMA_RUNS={args.out} make bench ARGS=sfma")
     return 0
 
 

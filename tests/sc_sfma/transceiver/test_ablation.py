@@ -11,6 +11,7 @@ from conftest import TINY
 
 from semdacom.sc_sfma.transceiver.ablation import (
     evaluate_ablation,
+    extend_ablation,
     load_runs,
     plot_gains,
     train_ablation,
@@ -87,3 +88,35 @@ def test_a_model_against_itself_gains_nothing(runs):
     res = evaluate_ablation(same, n_per_class=4, n_boot=20, classes=("overlap",))
     g = res["per_class"]["overlap"]["gain_db"]
     assert g["mean"] == 0 and g["ci95"] == [0, 0]
+
+
+def test_an_extension_continues_every_model_on_the_same_later_data(runs, tmp_path):
+    out, kw, _ = runs
+    paths = train_ablation(seeds=(0,), max_train_images=300, controls=("self",), **kw)[0]
+    start = tmp_path / "start"
+    start.mkdir()
+    for m in ("swinjscc_noma", "sc_sfma", "sc_sfma_self"):
+        (start / f"{m}_s0.pt").write_bytes(open(paths[m], "rb").read())
+    models = ("swinjscc_noma", "sc_sfma", "sc_sfma_self")
+    kw = dict(steps=3, out=tmp_path, batch=4, progress=False, max_train_images=300)
+    ext = extend_ablation(start, seeds=(0,), models=models, **kw)[0]
+    infos = {m: torch.load(p, weights_only=False) for m, p in ext.items()}
+    assert set(infos) == {"swinjscc_noma", "sc_sfma", "sc_sfma_self"}
+    for m, saved in infos.items():
+        i = saved["info"]
+        # base 2 + branch 2 steps: the extension draws the data of steps 4, 5, 6
+        assert i["data_offset"] == 4 and i["steps"] == 3 and i["init"] == str(start / f"{m}_s0.pt")
+        assert i["lr"] == 2.5e-4 and i["seed"] == 0
+    assert infos["sc_sfma_self"]["config"]["partner"] == "self"
+    assert infos["sc_sfma"]["config"]["partner"] == "pair"
+    # finished runs are skipped; a run that stopped elsewhere is not mixed in
+    stamp = (tmp_path / "extend" / "sc_sfma_s0.pt").stat().st_mtime_ns
+    extend_ablation(start, seeds=(0,), models=models[:2], **kw)
+    assert (tmp_path / "extend" / "sc_sfma_s0.pt").stat().st_mtime_ns == stamp
+    other = torch.load(start / "sc_sfma_s0.pt", weights_only=False)
+    other["info"]["steps"] = 5
+    torch.save(other, start / "sc_sfma_s0.pt")
+    with pytest.raises(ValueError, match="different data steps"):
+        extend_ablation(start, seeds=(0,), steps=3, out=tmp_path / "x", progress=False)
+    with pytest.raises(FileNotFoundError):
+        extend_ablation(tmp_path / "none", seeds=(0,), out=tmp_path / "y", progress=False)

@@ -44,6 +44,7 @@ __all__ = [
     "bootstrap_ci",
     "psnr_grid",
     "evaluate_ablation",
+    "extend_ablation",
     "load_runs",
     "pair_psnr",
     "plot_gains",
@@ -136,13 +137,95 @@ def train_ablation(
     return done
 
 
+#: The models :func:`extend_ablation` continues, as named in a weights folder (``deepjscc_noma``
+#: is one run for every seed: ``deepjscc_noma.pt`` or ``deepjscc_noma_s<seed>.pt``).
+EXTENDED = ("swinjscc_noma", "sc_sfma", "sc_sfma_self", "deepjscc_noma")
+
+
+def _start_weights(start: Path, seed: int, model: str) -> Path | None:
+    for name in (f"{model}_s{seed}.pt", *((f"{model}.pt",) if model == "deepjscc_noma" else ())):
+        if (start / name).exists():
+            return start / name
+    return None
+
+
+def extend_ablation(
+    start: str | Path,
+    seeds=(0, 1, 2),
+    steps: int = 2000,
+    lr: float = 2.5e-4,
+    out: str | Path = DEFAULT_OUT,
+    batch: int = 32,
+    device=None,
+    progress: bool = True,
+    max_train_images: int | None = None,
+    models: tuple[str, ...] = EXTENDED,
+) -> dict:
+    """Continue every model of a finished ablation (the folder ``start``: ``<model>_s<seed>.pt``
+    as committed in ``bench/weights/sfma_ablation/``, or an ``ablate-sfma`` run's ``branch/``)
+    by ``steps`` more steps, all with one fresh warm-up + cosine schedule from ``lr``, the same
+    batch and the same data: step ``t`` draws the data of step ``offset + t`` of the seed's
+    sequence, ``offset`` being where the runs stopped (``data_offset + steps`` of their
+    ``info``, which must agree across the seed's models, so that a longer ablation stays
+    controlled). DeepJSCC-NOMA, the comparison of ``psnr_grid``, is continued the same way.
+    Writes ``<out>/extend/<model>_s<seed>.pt`` (checkpoints in ``<out>/extend/ckpt``; resumable,
+    a finished run is skipped); returns ``{seed: {model: path}}``."""
+    start, out = Path(start), Path(out) / "extend"
+    if set(models) - set(EXTENDED):
+        raise ValueError(f"models must be from {EXTENDED}, got {models!r}")
+    done = {}
+    for seed in map(int, seeds):
+        found = {m: _start_weights(start, seed, m) for m in models}
+        found = {m: p for m, p in found.items() if p is not None}
+        if "sc_sfma" not in found or "swinjscc_noma" not in found:
+            raise FileNotFoundError(f"{start}: no sc_sfma_s{seed}.pt and swinjscc_noma_s{seed}.pt")
+        saved = {m: torch.load(p, map_location="cpu", weights_only=False) for m, p in found.items()}
+        offsets = {
+            m: int(s["info"]["data_offset"]) + int(s["info"]["steps"]) for m, s in saved.items()
+        }
+        if len(set(offsets.values())) != 1:
+            raise ValueError(f"seed {seed}: the runs stopped at different data steps {offsets}")
+        done[seed] = {}
+        for m, path in found.items():
+            info = saved[m]["info"]
+            run_seed = int(info["seed"])  # DeepJSCC-NOMA: one run (its own seed) for all seeds
+            target = out / f"{m}_s{run_seed}.pt"
+            done[seed][m] = str(target)
+            if target.exists():
+                continue
+            config = {k: v for k, v in saved[m]["config"].items() if k != "variant"}
+            train(
+                saved[m]["config"]["variant"],
+                steps=steps,
+                lr=lr,
+                batch=batch,
+                seed=run_seed,
+                snr_range=tuple(info["snr_range_db"]),
+                nu_grid=tuple(info["nu_grid"]),
+                overlap_share=float(info["overlap_share"]),
+                data_offset=offsets[m],
+                out=target,
+                ckpt_dir=out / "ckpt" / m,
+                config=None if m == "deepjscc_noma" else config,
+                init=path,
+                device=device,
+                progress=progress,
+                max_train_images=max_train_images,
+            )
+    return done
+
+
 def load_runs(runs: dict, device="cpu") -> dict:
     """``{seed: {"swinjscc_noma": model, "sc_sfma": model}}`` from :func:`train_ablation`'s
     paths (eval mode, CPU by default)."""
     from semdacom.sc_sfma.transceiver import load_transceiver
 
     return {
-        int(seed): {m: load_transceiver(q, device=device) for m, q in p.items() if m != "base"}
+        int(seed): {
+            m: load_transceiver(q, device=device)
+            for m, q in p.items()
+            if m not in ("base", "deepjscc_noma")
+        }
         for seed, p in runs.items()
     }
 

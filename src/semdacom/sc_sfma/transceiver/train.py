@@ -189,11 +189,16 @@ def build_model(config: dict) -> torch.nn.Module:
 
 
 def _init_deepjscc_noma(init: str | Path | None) -> DeepJsccNoma:
-    """DeepJSCC-NOMA from the shipped DeepJSCC weights (both users start from the same model)."""
+    """DeepJSCC-NOMA from the shipped DeepJSCC weights (both users start from the same model),
+    or from saved DeepJSCC-NOMA weights (a run continued, :func:`~.ablation.extend_ablation`)."""
     from semdacom.source_coding.djscc import WEIGHTS_DIR
 
     path = Path(init) if init else WEIGHTS_DIR / "djscc_r0.20_snr10.pt"
     saved = torch.load(path, map_location="cpu", weights_only=False)
+    if saved["config"].get("variant") == "deepjscc_noma":  # a DeepJSCC-NOMA run, continued
+        model = build_model(saved["config"])
+        model.load_state_dict({k: v.float() for k, v in saved["state_dict"].items()})
+        return model
     model = DeepJsccNoma(saved["config"])
     for m in model.users_:
         m.load_state_dict(saved["state_dict"])
