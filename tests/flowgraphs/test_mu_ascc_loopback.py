@@ -106,6 +106,22 @@ def test_ldpc_mode_runs_the_mcs_the_optimiser_picks(mu_ascc_loopback) -> None:
     assert abs(measured - a.objective) < 0.03, (measured, a.objective)
 
 
+def test_the_most_images_in_flight_all_come_back(mu_ascc_loopback) -> None:
+    """The credit loop at its bound (plumbing.worker.MAX_IN_FLIGHT = 256 images in flight per
+    user, all of which may wait in one block): every image leaves as one result, nothing is
+    dropped or shed on the way. Before the bound was shared, a prefill above the channel
+    encoder's queue lost PDUs there and the loop stalled; image_source now refuses it."""
+    tb = _run(mu_ascc_loopback, n=300, p_max_dbw=5.0, prefill=256, burst=128, apply_lead=264)
+    s = tb.metrics.summary()
+    assert s["counts"]["results"] == 600 and s["counts"]["unmatched"] == 0
+    for blk in (tb.channel_encoder_0, tb.channel_encoder_1):
+        c = blk.counters()
+        assert c["frames_out"] == 300 and c["dropped_full"] == 0, c
+    for blk in (tb.source_encoder_0, tb.source_encoder_1, tb.source_decoder_0,
+                tb.semantic_decoder_1):  # fmt: skip
+        assert blk.counters().get("shed", 0) == 0, blk.counters()
+
+
 def _messages(dbg) -> list:
     return [dbg.get_message(i) for i in range(dbg.num_messages())]
 

@@ -19,6 +19,7 @@ from gnuradio.semdacom.plumbing.checks import check_int
 from gnuradio.semdacom.plumbing.frame_tx import FrameSource, FrameTx
 from gnuradio.semdacom.plumbing.link import LinkBlock
 from gnuradio.semdacom.plumbing.meta import salvage_meta
+from gnuradio.semdacom.plumbing.worker import MAX_IN_FLIGHT
 
 from semdacom.channel_coding import framing
 from semdacom.phy import fbl_emulation
@@ -117,7 +118,7 @@ class channel_encoder(FrameSource, LinkBlock, gr.sync_block):
     """
 
     #: PDUs waiting for the stream at most
-    MAX_QUEUED = 256
+    MAX_QUEUED = MAX_IN_FLIGHT
 
     def __init__(
         self, user: int = 0, mode: str = "ldpc", mcs: int = 3, rc: float = 1.0,

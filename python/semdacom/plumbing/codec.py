@@ -21,6 +21,7 @@ from gnuradio.semdacom.plumbing.base import Block
 from gnuradio.semdacom.plumbing.checks import check_finite, check_int
 from gnuradio.semdacom.plumbing.meta import salvage_meta, sent_frame_of
 from gnuradio.semdacom.plumbing.schedule import AllocationSchedule
+from gnuradio.semdacom.plumbing.worker import MAX_IN_FLIGHT
 
 
 class RateCommands:
@@ -201,7 +202,7 @@ class CodecBlock(Block):
     BATCH = 64
     #: a decoder whose ``pdus`` queue holds more than this many PDUs answers the next one at once
     #: as an erasure instead of decoding it (``shed``): the encoder's worker cap (PduWorker.CAP)
-    MAX_BACKLOG = 256
+    MAX_BACKLOG = MAX_IN_FLIGHT
 
     def setup_codec(
         self,

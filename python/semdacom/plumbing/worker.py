@@ -20,6 +20,13 @@ from gnuradio.semdacom.plumbing.torch_threads import block_thread
 __all__ = ["PduWorker"]
 
 
+#: Images (PDUs) one block of a chain holds waiting at most: the worker's :attr:`PduWorker.CAP`,
+#: the codecs' ``MAX_BACKLOG``, ``channel_encoder.MAX_QUEUED`` and ``source_encoder.MAX_HELD``.
+#: A credit loop's ``prefill`` (images in flight per user, all of which may wait in one block)
+#: must not exceed it: ``image_source`` refuses a larger one (issue 23).
+MAX_IN_FLIGHT = 256
+
+
 class PduWorker:
     """A thread that handles a message block's PDUs in arrival order, off the message thread.
 
@@ -45,7 +52,7 @@ class PduWorker:
 
     #: PDUs waiting at most (the allocation and CSI queues' cap is 64; images are larger, but a
     #: few hundred waiting images are already seconds of lag for a learned coder)
-    CAP = 256
+    CAP = MAX_IN_FLIGHT
 
     def __init__(
         self,

@@ -23,7 +23,7 @@ from gnuradio.semdacom.plumbing.checks import check_even_k, check_int
 from gnuradio.semdacom.plumbing.frame_tx import MultiFrameTx, next_item
 from gnuradio.semdacom.plumbing.meta import salvage_meta
 from gnuradio.semdacom.plumbing.sfma import SfmaCommands, check_pairs, shared_sfma
-from gnuradio.semdacom.plumbing.worker import PduWorker
+from gnuradio.semdacom.plumbing.worker import MAX_IN_FLIGHT, PduWorker
 
 __all__ = ["sfma_encoder"]
 
@@ -88,7 +88,7 @@ class sfma_encoder(Block, gr.sync_block):
         Wait for the first allocation before coding.
     """
 
-    MAX_HELD = 256
+    MAX_HELD = MAX_IN_FLIGHT
     #: largest ``first_frame``: frame numbers are u64 and never wrap, 2**63 slots are left
     MAX_FIRST_FRAME = 1 << 63
     _MAX_FRAME = (1 << 64) - 1

@@ -17,6 +17,7 @@ from gnuradio import gr
 from gnuradio.semdacom import messages
 from gnuradio.semdacom.plumbing.base import Block
 from gnuradio.semdacom.plumbing.checks import check_finite, check_int, describe
+from gnuradio.semdacom.plumbing.worker import MAX_IN_FLIGHT
 
 from semdacom.data.datasets import load_fashion_mnist
 from semdacom.data.folder import FITS, MODES, ImageFolder, UnreadableImage
@@ -72,7 +73,8 @@ class image_source(Block, gr.basic_block):
     ``count`` images are emitted (0 = the whole split from ``start``); with ``loop`` the
     sequence restarts and never ends. Once finished, triggers are counted and ignored.
 
-    ``prefill`` images are emitted when the flowgraph starts (trigger mode). With
+    ``prefill`` images (at most :data:`~.plumbing.worker.MAX_IN_FLIGHT`, 256: what one block
+    of the chain holds waiting) are emitted when the flowgraph starts (trigger mode). With
     ``metrics_sink``'s ``done`` (or the user's results, ``source_decoder`` /
     ``semantic_decoder`` ``pdus``) wired to ``trigger`` this is a credit loop end to end
     (examples/mu_ascc_loopback.grc): each result asks for one image, so at most ``prefill``
@@ -105,7 +107,7 @@ class image_source(Block, gr.basic_block):
     period_ms : float
         Emission period of the free-running mode; 0 = driven by ``trigger``.
     prefill : int
-        Images emitted at start in trigger mode (the credits of a credit loop).
+        Images emitted at start in trigger mode (the credits of a credit loop), 0 to 256.
     folder : str
         A folder of images or an ``.npz`` file ('' : Fashion-MNIST ``split``).
     size : int
@@ -155,6 +157,13 @@ class image_source(Block, gr.basic_block):
         count = check_int("count", count)
         period_ms = check_finite("period_ms", period_ms, 0.0)
         self._prefill = check_int("prefill", prefill)
+        if self._prefill > MAX_IN_FLIGHT:
+            raise ValueError(
+                f"prefill must be at most {MAX_IN_FLIGHT}, got {prefill!r}: every image in "
+                f"flight may wait in one block of the chain, and each holds at most "
+                f"{MAX_IN_FLIGHT} (plumbing.worker.MAX_IN_FLIGHT); more would be dropped or "
+                "shed and a credit loop would stall"
+            )
         self._burst = check_int("burst", burst, 1)
         if period_ms == 0 and 0 < self._prefill < self._burst:
             raise ValueError(

@@ -16,7 +16,7 @@ from gnuradio.semdacom import messages
 from gnuradio.semdacom.plumbing.checks import check_int
 from gnuradio.semdacom.plumbing.codec import CodecBlock
 from gnuradio.semdacom.plumbing.meta import frame_of, salvage_meta
-from gnuradio.semdacom.plumbing.worker import PduWorker
+from gnuradio.semdacom.plumbing.worker import MAX_IN_FLIGHT, PduWorker
 
 __all__ = ["source_encoder"]
 
@@ -63,7 +63,7 @@ class source_encoder(CodecBlock, gr.basic_block):
     """
 
     #: images held at most while waiting for the first allocation (``hold``)
-    MAX_HELD = 256
+    MAX_HELD = MAX_IN_FLIGHT
 
     def __init__(
         self,

@@ -161,6 +161,9 @@ def test_prefill_emits_images_at_start_for_a_credit_loop(harness) -> None:
     assert [m["frame"] for m, _ in h.out()] == [0, 1, 2]
     with pytest.raises(ValueError):
         image_source(prefill=-1)
+    # more credits than one block of the chain holds would be dropped there: the loop stalls
+    with pytest.raises(ValueError, match="prefill must be at most 256"):
+        image_source(prefill=257)
 
 
 def test_bursts_bank_triggers_and_leave_together(harness) -> None:
