@@ -132,12 +132,30 @@ def check_codec(codec: str) -> str:
     return codec
 
 
-def shared_djscc(weights: str | None) -> Any:
-    """The process-wide DeepJSCC model of a weights file (``codec.djscc.shared_djscc``; torch
-    is imported when a DeepJSCC block is built, not when ``gnuradio.semdacom`` is imported)."""
+def check_device(device: Any) -> str:
+    """Validate a learned block's ``device`` parameter (issue 23): "auto" (CUDA when
+    ``torch.cuda.is_available()``, else the CPU), "cpu", "cuda" or "cuda:N" (ValueError when that
+    GPU is not there: ``semdacom._torch_util.resolve_device``); returns it as given."""
+    if not isinstance(device, str):
+        raise ValueError(f"device must be a string ('auto', 'cpu', 'cuda'), got {device!r}")
+    from semdacom._torch_util import resolve_device
+
+    resolve_device(device)
+    return device
+
+
+def model_device(model: Any) -> Any:
+    """The torch device a shared model's weights are on (where the block sends its tensors)."""
+    return next(model.parameters()).device
+
+
+def shared_djscc(weights: str | None, device: str = "auto") -> Any:
+    """The process-wide DeepJSCC model of a weights file on ``device``
+    (``codec.djscc.shared_djscc``; torch is imported when a DeepJSCC block is built, not when
+    ``gnuradio.semdacom`` is imported)."""
     from semdacom.source_coding.djscc import shared_djscc as _shared
 
-    return _shared(weights or None)
+    return _shared(weights or None, device=check_device(device))
 
 
 def shared_codec(
@@ -147,6 +165,7 @@ def shared_codec(
     codec: str = "learned",
     semantic_weights: str = "",
     classifier: str = "",
+    device: str = "auto",
 ) -> Any:
     """The process-wide codec: the learned one (``codec.codec.shared_codec``) or, for
     ``codec="classical"``, the HEVC-intra/HEIF one (``codec.classical.shared_classical``;
@@ -160,9 +179,19 @@ def shared_codec(
     beside ``weights``, or the shipped one: ``LearnedCodec.load``) and ``classifier`` the
     classifier E's ("" = Q's own copy; for the classical codec: the shipped E).
 
+    ``device`` (:func:`check_device`): where the learned codec's networks run. The classical
+    and CompressAI codecs run on the CPU (their coders are CPU code): with them only "auto" and
+    "cpu" are accepted.
+
     torch is imported here, when a codec block is built, not when ``gnuradio.semdacom``
     is imported: blocks that need no DNN load in a fraction of a second.
     """
+    if check_codec(codec) != "learned" and device not in ("auto", "cpu"):
+        raise ValueError(
+            f"device {device!r}: the {codec!r} codec runs on the CPU ('auto' or 'cpu'); "
+            "a GPU serves the learned codec"
+        )
+    check_device(device)
     for name, value in (("semantic", semantic_weights), ("classifier", classifier)):
         if not isinstance(value, str):
             raise ValueError(f"{name} must be a path (a string; '' for the default), got {value!r}")
@@ -186,10 +215,10 @@ def shared_codec(
     from semdacom.source_coding.codec import shared_codec as _shared
 
     if not semantic:
-        return _shared(weights, semantic=False)
+        return _shared(weights, semantic=False, device=device)
     sem = str(Path(semantic_weights).expanduser()) if semantic_weights else True
     clf = str(Path(classifier).expanduser()) if classifier else None
-    return _shared(weights, semantic=sem, classifier=clf)
+    return _shared(weights, semantic=sem, classifier=clf, device=device)
 
 
 class CodecBlock(Block):
@@ -214,8 +243,10 @@ class CodecBlock(Block):
         semantic: bool,
         semantic_weights: str = "",
         classifier: str = "",
+        device: str = "auto",
     ) -> int:
-        """Check the parameters, load the codec; returns the initial ``rate_index``."""
+        """Check the parameters, load the codec (its networks on ``device``:
+        :func:`shared_codec`); returns the initial ``rate_index``."""
         user = check_int("user", user)
         check_codec(codec)
         self._codec = shared_codec(
@@ -224,6 +255,7 @@ class CodecBlock(Block):
             codec=codec,
             semantic_weights=semantic_weights,
             classifier=classifier,
+            device=device,
         )
         self._codec_name = self._codec.name if codec == "compressai" else CODECS[codec]
         if semantic and self._codec.semantic is None:

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pmt
 from gnuradio.semdacom import messages
+from gnuradio.semdacom.plumbing.codec import check_device
 from gnuradio.semdacom.plumbing.meta import to_int
 from gnuradio.semdacom.plumbing.schedule import AllocationSchedule
 
@@ -33,14 +34,15 @@ __all__ = [
 ]
 
 
-def shared_sfma(weights: str) -> Any:
+def shared_sfma(weights: str, device: str = "auto") -> Any:
     """The process-wide SC-SFMA transceiver (``semdacom.sc_sfma.transceiver.shared_transceiver``) of
     ``weights``: "" = the shipped ``sc_sfma``, a variant name (``sc_sfma``,
-    ``swinjscc_noma``) or a weights file. Only the superposing (NOMA) transceivers fit these
-    blocks. torch is imported here, when a block is built."""
+    ``swinjscc_noma``) or a weights file, on ``device`` (``plumbing.codec.check_device``).
+    Only the superposing (NOMA) transceivers fit these blocks. torch is imported here, when a
+    block is built."""
     from semdacom.sc_sfma.transceiver import SfmaTransceiver, shared_transceiver
 
-    model = shared_transceiver(weights or "sc_sfma")
+    model = shared_transceiver(weights or "sc_sfma", device=check_device(device))
     if not isinstance(model, SfmaTransceiver) or model.oma:
         raise ValueError(
             f"weights {weights!r} are not a superposing SfmaTransceiver (sc_sfma or swinjscc_noma)"

@@ -16,6 +16,7 @@ from gnuradio import gr
 from gnuradio.semdacom import messages
 from gnuradio.semdacom.plumbing.base import Block
 from gnuradio.semdacom.plumbing.checks import check_finite, check_int
+from gnuradio.semdacom.plumbing.codec import model_device
 from gnuradio.semdacom.plumbing.frame_rx import FrameReceiver
 from gnuradio.semdacom.plumbing.sfma import GainSchedule, noise_w_per_hz, shared_sfma
 
@@ -67,6 +68,10 @@ class sfma_decoder(FrameReceiver, Block, gr.sync_block):
         This user's linear power gain until a CSI arrives (<= 0: unknown).
     noise_dbm_hz : float
         ``N0`` in dBm/Hz, as in ``sfma_channel`` and ``sfma_optimizer``.
+    device : str
+        Where the network runs (issue 23): "auto" (default: CUDA when
+        ``torch.cuda.is_available()``, else the CPU), "cpu", "cuda" or "cuda:N"; one that is not
+        there is an error when the block is built.
     """
 
     #: side-information dictionaries kept at most (the oldest frame goes first)
@@ -76,14 +81,15 @@ class sfma_decoder(FrameReceiver, Block, gr.sync_block):
 
     def __init__(
         self, user: int = 0, weights: str = "", snr_db: float = 10.0, gain: float = 0.0,
-        noise_dbm_hz: float = -165.0,
+        noise_dbm_hz: float = -165.0, device: str = "auto",
     ) -> None:  # fmt: skip
         gr.sync_block.__init__(self, name="sfma_decoder", in_sig=[np.complex64], out_sig=None)
         self._user = check_int("user", user)
         self._snr_db = check_finite("snr_db", snr_db)
         gain = check_finite("gain", gain)
         self._n0 = noise_w_per_hz(check_finite("noise_dbm_hz", noise_dbm_hz))
-        self._model = shared_sfma(weights)
+        self._model = shared_sfma(weights, device)
+        self._device = model_device(self._model)
         self._c = int(self._model.code_channels)
         self._gain = GainSchedule(self._user, gain if gain > 0 else None)
         self._side: collections.OrderedDict[int, Any] = collections.OrderedDict()
@@ -122,7 +128,13 @@ class sfma_decoder(FrameReceiver, Block, gr.sync_block):
         masks = np.stack([m for _, m, _ in jobs])
         snrs = np.array([s for _, _, s in jobs], np.float64)
         with torch.no_grad():
-            x = self._model.decode(torch.from_numpy(z), torch.from_numpy(masks), nu, slot, snrs)
+            x = self._model.decode(
+                torch.from_numpy(z).to(self._device),
+                torch.from_numpy(masks).to(self._device),
+                nu,
+                slot,
+                snrs,
+            )
         x = np.round(x.clamp(0, 1).cpu().numpy() * 255.0).astype(np.uint8)
         return list(x)
 

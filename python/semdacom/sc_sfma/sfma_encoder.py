@@ -20,6 +20,7 @@ from gnuradio import gr
 from gnuradio.semdacom import messages
 from gnuradio.semdacom.plumbing.base import Block
 from gnuradio.semdacom.plumbing.checks import check_even_k, check_int
+from gnuradio.semdacom.plumbing.codec import model_device
 from gnuradio.semdacom.plumbing.frame_tx import MultiFrameTx, next_item
 from gnuradio.semdacom.plumbing.meta import salvage_meta
 from gnuradio.semdacom.plumbing.sfma import SfmaCommands, check_pairs, shared_sfma
@@ -86,6 +87,10 @@ class sfma_encoder(Block, gr.sync_block):
         Number of the first slot, in [0, ``MAX_FIRST_FRAME`` = 2**63].
     hold : bool
         Wait for the first allocation before coding.
+    device : str
+        Where the network runs (issue 23): "auto" (default: CUDA when
+        ``torch.cuda.is_available()``, else the CPU), "cpu", "cuda" or "cuda:N"; one that is not
+        there is an error when the block is built.
     """
 
     MAX_HELD = MAX_IN_FLIGHT
@@ -104,11 +109,13 @@ class sfma_encoder(Block, gr.sync_block):
         frame_len: int = 0,
         first_frame: int = 0,
         hold: bool = False,
+        device: str = "auto",
     ) -> None:
         k = check_even_k(k)
         gr.sync_block.__init__(self, name="sfma_encoder", in_sig=None, out_sig=[np.complex64] * k)
         self._k, self._m = k, k // 2
-        self._model = shared_sfma(weights)
+        self._model = shared_sfma(weights, device)
+        self._device = model_device(self._model)
         self._c = int(self._model.code_channels)
         self._shape = (1, 28, 28)
         nu = float(nu)
@@ -266,9 +273,11 @@ class sfma_encoder(Block, gr.sync_block):
             if any(r is None for r in reasons):
                 try:
                     x = [
-                        torch.zeros(1, *self._shape)
-                        if entries[u][1] is None
-                        else torch.from_numpy(entries[u][1].astype(np.float32)[None] / 255.0)
+                        (
+                            torch.zeros(1, *self._shape)
+                            if entries[u][1] is None
+                            else torch.from_numpy(entries[u][1].astype(np.float32)[None] / 255.0)
+                        ).to(self._device)
                         for u in users
                     ]
                     with torch.no_grad():

@@ -16,7 +16,7 @@ from gnuradio.semdacom import messages
 from gnuradio.semdacom.plumbing.base import Block
 from gnuradio.semdacom.plumbing.channel_state import ChannelState
 from gnuradio.semdacom.plumbing.checks import check_finite, check_int, is_user
-from gnuradio.semdacom.plumbing.codec import shared_djscc
+from gnuradio.semdacom.plumbing.codec import model_device, shared_djscc
 from gnuradio.semdacom.plumbing.frame_rx import FrameReceiver
 from gnuradio.semdacom.plumbing.meta import frame_of, salvage_meta
 
@@ -53,15 +53,18 @@ class djscc_decoder(FrameReceiver, Block, gr.sync_block):
     symbol PDU leaves as an explicit erasure
     (``erased`` true, ``erasure_reason``; pixels: the decoder's output for all-zero symbols).
 
-    Parameters: ``weights`` and ``user`` as in ``djscc_encoder``; ``snr_db`` (float), the SNR
-    reported while no CSI with beams is known.
+    Parameters: ``weights``, ``user`` and ``device`` as in ``djscc_encoder``; ``snr_db``
+    (float), the SNR reported while no CSI with beams is known.
     """
 
-    def __init__(self, weights: str = "", user: int = 0, snr_db: float = 10.0) -> None:
+    def __init__(
+        self, weights: str = "", user: int = 0, snr_db: float = 10.0, device: str = "auto"
+    ) -> None:
         gr.sync_block.__init__(self, name="djscc_decoder", in_sig=[np.complex64], out_sig=None)
         self._user = check_int("user", user)
         self._snr_db = check_finite("snr_db", snr_db)
-        self._model = shared_djscc(weights or None)
+        self._model = shared_djscc(weights or None, device)
+        self._device = model_device(self._model)
         self._k = int(self._model.k)
         self.setup(("frames_in", "symbol_pdus_in", "pdus_out", "erasures", "cmd_accepted",
                     "cmd_rejected", "csi_accepted", "csi_rejected"))  # fmt: skip
@@ -88,8 +91,9 @@ class djscc_decoder(FrameReceiver, Block, gr.sync_block):
         import torch
 
         with torch.no_grad():
-            x = self._model.decode(torch.from_numpy(s.astype(np.complex64)[None]))[0]
-        return np.round(x.clamp(0, 1).numpy() * 255.0).astype(np.uint8)
+            y = torch.from_numpy(s.astype(np.complex64)[None]).to(self._device)
+            x = self._model.decode(y)[0]
+        return np.round(x.clamp(0, 1).cpu().numpy() * 255.0).astype(np.uint8)
 
     # ------------------------------------------------------------------ messages
     def _on_symbols(self, msg: Any) -> None:

@@ -16,7 +16,7 @@ from gnuradio import gr
 from gnuradio.semdacom import messages
 from gnuradio.semdacom.plumbing.base import Block
 from gnuradio.semdacom.plumbing.checks import check_int
-from gnuradio.semdacom.plumbing.codec import shared_djscc
+from gnuradio.semdacom.plumbing.codec import model_device, shared_djscc
 from gnuradio.semdacom.plumbing.frame_tx import FrameSource, FrameTx
 from gnuradio.semdacom.plumbing.meta import pdu_or_bare, salvage_meta
 
@@ -52,16 +52,22 @@ class djscc_encoder(FrameSource, Block, gr.sync_block):
         Pad every frame to a multiple of this many symbols (0: no padding).
     first_frame : int
         Number of the first frame.
+    device : str
+        Where the network runs (issue 23): "auto" (default: CUDA when
+        ``torch.cuda.is_available()``, else the CPU), "cpu", "cuda" or "cuda:N"; one that is not
+        there is an error when the block is built.
     """
 
     def __init__(
-        self, weights: str = "", user: int = 0, frame_len: int = 0, first_frame: int = 0
-    ) -> None:
+        self, weights: str = "", user: int = 0, frame_len: int = 0, first_frame: int = 0,
+        device: str = "auto",
+    ) -> None:  # fmt: skip
         gr.sync_block.__init__(self, name="djscc_encoder", in_sig=None, out_sig=[np.complex64])
         user = check_int("user", user)
         frame_len = check_int("frame_len", frame_len)
         first_frame = check_int("first_frame", first_frame)
-        self._model = shared_djscc(weights or None)
+        self._model = shared_djscc(weights or None, device)
+        self._device = model_device(self._model)
         self._k = int(self._model.k)
         self._shape = tuple(int(v) for v in self._model.image_shape)
         self._user, self._frame_len = int(user), int(frame_len)
@@ -84,9 +90,9 @@ class djscc_encoder(FrameSource, Block, gr.sync_block):
         import torch
 
         arr = np.asarray(image, dtype=np.float32).reshape(1, *self._shape)
-        x = torch.from_numpy(arr / 255.0)
+        x = torch.from_numpy(arr / 255.0).to(self._device)
         with torch.no_grad():
-            s = self._model.encode(x)[0].numpy()
+            s = self._model.encode(x)[0].cpu().numpy()
         return s.astype(np.complex64)
 
     # ------------------------------------------------------------------ handlers

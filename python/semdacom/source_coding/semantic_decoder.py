@@ -40,7 +40,8 @@ class semantic_decoder(CodecBlock, gr.basic_block):
     writes it there); ``classifier`` the classifier E's weights ("" = Q's own copy; given, it
     must be the one Q was trained with; for ``codec="classical"`` and ``"compressai"``: the E
     that labels the decoded images, "" = the shipped one; ``semantic`` is unused);
-    ``batch_wait_ms`` as in ``source_decoder`` (how long it waits for a batch to fill).
+    ``batch_wait_ms`` as in ``source_decoder`` (how long it waits for a batch to fill);
+    ``device`` as in ``source_decoder`` (where the networks run: "auto", "cpu", "cuda").
     """
 
     def __init__(
@@ -52,6 +53,7 @@ class semantic_decoder(CodecBlock, gr.basic_block):
         semantic: str = "",
         classifier: str = "",
         batch_wait_ms: float = 0.0,
+        device: str = "auto",
     ) -> None:
         gr.basic_block.__init__(self, name="semantic_decoder", in_sig=None, out_sig=None)
         self.setup_codec(
@@ -62,6 +64,7 @@ class semantic_decoder(CodecBlock, gr.basic_block):
             semantic=True,
             semantic_weights=semantic,
             classifier=classifier,
+            device=device,
         )
         self.decoder_ports(batch_wait_ms)
 

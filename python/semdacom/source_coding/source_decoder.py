@@ -53,14 +53,19 @@ class source_decoder(CodecBlock, gr.basic_block):
         batch (0, the default: not at all; at most 1000). A radio's PDUs come one by one, and
         an image costs a third to a half as much in a batch of 8 as alone: a receiver at radio rate
         (examples/mu_ascc_user_usrp.grc: 50 ms) keeps up, each image later by at most this.
+    device : str
+        Where the networks run (issue 23): "auto" (default: CUDA when
+        ``torch.cuda.is_available()``, else the CPU), "cpu", "cuda" or "cuda:N"; one that is not
+        there is an error when the block is built. A GPU serves the learned codec; the
+        classical and CompressAI codecs run on the CPU ("auto" or "cpu" only).
     """
 
     def __init__(
         self, user: int = 0, rate_index: int = 0, weights: str = "", codec: str = "learned",
-        batch_wait_ms: float = 0.0,
+        batch_wait_ms: float = 0.0, device: str = "auto",
     ) -> None:  # fmt: skip
         gr.basic_block.__init__(self, name="source_decoder", in_sig=None, out_sig=None)
-        self.setup_codec(user, rate_index, weights, codec, semantic=False)
+        self.setup_codec(user, rate_index, weights, codec, semantic=False, device=device)
         self._fill = np.round(self._codec.erasure_fill * 255.0).astype(np.uint8)
         self.decoder_ports(batch_wait_ms)
 

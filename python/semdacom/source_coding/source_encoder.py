@@ -60,6 +60,11 @@ class source_encoder(CodecBlock, gr.basic_block):
         batch reach a beaconing channel encoder together, and a base station whose images had
         all arrived before its first allocation was in force stalled (its beacons are paced by
         image arrivals: docs/blocks/implementation_notes.md, "Batches").
+    device : str
+        Where the networks run (issue 23): "auto" (default: CUDA when
+        ``torch.cuda.is_available()``, else the CPU), "cpu", "cuda" or "cuda:N"; one that is not
+        there is an error when the block is built. A GPU serves the learned codec; the
+        classical and CompressAI codecs run on the CPU ("auto" or "cpu" only).
     """
 
     #: images held at most while waiting for the first allocation (``hold``)
@@ -73,9 +78,12 @@ class source_encoder(CodecBlock, gr.basic_block):
         codec: str = "learned",
         hold: bool = False,
         batch: int = 1,
+        device: str = "auto",
     ) -> None:
         gr.basic_block.__init__(self, name="source_encoder", in_sig=None, out_sig=None)
-        rate_index = self.setup_codec(user, rate_index, weights, codec, semantic=False)
+        rate_index = self.setup_codec(
+            user, rate_index, weights, codec, semantic=False, device=device
+        )
         self._hold = bool(hold)
         self._held: list[Any] = []
         # images are coded off the message thread, so that allocations on cmd are taken at

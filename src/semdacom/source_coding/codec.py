@@ -679,17 +679,31 @@ def shared_codec(
     weights: str | Path | None = None,
     semantic: bool | str | Path = True,
     classifier: str | Path | None = None,
+    device=None,
 ) -> LearnedCodec:
-    """One :class:`LearnedCodec` per weights file and process (blocks share it; read-only use).
+    """One :class:`LearnedCodec` per weights file, device and process (blocks share it;
+    read-only use).
 
     ``semantic``: True loads the default semantic decoder (:meth:`LearnedCodec.load`), a path
-    that one, False none; ``classifier``: the classifier E's weights (checked against Q's)."""
+    that one, False none; ``classifier``: the classifier E's weights (checked against Q's);
+    ``device``: where the networks run (:func:`semdacom._torch_util.resolve_device`: None or
+    "auto" is CUDA when present; the rANS coder and the float64 hyper-synthesis that picks the
+    CDFs stay on the CPU, so a stream is the same bytes on either)."""
+    from semdacom._torch_util import resolve_device
+
+    dev = resolve_device(device)
     sem = semantic if isinstance(semantic, (str, Path)) and str(semantic) else bool(semantic)
-    key = (str(weights) if weights else "", str(sem), str(classifier) if classifier else "")
+    key = (
+        str(weights) if weights else "",
+        str(sem),
+        str(classifier) if classifier else "",
+        str(dev),
+    )
     if key not in _SHARED:
         _SHARED[key] = LearnedCodec.load(
             weights or None,
             semantic=None if sem is True else sem,
             classifier=classifier or None,
+            device=dev,
         )
     return _SHARED[key]

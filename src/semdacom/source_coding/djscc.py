@@ -215,14 +215,20 @@ def load_djscc(path: str | Path | None = None, device=None) -> DeepJSCC:
     return model.to(device or "cpu").eval()
 
 
-_SHARED: dict[str, DeepJSCC] = {}
+_SHARED: dict[str, DeepJSCC] = {}  # by "<weights>|<device>"
 
 
-def shared_djscc(weights: str | Path | None = None) -> DeepJSCC:
-    """One model per weights file and process (the cache the DeepJSCC blocks share)."""
-    key = str(weights) if weights not in (None, "") else str(default_weights_path())
+def shared_djscc(weights: str | Path | None = None, device=None) -> DeepJSCC:
+    """One model per weights file, device and process (the cache the DeepJSCC blocks share);
+    ``device`` as a block's parameter (:func:`semdacom._torch_util.resolve_device`: None or
+    "auto" is CUDA when present)."""
+    from semdacom._torch_util import resolve_device
+
+    path = str(weights) if weights not in (None, "") else str(default_weights_path())
+    dev = resolve_device(device)
+    key = f"{path}|{dev}"
     if key not in _SHARED:
-        _SHARED[key] = load_djscc(key)
+        _SHARED[key] = load_djscc(path, device=dev)
     return _SHARED[key]
 
 

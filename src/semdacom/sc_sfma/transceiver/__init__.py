@@ -85,9 +85,14 @@ def load_transceiver(variant_or_path: str | Path = "sc_sfma", device=None):
 _SHARED: dict[str, torch.nn.Module] = {}
 
 
-def shared_transceiver(variant_or_path: str | Path = "sc_sfma"):
-    """One loaded model per weights file and process (the cache blocks share)."""
-    key = str(variant_or_path)
+def shared_transceiver(variant_or_path: str | Path = "sc_sfma", device=None):
+    """One loaded model per weights file, device and process (the cache blocks share);
+    ``device`` as a block's parameter (:func:`semdacom._torch_util.resolve_device`: None or
+    "auto" is CUDA when present)."""
+    from semdacom._torch_util import resolve_device
+
+    dev = resolve_device(device)
+    key = f"{variant_or_path}|{dev}"
     if key not in _SHARED:
-        _SHARED[key] = load_transceiver(key)
+        _SHARED[key] = load_transceiver(str(variant_or_path), device=dev)
     return _SHARED[key]
