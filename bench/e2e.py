@@ -25,6 +25,9 @@ One function per key group, merged by :func:`main`:
   levels (peak, RMS, samples above digital full scale). Run alone with
   ``make bench ARGS=ota_impairments`` or ``python bench/e2e.py --only ota_impairments``;
   plotted in bench/results/ota_impairments.png.
+- :func:`_devices.devices_keys`: ``learned_images_per_s`` -- the learned codec, semantic decoder
+  and SC-SFMA transceiver at a batch of 256 on the CPU and, where there is one, the GPU, in one
+  run (see that module).
 - :func:`_e2e_loopback.loopback_keys`: ``loopback_images_per_s``, ``loopback_channel_msps``,
   ``measured_vs_predicted_distortion`` and where the loop's time goes (see that module).
 """
@@ -40,6 +43,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _devices import devices_keys
 from _e2e_loopback import loopback_keys
 from _e2e_loopback import report as report_loopback
 from common import RESULTS, machine, write
@@ -545,7 +549,7 @@ def report_impairments(res: dict) -> None:
           f"{b['tx_level_clipped']}")  # fmt: skip
 
 
-GROUPS = {"loopback": loopback_keys, "ota": ota_keys, "csi": csi_keys}
+GROUPS = {"loopback": loopback_keys, "ota": ota_keys, "csi": csi_keys, "devices": devices_keys}
 
 
 def merge_write(new: dict, groups: list[str]) -> Path:
@@ -568,7 +572,7 @@ def merge_write(new: dict, groups: list[str]) -> Path:
 
 #: a key that only its group writes (to tell which groups an old file holds)
 _GROUP_KEY = {"loopback": "loopback_channel_msps", "ota": "ota_sim_frames_detected_pct",
-              "csi": "csi_mse_db"}  # fmt: skip
+              "csi": "csi_mse_db", "devices": "learned_images_per_s"}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -611,6 +615,12 @@ def main(argv: list[str] | None = None) -> None:
             print(
                 f"  {ppm:>5} ppm: detected {det:5.1f} %, headers {hdr:5.1f} %, DU MS-SSIM {q:.3f}"
             )
+    if "devices" in only:
+        for dev, rates in out["learned_images_per_s"].items():
+            name = out["learned_devices"][dev]
+            print(f"  {dev} ({name}): " + ", ".join(f"{k} {v:.0f}/s" for k, v in rates.items()))
+        if "cuda" not in out["learned_images_per_s"]:
+            print(f"  cuda: {out['learned_devices']['cuda']}")
     if "csi" in only:
         for k in out["csi_mse_db"]:
             mse, th = out["csi_mse_db"][k], out["csi_mse_theory_db"][k]
