@@ -16,7 +16,7 @@ from gnuradio import gr
 from gnuradio.semdacom import messages
 from gnuradio.semdacom.plumbing.base import Block
 from gnuradio.semdacom.plumbing.checks import check_finite, check_int
-from gnuradio.semdacom.plumbing.codec import model_device
+from gnuradio.semdacom.plumbing.codec import model_device, run_batched
 from gnuradio.semdacom.plumbing.frame_rx import FrameReceiver
 from gnuradio.semdacom.plumbing.sfma import GainSchedule, noise_w_per_hz, shared_sfma
 
@@ -176,20 +176,16 @@ class sfma_decoder(FrameReceiver, Block, gr.sync_block):
             if job is not None:
                 groups.setdefault((job[2], job[3], int(job[1].sum())), []).append(i)
         for (nu, slot, _), members in groups.items():
-            for a in range(0, len(members), self.BATCH):
-                part = members[a : a + self.BATCH]
-                try:
-                    out = self._decode_many([_job3(cut[i][1]) for i in part], nu, slot)
-                except Exception:
-                    out = [None] * len(part)
-                for i, img in zip(part, out, strict=True):
-                    if img is None:
-                        try:
-                            img = self._decode_many([_job3(cut[i][1])], nu, slot)[0]
-                        except Exception as exc:
-                            reasons[i] = f"{type(exc).__name__}: {exc}"
-                            self.logger.error(f"frame {cut[i][0]['frame']}: erasure: {reasons[i]}")
-                    imgs[i] = img
+            out, errors = run_batched(
+                [_job3(cut[i][1]) for i in members],
+                lambda jobs, nu=nu, slot=slot: self._decode_many(jobs, nu, slot),
+                self.BATCH,
+            )
+            for i, img, err in zip(members, out, errors, strict=True):
+                if err is not None:
+                    reasons[i] = err
+                    self.logger.error(f"frame {cut[i][0]['frame']}: erasure: {err}")
+                imgs[i] = img
         for (meta, _, _), img, reason in zip(cut, imgs, reasons, strict=True):
             self.send("pdus", messages.image_pdu, meta, img, self._fill, reason)
 

@@ -16,7 +16,7 @@ from gnuradio.semdacom import messages
 from gnuradio.semdacom.plumbing.base import Block
 from gnuradio.semdacom.plumbing.channel_state import ChannelState
 from gnuradio.semdacom.plumbing.checks import check_finite, check_int, is_user
-from gnuradio.semdacom.plumbing.codec import model_device, shared_djscc
+from gnuradio.semdacom.plumbing.codec import model_device, run_batched, shared_djscc
 from gnuradio.semdacom.plumbing.frame_rx import FrameReceiver
 from gnuradio.semdacom.plumbing.meta import frame_of, salvage_meta
 
@@ -53,9 +53,17 @@ class djscc_decoder(FrameReceiver, Block, gr.sync_block):
     symbol PDU leaves as an explicit erasure
     (``erased`` true, ``erasure_reason``; pixels: the decoder's output for all-zero symbols).
 
+    Batches (issue 23): the frames cut from one chunk of the stream (and the symbol PDUs
+    waiting when one is handled, at most :attr:`BATCH`) are decoded as one batch, each with
+    the gain and allocation in force at its own frame; a batch whose decoding fails is decoded
+    one frame at a time, so only a frame that fails alone is an erasure.
+
     Parameters: ``weights``, ``user`` and ``device`` as in ``djscc_encoder``; ``snr_db``
     (float), the SNR reported while no CSI with beams is known.
     """
+
+    #: frames decoded as one batch at most
+    BATCH = 64
 
     def __init__(
         self, weights: str = "", user: int = 0, snr_db: float = 10.0, device: str = "auto"
@@ -73,6 +81,7 @@ class djscc_decoder(FrameReceiver, Block, gr.sync_block):
         self.take_allocations(("power", "w"), lambda m: messages.alloc_from_pmt(m, user=self._user))
         self._chan = ChannelState(self._user, self._snr_db, self._sched)
         self.setup_frames(DJSCC_TAG)
+        self._cut: list = []  # frames of the stream chunk being cut (_prepare's)
         self._fill = self._decode_symbols(np.zeros(self._k, np.complex64))
         self.message_out("pdus")
 
@@ -88,29 +97,39 @@ class djscc_decoder(FrameReceiver, Block, gr.sync_block):
         return self._fill.copy()
 
     def _decode_symbols(self, s: np.ndarray) -> np.ndarray:
+        """The uint8 image of one frame's equalised symbols."""
+        return self._decode_many([s])[0]
+
+    def _decode_many(self, syms: list[np.ndarray]) -> list[np.ndarray]:
+        """The uint8 images of equalised ``k``-symbol frames, decoded as one batch."""
         import torch
 
         with torch.no_grad():
-            y = torch.from_numpy(s.astype(np.complex64)[None]).to(self._device)
-            x = self._model.decode(y)[0]
-        return np.round(x.clamp(0, 1).cpu().numpy() * 255.0).astype(np.uint8)
+            y = torch.from_numpy(np.stack(syms).astype(np.complex64)).to(self._device)
+            x = self._model.decode(y)
+        return list(np.round(x.clamp(0, 1).cpu().numpy() * 255.0).astype(np.uint8))
 
     # ------------------------------------------------------------------ messages
     def _on_symbols(self, msg: Any) -> None:
+        """A symbol PDU and those queued behind it (at most :attr:`BATCH`), decoded as one
+        batch, each answered in its order."""
+        msgs = [msg, *self.take_queued("symbols", self.BATCH - 1, counter="symbol_pdus_in")]
+        self._answer([self._prepare_pdu(m) for m in msgs])
+
+    def _prepare_pdu(self, msg: Any) -> tuple:
         try:
             meta, y = messages.unpack_symbols_pdu(msg)
         except Exception as exc:
             self.logger.error(f"input PDU is an erasure: {type(exc).__name__}: {exc}")
             meta = salvage_meta(msg)
-            self._publish(meta, None, f"{type(exc).__name__}: {exc}", None)
-            return
+            return self._prepare(meta, None, f"{type(exc).__name__}: {exc}", None)
         gain = meta.pop("gain", None)
         self._sched.on_frame(frame_of(meta))
         self._chan.on_frame(frame_of(meta))
         reason = None
         if messages.is_erased(meta):
             reason = f"erased upstream ({meta.get('erasure_reason', '?')})"
-        self._publish(meta, y, reason, gain)
+        return self._prepare(meta, y, reason, gain)
 
     # ------------------------------------------------------------------ stream
     # (work and stop: plumbing.frame_rx.FrameReceiver)
@@ -132,15 +151,23 @@ class djscc_decoder(FrameReceiver, Block, gr.sync_block):
                 meta["source_frame"] = info["pdu_frame"]
             if messages.is_erased(info):
                 reason = f"erased at the encoder ({info.get('erasure_reason', '?')})"
-        self._publish(meta, y, reason, None)
+        self._cut.append(self._prepare(meta, y, reason, None))
+
+    def _frames_cut(self) -> None:
+        """The frames of the chunk just cut, decoded as one batch and answered in order."""
+        cut, self._cut = self._cut, []
+        if cut:
+            self._answer(cut)
 
     # ------------------------------------------------------------------ decoding
-    def _publish(self, meta: dict, y: np.ndarray | None, reason: str | None, gain) -> None:
+    def _prepare(self, meta: dict, y: np.ndarray | None, reason: str | None, gain) -> tuple:
+        """``(meta, symbols, reason)`` of a frame: its ``k`` symbols equalised by the gain in
+        force at its frame (to decode), or None with the erasure's ``reason``."""
         meta = dict(meta)
         meta.pop("shape", None)
         meta.pop("k", None)
         meta["user"] = self._user
-        img = None
+        s = None
         try:
             g, n0, source = self._chan.channel()
             if gain is not None:
@@ -162,8 +189,21 @@ class djscc_decoder(FrameReceiver, Block, gr.sync_block):
                     raise ValueError("non-finite received symbols")
                 if not abs(g) > MIN_GAIN:
                     raise ValueError(f"effective gain {abs(g):.3g} too small to equalise")
-                img = self._decode_symbols((s / np.complex64(g)).astype(np.complex64))
+                s = (s / np.complex64(g)).astype(np.complex64)
         except Exception as exc:
-            reason = f"{type(exc).__name__}: {exc}"
+            s, reason = None, f"{type(exc).__name__}: {exc}"
             self.logger.error(f"frame {meta.get('frame')}: erasure: {reason}")
-        self.send("pdus", messages.image_pdu, meta, img, self._fill, reason)
+        return meta, (s if reason is None else None), reason
+
+    def _answer(self, prepared: list) -> None:
+        """Decode the prepared frames that have symbols as batches (``run_batched``) and send
+        one image PDU for each frame, in order."""
+        todo = [i for i, (_, s, _) in enumerate(prepared) if s is not None]
+        imgs, errors = run_batched([prepared[i][1] for i in todo], self._decode_many, self.BATCH)
+        out: list = [(meta, None, reason) for meta, _, reason in prepared]
+        for i, img, err in zip(todo, imgs, errors, strict=True):
+            if err is not None:
+                self.logger.error(f"frame {prepared[i][0].get('frame')}: erasure: {err}")
+            out[i] = (prepared[i][0], img, err)
+        for meta, img, reason in out:
+            self.send("pdus", messages.image_pdu, meta, img, self._fill, reason)

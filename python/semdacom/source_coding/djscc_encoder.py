@@ -16,7 +16,7 @@ from gnuradio import gr
 from gnuradio.semdacom import messages
 from gnuradio.semdacom.plumbing.base import Block
 from gnuradio.semdacom.plumbing.checks import check_int
-from gnuradio.semdacom.plumbing.codec import model_device, shared_djscc
+from gnuradio.semdacom.plumbing.codec import model_device, run_batched, shared_djscc
 from gnuradio.semdacom.plumbing.frame_tx import FrameSource, FrameTx
 from gnuradio.semdacom.plumbing.meta import pdu_or_bare, salvage_meta
 
@@ -42,6 +42,9 @@ class djscc_encoder(FrameSource, Block, gr.sync_block):
     gives one frame (``k`` zero symbols, tag ``erased`` true with ``erasure_reason``) and one
     symbol PDU flagged erased, so that nothing is lost and the users' streams stay aligned.
 
+    Batches (issue 23): the image PDUs waiting when one is handled (at most :attr:`BATCH`) are
+    encoded as one batch; each still leaves as its own frame, in order.
+
     Parameters
     ----------
     weights : str
@@ -57,6 +60,9 @@ class djscc_encoder(FrameSource, Block, gr.sync_block):
         ``torch.cuda.is_available()``, else the CPU), "cpu", "cuda" or "cuda:N"; one that is not
         there is an error when the block is built.
     """
+
+    #: image PDUs encoded as one batch at most
+    BATCH = 64
 
     def __init__(
         self, weights: str = "", user: int = 0, frame_len: int = 0, first_frame: int = 0,
@@ -87,16 +93,40 @@ class djscc_encoder(FrameSource, Block, gr.sync_block):
 
     def encode_image(self, image: np.ndarray) -> np.ndarray:
         """``k`` unit-power complex symbols of one uint8 image ``(H, W)`` or ``(C, H, W)``."""
+        return self._encode_many([image])[0]
+
+    def _encode_many(self, images: list[np.ndarray]) -> list[np.ndarray]:
+        """The symbols of uint8 images, encoded as one batch; non-finite symbols raise."""
         import torch
 
-        arr = np.asarray(image, dtype=np.float32).reshape(1, *self._shape)
+        arr = np.stack([np.asarray(i, np.float32).reshape(self._shape) for i in images])
         x = torch.from_numpy(arr / 255.0).to(self._device)
         with torch.no_grad():
-            s = self._model.encode(x)[0].cpu().numpy()
-        return s.astype(np.complex64)
+            s = self._model.encode(x).cpu().numpy().astype(np.complex64)
+        if not np.all(np.isfinite(s)):
+            raise ValueError("encoder produced non-finite symbols")
+        return list(s)
 
     # ------------------------------------------------------------------ handlers
     def _on_pdus(self, msg: Any) -> None:
+        """An image PDU and those queued behind it (at most :attr:`BATCH`), encoded as one
+        batch (``run_batched``: a batch that fails is encoded image by image, so only an image
+        that fails alone is an erasure); each queued for the stream in its order."""
+        msgs = [msg, *self.take_queued("pdus", self.BATCH - 1)]
+        items = [self._check_pdu(m) for m in msgs]
+        todo = [i for i, (_, img, _) in enumerate(items) if img is not None]
+        syms, errors = run_batched([items[i][1] for i in todo], self._encode_many, self.BATCH)
+        done = dict(zip(todo, zip(syms, errors, strict=True), strict=True))
+        for i, (meta, _, reason) in enumerate(items):
+            sym, err = done.get(i, (None, None))
+            reason = reason or err
+            if reason is not None:
+                self.logger.error(f"input PDU is an erasure: {reason}")
+                sym, reason = np.zeros(self._k, np.complex64), reason[:200]
+            self._queue.put((meta, sym, reason))
+
+    def _check_pdu(self, msg: Any) -> tuple[dict, np.ndarray | None, str | None]:
+        """``(meta, image, None)`` of a good image PDU, ``(meta, None, reason)`` otherwise."""
         try:
             meta, img = messages.unpack_image_pdu(msg)
             if messages.is_erased(meta):
@@ -105,17 +135,12 @@ class djscc_encoder(FrameSource, Block, gr.sync_block):
                 raise messages.MessageError(
                     f"image shape {tuple(img.shape)} is not the model's {self._shape}"
                 )
-            sym = self.encode_image(img)
-            if not np.all(np.isfinite(sym)):
-                raise ValueError("encoder produced non-finite symbols")
-            reason = None
-        except Exception as exc:  # log, and let an explicit erasure leave instead
-            self.logger.error(f"input PDU is an erasure: {type(exc).__name__}: {exc}")
+            meta.pop("shape", None)
+            return meta, img, None
+        except Exception as exc:  # an explicit erasure leaves instead
             meta = salvage_meta(msg)
-            sym = np.zeros(self._k, np.complex64)
-            reason = f"{type(exc).__name__}: {exc}"[:200]
-        meta.pop("shape", None)
-        self._queue.put((meta, sym, reason))
+            meta.pop("shape", None)
+            return meta, None, f"{type(exc).__name__}: {exc}"
 
     # ------------------------------------------------------------------ framing
     def _build_frame(self, meta: dict, sym: np.ndarray, reason: str | None):

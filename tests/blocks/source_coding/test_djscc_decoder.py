@@ -252,3 +252,47 @@ def test_non_finite_gain_gives_an_erasure(images, block_harness, gain: complex) 
     meta, _ = h.out("pdus", messages.unpack_image_pdu)[0]
     assert meta["erased"] is True and "gain" in meta["erasure_reason"]
     assert meta["image_id"] == 3
+
+
+def test_frames_of_one_chunk_are_decoded_as_one_batch(images) -> None:
+    """Issue 23: the frames cut from one chunk of the stream are decoded as one batch, each
+    answered in its order with the image it gets alone (within one grey level); a batch whose
+    decoding fails is decoded frame by frame, so only the frame that fails alone is erased."""
+    imgs, _ = images
+    enc = djscc_encoder()
+    frames = [enc.encode_image(imgs[i % len(imgs)]) for i in range(16)]
+    frames[9] = frames[9] * np.complex64(0.999)  # unlike frame 3, of the same image
+    tags, off = [], 0
+    for i, f in enumerate(frames):
+        tags.append(_tag(off, "frame", pmt.from_uint64(i)))
+        tags.append(_tag(off, "packet_len", pmt.from_long(f.size)))
+        tags.append(_tag(off, DJSCC_TAG, messages.meta_to_pmt({"user": 0, "k": K_SYM,
+                                                               "erased": False})))  # fmt: skip
+        off += f.size
+    dec = djscc_decoder(user=0)
+    alone = [dec._decode_symbols(f) for f in frames]
+    sizes: list[int] = []
+    decode_many = dec._decode_many
+
+    def spy(batch):
+        sizes.append(len(batch))
+        if len(batch) > 1:
+            raise RuntimeError("a batch fails")  # each frame is then decoded alone
+        if np.array_equal(batch[0], frames[9]):
+            raise RuntimeError("this frame fails alone")
+        return decode_many(batch)
+
+    dec._decode_many = spy
+    out = _images_of(run_stream(dec, np.concatenate(frames), tags))
+    assert [m["frame"] for m, _ in out] == list(range(16))
+    assert [m["erased"] for m, _ in out] == [i == 9 for i in range(16)]
+    assert "fails alone" in out[9][0]["erasure_reason"]
+    assert max(sizes) > 1
+    for i, (_, img) in enumerate(out):
+        if i != 9:
+            assert np.abs(img.astype(int) - alone[i].astype(int)).max() <= 1
+    dec2 = djscc_decoder(user=0)
+    out2 = _images_of(run_stream(dec2, np.concatenate(frames), tags))
+    assert not any(m["erased"] for m, _ in out2)
+    for i, (_, img) in enumerate(out2):  # the batch itself gives what each frame gives alone
+        assert np.abs(img.astype(int) - alone[i].astype(int)).max() <= 1

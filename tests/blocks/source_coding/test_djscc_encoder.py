@@ -122,3 +122,43 @@ def test_bad_parameters() -> None:
         djscc_encoder(frame_len=1.5)
     with pytest.raises(FileNotFoundError):
         djscc_encoder(weights="/nonexistent/djscc.pt")
+
+
+def test_queued_images_are_encoded_as_one_batch_in_order(images) -> None:
+    """Issue 23: the PDUs waiting when one is handled are encoded as one batch; each still
+    gives its own frame in order, with the symbols it gets alone (float tolerance), and a
+    malformed PDU among them is an erasure of its own while the others are coded."""
+    imgs, _ = images
+    x = np.concatenate([imgs] * 3)
+    msgs = [messages.image_pdu({"image_id": i}, x[i]) for i in range(len(x))]
+    msgs[5] = pmt.cons(pmt.make_dict(), pmt.init_u8vector(3, [1, 2, 3]))  # not an image
+    tb = gr.top_block()
+    enc = djscc_encoder(user=1)
+    sizes: list[int] = []
+    encode_many = enc._encode_many
+
+    def spy(batch):
+        sizes.append(len(batch))
+        return encode_many(batch)
+
+    enc._encode_many = spy
+    sink = blocks.vector_sink_c()
+    tb.connect(enc, sink)
+    for m in msgs:  # queued before the flowgraph runs: the first call finds them all
+        enc.to_basic_block()._post(pmt.intern("pdus"), m)
+    tb.start()
+    t0 = time.monotonic()
+    while enc.counters()["frames_out"] < len(msgs) and time.monotonic() - t0 < TIMEOUT_S:
+        time.sleep(0.005)
+    tb.stop()
+    tb.wait()
+    k, data = enc.k, np.asarray(sink.data(), np.complex64)
+    assert data.size == len(msgs) * k and max(sizes) > 1
+    infos = [messages.meta_from_pmt(v) for _, v in _tags(sink.tags(), DJSCC_TAG)]
+    assert [i["erased"] for i in infos] == [i == 5 for i in range(len(msgs))]
+    assert [i.get("pdu_image_id") for i in infos] == [None if i == 5 else i for i in range(12)]
+    for i in range(len(msgs)):
+        s = data[i * k : (i + 1) * k]
+        want = np.zeros(k) if i == 5 else encode_many([x[i]])[0]
+        np.testing.assert_allclose(s, want, atol=1e-5)
+    assert enc.counters() == {"pdus_in": 12, "frames_out": 12, "erasures": 1}
