@@ -20,7 +20,7 @@ from gnuradio import gr
 from gnuradio.semdacom import messages
 from gnuradio.semdacom.plumbing.base import Block
 from gnuradio.semdacom.plumbing.checks import check_even_k, check_int
-from gnuradio.semdacom.plumbing.codec import model_device
+from gnuradio.semdacom.plumbing.codec import model_device, run_batched
 from gnuradio.semdacom.plumbing.frame_tx import MultiFrameTx, next_item
 from gnuradio.semdacom.plumbing.meta import salvage_meta
 from gnuradio.semdacom.plumbing.sfma import SfmaCommands, check_pairs, shared_sfma
@@ -71,6 +71,10 @@ class sfma_encoder(Block, gr.sync_block):
     ``apply_frame`` with them): ``first_frame`` is at most ``MAX_FIRST_FRAME`` = 2**63, which
     leaves 2**63 slots (292 000 years at a million slots per second).
 
+    Batches (issue 23): the slots whose images are all waiting (at most :attr:`BATCH`) are
+    formed together and their groups coded with one network call per ratio ``nu``; a call
+    that fails is made again group by group, so only a group that fails alone goes out erased.
+
     Parameters
     ----------
     k : int
@@ -94,6 +98,8 @@ class sfma_encoder(Block, gr.sync_block):
     """
 
     MAX_HELD = MAX_IN_FLIGHT
+    #: slots formed and coded together at most (issue 23: their groups, one batch per nu)
+    BATCH = 64
     #: largest ``first_frame``: frame numbers are u64 and never wrap, 2**63 slots are left
     MAX_FIRST_FRAME = 1 << 63
     _MAX_FRAME = (1 << 64) - 1
@@ -137,7 +143,9 @@ class sfma_encoder(Block, gr.sync_block):
         self._fifo: list[collections.deque] = [collections.deque() for _ in range(k)]
         self._slots: queue.Queue = queue.Queue()
         self._tx = MultiFrameTx()
-        self._worker = PduWorker(self._take, "sfma_encoder")
+        self._worker = PduWorker(
+            self._take, "sfma_encoder", batch_fn=self._take_many, batch=self.BATCH * k
+        )
         self.setup(("pdus_in", "frames_out", "slots_out", "erasures", "cmd_accepted",
                     "cmd_rejected"))  # fmt: skip
         for u in range(k):
@@ -205,11 +213,20 @@ class sfma_encoder(Block, gr.sync_block):
 
     # ------------------------------------------------------------------ slots (worker thread)
     def _take(self, item: Any) -> None:
-        try:
+        self._take_many([item])
+
+    def _take_many(self, items: list) -> None:
+        """The images (and kicks) that have queued up, then every slot they complete (coded
+        together: :meth:`_form_slots`)."""
+        for item in items:  # the worker must never end
             if item is not _KICK:
-                self._queue_image(*item)
+                try:
+                    self._queue_image(*item)
+                except Exception as exc:
+                    self.logger.error(f"image not queued: {type(exc).__name__}: {exc}")
+        try:
             self._form_slots()
-        except Exception as exc:  # the worker must never end
+        except Exception as exc:
             self.logger.error(f"slot not formed: {type(exc).__name__}: {exc}")
 
     def _queue_image(self, user: int, msg: Any) -> None:
@@ -227,26 +244,89 @@ class sfma_encoder(Block, gr.sync_block):
             self._fifo[user].append(entry)
 
     def _form_slots(self) -> None:
+        """Every slot whose images are all here (at most :attr:`BATCH` at a time), its groups
+        coded as batches (:meth:`_code_slots`), then queued for the stream in order."""
         while True:
+            ready = []
             with self._lock:
-                ready = all(self._fifo)
-                held = self._hold and not self._hold_expired and self._cmds.sched.last_seq is None
-                if not ready or (held and max(map(len, self._fifo)) <= self.MAX_HELD):
-                    return
-                if self._next_frame > self._MAX_FRAME:  # after 2**63 slots at least
-                    self.logger.error("frame counter exhausted: images wait")
-                    return
-                entries = [f.popleft() for f in self._fifo]
-                frame = self._next_frame
-                self._next_frame += 1
-                alloc = self._cmds.at(frame)
-            self._slots.put(self._build_slot(frame, entries, alloc))
+                while len(ready) < self.BATCH and all(self._fifo):
+                    held = (
+                        self._hold and not self._hold_expired and self._cmds.sched.last_seq is None
+                    )
+                    if held and max(map(len, self._fifo)) <= self.MAX_HELD:
+                        break
+                    if self._next_frame > self._MAX_FRAME:  # after 2**63 slots at least
+                        self.logger.error("frame counter exhausted: images wait")
+                        break
+                    entries = [f.popleft() for f in self._fifo]
+                    frame = self._next_frame
+                    self._next_frame += 1
+                    ready.append((frame, entries, self._cmds.at(frame)))
+            if not ready:
+                return
+            try:
+                coded = self._code_slots(ready)
+            except Exception as exc:  # each slot is then coded on its own
+                self.logger.error(f"slots not coded as a batch: {type(exc).__name__}: {exc}")
+                coded = [None] * len(ready)
+            for (frame, entries, alloc), c in zip(ready, coded, strict=True):
+                self._slots.put(self._build_slot(frame, entries, alloc, c))
 
-    def _build_slot(self, frame: int, entries: list, alloc: dict) -> list:
-        """The slot of ``entries``; if it cannot be built, every user's frame erased (with
-        the images' meta, then without it), so that every image still gives one frame."""
+    def _code_slots(self, slots: list) -> list[dict]:
+        """The channel symbols of every group of ``slots`` (``(frame, entries, alloc)``) with
+        an image to code, one ``encode_pair`` call per ratio ``nu`` for all of them
+        (``run_batched``: a batch that fails is coded group by group, so that only a group that
+        fails alone is erased). Returns per slot ``{group: (symbols, masks) or reason}``."""
+        by_nu: dict[float, list] = {}
+        for s, (_, entries, alloc) in enumerate(slots):
+            pairs, nus = alloc["pairs"], alloc["nu"]
+            for m in range(self._m):
+                users = (int(pairs[2 * m]), int(pairs[2 * m + 1]))
+                if all(entries[u][2] is not None for u in users):
+                    continue  # both erased: nothing to code
+                imgs = tuple(entries[u][1] for u in users)
+                by_nu.setdefault(float(nus[m]), []).append((s, m, imgs))
+        coded: list[dict] = [{} for _ in slots]
+        for nu, jobs in by_nu.items():
+            out, errors = run_batched(
+                [imgs for _, _, imgs in jobs], lambda p, nu=nu: self._code_pairs(p, nu), self.BATCH
+            )
+            for (s, m, _), res, err in zip(jobs, out, errors, strict=True):
+                coded[s][m] = res if err is None else err[:200]
+        return coded
+
+    def _code_pairs(self, pairs: list, nu: float) -> list:
+        """``(symbols (a, b), masks (a, b))`` of image pairs (uint8 or None: a blank partner)
+        coded as one batch at ratio ``nu``; non-finite or mis-sized symbols raise."""
+        torch = self._torch()
+        blank = np.zeros(self._shape, np.float32)
+        xs = [
+            torch.from_numpy(
+                np.stack(
+                    [blank if p[r] is None else p[r].astype(np.float32) / 255.0 for p in pairs]
+                )
+            ).to(self._device)
+            for r in (0, 1)
+        ]
+        with torch.no_grad():
+            sa, sb, mk = self._model.encode_pair(xs[0], xs[1], nu)
+        sa, sb = sa.cpu().numpy(), sb.cpu().numpy()
+        mk = mk.cpu().numpy().astype(np.uint8)
+        n_sym = int(self._model.symbols_per_user(nu))
+        out = []
+        for i in range(len(pairs)):
+            syms = (sa[i].astype(np.complex64), sb[i].astype(np.complex64))
+            if not all(np.all(np.isfinite(s)) and s.size == n_sym for s in syms):
+                raise ValueError("encoder produced non-finite or mis-sized symbols")
+            out.append((syms, (mk[i, 0], mk[i, 1])))
+        return out
+
+    def _build_slot(self, frame: int, entries: list, alloc: dict, coded=None) -> list:
+        """The slot of ``entries`` (its groups' symbols ``coded`` already, or coded here); if
+        it cannot be built, every user's frame erased (with the images' meta, then without
+        it), so that every image still gives one frame."""
         try:
-            return self._encode_slot(frame, entries, alloc)
+            return self._encode_slot(frame, entries, alloc, coded)
         except Exception as exc:
             reason = f"slot not built: {type(exc).__name__}: {exc}"[:200]
             self.logger.error(f"frame {frame}: {reason}; its frames go out erased")
@@ -258,8 +338,9 @@ class sfma_encoder(Block, gr.sync_block):
                 self.logger.error(f"frame {frame}: erased slot: {type(exc).__name__}: {exc}")
         raise RuntimeError(f"frame {frame}: no frame could be built, {self._k} images lost")
 
-    def _encode_slot(self, frame: int, entries: list, alloc: dict) -> list:
-        torch = self._torch()
+    def _encode_slot(self, frame: int, entries: list, alloc: dict, coded=None) -> list:
+        if coded is None:
+            coded = self._code_slots([(frame, entries, alloc)])[0]
         pairs, nus, seq = alloc["pairs"], alloc["nu"], alloc["seq"]
         slot: list = [None] * self._k
         erasures = 0
@@ -271,27 +352,14 @@ class sfma_encoder(Block, gr.sync_block):
             syms = [np.zeros(n_sym, np.complex64), np.zeros(n_sym, np.complex64)]
             masks = [np.zeros(self._c, np.uint8), np.zeros(self._c, np.uint8)]
             if any(r is None for r in reasons):
-                try:
-                    x = [
-                        (
-                            torch.zeros(1, *self._shape)
-                            if entries[u][1] is None
-                            else torch.from_numpy(entries[u][1].astype(np.float32)[None] / 255.0)
-                        ).to(self._device)
-                        for u in users
-                    ]
-                    with torch.no_grad():
-                        sa, sb, mk = self._model.encode_pair(x[0], x[1], nu)
-                    out = [sa[0].cpu().numpy(), sb[0].cpu().numpy()]
-                    if not all(np.all(np.isfinite(s)) and s.size == n_sym for s in out):
-                        raise ValueError("encoder produced non-finite or mis-sized symbols")
+                res = coded.get(m, "no symbols were coded for this group")
+                if isinstance(res, str):
+                    self.logger.error(f"frame {frame} group {m}: {res}")
+                    reasons = [r or res for r in reasons]
+                else:
                     for r in (0, 1):
                         if reasons[r] is None:
-                            syms[r] = out[r].astype(np.complex64)
-                            masks[r] = mk[0, r].cpu().numpy().astype(np.uint8)
-                except Exception as exc:
-                    self.logger.error(f"frame {frame} group {m}: {type(exc).__name__}: {exc}")
-                    reasons = [r or f"{type(exc).__name__}: {exc}"[:200] for r in reasons]
+                            syms[r], masks[r] = res[0][r], res[1][r]
             nu_eff = self._model.kept_channels(nu) / self._c
             for r, u in enumerate(users):
                 info: dict[str, Any] = {

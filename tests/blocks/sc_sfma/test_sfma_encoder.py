@@ -261,11 +261,11 @@ def test_a_slot_that_cannot_be_built_goes_out_erased(images) -> None:
     r = Run(k=2, weights="swinjscc_noma")
     real, calls = r.blk._encode_slot, []
 
-    def flaky(frame, entries, alloc):
+    def flaky(frame, entries, alloc, coded=None):
         calls.append(frame)
         if len(calls) == 1:
             raise OverflowError("forced")
-        return real(frame, entries, alloc)
+        return real(frame, entries, alloc, coded)
 
     r.blk._encode_slot = flaky
     _two_slots_of_two(r, images)
@@ -296,3 +296,48 @@ def test_an_allocation_with_per_user_fields_of_another_k_is_rejected() -> None:
     wait_until(lambda: r.blk.counters()["cmd_rejected"] == 1)
     assert r.blk.counters()["cmd_accepted"] == 0 and r.blk._cmds.sched.last_seq is None
     r.stop()
+
+
+def test_waiting_slots_are_coded_as_one_batch_each_as_alone(images) -> None:
+    """Issue 23: the images waiting when the worker runs form every slot they complete, and
+    those slots' groups are coded with one network call per nu; each frame is what the
+    library gives for its pair alone, and a group whose coding fails alone is erased alone."""
+    from gnuradio.semdacom.sc_sfma.sfma_encoder import sfma_encoder as enc_cls
+
+    blk = enc_cls(k=2, weights="swinjscc_noma", nu=0.5)
+    sizes: list[int] = []
+    code = blk._code_pairs
+
+    def spy(pairs, nu):
+        sizes.append(len(pairs))
+        if len(pairs) == 1 and pairs[0][0] is not None and pairs[0][0][0, 10, 10] == 7:
+            raise RuntimeError("this pair fails alone")
+        if len(pairs) > 1 and any(p[0] is not None and p[0][0, 10, 10] == 7 for p in pairs):
+            raise RuntimeError("a batch with it fails")
+        return code(pairs, nu)
+
+    blk._code_pairs = spy
+    imgs, labels = images
+    marked = imgs[4].copy()
+    marked[10, 10] = 7  # slot 2's first image: its group fails alone
+    items = []
+    for i in range(6):
+        for u in range(2):
+            img = marked if (i, u) == (2, 0) else imgs[2 * i + u]
+            items.append((u, messages.image_pdu({"image_id": 2 * i + u}, img)))
+    blk._take_many(items)  # what the worker hands over when 12 PDUs have queued up
+    slots = [blk._slots.get_nowait() for _ in range(6)]
+    assert [s[0] for s in slots] == list(range(6)) and blk._slots.empty()
+    assert max(sizes) == 6  # the six slots' groups in one call
+    for i, (_, slot) in enumerate(slots):
+        infos = [messages.sfma_frame_info(messages.meta_from_pmt(dict(t)[messages.SFMA_TAG]))
+                 for _, t in slot]  # fmt: skip
+        if i == 2:
+            assert all(f["erased"] and "fails alone" in f["erasure_reason"] for f in infos)
+            continue
+        sa, sb, masks = _library("swinjscc_noma", imgs[2 * i], imgs[2 * i + 1], 0.5)
+        for r, want in enumerate((sa, sb)):
+            sym = slot[r][0]
+            assert not infos[r]["erased"] and infos[r]["pdu_image_id"] == 2 * i + r
+            np.testing.assert_allclose(sym[: want.size], want, atol=1e-5)
+            np.testing.assert_array_equal(infos[r]["mask"], masks[r])
