@@ -122,6 +122,19 @@ def test_the_most_images_in_flight_all_come_back(mu_ascc_loopback) -> None:
         assert blk.counters().get("shed", 0) == 0, blk.counters()
 
 
+def test_a_prefill_above_the_bound_is_refused_before_anything_runs(capsys) -> None:
+    from semdacom.cli import main
+    from semdacom.cli.demo_mu_ascc import in_flight
+
+    assert in_flight(256) == {"prefill": 256, "burst": 128, "apply_lead": 264}
+    with pytest.raises(ValueError, match="at most 256"):
+        in_flight(257)
+    for bad, why in (("257", "at most 256"), ("0", "at least 1"), ("x", "invalid")):
+        with pytest.raises(SystemExit):
+            main(["demo-mu-ascc", "--prefill", bad])
+        assert why in capsys.readouterr().err
+
+
 def _messages(dbg) -> list:
     return [dbg.get_message(i) for i in range(dbg.num_messages())]
 

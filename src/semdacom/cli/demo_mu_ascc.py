@@ -39,9 +39,27 @@ PREFILL = 64
 def in_flight(prefill: int) -> dict:
     """The credit loop's parameters of ``prefill`` images in flight per user: they leave in
     bursts of half as many (coded as batches), and an allocation takes effect ``prefill + 8``
-    frames after its CSI, beyond the pipeline's depth (frame-exact reconfiguration)."""
+    frames after its CSI, beyond the pipeline's depth (frame-exact reconfiguration). A
+    ``prefill`` above what one block of the chain holds (``MAX_IN_FLIGHT``, 256) is a
+    ``ValueError``: those images would be dropped and the loop would stall."""
+    from gnuradio.semdacom.plumbing.worker import MAX_IN_FLIGHT
+
+    if int(prefill) > MAX_IN_FLIGHT:
+        raise ValueError(f"prefill must be at most {MAX_IN_FLIGHT} (images in flight per user)")
     prefill = max(1, int(prefill))
     return {"prefill": prefill, "burst": max(1, prefill // 2), "apply_lead": prefill + 8}
+
+
+def _prefill(text: str) -> int:
+    """``--prefill``: 1 to 256 images in flight per user (``in_flight``)."""
+    try:
+        value = int(text)
+        in_flight(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"prefill must be at least 1, got {value}")
+    return value
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -54,7 +72,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--link", default="physical", help="the optimiser's link model")
     p.add_argument(
         "--prefill",
-        type=int,
+        type=_prefill,
         default=PREFILL,
         help="images in flight per user (the credit loop: each result of a user's decoder "
         "asks its image source for the next image); they leave in bursts of half as many, "
