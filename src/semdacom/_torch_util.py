@@ -32,7 +32,7 @@ def resolve_device(device=None) -> torch.device:
     reason: a flowgraph that asks for a GPU the machine lacks fails when it is built, not
     halfway through a run."""
     if device is None or (isinstance(device, str) and device.strip() in ("", "auto")):
-        return default_device()
+        return resolve_device(default_device())
     try:
         dev = torch.device(device.strip() if isinstance(device, str) else device)
     except (RuntimeError, TypeError, ValueError) as exc:
@@ -50,7 +50,9 @@ def resolve_device(device=None) -> torch.device:
         raise ValueError(
             f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)"
         )
-    return dev
+    # "cuda" is the current GPU: named by its index, so that the blocks' caches keyed by the
+    # device hold one model per GPU, not one for "cuda" and one for "cuda:0"
+    return dev if dev.index is not None else torch.device("cuda", torch.cuda.current_device())
 
 
 def save_atomic(obj: dict, path: Path) -> None:
