@@ -101,12 +101,16 @@ class djscc_decoder(FrameReceiver, Block, gr.sync_block):
         return self._decode_many([s])[0]
 
     def _decode_many(self, syms: list[np.ndarray]) -> list[np.ndarray]:
-        """The uint8 images of equalised ``k``-symbol frames, decoded as one batch."""
+        """The uint8 images of equalised ``k``-symbol frames, decoded as one batch; symbols
+        so large that the network's output is not finite raise (the frame is an erasure, not
+        an image of undefined pixels)."""
         import torch
 
         with torch.no_grad():
             y = torch.from_numpy(np.stack(syms).astype(np.complex64)).to(self._device)
             x = self._model.decode(y)
+        if not bool(torch.isfinite(x).all()):
+            raise ValueError("the decoder's output is not finite (received symbols too large)")
         return list(np.round(x.clamp(0, 1).cpu().numpy() * 255.0).astype(np.uint8))
 
     # ------------------------------------------------------------------ messages

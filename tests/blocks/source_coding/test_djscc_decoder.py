@@ -291,6 +291,11 @@ def test_frames_of_one_chunk_are_decoded_as_one_batch(images) -> None:
     for i, (_, img) in enumerate(out):
         if i != 9:
             assert np.abs(img.astype(int) - alone[i].astype(int)).max() <= 1
+    huge = [f.copy() for f in frames[:3]]
+    huge[1][:] = np.complex64(3e38)  # finite, but the network's output is not
+    out3 = _images_of(run_stream(djscc_decoder(user=0), np.concatenate(huge), tags[:9]))
+    assert [m["erased"] for m, _ in out3] == [False, True, False]
+    assert "not finite" in out3[1][0]["erasure_reason"]
     dec2 = djscc_decoder(user=0)
     out2 = _images_of(run_stream(dec2, np.concatenate(frames), tags))
     assert not any(m["erased"] for m, _ in out2)
